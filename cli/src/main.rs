@@ -1,0 +1,41 @@
+//! `connector`: every Clinic Connector function in one process on the embedded store, and the
+//! tools around it.
+
+mod hl7_cmd;
+mod serve;
+mod token;
+
+use clap::{Parser, Subcommand};
+
+/// Clinic Connector: HIE consent and appointment delivery, and HL7 flows between EHR and CRM.
+#[derive(Debug, Parser)]
+#[command(name = "connector", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Debug, Subcommand)]
+enum Commands {
+    /// Serve every API in one process on the embedded store (SQLite).
+    Serve(serve::ServeArgs),
+    /// Inspect HL7 v2 messages read from standard input.
+    Hl7 {
+        #[command(subcommand)]
+        cmd: hl7_cmd::Hl7Command,
+    },
+    /// Manage the bearer tokens `connector serve --tokens` accepts.
+    Token {
+        #[command(subcommand)]
+        cmd: token::TokenCommand,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Commands::Serve(args) => serve::run(args),
+        Commands::Hl7 { cmd } => hl7_cmd::run(cmd, &mut std::io::stdin(), &mut std::io::stdout()),
+        Commands::Token { cmd } => token::run(cmd),
+    }
+}

@@ -1,0 +1,106 @@
+//! `connector serve` as a user runs it: the real binary, a real database file, real HTTP.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{Value, json};
+
+struct Server {
+    child: Child,
+    address: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `connector serve` on a random loopback port and waits for its "listening" line.
+fn serve(db: &std::path::Path, extra: &[&str]) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_connector"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+        .arg(db)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start connector");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let address = loop {
+        let line = lines.next().expect("connector exited before listening").expect("read stdout");
+        if let Some(url) = line.strip_prefix("connector listening on ") {
+            break url.to_owned();
+        }
+    };
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Server { child, address }
+}
+
+fn patient() -> Value {
+    json!({"mrn": "MRN-D-1", "first_name": "Orla", "last_name": "Brindlewood", "birth_date": "1990-01-15", "sex": "F"})
+}
+
+#[tokio::test]
+async fn a_second_server_on_the_same_file_sees_everything_the_first_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("connector.db");
+    let client = reqwest::Client::new();
+
+    let first = serve(&db, &[]);
+    let reply = client.put(format!("{}/patients/p-1", first.address)).json(&patient()).send().await.unwrap();
+    assert_eq!(reply.status(), 201);
+    let reply = client.post(format!("{}/patients/p-1/consents", first.address)).json(&json!({})).send().await.unwrap();
+    assert_eq!(reply.status(), 201);
+    let consent: Value = reply.json().await.unwrap();
+    drop(first); // killed, not shut down gracefully
+
+    let second = serve(&db, &[]);
+    let history: Value = client
+        .get(format!("{}/patients/p-1/consents", second.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(history["valid"], true);
+    assert_eq!(history["current"]["consent_id"], consent["consent_id"]);
+    let audit: Value = client.get(format!("{}/audit-entries", second.address)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(audit["items"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn refuses_a_public_address_without_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_connector"))
+        .args(["serve", "--listen", "0.0.0.0:0", "--db"])
+        .arg(dir.path().join("c.db"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("without authentication"));
+}
+
+#[tokio::test]
+async fn token_files_made_by_token_add_are_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    let output = Command::new(env!("CARGO_BIN_EXE_connector"))
+        .args(["token", "add", "--user", "casey", "--role", "staff", "--file"])
+        .arg(&tokens)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let token = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    assert!(!std::fs::read_to_string(&tokens).unwrap().contains(&token), "only the hash is stored");
+
+    let server = serve(&dir.path().join("c.db"), &["--tokens", tokens.to_str().unwrap()]);
+    let client = reqwest::Client::new();
+    let url = format!("{}/patients/p-9", server.address);
+    assert_eq!(client.put(&url).json(&patient()).send().await.unwrap().status(), 401);
+    assert_eq!(client.put(&url).bearer_auth(&token).json(&patient()).send().await.unwrap().status(), 201);
+}

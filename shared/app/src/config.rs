@@ -1,0 +1,73 @@
+//! Configuration, read once at start-up. Adapters are chosen here and only here.
+
+use std::path::PathBuf;
+
+/// Which adapters back the ports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreConfig {
+    /// One SQLite file (plus an outbox folder for mail), for `connector serve` and evaluation.
+    Embedded {
+        /// The database file.
+        db_path: PathBuf,
+    },
+}
+
+/// Everything the connector needs to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The adapters.
+    pub store: StoreConfig,
+}
+
+/// A configuration problem, found at start-up so that a bad deployment fails loudly at INIT.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A required variable is missing.
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    /// A variable has a value the connector does not understand.
+    #[error("environment variable {name} is invalid: {why}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// What is accepted.
+        why: &'static str,
+    },
+}
+
+impl Config {
+    /// Reads the configuration from environment variables:
+    /// `CONNECTOR_STORE` (`embedded`, the default) and `CONNECTOR_DB` (the SQLite file, default
+    /// `connector.db`).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (tests pass a map).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let store = match lookup("CONNECTOR_STORE").as_deref().unwrap_or("embedded") {
+            "embedded" => StoreConfig::Embedded {
+                db_path: lookup("CONNECTOR_DB").unwrap_or_else(|| "connector.db".to_owned()).into(),
+            },
+            _ => return Err(ConfigError::Invalid { name: "CONNECTOR_STORE", why: "expected `embedded`" }),
+        };
+        Ok(Self { store })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_to_embedded_store() {
+        let config = Config::from_lookup(|_| None).unwrap();
+        assert_eq!(config.store, StoreConfig::Embedded { db_path: "connector.db".into() });
+    }
+
+    #[test]
+    fn unknown_store_is_an_error() {
+        let err = Config::from_lookup(|n| (n == "CONNECTOR_STORE").then(|| "mongo".to_owned())).unwrap_err();
+        assert!(err.to_string().contains("CONNECTOR_STORE"));
+    }
+}

@@ -1,0 +1,79 @@
+//! The one wiring point: every port the jobs need, chosen from configuration.
+
+use std::sync::Arc;
+
+use connector_domain::consent::ConsentPorts;
+use connector_domain::ports::{AppointmentStore, AuditLog, ConsentStore, PatientStore, SettingsStore};
+use connector_domain::Clock;
+
+use crate::config::{Config, StoreConfig};
+
+/// The adapters behind every port, built once per process (Lambda INIT, `connector serve` start).
+#[derive(Clone)]
+pub struct Context {
+    /// Patients.
+    pub patients: Arc<dyn PatientStore>,
+    /// Consent records.
+    pub consents: Arc<dyn ConsentStore>,
+    /// HIE settings.
+    pub settings: Arc<dyn SettingsStore>,
+    /// The audit log.
+    pub audit: Arc<dyn AuditLog>,
+    /// Appointments.
+    pub appointments: Arc<dyn AppointmentStore>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Why the context could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ContextError {
+    /// The embedded store could not be opened.
+    #[error("cannot open the embedded store")]
+    Embedded(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The configuration names adapters this binary was built without.
+    #[error("this binary was built without the `{0}` adapters")]
+    NotBuiltIn(&'static str),
+}
+
+impl Context {
+    /// Builds the adapters `config` names.
+    pub async fn from_config(config: &Config) -> Result<Self, ContextError> {
+        match &config.store {
+            #[cfg(feature = "embedded")]
+            StoreConfig::Embedded { db_path } => Self::embedded(db_path),
+            #[cfg(not(feature = "embedded"))]
+            StoreConfig::Embedded { .. } => Err(ContextError::NotBuiltIn("embedded")),
+        }
+    }
+
+    /// Every port on one SQLite file, with the system clock.
+    #[cfg(feature = "embedded")]
+    pub fn embedded(db_path: &std::path::Path) -> Result<Self, ContextError> {
+        let db = connector_embedded::SqliteDb::open(db_path).map_err(|e| ContextError::Embedded(Box::new(e)))?;
+        Ok(Self::from_embedded(&db, Arc::new(connector_domain::SystemClock)))
+    }
+
+    /// Every port on an open SQLite database, with the given clock (tests pass a fixed one).
+    #[cfg(feature = "embedded")]
+    pub fn from_embedded(db: &connector_embedded::SqliteDb, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            patients: db.patients(),
+            consents: db.consents(),
+            settings: db.settings(),
+            audit: db.audit(),
+            appointments: db.appointments(),
+            clock,
+        }
+    }
+
+    /// The ports the consent operations use.
+    pub fn consent_ports(&self) -> ConsentPorts<'_> {
+        ConsentPorts {
+            patients: self.patients.as_ref(),
+            consents: self.consents.as_ref(),
+            settings: self.settings.as_ref(),
+            clock: self.clock.as_ref(),
+        }
+    }
+}

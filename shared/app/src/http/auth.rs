@@ -1,0 +1,324 @@
+//! Who is calling. An [`Authenticate`] implementation turns a request's headers into an
+//! [`Actor`]; the [`layer`] middleware runs it before every route and rejects with 401. Handlers
+//! read the result with the [`Caller`] extractor and check roles with its `require_*` methods
+//! (403).
+//!
+//! Hosts choose the implementation: `connector serve` uses [`LocalHeaders`] on loopback or
+//! [`BearerTokens`] elsewhere; the Lambda functions read API Gateway's JWT claims.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use connector_domain::{Actor, PatientId, Role};
+use sha2::{Digest, Sha256};
+
+use super::problem::Problem;
+
+/// Header naming the local user (loopback `connector serve` only).
+pub const USER_HEADER: &str = "x-connector-user";
+/// Header naming the local user's role (loopback `connector serve` only).
+pub const ROLE_HEADER: &str = "x-connector-role";
+
+/// Turns request headers into the caller's identity.
+pub trait Authenticate: Send + Sync {
+    /// The caller, or a 401 problem.
+    fn authenticate(&self, parts: &Parts) -> Result<Actor, Problem>;
+}
+
+/// Trusts `x-connector-user` / `x-connector-role`, defaulting to a local administrator. Only
+/// for a server bound to loopback, where the caller already has the machine.
+#[derive(Debug, Clone, Default)]
+pub struct LocalHeaders;
+
+impl Authenticate for LocalHeaders {
+    fn authenticate(&self, parts: &Parts) -> Result<Actor, Problem> {
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+        let user = header(USER_HEADER).filter(|u| !u.is_empty()).unwrap_or("local-admin");
+        let role = match header(ROLE_HEADER) {
+            None => Role::Admin,
+            Some(text) => Role::parse(text)
+                .filter(|r| *r != Role::System)
+                .ok_or_else(|| Problem::unauthorized("x-connector-role must be staff, admin or patient"))?,
+        };
+        if user.len() > 128 {
+            return Err(Problem::unauthorized("x-connector-user is too long"));
+        }
+        Ok(Actor::new(user, role))
+    }
+}
+
+/// Bearer tokens listed in a file, one per line: `<sha256 of the token, hex> <user> <role>`.
+/// Only hashes are stored, so the file does not hold usable secrets. Blank lines and lines
+/// starting with `#` are ignored.
+#[derive(Debug, Clone, Default)]
+pub struct BearerTokens {
+    by_hash: HashMap<[u8; 32], Actor>,
+}
+
+/// A problem in a token file, with its line number.
+#[derive(Debug, thiserror::Error)]
+#[error("token file line {line}: {why}")]
+pub struct TokenFileError {
+    /// 1-based line number.
+    pub line: usize,
+    /// What is wrong.
+    pub why: &'static str,
+}
+
+impl BearerTokens {
+    /// Parses a token file's contents.
+    pub fn parse(text: &str) -> Result<Self, TokenFileError> {
+        let mut by_hash = HashMap::new();
+        for (index, line) in text.lines().enumerate() {
+            let line_no = index + 1;
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut parts = line.split_whitespace();
+            let (Some(hash), Some(user), Some(role), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+            else {
+                return Err(TokenFileError { line: line_no, why: "expected `<sha256-hex> <user> <role>`" });
+            };
+            let mut digest = [0u8; 32];
+            hex::decode_to_slice(hash, &mut digest)
+                .map_err(|_| TokenFileError { line: line_no, why: "the hash must be 64 hex digits" })?;
+            let role = Role::parse(role)
+                .filter(|r| *r != Role::System)
+                .ok_or(TokenFileError { line: line_no, why: "the role must be staff, admin or patient" })?;
+            by_hash.insert(digest, Actor::new(user, role));
+        }
+        Ok(Self { by_hash })
+    }
+
+    /// The line to add to a token file for `token`.
+    pub fn file_line(token: &str, actor: &Actor) -> String {
+        format!("{} {} {}", hex::encode(Sha256::digest(token.as_bytes())), actor.user, actor.role.as_str())
+    }
+
+    /// How many tokens are configured.
+    pub fn len(&self) -> usize {
+        self.by_hash.len()
+    }
+
+    /// True when no token is configured.
+    pub fn is_empty(&self) -> bool {
+        self.by_hash.is_empty()
+    }
+}
+
+impl Authenticate for BearerTokens {
+    fn authenticate(&self, parts: &Parts) -> Result<Actor, Problem> {
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+            .ok_or_else(|| Problem::unauthorized("send `Authorization: Bearer <token>`"))?;
+        // Looking up the token's hash, not the token, keeps comparisons off the secret itself.
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        self.by_hash.get(&digest).cloned().ok_or_else(|| Problem::unauthorized("the token is not valid"))
+    }
+}
+
+/// Authenticates every request with `auth`, storing the [`Caller`] for handlers; `/health` is open.
+pub async fn layer(auth: Arc<dyn Authenticate>, request: Request, next: Next) -> Response {
+    if request.uri().path() == "/health" {
+        return next.run(request).await;
+    }
+    let (mut parts, body) = request.into_parts();
+    match auth.authenticate(&parts) {
+        Ok(actor) => {
+            parts.extensions.insert(Caller(actor));
+            next.run(Request::from_parts(parts, body)).await
+        }
+        Err(problem) => problem.into_response(),
+    }
+}
+
+/// Wraps `router` so every request is authenticated by `auth`.
+pub fn authenticated(router: axum::Router, auth: Arc<dyn Authenticate>) -> axum::Router {
+    router.layer(axum::middleware::from_fn(move |request: Request, next: Next| {
+        let auth = Arc::clone(&auth);
+        async move { layer(auth, request, next).await }
+    }))
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Actor);
+
+impl Caller {
+    /// Staff or admin, else 403.
+    pub fn require_clinic_user(&self) -> Result<&Actor, Problem> {
+        if self.0.is_clinic_user() {
+            Ok(&self.0)
+        } else {
+            Err(Problem::forbidden("this operation is for clinic staff"))
+        }
+    }
+
+    /// Admin, else 403.
+    pub fn require_admin(&self) -> Result<&Actor, Problem> {
+        if self.0.role == Role::Admin {
+            Ok(&self.0)
+        } else {
+            Err(Problem::forbidden("this operation is for administrators"))
+        }
+    }
+
+    /// For a patient caller, their own patient id (the user id of a patient is its patient id);
+    /// else 403.
+    pub fn require_patient(&self) -> Result<PatientId, Problem> {
+        if self.0.role != Role::Patient {
+            return Err(Problem::forbidden("this operation is for patients"));
+        }
+        PatientId::parse(self.0.user.clone())
+            .map_err(|_| Problem::forbidden("the caller's identity is not a patient id"))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| Problem::unauthorized("no authenticated caller"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(headers: &[(&str, &str)]) -> Parts {
+        let mut builder = axum::http::Request::builder();
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        builder.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn local_headers_default_to_admin() {
+        let actor = LocalHeaders.authenticate(&parts(&[])).unwrap();
+        assert_eq!(actor, Actor::new("local-admin", Role::Admin));
+        let actor = LocalHeaders.authenticate(&parts(&[(USER_HEADER, "dana"), (ROLE_HEADER, "staff")])).unwrap();
+        assert_eq!(actor, Actor::new("dana", Role::Staff));
+        assert!(LocalHeaders.authenticate(&parts(&[(ROLE_HEADER, "system")])).is_err());
+    }
+
+    #[test]
+    fn bearer_tokens_match_by_hash() {
+        let line = BearerTokens::file_line("s3cret-token", &Actor::new("robin", Role::Staff));
+        let tokens = BearerTokens::parse(&format!("# comment\n\n{line}\n")).unwrap();
+        assert_eq!(tokens.len(), 1);
+        let ok = tokens.authenticate(&parts(&[("authorization", "Bearer s3cret-token")])).unwrap();
+        assert_eq!(ok.user, "robin");
+        assert_eq!(tokens.authenticate(&parts(&[("authorization", "Bearer wrong")])).unwrap_err().status, 401);
+        assert_eq!(tokens.authenticate(&parts(&[])).unwrap_err().status, 401);
+    }
+
+    #[test]
+    fn token_file_errors_name_the_line() {
+        let err = BearerTokens::parse("zz alice admin\n").unwrap_err();
+        assert_eq!(err.line, 1);
+        let err = BearerTokens::parse(&format!("{} alice root\n", "a".repeat(64))).unwrap_err();
+        assert!(err.why.contains("role"));
+    }
+}
+
+/// Callers identified by API Gateway's JWT authorizer (HTTP API): the gateway has already
+/// verified the token's signature, issuer, audience and expiry; this reads its claims from the
+/// request context. `sub` names the user; the role comes from a role claim (`role` unless
+/// `JWT_ROLE_CLAIM` names another, e.g. `custom:role` or `cognito:groups`); a list of roles
+/// (`[staff admin]`) yields the most privileged. A patient's user id is the `patient_id` claim
+/// (or `JWT_PATIENT_ID_CLAIM`), falling back to `sub`.
+#[cfg(feature = "lambda")]
+#[derive(Debug, Clone)]
+pub struct ApiGatewayJwt {
+    role_claim: String,
+    patient_id_claim: String,
+}
+
+#[cfg(feature = "lambda")]
+impl ApiGatewayJwt {
+    /// Claim names from `JWT_ROLE_CLAIM` and `JWT_PATIENT_ID_CLAIM`, with the defaults above.
+    pub fn from_env() -> Result<Self, crate::ConfigError> {
+        Ok(Self::new(
+            std::env::var("JWT_ROLE_CLAIM").unwrap_or_else(|_| "role".to_owned()),
+            std::env::var("JWT_PATIENT_ID_CLAIM").unwrap_or_else(|_| "patient_id".to_owned()),
+        ))
+    }
+
+    /// Reads the role from `role_claim` and a patient's id from `patient_id_claim`.
+    pub fn new(role_claim: impl Into<String>, patient_id_claim: impl Into<String>) -> Self {
+        Self { role_claim: role_claim.into(), patient_id_claim: patient_id_claim.into() }
+    }
+}
+
+/// The most privileged role named in a claim value: `admin`, `[staff admin]`, `staff,patient`.
+#[cfg(any(test, feature = "lambda"))]
+fn strongest_role(value: &str) -> Option<Role> {
+    let rank = |r: &Role| match r {
+        Role::Admin => 3,
+        Role::Staff => 2,
+        Role::Patient => 1,
+        Role::System => 0,
+    };
+    value
+        .trim_matches(|c| c == '[' || c == ']')
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter_map(Role::parse)
+        .filter(|r| *r != Role::System)
+        .max_by_key(rank)
+}
+
+#[cfg(feature = "lambda")]
+impl Authenticate for ApiGatewayJwt {
+    fn authenticate(&self, parts: &Parts) -> Result<Actor, Problem> {
+        use lambda_http::request::RequestContext;
+        let claims = match parts.extensions.get::<RequestContext>() {
+            Some(RequestContext::ApiGatewayV2(context)) => {
+                context.authorizer.as_ref().and_then(|a| a.jwt.as_ref()).map(|jwt| &jwt.claims)
+            }
+            _ => None,
+        }
+        .ok_or_else(|| Problem::unauthorized("no JWT authorizer claims on the request"))?;
+        let sub = claims
+            .get("sub")
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| Problem::unauthorized("the token has no subject"))?;
+        let role = claims
+            .get(&self.role_claim)
+            .and_then(|v| strongest_role(v))
+            .ok_or_else(|| Problem::forbidden("the token carries no staff, admin or patient role"))?;
+        let user = match role {
+            Role::Patient => claims.get(&self.patient_id_claim).unwrap_or(sub),
+            _ => sub,
+        };
+        Ok(Actor::new(user.clone(), role))
+    }
+}
+
+#[cfg(test)]
+mod role_claim_tests {
+    use super::*;
+
+    #[test]
+    fn strongest_role_reads_lists() {
+        assert_eq!(strongest_role("admin"), Some(Role::Admin));
+        assert_eq!(strongest_role("[patient staff]"), Some(Role::Staff));
+        assert_eq!(strongest_role("staff,admin"), Some(Role::Admin));
+        assert_eq!(strongest_role("system"), None);
+        assert_eq!(strongest_role(""), None);
+    }
+}

@@ -1,0 +1,47 @@
+//! The consent API: patients, consents, HIE settings, the audit log, and the patient portal's
+//! own-consent routes. JSON in snake_case; errors as problem+json.
+
+mod audit;
+mod consents;
+mod me;
+mod patients;
+mod query;
+mod settings;
+mod views;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post, put};
+
+use crate::Context;
+
+/// The consent API's routes, with the context as state.
+pub fn router(ctx: Arc<Context>) -> Router {
+    Router::new()
+        .route("/patients/{patient_id}", put(patients::register).get(patients::get))
+        .route("/patients/{patient_id}/consents", post(consents::give).get(consents::history))
+        .route("/patients/{patient_id}/consents/{consent_id}/revoke", post(consents::revoke))
+        .route("/settings/hie", get(settings::get).put(settings::put))
+        .route("/audit-entries", get(audit::list))
+        .route("/me/consents", get(me::history).post(me::give))
+        .route("/me/consents/{consent_id}/revoke", post(me::revoke))
+        .route("/me/portal", get(me::portal))
+        .with_state(ctx)
+}
+
+/// The route templates this router serves, as `(method, path)`; the OpenAPI check compares them.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("PUT", "/patients/{patient_id}"),
+    ("GET", "/patients/{patient_id}"),
+    ("POST", "/patients/{patient_id}/consents"),
+    ("GET", "/patients/{patient_id}/consents"),
+    ("POST", "/patients/{patient_id}/consents/{consent_id}/revoke"),
+    ("GET", "/settings/hie"),
+    ("PUT", "/settings/hie"),
+    ("GET", "/audit-entries"),
+    ("GET", "/me/consents"),
+    ("POST", "/me/consents"),
+    ("POST", "/me/consents/{consent_id}/revoke"),
+    ("GET", "/me/portal"),
+];

@@ -1,0 +1,12 @@
+//! Clinic Connector's jobs, independent of how they are hosted: the HTTP routers (served by
+//! Lambda through `lambda_http` and by `connector serve` through hyper: one code path, two
+//! hosts), the wiring of adapters from configuration, and telemetry.
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod context;
+pub mod http;
+pub mod telemetry;
+
+pub use config::{Config, ConfigError, StoreConfig};
+pub use context::Context;

@@ -1,0 +1,23 @@
+//! Clinic Connector's domain: the HIE consent rules, patients, appointments, HIE settings and the
+//! audit log, plus the ports (traits) that adapters implement.
+//!
+//! No AWS, no SQL, no HTTP here: adapters live in `connector-aws` and `connector-embedded`, and the
+//! jobs that wire everything together live in `connector-app`.
+#![deny(missing_docs)]
+
+pub mod actor;
+pub mod appointment;
+pub mod audit;
+pub mod clock;
+pub mod consent;
+pub mod error;
+pub mod ids;
+pub mod patient;
+pub mod phi;
+pub mod ports;
+pub mod settings;
+
+pub use actor::{Actor, Role};
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use error::{StoreError, ValidationError, ValidationErrors};
+pub use ids::{AppointmentId, ConsentId, PatientId};

@@ -1,0 +1,214 @@
+//! The ports: what the domain needs from the outside world. Each adapter (`connector-embedded`,
+//! `connector-aws`) must honour every contract written here; `connector-testkit` has the suite
+//! that checks them.
+//!
+//! Writes that the domain needs to be atomic are single port calls: a new consent, its "latest"
+//! pointer and its audit entry are one transaction, so a crash can never leave a consent without
+//! its audit trail, and two concurrent writers can never both become the latest.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::appointment::{Appointment, TransitionCursor};
+use crate::audit::{AuditEntry, AuditQuery, Page};
+use crate::consent::Consent;
+use crate::patient::{Email, Patient};
+use crate::settings::{HieSettings, Versioned};
+use crate::{AppointmentId, ConsentId, PatientId, StoreError};
+
+/// Patients' demographics.
+#[async_trait]
+pub trait PatientStore: Send + Sync {
+    /// The patient, or `None`.
+    async fn get(&self, id: &PatientId) -> Result<Option<Patient>, StoreError>;
+
+    /// Stores a new patient and, in the same transaction, its opt-in-by-default consent (as the
+    /// patient's first record, `seq` 1, also becoming the latest) with the consent's audit entry.
+    /// MUST return `Conflict` (and write nothing) when the patient already exists.
+    async fn insert(&self, patient: &Patient, initial: Option<(&Consent, &AuditEntry)>) -> Result<(), StoreError>;
+
+    /// Replaces an existing patient's demographics. MUST return `NotFound` when it does not exist.
+    async fn update(&self, patient: &Patient) -> Result<(), StoreError>;
+}
+
+/// Consent records, with a "latest" pointer per patient.
+#[async_trait]
+pub trait ConsentStore: Send + Sync {
+    /// Stores a new record as the patient's latest, with its audit entry, atomically.
+    /// `consent.seq` MUST be `expected_latest_seq + 1` (or 1 when `None`). MUST return `Conflict`
+    /// (and write nothing) when the patient's latest record is not `expected_latest_seq`
+    /// (another consent was recorded meanwhile) or a record with this id exists.
+    async fn append(
+        &self,
+        consent: &Consent,
+        expected_latest_seq: Option<u64>,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
+
+    /// Replaces the latest record with its revoked form (`consent.revocation` set), with its audit
+    /// entry, atomically. MUST return `Conflict` (and write nothing) unless the stored record with
+    /// this id is the patient's latest and is not revoked; `NotFound` when there is no such record.
+    async fn revoke(&self, consent: &Consent, audit: &AuditEntry) -> Result<(), StoreError>;
+
+    /// The patient's latest record, or `None`.
+    async fn latest(&self, patient: &PatientId) -> Result<Option<Consent>, StoreError>;
+
+    /// The latest record of each of `patients` that has one, in no particular order. Adapters
+    /// accept any number of ids and read them in as few requests as they can (DynamoDB: 100 per
+    /// BatchGetItem).
+    async fn latest_many(&self, patients: &[PatientId]) -> Result<Vec<Consent>, StoreError>;
+
+    /// Every record of the patient, newest (highest `seq`) first.
+    async fn history(&self, patient: &PatientId) -> Result<Vec<Consent>, StoreError>;
+
+    /// One record by id, or `None`.
+    async fn get(&self, patient: &PatientId, id: &ConsentId) -> Result<Option<Consent>, StoreError>;
+}
+
+/// The clinic's HIE settings, versioned for optimistic concurrency.
+#[async_trait]
+pub trait SettingsStore: Send + Sync {
+    /// The stored settings, or `None` when never saved (callers use the defaults, version 0).
+    async fn get(&self) -> Result<Option<Versioned<HieSettings>>, StoreError>;
+
+    /// Saves `settings` with its audit entry, atomically, if the stored version is still
+    /// `expected_version` (0 = never saved); returns the new version. MUST return `Conflict`
+    /// (and write nothing) otherwise.
+    async fn put(&self, settings: &HieSettings, expected_version: u64, audit: &AuditEntry) -> Result<u64, StoreError>;
+
+    /// Moves the collector's watermark (`next_batch_start_time`) from `expected` to `next`,
+    /// bumping the version. MUST return `Conflict` (and write nothing) when the stored watermark is
+    /// not `expected` (an operator rewound it, or another run advanced it).
+    async fn advance_watermark(&self, expected: Option<DateTime<Utc>>, next: DateTime<Utc>) -> Result<(), StoreError>;
+}
+
+/// The audit log.
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Appends an entry. Appending an entry whose `entry_id` exists is a no-op (idempotent retries).
+    async fn append(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+
+    /// Entries matching `query`, newest first, one page at a time.
+    async fn query(&self, query: &AuditQuery) -> Result<Page<AuditEntry>, StoreError>;
+}
+
+/// Appointments.
+#[async_trait]
+pub trait AppointmentStore: Send + Sync {
+    /// The appointment, or `None`.
+    async fn get(&self, id: &AppointmentId) -> Result<Option<Appointment>, StoreError>;
+
+    /// Creates or replaces the appointment's scheduling data. MUST keep the stored
+    /// `transition_seq` and `transitioned_at` (those change only through `record_transition`).
+    async fn put(&self, appointment: &Appointment) -> Result<(), StoreError>;
+
+    /// Records a transition to billing at `at`: sets `transition_seq` to `expected_seq + 1` and
+    /// `transitioned_at`, and returns the updated appointment. MUST return `Conflict` when the stored
+    /// `transition_seq` is not `expected_seq`, `NotFound` when the appointment does not exist.
+    async fn record_transition(
+        &self,
+        id: &AppointmentId,
+        expected_seq: u32,
+        at: DateTime<Utc>,
+    ) -> Result<Appointment, StoreError>;
+
+    /// Appointments whose `(transitioned_at, appointment_id)` is after `after` (all when `None`)
+    /// and whose `transitioned_at` is at or before `until`, ascending by that pair, at most `limit`.
+    async fn transitioned(
+        &self,
+        after: Option<&TransitionCursor>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Appointment>, StoreError>;
+}
+
+/// A message to put on a work queue. Bodies carry ids only, never PHI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueMessage {
+    /// The payload (JSON with ids).
+    pub body: String,
+    /// FIFO queues: messages of one group are delivered in order.
+    pub group_id: Option<String>,
+    /// FIFO queues: a repeat of this id within the deduplication window is dropped.
+    pub dedup_id: Option<String>,
+}
+
+/// A message taken from a queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedMessage {
+    /// The queue's id for the message.
+    pub message_id: String,
+    /// The handle to delete or release this delivery.
+    pub receipt: String,
+    /// The payload.
+    pub body: String,
+    /// How many times it has been received, this time included.
+    pub receive_count: u32,
+}
+
+/// What a queue adapter may report.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// The queue failed or could not be reached; retrying may help.
+    #[error("queue unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Puts work on a queue.
+#[async_trait]
+pub trait WorkQueue: Send + Sync {
+    /// Enqueues every message, in order, or returns an error. Adapters split the slice into the
+    /// service's batch size (SQS: 10) and retry entries the service reports as failed; on error,
+    /// some messages may have been enqueued (consumers are idempotent).
+    async fn send_batch(&self, messages: &[QueueMessage]) -> Result<(), QueueError>;
+}
+
+/// Takes work from a queue (the embedded host's worker loop; on AWS, Lambda's SQS trigger does this).
+#[async_trait]
+pub trait QueueConsumer: Send + Sync {
+    /// Up to `max` visible messages, each hidden for `visibility` unless deleted first.
+    async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<ReceivedMessage>, QueueError>;
+
+    /// Deletes a delivered message for good.
+    async fn delete(&self, receipt: &str) -> Result<(), QueueError>;
+
+    /// Makes a message visible again after `delay` (for a retry with backoff).
+    async fn release(&self, receipt: &str, delay: Duration) -> Result<(), QueueError>;
+}
+
+/// A fully built message for the HIE (a Direct envelope in MIME).
+#[derive(Clone, PartialEq, Eq)]
+pub struct OutgoingMail {
+    /// The sender (the clinic's Direct address).
+    pub from: Email,
+    /// The recipients (the HIE's Direct address).
+    pub to: Vec<Email>,
+    /// The whole RFC 5322 message, headers and MIME parts.
+    pub raw: Vec<u8>,
+}
+
+impl std::fmt::Debug for OutgoingMail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutgoingMail").field("bytes", &self.raw.len()).finish_non_exhaustive()
+    }
+}
+
+/// What a mailer may report: the sender retries transient failures and audits permanent ones.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    /// Will not succeed by retrying (rejected address, invalid message).
+    #[error("mail rejected")]
+    Permanent(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// May succeed later (throttling, network).
+    #[error("mail service unavailable")]
+    Transient(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Sends mail to the HIE.
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    /// Sends the message; returns the service's message id.
+    async fn send(&self, mail: &OutgoingMail) -> Result<String, MailError>;
+}

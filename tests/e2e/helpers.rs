@@ -1,0 +1,213 @@
+//! `spawn_app`: the connector's router on a random port, on a fresh SQLite file, with a clock the
+//! test controls, and every log line captured for the no-PHI checks.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use chrono::{DateTime, TimeZone, Utc};
+use connector_app::Context;
+use connector_app::http::auth::{Authenticate, LocalHeaders, ROLE_HEADER, USER_HEADER, authenticated};
+use connector_domain::FixedClock;
+use connector_embedded::SqliteDb;
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::Value;
+
+/// Everything any test in this binary logged.
+static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+
+#[derive(Clone)]
+struct CaptureWriter(Arc<Mutex<Vec<u8>>>);
+
+impl Write for CaptureWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Installs the production JSON subscriber once for this binary, writing into a buffer.
+fn capture_logs() {
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let writer = CaptureWriter(Arc::clone(&buffer));
+        connector_app::telemetry::init(move || writer.clone());
+        buffer
+    });
+}
+
+/// The log output captured so far.
+pub fn captured_logs() -> String {
+    LOGS.get().map(|b| String::from_utf8_lossy(&b.lock().unwrap_or_else(|p| p.into_inner())).into_owned()).unwrap_or_default()
+}
+
+/// The instant every test starts at: 2026-11-21 15:00 UTC.
+pub fn start_time() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 21, 15, 0, 0).unwrap()
+}
+
+/// A running connector.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
+    /// The clock the connector reads.
+    pub clock: Arc<FixedClock>,
+    /// The database file.
+    #[allow(dead_code)]
+    pub db_path: std::path::PathBuf,
+    client: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts the connector with local-header authentication.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Arc::new(LocalHeaders)).await
+}
+
+/// Starts the connector with the given authentication.
+pub async fn spawn_app_with(auth: Arc<dyn Authenticate>) -> TestApp {
+    capture_logs();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db_path = dir.path().join("connector.db");
+    let db = SqliteDb::open(&db_path).expect("open db");
+    let clock = Arc::new(FixedClock::at(start_time()));
+    let ctx = Context::from_embedded(&db, clock.clone());
+    let router = authenticated(connector_app::http::router(Arc::new(ctx)), auth);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    TestApp { address, clock, db_path, client: reqwest::Client::new(), _dir: dir }
+}
+
+/// A finished response: status, content type and JSON body (`Null` when empty).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Value,
+}
+
+impl Reply {
+    async fn from(response: Response) -> Self {
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let bytes = response.bytes().await.expect("body");
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON body") };
+        Self { status, content_type, body }
+    }
+
+    /// Asserts a problem+json answer with `status`, and returns it.
+    pub fn assert_problem(self, status: u16) -> Self {
+        assert_eq!(self.status, status, "{:#}", self.body);
+        assert_eq!(self.content_type, "application/problem+json");
+        for key in ["type", "title", "status", "detail"] {
+            assert!(self.body.get(key).is_some(), "problem lacks {key}: {}", self.body);
+        }
+        self
+    }
+}
+
+impl TestApp {
+    /// A request as `user` in `role` (local headers).
+    pub fn request_as(&self, method: Method, path: &str, user: &str, role: &str) -> RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.address))
+            .header(USER_HEADER, user)
+            .header(ROLE_HEADER, role)
+    }
+
+    /// Sends a request as `user` in `role` with an optional JSON body.
+    pub async fn call(&self, method: Method, path: &str, role: &str, body: Option<Value>) -> Reply {
+        let user = if role == "patient" { "unused" } else { "dana.staff" };
+        self.call_as(method, path, user, role, body).await
+    }
+
+    /// Sends a request as `user` in `role` with an optional JSON body.
+    pub async fn call_as(&self, method: Method, path: &str, user: &str, role: &str, body: Option<Value>) -> Reply {
+        let mut request = self.request_as(method, path, user, role);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Reply::from(request.send().await.expect("request")).await
+    }
+
+    /// Sends raw bytes as the body.
+    pub async fn call_raw(&self, method: Method, path: &str, role: &str, body: &'static str) -> Reply {
+        let request = self.request_as(method, path, "dana.staff", role).header("content-type", "application/json").body(body);
+        Reply::from(request.send().await.expect("request")).await
+    }
+
+    /// Registers the fixture patient `patient_id` as staff; asserts success.
+    pub async fn register(&self, patient_id: &str) -> Reply {
+        let reply = self
+            .call(Method::PUT, &format!("/patients/{patient_id}"), "staff", Some(patient_json(patient_id)))
+            .await;
+        assert!(reply.status == 201 || reply.status == 200, "{:#}", reply.body);
+        reply
+    }
+
+    /// Gives consent for `patient_id` as staff with the given body.
+    pub async fn give(&self, patient_id: &str, body: Value) -> Reply {
+        self.call(Method::POST, &format!("/patients/{patient_id}/consents"), "staff", Some(body)).await
+    }
+
+    /// The consent history of `patient_id`.
+    pub async fn history(&self, patient_id: &str) -> Value {
+        let reply = self.call(Method::GET, &format!("/patients/{patient_id}/consents"), "staff", None).await;
+        assert_eq!(reply.status, 200, "{:#}", reply.body);
+        reply.body
+    }
+
+    /// Changes HIE settings as admin; asserts success.
+    pub async fn settings(&self, body: Value) -> Value {
+        let reply = self.call(Method::PUT, "/settings/hie", "admin", Some(body)).await;
+        assert_eq!(reply.status, 200, "{:#}", reply.body);
+        reply.body
+    }
+}
+
+/// The invented demographics of fixture patient `patient_id`, as the API takes them. Every
+/// value is fictional and distinctive enough to grep logs for.
+pub fn patient_json(patient_id: &str) -> Value {
+    serde_json::json!({
+        "mrn": format!("MRN-{patient_id}-7731"),
+        "first_name": "Zephyrine",
+        "last_name": "Quillfeather",
+        "birth_date": "1979-04-03",
+        "sex": "F",
+        "phone": "+1-555-0142",
+        "email": "zephyrine.quillfeather@example.org",
+        "address": {
+            "line1": "77 Larkspur Crescent",
+            "line2": "Apt 4B",
+            "city": "Fernhollow",
+            "state": "OR",
+            "postal_code": "97999-4321",
+            "country": "US"
+        }
+    })
+}
+
+/// Every PHI value in [`patient_json`] (for any id), as it could appear in output.
+pub fn phi_values(patient_id: &str) -> Vec<String> {
+    vec![
+        format!("MRN-{patient_id}-7731"),
+        "Zephyrine".into(),
+        "Quillfeather".into(),
+        "1979-04-03".into(),
+        "19790403".into(),
+        "555-0142".into(),
+        "zephyrine.quillfeather@example.org".into(),
+        "Larkspur".into(),
+        "Apt 4B".into(),
+        "Fernhollow".into(),
+        "97999-4321".into(),
+    ]
+}

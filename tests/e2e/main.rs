@@ -1,0 +1,11 @@
+//! End-to-end tests: the real routers served over real HTTP on random ports, on a real SQLite
+//! file. One test binary (zero2prod's shape) with `helpers::spawn_app`.
+
+mod helpers;
+
+mod audit_log;
+mod auth;
+mod consents;
+mod no_phi_in_logs;
+mod patients;
+mod settings;

@@ -1,0 +1,67 @@
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn defaults_then_saved_values() {
+    let app = spawn_app().await;
+    let defaults = app.call(Method::GET, "/settings/hie", "admin", None).await;
+    assert_eq!(defaults.status, 200);
+    assert_eq!(defaults.body["enabled"], false);
+    assert_eq!(defaults.body["consent_expire_days"], 365);
+    assert_eq!(defaults.body["time_zone"], "UTC");
+    assert!(defaults.body["next_batch_start_time"].is_null());
+
+    let saved = app
+        .settings(json!({
+            "enabled": true,
+            "default_to_address": "intake@direct.examplehie.org",
+            "default_from_address": "records@direct.exampleclinic.org",
+            "default_subject": "Encounter summary",
+            "default_body": "Attached: one encounter.",
+            "next_batch_start_time": "2026-11-01T00:00:00-05:00",
+            "opt_in_by_default": true,
+            "consent_expire_days": 730,
+            "portal_explanation": "We share your visits with the regional HIE.",
+            "time_zone": "America/Chicago"
+        }))
+        .await;
+    assert_eq!(saved["next_batch_start_time"], "2026-11-01T05:00:00Z");
+    let fetched = app.call(Method::GET, "/settings/hie", "admin", None).await.body;
+    assert_eq!(fetched, saved);
+
+    // Fields left out keep their value.
+    let changed = app.settings(json!({"default_subject": "Visit"})).await;
+    assert_eq!(changed["consent_expire_days"], 730);
+    assert_eq!(changed["default_subject"], "Visit");
+}
+
+#[tokio::test]
+async fn invalid_settings_get_422_and_nothing_is_saved() {
+    let app = spawn_app().await;
+    let before = app.call(Method::GET, "/settings/hie", "admin", None).await.body;
+    let reply = app
+        .call(
+            Method::PUT,
+            "/settings/hie",
+            "admin",
+            Some(json!({
+                "default_to_address": "not an address",
+                "consent_expire_days": 4000,
+                "time_zone": "Mars/Olympus_Mons",
+                "opt_in_by_default": true
+            })),
+        )
+        .await
+        .assert_problem(422);
+    let fields: Vec<&str> = reply.body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["default_to_address", "consent_expire_days", "time_zone"]);
+    let after = app.call(Method::GET, "/settings/hie", "admin", None).await.body;
+    assert_eq!(before, after);
+
+    let reply = app.call(Method::PUT, "/settings/hie", "admin", Some(json!({"enabled": true}))).await;
+    reply.assert_problem(422);
+    let reply = app.call(Method::PUT, "/settings/hie", "admin", Some(json!({"consent_expire_days": 0}))).await;
+    reply.assert_problem(422);
+}
