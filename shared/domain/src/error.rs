@@ -12,6 +12,14 @@ pub enum StoreError {
     /// A conditional write lost: the record changed since it was read, or already exists.
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// A pagination cursor that this store did not produce (tampered, truncated, or from
+    /// another query); the caller should start again without it.
+    #[error("invalid pagination cursor")]
+    InvalidCursor,
+    /// The caller broke the port's contract (e.g. a consent `seq` that is not the expected one
+    /// plus one). A bug in the caller, not a conflict: retrying cannot help.
+    #[error("invalid call: {0}")]
+    Invalid(&'static str),
     /// Stored data could not be decoded (a bug or a manual edit); the message names the record kind only.
     #[error("corrupt stored {0}")]
     Corrupt(&'static str),

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod clock;
 pub mod consent;
 pub mod error;
+pub mod hie;
 pub mod ids;
 pub mod patient;
 pub mod phi;

@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use crate::appointment::{Appointment, TransitionCursor};
 use crate::audit::{AuditEntry, AuditQuery, Page};
 use crate::consent::Consent;
+use crate::hie::{Claim, SendKey, SendRecord, SendState};
 use crate::patient::{Email, Patient};
 use crate::settings::{HieSettings, Versioned};
 use crate::{AppointmentId, ConsentId, PatientId, StoreError};
@@ -47,8 +48,8 @@ pub trait ConsentStore: Send + Sync {
         audit: &AuditEntry,
     ) -> Result<(), StoreError>;
 
-    /// Replaces the latest record with its revoked form (`consent.revocation` set), with its audit
-    /// entry, atomically. MUST return `Conflict` (and write nothing) unless the stored record with
+    /// Sets the stored record's `revocation` to `consent.revocation` (nothing else about the
+    /// record changes), with its audit entry, atomically. MUST return `Conflict` (and write nothing) unless the stored record with
     /// this id is the patient's latest and is not revoked; `NotFound` when there is no such record.
     async fn revoke(&self, consent: &Consent, audit: &AuditEntry) -> Result<(), StoreError>;
 
@@ -79,8 +80,9 @@ pub trait SettingsStore: Send + Sync {
     async fn put(&self, settings: &HieSettings, expected_version: u64, audit: &AuditEntry) -> Result<u64, StoreError>;
 
     /// Moves the collector's watermark (`next_batch_start_time`) from `expected` to `next`,
-    /// bumping the version. MUST return `Conflict` (and write nothing) when the stored watermark is
-    /// not `expected` (an operator rewound it, or another run advanced it).
+    /// bumping the version. Never-saved settings have the watermark `None` (advancing from `None`
+    /// saves the defaults with the new watermark). MUST return `Conflict` (and write nothing) when
+    /// the stored watermark is not `expected` (an operator rewound it, or another run advanced it).
     async fn advance_watermark(&self, expected: Option<DateTime<Utc>>, next: DateTime<Utc>) -> Result<(), StoreError>;
 }
 
@@ -211,4 +213,40 @@ pub enum MailError {
 pub trait Mailer: Send + Sync {
     /// Sends the message; returns the service's message id.
     async fn send(&self, mail: &OutgoingMail) -> Result<String, MailError>;
+}
+
+/// The send ledger: one record per delivery (appointment, transition, resend), so that a work
+/// item delivered twice, a rewound watermark, or two senders racing never send twice.
+#[async_trait]
+pub trait SendLedger: Send + Sync {
+    /// Claims the delivery for a sender until `now + lease`:
+    /// - no record: creates it `Sending` with attempt 1 -> `Granted { attempt: 1 }`;
+    /// - `RetryPending`, or `Sending` whose lease has lapsed (a crashed sender): sets `Sending`,
+    ///   increments the attempt -> `Granted`;
+    /// - `Sending` with an unexpired lease -> `Busy { until }`;
+    /// - `Sent` -> `AlreadySent`; `Failed` -> `Closed`.
+    ///
+    /// MUST be atomic (a conditional write): two concurrent claims never both get `Granted` for
+    /// the same attempt.
+    async fn claim(&self, key: &SendKey, now: DateTime<Utc>, lease: chrono::Duration) -> Result<Claim, StoreError>;
+
+    /// Ends attempt `attempt` with `state` (`Sent` with the `message_id`, `RetryPending` or
+    /// `Failed`) and appends `audit` in the same transaction. MUST return `Conflict` (and write
+    /// nothing) unless the record is `Sending` at exactly `attempt` (a sender whose lease lapsed
+    /// and was taken over cannot overwrite the newer attempt).
+    async fn finish(
+        &self,
+        key: &SendKey,
+        attempt: u32,
+        state: SendState,
+        message_id: Option<&str>,
+        now: DateTime<Utc>,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
+
+    /// The delivery's record, or `None`.
+    async fn get(&self, key: &SendKey) -> Result<Option<SendRecord>, StoreError>;
+
+    /// The records of these deliveries that exist (any order); adapters batch the reads.
+    async fn get_many(&self, keys: &[SendKey]) -> Result<Vec<SendRecord>, StoreError>;
 }

@@ -148,10 +148,10 @@ impl HieSettingsInput {
                 next.default_subject = s;
             }
         }
-        if let Some(body) = self.default_body {
-            if let Some(b) = errors.check(text_field("default_body", body, 20_000)) {
-                next.default_body = b;
-            }
+        if let Some(body) = self.default_body
+            && let Some(b) = errors.check(text_field("default_body", body, 20_000))
+        {
+            next.default_body = b;
         }
         if let Some(at) = self.next_batch_start_time {
             next.next_batch_start_time = match at {
@@ -180,10 +180,10 @@ impl HieSettingsInput {
                 )),
             }
         }
-        if let Some(text) = self.portal_explanation {
-            if let Some(t) = errors.check(text_field("portal_explanation", text, 5_000)) {
-                next.portal_explanation = t;
-            }
+        if let Some(text) = self.portal_explanation
+            && let Some(t) = errors.check(text_field("portal_explanation", text, 5_000))
+        {
+            next.portal_explanation = t;
         }
         if let Some(zone) = self.time_zone {
             match zone.trim().parse::<Tz>() {

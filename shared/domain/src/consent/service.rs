@@ -159,10 +159,10 @@ fn new_consent(
             None => None,
         },
     };
-    if let (Some(g), Some(e)) = (given_on, expires_on) {
-        if e <= g {
-            errors.push(ValidationError::new("expires_on", "must be after given_on"));
-        }
+    if let (Some(g), Some(e)) = (given_on, expires_on)
+        && e <= g
+    {
+        errors.push(ValidationError::new("expires_on", "must be after given_on"));
     }
     errors.finish(|| Consent {
         consent_id: ConsentId::generate(),
