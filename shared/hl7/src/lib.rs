@@ -1,0 +1,59 @@
+//! HL7 v2 (ER7, "pipe and hat") for Clinic Connector. No I/O.
+//!
+//! - [`Message`]: a parsed message that borrows its input. Parsing only finds the segment
+//!   boundaries (one allocation per message: a small index); fields, repetitions, components and
+//!   subcomponents are found on demand by scanning, and a value is copied only when it holds an
+//!   escape sequence to decode.
+//! - [`Path`]: the one field-path syntax of the product, `SEG[occurrence]-field[repetition].component.subcomponent`
+//!   (`PID-5.1`, `PID-3[2].1`, `OBX[3]-5`, `PID-11.1.2`).
+//! - [`OwnedMessage`]: an editable message built from a template, set by path, written back to ER7.
+//! - [`ack`]: original- and enhanced-mode ACKs with ERR segments, and an ACK reader.
+//! - [`mllp`]: MLLP framing (encode, streaming decoder).
+//! - [`batch`]: FHS/BHS/BTS/FTS batch files.
+//! - [`datetime`]: HL7 DTM/TS values to and from `chrono`, with their precision.
+//!
+//! Errors never carry message content (values are PHI): they say where (segment index or ID,
+//! field number) and why. No function panics on any input.
+//!
+//! ```
+//! use connector_hl7::{Message, Path};
+//!
+//! let msg = Message::parse("MSH|^~\\&|EHR|CLINIC|CRM|CLINIC|20240102030405||ADT^A01|X1|P|2.5\rPID|1||123^^^MRN||Doe^Jane")?;
+//! let family: Path = "PID-5.1".parse()?;
+//! assert_eq!(msg.get(&family).as_deref(), Some("Doe"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod ack;
+pub mod batch;
+pub mod build;
+pub mod charset;
+pub mod control_id;
+pub mod datetime;
+pub mod error;
+pub mod escape;
+pub mod message;
+pub mod mllp;
+mod parse;
+pub mod path;
+pub mod separators;
+mod text;
+
+/// The `chrono` this crate's date/time API uses, re-exported so callers use the same version.
+pub use chrono;
+
+pub use ack::{AckBuilder, AckCode, AckError, AckInfo, ErrorCode, ErrorLocation, Severity};
+pub use build::OwnedMessage;
+pub use charset::Charset;
+pub use control_id::ControlIdGenerator;
+pub use datetime::{Hl7DateTime, Precision};
+pub use error::{
+    AckReadError, BatchError, BuildError, DateTimeError, MllpError, ParseError, PathError,
+    SeparatorError,
+};
+pub use message::{Component, Field, Leaf, Message, Repetition, Segment, Subcomponent, Value};
+pub use mllp::MllpDecoder;
+pub use path::{Path, SegmentId};
+pub use separators::Separators;

@@ -1,0 +1,391 @@
+//! Field paths: `SEG[occurrence]-field[repetition].component.subcomponent`.
+//!
+//! All numbers are 1-based; `[occurrence]` and `[repetition]` are optional and default to 1;
+//! component and subcomponent are optional (a subcomponent needs a component).
+//!
+//! | path | addresses |
+//! |---|---|
+//! | `PID-5.1` | first PID, field 5, first repetition, component 1 |
+//! | `PID-3[2].1` | second repetition of PID-3, component 1 |
+//! | `OBX[3]-5` | field 5 (first repetition) of the third OBX |
+//! | `PID-11.1.2` | PID-11, component 1, subcomponent 2 |
+//!
+//! [`Path`]'s `Display` writes the canonical form, which leaves out `[1]`; parsing that form gives
+//! the same `Path` back.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{PathError, PathPart};
+use crate::text::is_segment_id;
+
+/// The largest number a path accepts at any level.
+pub const MAX_INDEX: usize = 99_999;
+
+/// A segment ID: an upper-case letter then two upper-case letters or digits (`PID`, `OBX`, `ZPI`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SegmentId([u8; 3]);
+
+impl SegmentId {
+    /// `None` unless `id` is a valid segment ID.
+    pub fn new(id: &str) -> Option<SegmentId> {
+        let b = id.as_bytes();
+        if is_segment_id(b) {
+            let mut a = [0u8; 3];
+            a.copy_from_slice(b);
+            Some(SegmentId(a))
+        } else {
+            None
+        }
+    }
+
+    /// The ID as text.
+    pub fn as_str(&self) -> &str {
+        // Always ASCII by construction.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// Whether this is a header segment whose fields 1 and 2 are the delimiters (MSH, FHS, BHS).
+    pub fn is_header(&self) -> bool {
+        matches!(&self.0, b"MSH" | b"FHS" | b"BHS")
+    }
+}
+
+impl fmt::Debug for SegmentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SegmentId({})", self.as_str())
+    }
+}
+
+impl fmt::Display for SegmentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for SegmentId {
+    type Err = PathError;
+    fn from_str(s: &str) -> Result<Self, PathError> {
+        SegmentId::new(s).ok_or(PathError::SegmentId)
+    }
+}
+
+/// A parsed field path (see the [module documentation](self)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Path {
+    segment: SegmentId,
+    occurrence: usize,
+    field: usize,
+    repetition: usize,
+    component: Option<usize>,
+    subcomponent: Option<usize>,
+}
+
+fn check(n: usize, part: PathPart) -> Result<usize, PathError> {
+    if (1..=MAX_INDEX).contains(&n) {
+        Ok(n)
+    } else {
+        Err(PathError::BadNumber { part })
+    }
+}
+
+impl Path {
+    /// `segment-field` (first occurrence, first repetition, the whole repetition).
+    ///
+    /// # Errors
+    /// [`PathError::SegmentId`] or [`PathError::BadNumber`].
+    pub fn new(segment: &str, field: usize) -> Result<Path, PathError> {
+        Ok(Path {
+            segment: SegmentId::new(segment).ok_or(PathError::SegmentId)?,
+            occurrence: 1,
+            field: check(field, PathPart::Field)?,
+            repetition: 1,
+            component: None,
+            subcomponent: None,
+        })
+    }
+
+    /// The same path for another occurrence of the segment.
+    ///
+    /// # Errors
+    /// [`PathError::BadNumber`] unless `1 <= n <= MAX_INDEX`.
+    pub fn with_occurrence(mut self, n: usize) -> Result<Path, PathError> {
+        self.occurrence = check(n, PathPart::Occurrence)?;
+        Ok(self)
+    }
+
+    /// The same path for another field of the segment.
+    ///
+    /// # Errors
+    /// [`PathError::BadNumber`] unless `1 <= n <= MAX_INDEX`.
+    pub fn with_field(mut self, n: usize) -> Result<Path, PathError> {
+        self.field = check(n, PathPart::Field)?;
+        Ok(self)
+    }
+
+    /// The same path for another repetition of the field.
+    ///
+    /// # Errors
+    /// [`PathError::BadNumber`] unless `1 <= n <= MAX_INDEX`.
+    pub fn with_repetition(mut self, n: usize) -> Result<Path, PathError> {
+        self.repetition = check(n, PathPart::Repetition)?;
+        Ok(self)
+    }
+
+    /// The path down to component `n`.
+    ///
+    /// # Errors
+    /// [`PathError::BadNumber`] unless `1 <= n <= MAX_INDEX`.
+    pub fn with_component(mut self, n: usize) -> Result<Path, PathError> {
+        self.component = Some(check(n, PathPart::Component)?);
+        Ok(self)
+    }
+
+    /// The path down to subcomponent `n` (of component 1 when no component was given).
+    ///
+    /// # Errors
+    /// [`PathError::BadNumber`] unless `1 <= n <= MAX_INDEX`.
+    pub fn with_subcomponent(mut self, n: usize) -> Result<Path, PathError> {
+        self.subcomponent = Some(check(n, PathPart::Subcomponent)?);
+        self.component.get_or_insert(1);
+        Ok(self)
+    }
+
+    /// The segment ID.
+    pub fn segment(&self) -> SegmentId {
+        self.segment
+    }
+    /// The segment occurrence (1 = first).
+    pub fn occurrence(&self) -> usize {
+        self.occurrence
+    }
+    /// The field number.
+    pub fn field(&self) -> usize {
+        self.field
+    }
+    /// The repetition (1 = first).
+    pub fn repetition(&self) -> usize {
+        self.repetition
+    }
+    /// The component, if the path goes that deep.
+    pub fn component(&self) -> Option<usize> {
+        self.component
+    }
+    /// The subcomponent, if the path goes that deep.
+    pub fn subcomponent(&self) -> Option<usize> {
+        self.subcomponent
+    }
+}
+
+impl fmt::Display for Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.segment.as_str())?;
+        if self.occurrence != 1 {
+            write!(f, "[{}]", self.occurrence)?;
+        }
+        write!(f, "-{}", self.field)?;
+        if self.repetition != 1 {
+            write!(f, "[{}]", self.repetition)?;
+        }
+        if let Some(c) = self.component {
+            write!(f, ".{c}")?;
+            if let Some(s) = self.subcomponent {
+                write!(f, ".{s}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A small cursor over the path text.
+struct Cursor<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl Cursor<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.pos).copied()
+    }
+
+    fn eat(&mut self, c: u8) -> bool {
+        if self.peek() == Some(c) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn number(&mut self, part: PathPart) -> Result<usize, PathError> {
+        let start = self.pos;
+        let mut n: usize = 0;
+        while let Some(d) = self.peek().filter(u8::is_ascii_digit) {
+            n = n.saturating_mul(10).saturating_add(usize::from(d - b'0'));
+            self.pos += 1;
+        }
+        if self.pos == start {
+            return Err(PathError::BadNumber { part });
+        }
+        check(n, part)
+    }
+
+    fn bracket(&mut self, part: PathPart) -> Result<Option<usize>, PathError> {
+        let open = self.pos;
+        if !self.eat(b'[') {
+            return Ok(None);
+        }
+        let n = self.number(part)?;
+        if !self.eat(b']') {
+            return Err(PathError::UnclosedBracket { position: open });
+        }
+        Ok(Some(n))
+    }
+}
+
+impl FromStr for Path {
+    type Err = PathError;
+
+    fn from_str(s: &str) -> Result<Path, PathError> {
+        if s.is_empty() {
+            return Err(PathError::Empty);
+        }
+        let segment = s
+            .get(..3)
+            .and_then(SegmentId::new)
+            .ok_or(PathError::SegmentId)?;
+        let mut c = Cursor {
+            b: s.as_bytes(),
+            pos: 3,
+        };
+        let occurrence = c.bracket(PathPart::Occurrence)?.unwrap_or(1);
+        if !c.eat(b'-') {
+            return Err(PathError::MissingField { position: c.pos });
+        }
+        let field = c.number(PathPart::Field)?;
+        let repetition = c.bracket(PathPart::Repetition)?.unwrap_or(1);
+        let mut component = None;
+        let mut subcomponent = None;
+        if c.eat(b'.') {
+            component = Some(c.number(PathPart::Component)?);
+            if c.eat(b'.') {
+                subcomponent = Some(c.number(PathPart::Subcomponent)?);
+            }
+        }
+        if c.pos != s.len() {
+            return Err(PathError::Unexpected { position: c.pos });
+        }
+        Ok(Path {
+            segment,
+            occurrence,
+            field,
+            repetition,
+            component,
+            subcomponent,
+        })
+    }
+}
+
+impl TryFrom<&str> for Path {
+    type Error = PathError;
+    fn try_from(s: &str) -> Result<Path, PathError> {
+        s.parse()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Path {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn parses_the_documented_forms() {
+        let a = p("PID-5.1");
+        assert_eq!(
+            (
+                a.segment().as_str(),
+                a.occurrence(),
+                a.field(),
+                a.repetition()
+            ),
+            ("PID", 1, 5, 1)
+        );
+        assert_eq!((a.component(), a.subcomponent()), (Some(1), None));
+        let b = p("PID-3[2].1");
+        assert_eq!((b.repetition(), b.component()), (2, Some(1)));
+        let c = p("OBX[3]-5");
+        assert_eq!((c.occurrence(), c.field(), c.component()), (3, 5, None));
+        let d = p("PID-11.1.2");
+        assert_eq!((d.component(), d.subcomponent()), (Some(1), Some(2)));
+        assert_eq!(p("ZP1[1]-2[1].3").to_string(), "ZP1-2.3");
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for s in [
+            "PID-5.1",
+            "PID-3[2].1",
+            "OBX[3]-5",
+            "PID-11.1.2",
+            "MSH-1",
+            "ZZ9[12]-100[3].4.5",
+        ] {
+            assert_eq!(p(s).to_string(), s);
+        }
+    }
+
+    #[test]
+    fn typed_errors() {
+        assert_eq!("".parse::<Path>(), Err(PathError::Empty));
+        assert_eq!("pid-5".parse::<Path>(), Err(PathError::SegmentId));
+        assert_eq!("1ID-5".parse::<Path>(), Err(PathError::SegmentId));
+        assert_eq!(
+            "PID5".parse::<Path>(),
+            Err(PathError::MissingField { position: 3 })
+        );
+        assert_eq!(
+            "PID-0".parse::<Path>(),
+            Err(PathError::BadNumber {
+                part: PathPart::Field
+            })
+        );
+        assert_eq!(
+            "PID-5.".parse::<Path>(),
+            Err(PathError::BadNumber {
+                part: PathPart::Component
+            })
+        );
+        assert_eq!(
+            "PID[2-5".parse::<Path>(),
+            Err(PathError::UnclosedBracket { position: 3 })
+        );
+        assert_eq!(
+            "PID-5.1.2.3".parse::<Path>(),
+            Err(PathError::Unexpected { position: 9 })
+        );
+        assert_eq!(
+            "PID-999999999999999999999999".parse::<Path>(),
+            Err(PathError::BadNumber {
+                part: PathPart::Field
+            })
+        );
+        assert_eq!(
+            "PID-5 ".parse::<Path>(),
+            Err(PathError::Unexpected { position: 5 })
+        );
+        assert_eq!("PÏD-5".parse::<Path>(), Err(PathError::SegmentId));
+    }
+
+    #[test]
+    fn builder_methods() {
+        let a = Path::new("OBX", 5)
+            .and_then(|p| p.with_occurrence(2))
+            .and_then(|p| p.with_subcomponent(3))
+            .unwrap();
+        assert_eq!(a.to_string(), "OBX[2]-5.1.3");
+        assert!(Path::new("OBX", 0).is_err());
+    }
+}
