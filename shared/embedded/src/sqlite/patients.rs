@@ -1,0 +1,98 @@
+//! `PatientStore`: one row per patient, the demographics as JSON.
+
+use async_trait::async_trait;
+use connector_domain::audit::AuditEntry;
+use connector_domain::consent::Consent;
+use connector_domain::patient::Patient;
+use connector_domain::ports::PatientStore;
+use connector_domain::{PatientId, StoreError};
+use rusqlite::{OptionalExtension, params};
+
+use super::audit::{self, AuditRow};
+use super::consents::{self, ConsentRow};
+use super::{from_json, to_json};
+use crate::SqliteDb;
+use crate::error::{conflict_or, db_err, invalid_call};
+
+/// The patient store of a [`SqliteDb`].
+#[derive(Debug, Clone)]
+pub struct SqlitePatientStore {
+    db: SqliteDb,
+}
+
+impl SqlitePatientStore {
+    /// The patient store of `db`.
+    pub fn new(db: SqliteDb) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait]
+impl PatientStore for SqlitePatientStore {
+    async fn get(&self, id: &PatientId) -> Result<Option<Patient>, StoreError> {
+        let id = id.as_str().to_owned();
+        let body: Option<String> = self
+            .db
+            .read(move |tx| {
+                tx.prepare_cached("SELECT body FROM patients WHERE patient_id = ?1")
+                    .and_then(|mut stmt| stmt.query_row([id], |row| row.get(0)).optional())
+                    .map_err(db_err)
+            })
+            .await?;
+        body.map(|b| from_json(&b, "patient")).transpose()
+    }
+
+    async fn insert(
+        &self,
+        patient: &Patient,
+        initial: Option<(&Consent, &AuditEntry)>,
+    ) -> Result<(), StoreError> {
+        let patient_id = patient.patient_id.as_str().to_owned();
+        let body = to_json(patient, "patient")?;
+        let initial = match initial {
+            None => None,
+            Some((consent, entry)) => {
+                if consent.patient_id != patient.patient_id || consent.seq != 1 {
+                    return Err(invalid_call(
+                        "an initial consent must be the patient's record with seq 1",
+                    ));
+                }
+                Some((ConsentRow::new(consent)?, AuditRow::new(entry)?))
+            }
+        };
+        let with_consent = initial.is_some();
+        let id = patient_id.clone();
+        self.db
+            .write(move |tx| {
+                tx.prepare_cached("INSERT INTO patients (patient_id, body) VALUES (?1, ?2)")
+                    .and_then(|mut stmt| stmt.execute(params![id, body]))
+                    .map_err(conflict_or("patient exists"))?;
+                if let Some((consent, entry)) = initial {
+                    consents::insert_record(tx, &consent, None)?;
+                    audit::insert(tx, &entry)?;
+                }
+                Ok(())
+            })
+            .await?;
+        tracing::debug!(patient_id = %patient_id, with_consent, "patient inserted");
+        Ok(())
+    }
+
+    async fn update(&self, patient: &Patient) -> Result<(), StoreError> {
+        let id = patient.patient_id.as_str().to_owned();
+        let body = to_json(patient, "patient")?;
+        let changed = self
+            .db
+            .write(move |tx| {
+                tx.prepare_cached("UPDATE patients SET body = ?2 WHERE patient_id = ?1")
+                    .and_then(|mut stmt| stmt.execute(params![id, body]))
+                    .map_err(db_err)
+            })
+            .await?;
+        if changed == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tracing::debug!(patient_id = %patient.patient_id, "patient updated");
+        Ok(())
+    }
+}

@@ -1,0 +1,236 @@
+//! The port contract suites: every store and queue adapter runs these against itself, so the
+//! embedded (SQLite) and AWS (DynamoDB, SQS) adapters are held to one behaviour (openraft's
+//! `Suite::test_all(builder)` pattern).
+//!
+//! An adapter's test implements [`StoreHarness`] (and/or [`QueueHarness`]) and calls
+//! [`run_store_suite`] (and/or [`run_queue_suite`]) from a multi-threaded tokio test:
+//!
+//! ```ignore
+//! #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+//! async fn store_contract() {
+//!     connector_testkit::contract::run_store_suite(&MyHarness::new()).await;
+//! }
+//! ```
+//!
+//! Each case runs in its own task on a fresh, empty set of ports, with a time limit; the runner
+//! prints one line per case, lets every case run, and panics at the end naming the failures.
+//! Set `CONTRACT_CASE=<substring>` to run only the matching cases.
+//!
+//! The suites assert only what the ports' documentation promises (and what SQS guarantees for
+//! standard queues: no ordering). Adapter-specific behaviour (dead letters, durability,
+//! migrations) belongs in the adapter's own tests.
+
+mod appointments;
+mod audit;
+mod consents;
+mod ledger;
+mod patients;
+mod queue;
+mod settings;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use connector_domain::ports::{
+    AppointmentStore, AuditLog, ConsentStore, PatientStore, QueueConsumer, SendLedger,
+    SettingsStore, WorkQueue,
+};
+
+/// One set of store ports, backed by one (isolated) store.
+#[derive(Clone)]
+pub struct StoreSet {
+    /// Patients.
+    pub patients: Arc<dyn PatientStore>,
+    /// Consent records.
+    pub consents: Arc<dyn ConsentStore>,
+    /// HIE settings.
+    pub settings: Arc<dyn SettingsStore>,
+    /// The audit log.
+    pub audit: Arc<dyn AuditLog>,
+    /// Appointments.
+    pub appointments: Arc<dyn AppointmentStore>,
+    /// The HIE send ledger (its audit entries go to `audit`: same store).
+    pub send_ledger: Arc<dyn SendLedger>,
+}
+
+/// Builds store sets for the store suite.
+#[async_trait]
+pub trait StoreHarness: Send + Sync {
+    /// A new set of ports over an empty store that no other call's set shares (a new file, new
+    /// tables, or a new key prefix): every case starts from nothing.
+    async fn fresh(&self) -> StoreSet;
+}
+
+/// One queue, as its producer and consumer sides.
+#[derive(Clone)]
+pub struct QueuePair {
+    /// Sends to the queue.
+    pub queue: Arc<dyn WorkQueue>,
+    /// Receives from the same queue.
+    pub consumer: Arc<dyn QueueConsumer>,
+}
+
+/// Builds queues for the queue suite.
+#[async_trait]
+pub trait QueueHarness: Send + Sync {
+    /// A new, empty queue that no other call's queue shares; a FIFO queue when `fifo` (SQS: a
+    /// `.fifo` queue without content-based deduplication).
+    async fn fresh_queue(&self, fifo: bool) -> (Arc<dyn WorkQueue>, Arc<dyn QueueConsumer>);
+}
+
+/// A boxed case future.
+pub type CaseFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// One named case of a suite.
+pub struct Case<S> {
+    /// The case's name (its function's name).
+    pub name: &'static str,
+    /// Runs the case on a fresh `S`; panics (assertions) mean failure.
+    pub run: fn(S) -> CaseFuture,
+}
+
+/// Declares cases from async functions taking the suite's fixture by value.
+macro_rules! cases {
+    ($($case:ident),* $(,)?) => {
+        vec![$($crate::contract::Case { name: stringify!($case), run: |s| Box::pin($case(s)) }),*]
+    };
+}
+pub(crate) use cases;
+
+/// How long one case may take before it counts as failed.
+const CASE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Every case of the store suite, in run order.
+pub fn store_cases() -> Vec<Case<StoreSet>> {
+    let mut all = patients::cases();
+    all.extend(consents::cases());
+    all.extend(settings::cases());
+    all.extend(audit::cases());
+    all.extend(appointments::cases());
+    all.extend(ledger::cases());
+    all
+}
+
+/// Every case of the queue suite for standard queues.
+pub fn queue_cases() -> Vec<Case<QueuePair>> {
+    queue::standard_cases()
+}
+
+/// Every case of the queue suite for FIFO queues.
+pub fn fifo_queue_cases() -> Vec<Case<QueuePair>> {
+    queue::fifo_cases()
+}
+
+/// Runs every store case, each on `harness.fresh()`; panics at the end if any failed.
+pub async fn run_store_suite(harness: &dyn StoreHarness) {
+    let mut report = Report::new("store");
+    for case in store_cases() {
+        if report.selected(case.name) {
+            let set = harness.fresh().await;
+            report.run(case, set).await;
+        }
+    }
+    report.finish();
+}
+
+/// Runs every queue case, each on a fresh queue (standard, then FIFO); panics at the end if any
+/// failed. Waits for real time where visibility timeouts are tested (a few seconds in all).
+pub async fn run_queue_suite(harness: &dyn QueueHarness) {
+    let mut report = Report::new("queue");
+    for (fifo, cases) in [(false, queue_cases()), (true, fifo_queue_cases())] {
+        for case in cases {
+            if report.selected(case.name) {
+                let (queue, consumer) = harness.fresh_queue(fifo).await;
+                report.run(case, QueuePair { queue, consumer }).await;
+            }
+        }
+    }
+    report.finish();
+}
+
+/// Collects case outcomes.
+struct Report {
+    suite: &'static str,
+    filter: Option<String>,
+    passed: usize,
+    failed: Vec<&'static str>,
+}
+
+impl Report {
+    fn new(suite: &'static str) -> Self {
+        Self {
+            suite,
+            filter: std::env::var("CONTRACT_CASE")
+                .ok()
+                .filter(|f| !f.is_empty()),
+            passed: 0,
+            failed: Vec::new(),
+        }
+    }
+
+    fn selected(&self, name: &str) -> bool {
+        self.filter.as_deref().is_none_or(|f| name.contains(f))
+    }
+
+    async fn run<S: Send + 'static>(&mut self, case: Case<S>, fixture: S) {
+        let mut task = tokio::spawn((case.run)(fixture));
+        let outcome = match tokio::time::timeout(CASE_TIMEOUT, &mut task).await {
+            Ok(Ok(())) => "ok",
+            // The panic message (the failed assertion) was printed by the panic hook.
+            Ok(Err(_)) => "FAILED",
+            Err(_) => {
+                task.abort();
+                "FAILED (timed out)"
+            }
+        };
+        eprintln!("contract {}::{} ... {outcome}", self.suite, case.name);
+        if outcome == "ok" {
+            self.passed += 1;
+        } else {
+            self.failed.push(case.name);
+        }
+    }
+
+    fn finish(self) {
+        eprintln!(
+            "contract {}: {} passed, {} failed",
+            self.suite,
+            self.passed,
+            self.failed.len()
+        );
+        assert!(
+            self.failed.is_empty(),
+            "{} of {} {} contract cases failed: {}",
+            self.failed.len(),
+            self.failed.len() + self.passed,
+            self.suite,
+            self.failed.join(", ")
+        );
+        assert!(
+            self.passed > 0,
+            "no {} contract case ran (check CONTRACT_CASE)",
+            self.suite
+        );
+    }
+}
+
+/// Asserts that `result` is `Err(StoreError::Conflict(_))`.
+#[track_caller]
+fn assert_conflict<T: std::fmt::Debug>(result: Result<T, connector_domain::StoreError>) {
+    assert!(
+        matches!(result, Err(connector_domain::StoreError::Conflict(_))),
+        "expected Conflict, got {result:?}"
+    );
+}
+
+/// Asserts that `result` is `Err(StoreError::NotFound)`.
+#[track_caller]
+fn assert_not_found<T: std::fmt::Debug>(result: Result<T, connector_domain::StoreError>) {
+    assert!(
+        matches!(result, Err(connector_domain::StoreError::NotFound)),
+        "expected NotFound, got {result:?}"
+    );
+}

@@ -1,0 +1,213 @@
+//! `SettingsStore` cases.
+
+use connector_domain::audit::{AuditQuery, LogType};
+use connector_domain::settings::HieSettings;
+
+use super::{Case, StoreSet, assert_conflict, cases};
+use crate::fixtures;
+
+pub(super) fn cases() -> Vec<Case<StoreSet>> {
+    cases![
+        settings_get_when_never_saved_is_none,
+        settings_first_put_is_version_1_and_audited,
+        settings_put_with_stale_version_conflicts,
+        settings_watermark_compare_and_set,
+        settings_put_after_watermark_moved_conflicts,
+        settings_watermark_of_never_saved_settings_starts_at_none,
+    ]
+}
+
+async fn config_audit_count(s: &StoreSet) -> usize {
+    s.audit
+        .query(&AuditQuery {
+            log_type: Some(LogType::ConfigurationChanges),
+            limit: 500,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap()
+        .items
+        .len()
+}
+
+async fn settings_get_when_never_saved_is_none(s: StoreSet) {
+    assert_eq!(s.settings.get().await.unwrap(), None);
+}
+
+async fn settings_first_put_is_version_1_and_audited(s: StoreSet) {
+    let value = fixtures::settings();
+    let entry = fixtures::settings_audit(fixtures::at(0));
+    assert_eq!(s.settings.put(&value, 0, &entry).await.unwrap(), 1);
+    let stored = s.settings.get().await.unwrap().expect("saved");
+    assert_eq!((stored.value, stored.version), (value.clone(), 1));
+    let logged = s
+        .audit
+        .query(&AuditQuery {
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(
+        logged,
+        vec![entry],
+        "the change is audited in the same write"
+    );
+
+    let next = HieSettings {
+        consent_expire_days: 30,
+        ..value
+    };
+    assert_eq!(
+        s.settings
+            .put(&next, 1, &fixtures::settings_audit(fixtures::at(60)))
+            .await
+            .unwrap(),
+        2
+    );
+    let stored = s.settings.get().await.unwrap().expect("saved");
+    assert_eq!((stored.value, stored.version), (next, 2));
+}
+
+async fn settings_put_with_stale_version_conflicts(s: StoreSet) {
+    let value = fixtures::settings();
+    s.settings
+        .put(&value, 0, &fixtures::settings_audit(fixtures::at(0)))
+        .await
+        .unwrap();
+    let other = HieSettings {
+        enabled: false,
+        ..value.clone()
+    };
+    assert_conflict(
+        s.settings
+            .put(&other, 0, &fixtures::settings_audit(fixtures::at(1)))
+            .await,
+    );
+    assert_conflict(
+        s.settings
+            .put(&other, 2, &fixtures::settings_audit(fixtures::at(2)))
+            .await,
+    );
+    let stored = s.settings.get().await.unwrap().expect("saved");
+    assert_eq!(
+        (stored.value, stored.version),
+        (value, 1),
+        "nothing written"
+    );
+    assert_eq!(
+        config_audit_count(&s).await,
+        1,
+        "no audit entry for a lost write"
+    );
+}
+
+async fn settings_watermark_compare_and_set(s: StoreSet) {
+    s.settings
+        .put(
+            &fixtures::settings(),
+            0,
+            &fixtures::settings_audit(fixtures::at(0)),
+        )
+        .await
+        .unwrap();
+    let (t1, t2) = (fixtures::at(3_600), fixtures::at(7_200));
+
+    s.settings.advance_watermark(None, t1).await.unwrap();
+    let stored = s.settings.get().await.unwrap().expect("saved");
+    assert_eq!(stored.value.next_batch_start_time, Some(t1));
+    assert_eq!(
+        stored.version, 2,
+        "advancing the watermark bumps the version"
+    );
+    assert_eq!(
+        stored.value.default_subject,
+        fixtures::settings().default_subject,
+        "other settings kept"
+    );
+
+    assert_conflict(s.settings.advance_watermark(None, t2).await);
+    assert_conflict(s.settings.advance_watermark(Some(t2), t2).await);
+    let stored = s.settings.get().await.unwrap().expect("saved");
+    assert_eq!(
+        (stored.value.next_batch_start_time, stored.version),
+        (Some(t1), 2),
+        "a mismatch writes nothing"
+    );
+
+    s.settings.advance_watermark(Some(t1), t2).await.unwrap();
+    let stored = s.settings.get().await.unwrap().expect("saved");
+    assert_eq!(
+        (stored.value.next_batch_start_time, stored.version),
+        (Some(t2), 3)
+    );
+}
+
+async fn settings_put_after_watermark_moved_conflicts(s: StoreSet) {
+    s.settings
+        .put(
+            &fixtures::settings(),
+            0,
+            &fixtures::settings_audit(fixtures::at(0)),
+        )
+        .await
+        .unwrap();
+    let read = s.settings.get().await.unwrap().expect("saved");
+    // The collector moves the watermark between an administrator's read and write.
+    s.settings
+        .advance_watermark(None, fixtures::at(3_600))
+        .await
+        .unwrap();
+    let edited = HieSettings {
+        default_subject: "Edited".into(),
+        ..read.value
+    };
+    assert_conflict(
+        s.settings
+            .put(
+                &edited,
+                read.version,
+                &fixtures::settings_audit(fixtures::at(60)),
+            )
+            .await,
+    );
+    let stored = s.settings.get().await.unwrap().expect("saved");
+    assert_eq!(
+        stored.value.next_batch_start_time,
+        Some(fixtures::at(3_600)),
+        "the watermark survives"
+    );
+    assert_ne!(stored.value.default_subject, "Edited");
+}
+
+async fn settings_watermark_of_never_saved_settings_starts_at_none(s: StoreSet) {
+    assert_conflict(
+        s.settings
+            .advance_watermark(Some(fixtures::at(0)), fixtures::at(60))
+            .await,
+    );
+    assert_eq!(
+        s.settings.get().await.unwrap(),
+        None,
+        "a mismatch saves nothing"
+    );
+    s.settings
+        .advance_watermark(None, fixtures::at(60))
+        .await
+        .unwrap();
+    let stored = s
+        .settings
+        .get()
+        .await
+        .unwrap()
+        .expect("saved by the watermark");
+    assert_eq!(stored.version, 1);
+    assert_eq!(
+        stored.value,
+        HieSettings {
+            next_batch_start_time: Some(fixtures::at(60)),
+            ..HieSettings::default()
+        }
+    );
+}
