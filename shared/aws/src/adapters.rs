@@ -1,0 +1,150 @@
+//! The one constructor: every adapter from one `SdkConfig` loaded once per process.
+
+use aws_config::{BehaviorVersion, SdkConfig};
+
+use crate::config::{AwsConfig, ConfigError};
+use crate::counter::RequestCounter;
+use crate::dynamo::appointments::DynamoAppointmentStore;
+use crate::dynamo::audit::DynamoAuditLog;
+use crate::dynamo::consents::DynamoConsentStore;
+use crate::dynamo::ledger::DynamoSendLedger;
+use crate::dynamo::patients::DynamoPatientStore;
+use crate::dynamo::settings::DynamoSettingsStore;
+use crate::dynamo::{Dynamo, tables};
+use crate::sesv2::SesMailer;
+use crate::setup::SetupError;
+use crate::sqs::SqsQueue;
+
+/// Loads the SDK configuration the standard way (environment, profile, instance/Lambda role):
+/// endpoints come from `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` when set.
+pub async fn load_sdk_config() -> SdkConfig {
+    aws_config::load_defaults(BehaviorVersion::latest()).await
+}
+
+/// The SDK clients and resource names, from which every adapter is made. Cloning is cheap (the
+/// clients are reference-counted inside); adapters hold clones, never wrappers.
+#[derive(Debug, Clone)]
+pub struct AwsAdapters {
+    dynamodb: aws_sdk_dynamodb::Client,
+    sqs: aws_sdk_sqs::Client,
+    ses: aws_sdk_sesv2::Client,
+    config: AwsConfig,
+}
+
+impl AwsAdapters {
+    /// Clients for DynamoDB, SQS and SES v2 from `sdk`, for the resources in `config`.
+    pub fn new(sdk: &SdkConfig, config: AwsConfig) -> Self {
+        Self {
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            sqs: aws_sdk_sqs::Client::new(sdk),
+            ses: aws_sdk_sesv2::Client::new(sdk),
+            config,
+        }
+    }
+
+    /// As [`AwsAdapters::new`], with `counter` counting every request the clients send.
+    pub fn with_counter(sdk: &SdkConfig, config: AwsConfig, counter: &RequestCounter) -> Self {
+        let dynamodb = aws_sdk_dynamodb::config::Builder::from(sdk)
+            .interceptor(counter.clone())
+            .build();
+        let sqs = aws_sdk_sqs::config::Builder::from(sdk)
+            .interceptor(counter.clone())
+            .build();
+        let ses = aws_sdk_sesv2::config::Builder::from(sdk)
+            .interceptor(counter.clone())
+            .build();
+        Self {
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb),
+            sqs: aws_sdk_sqs::Client::from_conf(sqs),
+            ses: aws_sdk_sesv2::Client::from_conf(ses),
+            config,
+        }
+    }
+
+    /// Reads [`AwsConfig::from_env`] and the SDK configuration ([`load_sdk_config`]).
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let config = AwsConfig::from_env()?;
+        Ok(Self::new(&load_sdk_config().await, config))
+    }
+
+    /// The resource configuration.
+    pub fn config(&self) -> &AwsConfig {
+        &self.config
+    }
+
+    /// The DynamoDB client.
+    pub fn dynamodb_client(&self) -> &aws_sdk_dynamodb::Client {
+        &self.dynamodb
+    }
+
+    /// The SQS client.
+    pub fn sqs_client(&self) -> &aws_sdk_sqs::Client {
+        &self.sqs
+    }
+
+    /// The SES v2 client.
+    pub fn ses_client(&self) -> &aws_sdk_sesv2::Client {
+        &self.ses
+    }
+
+    fn dynamo(&self) -> Dynamo {
+        Dynamo {
+            client: self.dynamodb.clone(),
+            tables: self.config.tables.clone(),
+            audit_retention: self.config.audit_retention,
+        }
+    }
+
+    /// The patient store.
+    pub fn patients(&self) -> DynamoPatientStore {
+        DynamoPatientStore::from_dynamo(self.dynamo())
+    }
+
+    /// The consent store.
+    pub fn consents(&self) -> DynamoConsentStore {
+        DynamoConsentStore::from_dynamo(self.dynamo())
+    }
+
+    /// The settings store.
+    pub fn settings(&self) -> DynamoSettingsStore {
+        DynamoSettingsStore::from_dynamo(self.dynamo())
+    }
+
+    /// The audit log.
+    pub fn audit(&self) -> DynamoAuditLog {
+        DynamoAuditLog::from_dynamo(self.dynamo())
+    }
+
+    /// The appointment store.
+    pub fn appointments(&self) -> DynamoAppointmentStore {
+        DynamoAppointmentStore::from_dynamo(self.dynamo())
+    }
+
+    /// The send ledger.
+    pub fn send_ledger(&self) -> DynamoSendLedger {
+        DynamoSendLedger::from_dynamo(self.dynamo())
+    }
+
+    /// The HIE work queue, when `HIE_QUEUE_URL` is configured.
+    pub fn hie_queue(&self) -> Option<SqsQueue> {
+        self.config
+            .hie_queue_url
+            .as_deref()
+            .map(|url| self.queue(url))
+    }
+
+    /// The queue at `url`.
+    pub fn queue(&self, url: &str) -> SqsQueue {
+        SqsQueue::new(self.sqs.clone(), url)
+    }
+
+    /// The SES v2 mailer.
+    pub fn mailer(&self) -> SesMailer {
+        SesMailer::new(self.ses.clone(), self.config.ses_configuration_set.clone())
+    }
+
+    /// Creates the configured tables with their indexes and TTL (see [`tables::create_tables`]).
+    pub async fn create_tables(&self) -> Result<(), SetupError> {
+        tables::create_tables(&self.dynamodb, &self.config.tables).await
+    }
+}

@@ -1,0 +1,176 @@
+//! Where the adapters' resources live: table names and queue URLs, read once from the environment.
+//!
+//! Endpoints, region and credentials are not here: they come from the AWS SDK's own configuration
+//! (`aws_config::load_defaults`), so a local endpoint is selected with the standard
+//! `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_SQS` variables, never with an
+//! "is local" switch.
+
+use std::time::Duration;
+
+/// Default audit retention: six years, the HIPAA documentation retention period
+/// (45 CFR 164.316(b)(2)), counted as 6 x 365 days plus the two leap days six years can hold.
+pub const DEFAULT_AUDIT_RETENTION: Duration = Duration::from_secs((6 * 365 + 2) * 24 * 60 * 60);
+
+/// The DynamoDB tables the stores use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableNames {
+    /// Patients, consent records and each patient's LATEST consent (`CONSENTS_TABLE`).
+    pub consents: String,
+    /// Appointments (`APPOINTMENTS_TABLE`).
+    pub appointments: String,
+    /// Flows, channels and connector settings (`FLOWS_TABLE`).
+    pub flows: String,
+    /// The audit log, with a TTL attribute (`AUDIT_TABLE`).
+    pub audit: String,
+}
+
+impl TableNames {
+    /// Four names sharing `prefix`: `<prefix>consents`, `<prefix>appointments`, `<prefix>flows`,
+    /// `<prefix>audit` (tests use a fresh prefix per test for isolation).
+    pub fn with_prefix(prefix: &str) -> Self {
+        Self {
+            consents: format!("{prefix}consents"),
+            appointments: format!("{prefix}appointments"),
+            flows: format!("{prefix}flows"),
+            audit: format!("{prefix}audit"),
+        }
+    }
+}
+
+/// Everything the AWS adapters need besides the SDK configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsConfig {
+    /// The tables.
+    pub tables: TableNames,
+    /// The HIE work queue (`HIE_QUEUE_URL`); only the collector and the sender need it.
+    pub hie_queue_url: Option<String>,
+    /// How long audit entries are kept before DynamoDB's TTL deletes them (`AUDIT_RETENTION_DAYS`).
+    pub audit_retention: Duration,
+    /// The SES configuration set for sent mail (`SES_CONFIGURATION_SET`), if any.
+    pub ses_configuration_set: Option<String>,
+}
+
+/// A configuration problem, found at start-up so that a bad deployment fails loudly at INIT.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A required variable is missing or empty.
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    /// A variable has a value the adapters do not understand.
+    #[error("environment variable {name} is invalid: {why}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// What is accepted.
+        why: &'static str,
+    },
+}
+
+impl AwsConfig {
+    /// Reads the configuration from environment variables: `CONSENTS_TABLE`, `APPOINTMENTS_TABLE`,
+    /// `FLOWS_TABLE`, `AUDIT_TABLE` (required); `HIE_QUEUE_URL`, `AUDIT_RETENTION_DAYS` (default
+    /// 2192, six years), `SES_CONFIGURATION_SET` (optional).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (tests pass a map).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+        let tables = TableNames {
+            consents: required("CONSENTS_TABLE")?,
+            appointments: required("APPOINTMENTS_TABLE")?,
+            flows: required("FLOWS_TABLE")?,
+            audit: required("AUDIT_TABLE")?,
+        };
+        let audit_retention = match get("AUDIT_RETENTION_DAYS") {
+            None => DEFAULT_AUDIT_RETENTION,
+            Some(text) => match text.parse::<u64>() {
+                Ok(days @ 1..=36_500) => Duration::from_secs(days * 24 * 60 * 60),
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "AUDIT_RETENTION_DAYS",
+                        why: "expected a whole number of days between 1 and 36500",
+                    });
+                }
+            },
+        };
+        Ok(Self {
+            tables,
+            hie_queue_url: get("HIE_QUEUE_URL"),
+            audit_retention,
+            ses_configuration_set: get("SES_CONFIGURATION_SET"),
+        })
+    }
+
+    /// A configuration for `tables` with the defaults for everything else.
+    pub fn for_tables(tables: TableNames) -> Self {
+        Self {
+            tables,
+            hie_queue_url: None,
+            audit_retention: DEFAULT_AUDIT_RETENTION,
+            ses_configuration_set: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    const TABLES: [(&str, &str); 4] = [
+        ("CONSENTS_TABLE", "c"),
+        ("APPOINTMENTS_TABLE", "a"),
+        ("FLOWS_TABLE", "f"),
+        ("AUDIT_TABLE", "l"),
+    ];
+
+    #[test]
+    fn reads_tables_and_defaults() {
+        let config = AwsConfig::from_lookup(env(&TABLES)).unwrap();
+        assert_eq!(config.tables.consents, "c");
+        assert_eq!(config.tables.audit, "l");
+        assert_eq!(config.hie_queue_url, None);
+        assert_eq!(config.audit_retention, DEFAULT_AUDIT_RETENTION);
+    }
+
+    #[test]
+    fn missing_table_is_named() {
+        let err = AwsConfig::from_lookup(env(&TABLES[..3])).unwrap_err();
+        assert_eq!(err, ConfigError::Missing("AUDIT_TABLE"));
+    }
+
+    #[test]
+    fn retention_is_validated() {
+        let mut pairs = TABLES.to_vec();
+        pairs.push(("AUDIT_RETENTION_DAYS", "30"));
+        pairs.push(("HIE_QUEUE_URL", "http://q"));
+        let config = AwsConfig::from_lookup(env(&pairs)).unwrap();
+        assert_eq!(config.audit_retention, Duration::from_secs(30 * 86_400));
+        assert_eq!(config.hie_queue_url.as_deref(), Some("http://q"));
+        pairs.push(("AUDIT_RETENTION_DAYS", "forever"));
+        let pairs: Vec<_> = pairs
+            .into_iter()
+            .filter(|(k, v)| *k != "AUDIT_RETENTION_DAYS" || *v == "forever")
+            .collect();
+        assert!(matches!(
+            AwsConfig::from_lookup(env(&pairs)),
+            Err(ConfigError::Invalid { .. })
+        ));
+    }
+}

@@ -1,0 +1,350 @@
+//! Appointments on the `appointments` table: `pk = APPT#<id>`, the appointment's fields (with
+//! `transition_seq` always present, 0 until the first transition).
+//!
+//! The collector reads transitioned appointments through the sparse GSI `by_transition`:
+//! partition `tmonth = TMONTH#<yyyy-mm>` (UTC month of `transitioned_at`), sort
+//! `tkey = <transitioned_at, fixed width>#<appointment_id>`, projection ALL (no follow-up reads).
+//! A window is one Query per month it spans, 1 MB pages: ~1,000 appointments per request.
+//! The earliest month holding a transition is kept at `pk = META#transitions` (`first_month`)
+//! for scans that start at the beginning (`after = None`).
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
+use chrono::{DateTime, Utc};
+use connector_domain::appointment::{Appointment, TransitionCursor};
+use connector_domain::ports::AppointmentStore;
+use connector_domain::{AppointmentId, StoreError};
+
+use super::keys::{self, FIRST_MONTH, PK, TKEY, TMONTH, key1, n, s};
+use super::{Dynamo, Expr, codec};
+use crate::config::TableNames;
+use crate::error_map;
+
+const KIND: &str = "appointment";
+/// Fields that only `record_transition` writes.
+const TRANSITION_FIELDS: [&str; 2] = ["transition_seq", "transitioned_at"];
+
+/// Appointments in DynamoDB.
+#[derive(Debug, Clone)]
+pub struct DynamoAppointmentStore {
+    db: Dynamo,
+    /// The earliest transition month this process knows is recorded (it only moves back), to skip
+    /// the `first_month` write for the common case of transitions recorded "now".
+    known_first_month: Arc<Mutex<Option<String>>>,
+}
+
+impl DynamoAppointmentStore {
+    /// A store on `tables.appointments`.
+    pub fn new(client: aws_sdk_dynamodb::Client, tables: TableNames) -> Self {
+        Self::from_dynamo(Dynamo {
+            client,
+            tables,
+            audit_retention: crate::config::DEFAULT_AUDIT_RETENTION,
+        })
+    }
+
+    pub(crate) fn from_dynamo(db: Dynamo) -> Self {
+        Self {
+            db,
+            known_first_month: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    fn known_first_month(&self) -> Option<String> {
+        self.known_first_month
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn remember_first_month(&self, month: &str) {
+        let mut known = self
+            .known_first_month
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if known.as_deref().is_none_or(|k| month < k) {
+            *known = Some(month.to_owned());
+        }
+    }
+
+    /// Makes sure `first_month` is at or before `month` (a conditional write that only moves it
+    /// back; losing the condition means it already is).
+    async fn note_month(&self, month: &str) -> Result<(), StoreError> {
+        if self
+            .known_first_month()
+            .is_some_and(|k| k.as_str() <= month)
+        {
+            return Ok(());
+        }
+        let mut e = Expr::default();
+        let first = e.name(FIRST_MONTH);
+        let value = e.value(s(month));
+        let result = self
+            .db
+            .client
+            .update_item()
+            .table_name(&self.db.tables.appointments)
+            .set_key(Some(key1(keys::PK_TRANSITION_META.to_owned())))
+            .update_expression(format!("SET {first} = {value}"))
+            .condition_expression(format!(
+                "attribute_not_exists({first}) OR {first} > {value}"
+            ))
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .send()
+            .await;
+        match result {
+            Ok(_) => {}
+            Err(err) if error_map::is_condition_failure(&err) => {}
+            Err(err) => return Err(error_map::dynamo(err)),
+        }
+        self.remember_first_month(month);
+        Ok(())
+    }
+
+    /// The earliest month with a transition, if any was ever recorded.
+    async fn first_month(&self) -> Result<Option<String>, StoreError> {
+        let out = self
+            .db
+            .client
+            .get_item()
+            .table_name(&self.db.tables.appointments)
+            .set_key(Some(key1(keys::PK_TRANSITION_META.to_owned())))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(error_map::dynamo)?;
+        out.item
+            .map(|item| {
+                codec::string(&item, FIRST_MONTH, "transition months").map(|m| m.to_owned())
+            })
+            .transpose()
+    }
+}
+
+/// `TMONTH#yyyy-mm` to (year, month).
+fn parse_month(bucket: &str) -> Option<(i32, u32)> {
+    let (year, month) = bucket.strip_prefix("TMONTH#")?.split_once('-')?;
+    Some((year.parse().ok()?, month.parse().ok()?))
+}
+
+/// The month buckets from `first` to `last`, inclusive, in order.
+fn months_between(first: &str, last: &str) -> Vec<String> {
+    let (Some((mut y, mut m)), Some(end)) = (parse_month(first), parse_month(last)) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    while (y, m) <= end {
+        out.push(format!("TMONTH#{y:04}-{m:02}"));
+        (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    }
+    out
+}
+
+#[async_trait]
+impl AppointmentStore for DynamoAppointmentStore {
+    async fn get(&self, id: &AppointmentId) -> Result<Option<Appointment>, StoreError> {
+        let out = self
+            .db
+            .client
+            .get_item()
+            .table_name(&self.db.tables.appointments)
+            .set_key(Some(key1(keys::appointment_pk(id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(error_map::dynamo)?;
+        out.item
+            .map(|item| codec::from_item(item, KIND))
+            .transpose()
+    }
+
+    async fn put(&self, appointment: &Appointment) -> Result<(), StoreError> {
+        // One UpdateItem that sets the scheduling attributes only: the transition fields (and the
+        // index attributes) of a stored appointment are left alone; a new one starts at seq 0.
+        let mut e = Expr::default();
+        let mut sets = Vec::new();
+        for (field, value) in codec::to_item(appointment, KIND)? {
+            if !TRANSITION_FIELDS.contains(&field.as_str()) {
+                sets.push(format!("{} = {}", e.name(&field), e.value(value)));
+            }
+        }
+        let seq = e.name("transition_seq");
+        sets.push(format!("{seq} = if_not_exists({seq}, {})", e.value(n(0))));
+        self.db
+            .client
+            .update_item()
+            .table_name(&self.db.tables.appointments)
+            .set_key(Some(key1(keys::appointment_pk(
+                &appointment.appointment_id,
+            ))))
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .send()
+            .await
+            .map_err(error_map::dynamo)?;
+        Ok(())
+    }
+
+    async fn record_transition(
+        &self,
+        id: &AppointmentId,
+        expected_seq: u32,
+        at: DateTime<Utc>,
+    ) -> Result<Appointment, StoreError> {
+        let month = keys::transition_month(at);
+        // First, so that a crash between the two writes can only make a scan start too early.
+        self.note_month(&month).await?;
+        let mut e = Expr::default();
+        let seq = e.name("transition_seq");
+        let update = format!(
+            "SET {seq} = {}, {} = {}, {} = {}, {} = {}",
+            e.value(n(u64::from(expected_seq) + 1)),
+            e.name("transitioned_at"),
+            e.value(codec::to_value(&at, KIND)?),
+            e.name(TMONTH),
+            e.value(s(month)),
+            e.name(TKEY),
+            e.value(s(keys::transition_key(at, id))),
+        );
+        let condition = format!(
+            "attribute_exists({}) AND {seq} = {}",
+            e.name(PK),
+            e.value(n(expected_seq))
+        );
+        let result = self
+            .db
+            .client
+            .update_item()
+            .table_name(&self.db.tables.appointments)
+            .set_key(Some(key1(keys::appointment_pk(id))))
+            .update_expression(update)
+            .condition_expression(condition)
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => codec::from_item(out.attributes.unwrap_or_default(), KIND),
+            Err(err) if error_map::is_condition_failure(&err) => {
+                let existed = err
+                    .as_service_error()
+                    .and_then(|e| match e {
+                        aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => {
+                            c.item.as_ref()
+                        }
+                        _ => None,
+                    })
+                    .is_some_and(|item| !item.is_empty());
+                Err(if existed {
+                    StoreError::Conflict("transition_seq changed")
+                } else {
+                    StoreError::NotFound
+                })
+            }
+            Err(err) => Err(error_map::dynamo(err)),
+        }
+    }
+
+    async fn transitioned(
+        &self,
+        after: Option<&TransitionCursor>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Appointment>, StoreError> {
+        if limit == 0 || after.is_some_and(|a| a.transitioned_at > until) {
+            return Ok(Vec::new());
+        }
+        let first = match after {
+            Some(cursor) => keys::transition_month(cursor.transitioned_at),
+            None => match self.first_month().await? {
+                Some(month) => month,
+                None => return Ok(Vec::new()),
+            },
+        };
+        // A cursor without an id is `<at>#`: before every `<at>#<id>`, and equal to no key.
+        let after_key = after.map(|c| match &c.appointment_id {
+            Some(id) => keys::transition_key(c.transitioned_at, id),
+            None => format!("{}#", keys::sortable_time(c.transitioned_at)),
+        });
+        // `<until>$` sorts after every `<until>#<id>` ('$' follows '#') and before any later time.
+        let upper = format!("{}$", keys::sortable_time(until));
+        let mut found = Vec::new();
+        for month in months_between(&first, &keys::transition_month(until)) {
+            let mut e = Expr::default();
+            let tkey = e.name(TKEY);
+            let mut key = format!("{} = {}", e.name(TMONTH), e.value(s(month)));
+            match after_key.as_deref().filter(|k| *k < upper.as_str()) {
+                // BETWEEN is inclusive: the cursor's own appointment is dropped below.
+                Some(lo) => {
+                    key += &format!(
+                        " AND {tkey} BETWEEN {} AND {}",
+                        e.value(s(lo)),
+                        e.value(s(upper.clone()))
+                    )
+                }
+                None => key += &format!(" AND {tkey} <= {}", e.value(s(upper.clone()))),
+            }
+            let mut start = None;
+            loop {
+                let remaining = limit - found.len() + usize::from(after_key.is_some());
+                let out = self
+                    .db
+                    .client
+                    .query()
+                    .table_name(&self.db.tables.appointments)
+                    .index_name(keys::INDEX_BY_TRANSITION)
+                    .key_condition_expression(&key)
+                    .set_expression_attribute_names(e.names())
+                    .set_expression_attribute_values(e.values())
+                    .limit(i32::try_from(remaining).unwrap_or(i32::MAX))
+                    .set_exclusive_start_key(start.take())
+                    .send()
+                    .await
+                    .map_err(error_map::dynamo)?;
+                for item in out.items.unwrap_or_default() {
+                    if after_key.as_deref() == Some(codec::string(&item, TKEY, KIND)?) {
+                        continue;
+                    }
+                    found.push(codec::from_item(item, KIND)?);
+                    if found.len() == limit {
+                        return Ok(found);
+                    }
+                }
+                match out.last_evaluated_key {
+                    Some(k) if !k.is_empty() => start = Some(k),
+                    _ => break,
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_cover_the_range_across_years() {
+        assert_eq!(
+            months_between("TMONTH#2025-11", "TMONTH#2026-02"),
+            [
+                "TMONTH#2025-11",
+                "TMONTH#2025-12",
+                "TMONTH#2026-01",
+                "TMONTH#2026-02"
+            ]
+        );
+        assert_eq!(
+            months_between("TMONTH#2026-02", "TMONTH#2026-02"),
+            ["TMONTH#2026-02"]
+        );
+        assert!(months_between("TMONTH#2026-03", "TMONTH#2026-02").is_empty());
+    }
+}

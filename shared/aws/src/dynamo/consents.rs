@@ -1,0 +1,350 @@
+//! Consent records on the `consents` table.
+//!
+//! Partition `pk = PATIENT#<id>` holds the patient's `PROFILE`, every record as
+//! `CONSENT#<seq, 20 digits>`, and `LATEST`, a full copy of the latest record (its `seq`
+//! included) written in the same transaction as the record. A consent id's uniqueness marker lives
+//! at `pk = CONSENTID#<id>, sk = ID`. Every write also puts its audit entry, in one
+//! TransactWriteItems.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{
+    Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+use connector_domain::audit::AuditEntry;
+use connector_domain::consent::Consent;
+use connector_domain::ports::ConsentStore;
+use connector_domain::{ConsentId, PatientId, StoreError};
+
+use super::keys::{self, PK, SK, key2, n, s};
+use super::{Dynamo, Expr, Item, audit, batch, built, codec};
+use crate::config::TableNames;
+use crate::error_map;
+
+const KIND: &str = "consent";
+
+/// Consent records in DynamoDB.
+#[derive(Debug, Clone)]
+pub struct DynamoConsentStore {
+    db: Dynamo,
+}
+
+impl DynamoConsentStore {
+    /// A store on `tables.consents`, writing audit entries to `tables.audit` that expire after
+    /// `audit_retention`.
+    pub fn new(
+        client: aws_sdk_dynamodb::Client,
+        tables: TableNames,
+        audit_retention: Duration,
+    ) -> Self {
+        Self {
+            db: Dynamo {
+                client,
+                tables,
+                audit_retention,
+            },
+        }
+    }
+
+    pub(crate) fn from_dynamo(db: Dynamo) -> Self {
+        Self { db }
+    }
+}
+
+fn consent_item(consent: &Consent, sk: String) -> Result<Item, StoreError> {
+    let mut item = codec::to_item(consent, KIND)?;
+    item.insert(PK.to_owned(), s(keys::patient_pk(&consent.patient_id)));
+    item.insert(SK.to_owned(), s(sk));
+    Ok(item)
+}
+
+fn put(
+    table: &str,
+    item: Item,
+    condition: String,
+    e: &Expr,
+) -> Result<TransactWriteItem, StoreError> {
+    let put = built(
+        Put::builder()
+            .table_name(table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .build(),
+    )?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// The items that record a new consent as the latest: the record, the LATEST copy (conditional on
+/// the expected latest seq), and the id's uniqueness marker.
+pub(crate) fn new_record_items(
+    db: &Dynamo,
+    consent: &Consent,
+    expected_latest_seq: Option<u64>,
+) -> Result<Vec<TransactWriteItem>, StoreError> {
+    let table = &db.tables.consents;
+    let mut e = Expr::default();
+    let record = put(
+        table,
+        consent_item(consent, keys::consent_sk(consent.seq))?,
+        format!("attribute_not_exists({})", e.name(PK)),
+        &e,
+    )?;
+
+    let mut e = Expr::default();
+    let condition = match expected_latest_seq {
+        None => format!("attribute_not_exists({})", e.name(PK)),
+        Some(seq) => format!("{} = {}", e.name("seq"), e.value(n(seq))),
+    };
+    let latest = put(
+        table,
+        consent_item(consent, keys::SK_LATEST.to_owned())?,
+        condition,
+        &e,
+    )?;
+
+    let mut e = Expr::default();
+    let marker = Item::from([
+        (PK.to_owned(), s(keys::consent_id_pk(&consent.consent_id))),
+        (SK.to_owned(), s(keys::SK_CONSENT_ID)),
+        ("patient_id".to_owned(), s(consent.patient_id.as_str())),
+        ("seq".to_owned(), n(consent.seq)),
+    ]);
+    let marker = put(
+        table,
+        marker,
+        format!("attribute_not_exists({})", e.name(PK)),
+        &e,
+    )?;
+    Ok(vec![record, latest, marker])
+}
+
+/// Ids in first-seen order, without repeats.
+fn unique(patients: &[PatientId]) -> Vec<&PatientId> {
+    let mut seen = HashSet::new();
+    patients.iter().filter(|id| seen.insert(*id)).collect()
+}
+
+impl DynamoConsentStore {
+    /// The patient's records, newest first; with `only`, just the record with that id (a filter on
+    /// the same query: histories are short, one record a year or so).
+    async fn records(
+        &self,
+        patient: &PatientId,
+        only: Option<&ConsentId>,
+    ) -> Result<Vec<Consent>, StoreError> {
+        let mut e = Expr::default();
+        let key = format!(
+            "{} = {} AND begins_with({}, {})",
+            e.name(PK),
+            e.value(s(keys::patient_pk(patient))),
+            e.name(SK),
+            e.value(s(keys::SK_CONSENT_PREFIX))
+        );
+        let filter =
+            only.map(|id| format!("{} = {}", e.name("consent_id"), e.value(s(id.as_str()))));
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .db
+                .client
+                .query()
+                .table_name(&self.db.tables.consents)
+                .key_condition_expression(&key)
+                .set_filter_expression(filter.clone())
+                .set_expression_attribute_names(e.names())
+                .set_expression_attribute_values(e.values())
+                .scan_index_forward(false)
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(error_map::dynamo)?;
+            for item in out.items.unwrap_or_default() {
+                found.push(codec::from_item(item, KIND)?);
+            }
+            if only.is_some() && !found.is_empty() {
+                return Ok(found);
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(found),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl ConsentStore for DynamoConsentStore {
+    async fn append(
+        &self,
+        consent: &Consent,
+        expected_latest_seq: Option<u64>,
+        audit_entry: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        if consent.seq != expected_latest_seq.unwrap_or(0) + 1 {
+            return Err(StoreError::Invalid(
+                "consent seq must be the expected latest seq plus one",
+            ));
+        }
+        let mut items = new_record_items(&self.db, consent, expected_latest_seq)?;
+        items.push(audit::put_entry(&self.db, audit_entry)?);
+        self.db
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map_err(error_map::transaction)?;
+        Ok(())
+    }
+
+    async fn revoke(&self, consent: &Consent, audit_entry: &AuditEntry) -> Result<(), StoreError> {
+        let Some(revocation) = &consent.revocation else {
+            return Err(StoreError::Invalid(
+                "a revoked record must carry its revocation",
+            ));
+        };
+        let table = &self.db.tables.consents;
+        let pk = keys::patient_pk(&consent.patient_id);
+        let revocation = codec::to_value(revocation, KIND)?;
+
+        // The record: it must exist with this id and not be revoked yet.
+        let mut e = Expr::default();
+        let set = format!(
+            "SET {} = {}",
+            e.name("revocation"),
+            e.value(revocation.clone())
+        );
+        let condition = format!(
+            "attribute_exists({}) AND {} = {} AND attribute_not_exists({})",
+            e.name(PK),
+            e.name("consent_id"),
+            e.value(s(consent.consent_id.as_str())),
+            e.name("revocation")
+        );
+        let record = built(
+            Update::builder()
+                .table_name(table)
+                .set_key(Some(key2(pk.clone(), keys::consent_sk(consent.seq))))
+                .update_expression(set)
+                .condition_expression(condition)
+                .set_expression_attribute_names(e.names())
+                .set_expression_attribute_values(e.values())
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .build(),
+        )?;
+
+        // LATEST: it must still be this record, unrevoked.
+        let mut e = Expr::default();
+        let set = format!("SET {} = {}", e.name("revocation"), e.value(revocation));
+        let condition = format!(
+            "{} = {} AND {} = {} AND attribute_not_exists({})",
+            e.name("seq"),
+            e.value(n(consent.seq)),
+            e.name("consent_id"),
+            e.value(s(consent.consent_id.as_str())),
+            e.name("revocation")
+        );
+        let latest = built(
+            Update::builder()
+                .table_name(table)
+                .set_key(Some(key2(pk, keys::SK_LATEST)))
+                .update_expression(set)
+                .condition_expression(condition)
+                .set_expression_attribute_names(e.names())
+                .set_expression_attribute_values(e.values())
+                .build(),
+        )?;
+
+        let items = vec![
+            TransactWriteItem::builder().update(record).build(),
+            TransactWriteItem::builder().update(latest).build(),
+            audit::put_entry(&self.db, audit_entry)?,
+        ];
+        let result = self
+            .db
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        let Err(err) = result else { return Ok(()) };
+        let (reasons, translated) = error_map::cancellation_reasons(err)?;
+        // The record's own condition failed: tell "no such record" from "changed meanwhile".
+        if let Some(reason) = reasons
+            .first()
+            .filter(|r| error_map::is_condition_reason(r))
+        {
+            let same_record = reason
+                .item()
+                .and_then(|old| old.get("consent_id"))
+                .is_some_and(|id| id == &s(consent.consent_id.as_str()));
+            if !same_record {
+                return Err(StoreError::NotFound);
+            }
+        }
+        Err(translated)
+    }
+
+    async fn latest(&self, patient: &PatientId) -> Result<Option<Consent>, StoreError> {
+        let out = self
+            .db
+            .client
+            .get_item()
+            .table_name(&self.db.tables.consents)
+            .set_key(Some(key2(keys::patient_pk(patient), keys::SK_LATEST)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(error_map::dynamo)?;
+        out.item
+            .map(|item| codec::from_item(item, KIND))
+            .transpose()
+    }
+
+    async fn latest_many(&self, patients: &[PatientId]) -> Result<Vec<Consent>, StoreError> {
+        let keys = unique(patients)
+            .into_iter()
+            .map(|id| key2(keys::patient_pk(id), keys::SK_LATEST))
+            .collect();
+        let items = batch::get_all(&self.db.client, &self.db.tables.consents, keys).await?;
+        items
+            .into_iter()
+            .map(|item| codec::from_item(item, KIND))
+            .collect()
+    }
+
+    async fn history(&self, patient: &PatientId) -> Result<Vec<Consent>, StoreError> {
+        self.records(patient, None).await
+    }
+
+    async fn get(
+        &self,
+        patient: &PatientId,
+        id: &ConsentId,
+    ) -> Result<Option<Consent>, StoreError> {
+        Ok(self.records(patient, Some(id)).await?.into_iter().next())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_keeps_first_occurrence_order() {
+        let ids: Vec<PatientId> = ["b", "a", "b", "c", "a"]
+            .iter()
+            .map(|v| PatientId::parse(*v).unwrap())
+            .collect();
+        let got: Vec<&str> = unique(&ids).iter().map(|id| id.as_str()).collect();
+        assert_eq!(got, ["b", "a", "c"]);
+    }
+}

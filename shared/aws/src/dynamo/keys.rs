@@ -1,0 +1,150 @@
+//! Key and index attribute names and values: the one place that knows the key design
+//! (docs/dynamodb.md has it as a table).
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, SecondsFormat, Utc};
+use connector_domain::{AppointmentId, ConsentId, PatientId};
+
+use super::Item;
+
+/// Partition key attribute of every table.
+pub const PK: &str = "pk";
+/// Sort key attribute of the tables that have one (consents, flows).
+pub const SK: &str = "sk";
+
+/// Consents table: sort key of a patient's demographics.
+pub const SK_PROFILE: &str = "PROFILE";
+/// Consents table: sort key of the copy of a patient's latest consent record.
+pub const SK_LATEST: &str = "LATEST";
+/// Consents table: sort key prefix of consent records.
+pub const SK_CONSENT_PREFIX: &str = "CONSENT#";
+/// Consents table: sort key of a consent id's uniqueness marker.
+pub const SK_CONSENT_ID: &str = "ID";
+
+/// Flows table: partition key of the HIE settings item.
+pub const PK_SETTINGS_HIE: &str = "SETTINGS#hie";
+/// Flows table: sort key of the HIE settings item.
+pub const SK_SETTINGS: &str = "CURRENT";
+/// Flows table: the settings item's version attribute.
+pub const VERSION: &str = "version";
+
+/// Appointments table: partition key of the item remembering the earliest transition month.
+pub const PK_TRANSITION_META: &str = "META#transitions";
+/// Appointments table: the earliest month bucket (`TMONTH#yyyy-mm`) any transition was recorded in.
+pub const FIRST_MONTH: &str = "first_month";
+/// Appointments table: partition key attribute of the `by_transition` index (`TMONTH#yyyy-mm`).
+pub const TMONTH: &str = "tmonth";
+/// Appointments table: sort key attribute of the `by_transition` index (`<at>#<appointment_id>`).
+pub const TKEY: &str = "tkey";
+/// Appointments table: the index of transitioned appointments by month and time.
+pub const INDEX_BY_TRANSITION: &str = "by_transition";
+
+/// Audit table: sort key attribute of every audit index (`<occurred_at>#<entry_id>`).
+pub const OKEY: &str = "okey";
+/// Audit table: the TTL attribute (epoch seconds).
+pub const EXPIRES_AT: &str = "expires_at";
+/// Audit table: index by log type.
+pub const INDEX_BY_TYPE: &str = "by_type";
+/// Audit table: index by patient.
+pub const INDEX_BY_PATIENT: &str = "by_patient";
+/// Audit table: index by appointment.
+pub const INDEX_BY_APPOINTMENT: &str = "by_appointment";
+
+/// A string attribute value.
+pub fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+/// A number attribute value.
+pub fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// A fixed-width, lexicographically sortable UTC timestamp: `2026-11-21T05:00:00.000000000Z`.
+pub fn sortable_time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Nanos, true)
+}
+
+/// `PATIENT#<id>`: the partition of a patient's profile, records and LATEST item.
+pub fn patient_pk(id: &PatientId) -> String {
+    format!("PATIENT#{id}")
+}
+
+/// `CONSENT#<seq, 20 digits>`: a consent record's sort key (20 digits hold any u64).
+pub fn consent_sk(seq: u64) -> String {
+    format!("{SK_CONSENT_PREFIX}{seq:020}")
+}
+
+/// `CONSENTID#<id>`: the partition of a consent id's uniqueness marker.
+pub fn consent_id_pk(id: &ConsentId) -> String {
+    format!("CONSENTID#{id}")
+}
+
+/// `APPT#<id>`: an appointment's key.
+pub fn appointment_pk(id: &AppointmentId) -> String {
+    format!("APPT#{id}")
+}
+
+/// `TMONTH#yyyy-mm`: the `by_transition` partition of a transition time.
+pub fn transition_month(at: DateTime<Utc>) -> String {
+    format!("TMONTH#{}", at.format("%Y-%m"))
+}
+
+/// `<at>#<appointment_id>`: the `by_transition` sort key.
+pub fn transition_key(at: DateTime<Utc>, id: &AppointmentId) -> String {
+    format!("{}#{id}", sortable_time(at))
+}
+
+/// `ENTRY#<entry_id>`: an audit entry's key.
+pub fn entry_pk(entry_id: &str) -> String {
+    format!("ENTRY#{entry_id}")
+}
+
+/// `<occurred_at>#<entry_id>`: the audit indexes' sort key, unique and ordered by time.
+pub fn occurred_key(at: DateTime<Utc>, entry_id: &str) -> String {
+    format!("{}#{entry_id}", sortable_time(at))
+}
+
+/// A key with a partition and a sort key.
+pub fn key2(pk: String, sk: impl Into<String>) -> Item {
+    Item::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
+}
+
+/// A key with a partition key only.
+pub fn key1(pk: String) -> Item {
+    Item::from([(PK.to_owned(), s(pk))])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sortable_time_is_fixed_width_and_ordered() {
+        let a = DateTime::parse_from_rfc3339("2026-11-21T05:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let b = a + chrono::Duration::nanoseconds(1);
+        let c = a + chrono::Duration::seconds(10);
+        assert_eq!(sortable_time(a), "2026-11-21T05:00:00.000000000Z");
+        assert_eq!(sortable_time(a).len(), sortable_time(b).len());
+        assert!(sortable_time(a) < sortable_time(b) && sortable_time(b) < sortable_time(c));
+    }
+
+    #[test]
+    fn consent_sort_keys_order_numerically() {
+        assert!(consent_sk(9) < consent_sk(10));
+        assert!(consent_sk(99_999) < consent_sk(u64::MAX));
+    }
+
+    #[test]
+    fn transition_keys_order_like_the_cursor() {
+        let at = DateTime::parse_from_rfc3339("2026-01-31T23:59:59Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let a = AppointmentId::parse("a").unwrap();
+        let ab = AppointmentId::parse("a-b").unwrap();
+        assert!(transition_key(at, &a) < transition_key(at, &ab));
+        assert_eq!(transition_month(at), "TMONTH#2026-01");
+    }
+}

@@ -1,0 +1,171 @@
+//! The HIE settings on the `flows` table, as one item: `pk = SETTINGS#hie, sk = CURRENT`, the
+//! settings' fields plus a `version` number for optimistic concurrency.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use chrono::{DateTime, Utc};
+use connector_domain::StoreError;
+use connector_domain::audit::AuditEntry;
+use connector_domain::ports::SettingsStore;
+use connector_domain::settings::{HieSettings, Versioned};
+
+use super::keys::{self, PK, VERSION, key2, n};
+use super::{Dynamo, Expr, Item, audit, built, codec};
+use crate::config::TableNames;
+use crate::error_map;
+
+const KIND: &str = "settings";
+/// The settings field that holds the collector's watermark.
+const WATERMARK: &str = "next_batch_start_time";
+
+/// The HIE settings in DynamoDB.
+#[derive(Debug, Clone)]
+pub struct DynamoSettingsStore {
+    db: Dynamo,
+}
+
+impl DynamoSettingsStore {
+    /// A store on `tables.flows`; audit entries go to `tables.audit` and expire after
+    /// `audit_retention`.
+    pub fn new(
+        client: aws_sdk_dynamodb::Client,
+        tables: TableNames,
+        audit_retention: Duration,
+    ) -> Self {
+        Self {
+            db: Dynamo {
+                client,
+                tables,
+                audit_retention,
+            },
+        }
+    }
+
+    pub(crate) fn from_dynamo(db: Dynamo) -> Self {
+        Self { db }
+    }
+}
+
+fn settings_key() -> Item {
+    key2(keys::PK_SETTINGS_HIE.to_owned(), keys::SK_SETTINGS)
+}
+
+#[async_trait]
+impl SettingsStore for DynamoSettingsStore {
+    async fn get(&self) -> Result<Option<Versioned<HieSettings>>, StoreError> {
+        let out = self
+            .db
+            .client
+            .get_item()
+            .table_name(&self.db.tables.flows)
+            .set_key(Some(settings_key()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(error_map::dynamo)?;
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
+        let version = codec::number(&item, VERSION, KIND)?;
+        Ok(Some(Versioned {
+            value: codec::from_item(item, KIND)?,
+            version,
+        }))
+    }
+
+    async fn put(
+        &self,
+        settings: &HieSettings,
+        expected_version: u64,
+        audit_entry: &AuditEntry,
+    ) -> Result<u64, StoreError> {
+        let version = expected_version
+            .checked_add(1)
+            .ok_or(StoreError::Invalid("settings version overflow"))?;
+        let mut item = codec::to_item(settings, KIND)?;
+        item.extend(settings_key());
+        item.insert(VERSION.to_owned(), n(version));
+        let mut e = Expr::default();
+        let condition = if expected_version == 0 {
+            format!("attribute_not_exists({})", e.name(PK))
+        } else {
+            format!("{} = {}", e.name(VERSION), e.value(n(expected_version)))
+        };
+        let put = built(
+            Put::builder()
+                .table_name(&self.db.tables.flows)
+                .set_item(Some(item))
+                .condition_expression(condition)
+                .set_expression_attribute_names(e.names())
+                .set_expression_attribute_values(e.values())
+                .build(),
+        )?;
+        let items = vec![
+            TransactWriteItem::builder().put(put).build(),
+            audit::put_entry(&self.db, audit_entry)?,
+        ];
+        self.db
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map_err(error_map::transaction)?;
+        Ok(version)
+    }
+
+    async fn advance_watermark(
+        &self,
+        expected: Option<DateTime<Utc>>,
+        next: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut e = Expr::default();
+        let version = e.name(VERSION);
+        let mut sets = vec![
+            format!(
+                "{} = {}",
+                e.name(WATERMARK),
+                e.value(codec::to_value(&next, KIND)?)
+            ),
+            format!(
+                "{version} = if_not_exists({version}, {}) + {}",
+                e.value(n(0)),
+                e.value(n(1))
+            ),
+        ];
+        // Settings never saved: the item is created with the defaults (what `get` callers assume
+        // at version 0), so it always decodes. Saved settings keep their values.
+        for (field, value) in codec::to_item(&HieSettings::default(), KIND)? {
+            if field != WATERMARK {
+                let name = e.name(&field);
+                sets.push(format!(
+                    "{name} = if_not_exists({name}, {})",
+                    e.value(value)
+                ));
+            }
+        }
+        let condition = match expected {
+            None => format!("attribute_not_exists({})", e.name(WATERMARK)),
+            Some(at) => format!(
+                "{} = {}",
+                e.name(WATERMARK),
+                e.value(codec::to_value(&at, KIND)?)
+            ),
+        };
+        self.db
+            .client
+            .update_item()
+            .table_name(&self.db.tables.flows)
+            .set_key(Some(settings_key()))
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .condition_expression(condition)
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .send()
+            .await
+            .map_err(error_map::dynamo)?;
+        Ok(())
+    }
+}

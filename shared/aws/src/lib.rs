@@ -1,0 +1,32 @@
+//! AWS adapters for Clinic Connector's ports: DynamoDB stores ([`dynamo`]), the SQS work queue
+//! ([`sqs`]) and the SES v2 mailer ([`sesv2`]).
+//!
+//! Build them all with [`AwsAdapters`] from one `aws_config::SdkConfig` loaded once per process.
+//! Local endpoints (DynamoDB Local, moto) are reached through the SDK's standard
+//! `AWS_ENDPOINT_URL*` variables, the same code path as production. docs/dynamodb.md describes the
+//! key design.
+#![deny(missing_docs)]
+
+pub mod adapters;
+pub mod config;
+pub mod counter;
+pub mod dynamo;
+pub mod error_map;
+pub mod sesv2;
+pub mod setup;
+pub mod sqs;
+
+pub use adapters::{AwsAdapters, load_sdk_config};
+pub use config::{AwsConfig, ConfigError, DEFAULT_AUDIT_RETENTION, TableNames};
+pub use counter::RequestCounter;
+pub use dynamo::appointments::DynamoAppointmentStore;
+pub use dynamo::audit::DynamoAuditLog;
+pub use dynamo::batch::UnprocessedKeys;
+pub use dynamo::consents::DynamoConsentStore;
+pub use dynamo::ledger::DynamoSendLedger;
+pub use dynamo::patients::DynamoPatientStore;
+pub use dynamo::settings::DynamoSettingsStore;
+pub use dynamo::tables::create_tables;
+pub use sesv2::SesMailer;
+pub use setup::SetupError;
+pub use sqs::{BatchEntriesFailed, QueueUrls, SqsQueue, create_queue, create_queue_with_dlq};

@@ -1,0 +1,93 @@
+//! The shared port contract suites (connector-testkit) against the AWS adapters, on DynamoDB
+//! Local and moto started by `connector_testkit::local_aws` (install them with
+//! `scripts/local-aws/install.sh`). Every case gets new tables or a new queue.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use connector_aws::{AwsAdapters, AwsConfig, create_queue};
+use connector_domain::ports::{QueueConsumer, WorkQueue};
+use connector_testkit::contract::{
+    QueueHarness, StoreHarness, StoreSet, run_queue_suite, run_store_suite,
+};
+use connector_testkit::local_aws::{LocalAws, unique_name};
+
+struct DynamoHarness {
+    aws: &'static LocalAws,
+}
+
+#[async_trait]
+impl StoreHarness for DynamoHarness {
+    async fn fresh(&self) -> StoreSet {
+        let adapters = common::fresh_adapters(self.aws).await;
+        StoreSet {
+            patients: Arc::new(adapters.patients()),
+            consents: Arc::new(adapters.consents()),
+            settings: Arc::new(adapters.settings()),
+            audit: Arc::new(adapters.audit()),
+            appointments: Arc::new(adapters.appointments()),
+            send_ledger: Arc::new(adapters.send_ledger()),
+        }
+    }
+}
+
+struct SqsHarness {
+    adapters: AwsAdapters,
+}
+
+#[async_trait]
+impl QueueHarness for SqsHarness {
+    async fn fresh_queue(&self, fifo: bool) -> (Arc<dyn WorkQueue>, Arc<dyn QueueConsumer>) {
+        let url = create_queue(
+            self.adapters.sqs_client(),
+            &unique_name("q-"),
+            fifo,
+            HashMap::new(),
+        )
+        .await
+        .expect("create queue");
+        let queue = Arc::new(self.adapters.queue(&url));
+        (queue.clone(), queue)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_contract_on_dynamodb_local() {
+    let Some(aws) = common::local() else { return };
+    run_store_suite(&DynamoHarness { aws }).await;
+}
+
+/// The queue cases moto cannot pass, with why. moto deduplicates a FIFO message only against
+/// messages still in the queue (`Queue.add_message` scans `_messages`), while SQS remembers a
+/// deduplication id for five minutes after the message was deleted. The adapter passes the id
+/// through (the same case's in-batch repeat is dropped); the emulator forgets it.
+const MOTO_GAPS: &[&str] = &["fifo_dedup_id_drops_repeats"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_contract_on_moto_sqs() {
+    let Some(aws) = common::local() else { return };
+    let adapters = AwsAdapters::new(
+        &common::sdk(aws).await,
+        AwsConfig::for_tables(common::fresh_tables()),
+    );
+    // The suite panics at the end naming every failed case; accept exactly the known gaps.
+    let run = tokio::spawn(async move { run_queue_suite(&SqsHarness { adapters }).await }).await;
+    let Err(failure) = run else { return };
+    let panic = failure.into_panic();
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or_default();
+    let failed: Vec<&str> = message
+        .rsplit_once(": ")
+        .map(|(_, names)| names.split(", ").collect())
+        .unwrap_or_default();
+    if failed.is_empty() || failed.iter().any(|name| !MOTO_GAPS.contains(name)) {
+        std::panic::resume_unwind(panic);
+    }
+    eprintln!("queue contract: only the known moto gaps failed: {failed:?}");
+}
