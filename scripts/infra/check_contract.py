@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Checks that the API's four descriptions agree, offline:
+
+  * the router's ROUTES (shared/app/src/http/consent_api/mod.rs) plus GET /health,
+  * infra/openapi.yaml (a valid OpenAPI 3.1 document with exactly those paths and methods),
+  * infra/template.yaml (ConsentApiFunction's HttpApi events: exactly those routes, JWT on all
+    but /health),
+  * events/consent-api/*.json (every route has an event; every event names a known route, and its
+    path matches the route template).
+
+Usage: check_contract.py REPO_ROOT
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+from openapi_spec_validator import validate
+from openapi_spec_validator.readers import read_from_filename
+from samtranslator.yaml_helper import yaml_parse
+
+HEALTH = ("GET", "/health")
+ROUTE_LINE = re.compile(r'^\s*\(\s*"([A-Z]+)"\s*,\s*"([^"]+)"\s*\)\s*,?\s*$')
+
+
+def router_routes(root: Path) -> set[tuple[str, str]]:
+    """The (method, path) pairs of `pub const ROUTES` in the consent API's mod.rs."""
+    source = (root / "shared/app/src/http/consent_api/mod.rs").read_text()
+    block = re.search(r"pub const ROUTES[^=]*=\s*&\[(.*?)\];", source, re.S)
+    if not block:
+        raise SystemExit("check_contract: `pub const ROUTES` not found in consent_api/mod.rs")
+    routes = set()
+    for line in block.group(1).splitlines():
+        match = ROUTE_LINE.match(line)
+        if match:
+            routes.add((match.group(1), match.group(2)))
+        elif line.strip() and not line.strip().startswith("//"):
+            raise SystemExit(f"check_contract: cannot read ROUTES line: {line.strip()}")
+    return routes
+
+
+def openapi_routes(path: Path) -> set[tuple[str, str]]:
+    spec, _ = read_from_filename(str(path))
+    validate(spec)  # raises on an invalid document
+    if not str(spec.get("openapi", "")).startswith("3.1"):
+        raise SystemExit(f"check_contract: {path} must be OpenAPI 3.1")
+    methods = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
+    return {(m.upper(), p) for p, item in spec["paths"].items() for m in item if m in methods}
+
+
+def template_routes(path: Path) -> tuple[set[tuple[str, str]], list[str]]:
+    template = yaml_parse(path.read_text())
+    function = template["Resources"]["ConsentApiFunction"]["Properties"]
+    routes, problems = set(), []
+    for name, event in function.get("Events", {}).items():
+        if event.get("Type") != "HttpApi":
+            continue
+        props = event["Properties"]
+        route = (props["Method"].upper(), props["Path"])
+        routes.add(route)
+        open_route = props.get("Auth", {}).get("Authorizer") == "NONE"
+        if open_route != (route == HEALTH):
+            problems.append(f"template event {name} ({' '.join(route)}): only GET /health may skip the JWT authorizer")
+    return routes, problems
+
+
+def template_to_regex(template: str) -> re.Pattern[str]:
+    parts = re.split(r"(\{[^}]+\})", template)
+    return re.compile("^" + "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts) + "$")
+
+
+def event_problems(root: Path, routes: set[tuple[str, str]]) -> list[str]:
+    problems, covered = [], set()
+    files = sorted((root / "events/consent-api").glob("*.json"))
+    for file in files:
+        event = json.loads(file.read_text())
+        name = file.name
+        if event.get("version") != "2.0":
+            problems.append(f"{name}: version must be \"2.0\"")
+        context = event.get("requestContext", {})
+        method = context.get("http", {}).get("method", "")
+        route_key = event.get("routeKey", "")
+        route = tuple(route_key.split(" ", 1)) if " " in route_key else ("", "")
+        if route not in routes:
+            problems.append(f"{name}: routeKey {route_key!r} is not a route")
+            continue
+        covered.add(route)
+        if context.get("routeKey") != route_key or method != route[0]:
+            problems.append(f"{name}: routeKey / requestContext.routeKey / http.method disagree")
+        for path in (event.get("rawPath", ""), context.get("http", {}).get("path", "")):
+            if not template_to_regex(route[1]).match(path):
+                problems.append(f"{name}: path {path!r} does not match {route[1]}")
+        if context.get("stage") != "$default":
+            problems.append(f"{name}: requestContext.stage must be \"$default\"")
+        claims = context.get("authorizer", {}).get("jwt", {}).get("claims", {})
+        if any(not isinstance(v, str) for v in claims.values()):
+            problems.append(f"{name}: API Gateway passes JWT claims as strings")
+        if "body" in event and not isinstance(event["body"], str):
+            problems.append(f"{name}: body must be a JSON string")
+    for route in sorted(routes - covered):
+        problems.append(f"events/consent-api: no event for {' '.join(route)}")
+    return problems
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    root = Path(argv[1])
+    expected = router_routes(root) | {HEALTH}
+    problems: list[str] = []
+
+    documented = openapi_routes(root / "infra/openapi.yaml")
+    for route in sorted(expected - documented):
+        problems.append(f"infra/openapi.yaml: missing {' '.join(route)}")
+    for route in sorted(documented - expected):
+        problems.append(f"infra/openapi.yaml: {' '.join(route)} is not a route of the router")
+
+    deployed, template_issues = template_routes(root / "infra/template.yaml")
+    problems += template_issues
+    for route in sorted(expected - deployed):
+        problems.append(f"infra/template.yaml: ConsentApiFunction has no HttpApi event for {' '.join(route)}")
+    for route in sorted(deployed - expected):
+        problems.append(f"infra/template.yaml: ConsentApiFunction routes {' '.join(route)}, which the router lacks")
+
+    problems += event_problems(root, expected)
+
+    for problem in problems:
+        print(f"contract: {problem}", file=sys.stderr)
+    if problems:
+        return 1
+    print(f"contract: {len(expected)} routes agree across router, openapi.yaml, template.yaml and events/consent-api")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
