@@ -1,6 +1,7 @@
 //! `connector`: every Clinic Connector function in one process on the embedded store, and the
 //! tools around it.
 
+mod collect;
 mod hl7_cmd;
 mod serve;
 mod token;
@@ -19,6 +20,8 @@ struct Cli {
 enum Commands {
     /// Serve every API in one process on the embedded store (SQLite).
     Serve(serve::ServeArgs),
+    /// Run one batch collector run on the embedded store, then send what it enqueued.
+    Collect(collect::CollectArgs),
     /// Inspect HL7 v2 messages read from standard input.
     Hl7 {
         #[command(subcommand)]
@@ -35,6 +38,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Commands::Serve(args) => serve::run(args),
+        Commands::Collect(args) => collect::run(args),
         Commands::Hl7 { cmd } => hl7_cmd::run(cmd, &mut std::io::stdin(), &mut std::io::stdout()),
         Commands::Token { cmd } => token::run(cmd),
     }

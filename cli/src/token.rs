@@ -34,7 +34,11 @@ pub fn run(cmd: TokenCommand) -> anyhow::Result<()> {
             if user.is_empty() || user.chars().any(char::is_whitespace) {
                 bail!("--user must be a non-empty name without spaces");
             }
-            let token = format!("cc_{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+            let token = format!(
+                "cc_{}{}",
+                uuid::Uuid::new_v4().simple(),
+                uuid::Uuid::new_v4().simple()
+            );
             let line = BearerTokens::file_line(&token, &Actor::new(user, role));
             let mut out = std::fs::OpenOptions::new()
                 .create(true)

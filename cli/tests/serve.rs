@@ -30,7 +30,10 @@ fn serve(db: &std::path::Path, extra: &[&str]) -> Server {
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
     let address = loop {
-        let line = lines.next().expect("connector exited before listening").expect("read stdout");
+        let line = lines
+            .next()
+            .expect("connector exited before listening")
+            .expect("read stdout");
         if let Some(url) = line.strip_prefix("connector listening on ") {
             break url.to_owned();
         }
@@ -51,9 +54,19 @@ async fn a_second_server_on_the_same_file_sees_everything_the_first_wrote() {
     let client = reqwest::Client::new();
 
     let first = serve(&db, &[]);
-    let reply = client.put(format!("{}/patients/p-1", first.address)).json(&patient()).send().await.unwrap();
+    let reply = client
+        .put(format!("{}/patients/p-1", first.address))
+        .json(&patient())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(reply.status(), 201);
-    let reply = client.post(format!("{}/patients/p-1/consents", first.address)).json(&json!({})).send().await.unwrap();
+    let reply = client
+        .post(format!("{}/patients/p-1/consents", first.address))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(reply.status(), 201);
     let consent: Value = reply.json().await.unwrap();
     drop(first); // killed, not shut down gracefully
@@ -69,7 +82,14 @@ async fn a_second_server_on_the_same_file_sees_everything_the_first_wrote() {
         .unwrap();
     assert_eq!(history["valid"], true);
     assert_eq!(history["current"]["consent_id"], consent["consent_id"]);
-    let audit: Value = client.get(format!("{}/audit-entries", second.address)).send().await.unwrap().json().await.unwrap();
+    let audit: Value = client
+        .get(format!("{}/audit-entries", second.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(audit["items"].as_array().unwrap().len(), 1);
 }
 
@@ -90,17 +110,44 @@ async fn token_files_made_by_token_add_are_accepted() {
     let dir = tempfile::tempdir().unwrap();
     let tokens = dir.path().join("tokens");
     let output = Command::new(env!("CARGO_BIN_EXE_connector"))
-        .args(["token", "add", "--user", "casey", "--role", "staff", "--file"])
+        .args([
+            "token", "add", "--user", "casey", "--role", "staff", "--file",
+        ])
         .arg(&tokens)
         .output()
         .unwrap();
     assert!(output.status.success());
     let token = String::from_utf8(output.stdout).unwrap().trim().to_owned();
-    assert!(!std::fs::read_to_string(&tokens).unwrap().contains(&token), "only the hash is stored");
+    assert!(
+        !std::fs::read_to_string(&tokens).unwrap().contains(&token),
+        "only the hash is stored"
+    );
 
-    let server = serve(&dir.path().join("c.db"), &["--tokens", tokens.to_str().unwrap()]);
+    let server = serve(
+        &dir.path().join("c.db"),
+        &["--tokens", tokens.to_str().unwrap()],
+    );
     let client = reqwest::Client::new();
     let url = format!("{}/patients/p-9", server.address);
-    assert_eq!(client.put(&url).json(&patient()).send().await.unwrap().status(), 401);
-    assert_eq!(client.put(&url).bearer_auth(&token).json(&patient()).send().await.unwrap().status(), 201);
+    assert_eq!(
+        client
+            .put(&url)
+            .json(&patient())
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        client
+            .put(&url)
+            .bearer_auth(&token)
+            .json(&patient())
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
 }

@@ -14,15 +14,29 @@ async fn consent_changes_are_audited_with_who_and_when() {
     app.register("p-300").await;
     let consent = app.give("p-300", json!({})).await.body;
     app.clock.advance(Duration::minutes(5));
-    let path = format!("/patients/p-300/consents/{}/revoke", consent["consent_id"].as_str().unwrap());
-    app.call_as(Method::POST, &path, "robin.admin", "admin", None).await;
+    let path = format!(
+        "/patients/p-300/consents/{}/revoke",
+        consent["consent_id"].as_str().unwrap()
+    );
+    app.call_as(Method::POST, &path, "robin.admin", "admin", None)
+        .await;
 
-    let reply = app.call(Method::GET, "/audit-entries?log_type=hie_consent_changes&patient_id=p-300", "admin", None).await;
+    let reply = app
+        .call(
+            Method::GET,
+            "/audit-entries?log_type=hie_consent_changes&patient_id=p-300",
+            "admin",
+            None,
+        )
+        .await;
     assert_eq!(reply.status, 200, "{:#}", reply.body);
     let items = entries(&reply.body);
     assert_eq!(items.len(), 2);
     assert_eq!(items[0]["action"], "consent.revoked", "newest first");
-    assert_eq!(items[0]["actor"], json!({"user": "robin.admin", "role": "admin"}));
+    assert_eq!(
+        items[0]["actor"],
+        json!({"user": "robin.admin", "role": "admin"})
+    );
     assert_eq!(items[0]["occurred_at"], "2026-11-21T15:05:00Z");
     assert_eq!(items[1]["action"], "consent.created");
     assert_eq!(items[1]["actor"]["user"], "dana.staff");
@@ -52,7 +66,11 @@ async fn filters_and_pages() {
         }
         let reply = app.call(Method::GET, &path, "admin", None).await;
         assert_eq!(reply.status, 200, "{:#}", reply.body);
-        seen.extend(entries(&reply.body).iter().map(|e| e["entry_id"].as_str().unwrap().to_owned()));
+        seen.extend(
+            entries(&reply.body)
+                .iter()
+                .map(|e| e["entry_id"].as_str().unwrap().to_owned()),
+        );
         match reply.body["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_owned()),
             None => break,
@@ -70,12 +88,36 @@ async fn filters_and_pages() {
         .await;
     assert_eq!(entries(&reply.body).len(), 3);
     // A bare `to` date includes the whole day (clinic time zone, UTC here).
-    let reply = app.call(Method::GET, "/audit-entries?log_type=hie_consent_changes&to=2026-11-21", "admin", None).await;
+    let reply = app
+        .call(
+            Method::GET,
+            "/audit-entries?log_type=hie_consent_changes&to=2026-11-21",
+            "admin",
+            None,
+        )
+        .await;
     assert_eq!(entries(&reply.body).len(), 9);
-    let reply = app.call(Method::GET, "/audit-entries?log_type=configuration_changes", "admin", None).await;
+    let reply = app
+        .call(
+            Method::GET,
+            "/audit-entries?log_type=configuration_changes",
+            "admin",
+            None,
+        )
+        .await;
     assert_eq!(entries(&reply.body).len(), 1);
-    assert_eq!(entries(&reply.body)[0]["detail"]["changed"], json!(["default_subject"]));
-    let reply = app.call(Method::GET, "/audit-entries?patient_id=p-3105&outcome=success", "admin", None).await;
+    assert_eq!(
+        entries(&reply.body)[0]["detail"]["changed"],
+        json!(["default_subject"])
+    );
+    let reply = app
+        .call(
+            Method::GET,
+            "/audit-entries?patient_id=p-3105&outcome=success",
+            "admin",
+            None,
+        )
+        .await;
     assert_eq!(entries(&reply.body).len(), 1);
 }
 
@@ -83,13 +125,37 @@ async fn filters_and_pages() {
 async fn bad_parameters_get_422() {
     let app = spawn_app().await;
     let reply = app
-        .call(Method::GET, "/audit-entries?log_type=everything&limit=0&from=yesterday&colour=blue", "admin", None)
+        .call(
+            Method::GET,
+            "/audit-entries?log_type=everything&limit=0&from=yesterday&colour=blue",
+            "admin",
+            None,
+        )
         .await
         .assert_problem(422);
     assert_eq!(reply.body["errors"][0]["field"], "colour");
-    let reply = app.call(Method::GET, "/audit-entries?log_type=everything&limit=0&from=yesterday", "admin", None).await;
+    let reply = app
+        .call(
+            Method::GET,
+            "/audit-entries?log_type=everything&limit=0&from=yesterday",
+            "admin",
+            None,
+        )
+        .await;
     let reply = reply.assert_problem(422);
-    let fields: Vec<&str> = reply.body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    let fields: Vec<&str> = reply.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
     assert_eq!(fields, ["log_type", "from", "limit"]);
-    app.call(Method::GET, "/audit-entries?cursor=not-a-cursor", "admin", None).await.assert_problem(400);
+    app.call(
+        Method::GET,
+        "/audit-entries?cursor=not-a-cursor",
+        "admin",
+        None,
+    )
+    .await
+    .assert_problem(400);
 }

@@ -5,7 +5,12 @@ use serde_json::{Value, json};
 use crate::helpers::spawn_app;
 
 fn statuses(history: &Value) -> Vec<String> {
-    history["consents"].as_array().unwrap().iter().map(|c| c["status"].as_str().unwrap().to_owned()).collect()
+    history["consents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["status"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[tokio::test]
@@ -19,7 +24,10 @@ async fn giving_consent_uses_the_defaults() {
     assert_eq!(c["expires_on"], "2027-11-21");
     assert_eq!(c["status"], "active");
     assert_eq!(c["source"], "staff");
-    assert_eq!(c["created_by"], json!({"user": "dana.staff", "role": "staff"}));
+    assert_eq!(
+        c["created_by"],
+        json!({"user": "dana.staff", "role": "staff"})
+    );
     assert!(c["revoked_at"].is_null());
 
     let history = app.history("p-200").await;
@@ -32,11 +40,28 @@ async fn bad_consent_input_changes_nothing() {
     let app = spawn_app().await;
     app.give("ghost", json!({})).await.assert_problem(404);
     app.register("p-201").await;
-    let reply = app.give("p-201", json!({"given_on": "2026-12-01", "expires_on": "2026-12-01"})).await;
-    assert_eq!(reply.assert_problem(422).body["errors"][0]["field"], "expires_on");
+    let reply = app
+        .give(
+            "p-201",
+            json!({"given_on": "2026-12-01", "expires_on": "2026-12-01"}),
+        )
+        .await;
+    assert_eq!(
+        reply.assert_problem(422).body["errors"][0]["field"],
+        "expires_on"
+    );
     let reply = app.give("p-201", json!({"given_on": "2026-13-01"})).await;
-    assert_eq!(reply.assert_problem(422).body["errors"][0]["field"], "given_on");
-    let reply = app.give("p-201", json!({"given_on": "tomorrow", "expires_on": "later"})).await.assert_problem(422);
+    assert_eq!(
+        reply.assert_problem(422).body["errors"][0]["field"],
+        "given_on"
+    );
+    let reply = app
+        .give(
+            "p-201",
+            json!({"given_on": "tomorrow", "expires_on": "later"}),
+        )
+        .await
+        .assert_problem(422);
     assert_eq!(reply.body["errors"].as_array().unwrap().len(), 2);
     let history = app.history("p-201").await;
     assert!(history["consents"].as_array().unwrap().is_empty());
@@ -50,21 +75,54 @@ async fn the_latest_record_decides_and_only_it_can_be_revoked() {
     let app = spawn_app().await;
     app.register("p-202").await;
     let first = app.give("p-202", json!({})).await.body;
-    let second = app.give("p-202", json!({"given_on": "2026-11-01", "expires_on": "2027-05-01"})).await.body;
+    let second = app
+        .give(
+            "p-202",
+            json!({"given_on": "2026-11-01", "expires_on": "2027-05-01"}),
+        )
+        .await
+        .body;
     let history = app.history("p-202").await;
-    assert_eq!(statuses(&history), ["active", "inactive"], "newest first; the older is overridden");
+    assert_eq!(
+        statuses(&history),
+        ["active", "inactive"],
+        "newest first; the older is overridden"
+    );
 
-    let path = |c: &Value| format!("/patients/p-202/consents/{}/revoke", c["consent_id"].as_str().unwrap());
-    app.call(Method::POST, &path(&first), "staff", Some(json!({}))).await.assert_problem(409);
+    let path = |c: &Value| {
+        format!(
+            "/patients/p-202/consents/{}/revoke",
+            c["consent_id"].as_str().unwrap()
+        )
+    };
+    app.call(Method::POST, &path(&first), "staff", Some(json!({})))
+        .await
+        .assert_problem(409);
 
-    let revoked = app.call(Method::POST, &path(&second), "staff", Some(json!({"reason": "patient request"}))).await;
+    let revoked = app
+        .call(
+            Method::POST,
+            &path(&second),
+            "staff",
+            Some(json!({"reason": "patient request"})),
+        )
+        .await;
     assert_eq!(revoked.status, 200, "{:#}", revoked.body);
     assert_eq!(revoked.body["status"], "revoked");
     assert_eq!(revoked.body["revoke_reason"], "patient request");
     assert_eq!(revoked.body["revoked_by"]["user"], "dana.staff");
 
-    app.call(Method::POST, &path(&second), "staff", None).await.assert_problem(409);
-    app.call(Method::POST, "/patients/p-202/consents/nope/revoke", "staff", None).await.assert_problem(404);
+    app.call(Method::POST, &path(&second), "staff", None)
+        .await
+        .assert_problem(409);
+    app.call(
+        Method::POST,
+        "/patients/p-202/consents/nope/revoke",
+        "staff",
+        None,
+    )
+    .await
+    .assert_problem(404);
 
     let history = app.history("p-202").await;
     assert_eq!(statuses(&history), ["revoked", "inactive"]);
@@ -82,7 +140,11 @@ async fn the_latest_record_decides_and_only_it_can_be_revoked() {
 async fn statuses_follow_the_calendar() {
     let app = spawn_app().await;
     app.register("p-203").await;
-    app.give("p-203", json!({"given_on": "2026-12-01", "expires_on": "2026-12-10"})).await;
+    app.give(
+        "p-203",
+        json!({"given_on": "2026-12-01", "expires_on": "2026-12-10"}),
+    )
+    .await;
     let history = app.history("p-203").await;
     assert_eq!(statuses(&history), ["inactive"]);
     assert_eq!(history["reason"], "future_dated");
@@ -116,7 +178,11 @@ async fn concurrent_new_consents_are_all_kept_and_exactly_one_is_latest() {
     let app = spawn_app().await;
     app.register("p-205").await;
     let replies = futures::future::join_all((0..20).map(|_| app.give("p-205", json!({})))).await;
-    assert!(replies.iter().all(|r| r.status == 201), "{:?}", replies.iter().map(|r| r.status).collect::<Vec<_>>());
+    assert!(
+        replies.iter().all(|r| r.status == 201),
+        "{:?}",
+        replies.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
     let history = app.history("p-205").await;
     let statuses = statuses(&history);
     assert_eq!(statuses.len(), 20);

@@ -6,9 +6,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::{DateTime, TimeZone, Utc};
 use connector_app::Context;
-use connector_app::http::auth::{Authenticate, LocalHeaders, ROLE_HEADER, USER_HEADER, authenticated};
+use connector_app::http::auth::{
+    Authenticate, LocalHeaders, ROLE_HEADER, USER_HEADER, authenticated,
+};
 use connector_domain::FixedClock;
-use connector_embedded::SqliteDb;
+use connector_embedded::{OutboxMailer, SqliteDb};
+use connector_testkit::faults::FaultyMailer;
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::Value;
 
@@ -20,7 +23,10 @@ struct CaptureWriter(Arc<Mutex<Vec<u8>>>);
 
 impl Write for CaptureWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(buf);
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -40,7 +46,9 @@ fn capture_logs() {
 
 /// The log output captured so far.
 pub fn captured_logs() -> String {
-    LOGS.get().map(|b| String::from_utf8_lossy(&b.lock().unwrap_or_else(|p| p.into_inner())).into_owned()).unwrap_or_default()
+    LOGS.get()
+        .map(|b| String::from_utf8_lossy(&b.lock().unwrap_or_else(|p| p.into_inner())).into_owned())
+        .unwrap_or_default()
 }
 
 /// The instant every test starts at: 2026-11-21 15:00 UTC.
@@ -54,6 +62,18 @@ pub struct TestApp {
     pub address: String,
     /// The clock the connector reads.
     pub clock: Arc<FixedClock>,
+    /// The wiring the server uses, for running the jobs directly.
+    #[allow(dead_code)]
+    pub ctx: Arc<Context>,
+    /// The real outbox mailer, with faults a test can script.
+    #[allow(dead_code)]
+    pub mailer: Arc<FaultyMailer>,
+    /// Where sent mail lands.
+    #[allow(dead_code)]
+    pub outbox: std::path::PathBuf,
+    /// The database.
+    #[allow(dead_code)]
+    pub db: SqliteDb,
     /// The database file.
     #[allow(dead_code)]
     pub db_path: std::path::PathBuf,
@@ -73,12 +93,28 @@ pub async fn spawn_app_with(auth: Arc<dyn Authenticate>) -> TestApp {
     let db_path = dir.path().join("connector.db");
     let db = SqliteDb::open(&db_path).expect("open db");
     let clock = Arc::new(FixedClock::at(start_time()));
-    let ctx = Context::from_embedded(&db, clock.clone());
-    let router = authenticated(connector_app::http::router(Arc::new(ctx)), auth);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let outbox = dir.path().join("outbox");
+    let mailer = Arc::new(FaultyMailer::new(Arc::new(
+        OutboxMailer::new(&outbox).expect("outbox"),
+    )));
+    let ctx = Arc::new(Context::from_embedded(&db, mailer.clone(), clock.clone()));
+    let router = authenticated(connector_app::http::router(Arc::clone(&ctx)), auth);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let address = format!("http://{}", listener.local_addr().expect("addr"));
     tokio::spawn(async move { axum::serve(listener, router).await });
-    TestApp { address, clock, db_path, client: reqwest::Client::new(), _dir: dir }
+    TestApp {
+        address,
+        clock,
+        ctx,
+        mailer,
+        outbox,
+        db,
+        db_path,
+        client: reqwest::Client::new(),
+        _dir: dir,
+    }
 }
 
 /// A finished response: status, content type and JSON body (`Null` when empty).
@@ -99,8 +135,16 @@ impl Reply {
             .unwrap_or("")
             .to_owned();
         let bytes = response.bytes().await.expect("body");
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON body") };
-        Self { status, content_type, body }
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).expect("JSON body")
+        };
+        Self {
+            status,
+            content_type,
+            body,
+        }
     }
 
     /// Asserts a problem+json answer with `status`, and returns it.
@@ -108,7 +152,11 @@ impl Reply {
         assert_eq!(self.status, status, "{:#}", self.body);
         assert_eq!(self.content_type, "application/problem+json");
         for key in ["type", "title", "status", "detail"] {
-            assert!(self.body.get(key).is_some(), "problem lacks {key}: {}", self.body);
+            assert!(
+                self.body.get(key).is_some(),
+                "problem lacks {key}: {}",
+                self.body
+            );
         }
         self
     }
@@ -125,12 +173,23 @@ impl TestApp {
 
     /// Sends a request as `user` in `role` with an optional JSON body.
     pub async fn call(&self, method: Method, path: &str, role: &str, body: Option<Value>) -> Reply {
-        let user = if role == "patient" { "unused" } else { "dana.staff" };
+        let user = if role == "patient" {
+            "unused"
+        } else {
+            "dana.staff"
+        };
         self.call_as(method, path, user, role, body).await
     }
 
     /// Sends a request as `user` in `role` with an optional JSON body.
-    pub async fn call_as(&self, method: Method, path: &str, user: &str, role: &str, body: Option<Value>) -> Reply {
+    pub async fn call_as(
+        &self,
+        method: Method,
+        path: &str,
+        user: &str,
+        role: &str,
+        body: Option<Value>,
+    ) -> Reply {
         let mut request = self.request_as(method, path, user, role);
         if let Some(body) = body {
             request = request.json(&body);
@@ -139,35 +198,68 @@ impl TestApp {
     }
 
     /// Sends raw bytes as the body.
-    pub async fn call_raw(&self, method: Method, path: &str, role: &str, body: &'static str) -> Reply {
-        let request = self.request_as(method, path, "dana.staff", role).header("content-type", "application/json").body(body);
+    pub async fn call_raw(
+        &self,
+        method: Method,
+        path: &str,
+        role: &str,
+        body: &'static str,
+    ) -> Reply {
+        let request = self
+            .request_as(method, path, "dana.staff", role)
+            .header("content-type", "application/json")
+            .body(body);
         Reply::from(request.send().await.expect("request")).await
     }
 
     /// Registers the fixture patient `patient_id` as staff; asserts success.
     pub async fn register(&self, patient_id: &str) -> Reply {
         let reply = self
-            .call(Method::PUT, &format!("/patients/{patient_id}"), "staff", Some(patient_json(patient_id)))
+            .call(
+                Method::PUT,
+                &format!("/patients/{patient_id}"),
+                "staff",
+                Some(patient_json(patient_id)),
+            )
             .await;
-        assert!(reply.status == 201 || reply.status == 200, "{:#}", reply.body);
+        assert!(
+            reply.status == 201 || reply.status == 200,
+            "{:#}",
+            reply.body
+        );
         reply
     }
 
     /// Gives consent for `patient_id` as staff with the given body.
     pub async fn give(&self, patient_id: &str, body: Value) -> Reply {
-        self.call(Method::POST, &format!("/patients/{patient_id}/consents"), "staff", Some(body)).await
+        self.call(
+            Method::POST,
+            &format!("/patients/{patient_id}/consents"),
+            "staff",
+            Some(body),
+        )
+        .await
     }
 
     /// The consent history of `patient_id`.
     pub async fn history(&self, patient_id: &str) -> Value {
-        let reply = self.call(Method::GET, &format!("/patients/{patient_id}/consents"), "staff", None).await;
+        let reply = self
+            .call(
+                Method::GET,
+                &format!("/patients/{patient_id}/consents"),
+                "staff",
+                None,
+            )
+            .await;
         assert_eq!(reply.status, 200, "{:#}", reply.body);
         reply.body
     }
 
     /// Changes HIE settings as admin; asserts success.
     pub async fn settings(&self, body: Value) -> Value {
-        let reply = self.call(Method::PUT, "/settings/hie", "admin", Some(body)).await;
+        let reply = self
+            .call(Method::PUT, "/settings/hie", "admin", Some(body))
+            .await;
         assert_eq!(reply.status, 200, "{:#}", reply.body);
         reply.body
     }
@@ -210,4 +302,116 @@ pub fn phi_values(patient_id: &str) -> Vec<String> {
         "Fernhollow".into(),
         "97999-4321".into(),
     ]
+}
+
+/// Enables HIE with Direct addresses and a watermark at 2026-11-21T00:00Z.
+#[allow(dead_code)]
+pub async fn enable_hie(app: &TestApp) {
+    app.settings(serde_json::json!({
+        "enabled": true,
+        "default_to_address": "intake@direct.examplehie.org",
+        "default_from_address": "records@direct.exampleclinic.org",
+        "default_subject": "Encounter for the HIE",
+        "default_body": "One encounter attached.",
+        "next_batch_start_time": "2026-11-21T00:00:00Z"
+    }))
+    .await;
+}
+
+/// An appointment for `patient_id`, as the API takes it.
+#[allow(dead_code)]
+pub fn appointment_json(patient_id: &str) -> Value {
+    serde_json::json!({
+        "patient_id": patient_id,
+        "scheduled_start": "2026-11-21T09:30:00-06:00",
+        "provider": {"id": "NPI-1234567890", "name": "Dr. Rowan Ashby"},
+        "location": "CLINIC-2",
+        "reason": "Zephyrine's knee follow-up",
+        "status": "complete"
+    })
+}
+
+impl TestApp {
+    /// Creates `appointment_id` for `patient_id` and transitions it now; asserts success.
+    #[allow(dead_code)]
+    pub async fn transitioned_appointment(&self, appointment_id: &str, patient_id: &str) -> Value {
+        let reply = self
+            .call(
+                Method::PUT,
+                &format!("/appointments/{appointment_id}"),
+                "staff",
+                Some(appointment_json(patient_id)),
+            )
+            .await;
+        assert!(
+            reply.status == 201 || reply.status == 200,
+            "{:#}",
+            reply.body
+        );
+        let reply = self
+            .call(
+                Method::POST,
+                &format!("/appointments/{appointment_id}/transition"),
+                "staff",
+                None,
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{:#}", reply.body);
+        reply.body
+    }
+
+    /// Runs one collector batch.
+    #[allow(dead_code)]
+    pub async fn collect(&self) -> connector_app::jobs::collector::CollectorReport {
+        connector_app::jobs::collector::run(&self.ctx, Default::default())
+            .await
+            .expect("collector run")
+    }
+
+    /// Lets the sender work the queue until nothing is visible; returns messages handled.
+    #[allow(dead_code)]
+    pub async fn drain(&self) -> usize {
+        let mut total = 0;
+        loop {
+            let n = connector_app::jobs::sender::drain_once(&self.ctx)
+                .await
+                .expect("drain");
+            if n == 0 {
+                return total;
+            }
+            total += n;
+        }
+    }
+
+    /// Every `.eml` in the outbox, parsed-ready bytes, sorted by file name.
+    #[allow(dead_code)]
+    pub fn outbox_mails(&self) -> Vec<Vec<u8>> {
+        let Ok(entries) = std::fs::read_dir(&self.outbox) else {
+            return Vec::new();
+        };
+        let mut paths: Vec<_> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .collect();
+        paths.sort();
+        paths
+            .into_iter()
+            .map(|p| std::fs::read(p).expect("read eml"))
+            .collect()
+    }
+
+    /// Audit entries of a log (newest first), up to 500.
+    #[allow(dead_code)]
+    pub async fn audit(&self, query: &str) -> Vec<Value> {
+        let reply = self
+            .call(
+                Method::GET,
+                &format!("/audit-entries?limit=500&{query}"),
+                "admin",
+                None,
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{:#}", reply.body);
+        reply.body["items"].as_array().cloned().unwrap_or_default()
+    }
 }

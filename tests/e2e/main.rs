@@ -6,6 +6,8 @@ mod helpers;
 mod audit_log;
 mod auth;
 mod consents;
+mod hie_faults;
+mod hie_pipeline;
 mod no_phi_in_logs;
 mod patients;
 mod settings;

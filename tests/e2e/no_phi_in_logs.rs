@@ -13,20 +13,52 @@ async fn a_full_api_session_logs_no_patient_data() {
     app.register("p-500").await;
     let mut bad = patient_json("p-500");
     bad["birth_date"] = json!("1979-04-33");
-    app.call(Method::PUT, "/patients/p-500", "staff", Some(bad)).await.assert_problem(422);
-    app.call_raw(Method::PUT, "/patients/p-500", "staff", r#"{"mrn": "MRN-p-500-7731", "first_name": 7}"#)
+    app.call(Method::PUT, "/patients/p-500", "staff", Some(bad))
         .await
-        .assert_problem(400);
-    let consent = app.give("p-500", json!({"given_on": "2026-11-20"})).await.body;
-    let path = format!("/patients/p-500/consents/{}/revoke", consent["consent_id"].as_str().unwrap());
-    app.call(Method::POST, &path, "staff", Some(json!({"reason": "Zephyrine moved away"}))).await;
+        .assert_problem(422);
+    app.call_raw(
+        Method::PUT,
+        "/patients/p-500",
+        "staff",
+        r#"{"mrn": "MRN-p-500-7731", "first_name": 7}"#,
+    )
+    .await
+    .assert_problem(400);
+    let consent = app
+        .give("p-500", json!({"given_on": "2026-11-20"}))
+        .await
+        .body;
+    let path = format!(
+        "/patients/p-500/consents/{}/revoke",
+        consent["consent_id"].as_str().unwrap()
+    );
+    app.call(
+        Method::POST,
+        &path,
+        "staff",
+        Some(json!({"reason": "Zephyrine moved away"})),
+    )
+    .await;
     app.history("p-500").await;
-    app.call(Method::GET, "/patients/p-500", "staff", None).await;
-    app.call(Method::GET, "/audit-entries?patient_id=p-500", "admin", None).await;
+    app.call(Method::GET, "/patients/p-500", "staff", None)
+        .await;
+    app.call(
+        Method::GET,
+        "/audit-entries?patient_id=p-500",
+        "admin",
+        None,
+    )
+    .await;
 
     let logs = captured_logs();
-    assert!(logs.contains("consent recorded") && logs.contains("\"http.route\""), "logging is on: {logs}");
+    assert!(
+        logs.contains("consent recorded") && logs.contains("\"http.route\""),
+        "logging is on: {logs}"
+    );
     for value in phi_values("p-500") {
-        assert!(!logs.contains(&value), "PHI value {value:?} reached the logs");
+        assert!(
+            !logs.contains(&value),
+            "PHI value {value:?} reached the logs"
+        );
     }
 }

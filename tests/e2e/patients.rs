@@ -6,35 +6,55 @@ use crate::helpers::{patient_json, spawn_app};
 #[tokio::test]
 async fn health_answers_200() {
     let app = spawn_app().await;
-    let reply = reqwest::get(format!("{}/health", app.address)).await.unwrap();
+    let reply = reqwest::get(format!("{}/health", app.address))
+        .await
+        .unwrap();
     assert_eq!(reply.status(), 200);
 }
 
 #[tokio::test]
 async fn registering_creates_then_updates() {
     let app = spawn_app().await;
-    let created = app.call(Method::PUT, "/patients/p-100", "staff", Some(patient_json("p-100"))).await;
+    let created = app
+        .call(
+            Method::PUT,
+            "/patients/p-100",
+            "staff",
+            Some(patient_json("p-100")),
+        )
+        .await;
     assert_eq!(created.status, 201, "{:#}", created.body);
     assert_eq!(created.body["patient"]["patient_id"], "p-100");
     assert_eq!(created.body["patient"]["mrn"], "MRN-p-100-7731");
     assert_eq!(created.body["patient"]["address"]["city"], "Fernhollow");
-    assert!(created.body["consent"].is_null(), "opt-in by default is off by default");
+    assert!(
+        created.body["consent"].is_null(),
+        "opt-in by default is off by default"
+    );
 
     let mut changed = patient_json("p-100");
     changed["last_name"] = json!("Quillfeather-Ash");
-    let updated = app.call(Method::PUT, "/patients/p-100", "staff", Some(changed)).await;
+    let updated = app
+        .call(Method::PUT, "/patients/p-100", "staff", Some(changed))
+        .await;
     assert_eq!(updated.status, 200);
     assert_eq!(updated.body["patient"]["last_name"], "Quillfeather-Ash");
-    assert_eq!(updated.body["patient"]["created_at"], created.body["patient"]["created_at"]);
+    assert_eq!(
+        updated.body["patient"]["created_at"],
+        created.body["patient"]["created_at"]
+    );
 
-    let fetched = app.call(Method::GET, "/patients/p-100", "staff", None).await;
+    let fetched = app
+        .call(Method::GET, "/patients/p-100", "staff", None)
+        .await;
     assert_eq!(fetched.body["last_name"], "Quillfeather-Ash");
 }
 
 #[tokio::test]
 async fn opt_in_by_default_creates_an_active_consent_at_registration_only() {
     let app = spawn_app().await;
-    app.settings(json!({"opt_in_by_default": true, "consent_expire_days": 30})).await;
+    app.settings(json!({"opt_in_by_default": true, "consent_expire_days": 30}))
+        .await;
     let created = app.register("p-101").await;
     let consent = &created.body["consent"];
     assert_eq!(consent["source"], "opt_in_default");
@@ -59,31 +79,85 @@ async fn invalid_demographics_get_422_naming_every_field_and_nothing_is_stored()
     bad["email"] = json!("zephyrine at example");
     bad["sex"] = json!("Q");
     bad.as_object_mut().unwrap().remove("mrn");
-    let reply = app.call(Method::PUT, "/patients/p-102", "staff", Some(bad)).await.assert_problem(422);
-    let fields: Vec<&str> = reply.body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    let reply = app
+        .call(Method::PUT, "/patients/p-102", "staff", Some(bad))
+        .await
+        .assert_problem(422);
+    let fields: Vec<&str> = reply.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
     assert_eq!(fields, ["mrn", "birth_date", "sex", "email"]);
     let text = reply.body.to_string();
-    assert!(!text.contains("03/04/1979") && !text.contains("zephyrine at example"), "problem echoes input: {text}");
-    app.call(Method::GET, "/patients/p-102", "staff", None).await.assert_problem(404);
+    assert!(
+        !text.contains("03/04/1979") && !text.contains("zephyrine at example"),
+        "problem echoes input: {text}"
+    );
+    app.call(Method::GET, "/patients/p-102", "staff", None)
+        .await
+        .assert_problem(404);
 
-    let bad_id = app.call(Method::PUT, "/patients/bad%20id", "staff", Some(patient_json("x"))).await;
+    let bad_id = app
+        .call(
+            Method::PUT,
+            "/patients/bad%20id",
+            "staff",
+            Some(patient_json("x")),
+        )
+        .await;
     bad_id.assert_problem(422);
 }
 
 #[tokio::test]
 async fn malformed_json_gets_400_without_echo() {
     let app = spawn_app().await;
-    let reply = app.call_raw(Method::PUT, "/patients/p-103", "staff", r#"{"mrn": "MRN-SECRET", "first_name": }"#).await;
+    let reply = app
+        .call_raw(
+            Method::PUT,
+            "/patients/p-103",
+            "staff",
+            r#"{"mrn": "MRN-SECRET", "first_name": }"#,
+        )
+        .await;
     let reply = reply.assert_problem(400);
     assert!(!reply.body.to_string().contains("MRN-SECRET"));
-    let wrong_type = app.call_raw(Method::PUT, "/patients/p-103", "staff", r#"{"mrn": ["Zephyrine"]}"#).await;
-    assert!(!wrong_type.assert_problem(400).body.to_string().contains("Zephyrine"));
-    let unknown = app.call_raw(Method::PUT, "/patients/p-103", "staff", r#"{"nickname": "Zee"}"#).await;
-    assert!(unknown.assert_problem(400).body["detail"].as_str().unwrap().contains("nickname"));
+    let wrong_type = app
+        .call_raw(
+            Method::PUT,
+            "/patients/p-103",
+            "staff",
+            r#"{"mrn": ["Zephyrine"]}"#,
+        )
+        .await;
+    assert!(
+        !wrong_type
+            .assert_problem(400)
+            .body
+            .to_string()
+            .contains("Zephyrine")
+    );
+    let unknown = app
+        .call_raw(
+            Method::PUT,
+            "/patients/p-103",
+            "staff",
+            r#"{"nickname": "Zee"}"#,
+        )
+        .await;
+    assert!(
+        unknown.assert_problem(400).body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("nickname")
+    );
 }
 
 #[tokio::test]
 async fn unknown_routes_are_problems() {
     let app = spawn_app().await;
-    app.call(Method::GET, "/nope", "staff", None).await.assert_problem(404);
+    app.call(Method::GET, "/nope", "staff", None)
+        .await
+        .assert_problem(404);
 }

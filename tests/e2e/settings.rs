@@ -28,7 +28,10 @@ async fn defaults_then_saved_values() {
         }))
         .await;
     assert_eq!(saved["next_batch_start_time"], "2026-11-01T05:00:00Z");
-    let fetched = app.call(Method::GET, "/settings/hie", "admin", None).await.body;
+    let fetched = app
+        .call(Method::GET, "/settings/hie", "admin", None)
+        .await
+        .body;
     assert_eq!(fetched, saved);
 
     // Fields left out keep their value.
@@ -40,7 +43,10 @@ async fn defaults_then_saved_values() {
 #[tokio::test]
 async fn invalid_settings_get_422_and_nothing_is_saved() {
     let app = spawn_app().await;
-    let before = app.call(Method::GET, "/settings/hie", "admin", None).await.body;
+    let before = app
+        .call(Method::GET, "/settings/hie", "admin", None)
+        .await
+        .body;
     let reply = app
         .call(
             Method::PUT,
@@ -55,13 +61,38 @@ async fn invalid_settings_get_422_and_nothing_is_saved() {
         )
         .await
         .assert_problem(422);
-    let fields: Vec<&str> = reply.body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
-    assert_eq!(fields, ["default_to_address", "consent_expire_days", "time_zone"]);
-    let after = app.call(Method::GET, "/settings/hie", "admin", None).await.body;
+    let fields: Vec<&str> = reply.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        ["default_to_address", "consent_expire_days", "time_zone"]
+    );
+    let after = app
+        .call(Method::GET, "/settings/hie", "admin", None)
+        .await
+        .body;
     assert_eq!(before, after);
 
-    let reply = app.call(Method::PUT, "/settings/hie", "admin", Some(json!({"enabled": true}))).await;
+    let reply = app
+        .call(
+            Method::PUT,
+            "/settings/hie",
+            "admin",
+            Some(json!({"enabled": true})),
+        )
+        .await;
     reply.assert_problem(422);
-    let reply = app.call(Method::PUT, "/settings/hie", "admin", Some(json!({"consent_expire_days": 0}))).await;
+    let reply = app
+        .call(
+            Method::PUT,
+            "/settings/hie",
+            "admin",
+            Some(json!({"consent_expire_days": 0})),
+        )
+        .await;
     reply.assert_problem(422);
 }

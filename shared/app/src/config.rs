@@ -2,6 +2,12 @@
 
 use std::path::PathBuf;
 
+/// The embedded HIE queue's name in the database.
+pub const HIE_QUEUE_NAME: &str = "hie";
+/// Deliveries of one HIE work item before it is parked in the dead-letter queue (the SAM
+/// template's `maxReceiveCount` is the same).
+pub const HIE_MAX_RECEIVES: u32 = 5;
+
 /// Which adapters back the ports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreConfig {
@@ -9,6 +15,8 @@ pub enum StoreConfig {
     Embedded {
         /// The database file.
         db_path: PathBuf,
+        /// Where mail for the HIE is written as `.eml` files.
+        outbox_dir: PathBuf,
     },
 }
 
@@ -37,8 +45,8 @@ pub enum ConfigError {
 
 impl Config {
     /// Reads the configuration from environment variables:
-    /// `CONNECTOR_STORE` (`embedded`, the default) and `CONNECTOR_DB` (the SQLite file, default
-    /// `connector.db`).
+    /// `CONNECTOR_STORE` (`embedded`, the default), `CONNECTOR_DB` (the SQLite file, default
+    /// `connector.db`) and `CONNECTOR_OUTBOX` (the mail folder, default `outbox`).
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -47,9 +55,19 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let store = match lookup("CONNECTOR_STORE").as_deref().unwrap_or("embedded") {
             "embedded" => StoreConfig::Embedded {
-                db_path: lookup("CONNECTOR_DB").unwrap_or_else(|| "connector.db".to_owned()).into(),
+                db_path: lookup("CONNECTOR_DB")
+                    .unwrap_or_else(|| "connector.db".to_owned())
+                    .into(),
+                outbox_dir: lookup("CONNECTOR_OUTBOX")
+                    .unwrap_or_else(|| "outbox".to_owned())
+                    .into(),
             },
-            _ => return Err(ConfigError::Invalid { name: "CONNECTOR_STORE", why: "expected `embedded`" }),
+            _ => {
+                return Err(ConfigError::Invalid {
+                    name: "CONNECTOR_STORE",
+                    why: "expected `embedded`",
+                });
+            }
         };
         Ok(Self { store })
     }
@@ -62,12 +80,19 @@ mod tests {
     #[test]
     fn defaults_to_embedded_store() {
         let config = Config::from_lookup(|_| None).unwrap();
-        assert_eq!(config.store, StoreConfig::Embedded { db_path: "connector.db".into() });
+        assert_eq!(
+            config.store,
+            StoreConfig::Embedded {
+                db_path: "connector.db".into(),
+                outbox_dir: "outbox".into()
+            }
+        );
     }
 
     #[test]
     fn unknown_store_is_an_error() {
-        let err = Config::from_lookup(|n| (n == "CONNECTOR_STORE").then(|| "mongo".to_owned())).unwrap_err();
+        let err = Config::from_lookup(|n| (n == "CONNECTOR_STORE").then(|| "mongo".to_owned()))
+            .unwrap_err();
         assert!(err.to_string().contains("CONNECTOR_STORE"));
     }
 }

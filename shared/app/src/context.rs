@@ -2,9 +2,12 @@
 
 use std::sync::Arc;
 
-use connector_domain::consent::ConsentPorts;
-use connector_domain::ports::{AppointmentStore, AuditLog, ConsentStore, PatientStore, SettingsStore};
 use connector_domain::Clock;
+use connector_domain::consent::ConsentPorts;
+use connector_domain::ports::{
+    AppointmentStore, AuditLog, ConsentStore, Mailer, PatientStore, QueueConsumer, SendLedger,
+    SettingsStore, WorkQueue,
+};
 
 use crate::config::{Config, StoreConfig};
 
@@ -21,6 +24,15 @@ pub struct Context {
     pub audit: Arc<dyn AuditLog>,
     /// Appointments.
     pub appointments: Arc<dyn AppointmentStore>,
+    /// The HIE send ledger (exactly one send per transition).
+    pub send_ledger: Arc<dyn SendLedger>,
+    /// The HIE work queue the collector fills.
+    pub hie_queue: Arc<dyn WorkQueue>,
+    /// The same queue's consumer side, where this host pulls work itself (`connector serve`); on
+    /// Lambda the SQS trigger delivers instead.
+    pub hie_consumer: Option<Arc<dyn QueueConsumer>>,
+    /// Sends mail to the HIE.
+    pub mailer: Arc<dyn Mailer>,
     /// Time.
     pub clock: Arc<dyn Clock>,
 }
@@ -41,28 +53,54 @@ impl Context {
     pub async fn from_config(config: &Config) -> Result<Self, ContextError> {
         match &config.store {
             #[cfg(feature = "embedded")]
-            StoreConfig::Embedded { db_path } => Self::embedded(db_path),
+            StoreConfig::Embedded {
+                db_path,
+                outbox_dir,
+            } => Self::embedded(db_path, outbox_dir),
             #[cfg(not(feature = "embedded"))]
             StoreConfig::Embedded { .. } => Err(ContextError::NotBuiltIn("embedded")),
         }
     }
 
-    /// Every port on one SQLite file, with the system clock.
+    /// Every port on one SQLite file (mail to an outbox folder), with the system clock.
     #[cfg(feature = "embedded")]
-    pub fn embedded(db_path: &std::path::Path) -> Result<Self, ContextError> {
-        let db = connector_embedded::SqliteDb::open(db_path).map_err(|e| ContextError::Embedded(Box::new(e)))?;
-        Ok(Self::from_embedded(&db, Arc::new(connector_domain::SystemClock)))
+    pub fn embedded(
+        db_path: &std::path::Path,
+        outbox_dir: &std::path::Path,
+    ) -> Result<Self, ContextError> {
+        let db = connector_embedded::SqliteDb::open(db_path)
+            .map_err(|e| ContextError::Embedded(Box::new(e)))?;
+        let mailer = connector_embedded::OutboxMailer::new(outbox_dir)
+            .map_err(|e| ContextError::Embedded(Box::new(e)))?;
+        Ok(Self::from_embedded(
+            &db,
+            Arc::new(mailer),
+            Arc::new(connector_domain::SystemClock),
+        ))
     }
 
-    /// Every port on an open SQLite database, with the given clock (tests pass a fixed one).
+    /// Every port on an open SQLite database, with the given mailer and clock (tests pass
+    /// doubles of these two only).
     #[cfg(feature = "embedded")]
-    pub fn from_embedded(db: &connector_embedded::SqliteDb, clock: Arc<dyn Clock>) -> Self {
+    pub fn from_embedded(
+        db: &connector_embedded::SqliteDb,
+        mailer: Arc<dyn Mailer>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let options = connector_embedded::QueueOptions::default()
+            .max_receives(crate::config::HIE_MAX_RECEIVES)
+            .clock(Arc::clone(&clock));
+        let queue = db.queue(crate::config::HIE_QUEUE_NAME, options);
         Self {
             patients: db.patients(),
             consents: db.consents(),
             settings: db.settings(),
             audit: db.audit(),
             appointments: db.appointments(),
+            send_ledger: db.send_ledger(),
+            hie_queue: Arc::new(queue.clone()),
+            hie_consumer: Some(Arc::new(queue)),
+            mailer,
             clock,
         }
     }

@@ -6,6 +6,7 @@
 pub mod config;
 pub mod context;
 pub mod http;
+pub mod jobs;
 pub mod telemetry;
 
 pub use config::{Config, ConfigError, StoreConfig};

@@ -11,13 +11,19 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
 /// Crates whose verbose levels would log payloads; always capped at INFO.
-const PAYLOAD_LOGGING_CRATES: [&str; 4] = ["lambda_runtime", "lambda_http", "aws_smithy_runtime", "hyper"];
+const PAYLOAD_LOGGING_CRATES: [&str; 4] = [
+    "lambda_runtime",
+    "lambda_http",
+    "aws_smithy_runtime",
+    "hyper",
+];
 
 fn filter() -> EnvFilter {
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "info".to_owned());
-    let mut filter = EnvFilter::try_new(level.to_ascii_lowercase()).unwrap_or_else(|_| EnvFilter::new("info"));
+    let mut filter =
+        EnvFilter::try_new(level.to_ascii_lowercase()).unwrap_or_else(|_| EnvFilter::new("info"));
     for name in PAYLOAD_LOGGING_CRATES {
         if let Ok(directive) = format!("{name}=info").parse() {
             filter = filter.add_directive(directive);

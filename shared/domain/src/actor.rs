@@ -52,12 +52,18 @@ pub struct Actor {
 impl Actor {
     /// An actor with the given user and role.
     pub fn new(user: impl Into<String>, role: Role) -> Self {
-        Self { user: user.into(), role }
+        Self {
+            user: user.into(),
+            role,
+        }
     }
 
     /// The connector itself, acting for `job` (e.g. `opt-in-default`, `batch-collector`).
     pub fn system(job: &str) -> Self {
-        Self { user: format!("system:{job}"), role: Role::System }
+        Self {
+            user: format!("system:{job}"),
+            role: Role::System,
+        }
     }
 
     /// True for staff and admins, who may manage any patient's consents.

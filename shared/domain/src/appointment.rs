@@ -41,12 +41,31 @@ pub struct Appointment {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Where a scan of transitioned appointments stopped: the `(transitioned_at, appointment_id)` of the
-/// last appointment returned. Ordering is by that pair.
+/// A position in the scan of transitioned appointments, ordered by `(transitioned_at,
+/// appointment_id)`: the last appointment returned, or, with no appointment id, the start of an
+/// instant (before every appointment transitioned at it).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct TransitionCursor {
-    /// The last transition time seen.
+    /// The transition time.
     pub transitioned_at: DateTime<Utc>,
-    /// The last appointment id seen at that time.
-    pub appointment_id: AppointmentId,
+    /// The appointment at that time; `None` sorts before every id.
+    pub appointment_id: Option<AppointmentId>,
+}
+
+impl TransitionCursor {
+    /// Just after `appointment` in the scan order.
+    pub fn after(appointment: &Appointment) -> Option<Self> {
+        Some(Self {
+            transitioned_at: appointment.transitioned_at?,
+            appointment_id: Some(appointment.appointment_id.clone()),
+        })
+    }
+
+    /// Before every appointment transitioned at or after `at`.
+    pub fn starting_at(at: DateTime<Utc>) -> Self {
+        Self {
+            transitioned_at: at,
+            appointment_id: None,
+        }
+    }
 }

@@ -109,7 +109,13 @@ pub struct AuditEntry {
 
 impl AuditEntry {
     /// A new entry with a fresh id and no subject; add subjects with the `with_*` methods.
-    pub fn new(log_type: LogType, at: DateTime<Utc>, actor: Actor, action: &str, outcome: Outcome) -> Self {
+    pub fn new(
+        log_type: LogType,
+        at: DateTime<Utc>,
+        actor: Actor,
+        action: &str,
+        outcome: Outcome,
+    ) -> Self {
         Self {
             entry_id: uuid::Uuid::now_v7().to_string(),
             log_type,

@@ -48,7 +48,10 @@ pub struct ValidationError {
 impl ValidationError {
     /// Creates a problem for `field`.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     /// The same problem, with its field placed under `prefix` (`line1` -> `address.line1`).
@@ -91,7 +94,11 @@ impl ValidationErrors {
 
     /// `Ok(value)` when no problem was recorded.
     pub fn finish<T>(self, value: impl FnOnce() -> T) -> Result<T, ValidationErrors> {
-        if self.0.is_empty() { Ok(value()) } else { Err(self) }
+        if self.0.is_empty() {
+            Ok(value())
+        } else {
+            Err(self)
+        }
     }
 
     /// True when no problem was recorded.

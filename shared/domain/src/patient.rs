@@ -43,11 +43,16 @@ impl Email {
                     && !domain.ends_with('.')
                     && !domain.contains("..")
             })
-            && !value.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';'));
+            && !value
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';'));
         if valid {
             Ok(Self(value.to_owned()))
         } else {
-            Err(ValidationError::new("email", "must be an e-mail address such as name@example.org"))
+            Err(ValidationError::new(
+                "email",
+                "must be an e-mail address such as name@example.org",
+            ))
         }
     }
 
@@ -253,7 +258,8 @@ fn optional<T>(
     value: &Option<String>,
     parse: impl FnOnce(&str) -> Result<T, ValidationError>,
 ) -> Option<T> {
-    present(value).and_then(|v| errors.check(parse(v).map_err(|e| ValidationError::new(field, e.message))))
+    present(value)
+        .and_then(|v| errors.check(parse(v).map_err(|e| ValidationError::new(field, e.message))))
 }
 
 /// Parses a calendar date `YYYY-MM-DD`.
@@ -267,12 +273,19 @@ impl PatientInput {
     pub fn validate(&self, today: NaiveDate) -> Result<Demographics, ValidationErrors> {
         let mut errors = ValidationErrors::default();
         let mrn = required(&mut errors, "mrn", &self.mrn, |v| Mrn::parse(v));
-        let first_name = required(&mut errors, "first_name", &self.first_name, |v| PersonName::parse(v));
-        let last_name = required(&mut errors, "last_name", &self.last_name, |v| PersonName::parse(v));
+        let first_name = required(&mut errors, "first_name", &self.first_name, |v| {
+            PersonName::parse(v)
+        });
+        let last_name = required(&mut errors, "last_name", &self.last_name, |v| {
+            PersonName::parse(v)
+        });
         let birth_date = required(&mut errors, "birth_date", &self.birth_date, |v| {
             let date = parse_date("birth_date", v)?;
             if date > today {
-                return Err(ValidationError::new("birth_date", "must not be in the future"));
+                return Err(ValidationError::new(
+                    "birth_date",
+                    "must not be in the future",
+                ));
             }
             if date.year_ce().1 < 1850 {
                 return Err(ValidationError::new("birth_date", "must be after 1850"));
@@ -301,19 +314,45 @@ use chrono::Datelike;
 
 impl AddressInput {
     fn validate(&self, errors: &mut ValidationErrors) -> Option<Address> {
-        let all_empty = [&self.line1, &self.line2, &self.city, &self.state, &self.postal_code, &self.country]
-            .iter()
-            .all(|v| present(v).is_none());
+        let all_empty = [
+            &self.line1,
+            &self.line2,
+            &self.city,
+            &self.state,
+            &self.postal_code,
+            &self.country,
+        ]
+        .iter()
+        .all(|v| present(v).is_none());
         if all_empty {
             return None;
         }
-        let line1 = required(errors, "address.line1", &self.line1, |v| AddressPart::parse(v));
-        let line2 = optional(errors, "address.line2", &self.line2, |v| AddressPart::parse(v));
-        let city = required(errors, "address.city", &self.city, |v| AddressPart::parse(v));
-        let state = optional(errors, "address.state", &self.state, |v| AddressPart::parse(v));
-        let postal_code = required(errors, "address.postal_code", &self.postal_code, |v| AddressPart::parse(v));
-        let country = optional(errors, "address.country", &self.country, |v| AddressPart::parse(v));
-        Some(Address { line1: line1?, line2, city: city?, state, postal_code: postal_code?, country })
+        let line1 = required(errors, "address.line1", &self.line1, |v| {
+            AddressPart::parse(v)
+        });
+        let line2 = optional(errors, "address.line2", &self.line2, |v| {
+            AddressPart::parse(v)
+        });
+        let city = required(errors, "address.city", &self.city, |v| {
+            AddressPart::parse(v)
+        });
+        let state = optional(errors, "address.state", &self.state, |v| {
+            AddressPart::parse(v)
+        });
+        let postal_code = required(errors, "address.postal_code", &self.postal_code, |v| {
+            AddressPart::parse(v)
+        });
+        let country = optional(errors, "address.country", &self.country, |v| {
+            AddressPart::parse(v)
+        });
+        Some(Address {
+            line1: line1?,
+            line2,
+            city: city?,
+            state,
+            postal_code: postal_code?,
+            country,
+        })
     }
 }
 
@@ -337,7 +376,10 @@ impl Patient {
 
     /// This patient with its demographics replaced; keeps `created_at`.
     pub fn updated(self, demographics: Demographics, now: DateTime<Utc>) -> Self {
-        Self { created_at: self.created_at, ..Self::new(self.patient_id, demographics, now) }
+        Self {
+            created_at: self.created_at,
+            ..Self::new(self.patient_id, demographics, now)
+        }
     }
 }
 
@@ -376,14 +418,24 @@ mod tests {
             birth_date: Some("29/02/1984".into()),
             email: Some("not-an-email".into()),
             sex: Some("X".into()),
-            address: Some(AddressInput { line1: Some("1 Elm St".into()), ..Default::default() }),
+            address: Some(AddressInput {
+                line1: Some("1 Elm St".into()),
+                ..Default::default()
+            }),
             ..input()
         };
         let errors = bad.validate(today()).unwrap_err();
         let fields: Vec<_> = errors.0.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
-            ["mrn", "birth_date", "sex", "email", "address.city", "address.postal_code"]
+            [
+                "mrn",
+                "birth_date",
+                "sex",
+                "email",
+                "address.city",
+                "address.postal_code"
+            ]
         );
         let text = format!("{errors:?}");
         assert!(!text.contains("not-an-email") && !text.contains("29/02/1984"));
@@ -391,7 +443,10 @@ mod tests {
 
     #[test]
     fn future_birth_date_rejected() {
-        let bad = PatientInput { birth_date: Some("2027-01-01".into()), ..input() };
+        let bad = PatientInput {
+            birth_date: Some("2027-01-01".into()),
+            ..input()
+        };
         assert_eq!(bad.validate(today()).unwrap_err().0[0].field, "birth_date");
     }
 

@@ -28,7 +28,11 @@ pub trait PatientStore: Send + Sync {
     /// Stores a new patient and, in the same transaction, its opt-in-by-default consent (as the
     /// patient's first record, `seq` 1, also becoming the latest) with the consent's audit entry.
     /// MUST return `Conflict` (and write nothing) when the patient already exists.
-    async fn insert(&self, patient: &Patient, initial: Option<(&Consent, &AuditEntry)>) -> Result<(), StoreError>;
+    async fn insert(
+        &self,
+        patient: &Patient,
+        initial: Option<(&Consent, &AuditEntry)>,
+    ) -> Result<(), StoreError>;
 
     /// Replaces an existing patient's demographics. MUST return `NotFound` when it does not exist.
     async fn update(&self, patient: &Patient) -> Result<(), StoreError>;
@@ -65,7 +69,8 @@ pub trait ConsentStore: Send + Sync {
     async fn history(&self, patient: &PatientId) -> Result<Vec<Consent>, StoreError>;
 
     /// One record by id, or `None`.
-    async fn get(&self, patient: &PatientId, id: &ConsentId) -> Result<Option<Consent>, StoreError>;
+    async fn get(&self, patient: &PatientId, id: &ConsentId)
+    -> Result<Option<Consent>, StoreError>;
 }
 
 /// The clinic's HIE settings, versioned for optimistic concurrency.
@@ -77,13 +82,22 @@ pub trait SettingsStore: Send + Sync {
     /// Saves `settings` with its audit entry, atomically, if the stored version is still
     /// `expected_version` (0 = never saved); returns the new version. MUST return `Conflict`
     /// (and write nothing) otherwise.
-    async fn put(&self, settings: &HieSettings, expected_version: u64, audit: &AuditEntry) -> Result<u64, StoreError>;
+    async fn put(
+        &self,
+        settings: &HieSettings,
+        expected_version: u64,
+        audit: &AuditEntry,
+    ) -> Result<u64, StoreError>;
 
     /// Moves the collector's watermark (`next_batch_start_time`) from `expected` to `next`,
     /// bumping the version. Never-saved settings have the watermark `None` (advancing from `None`
     /// saves the defaults with the new watermark). MUST return `Conflict` (and write nothing) when
     /// the stored watermark is not `expected` (an operator rewound it, or another run advanced it).
-    async fn advance_watermark(&self, expected: Option<DateTime<Utc>>, next: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn advance_watermark(
+        &self,
+        expected: Option<DateTime<Utc>>,
+        next: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 }
 
 /// The audit log.
@@ -116,7 +130,8 @@ pub trait AppointmentStore: Send + Sync {
         at: DateTime<Utc>,
     ) -> Result<Appointment, StoreError>;
 
-    /// Appointments whose `(transitioned_at, appointment_id)` is after `after` (all when `None`)
+    /// Appointments whose `(transitioned_at, appointment_id)` is after `after` (all when `None`;
+    /// a cursor without an appointment id sorts before every appointment at its instant)
     /// and whose `transitioned_at` is at or before `until`, ascending by that pair, at most `limit`.
     async fn transitioned(
         &self,
@@ -171,7 +186,11 @@ pub trait WorkQueue: Send + Sync {
 #[async_trait]
 pub trait QueueConsumer: Send + Sync {
     /// Up to `max` visible messages, each hidden for `visibility` unless deleted first.
-    async fn receive(&self, max: usize, visibility: Duration) -> Result<Vec<ReceivedMessage>, QueueError>;
+    async fn receive(
+        &self,
+        max: usize,
+        visibility: Duration,
+    ) -> Result<Vec<ReceivedMessage>, QueueError>;
 
     /// Deletes a delivered message for good.
     async fn delete(&self, receipt: &str) -> Result<(), QueueError>;
@@ -193,7 +212,9 @@ pub struct OutgoingMail {
 
 impl std::fmt::Debug for OutgoingMail {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OutgoingMail").field("bytes", &self.raw.len()).finish_non_exhaustive()
+        f.debug_struct("OutgoingMail")
+            .field("bytes", &self.raw.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -228,7 +249,12 @@ pub trait SendLedger: Send + Sync {
     ///
     /// MUST be atomic (a conditional write): two concurrent claims never both get `Granted` for
     /// the same attempt.
-    async fn claim(&self, key: &SendKey, now: DateTime<Utc>, lease: chrono::Duration) -> Result<Claim, StoreError>;
+    async fn claim(
+        &self,
+        key: &SendKey,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<Claim, StoreError>;
 
     /// Ends attempt `attempt` with `state` (`Sent` with the `message_id`, `RetryPending` or
     /// `Failed`) and appends `audit` in the same transaction. MUST return `Conflict` (and write

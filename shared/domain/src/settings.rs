@@ -50,7 +50,8 @@ impl Default for HieSettings {
             next_batch_start_time: None,
             opt_in_by_default: false,
             consent_expire_days: DEFAULT_CONSENT_EXPIRE_DAYS,
-            portal_explanation: "Share my medical information with our Health Information Exchange.".to_owned(),
+            portal_explanation:
+                "Share my medical information with our Health Information Exchange.".to_owned(),
             time_zone: Tz::UTC,
         }
     }
@@ -115,13 +116,18 @@ fn nullable<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Stri
 fn email_field(field: &str, value: Option<String>) -> Result<Option<Email>, ValidationError> {
     match value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(None),
-        Some(v) => Email::parse(v).map(Some).map_err(|e| ValidationError::new(field, e.message)),
+        Some(v) => Email::parse(v)
+            .map(Some)
+            .map_err(|e| ValidationError::new(field, e.message)),
     }
 }
 
 fn text_field(field: &str, value: String, max: usize) -> Result<String, ValidationError> {
     if value.chars().count() > max {
-        Err(ValidationError::new(field, format!("must be at most {max} characters")))
+        Err(ValidationError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ))
     } else {
         Ok(value)
     }
@@ -136,14 +142,21 @@ impl HieSettingsInput {
             next.enabled = enabled;
         }
         if let Some(to) = self.default_to_address {
-            next.default_to_address = errors.check(email_field("default_to_address", to)).flatten();
+            next.default_to_address = errors
+                .check(email_field("default_to_address", to))
+                .flatten();
         }
         if let Some(from) = self.default_from_address {
-            next.default_from_address = errors.check(email_field("default_from_address", from)).flatten();
+            next.default_from_address = errors
+                .check(email_field("default_from_address", from))
+                .flatten();
         }
         if let Some(subject) = self.default_subject {
             if subject.contains(['\r', '\n']) {
-                errors.push(ValidationError::new("default_subject", "must be a single line"));
+                errors.push(ValidationError::new(
+                    "default_subject",
+                    "must be a single line",
+                ));
             } else if let Some(s) = errors.check(text_field("default_subject", subject, 250)) {
                 next.default_subject = s;
             }
@@ -196,10 +209,16 @@ impl HieSettingsInput {
         }
         if errors.is_empty() && next.enabled {
             if next.default_to_address.is_none() {
-                errors.push(ValidationError::new("default_to_address", "is required while HIE is enabled"));
+                errors.push(ValidationError::new(
+                    "default_to_address",
+                    "is required while HIE is enabled",
+                ));
             }
             if next.default_from_address.is_none() {
-                errors.push(ValidationError::new("default_from_address", "is required while HIE is enabled"));
+                errors.push(ValidationError::new(
+                    "default_from_address",
+                    "is required while HIE is enabled",
+                ));
             }
         }
         errors.finish(|| next)
@@ -216,7 +235,8 @@ mod tz_name {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Tz, D::Error> {
         let name = String::deserialize(d)?;
-        name.parse::<Tz>().map_err(|_| serde::de::Error::custom("unknown time zone"))
+        name.parse::<Tz>()
+            .map_err(|_| serde::de::Error::custom("unknown time zone"))
     }
 }
 
@@ -235,7 +255,9 @@ mod tests {
             next_batch_start_time: Some(Utc::now()),
             ..HieSettings::default()
         };
-        let next = input(r#"{"next_batch_start_time": null, "consent_expire_days": 30}"#).apply(&current).unwrap();
+        let next = input(r#"{"next_batch_start_time": null, "consent_expire_days": 30}"#)
+            .apply(&current)
+            .unwrap();
         assert_eq!(next.default_to_address, current.default_to_address);
         assert_eq!(next.next_batch_start_time, None);
         assert_eq!(next.consent_expire_days, 30);
@@ -249,19 +271,34 @@ mod tests {
         .apply(&HieSettings::default())
         .unwrap_err();
         let fields: Vec<_> = errors.0.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["default_to_address", "next_batch_start_time", "consent_expire_days", "time_zone"]);
+        assert_eq!(
+            fields,
+            [
+                "default_to_address",
+                "next_batch_start_time",
+                "consent_expire_days",
+                "time_zone"
+            ]
+        );
     }
 
     #[test]
     fn enabling_requires_addresses() {
-        let errors = input(r#"{"enabled":true}"#).apply(&HieSettings::default()).unwrap_err();
+        let errors = input(r#"{"enabled":true}"#)
+            .apply(&HieSettings::default())
+            .unwrap_err();
         assert_eq!(errors.0.len(), 2);
     }
 
     #[test]
     fn today_uses_clinic_time_zone() {
-        let s = HieSettings { time_zone: "Pacific/Honolulu".parse().unwrap(), ..HieSettings::default() };
-        let now = DateTime::parse_from_rfc3339("2026-11-21T05:00:00Z").unwrap().with_timezone(&Utc);
+        let s = HieSettings {
+            time_zone: "Pacific/Honolulu".parse().unwrap(),
+            ..HieSettings::default()
+        };
+        let now = DateTime::parse_from_rfc3339("2026-11-21T05:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         assert_eq!(s.today(now), NaiveDate::from_ymd_opt(2026, 11, 20).unwrap());
     }
 }
@@ -270,7 +307,10 @@ mod tests {
 pub async fn current_settings(
     store: &dyn crate::ports::SettingsStore,
 ) -> Result<Versioned<HieSettings>, crate::StoreError> {
-    Ok(store.get().await?.unwrap_or(Versioned { value: HieSettings::default(), version: 0 }))
+    Ok(store.get().await?.unwrap_or(Versioned {
+        value: HieSettings::default(),
+        version: 0,
+    }))
 }
 
 /// Why a settings change failed.
@@ -302,7 +342,12 @@ pub async fn update_settings(
         let after = serde_json::to_value(&next).unwrap_or_default();
         let changed: Vec<&String> = after
             .as_object()
-            .map(|a| a.iter().filter(|(k, v)| before.get(k.as_str()) != Some(v)).map(|(k, _)| k).collect())
+            .map(|a| {
+                a.iter()
+                    .filter(|(k, v)| before.get(k.as_str()) != Some(v))
+                    .map(|(k, _)| k)
+                    .collect()
+            })
             .unwrap_or_default();
         let audit = AuditEntry::new(
             LogType::ConfigurationChanges,

@@ -36,13 +36,23 @@ pub struct LocalHeaders;
 
 impl Authenticate for LocalHeaders {
     fn authenticate(&self, parts: &Parts) -> Result<Actor, Problem> {
-        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
-        let user = header(USER_HEADER).filter(|u| !u.is_empty()).unwrap_or("local-admin");
+        let header = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+        };
+        let user = header(USER_HEADER)
+            .filter(|u| !u.is_empty())
+            .unwrap_or("local-admin");
         let role = match header(ROLE_HEADER) {
             None => Role::Admin,
             Some(text) => Role::parse(text)
                 .filter(|r| *r != Role::System)
-                .ok_or_else(|| Problem::unauthorized("x-connector-role must be staff, admin or patient"))?,
+                .ok_or_else(|| {
+                    Problem::unauthorized("x-connector-role must be staff, admin or patient")
+                })?,
         };
         if user.len() > 128 {
             return Err(Problem::unauthorized("x-connector-user is too long"));
@@ -80,16 +90,25 @@ impl BearerTokens {
                 continue;
             }
             let mut parts = line.split_whitespace();
-            let (Some(hash), Some(user), Some(role), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+            let (Some(hash), Some(user), Some(role), None) =
+                (parts.next(), parts.next(), parts.next(), parts.next())
             else {
-                return Err(TokenFileError { line: line_no, why: "expected `<sha256-hex> <user> <role>`" });
+                return Err(TokenFileError {
+                    line: line_no,
+                    why: "expected `<sha256-hex> <user> <role>`",
+                });
             };
             let mut digest = [0u8; 32];
-            hex::decode_to_slice(hash, &mut digest)
-                .map_err(|_| TokenFileError { line: line_no, why: "the hash must be 64 hex digits" })?;
+            hex::decode_to_slice(hash, &mut digest).map_err(|_| TokenFileError {
+                line: line_no,
+                why: "the hash must be 64 hex digits",
+            })?;
             let role = Role::parse(role)
                 .filter(|r| *r != Role::System)
-                .ok_or(TokenFileError { line: line_no, why: "the role must be staff, admin or patient" })?;
+                .ok_or(TokenFileError {
+                    line: line_no,
+                    why: "the role must be staff, admin or patient",
+                })?;
             by_hash.insert(digest, Actor::new(user, role));
         }
         Ok(Self { by_hash })
@@ -97,7 +116,12 @@ impl BearerTokens {
 
     /// The line to add to a token file for `token`.
     pub fn file_line(token: &str, actor: &Actor) -> String {
-        format!("{} {} {}", hex::encode(Sha256::digest(token.as_bytes())), actor.user, actor.role.as_str())
+        format!(
+            "{} {} {}",
+            hex::encode(Sha256::digest(token.as_bytes())),
+            actor.user,
+            actor.role.as_str()
+        )
     }
 
     /// How many tokens are configured.
@@ -117,12 +141,18 @@ impl Authenticate for BearerTokens {
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .ok_or_else(|| Problem::unauthorized("send `Authorization: Bearer <token>`"))?;
         // Looking up the token's hash, not the token, keeps comparisons off the secret itself.
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        self.by_hash.get(&digest).cloned().ok_or_else(|| Problem::unauthorized("the token is not valid"))
+        self.by_hash
+            .get(&digest)
+            .cloned()
+            .ok_or_else(|| Problem::unauthorized("the token is not valid"))
     }
 }
 
@@ -143,10 +173,12 @@ pub async fn layer(auth: Arc<dyn Authenticate>, request: Request, next: Next) ->
 
 /// Wraps `router` so every request is authenticated by `auth`.
 pub fn authenticated(router: axum::Router, auth: Arc<dyn Authenticate>) -> axum::Router {
-    router.layer(axum::middleware::from_fn(move |request: Request, next: Next| {
-        let auth = Arc::clone(&auth);
-        async move { layer(auth, request, next).await }
-    }))
+    router.layer(axum::middleware::from_fn(
+        move |request: Request, next: Next| {
+            let auth = Arc::clone(&auth);
+            async move { layer(auth, request, next).await }
+        },
+    ))
 }
 
 /// The authenticated caller of a request.
@@ -211,9 +243,15 @@ mod tests {
     fn local_headers_default_to_admin() {
         let actor = LocalHeaders.authenticate(&parts(&[])).unwrap();
         assert_eq!(actor, Actor::new("local-admin", Role::Admin));
-        let actor = LocalHeaders.authenticate(&parts(&[(USER_HEADER, "dana"), (ROLE_HEADER, "staff")])).unwrap();
+        let actor = LocalHeaders
+            .authenticate(&parts(&[(USER_HEADER, "dana"), (ROLE_HEADER, "staff")]))
+            .unwrap();
         assert_eq!(actor, Actor::new("dana", Role::Staff));
-        assert!(LocalHeaders.authenticate(&parts(&[(ROLE_HEADER, "system")])).is_err());
+        assert!(
+            LocalHeaders
+                .authenticate(&parts(&[(ROLE_HEADER, "system")]))
+                .is_err()
+        );
     }
 
     #[test]
@@ -221,9 +259,17 @@ mod tests {
         let line = BearerTokens::file_line("s3cret-token", &Actor::new("robin", Role::Staff));
         let tokens = BearerTokens::parse(&format!("# comment\n\n{line}\n")).unwrap();
         assert_eq!(tokens.len(), 1);
-        let ok = tokens.authenticate(&parts(&[("authorization", "Bearer s3cret-token")])).unwrap();
+        let ok = tokens
+            .authenticate(&parts(&[("authorization", "Bearer s3cret-token")]))
+            .unwrap();
         assert_eq!(ok.user, "robin");
-        assert_eq!(tokens.authenticate(&parts(&[("authorization", "Bearer wrong")])).unwrap_err().status, 401);
+        assert_eq!(
+            tokens
+                .authenticate(&parts(&[("authorization", "Bearer wrong")]))
+                .unwrap_err()
+                .status,
+            401
+        );
         assert_eq!(tokens.authenticate(&parts(&[])).unwrap_err().status, 401);
     }
 
@@ -261,7 +307,10 @@ impl ApiGatewayJwt {
 
     /// Reads the role from `role_claim` and a patient's id from `patient_id_claim`.
     pub fn new(role_claim: impl Into<String>, patient_id_claim: impl Into<String>) -> Self {
-        Self { role_claim: role_claim.into(), patient_id_claim: patient_id_claim.into() }
+        Self {
+            role_claim: role_claim.into(),
+            patient_id_claim: patient_id_claim.into(),
+        }
     }
 }
 
@@ -287,9 +336,11 @@ impl Authenticate for ApiGatewayJwt {
     fn authenticate(&self, parts: &Parts) -> Result<Actor, Problem> {
         use lambda_http::request::RequestContext;
         let claims = match parts.extensions.get::<RequestContext>() {
-            Some(RequestContext::ApiGatewayV2(context)) => {
-                context.authorizer.as_ref().and_then(|a| a.jwt.as_ref()).map(|jwt| &jwt.claims)
-            }
+            Some(RequestContext::ApiGatewayV2(context)) => context
+                .authorizer
+                .as_ref()
+                .and_then(|a| a.jwt.as_ref())
+                .map(|jwt| &jwt.claims),
             _ => None,
         }
         .ok_or_else(|| Problem::unauthorized("no JWT authorizer claims on the request"))?;
@@ -300,7 +351,9 @@ impl Authenticate for ApiGatewayJwt {
         let role = claims
             .get(&self.role_claim)
             .and_then(|v| strongest_role(v))
-            .ok_or_else(|| Problem::forbidden("the token carries no staff, admin or patient role"))?;
+            .ok_or_else(|| {
+                Problem::forbidden("the token carries no staff, admin or patient role")
+            })?;
         let user = match role {
             Role::Patient => claims.get(&self.patient_id_claim).unwrap_or(sub),
             _ => sub,

@@ -53,7 +53,9 @@ where
 }
 
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<JsonBody<T>, Problem> {
-    serde_json::from_slice(bytes).map(JsonBody).map_err(|err| Problem::bad_request(describe(&err)))
+    serde_json::from_slice(bytes)
+        .map(JsonBody)
+        .map_err(|err| Problem::bad_request(describe(&err)))
 }
 
 /// Describes a serde_json error by position and kind; quotes serde's message only for missing or

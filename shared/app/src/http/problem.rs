@@ -40,21 +40,41 @@ impl Problem {
 
     /// 422: the input broke the listed rules.
     pub fn validation(errors: ValidationErrors) -> Self {
-        let detail = errors.0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+        let detail = errors
+            .0
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
         Self {
             errors: Some(errors.0),
-            ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", "Invalid input", detail)
+            ..Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation",
+                "Invalid input",
+                detail,
+            )
         }
     }
 
     /// 400: the body or query could not be read at all.
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad-request", "Malformed request", detail)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "Malformed request",
+            detail,
+        )
     }
 
     /// 404 for a named kind of resource.
     pub fn not_found_resource(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", format!("no such {what}"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Not found",
+            format!("no such {what}"),
+        )
     }
 
     /// 409: the request conflicts with the resource's current state.
@@ -64,7 +84,12 @@ impl Problem {
 
     /// 401: no valid credentials.
     pub fn unauthorized(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Authentication required", detail)
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Authentication required",
+            detail,
+        )
     }
 
     /// 403: authenticated, but the role may not do this.
@@ -86,7 +111,12 @@ impl Problem {
     /// 500 with a generic body, logging the cause chain.
     pub fn internal(cause: &(dyn std::error::Error + 'static)) -> Self {
         tracing::error!(error.chain = %error_chain(cause), "request failed: internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "an internal error occurred")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "an internal error occurred",
+        )
     }
 }
 
@@ -106,7 +136,12 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::to_vec(&self).unwrap_or_default();
-        (status, [(header::CONTENT_TYPE, "application/problem+json")], body).into_response()
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            body,
+        )
+            .into_response()
     }
 }
 
@@ -115,7 +150,9 @@ impl From<StoreError> for Problem {
         match err {
             StoreError::NotFound => Self::not_found_resource("record"),
             StoreError::Conflict(_) => Self::conflict("the record changed concurrently; retry"),
-            StoreError::Corrupt("cursor") => Self::bad_request("the cursor is not valid; start again without it"),
+            StoreError::InvalidCursor => {
+                Self::bad_request("the cursor is not valid; start again without it")
+            }
             other => Self::unavailable(&other),
         }
     }
@@ -151,5 +188,10 @@ impl From<SettingsError> for Problem {
 
 /// The fallback for unknown routes.
 pub async fn not_found() -> Problem {
-    Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", "no such route")
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "Not found",
+        "no such route",
+    )
 }

@@ -13,7 +13,7 @@ mod status;
 
 pub use model::{Consent, ConsentInput, ConsentSource, Revocation};
 pub use service::{
-    ConsentError, ConsentHistory, ConsentPorts, Registration, give_consent, history, register_patient,
-    revoke_consent,
+    ConsentError, ConsentHistory, ConsentPorts, Registration, give_consent, history,
+    register_patient, revoke_consent,
 };
 pub use status::{ConsentStatus, Validity, status, validity};

@@ -1,7 +1,9 @@
 use chrono::NaiveDate;
 use serde_json::json;
 
-use super::{Consent, ConsentInput, ConsentSource, ConsentStatus, Revocation, Validity, status, validity};
+use super::{
+    Consent, ConsentInput, ConsentSource, ConsentStatus, Revocation, Validity, status, validity,
+};
 use crate::audit::{AuditEntry, LogType, Outcome};
 use crate::patient::{Patient, PatientInput, parse_date};
 use crate::ports::{ConsentStore, PatientStore, SettingsStore};
@@ -85,16 +87,27 @@ impl ConsentHistory {
     }
 }
 
-fn consent_audit(action: &str, consent: &Consent, actor: &Actor, at: chrono::DateTime<chrono::Utc>) -> AuditEntry {
-    AuditEntry::new(LogType::HieConsentChanges, at, actor.clone(), action, Outcome::Success)
-        .with_patient(&consent.patient_id)
-        .with_consent(&consent.consent_id)
-        .with_detail(json!({
-            "seq": consent.seq,
-            "source": consent.source.as_str(),
-            "given_on": consent.given_on,
-            "expires_on": consent.expires_on,
-        }))
+fn consent_audit(
+    action: &str,
+    consent: &Consent,
+    actor: &Actor,
+    at: chrono::DateTime<chrono::Utc>,
+) -> AuditEntry {
+    AuditEntry::new(
+        LogType::HieConsentChanges,
+        at,
+        actor.clone(),
+        action,
+        Outcome::Success,
+    )
+    .with_patient(&consent.patient_id)
+    .with_consent(&consent.consent_id)
+    .with_detail(json!({
+        "seq": consent.seq,
+        "source": consent.source.as_str(),
+        "given_on": consent.given_on,
+        "expires_on": consent.expires_on,
+    }))
 }
 
 /// Registers a new patient or updates an existing one. A new patient gets a consent record when
@@ -111,21 +124,43 @@ pub async fn register_patient(
         if let Some(existing) = ports.patients.get(patient_id).await? {
             let patient = existing.updated(demographics.clone(), now);
             match ports.patients.update(&patient).await {
-                Ok(()) => return Ok(Registration { patient, created: false, consent: None }),
+                Ok(()) => {
+                    return Ok(Registration {
+                        patient,
+                        created: false,
+                        consent: None,
+                    });
+                }
                 Err(StoreError::NotFound) => continue,
                 Err(err) => return Err(err.into()),
             }
         }
         let patient = Patient::new(patient_id.clone(), demographics.clone(), now);
         let consent = if settings.opt_in_by_default {
-            Some(new_consent(&settings, patient_id, 1, None, ConsentSource::OptInDefault, &Actor::system("opt-in-default"), now)?)
+            Some(new_consent(
+                &settings,
+                patient_id,
+                1,
+                None,
+                ConsentSource::OptInDefault,
+                &Actor::system("opt-in-default"),
+                now,
+            )?)
         } else {
             None
         };
-        let audit = consent.as_ref().map(|c| consent_audit("consent.created", c, &c.created_by, now));
+        let audit = consent
+            .as_ref()
+            .map(|c| consent_audit("consent.created", c, &c.created_by, now));
         let initial = consent.as_ref().zip(audit.as_ref());
         match ports.patients.insert(&patient, initial).await {
-            Ok(()) => return Ok(Registration { patient, created: true, consent }),
+            Ok(()) => {
+                return Ok(Registration {
+                    patient,
+                    created: true,
+                    consent,
+                });
+            }
             Err(StoreError::Conflict(_)) => continue,
             Err(err) => return Err(err.into()),
         }
@@ -194,7 +229,15 @@ pub async fn give_consent(
     }
     for _ in 0..MAX_ATTEMPTS {
         let latest_seq = ports.consents.latest(patient_id).await?.map(|c| c.seq);
-        let consent = new_consent(&settings, patient_id, latest_seq.unwrap_or(0) + 1, Some(input), source, actor, now)?;
+        let consent = new_consent(
+            &settings,
+            patient_id,
+            latest_seq.unwrap_or(0) + 1,
+            Some(input),
+            source,
+            actor,
+            now,
+        )?;
         let audit = consent_audit("consent.created", &consent, actor, now);
         match ports.consents.append(&consent, latest_seq, &audit).await {
             Ok(()) => return Ok(consent),
@@ -213,18 +256,35 @@ pub async fn revoke_consent(
     reason: Option<String>,
     actor: &Actor,
 ) -> Result<Consent, ConsentError> {
-    let reason = reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
-    if reason.as_ref().is_some_and(|r| r.chars().count() > MAX_REASON_CHARS) {
-        return Err(ValidationErrors::from(ValidationError::new("reason", format!("must be at most {MAX_REASON_CHARS} characters"))).into());
+    let reason = reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    if reason
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > MAX_REASON_CHARS)
+    {
+        return Err(ValidationErrors::from(ValidationError::new(
+            "reason",
+            format!("must be at most {MAX_REASON_CHARS} characters"),
+        ))
+        .into());
     }
     if ports.patients.get(patient_id).await?.is_none() {
         return Err(ConsentError::UnknownPatient);
     }
     let now = ports.clock.now();
-    let record = ports.consents.get(patient_id, consent_id).await?.ok_or(ConsentError::UnknownConsent)?;
+    let record = ports
+        .consents
+        .get(patient_id, consent_id)
+        .await?
+        .ok_or(ConsentError::UnknownConsent)?;
     check_revocable(ports.consents, &record).await?;
     let revoked = Consent {
-        revocation: Some(Revocation { at: now, by: actor.clone(), reason }),
+        revocation: Some(Revocation {
+            at: now,
+            by: actor.clone(),
+            reason,
+        }),
         ..record
     };
     let audit = consent_audit("consent.revoked", &revoked, actor, now);
@@ -232,7 +292,11 @@ pub async fn revoke_consent(
         Ok(()) => Ok(revoked),
         Err(StoreError::Conflict(_)) => {
             // Lost a race: say which rule the record now breaks.
-            let current = ports.consents.get(patient_id, consent_id).await?.ok_or(ConsentError::UnknownConsent)?;
+            let current = ports
+                .consents
+                .get(patient_id, consent_id)
+                .await?
+                .ok_or(ConsentError::UnknownConsent)?;
             check_revocable(ports.consents, &current).await?;
             Err(ConsentError::Contention)
         }
@@ -253,7 +317,10 @@ async fn check_revocable(store: &dyn ConsentStore, record: &Consent) -> Result<(
 }
 
 /// The patient's records with their statuses as of today in the clinic's time zone.
-pub async fn history(ports: ConsentPorts<'_>, patient_id: &PatientId) -> Result<ConsentHistory, ConsentError> {
+pub async fn history(
+    ports: ConsentPorts<'_>,
+    patient_id: &PatientId,
+) -> Result<ConsentHistory, ConsentError> {
     if ports.patients.get(patient_id).await?.is_none() {
         return Err(ConsentError::UnknownPatient);
     }
@@ -269,5 +336,10 @@ pub async fn history(ports: ConsentPorts<'_>, patient_id: &PatientId) -> Result<
             (c, s)
         })
         .collect();
-    Ok(ConsentHistory { patient_id: patient_id.clone(), today, validity, records })
+    Ok(ConsentHistory {
+        patient_id: patient_id.clone(),
+        today,
+        validity,
+        records,
+    })
 }

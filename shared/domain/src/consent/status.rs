@@ -93,7 +93,9 @@ impl Validity {
 
 /// The validity of a patient's consent on `today`, given their latest record.
 pub fn validity(latest: Option<&Consent>, today: NaiveDate) -> Validity {
-    let Some(consent) = latest else { return Validity::NoConsent };
+    let Some(consent) = latest else {
+        return Validity::NoConsent;
+    };
     let consent_id = consent.consent_id.clone();
     match status(consent, true, today) {
         ConsentStatus::Active => Validity::Valid { consent_id },
@@ -165,9 +167,18 @@ mod tests {
     #[test]
     fn validity_reasons() {
         assert_eq!(validity(None, day(0)), Validity::NoConsent);
-        assert_eq!(validity(Some(&consent(5, 9, false)), day(0)).reason(), "future_dated");
-        assert_eq!(validity(Some(&consent(0, 9, false)), day(9)).reason(), "expired");
-        assert_eq!(validity(Some(&consent(0, 9, true)), day(3)).reason(), "revoked");
+        assert_eq!(
+            validity(Some(&consent(5, 9, false)), day(0)).reason(),
+            "future_dated"
+        );
+        assert_eq!(
+            validity(Some(&consent(0, 9, false)), day(9)).reason(),
+            "expired"
+        );
+        assert_eq!(
+            validity(Some(&consent(0, 9, true)), day(3)).reason(),
+            "revoked"
+        );
         assert!(validity(Some(&consent(0, 9, false)), day(3)).is_valid());
     }
 

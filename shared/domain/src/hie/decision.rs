@@ -60,12 +60,22 @@ pub enum Decision {
 pub fn decide(latest: Option<&Consent>, today: NaiveDate) -> Decision {
     match validity(latest, today) {
         Validity::Valid { consent_id } => Decision::Send { consent_id },
-        Validity::NoConsent => Decision::Skip { reason: SkipReason::NoConsent, consent_id: None },
-        Validity::Expired { consent_id } => Decision::Skip { reason: SkipReason::Expired, consent_id: Some(consent_id) },
-        Validity::Revoked { consent_id } => Decision::Skip { reason: SkipReason::Revoked, consent_id: Some(consent_id) },
-        Validity::FutureDated { consent_id } => {
-            Decision::Skip { reason: SkipReason::FutureDated, consent_id: Some(consent_id) }
-        }
+        Validity::NoConsent => Decision::Skip {
+            reason: SkipReason::NoConsent,
+            consent_id: None,
+        },
+        Validity::Expired { consent_id } => Decision::Skip {
+            reason: SkipReason::Expired,
+            consent_id: Some(consent_id),
+        },
+        Validity::Revoked { consent_id } => Decision::Skip {
+            reason: SkipReason::Revoked,
+            consent_id: Some(consent_id),
+        },
+        Validity::FutureDated { consent_id } => Decision::Skip {
+            reason: SkipReason::FutureDated,
+            consent_id: Some(consent_id),
+        },
     }
 }
 

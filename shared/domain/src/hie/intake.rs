@@ -71,7 +71,13 @@ impl std::fmt::Debug for AppointmentInput {
     }
 }
 
-fn text(errors: &mut ValidationErrors, field: &str, value: Option<&str>, required: bool, max: usize) -> Option<String> {
+fn text(
+    errors: &mut ValidationErrors,
+    field: &str,
+    value: Option<&str>,
+    required: bool,
+    max: usize,
+) -> Option<String> {
     match value.map(str::trim).filter(|v| !v.is_empty()) {
         None if required => {
             errors.push(ValidationError::new(field, "is required"));
@@ -79,11 +85,17 @@ fn text(errors: &mut ValidationErrors, field: &str, value: Option<&str>, require
         }
         None => Some(String::new()),
         Some(v) if v.chars().count() > max => {
-            errors.push(ValidationError::new(field, format!("must be at most {max} characters")));
+            errors.push(ValidationError::new(
+                field,
+                format!("must be at most {max} characters"),
+            ));
             None
         }
         Some(v) if v.chars().any(char::is_control) => {
-            errors.push(ValidationError::new(field, "must not contain control characters"));
+            errors.push(ValidationError::new(
+                field,
+                "must not contain control characters",
+            ));
             None
         }
         Some(v) => Some(v.to_owned()),
@@ -115,20 +127,42 @@ impl AppointmentInput {
                 errors.push(ValidationError::new("scheduled_start", "is required"));
                 None
             }
-            Some(v) => errors.check(DateTime::parse_from_rfc3339(v.trim()).map(|t| t.with_timezone(&Utc)).map_err(
-                |_| ValidationError::new("scheduled_start", "must be an RFC 3339 timestamp such as 2026-11-21T09:30:00-06:00"),
-            )),
+            Some(v) => errors.check(
+                DateTime::parse_from_rfc3339(v.trim())
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(|_| {
+                        ValidationError::new(
+                            "scheduled_start",
+                            "must be an RFC 3339 timestamp such as 2026-11-21T09:30:00-06:00",
+                        )
+                    }),
+            ),
         };
         let provider = self.provider.clone().unwrap_or_default();
         let provider_id = text(&mut errors, "provider.id", provider.id.as_deref(), true, 64);
-        let provider_name = text(&mut errors, "provider.name", provider.name.as_deref(), true, 200);
-        let location = text(&mut errors, "location", self.location.as_deref(), false, 200);
+        let provider_name = text(
+            &mut errors,
+            "provider.name",
+            provider.name.as_deref(),
+            true,
+            200,
+        );
+        let location = text(
+            &mut errors,
+            "location",
+            self.location.as_deref(),
+            false,
+            200,
+        );
         let reason = text(&mut errors, "reason", self.reason.as_deref(), false, 500);
         let status = text(&mut errors, "status", self.status.as_deref(), true, 40);
         errors.finish(|| Schedule {
             patient_id: patient_id.expect("validated"),
             scheduled_start: scheduled_start.expect("validated"),
-            provider: Provider { id: provider_id.expect("validated"), name: provider_name.expect("validated") },
+            provider: Provider {
+                id: provider_id.expect("validated"),
+                name: provider_name.expect("validated"),
+            },
             location: location.unwrap_or_default(),
             reason: reason.unwrap_or_default(),
             status: status.map(|s| s.to_ascii_lowercase()).unwrap_or_default(),
@@ -145,7 +179,11 @@ pub async fn save_appointment(
 ) -> Result<(Appointment, bool), AppointmentError> {
     let schedule = input.validate()?;
     if ports.patients.get(&schedule.patient_id).await?.is_none() {
-        return Err(ValidationErrors::from(ValidationError::new("patient_id", "no patient has this id")).into());
+        return Err(ValidationErrors::from(ValidationError::new(
+            "patient_id",
+            "no patient has this id",
+        ))
+        .into());
     }
     let existing = ports.appointments.get(appointment_id).await?;
     let created = existing.is_none();
@@ -163,7 +201,11 @@ pub async fn save_appointment(
     };
     ports.appointments.put(&appointment).await?;
     // The store keeps transition fields; read back what it holds.
-    let stored = ports.appointments.get(appointment_id).await?.unwrap_or(appointment);
+    let stored = ports
+        .appointments
+        .get(appointment_id)
+        .await?
+        .unwrap_or(appointment);
     Ok((stored, created))
 }
 
@@ -174,8 +216,16 @@ pub async fn transition(
     appointment_id: &AppointmentId,
 ) -> Result<Appointment, AppointmentError> {
     for _ in 0..8 {
-        let current = ports.appointments.get(appointment_id).await?.ok_or(AppointmentError::UnknownAppointment)?;
-        match ports.appointments.record_transition(appointment_id, current.transition_seq, ports.clock.now()).await {
+        let current = ports
+            .appointments
+            .get(appointment_id)
+            .await?
+            .ok_or(AppointmentError::UnknownAppointment)?;
+        match ports
+            .appointments
+            .record_transition(appointment_id, current.transition_seq, ports.clock.now())
+            .await
+        {
             Ok(updated) => return Ok(updated),
             Err(StoreError::Conflict(_)) => continue,
             Err(StoreError::NotFound) => return Err(AppointmentError::UnknownAppointment),

@@ -44,11 +44,14 @@ fn set(msg: &mut OwnedMessage, path: &'static str, value: &str) -> Result<(), Me
         return Ok(());
     }
     let parsed: Path = path.parse().map_err(|_| MessageError::Template(path))?;
-    msg.set(&parsed, value).map_err(|source| MessageError::Hl7 { path, source })
+    msg.set(&parsed, value)
+        .map_err(|source| MessageError::Hl7 { path, source })
 }
 
 fn hl7_time(at: DateTime<Utc>, settings: &HieSettings) -> String {
-    at.with_timezone(&settings.time_zone).format("%Y%m%d%H%M%S%z").to_string()
+    at.with_timezone(&settings.time_zone)
+        .format("%Y%m%d%H%M%S%z")
+        .to_string()
 }
 
 /// The encounter as an HL7 v2.5.1 ADT^A04 (register a patient): MSH, EVN, PID and PV1 from the
@@ -62,8 +65,16 @@ pub fn encounter_hl7(
 ) -> Result<String, MessageError> {
     let template = "MSH|^~\\&|\rEVN|\rPID|\rPV1|";
     let mut msg = OwnedMessage::parse(template).map_err(|_| MessageError::Template("MSH"))?;
-    let facility = settings.default_from_address.as_ref().map(|a| a.expose().to_owned()).unwrap_or_default();
-    let hie = settings.default_to_address.as_ref().map(|a| a.expose().to_owned()).unwrap_or_default();
+    let facility = settings
+        .default_from_address
+        .as_ref()
+        .map(|a| a.expose().to_owned())
+        .unwrap_or_default();
+    let hie = settings
+        .default_to_address
+        .as_ref()
+        .map(|a| a.expose().to_owned())
+        .unwrap_or_default();
     set(&mut msg, "MSH-3", SENDING_APPLICATION)?;
     set(&mut msg, "MSH-4", &facility)?;
     set(&mut msg, "MSH-5", "HIE")?;
@@ -78,22 +89,42 @@ pub fn encounter_hl7(
     set(&mut msg, "MSH-18", "UNICODE UTF-8")?;
 
     set(&mut msg, "EVN-1", "A04")?;
-    set(&mut msg, "EVN-2", &hl7_time(appointment.transitioned_at.unwrap_or(now), settings))?;
+    set(
+        &mut msg,
+        "EVN-2",
+        &hl7_time(appointment.transitioned_at.unwrap_or(now), settings),
+    )?;
 
     set(&mut msg, "PID-1", "1")?;
     set(&mut msg, "PID-3.1", patient.mrn.expose())?;
     set(&mut msg, "PID-3.5", "MR")?;
     set(&mut msg, "PID-5.1", patient.last_name.expose())?;
     set(&mut msg, "PID-5.2", patient.first_name.expose())?;
-    set(&mut msg, "PID-7", &patient.birth_date.expose().format("%Y%m%d").to_string())?;
+    set(
+        &mut msg,
+        "PID-7",
+        &patient.birth_date.expose().format("%Y%m%d").to_string(),
+    )?;
     set(&mut msg, "PID-8", patient.sex.code())?;
     if let Some(address) = &patient.address {
         set(&mut msg, "PID-11.1", address.line1.expose())?;
-        set(&mut msg, "PID-11.2", address.line2.as_ref().map_or("", |l| l.expose()))?;
+        set(
+            &mut msg,
+            "PID-11.2",
+            address.line2.as_ref().map_or("", |l| l.expose()),
+        )?;
         set(&mut msg, "PID-11.3", address.city.expose())?;
-        set(&mut msg, "PID-11.4", address.state.as_ref().map_or("", |s| s.expose()))?;
+        set(
+            &mut msg,
+            "PID-11.4",
+            address.state.as_ref().map_or("", |s| s.expose()),
+        )?;
         set(&mut msg, "PID-11.5", address.postal_code.expose())?;
-        set(&mut msg, "PID-11.6", address.country.as_ref().map_or("", |c| c.expose()))?;
+        set(
+            &mut msg,
+            "PID-11.6",
+            address.country.as_ref().map_or("", |c| c.expose()),
+        )?;
     }
     if let Some(phone) = &patient.phone {
         set(&mut msg, "PID-13[1].1", phone.expose())?;
@@ -123,7 +154,11 @@ pub fn encounter_hl7(
     set(&mut msg, "PV1-7.1", &appointment.provider.id)?;
     set(&mut msg, "PV1-7.2", &appointment.provider.name)?;
     set(&mut msg, "PV1-19", appointment.appointment_id.as_str())?;
-    set(&mut msg, "PV1-44", &hl7_time(appointment.scheduled_start, settings))?;
+    set(
+        &mut msg,
+        "PV1-44",
+        &hl7_time(appointment.scheduled_start, settings),
+    )?;
     Ok(msg.to_er7())
 }
 
@@ -136,16 +171,30 @@ pub fn build_mail(
     control_id: &str,
     now: DateTime<Utc>,
 ) -> Result<OutgoingMail, MessageError> {
-    let from = settings.default_from_address.clone().ok_or(MessageError::MissingAddress("From"))?;
-    let to = settings.default_to_address.clone().ok_or(MessageError::MissingAddress("To"))?;
-    let domain = from.expose().rsplit('@').next().unwrap_or("localhost").to_owned();
+    let from = settings
+        .default_from_address
+        .clone()
+        .ok_or(MessageError::MissingAddress("From"))?;
+    let to = settings
+        .default_to_address
+        .clone()
+        .ok_or(MessageError::MissingAddress("To"))?;
+    let domain = from
+        .expose()
+        .rsplit('@')
+        .next()
+        .unwrap_or("localhost")
+        .to_owned();
     let raw = MessageBuilder::new()
         .from(from.expose())
         .to(to.expose())
         .subject(settings.default_subject.as_str())
         .message_id(format!("{control_id}@{domain}"))
         .date(now.timestamp())
-        .header("X-Clinic-Connector-Appointment", mail_builder::headers::text::Text::new(appointment.appointment_id.as_str()))
+        .header(
+            "X-Clinic-Connector-Appointment",
+            mail_builder::headers::text::Text::new(appointment.appointment_id.as_str()),
+        )
         .text_body(settings.default_body.as_str())
         .attachment(
             ATTACHMENT_MIME_TYPE,
@@ -154,7 +203,11 @@ pub fn build_mail(
         )
         .write_to_vec()
         .map_err(MessageError::Mime)?;
-    Ok(OutgoingMail { from, to: vec![to], raw })
+    Ok(OutgoingMail {
+        from,
+        to: vec![to],
+        raw,
+    })
 }
 
 #[cfg(test)]
@@ -195,7 +248,10 @@ mod tests {
             appointment_id: AppointmentId::parse("a-9").unwrap(),
             patient_id: patient.patient_id.clone(),
             scheduled_start: Utc.with_ymd_and_hms(2026, 11, 20, 16, 30, 0).unwrap(),
-            provider: Provider { id: "NPI-1234567890".into(), name: "Dr. Rowan Ashby".into() },
+            provider: Provider {
+                id: "NPI-1234567890".into(),
+                name: "Dr. Rowan Ashby".into(),
+            },
             location: "CLINIC-2".into(),
             reason: Phi::new("follow-up".into()),
             status: "complete".into(),
@@ -221,12 +277,20 @@ mod tests {
         let now = Utc.with_ymd_and_hms(2026, 11, 21, 15, 0, 0).unwrap();
         let er7 = encounter_hl7(&patient, &appointment, &settings, now, "CC123").unwrap();
         let msg = Message::parse(&er7).unwrap();
-        let get = |p: &str| msg.get(&p.parse().unwrap()).map(|v| v.into_owned()).unwrap_or_default();
+        let get = |p: &str| {
+            msg.get(&p.parse().unwrap())
+                .map(|v| v.into_owned())
+                .unwrap_or_default()
+        };
         assert_eq!(get("MSH-9"), "ADT^A04^ADT_A01");
         assert_eq!(get("MSH-10"), "CC123");
         assert_eq!(get("MSH-12"), "2.5.1");
         assert_eq!(get("MSH-7"), "20261121090000-0600");
-        assert_eq!(get("PID-3.1"), "MRN-77|31", "field separator in a value is escaped and decoded");
+        assert_eq!(
+            get("PID-3.1"),
+            "MRN-77|31",
+            "field separator in a value is escaped and decoded"
+        );
         assert_eq!(get("PID-5.1"), "Quill^feather");
         assert_eq!(get("PID-5.2"), "Zephyrine");
         assert_eq!(get("PID-7"), "19790403");
@@ -235,7 +299,11 @@ mod tests {
         assert_eq!(get("PV1-7.2"), "Dr. Rowan Ashby");
         assert_eq!(get("PV1-19"), "a-9");
         assert_eq!(get("PV1-44"), "20261120103000-0600");
-        let ids: Vec<_> = er7.split('\r').filter(|s| !s.is_empty()).map(|s| &s[..3]).collect();
+        let ids: Vec<_> = er7
+            .split('\r')
+            .filter(|s| !s.is_empty())
+            .map(|s| &s[..3])
+            .collect();
         assert_eq!(ids, ["MSH", "EVN", "PID", "PV1"]);
     }
 
@@ -246,10 +314,18 @@ mod tests {
         let er7 = encounter_hl7(&patient, &appointment, &settings, now, "CC123").unwrap();
         let mail = build_mail(&settings, &er7, &appointment, "CC123", now).unwrap();
         assert_eq!(mail.to[0].expose(), "intake@direct.examplehie.org");
-        let parsed = mail_parser::MessageParser::default().parse(&mail.raw).unwrap();
+        let parsed = mail_parser::MessageParser::default()
+            .parse(&mail.raw)
+            .unwrap();
         assert_eq!(parsed.subject(), Some("Encounter summary"));
-        assert_eq!(parsed.from().unwrap().first().unwrap().address(), Some("records@direct.exampleclinic.org"));
-        assert_eq!(parsed.body_text(0).unwrap().trim(), "One encounter attached.");
+        assert_eq!(
+            parsed.from().unwrap().first().unwrap().address(),
+            Some("records@direct.exampleclinic.org")
+        );
+        assert_eq!(
+            parsed.body_text(0).unwrap().trim(),
+            "One encounter attached."
+        );
         let attachment = parsed.attachment(0).unwrap();
         assert_eq!(attachment.attachment_name(), Some("encounter-a-9.hl7"));
         assert_eq!(attachment.contents(), er7.as_bytes());
@@ -263,6 +339,9 @@ mod tests {
         settings.default_to_address = None;
         let now = Utc::now();
         let er7 = encounter_hl7(&patient, &appointment, &settings, now, "C").unwrap();
-        assert!(matches!(build_mail(&settings, &er7, &appointment, "C", now), Err(MessageError::MissingAddress("To"))));
+        assert!(matches!(
+            build_mail(&settings, &er7, &appointment, "C", now),
+            Err(MessageError::MissingAddress("To"))
+        ));
     }
 }

@@ -10,7 +10,10 @@ mod message;
 mod work;
 
 pub use decision::{Decision, SkipReason, decide};
-pub use intake::{AppointmentError, AppointmentInput, AppointmentPorts, ProviderInput, save_appointment, transition};
+pub use intake::{
+    AppointmentError, AppointmentInput, AppointmentPorts, ProviderInput, save_appointment,
+    transition,
+};
 pub use ledger::{Claim, SendRecord, SendState};
 pub use message::{ATTACHMENT_MIME_TYPE, MessageError, build_mail, encounter_hl7};
 pub use work::{HieWork, SendKey, WorkParseError};

@@ -31,7 +31,11 @@ pub struct SendKey {
 
 impl std::fmt::Display for SendKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}#{}#{}", self.appointment_id, self.transition_seq, self.resend)
+        write!(
+            f,
+            "{}#{}#{}",
+            self.appointment_id, self.transition_seq, self.resend
+        )
     }
 }
 
@@ -71,9 +75,16 @@ mod tests {
 
     #[test]
     fn round_trips_through_a_queue_body() {
-        let work = HieWork { appointment_id: AppointmentId::parse("a-1").unwrap(), transition_seq: 2, resend: 0 };
+        let work = HieWork {
+            appointment_id: AppointmentId::parse("a-1").unwrap(),
+            transition_seq: 2,
+            resend: 0,
+        };
         let message = work.to_message();
-        assert_eq!(message.body, r#"{"appointment_id":"a-1","transition_seq":2,"resend":0}"#);
+        assert_eq!(
+            message.body,
+            r#"{"appointment_id":"a-1","transition_seq":2,"resend":0}"#
+        );
         assert_eq!(HieWork::parse(&message.body).unwrap(), work);
         assert_eq!(message.dedup_id.as_deref(), Some("a-1#2#0"));
         assert!(HieWork::parse(r#"{"appointment_id":"a-1"}"#).is_err());

@@ -15,7 +15,16 @@ use crate::http::problem::Problem;
 const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 500;
 
-const PARAMS: &[&str] = &["log_type", "from", "to", "patient_id", "appointment_id", "outcome", "limit", "cursor"];
+const PARAMS: &[&str] = &[
+    "log_type",
+    "from",
+    "to",
+    "patient_id",
+    "appointment_id",
+    "outcome",
+    "limit",
+    "cursor",
+];
 
 /// `GET /audit-entries`: newest first, filtered, paginated with an opaque cursor. `from` is
 /// inclusive and `to` exclusive for timestamps; a bare date `to` includes that whole day (in the
@@ -27,7 +36,10 @@ pub(crate) async fn list(
 ) -> Result<Json<Page<AuditEntry>>, Problem> {
     caller.require_admin()?;
     let params = QueryParams::parse(raw.as_deref(), PARAMS)?;
-    let tz = current_settings(ctx.settings.as_ref()).await?.value.time_zone;
+    let tz = current_settings(ctx.settings.as_ref())
+        .await?
+        .value
+        .time_zone;
     let mut errors = ValidationErrors::default();
     let log_type = params.get("log_type").and_then(|v| {
         errors.check(LogType::parse(v).ok_or_else(|| {
@@ -35,25 +47,41 @@ pub(crate) async fn list(
             ValidationError::new("log_type", format!("must be one of {}", names.join(", ")))
         }))
     });
-    let outcome = params.get("outcome").and_then(|v| {
-        errors.check(Outcome::parse(v).ok_or_else(|| ValidationError::new("outcome", "must be success, skipped or error")))
-    });
-    let from = params.get("from").and_then(|v| errors.check(instant("from", v, tz, false)));
-    let to = params.get("to").and_then(|v| errors.check(instant("to", v, tz, true)));
+    let outcome =
+        params.get("outcome").and_then(|v| {
+            errors.check(Outcome::parse(v).ok_or_else(|| {
+                ValidationError::new("outcome", "must be success, skipped or error")
+            }))
+        });
+    let from = params
+        .get("from")
+        .and_then(|v| errors.check(instant("from", v, tz, false)));
+    let to = params
+        .get("to")
+        .and_then(|v| errors.check(instant("to", v, tz, true)));
     if let (Some(f), Some(t)) = (from, to)
         && t <= f
     {
         errors.push(ValidationError::new("to", "must be after from"));
     }
-    let patient_id = params.get("patient_id").and_then(|v| errors.check(PatientId::parse(v)));
-    let appointment_id = params.get("appointment_id").and_then(|v| errors.check(AppointmentId::parse(v)));
+    let patient_id = params
+        .get("patient_id")
+        .and_then(|v| errors.check(PatientId::parse(v)));
+    let appointment_id = params
+        .get("appointment_id")
+        .and_then(|v| errors.check(AppointmentId::parse(v)));
     let limit = match params.get("limit") {
         None => Some(DEFAULT_LIMIT),
         Some(v) => errors.check(
             v.parse::<usize>()
                 .ok()
                 .filter(|n| (1..=MAX_LIMIT).contains(n))
-                .ok_or_else(|| ValidationError::new("limit", format!("must be a whole number from 1 to {MAX_LIMIT}"))),
+                .ok_or_else(|| {
+                    ValidationError::new(
+                        "limit",
+                        format!("must be a whole number from 1 to {MAX_LIMIT}"),
+                    )
+                }),
         ),
     };
     if !errors.is_empty() {

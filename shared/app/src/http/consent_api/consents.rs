@@ -37,11 +37,18 @@ pub(crate) async fn give_as(
     source: ConsentSource,
     actor: &Actor,
 ) -> Result<(StatusCode, Json<ConsentView>), Problem> {
-    let consent = consent::give_consent(ctx.consent_ports(), patient_id, input, source, actor).await?;
+    let consent =
+        consent::give_consent(ctx.consent_ports(), patient_id, input, source, actor).await?;
     tracing::info!(patient_id = %patient_id, consent_id = %consent.consent_id, seq = consent.seq,
         source = consent.source.as_str(), "consent recorded");
-    let today = current_settings(ctx.settings.as_ref()).await?.value.today(ctx.clock.now());
-    Ok((StatusCode::CREATED, Json(ConsentView::latest(consent, today))))
+    let today = current_settings(ctx.settings.as_ref())
+        .await?
+        .value
+        .today(ctx.clock.now());
+    Ok((
+        StatusCode::CREATED,
+        Json(ConsentView::latest(consent, today)),
+    ))
 }
 
 /// Revokes a record as `actor`, and answers 200 with it.
@@ -52,15 +59,32 @@ pub(crate) async fn revoke_as(
     input: RevokeInput,
     actor: &Actor,
 ) -> Result<Json<ConsentView>, Problem> {
-    let revoked = consent::revoke_consent(ctx.consent_ports(), patient_id, consent_id, input.reason, actor).await?;
+    let revoked = consent::revoke_consent(
+        ctx.consent_ports(),
+        patient_id,
+        consent_id,
+        input.reason,
+        actor,
+    )
+    .await?;
     tracing::info!(patient_id = %patient_id, consent_id = %consent_id, "consent revoked");
-    let today = current_settings(ctx.settings.as_ref()).await?.value.today(ctx.clock.now());
+    let today = current_settings(ctx.settings.as_ref())
+        .await?
+        .value
+        .today(ctx.clock.now());
     Ok(Json(ConsentView::latest(revoked, today)))
 }
 
 /// The patient's history as the API shows it.
-pub(crate) async fn history_of(ctx: &Context, patient_id: &PatientId) -> Result<Json<HistoryView>, Problem> {
-    Ok(Json(consent::history(ctx.consent_ports(), patient_id).await?.into()))
+pub(crate) async fn history_of(
+    ctx: &Context,
+    patient_id: &PatientId,
+) -> Result<Json<HistoryView>, Problem> {
+    Ok(Json(
+        consent::history(ctx.consent_ports(), patient_id)
+            .await?
+            .into(),
+    ))
 }
 
 /// `POST /patients/{patient_id}/consents`.
@@ -71,7 +95,14 @@ pub(crate) async fn give(
     JsonBody(input): JsonBody<ConsentInput>,
 ) -> Result<(StatusCode, Json<ConsentView>), Problem> {
     let actor = caller.require_clinic_user()?;
-    give_as(&ctx, &patient_path(patient_id)?, &input, ConsentSource::Staff, actor).await
+    give_as(
+        &ctx,
+        &patient_path(patient_id)?,
+        &input,
+        ConsentSource::Staff,
+        actor,
+    )
+    .await
 }
 
 /// `GET /patients/{patient_id}/consents`.
@@ -92,5 +123,12 @@ pub(crate) async fn revoke(
     JsonBody(input): JsonBody<RevokeInput>,
 ) -> Result<Json<ConsentView>, Problem> {
     let actor = caller.require_clinic_user()?;
-    revoke_as(&ctx, &patient_path(patient_id)?, &consent_path(consent_id)?, input, actor).await
+    revoke_as(
+        &ctx,
+        &patient_path(patient_id)?,
+        &consent_path(consent_id)?,
+        input,
+        actor,
+    )
+    .await
 }

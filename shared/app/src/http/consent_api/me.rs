@@ -18,7 +18,10 @@ use crate::http::auth::Caller;
 use crate::http::problem::Problem;
 
 /// `GET /me/consents`.
-pub(crate) async fn history(State(ctx): State<Arc<Context>>, caller: Caller) -> Result<Json<HistoryView>, Problem> {
+pub(crate) async fn history(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+) -> Result<Json<HistoryView>, Problem> {
     history_of(&ctx, &caller.require_patient()?).await
 }
 
@@ -40,12 +43,16 @@ pub(crate) async fn revoke(
     JsonBody(input): JsonBody<RevokeInput>,
 ) -> Result<Json<ConsentView>, Problem> {
     let patient_id = caller.require_patient()?;
-    let consent_id = ConsentId::parse(consent_id).map_err(|_| Problem::not_found_resource("consent record"))?;
+    let consent_id =
+        ConsentId::parse(consent_id).map_err(|_| Problem::not_found_resource("consent record"))?;
     revoke_as(&ctx, &patient_id, &consent_id, input, &caller.0).await
 }
 
 /// `GET /me/portal`: the explanation the portal shows beside the consent form.
-pub(crate) async fn portal(State(ctx): State<Arc<Context>>, caller: Caller) -> Result<Json<Value>, Problem> {
+pub(crate) async fn portal(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+) -> Result<Json<Value>, Problem> {
     let patient_id = caller.require_patient()?;
     let settings = current_settings(ctx.settings.as_ref()).await?.value;
     Ok(Json(json!({

@@ -1,6 +1,7 @@
-//! The consent API: patients, consents, HIE settings, the audit log, and the patient portal's
-//! own-consent routes. JSON in snake_case; errors as problem+json.
+//! The consent API: patients, consents, HIE settings, the audit log, the patient portal's
+//! own-consent routes, appointment intake and the HIE operators' routes. JSON in snake_case; errors as problem+json.
 
+mod appointments;
 mod audit;
 mod consents;
 mod me;
@@ -19,14 +20,36 @@ use crate::Context;
 /// The consent API's routes, with the context as state.
 pub fn router(ctx: Arc<Context>) -> Router {
     Router::new()
-        .route("/patients/{patient_id}", put(patients::register).get(patients::get))
-        .route("/patients/{patient_id}/consents", post(consents::give).get(consents::history))
-        .route("/patients/{patient_id}/consents/{consent_id}/revoke", post(consents::revoke))
+        .route(
+            "/patients/{patient_id}",
+            put(patients::register).get(patients::get),
+        )
+        .route(
+            "/patients/{patient_id}/consents",
+            post(consents::give).get(consents::history),
+        )
+        .route(
+            "/patients/{patient_id}/consents/{consent_id}/revoke",
+            post(consents::revoke),
+        )
         .route("/settings/hie", get(settings::get).put(settings::put))
         .route("/audit-entries", get(audit::list))
         .route("/me/consents", get(me::history).post(me::give))
         .route("/me/consents/{consent_id}/revoke", post(me::revoke))
         .route("/me/portal", get(me::portal))
+        .route(
+            "/appointments/{appointment_id}",
+            put(appointments::put).get(appointments::get),
+        )
+        .route(
+            "/appointments/{appointment_id}/transition",
+            post(appointments::transition_now),
+        )
+        .route(
+            "/appointments/{appointment_id}/resend",
+            post(appointments::resend),
+        )
+        .route("/hie/batch-preview", get(appointments::batch_preview))
         .with_state(ctx)
 }
 
@@ -36,7 +59,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/patients/{patient_id}"),
     ("POST", "/patients/{patient_id}/consents"),
     ("GET", "/patients/{patient_id}/consents"),
-    ("POST", "/patients/{patient_id}/consents/{consent_id}/revoke"),
+    (
+        "POST",
+        "/patients/{patient_id}/consents/{consent_id}/revoke",
+    ),
     ("GET", "/settings/hie"),
     ("PUT", "/settings/hie"),
     ("GET", "/audit-entries"),
@@ -44,4 +70,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/me/consents"),
     ("POST", "/me/consents/{consent_id}/revoke"),
     ("GET", "/me/portal"),
+    ("PUT", "/appointments/{appointment_id}"),
+    ("GET", "/appointments/{appointment_id}"),
+    ("POST", "/appointments/{appointment_id}/transition"),
+    ("POST", "/appointments/{appointment_id}/resend"),
+    ("GET", "/hie/batch-preview"),
 ];

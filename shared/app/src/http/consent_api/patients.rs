@@ -26,10 +26,23 @@ pub(crate) async fn register(
     let registration = register_patient(ctx.consent_ports(), &patient_id, &input).await?;
     tracing::info!(patient_id = %patient_id, created = registration.created,
         opt_in_consent = registration.consent.is_some(), "patient saved");
-    let today = current_settings(ctx.settings.as_ref()).await?.value.today(ctx.clock.now());
-    let status = if registration.created { StatusCode::CREATED } else { StatusCode::OK };
+    let today = current_settings(ctx.settings.as_ref())
+        .await?
+        .value
+        .today(ctx.clock.now());
+    let status = if registration.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     let consent = registration.consent.map(|c| ConsentView::latest(c, today));
-    Ok((status, Json(RegistrationView { patient: registration.patient, consent })))
+    Ok((
+        status,
+        Json(RegistrationView {
+            patient: registration.patient,
+            consent,
+        }),
+    ))
 }
 
 /// `GET /patients/{patient_id}`: the stored demographics.
@@ -39,7 +52,12 @@ pub(crate) async fn get(
     Path(patient_id): Path<String>,
 ) -> Result<Json<Patient>, Problem> {
     caller.require_clinic_user()?;
-    let patient_id = PatientId::parse(patient_id).map_err(|_| Problem::not_found_resource("patient"))?;
-    let patient = ctx.patients.get(&patient_id).await?.ok_or_else(|| Problem::not_found_resource("patient"))?;
+    let patient_id =
+        PatientId::parse(patient_id).map_err(|_| Problem::not_found_resource("patient"))?;
+    let patient = ctx
+        .patients
+        .get(&patient_id)
+        .await?
+        .ok_or_else(|| Problem::not_found_resource("patient"))?;
     Ok(Json(patient))
 }

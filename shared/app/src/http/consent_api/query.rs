@@ -16,35 +16,64 @@ pub(crate) struct QueryParams {
 
 impl QueryParams {
     /// Parses `raw`, accepting only the `allowed` names.
-    pub(crate) fn parse(raw: Option<&str>, allowed: &'static [&'static str]) -> Result<Self, Problem> {
+    pub(crate) fn parse(
+        raw: Option<&str>,
+        allowed: &'static [&'static str],
+    ) -> Result<Self, Problem> {
         let mut values = HashMap::new();
         let mut errors = ValidationErrors::default();
         for (key, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
             if !allowed.contains(&key.as_ref()) {
-                errors.push(ValidationError::new(key.as_ref(), format!("is not a parameter; use {}", allowed.join(", "))));
-            } else if values.insert(key.clone().into_owned(), value.into_owned()).is_some() {
-                errors.push(ValidationError::new(key.as_ref(), "is given more than once"));
+                errors.push(ValidationError::new(
+                    key.as_ref(),
+                    format!("is not a parameter; use {}", allowed.join(", ")),
+                ));
+            } else if values
+                .insert(key.clone().into_owned(), value.into_owned())
+                .is_some()
+            {
+                errors.push(ValidationError::new(
+                    key.as_ref(),
+                    "is given more than once",
+                ));
             }
         }
-        if errors.is_empty() { Ok(Self { values, allowed }) } else { Err(Problem::validation(errors)) }
+        if errors.is_empty() {
+            Ok(Self { values, allowed })
+        } else {
+            Err(Problem::validation(errors))
+        }
     }
 
     /// The raw value of a parameter, if present and not empty.
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
         debug_assert!(self.allowed.contains(&name));
-        self.values.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        self.values
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 }
 
 /// Reads an instant: RFC 3339, or a date `YYYY-MM-DD` meaning the start of that day in `tz`
 /// (the end of it when `end_of_day`, for inclusive "to" dates).
-pub(crate) fn instant(field: &str, value: &str, tz: Tz, end_of_day: bool) -> Result<DateTime<Utc>, ValidationError> {
+pub(crate) fn instant(
+    field: &str,
+    value: &str,
+    tz: Tz,
+    end_of_day: bool,
+) -> Result<DateTime<Utc>, ValidationError> {
     if let Ok(at) = DateTime::parse_from_rfc3339(value) {
         return Ok(at.with_timezone(&Utc));
     }
-    let invalid = || ValidationError::new(field, "must be an RFC 3339 timestamp or a date YYYY-MM-DD");
+    let invalid =
+        || ValidationError::new(field, "must be an RFC 3339 timestamp or a date YYYY-MM-DD");
     let date = NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| invalid())?;
-    let date = if end_of_day { date.checked_add_days(Days::new(1)).ok_or_else(invalid)? } else { date };
+    let date = if end_of_day {
+        date.checked_add_days(Days::new(1)).ok_or_else(invalid)?
+    } else {
+        date
+    };
     let midnight = date.and_hms_opt(0, 0, 0).ok_or_else(invalid)?;
     midnight
         .and_local_timezone(tz)

@@ -2,7 +2,9 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use connector_domain::settings::{HieSettings, HieSettingsInput, current_settings, update_settings};
+use connector_domain::settings::{
+    HieSettings, HieSettingsInput, current_settings, update_settings,
+};
 
 use crate::Context;
 use crate::http::JsonBody;
@@ -10,7 +12,10 @@ use crate::http::auth::Caller;
 use crate::http::problem::Problem;
 
 /// `GET /settings/hie`.
-pub(crate) async fn get(State(ctx): State<Arc<Context>>, caller: Caller) -> Result<Json<HieSettings>, Problem> {
+pub(crate) async fn get(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+) -> Result<Json<HieSettings>, Problem> {
     caller.require_admin()?;
     Ok(Json(current_settings(ctx.settings.as_ref()).await?.value))
 }

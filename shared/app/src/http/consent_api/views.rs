@@ -70,14 +70,20 @@ pub(crate) struct HistoryView {
 
 impl From<ConsentHistory> for HistoryView {
     fn from(history: ConsentHistory) -> Self {
-        let current = history.current().map(|(c, s)| ConsentView::new(c.clone(), *s));
+        let current = history
+            .current()
+            .map(|(c, s)| ConsentView::new(c.clone(), *s));
         Self {
             patient_id: history.patient_id,
             today: history.today,
             valid: history.validity.is_valid(),
             reason: history.validity.reason(),
             current,
-            consents: history.records.into_iter().map(|(c, s)| ConsentView::new(c, s)).collect(),
+            consents: history
+                .records
+                .into_iter()
+                .map(|(c, s)| ConsentView::new(c, s))
+                .collect(),
         }
     }
 }

@@ -1,0 +1,6 @@
+//! The background jobs, independent of their host: the batch collector (EventBridge schedule on
+//! AWS, an interval in `connector serve`) and the HIE sender (SQS on AWS, the embedded queue in
+//! `connector serve`).
+
+pub mod collector;
+pub mod sender;

@@ -1,0 +1,238 @@
+//! Faults and duplicates in the HIE pipeline: nothing lost, nothing sent twice, every outcome
+//! audited.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use connector_app::Context;
+use connector_app::jobs::collector;
+use connector_app::jobs::sender::{self, SendOutcome};
+use connector_domain::hie::{HieWork, SkipReason};
+use connector_embedded::QueueOptions;
+use connector_testkit::faults::{CrashingCheckpoint, MailFault};
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::{TestApp, enable_hie, spawn_app};
+
+async fn one_consented_transition(app: &TestApp) {
+    enable_hie(app).await;
+    app.register("p-1").await;
+    app.give("p-1", json!({})).await;
+    app.transitioned_appointment("a-1", "p-1").await;
+    app.clock.advance(Duration::minutes(5));
+}
+
+fn actions(entries: &[serde_json::Value]) -> Vec<String> {
+    entries
+        .iter()
+        .rev()
+        .map(|e| e["action"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_transient_failure_is_retried_with_backoff_then_sent_once() {
+    let app = spawn_app().await;
+    one_consented_transition(&app).await;
+    app.mailer.fail_next(&[MailFault::Transient]);
+    app.collect().await;
+    assert_eq!(app.drain().await, 1);
+    assert_eq!(app.outbox_mails().len(), 0);
+    assert_eq!(
+        app.drain().await,
+        0,
+        "released with a backoff, not visible yet"
+    );
+    app.clock.advance(Duration::seconds(31));
+    assert_eq!(app.drain().await, 1);
+    assert_eq!(app.outbox_mails().len(), 1);
+    let entries = app
+        .audit("log_type=hie_sent_appointments&appointment_id=a-1")
+        .await;
+    assert_eq!(actions(&entries), ["appointment.retry", "appointment.sent"]);
+    assert_eq!(entries[1]["outcome"], "error");
+    assert_eq!(entries[1]["detail"]["error"], "transient");
+}
+
+#[tokio::test]
+async fn a_permanent_failure_is_audited_and_not_retried() {
+    let app = spawn_app().await;
+    one_consented_transition(&app).await;
+    app.mailer.fail_next(&[MailFault::Permanent]);
+    app.collect().await;
+    app.drain().await;
+    app.clock.advance(Duration::hours(1));
+    assert_eq!(app.drain().await, 0, "the message was acknowledged");
+    // A rewind re-enqueues it; the ledger keeps it closed.
+    app.settings(json!({"next_batch_start_time": "2026-11-21T00:00:00Z"}))
+        .await;
+    app.collect().await;
+    app.drain().await;
+    assert_eq!(app.mailer.sent(), 0);
+    let entries = app
+        .audit("log_type=hie_sent_appointments&appointment_id=a-1")
+        .await;
+    assert_eq!(actions(&entries), ["appointment.failed"]);
+    assert_eq!(entries[0]["detail"]["error"], "rejected");
+}
+
+#[tokio::test]
+async fn failures_that_never_end_park_the_work_in_the_dead_letter_queue() {
+    let app = spawn_app().await;
+    one_consented_transition(&app).await;
+    app.mailer.fail_always(Some(MailFault::Transient));
+    app.collect().await;
+    for _ in 0..8 {
+        app.drain().await;
+        app.clock.advance(Duration::minutes(20));
+    }
+    let queue = app.db.queue(
+        connector_app::config::HIE_QUEUE_NAME,
+        QueueOptions::default().clock(app.clock.clone()),
+    );
+    let dead = queue.dead_letters(10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(
+        HieWork::parse(&dead[0].body)
+            .unwrap()
+            .appointment_id
+            .as_str(),
+        "a-1"
+    );
+    let entries = app
+        .audit("log_type=hie_sent_appointments&appointment_id=a-1")
+        .await;
+    assert_eq!(
+        actions(&entries),
+        vec!["appointment.retry"; 5],
+        "audited each time"
+    );
+
+    // An operator fixes the cause and redrives: sent once.
+    app.mailer.fail_always(None);
+    assert_eq!(queue.redrive(None).await.unwrap(), 1);
+    app.drain().await;
+    assert_eq!(app.mailer.sent(), 1);
+}
+
+#[tokio::test]
+async fn a_message_delivered_twice_is_sent_once() {
+    let app = spawn_app().await;
+    one_consented_transition(&app).await;
+    let work = HieWork {
+        appointment_id: "a-1".parse().unwrap(),
+        transition_seq: 1,
+        resend: 0,
+    };
+    // Twice on the queue (standard queues deliver at least once), and twice at the same moment.
+    let mut duplicate = work.to_message();
+    duplicate.dedup_id = None;
+    app.ctx
+        .hie_queue
+        .send_batch(&[duplicate.clone(), duplicate])
+        .await
+        .unwrap();
+    let (a, b) = tokio::join!(
+        sender::handle(&app.ctx, &work, 1),
+        sender::handle(&app.ctx, &work, 1)
+    );
+    let outcomes = [a.unwrap(), b.unwrap()];
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| matches!(o, SendOutcome::Sent { .. }))
+            .count(),
+        1,
+        "{outcomes:?}"
+    );
+    app.drain().await;
+    app.clock.advance(Duration::minutes(10));
+    app.drain().await;
+    assert_eq!(app.mailer.sent(), 1);
+    assert_eq!(app.outbox_mails().len(), 1);
+}
+
+#[tokio::test]
+async fn a_collector_stopped_between_enqueue_and_checkpoint_loses_nothing_and_sends_once() {
+    let app = spawn_app().await;
+    enable_hie(&app).await;
+    for i in 0..25 {
+        let p = format!("p-{i}");
+        app.register(&p).await;
+        app.give(&p, json!({})).await;
+        app.transitioned_appointment(&format!("a-{i}"), &p).await;
+        app.clock.advance(Duration::seconds(1));
+    }
+    app.clock.advance(Duration::minutes(5));
+    let crashing = Arc::new(CrashingCheckpoint::new(app.ctx.settings.clone()));
+    let crashing_ctx = Context {
+        settings: crashing.clone(),
+        ..(*app.ctx).clone()
+    };
+    let options = collector::CollectorOptions {
+        page_size: 10,
+        ..Default::default()
+    };
+    assert!(
+        collector::run(&crashing_ctx, options).await.is_err(),
+        "dies at its first checkpoint"
+    );
+    let settings = app
+        .call(Method::GET, "/settings/hie", "admin", None)
+        .await
+        .body;
+    assert_eq!(
+        settings["next_batch_start_time"], "2026-11-21T00:00:00Z",
+        "the watermark did not move"
+    );
+
+    // The next run resumes from the unchanged watermark and re-enqueues the first page.
+    let report = collector::run(&app.ctx, options).await.unwrap();
+    assert_eq!(report.enqueued, 25);
+    app.drain().await;
+    assert_eq!(app.mailer.sent(), 25, "each appointment exactly once");
+    assert_eq!(app.outbox_mails().len(), 25);
+    let sent = app
+        .audit("log_type=hie_sent_appointments&outcome=success")
+        .await;
+    assert_eq!(
+        sent.iter()
+            .filter(|e| e["action"] == "appointment.sent")
+            .count(),
+        25
+    );
+}
+
+#[tokio::test]
+async fn a_revoke_between_collect_and_send_stops_the_send() {
+    let app = spawn_app().await;
+    one_consented_transition(&app).await;
+    app.collect().await;
+    let history = app.history("p-1").await;
+    let path = format!(
+        "/patients/p-1/consents/{}/revoke",
+        history["current"]["consent_id"].as_str().unwrap()
+    );
+    app.call(Method::POST, &path, "staff", None).await;
+    let work = HieWork {
+        appointment_id: "a-1".parse().unwrap(),
+        transition_seq: 1,
+        resend: 0,
+    };
+    assert_eq!(app.drain().await, 1);
+    assert_eq!(app.mailer.sent(), 0);
+    let entries = app
+        .audit("log_type=hie_sent_appointments&appointment_id=a-1")
+        .await;
+    assert_eq!(actions(&entries), ["appointment.skipped"]);
+    assert_eq!(entries[0]["detail"]["reason"], "revoked");
+    assert_eq!(entries[0]["detail"]["consent_status"], "revoked");
+    assert_eq!(entries[0]["consent_id"], history["current"]["consent_id"]);
+    // Delivered again later, it stays skipped.
+    assert_eq!(
+        sender::handle(&app.ctx, &work, 2).await.unwrap(),
+        SendOutcome::Duplicate
+    );
+    let _ = SkipReason::Revoked;
+}
