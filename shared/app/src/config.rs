@@ -9,7 +9,7 @@ pub const HIE_QUEUE_NAME: &str = "hie";
 pub const HIE_MAX_RECEIVES: u32 = 5;
 
 /// Which adapters back the ports.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum StoreConfig {
     /// One SQLite file (plus an outbox folder for mail), for `connector serve` and evaluation.
     Embedded {
@@ -18,10 +18,14 @@ pub enum StoreConfig {
         /// Where mail for the HIE is written as `.eml` files.
         outbox_dir: PathBuf,
     },
+    /// DynamoDB tables, SQS queues and SES, named by environment variables (see
+    /// `connector_aws::AwsConfig`); endpoints come from the SDK's standard configuration.
+    #[cfg(feature = "aws")]
+    Aws(connector_aws::AwsConfig),
 }
 
 /// Everything the connector needs to start.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Config {
     /// The adapters.
     pub store: StoreConfig,
@@ -33,6 +37,10 @@ pub enum ConfigError {
     /// A required variable is missing.
     #[error("environment variable {0} is required")]
     Missing(&'static str),
+    /// The AWS adapters' variables are missing or invalid.
+    #[cfg(feature = "aws")]
+    #[error("AWS configuration")]
+    Aws(#[source] connector_aws::ConfigError),
     /// A variable has a value the connector does not understand.
     #[error("environment variable {name} is invalid: {why}")]
     Invalid {
@@ -45,8 +53,9 @@ pub enum ConfigError {
 
 impl Config {
     /// Reads the configuration from environment variables:
-    /// `CONNECTOR_STORE` (`embedded`, the default), `CONNECTOR_DB` (the SQLite file, default
-    /// `connector.db`) and `CONNECTOR_OUTBOX` (the mail folder, default `outbox`).
+    /// `CONNECTOR_STORE` (`embedded`, the default, or `aws`); for `embedded`, `CONNECTOR_DB` (the
+    /// SQLite file, default `connector.db`) and `CONNECTOR_OUTBOX` (the mail folder, default
+    /// `outbox`); for `aws`, the table and queue variables of `connector_aws::AwsConfig`.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -80,13 +89,17 @@ mod tests {
     #[test]
     fn defaults_to_embedded_store() {
         let config = Config::from_lookup(|_| None).unwrap();
-        assert_eq!(
-            config.store,
+        match config.store {
             StoreConfig::Embedded {
-                db_path: "connector.db".into(),
-                outbox_dir: "outbox".into()
+                db_path,
+                outbox_dir,
+            } => {
+                assert_eq!(db_path, std::path::PathBuf::from("connector.db"));
+                assert_eq!(outbox_dir, std::path::PathBuf::from("outbox"));
             }
-        );
+            #[allow(unreachable_patterns)]
+            _ => panic!("expected the embedded store"),
+        }
     }
 
     #[test]

@@ -43,6 +43,9 @@ pub enum ContextError {
     /// The embedded store could not be opened.
     #[error("cannot open the embedded store")]
     Embedded(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The AWS configuration lacks something this host needs.
+    #[error("AWS configuration: {0} is required")]
+    AwsMissing(&'static str),
     /// The configuration names adapters this binary was built without.
     #[error("this binary was built without the `{0}` adapters")]
     NotBuiltIn(&'static str),
@@ -59,6 +62,12 @@ impl Context {
             } => Self::embedded(db_path, outbox_dir),
             #[cfg(not(feature = "embedded"))]
             StoreConfig::Embedded { .. } => Err(ContextError::NotBuiltIn("embedded")),
+            #[cfg(feature = "aws")]
+            StoreConfig::Aws(aws) => {
+                let sdk = connector_aws::load_sdk_config().await;
+                let adapters = connector_aws::AwsAdapters::new(&sdk, aws.clone());
+                Self::from_aws(&adapters, Arc::new(connector_domain::SystemClock))
+            }
         }
     }
 
@@ -103,6 +112,30 @@ impl Context {
             mailer,
             clock,
         }
+    }
+
+    /// Every port on AWS: DynamoDB stores, the SQS HIE queue (its consumer is Lambda's SQS
+    /// trigger, so none here), SES v2 mail.
+    #[cfg(feature = "aws")]
+    pub fn from_aws(
+        adapters: &connector_aws::AwsAdapters,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ContextError> {
+        let queue = adapters
+            .hie_queue()
+            .ok_or(ContextError::AwsMissing("HIE_QUEUE_URL"))?;
+        Ok(Self {
+            patients: Arc::new(adapters.patients()),
+            consents: Arc::new(adapters.consents()),
+            settings: Arc::new(adapters.settings()),
+            audit: Arc::new(adapters.audit()),
+            appointments: Arc::new(adapters.appointments()),
+            send_ledger: Arc::new(adapters.send_ledger()),
+            hie_queue: Arc::new(queue),
+            hie_consumer: None,
+            mailer: Arc::new(adapters.mailer()),
+            clock,
+        })
     }
 
     /// The ports the consent operations use.
