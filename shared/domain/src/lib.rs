@@ -10,6 +10,7 @@ pub mod appointment;
 pub mod audit;
 pub mod clock;
 pub mod consent;
+pub mod crm;
 pub mod error;
 pub mod hie;
 pub mod ids;

@@ -1,0 +1,126 @@
+//! The CRM port: what the EHR ⇄ CRM flows need from a CRM (LeadSquared's model: leads with
+//! fields addressed by schema name, and activities of numbered types attached to a lead).
+//! Field values are patient data: every type holding them redacts its `Debug`.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One CRM field: its schema name (`FirstName`, `mx_MRN`, `mx_Custom_1`) and value.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrmField {
+    /// The CRM's schema name for the field.
+    pub name: String,
+    /// The value (PHI).
+    pub value: String,
+}
+
+impl CrmField {
+    /// A field.
+    pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
+        Self { name: name.into(), value: value.into() }
+    }
+}
+
+impl std::fmt::Debug for CrmField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CrmField({} = {})", self.name, crate::phi::REDACTED)
+    }
+}
+
+/// A CRM's id for a lead (LeadSquared's `ProspectID`). Not PHI.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct LeadId(pub String);
+
+/// A CRM's id for an activity (LeadSquared's `ProspectActivityId`). Not PHI.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ActivityId(pub String);
+
+/// A lead as found: its id and the fields the CRM returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lead {
+    /// The lead's id.
+    pub id: LeadId,
+    /// Its fields.
+    pub fields: Vec<CrmField>,
+}
+
+/// An activity as found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activity {
+    /// The activity's id.
+    pub id: ActivityId,
+    /// The lead it belongs to.
+    pub lead: LeadId,
+    /// Its type (LeadSquared's `ActivityEvent` code).
+    pub event: i32,
+    /// Its custom fields.
+    pub fields: Vec<CrmField>,
+}
+
+/// An activity to create or the new content of one to update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityInput {
+    /// Its type (LeadSquared's `ActivityEvent` code).
+    pub event: i32,
+    /// Free-text note (may be PHI; never logged).
+    pub note: String,
+    /// When it happened (sent to LeadSquared as UTC `yyyy-MM-dd HH:mm:ss`).
+    pub at: DateTime<Utc>,
+    /// Custom fields (`mx_Custom_1` ...).
+    pub fields: Vec<CrmField>,
+}
+
+/// What a CRM adapter may report.
+#[derive(Debug, thiserror::Error)]
+pub enum CrmError {
+    /// The CRM answered 429 and kept doing so through the adapter's retries.
+    #[error("CRM rate limit")]
+    RateLimited,
+    /// The CRM refused the request (4xx other than 429): retrying will not help.
+    #[error("CRM rejected the request ({status}: {exception_type})")]
+    Rejected {
+        /// The HTTP status.
+        status: u16,
+        /// The CRM's exception type (LeadSquared's `ExceptionType`), never its message, which
+        /// can quote values.
+        exception_type: String,
+    },
+    /// The CRM failed (5xx) or could not be reached; retrying later may help.
+    #[error("CRM unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The CRM's answer could not be understood.
+    #[error("unexpected CRM response")]
+    InvalidResponse,
+}
+
+impl CrmError {
+    /// True when a later attempt may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::RateLimited | Self::Unavailable(_))
+    }
+}
+
+/// A CRM: leads and their activities.
+#[async_trait]
+pub trait Crm: Send + Sync {
+    /// The first lead whose field `field` equals `value`, or `None`.
+    async fn find_lead(&self, field: &str, value: &str) -> Result<Option<Lead>, CrmError>;
+
+    /// Creates a lead; returns its id.
+    async fn create_lead(&self, fields: &[CrmField]) -> Result<LeadId, CrmError>;
+
+    /// Sets fields of an existing lead.
+    async fn update_lead(&self, id: &LeadId, fields: &[CrmField]) -> Result<(), CrmError>;
+
+    /// The lead's activity of type `event` whose field `field` equals `value`, or `None`.
+    async fn find_activity(&self, lead: &LeadId, event: i32, field: &str, value: &str) -> Result<Option<Activity>, CrmError>;
+
+    /// Creates an activity on a lead; returns its id.
+    async fn create_activity(&self, lead: &LeadId, activity: &ActivityInput) -> Result<ActivityId, CrmError>;
+
+    /// Replaces an activity's note, time and fields.
+    async fn update_activity(&self, id: &ActivityId, activity: &ActivityInput) -> Result<(), CrmError>;
+}
