@@ -2,7 +2,8 @@
 """Checks that the API's four descriptions agree, offline:
 
   * the router's ROUTES (shared/app/src/http/consent_api/mod.rs) plus GET /health,
-  * infra/openapi.yaml (a valid OpenAPI 3.1 document with exactly those paths and methods),
+  * infra/openapi.yaml (a valid OpenAPI 3.1 document with exactly those paths and methods; every
+    4xx/5xx response is application/problem+json; authenticated operations declare 401 and 403),
   * infra/template.yaml (ConsentApiFunction's HttpApi events: exactly those routes, JWT on all
     but /health),
   * events/consent-api/*.json (every route has an event; every event names a known route, and its
@@ -23,7 +24,10 @@ from openapi_spec_validator.readers import read_from_filename
 from samtranslator.yaml_helper import yaml_parse
 
 HEALTH = ("GET", "/health")
-ROUTE_LINE = re.compile(r'^\s*\(\s*"([A-Z]+)"\s*,\s*"([^"]+)"\s*\)\s*,?\s*$')
+# One `("METHOD", "/path")` entry; rustfmt may split a long one over several lines.
+ROUTE_ENTRY = re.compile(r'\(\s*"([A-Z]+)"\s*,\s*"([^"]+)"\s*,?\s*\)\s*,?')
+LINE_COMMENT = re.compile(r"//[^\n]*")
+HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
 
 def router_routes(root: Path) -> set[tuple[str, str]]:
@@ -32,23 +36,49 @@ def router_routes(root: Path) -> set[tuple[str, str]]:
     block = re.search(r"pub const ROUTES[^=]*=\s*&\[(.*?)\];", source, re.S)
     if not block:
         raise SystemExit("check_contract: `pub const ROUTES` not found in consent_api/mod.rs")
-    routes = set()
-    for line in block.group(1).splitlines():
-        match = ROUTE_LINE.match(line)
-        if match:
-            routes.add((match.group(1), match.group(2)))
-        elif line.strip() and not line.strip().startswith("//"):
-            raise SystemExit(f"check_contract: cannot read ROUTES line: {line.strip()}")
+    body = LINE_COMMENT.sub("", block.group(1))
+    routes = {(m.group(1), m.group(2)) for m in ROUTE_ENTRY.finditer(body)}
+    leftover = ROUTE_ENTRY.sub("", body).strip()
+    if leftover:
+        raise SystemExit(f"check_contract: cannot read ROUTES near: {leftover.split()[0]}")
+    if not routes:
+        raise SystemExit("check_contract: ROUTES is empty")
     return routes
 
 
-def openapi_routes(path: Path) -> set[tuple[str, str]]:
+def openapi_routes(path: Path) -> tuple[set[tuple[str, str]], list[str]]:
+    """The documented (method, path) pairs, and problems with their error responses: every 4xx
+    and 5xx response must be `application/problem+json` with the Problem schema, and every
+    authenticated operation must declare 401 and 403."""
     spec, _ = read_from_filename(str(path))
     validate(spec)  # raises on an invalid document
     if not str(spec.get("openapi", "")).startswith("3.1"):
         raise SystemExit(f"check_contract: {path} must be OpenAPI 3.1")
-    methods = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
-    return {(m.upper(), p) for p, item in spec["paths"].items() for m in item if m in methods}
+    components = spec.get("components", {}).get("responses", {})
+    problem_ref = "#/components/schemas/Problem"
+    routes, problems = set(), []
+    for route_path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method not in HTTP_METHODS:
+                continue
+            route = (method.upper(), route_path)
+            routes.add(route)
+            where = f"infra/openapi.yaml: {' '.join(route)}"
+            responses = operation.get("responses", {})
+            for status, response in responses.items():
+                if str(status)[:1] not in ("4", "5"):
+                    continue
+                ref = response.get("$ref", "")
+                if ref:
+                    response = components.get(ref.rsplit("/", 1)[-1], {})
+                schema = response.get("content", {}).get("application/problem+json", {}).get("schema", {})
+                if schema.get("$ref") != problem_ref:
+                    problems.append(f"{where}: {status} is not application/problem+json with the Problem schema")
+            secured = operation.get("security", spec.get("security", [])) != []
+            for status in ("401", "403"):
+                if secured and status not in responses:
+                    problems.append(f"{where}: an authenticated operation must declare {status}")
+    return routes, problems
 
 
 def template_routes(path: Path) -> tuple[set[tuple[str, str]], list[str]]:
@@ -60,7 +90,13 @@ def template_routes(path: Path) -> tuple[set[tuple[str, str]], list[str]]:
             continue
         props = event["Properties"]
         route = (props["Method"].upper(), props["Path"])
+        if route in routes:
+            problems.append(f"template event {name}: {' '.join(route)} is routed twice")
         routes.add(route)
+        if props.get("ApiId") != {"Ref": "ConnectorApi"}:
+            problems.append(f"template event {name}: ApiId must be !Ref ConnectorApi")
+        if str(props.get("PayloadFormatVersion")) != "2.0":
+            problems.append(f"template event {name}: PayloadFormatVersion must be \"2.0\"")
         open_route = props.get("Auth", {}).get("Authorizer") == "NONE"
         if open_route != (route == HEALTH):
             problems.append(f"template event {name} ({' '.join(route)}): only GET /health may skip the JWT authorizer")
@@ -113,7 +149,8 @@ def main(argv: list[str]) -> int:
     expected = router_routes(root) | {HEALTH}
     problems: list[str] = []
 
-    documented = openapi_routes(root / "infra/openapi.yaml")
+    documented, openapi_issues = openapi_routes(root / "infra/openapi.yaml")
+    problems += openapi_issues
     for route in sorted(expected - documented):
         problems.append(f"infra/openapi.yaml: missing {' '.join(route)}")
     for route in sorted(documented - expected):
