@@ -61,7 +61,7 @@ pub struct Activity {
 }
 
 /// An activity to create or the new content of one to update.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ActivityInput {
     /// Its type (LeadSquared's `ActivityEvent` code).
     pub event: i32,
@@ -71,6 +71,17 @@ pub struct ActivityInput {
     pub at: DateTime<Utc>,
     /// Custom fields (`mx_Custom_1` ...).
     pub fields: Vec<CrmField>,
+}
+
+impl std::fmt::Debug for ActivityInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActivityInput")
+            .field("event", &self.event)
+            .field("note", &crate::phi::REDACTED)
+            .field("at", &self.at)
+            .field("fields", &self.fields)
+            .finish()
+    }
 }
 
 /// What a CRM adapter may report.

@@ -1,0 +1,546 @@
+//! [`LeadSquaredClient`]: the [`Crm`] port over LeadSquared's v2 REST API.
+//!
+//! Every call is a `POST https://{host}/v2/…` with a JSON body and the keys in the
+//! `x-LSQ-AccessKey` / `x-LSQ-SecretKey` headers (LeadSquared also accepts them in the query
+//! string, which would put them in access logs; this client never does). Logs carry endpoint
+//! names, attempt numbers, HTTP statuses, durations, `ExceptionType`s and lead/activity ids only.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use async_trait::async_trait;
+use connector_domain::crm::{
+    Activity, ActivityId, ActivityInput, Crm, CrmError, CrmField, Lead, LeadId,
+};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::{StatusCode, Url};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::config::LeadSquaredConfig;
+use crate::errors::{ClientBuildError, UNKNOWN_EXCEPTION, UnavailableError};
+use crate::limiter::Limiter;
+use crate::retry::{self, Failure, Idempotency, RetryPolicy, parse_retry_after};
+use crate::wire;
+
+/// The access key header ("Authentication" page: `x-LSQ-AccessKey`; header names are
+/// case-insensitive and sent lower-case).
+const ACCESS_KEY_HEADER: HeaderName = HeaderName::from_static("x-lsq-accesskey");
+/// The secret key header (`x-LSQ-SecretKey`).
+const SECRET_KEY_HEADER: HeaderName = HeaderName::from_static("x-lsq-secretkey");
+
+/// The LeadSquared endpoints this client calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    LeadsGet,
+    LeadCreate,
+    LeadUpdate,
+    ActivityCreate,
+    ActivityUpdate,
+    ActivityRetrieve,
+}
+
+impl Endpoint {
+    fn path(self) -> &'static str {
+        match self {
+            Self::LeadsGet => "/v2/LeadManagement.svc/Leads.Get",
+            Self::LeadCreate => "/v2/LeadManagement.svc/Lead.Create",
+            Self::LeadUpdate => "/v2/LeadManagement.svc/Lead.Update",
+            Self::ActivityCreate => "/v2/ProspectActivity.svc/Create",
+            Self::ActivityUpdate => "/v2/ProspectActivity.svc/CustomActivity/Update",
+            Self::ActivityRetrieve => "/v2/ProspectActivity.svc/Retrieve",
+        }
+    }
+
+    /// The name logged for the endpoint.
+    fn name(self) -> &'static str {
+        match self {
+            Self::LeadsGet => "LeadManagement.Leads.Get",
+            Self::LeadCreate => "LeadManagement.Lead.Create",
+            Self::LeadUpdate => "LeadManagement.Lead.Update",
+            Self::ActivityCreate => "ProspectActivity.Create",
+            Self::ActivityUpdate => "ProspectActivity.CustomActivity.Update",
+            Self::ActivityRetrieve => "ProspectActivity.Retrieve",
+        }
+    }
+
+    /// Creates are not idempotent; searches are, and so are updates (they set the given fields
+    /// to the given values, so applying one twice leaves the same state).
+    fn idempotency(self) -> Idempotency {
+        match self {
+            Self::LeadCreate | Self::ActivityCreate => Idempotency::NonIdempotent,
+            Self::LeadsGet | Self::LeadUpdate | Self::ActivityUpdate | Self::ActivityRetrieve => {
+                Idempotency::Idempotent
+            }
+        }
+    }
+}
+
+/// A LeadSquared account, as the domain's [`Crm`] port.
+///
+/// Build it once (at start-up) and clone it freely: clones share the HTTP connection pool and the
+/// client-side rate limiter.
+#[derive(Clone)]
+pub struct LeadSquaredClient {
+    http: reqwest::Client,
+    base: Url,
+    retry: RetryPolicy,
+    limiter: Option<Arc<Limiter>>,
+    activity_page_size: u32,
+    max_activity_pages: u32,
+}
+
+impl std::fmt::Debug for LeadSquaredClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeadSquaredClient")
+            .field("base", &self.base.as_str())
+            .field("retry", &self.retry)
+            .field("rate_limited", &self.limiter.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LeadSquaredClient {
+    /// A client for the account `config` describes.
+    ///
+    /// # Errors
+    /// [`ClientBuildError`] when the base URL is not an absolute `http(s)` URL without a path,
+    /// a key is not a valid header value, or TLS cannot be initialised.
+    pub fn new(config: LeadSquaredConfig) -> Result<Self, ClientBuildError> {
+        let base =
+            Url::parse(config.base_url.trim()).map_err(|_| ClientBuildError::InvalidBaseUrl)?;
+        if !matches!(base.scheme(), "http" | "https")
+            || base.host().is_none()
+            || base.path() != "/"
+            || base.query().is_some()
+        {
+            return Err(ClientBuildError::InvalidBaseUrl);
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        headers.insert(ACCESS_KEY_HEADER, sensitive(config.access_key.expose())?);
+        headers.insert(SECRET_KEY_HEADER, sensitive(config.secret_key.expose())?);
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .user_agent(concat!("clinic-connector/", env!("CARGO_PKG_VERSION")))
+            .timeout(config.request_timeout)
+            .connect_timeout(config.connect_timeout)
+            // A redirect would turn the POST into a GET; the API never redirects.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| ClientBuildError::Http(e.without_url()))?;
+        Ok(Self {
+            http,
+            base,
+            retry: config.retry,
+            limiter: config.rate_limit.map(|limit| Arc::new(Limiter::new(limit))),
+            activity_page_size: config.activity_page_size.max(1),
+            max_activity_pages: config.max_activity_pages.max(1),
+        })
+    }
+
+    /// Calls `endpoint` with `body` (and `leadId` in the query when given), retrying as
+    /// [`crate::retry`] describes. Returns the parsed JSON of a successful answer.
+    async fn call(
+        &self,
+        endpoint: Endpoint,
+        lead_id: Option<&str>,
+        body: &impl Serialize,
+    ) -> Result<Value, CrmError> {
+        let mut url = self.base.clone();
+        url.set_path(endpoint.path());
+        if let Some(id) = lead_id {
+            url.query_pairs_mut().append_pair("leadId", id);
+        }
+        // Serializing these request types cannot fail (string keys, no maps).
+        let body = serde_json::to_vec(body).map_err(|_| CrmError::InvalidResponse)?;
+        let (url, body) = (&url, body.as_slice());
+        retry::run(
+            &self.retry,
+            endpoint.idempotency(),
+            endpoint.name(),
+            move |attempt| self.attempt(endpoint, url, body, attempt),
+        )
+        .await
+    }
+
+    /// One HTTP exchange, classified for the retry loop.
+    async fn attempt(
+        &self,
+        endpoint: Endpoint,
+        url: &Url,
+        body: &[u8],
+        attempt: u32,
+    ) -> Result<Value, Failure> {
+        let name = endpoint.name();
+        if let Some(limiter) = &self.limiter {
+            let waited = limiter.acquire().await;
+            if !waited.is_zero() {
+                tracing::debug!(
+                    endpoint = name,
+                    waited_ms = waited.as_millis() as u64,
+                    "paced by client-side rate limit"
+                );
+            }
+        }
+        let started = Instant::now();
+        let sent = self
+            .http
+            .post(url.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .body(body.to_vec())
+            .send()
+            .await;
+        let response = match sent {
+            Ok(response) => response,
+            Err(error) => return Err(transport_failure(name, attempt, started, error)),
+        };
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let bytes = match response.bytes().await {
+            Ok(bytes) => bytes,
+            Err(error) => return Err(transport_failure(name, attempt, started, error)),
+        };
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        tracing::debug!(
+            endpoint = name,
+            attempt,
+            status = status.as_u16(),
+            elapsed_ms,
+            "LeadSquared answered"
+        );
+        classify(name, status, retry_after, &bytes)
+    }
+}
+
+/// A header value the HTTP stack will not print in its own `Debug`/trace output.
+fn sensitive(key: &str) -> Result<HeaderValue, ClientBuildError> {
+    let mut value = HeaderValue::from_str(key.trim()).map_err(|_| ClientBuildError::InvalidKey)?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+fn transport_failure(
+    endpoint: &'static str,
+    attempt: u32,
+    started: Instant,
+    error: reqwest::Error,
+) -> Failure {
+    let error = UnavailableError::from_reqwest(error);
+    tracing::warn!(
+        endpoint,
+        attempt,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        error = %error,
+        "LeadSquared call failed in transport"
+    );
+    if error.request_not_sent() {
+        Failure::NotSent(error.into())
+    } else {
+        Failure::MaybeApplied(error.into())
+    }
+}
+
+/// Maps an answer to a value or a failure. HTTP 200 is not enough: LeadSquared also reports
+/// errors as `{"Status":"Error",…}` with 200.
+fn classify(
+    endpoint: &'static str,
+    status: StatusCode,
+    retry_after: Option<std::time::Duration>,
+    body: &[u8],
+) -> Result<Value, Failure> {
+    let code = status.as_u16();
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        tracing::warn!(
+            endpoint,
+            status = code,
+            retry_after_ms = retry_after.map(|d| d.as_millis() as u64),
+            "LeadSquared rate limit"
+        );
+        return Err(Failure::RateLimited { retry_after });
+    }
+    if !status.is_success() {
+        let exception_type = exception_type(wire::ErrorEnvelope::exception_type_of(body));
+        tracing::warn!(endpoint, status = code, exception_type = %exception_type, "LeadSquared error answer");
+        return Err(if status.is_server_error() {
+            Failure::MaybeApplied(
+                UnavailableError::Server {
+                    status: code,
+                    exception_type,
+                }
+                .into(),
+            )
+        } else {
+            Failure::Permanent(CrmError::Rejected {
+                status: code,
+                exception_type,
+            })
+        });
+    }
+    let Ok(value) = serde_json::from_slice::<Value>(body) else {
+        tracing::warn!(
+            endpoint,
+            status = code,
+            body_len = body.len(),
+            "LeadSquared answer is not JSON"
+        );
+        return Err(Failure::Permanent(CrmError::InvalidResponse));
+    };
+    if let Some(envelope) = wire::ErrorEnvelope::find(&value) {
+        let exception_type = exception_type(envelope.exception_type);
+        tracing::warn!(endpoint, status = code, exception_type = %exception_type, "LeadSquared error answer");
+        return Err(Failure::Permanent(CrmError::Rejected {
+            status: code,
+            exception_type,
+        }));
+    }
+    Ok(value)
+}
+
+/// `ExceptionType` as kept in errors and logs: an identifier such as `MXDuplicateEntryException`.
+/// Anything else (which might be free text) is replaced, so an error never carries content.
+fn exception_type(raw: Option<String>) -> String {
+    match raw {
+        Some(t)
+            if !t.is_empty()
+                && t.len() <= 128
+                && t.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') =>
+        {
+            t
+        }
+        Some(_) => "unrecognised".to_owned(),
+        None => UNKNOWN_EXCEPTION.to_owned(),
+    }
+}
+
+fn invalid(endpoint: Endpoint) -> CrmError {
+    tracing::warn!(
+        endpoint = endpoint.name(),
+        "LeadSquared answer does not have the documented shape"
+    );
+    CrmError::InvalidResponse
+}
+
+/// The id of a created record, from `{"Status":"Success","Message":{"Id":"…"}}`.
+fn created_id(endpoint: Endpoint, value: Value) -> Result<String, CrmError> {
+    wire::SuccessEnvelope::parse(value)
+        .and_then(wire::SuccessEnvelope::id)
+        .ok_or_else(|| invalid(endpoint))
+}
+
+fn expect_success(endpoint: Endpoint, value: Value) -> Result<wire::SuccessEnvelope, CrmError> {
+    wire::SuccessEnvelope::parse(value).ok_or_else(|| invalid(endpoint))
+}
+
+#[async_trait]
+impl Crm for LeadSquaredClient {
+    /// `Leads.Get` with `SqlOperator` `=` and a page of one.
+    #[tracing::instrument(name = "crm.find_lead", skip_all, fields(lead_id = tracing::field::Empty))]
+    async fn find_lead(&self, field: &str, value: &str) -> Result<Option<Lead>, CrmError> {
+        let endpoint = Endpoint::LeadsGet;
+        let answer = self
+            .call(endpoint, None, &wire::LeadsGetRequest::exact(field, value))
+            .await?;
+        let lead = wire::parse_first_lead(answer).map_err(|()| invalid(endpoint))?;
+        match &lead {
+            Some(lead) => {
+                tracing::Span::current().record("lead_id", tracing::field::display(&lead.id.0));
+                tracing::info!("lead found");
+            }
+            None => tracing::info!("no lead found"),
+        }
+        Ok(lead)
+    }
+
+    /// `Lead.Create`. Not retried once it may have reached LeadSquared (see [`crate::retry`]).
+    #[tracing::instrument(name = "crm.create_lead", skip_all, fields(lead_id = tracing::field::Empty))]
+    async fn create_lead(&self, fields: &[CrmField]) -> Result<LeadId, CrmError> {
+        let endpoint = Endpoint::LeadCreate;
+        let answer = self
+            .call(endpoint, None, &wire::lead_attributes(fields))
+            .await?;
+        let id = LeadId(created_id(endpoint, answer)?);
+        tracing::Span::current().record("lead_id", tracing::field::display(&id.0));
+        tracing::info!("lead created");
+        Ok(id)
+    }
+
+    /// `Lead.Update?leadId=`.
+    #[tracing::instrument(name = "crm.update_lead", skip_all, fields(lead_id = %id.0))]
+    async fn update_lead(&self, id: &LeadId, fields: &[CrmField]) -> Result<(), CrmError> {
+        let endpoint = Endpoint::LeadUpdate;
+        let answer = self
+            .call(endpoint, Some(&id.0), &wire::lead_attributes(fields))
+            .await?;
+        let affected_rows = expect_success(endpoint, answer)?
+            .message
+            .and_then(|m| m.affected_rows);
+        // AffectedRows may be 0 when the values were already current; that is still success.
+        tracing::info!(affected_rows, "lead updated");
+        Ok(())
+    }
+
+    /// `ProspectActivity.svc/Retrieve?leadId=` filtered by `ActivityEvent`, paged with
+    /// `Offset` (rows already read) and `RowCount`, matched on `field` client-side.
+    ///
+    /// Pages are read until a match, an empty page, or the end (`RecordCount` reached and the
+    /// page not full). A page with no unseen activity, or more than `max_activity_pages` pages,
+    /// is [`CrmError::InvalidResponse`] rather than `None`: "not found" makes callers create.
+    #[tracing::instrument(name = "crm.find_activity", skip_all, fields(lead_id = %lead.0, activity_id = tracing::field::Empty))]
+    async fn find_activity(
+        &self,
+        lead: &LeadId,
+        event: i32,
+        field: &str,
+        value: &str,
+    ) -> Result<Option<Activity>, CrmError> {
+        let endpoint = Endpoint::ActivityRetrieve;
+        let row_count = self.activity_page_size;
+        let mut offset: u32 = 0;
+        let mut seen: HashSet<String> = HashSet::new();
+        for page_number in 1..=self.max_activity_pages {
+            let request = wire::ActivityRetrieveRequest {
+                parameter: wire::ActivityEventParameter {
+                    activity_event: event,
+                },
+                paging: wire::OffsetPaging { offset, row_count },
+            };
+            let answer = self.call(endpoint, Some(&lead.0), &request).await?;
+            let page = wire::ActivitiesPage::parse(answer).map_err(|()| invalid(endpoint))?;
+            let received = page.activities.len();
+            let total = page.record_count();
+            let mut unseen = 0usize;
+            for record in page.activities {
+                if !seen.insert(record.id.clone()) {
+                    continue;
+                }
+                unseen += 1;
+                if record.event_code().is_some_and(|code| code != event) {
+                    continue;
+                }
+                if record
+                    .fields()
+                    .iter()
+                    .any(|f| f.name == field && f.value == value)
+                {
+                    let activity = record.into_activity(lead, event);
+                    tracing::Span::current()
+                        .record("activity_id", tracing::field::display(&activity.id.0));
+                    tracing::info!(pages = page_number, "activity found");
+                    return Ok(Some(activity));
+                }
+            }
+            if received == 0 {
+                break;
+            }
+            if unseen == 0 {
+                tracing::warn!(pages = page_number, "activity paging did not advance");
+                return Err(CrmError::InvalidResponse);
+            }
+            offset = offset.saturating_add(u32::try_from(received).unwrap_or(u32::MAX));
+            let more_by_count = total.is_some_and(|total| (seen.len() as u64) < total);
+            let page_was_full = received >= row_count as usize;
+            if !more_by_count && !page_was_full {
+                break;
+            }
+            if page_number == self.max_activity_pages {
+                tracing::warn!(
+                    pages = page_number,
+                    "activity search reached its page limit"
+                );
+                return Err(CrmError::InvalidResponse);
+            }
+        }
+        tracing::info!(activities_read = seen.len(), "no matching activity");
+        Ok(None)
+    }
+
+    /// `ProspectActivity.svc/Create`. Not retried once it may have reached LeadSquared.
+    #[tracing::instrument(name = "crm.create_activity", skip_all, fields(lead_id = %lead.0, activity_id = tracing::field::Empty))]
+    async fn create_activity(
+        &self,
+        lead: &LeadId,
+        activity: &ActivityInput,
+    ) -> Result<ActivityId, CrmError> {
+        let endpoint = Endpoint::ActivityCreate;
+        let answer = self
+            .call(
+                endpoint,
+                None,
+                &wire::ActivityCreateRequest::new(lead, activity),
+            )
+            .await?;
+        let id = ActivityId(created_id(endpoint, answer)?);
+        tracing::Span::current().record("activity_id", tracing::field::display(&id.0));
+        tracing::info!("activity created");
+        Ok(id)
+    }
+
+    /// `ProspectActivity.svc/CustomActivity/Update`: note and fields. The documented body has no
+    /// `ActivityDateTime`, so `activity.at` is not sent and the activity keeps its time.
+    #[tracing::instrument(name = "crm.update_activity", skip_all, fields(activity_id = %id.0))]
+    async fn update_activity(
+        &self,
+        id: &ActivityId,
+        activity: &ActivityInput,
+    ) -> Result<(), CrmError> {
+        let endpoint = Endpoint::ActivityUpdate;
+        let answer = self
+            .call(
+                endpoint,
+                None,
+                &wire::ActivityUpdateRequest::new(id, activity),
+            )
+            .await?;
+        expect_success(endpoint, answer)?;
+        tracing::info!("activity updated");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exception_types_are_identifiers_or_replaced() {
+        assert_eq!(
+            exception_type(Some("MXDuplicateEntryException".into())),
+            "MXDuplicateEntryException"
+        );
+        assert_eq!(
+            exception_type(Some("Lead Jane Doe exists".into())),
+            "unrecognised"
+        );
+        assert_eq!(exception_type(None), "unknown");
+    }
+
+    #[test]
+    fn base_url_must_be_a_bare_origin() {
+        let config = |url: &str| {
+            LeadSquaredConfig::new(url, crate::AccessKey::new("a"), crate::SecretKey::new("s"))
+        };
+        assert!(LeadSquaredClient::new(config("https://api-us11.leadsquared.com")).is_ok());
+        assert!(LeadSquaredClient::new(config("https://api-us11.leadsquared.com/")).is_ok());
+        for bad in [
+            "api-us11.leadsquared.com",
+            "ftp://x",
+            "https://x/v2",
+            "https://x/?accessKey=a",
+        ] {
+            assert!(
+                matches!(
+                    LeadSquaredClient::new(config(bad)),
+                    Err(ClientBuildError::InvalidBaseUrl)
+                ),
+                "{bad}"
+            );
+        }
+    }
+}
