@@ -18,7 +18,10 @@ pub struct CrmField {
 impl CrmField {
     /// A field.
     pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
-        Self { name: name.into(), value: value.into() }
+        Self {
+            name: name.into(),
+            value: value.into(),
+        }
     }
 }
 
@@ -127,11 +130,25 @@ pub trait Crm: Send + Sync {
     async fn update_lead(&self, id: &LeadId, fields: &[CrmField]) -> Result<(), CrmError>;
 
     /// The lead's activity of type `event` whose field `field` equals `value`, or `None`.
-    async fn find_activity(&self, lead: &LeadId, event: i32, field: &str, value: &str) -> Result<Option<Activity>, CrmError>;
+    async fn find_activity(
+        &self,
+        lead: &LeadId,
+        event: i32,
+        field: &str,
+        value: &str,
+    ) -> Result<Option<Activity>, CrmError>;
 
     /// Creates an activity on a lead; returns its id.
-    async fn create_activity(&self, lead: &LeadId, activity: &ActivityInput) -> Result<ActivityId, CrmError>;
+    async fn create_activity(
+        &self,
+        lead: &LeadId,
+        activity: &ActivityInput,
+    ) -> Result<ActivityId, CrmError>;
 
     /// Replaces an activity's note, time and fields.
-    async fn update_activity(&self, id: &ActivityId, activity: &ActivityInput) -> Result<(), CrmError>;
+    async fn update_activity(
+        &self,
+        id: &ActivityId,
+        activity: &ActivityInput,
+    ) -> Result<(), CrmError>;
 }

@@ -3,8 +3,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ValidationError;
-
 /// Declares an opaque, externally chosen identifier: 1 to 64 characters of `A-Z a-z 0-9 . _ -`.
 macro_rules! external_id {
     ($(#[$doc:meta])* $name:ident, $field:expr) => {
@@ -15,13 +13,13 @@ macro_rules! external_id {
 
         impl $name {
             /// Validates an identifier.
-            pub fn parse(value: impl Into<String>) -> Result<Self, ValidationError> {
+            pub fn parse(value: impl Into<String>) -> Result<Self, $crate::ValidationError> {
                 let value = value.into();
                 if value.is_empty() || value.len() > 64 {
-                    return Err(ValidationError::new($field, "must be 1 to 64 characters"));
+                    return Err($crate::ValidationError::new($field, "must be 1 to 64 characters"));
                 }
                 if !value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
-                    return Err(ValidationError::new(
+                    return Err($crate::ValidationError::new(
                         $field,
                         "may contain only letters, digits, '.', '_' and '-'",
                     ));
@@ -33,6 +31,11 @@ macro_rules! external_id {
             pub fn as_str(&self) -> &str {
                 &self.0
             }
+
+            /// A new, time-ordered identifier (a UUIDv7).
+            pub fn generate() -> Self {
+                Self(uuid::Uuid::now_v7().to_string())
+            }
         }
 
         impl std::fmt::Display for $name {
@@ -42,7 +45,7 @@ macro_rules! external_id {
         }
 
         impl TryFrom<String> for $name {
-            type Error = ValidationError;
+            type Error = $crate::ValidationError;
             fn try_from(value: String) -> Result<Self, Self::Error> {
                 Self::parse(value)
             }
@@ -55,13 +58,15 @@ macro_rules! external_id {
         }
 
         impl std::str::FromStr for $name {
-            type Err = ValidationError;
+            type Err = $crate::ValidationError;
             fn from_str(value: &str) -> Result<Self, Self::Err> {
                 Self::parse(value)
             }
         }
     };
 }
+
+pub(crate) use external_id;
 
 external_id!(
     /// The clinic's identifier for a patient (the EHR's internal id, not the MRN).
@@ -78,10 +83,3 @@ external_id!(
     ConsentId,
     "consent_id"
 );
-
-impl ConsentId {
-    /// A new, time-ordered identifier.
-    pub fn generate() -> Self {
-        Self(uuid::Uuid::now_v7().to_string())
-    }
-}

@@ -12,6 +12,7 @@ pub mod clock;
 pub mod consent;
 pub mod crm;
 pub mod error;
+pub mod flow;
 pub mod hie;
 pub mod ids;
 pub mod patient;

@@ -1,0 +1,510 @@
+//! Validation of [`ChannelInput`].
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use super::{description_field, int_field, name_field, required, secret_field};
+use crate::flow::channel::{
+    self, Channel, ChannelId, HeaderValue, HttpHeader, HttpsDelivery, InboundAuth, MllpDelivery,
+    OutboundDelivery, TlsSettings, TokenHash, WebhookAuth,
+};
+use crate::flow::input::{
+    ChannelInput, HttpHeaderInput, InboundAuthInput, OutboundInput, WebhookAuthInput,
+};
+use crate::{ValidationError, ValidationErrors};
+
+/// The most extra HTTP headers of an HTTPS delivery.
+pub(crate) const MAX_HEADERS: usize = 20;
+
+const FORBIDDEN_HEADERS: [&str; 12] = [
+    "host",
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "proxy-connection",
+    channel::SIGNATURE_HEADER,
+    channel::TIMESTAMP_HEADER,
+];
+
+/// Whether a header carries credentials (and so must take a secret reference).
+fn is_credential_header(lower: &str) -> bool {
+    matches!(lower, "authorization" | "proxy-authorization" | "cookie")
+        || [
+            "token",
+            "secret",
+            "key",
+            "auth",
+            "password",
+            "passwd",
+            "signature",
+            "session",
+            "credential",
+        ]
+        .iter()
+        .any(|w| lower.contains(w))
+}
+
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn is_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 253
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':'))
+        && !host.starts_with(['-', '.'])
+}
+
+/// Checks an outbound URL; `Err` holds the rule broken.
+fn check_url(url: &str) -> Result<(), &'static str> {
+    if url.len() > 2048 || url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err("must be a URL of at most 2048 characters without spaces");
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err("must start with https://");
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err("must not hold credentials: use a header with a secret reference");
+    }
+    if url.contains('#') {
+        return Err("must not have a fragment");
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        match v6.split_once(']') {
+            Some((h, rest)) => (h, rest.strip_prefix(':')),
+            None => return Err("must name a host"),
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() || !is_host(host) {
+        return Err("must name a host");
+    }
+    if let Some(p) = port
+        && !p.parse::<u16>().is_ok_and(|n| n > 0)
+    {
+        return Err("has an invalid port");
+    }
+    match scheme {
+        "https" => Ok(()),
+        "http" if matches!(host, "localhost" | "127.0.0.1" | "::1") => Ok(()),
+        _ => Err("must use https:// (http:// only to localhost)"),
+    }
+}
+
+fn parse_inbound(
+    e: &mut ValidationErrors,
+    input: Option<&InboundAuthInput>,
+) -> Option<InboundAuth> {
+    let Some(i) = input else {
+        e.push(required("inbound"));
+        return None;
+    };
+    let kind_ok = match i.kind.as_deref().map(str::trim) {
+        None | Some("hmac") => true,
+        Some(_) => {
+            e.push(ValidationError::new("inbound.type", "must be hmac"));
+            false
+        }
+    };
+    let secret = secret_field(e, "inbound.secret", i.secret.as_deref());
+    let window = int_field(
+        e,
+        "inbound.replay_window_secs",
+        i.replay_window_secs,
+        Some(300),
+        30,
+        3600,
+    );
+    Some(InboundAuth::Hmac {
+        secret: secret?,
+        replay_window_secs: window?,
+    })
+    .filter(|_| kind_ok)
+}
+
+fn forbid(e: &mut ValidationErrors, kind: &str, fields: &[(&str, bool)]) -> bool {
+    let mut ok = true;
+    for (name, present) in fields {
+        if *present {
+            e.push(ValidationError::new(
+                format!("outbound.{name}"),
+                format!("does not apply to {kind} delivery"),
+            ));
+            ok = false;
+        }
+    }
+    ok
+}
+
+fn parse_outbound(e: &mut ValidationErrors, o: &OutboundInput) -> Option<OutboundDelivery> {
+    let kind = match o.kind.as_deref().map(str::trim) {
+        None => {
+            e.push(required("outbound.type"));
+            return None;
+        }
+        Some(k @ ("mllp" | "https")) => k,
+        Some(_) => {
+            e.push(ValidationError::new(
+                "outbound.type",
+                "must be mllp or https",
+            ));
+            return None;
+        }
+    };
+    let max_attempts = int_field(e, "outbound.max_attempts", o.max_attempts, Some(5), 1, 20);
+    let initial = int_field(
+        e,
+        "outbound.backoff_initial_ms",
+        o.backoff_initial_ms,
+        Some(1_000),
+        100,
+        600_000,
+    );
+    let max = int_field(
+        e,
+        "outbound.backoff_max_ms",
+        o.backoff_max_ms,
+        Some(300_000),
+        100,
+        3_600_000,
+    );
+    if let (Some(i), Some(m)) = (initial, max)
+        && m < i
+    {
+        e.push(ValidationError::new(
+            "outbound.backoff_max_ms",
+            "must be at least backoff_initial_ms",
+        ));
+    }
+    let retry_ok = max.zip(initial).is_some_and(|(m, i)| m >= i);
+    if kind == "mllp" {
+        let only_mllp = forbid(
+            e,
+            kind,
+            &[
+                ("url", o.url.is_some()),
+                ("headers", o.headers.is_some()),
+                ("timeout_ms", o.timeout_ms.is_some()),
+            ],
+        );
+        let host = match o.host.as_deref().map(str::trim) {
+            None | Some("") => {
+                e.push(required("outbound.host"));
+                None
+            }
+            Some(h) if is_host(h) => Some(h.to_owned()),
+            Some(_) => {
+                e.push(ValidationError::new(
+                    "outbound.host",
+                    "must be a host name or IP address",
+                ));
+                None
+            }
+        };
+        let port = int_field(e, "outbound.port", o.port, None, 1, 65_535)
+            .and_then(|p| u16::try_from(p).ok());
+        let tls = match &o.tls {
+            None => Some(None),
+            Some(t) => {
+                let server_name = match t.server_name.as_deref().map(str::trim) {
+                    None | Some("") => host.clone(),
+                    Some(s) if is_host(s) => Some(s.to_owned()),
+                    Some(_) => {
+                        e.push(ValidationError::new(
+                            "outbound.tls.server_name",
+                            "must be a host name",
+                        ));
+                        None
+                    }
+                };
+                let ca = match t.ca_pem_ref.as_deref() {
+                    None => Some(None),
+                    Some(r) => secret_field(e, "outbound.tls.ca_pem_ref", Some(r)).map(Some),
+                };
+                server_name.zip(ca).map(|(server_name, ca_pem_ref)| {
+                    Some(TlsSettings {
+                        server_name,
+                        ca_pem_ref,
+                    })
+                })
+            }
+        };
+        let connect = int_field(
+            e,
+            "outbound.connect_timeout_ms",
+            o.connect_timeout_ms,
+            Some(5_000),
+            100,
+            60_000,
+        );
+        let ack = int_field(
+            e,
+            "outbound.ack_timeout_ms",
+            o.ack_timeout_ms,
+            Some(30_000),
+            1_000,
+            300_000,
+        );
+        if !(only_mllp && retry_ok) {
+            return None;
+        }
+        Some(OutboundDelivery::Mllp(MllpDelivery {
+            host: host?,
+            port: port?,
+            tls: tls?,
+            connect_timeout_ms: connect?,
+            ack_timeout_ms: ack?,
+            max_attempts: max_attempts?,
+            backoff_initial_ms: initial?,
+            backoff_max_ms: max?,
+        }))
+    } else {
+        let only_https = forbid(
+            e,
+            kind,
+            &[
+                ("host", o.host.is_some()),
+                ("port", o.port.is_some()),
+                ("tls", o.tls.is_some()),
+                ("connect_timeout_ms", o.connect_timeout_ms.is_some()),
+                ("ack_timeout_ms", o.ack_timeout_ms.is_some()),
+            ],
+        );
+        let url = match o.url.as_deref().map(str::trim) {
+            None | Some("") => {
+                e.push(required("outbound.url"));
+                None
+            }
+            Some(u) => match check_url(u) {
+                Ok(()) => Some(u.to_owned()),
+                Err(rule) => {
+                    e.push(ValidationError::new("outbound.url", rule));
+                    None
+                }
+            },
+        };
+        let headers = parse_headers(e, o.headers.as_deref().unwrap_or_default());
+        let timeout = int_field(
+            e,
+            "outbound.timeout_ms",
+            o.timeout_ms,
+            Some(30_000),
+            1_000,
+            300_000,
+        );
+        if !(only_https && retry_ok) {
+            return None;
+        }
+        Some(OutboundDelivery::Https(HttpsDelivery {
+            url: url?,
+            headers: headers?,
+            timeout_ms: timeout?,
+            max_attempts: max_attempts?,
+            backoff_initial_ms: initial?,
+            backoff_max_ms: max?,
+        }))
+    }
+}
+
+fn parse_headers(e: &mut ValidationErrors, inputs: &[HttpHeaderInput]) -> Option<Vec<HttpHeader>> {
+    if inputs.len() > MAX_HEADERS {
+        e.push(ValidationError::new(
+            "outbound.headers",
+            format!("must be at most {MAX_HEADERS}"),
+        ));
+        return None;
+    }
+    let mut out = Vec::with_capacity(inputs.len());
+    let mut ok = true;
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, h) in inputs.iter().enumerate() {
+        let p = format!("outbound.headers[{i}]");
+        let name = match h.name.as_deref().map(str::trim) {
+            None | Some("") => {
+                e.push(required(format!("{p}.name")));
+                None
+            }
+            Some(n) if !is_header_name(n) => {
+                e.push(ValidationError::new(
+                    format!("{p}.name"),
+                    "must be an HTTP header name (letters, digits, '-')",
+                ));
+                None
+            }
+            Some(n) => {
+                let lower = n.to_ascii_lowercase();
+                if FORBIDDEN_HEADERS.contains(&lower.as_str()) {
+                    e.push(ValidationError::new(
+                        format!("{p}.name"),
+                        "is set by the connector and cannot be configured",
+                    ));
+                    None
+                } else if let Some(first) = seen.get(&lower) {
+                    e.push(ValidationError::new(
+                        format!("{p}.name"),
+                        format!("repeats outbound.headers[{first}].name"),
+                    ));
+                    None
+                } else {
+                    seen.insert(lower, i);
+                    Some(n.to_owned())
+                }
+            }
+        };
+        let value = match (&h.value, &h.secret) {
+            (Some(_), Some(_)) | (None, None) => {
+                e.push(ValidationError::new(
+                    p.clone(),
+                    "needs exactly one of value and secret",
+                ));
+                None
+            }
+            (None, Some(s)) => {
+                secret_field(e, &format!("{p}.secret"), Some(s)).map(HeaderValue::Secret)
+            }
+            (Some(v), None) => {
+                if name
+                    .as_deref()
+                    .is_some_and(|n| is_credential_header(&n.to_ascii_lowercase()))
+                {
+                    e.push(ValidationError::new(
+                        format!("{p}.value"),
+                        "this header carries credentials: give a secret reference in secret instead",
+                    ));
+                    None
+                } else if v.chars().count() > 1024 || v.chars().any(char::is_control) {
+                    e.push(ValidationError::new(
+                        format!("{p}.value"),
+                        "must be a single line of at most 1024 characters",
+                    ));
+                    None
+                } else {
+                    Some(HeaderValue::Value(v.clone()))
+                }
+            }
+        };
+        match name.zip(value) {
+            Some((name, value)) => out.push(HttpHeader { name, value }),
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
+}
+
+fn parse_webhook(e: &mut ValidationErrors, w: &WebhookAuthInput) -> Option<WebhookAuth> {
+    let header_name = match w.header_name.as_deref().map(str::trim) {
+        None | Some("") => Some(channel::DEFAULT_WEBHOOK_HEADER.to_owned()),
+        Some(n) if is_header_name(n) => {
+            let lower = n.to_ascii_lowercase();
+            if FORBIDDEN_HEADERS.contains(&lower.as_str()) || lower == "authorization" {
+                e.push(ValidationError::new(
+                    "crm_webhook.header_name",
+                    "must be a custom header name",
+                ));
+                None
+            } else {
+                Some(lower)
+            }
+        }
+        Some(_) => {
+            e.push(ValidationError::new(
+                "crm_webhook.header_name",
+                "must be an HTTP header name (letters, digits, '-')",
+            ));
+            None
+        }
+    };
+    let token_hash = match w.token_hash.as_deref().map(str::trim) {
+        None | Some("") => {
+            e.push(required("crm_webhook.token_hash"));
+            None
+        }
+        Some(h) => TokenHash::parse_hex(h)
+            .map_err(|_| {
+                e.push(ValidationError::new(
+                    "crm_webhook.token_hash",
+                    "must be the SHA-256 of the token as 64 hex digits",
+                ));
+            })
+            .ok(),
+    };
+    Some(WebhookAuth {
+        header_name: header_name?,
+        token_hash: token_hash?,
+    })
+}
+
+impl ChannelInput {
+    /// Validates a new channel; `created_at` and `updated_at` are `now`.
+    ///
+    /// # Errors
+    /// Every problem found, each on its input path; messages never quote values.
+    pub fn into_channel(
+        self,
+        channel_id: ChannelId,
+        now: DateTime<Utc>,
+    ) -> Result<Channel, ValidationErrors> {
+        self.build(channel_id, now, now)
+    }
+
+    /// Validates a replacement of `current` (same id and creation time).
+    ///
+    /// # Errors
+    /// As [`ChannelInput::into_channel`].
+    pub fn replace(
+        self,
+        current: &Channel,
+        now: DateTime<Utc>,
+    ) -> Result<Channel, ValidationErrors> {
+        self.build(current.channel_id.clone(), current.created_at, now)
+    }
+
+    fn build(
+        self,
+        channel_id: ChannelId,
+        created_at: DateTime<Utc>,
+        updated_at: DateTime<Utc>,
+    ) -> Result<Channel, ValidationErrors> {
+        let mut e = ValidationErrors::default();
+        let name = name_field(&mut e, "name", self.name);
+        let description = description_field(&mut e, "description", self.description);
+        let inbound = parse_inbound(&mut e, self.inbound.as_ref());
+        let outbound = self.outbound.as_ref().map(|o| parse_outbound(&mut e, o));
+        let crm_webhook = self.crm_webhook.as_ref().map(|w| parse_webhook(&mut e, w));
+        match (name, inbound) {
+            (Some(name), Some(inbound)) if e.is_empty() => Ok(Channel {
+                channel_id,
+                name,
+                description,
+                inbound,
+                outbound: outbound.flatten(),
+                crm_webhook: crm_webhook.flatten(),
+                created_at,
+                updated_at,
+            }),
+            _ => {
+                if e.is_empty() {
+                    e.push(ValidationError::new("channel", "is invalid"));
+                }
+                Err(e)
+            }
+        }
+    }
+}
