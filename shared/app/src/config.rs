@@ -71,10 +71,18 @@ impl Config {
                     .unwrap_or_else(|| "outbox".to_owned())
                     .into(),
             },
+            #[cfg(feature = "aws")]
+            "aws" => StoreConfig::Aws(
+                connector_aws::AwsConfig::from_lookup(&lookup).map_err(ConfigError::Aws)?,
+            ),
             _ => {
                 return Err(ConfigError::Invalid {
                     name: "CONNECTOR_STORE",
-                    why: "expected `embedded`",
+                    why: if cfg!(feature = "aws") {
+                        "expected `embedded` or `aws`"
+                    } else {
+                        "expected `embedded`"
+                    },
                 });
             }
         };
@@ -100,6 +108,33 @@ mod tests {
             #[allow(unreachable_patterns)]
             _ => panic!("expected the embedded store"),
         }
+    }
+
+    #[cfg(feature = "aws")]
+    #[test]
+    fn aws_store_reads_the_table_and_queue_variables() {
+        let vars = [
+            ("CONNECTOR_STORE", "aws"),
+            ("CONSENTS_TABLE", "c"),
+            ("APPOINTMENTS_TABLE", "a"),
+            ("FLOWS_TABLE", "f"),
+            ("AUDIT_TABLE", "u"),
+            ("HIE_QUEUE_URL", "https://sqs.example/q"),
+        ];
+        let lookup = |name: &str| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        };
+        match Config::from_lookup(lookup).unwrap().store {
+            StoreConfig::Aws(aws) => {
+                assert_eq!(aws.tables.consents, "c");
+                assert_eq!(aws.hie_queue_url.as_deref(), Some("https://sqs.example/q"));
+            }
+            _ => panic!("expected the AWS store"),
+        }
+        let missing = Config::from_lookup(|n| (n == "CONNECTOR_STORE").then(|| "aws".to_owned()));
+        assert!(matches!(missing, Err(ConfigError::Aws(_))));
     }
 
     #[test]

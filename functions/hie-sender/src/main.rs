@@ -1,0 +1,149 @@
+//! The hie-sender Lambda: builds the context once at INIT, then handles each SQS batch of HIE work
+//! items and reports the ones to keep as partial batch failures (`ReportBatchItemFailures`): SQS
+//! redelivers those after the visibility timeout and parks them in the dead-letter queue after
+//! `maxReceiveCount`. Sent, skipped and permanently failed items are acknowledged (and audited).
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use connector_app::jobs::sender::{self, Delivery};
+use connector_app::{Config, Context, telemetry};
+use lambda_runtime::{LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    telemetry::init(std::io::stdout);
+    let config = Config::from_env()?;
+    let ctx = Context::from_config(&config).await?;
+    let ctx = &ctx;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        handler(ctx, event).await
+    }))
+    .await
+}
+
+/// One SQS batch. Never fails as a whole: every failure is per message, in the response.
+async fn handler(
+    ctx: &Context,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, std::convert::Infallible> {
+    let keep = sender::handle_batch(ctx, &deliveries(&event.payload)).await;
+    let mut response = SqsBatchResponse::default();
+    response.set_failures(keep);
+    Ok(response)
+}
+
+/// The event's records as the sender sees them. SQS always sets the id and the receive count; a
+/// record without an id gets an empty one, which Lambda treats as a failure of the whole batch
+/// if it has to be kept (the safe side: nothing is lost).
+fn deliveries(event: &SqsEvent) -> Vec<Delivery> {
+    event
+        .records
+        .iter()
+        .map(|record| Delivery {
+            message_id: record.message_id.clone().unwrap_or_default(),
+            body: record.body.clone().unwrap_or_default(),
+            receive_count: record
+                .attributes
+                .get("ApproximateReceiveCount")
+                .and_then(|count| count.parse().ok())
+                .unwrap_or(1),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::{TimeZone, Utc};
+    use connector_domain::FixedClock;
+    use connector_embedded::{OutboxMailer, SqliteDb};
+
+    use super::*;
+
+    const TWO_MESSAGES: &str = include_str!("../../../events/hie-sender/two-messages.json");
+
+    fn event(json: &str) -> LambdaEvent<SqsEvent> {
+        let payload: SqsEvent = serde_json::from_str(json).expect("an SQS event");
+        LambdaEvent::new(payload, lambda_runtime::Context::default())
+    }
+
+    /// The production `Context` on a temp SQLite file, with a fixed clock.
+    fn embedded(dir: &tempfile::TempDir) -> Context {
+        let db = SqliteDb::open(dir.path().join("connector.db")).expect("db");
+        let mailer = OutboxMailer::new(dir.path().join("outbox")).expect("outbox");
+        let clock = FixedClock::at(Utc.with_ymd_and_hms(2026, 11, 21, 15, 5, 0).unwrap());
+        Context::from_embedded(&db, Arc::new(mailer), Arc::new(clock))
+    }
+
+    #[test]
+    fn records_map_to_deliveries() {
+        let deliveries = deliveries(&event(TWO_MESSAGES).payload);
+        let got: Vec<(&str, &str, u32)> = deliveries
+            .iter()
+            .map(|d| (d.message_id.as_str(), d.body.as_str(), d.receive_count))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "2e1424d4-f796-459a-8184-9c92662be6d1",
+                    r#"{"appointment_id":"a-1","transition_seq":1}"#,
+                    1
+                ),
+                (
+                    "2e1424d4-f796-459a-8184-9c92662be6d2",
+                    r#"{"appointment_id":"a-2","transition_seq":1}"#,
+                    1
+                ),
+            ]
+        );
+        for body in got.iter().map(|(_, body, _)| body) {
+            assert!(connector_domain::hie::HieWork::parse(body).is_ok());
+        }
+    }
+
+    #[test]
+    fn the_receive_count_comes_from_the_attribute() {
+        let mut json: serde_json::Value = serde_json::from_str(TWO_MESSAGES).unwrap();
+        json["Records"][0]["attributes"]["ApproximateReceiveCount"] = "4".into();
+        json["Records"][1]["attributes"] = serde_json::json!({});
+        let deliveries = deliveries(&event(&json.to_string()).payload);
+        assert_eq!(deliveries[0].receive_count, 4);
+        assert_eq!(deliveries[1].receive_count, 1, "absent: a first delivery");
+    }
+
+    #[tokio::test]
+    async fn work_is_kept_while_the_integration_is_disabled() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = embedded(&dir);
+        let response = handler(&ctx, event(TWO_MESSAGES)).await.unwrap();
+        let kept: Vec<&str> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                "2e1424d4-f796-459a-8184-9c92662be6d1",
+                "2e1424d4-f796-459a-8184-9c92662be6d2"
+            ]
+        );
+        let json = serde_json::to_value(&response).unwrap();
+        assert_eq!(
+            json["batchItemFailures"][0]["itemIdentifier"], "2e1424d4-f796-459a-8184-9c92662be6d1",
+            "the shape Lambda reads"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_that_is_not_work_is_dropped_not_retried() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = embedded(&dir);
+        let mut json: serde_json::Value = serde_json::from_str(TWO_MESSAGES).unwrap();
+        json["Records"][0]["body"] = "not json".into();
+        json["Records"].as_array_mut().unwrap().truncate(1);
+        let response = handler(&ctx, event(&json.to_string())).await.unwrap();
+        assert!(response.batch_item_failures.is_empty());
+    }
+}

@@ -1,0 +1,14 @@
+//! End-to-end tests on the local AWS endpoints (DynamoDB Local, moto's SQS and SES v2): the
+//! connector's `Context::from_aws` wiring, as the Lambda functions build it, on fresh tables and
+//! queues per test. The consent-api Lambda's handler is driven with the API Gateway v2 events in
+//! `events/consent-api/`; the HIE pipeline runs the collector, then the hie-sender's batch handler
+//! on what SQS delivers, as the Lambda event source mapping would.
+//!
+//! Every test prints `SKIPPED` and passes when the endpoints cannot start outside CI (see
+//! `connector_testkit::local_aws`); install them with `scripts/local-aws/install.sh`.
+
+mod helpers;
+
+mod consent_api;
+mod hie_faults;
+mod hie_pipeline;
