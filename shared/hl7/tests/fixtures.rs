@@ -19,6 +19,9 @@ fn all_fixtures() -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     for dir in fs::read_dir(&root).unwrap() {
         let dir = dir.unwrap().path();
+        if !dir.is_dir() {
+            continue; // .gitattributes
+        }
         for f in fs::read_dir(&dir).unwrap() {
             let f = f.unwrap().path();
             let name = f.strip_prefix(&root).unwrap().display().to_string();

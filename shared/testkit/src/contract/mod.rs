@@ -148,7 +148,11 @@ pub async fn run_queue_suite(harness: &dyn QueueHarness) {
     let mut report = Report::new("queue");
     for (fifo, cases) in [(false, queue_cases()), (true, fifo_queue_cases())] {
         for case in cases {
-            if let Some((_, why)) = harness.known_gaps().iter().find(|(name, _)| *name == case.name) {
+            if let Some((_, why)) = harness
+                .known_gaps()
+                .iter()
+                .find(|(name, _)| *name == case.name)
+            {
                 eprintln!("contract queue::{} ... SKIPPED ({why})", case.name);
                 continue;
             }

@@ -1,0 +1,153 @@
+//! The pipeline on the local AWS endpoints (DynamoDB Local; moto's SQS and SES v2), every SDK
+//! request counted: seeding is counted and then the counter is reset, so the collector's and the
+//! sender's requests are theirs alone.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_sqs::types::QueueAttributeName;
+use connector_app::Context;
+use connector_app::config::HIE_MAX_RECEIVES;
+use connector_aws::{AwsAdapters, AwsConfig, RequestCounter, TableNames, create_queue_with_dlq};
+use connector_benches::Dataset;
+use connector_domain::FixedClock;
+use connector_testkit::local_aws::{LocalAws, unique_name};
+
+use crate::{Args, BoxError, Collected, Drained, collect_all, drain_all, seed};
+
+/// What the AWS run measured.
+#[derive(Debug)]
+pub struct AwsResult {
+    /// Until DynamoDB Local and moto answered.
+    pub started_in: Duration,
+    pub seed: Duration,
+    /// Requests the seeding made (before the reset).
+    pub seed_requests: u64,
+    pub collected: Collected,
+    /// `service.Operation` -> requests, collector runs only.
+    pub collector_requests: BTreeMap<String, u64>,
+    pub drained: Drained,
+    /// `service.Operation` -> requests, sender loops only.
+    pub sender_requests: BTreeMap<String, u64>,
+    /// Messages left on the HIE queue (visible, in flight) and on its dead-letter queue.
+    pub queue_left: (u64, u64),
+    pub dlq_left: u64,
+}
+
+async fn queue_depth(client: &aws_sdk_sqs::Client, url: &str) -> Result<(u64, u64), BoxError> {
+    let out = client
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await?;
+    let attributes = out.attributes.unwrap_or_default();
+    let get = |name: &QueueAttributeName| {
+        attributes
+            .get(name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    Ok((
+        get(&QueueAttributeName::ApproximateNumberOfMessages),
+        get(&QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+    ))
+}
+
+pub async fn run(args: &Args, data: &Dataset) -> Result<AwsResult, BoxError> {
+    eprintln!("aws: starting DynamoDB Local and moto...");
+    let local = LocalAws::start()?;
+    let sdk = local.sdk_config().await;
+    let tables = TableNames::with_prefix(&format!("{}-", unique_name("bench")));
+    // Uncounted adapters for setup and the final checks.
+    let setup = AwsAdapters::new(&sdk, AwsConfig::for_tables(tables.clone()));
+    setup.create_tables().await?;
+    let urls = create_queue_with_dlq(
+        setup.sqs_client(),
+        &unique_name("bench-hie-"),
+        false,
+        HIE_MAX_RECEIVES,
+    )
+    .await?;
+    let from_domain = data
+        .settings
+        .default_from_address
+        .as_ref()
+        .and_then(|a| a.expose().split_once('@'))
+        .map(|(_, domain)| domain.to_owned())
+        .ok_or("settings without a from address")?;
+    setup
+        .ses_client()
+        .create_email_identity()
+        .email_identity(from_domain)
+        .send()
+        .await?;
+
+    let counter = RequestCounter::new();
+    let config = AwsConfig {
+        hie_queue_url: Some(urls.queue_url.clone()),
+        ..AwsConfig::for_tables(tables)
+    };
+    let adapters = AwsAdapters::with_counter(&sdk, config, &counter);
+    let clock = Arc::new(FixedClock::at(data.now));
+    let ctx = Context::from_aws(&adapters, clock)?;
+
+    eprintln!(
+        "aws: seeding {} appointments ({} at a time)...",
+        data.appointments.len(),
+        args.seed_concurrency
+    );
+    let seed = seed(&ctx, data, args.seed_concurrency).await?;
+    let seed_requests = counter.total("");
+    counter.reset();
+    eprintln!("aws: seeded in {seed:.1?} ({seed_requests} requests); collecting...");
+
+    let collected = collect_all(&ctx, args.options()).await?;
+    let collector_requests = counter.by_operation();
+    counter.reset();
+    eprintln!(
+        "aws: collected in {:.1?}; sending with {} loop(s)...",
+        collected.elapsed, args.senders
+    );
+
+    if args.collector_only {
+        return Ok(AwsResult {
+            started_in: local.started_in(),
+            seed,
+            seed_requests,
+            collected,
+            collector_requests,
+            drained: Drained::default(),
+            sender_requests: BTreeMap::new(),
+            queue_left: (0, 0),
+            dlq_left: 0,
+        });
+    }
+
+    // The sender as `connector serve` runs it, with the SQS queue as its consumer: receive up to
+    // ten, `handle_batch`, delete (or release) each.
+    let queue = adapters.hie_queue().ok_or("no HIE queue")?;
+    let ctx = Arc::new(Context {
+        hie_consumer: Some(Arc::new(queue)),
+        ..ctx
+    });
+    let drained = drain_all(&ctx, args.senders).await?;
+    let sender_requests = counter.by_operation();
+    eprintln!("aws: sent in {:.1?}", drained.elapsed);
+
+    let queue_left = queue_depth(setup.sqs_client(), &urls.queue_url).await?;
+    let dlq_left = queue_depth(setup.sqs_client(), &urls.dlq_url).await?;
+    Ok(AwsResult {
+        started_in: local.started_in(),
+        seed,
+        seed_requests,
+        collected,
+        collector_requests,
+        drained,
+        sender_requests,
+        queue_left,
+        dlq_left: dlq_left.0 + dlq_left.1,
+    })
+}

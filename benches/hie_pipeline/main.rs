@@ -1,0 +1,248 @@
+//! HIE pipeline benchmark (issue 5): N transitioned appointments for N/2 invented patients are
+//! written through the real stores (not timed), then the batch collector runs until everything is
+//! enqueued and the HIE sender drains the queue to the mailer, timed, on
+//!
+//! - the embedded store (SQLite temp file, embedded queue, `OutboxMailer` into a temp dir), and
+//! - the local AWS endpoints (`LocalAws`: DynamoDB Local, moto's SQS and SES v2) with every SDK
+//!   request counted (`AwsAdapters::with_counter`).
+//!
+//! ```sh
+//! CARGO_TARGET_DIR=/work/target-bench cargo bench -p connector-benches --bench hie_pipeline -- \
+//!     --appointments 10000
+//! ```
+//!
+//! Options: `--appointments N` (10000), `--patients P` (N/2), `--store embedded|aws|both`
+//! (both), `--page-size S` (the collector's default, 1000), `--senders K` (concurrent sender
+//! loops on AWS, as concurrent Lambda invocations, default 4; the embedded sender is always one
+//! loop, as in `connector serve`), `--seed-concurrency C` (AWS seeding, 16), `--seed X`,
+//! `--collector-only` (AWS: stop after the collector, e.g. to compare page sizes).
+
+mod aws;
+mod embedded;
+mod report;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use connector_app::Context;
+use connector_app::jobs::collector::{self, CollectorOptions};
+use connector_app::jobs::sender;
+use connector_benches::{ConsentKind, Dataset};
+use connector_domain::StoreError;
+use connector_testkit::fixtures;
+use futures::{StreamExt, TryStreamExt, stream};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Command-line options.
+#[derive(Debug, Clone)]
+pub struct Args {
+    appointments: usize,
+    patients: usize,
+    store: String,
+    page_size: usize,
+    senders: usize,
+    seed_concurrency: usize,
+    seed: u64,
+    collector_only: bool,
+}
+
+impl Args {
+    fn parse() -> Result<Self, String> {
+        let mut args = Self {
+            appointments: 10_000,
+            patients: 0,
+            store: "both".into(),
+            page_size: CollectorOptions::default().page_size,
+            senders: 4,
+            seed_concurrency: 16,
+            seed: 0x5eed_0005,
+            collector_only: false,
+        };
+        let mut it = std::env::args().skip(1);
+        while let Some(arg) = it.next() {
+            // `cargo bench` appends `--bench`; a filter argument may follow `--`.
+            if arg == "--bench" || arg == "--" {
+                continue;
+            }
+            let mut value = || it.next().ok_or(format!("{arg} needs a value"));
+            let number = |v: String| {
+                v.replace('_', "")
+                    .parse::<u64>()
+                    .map_err(|_| format!("{arg}: `{v}` is not a number"))
+            };
+            match arg.as_str() {
+                "--appointments" | "-n" => args.appointments = number(value()?)? as usize,
+                "--patients" => args.patients = number(value()?)? as usize,
+                "--store" => args.store = value()?,
+                "--page-size" => args.page_size = number(value()?)? as usize,
+                "--senders" => args.senders = (number(value()?)? as usize).max(1),
+                "--seed-concurrency" => args.seed_concurrency = (number(value()?)? as usize).max(1),
+                "--seed" => args.seed = number(value()?)?,
+                "--collector-only" => args.collector_only = true,
+                "--help" | "-h" => {
+                    return Err(
+                        "options: --appointments N --patients P --store embedded|aws|both \
+                         --page-size S --senders K --seed-concurrency C --seed X --collector-only"
+                            .into(),
+                    );
+                }
+                other => return Err(format!("unknown option {other}")),
+            }
+        }
+        if args.patients == 0 {
+            args.patients = (args.appointments / 2).max(1);
+        }
+        if !matches!(args.store.as_str(), "embedded" | "aws" | "both") {
+            return Err("--store must be embedded, aws or both".into());
+        }
+        Ok(args)
+    }
+
+    fn options(&self) -> CollectorOptions {
+        CollectorOptions {
+            page_size: self.page_size,
+            ..CollectorOptions::default()
+        }
+    }
+}
+
+/// Writes `data` through the context's stores: settings, patients with their consent (revoked
+/// afterwards for the revoked ones), appointments and their transitions.
+async fn seed(ctx: &Context, data: &Dataset, concurrency: usize) -> Result<Duration, StoreError> {
+    let began = Instant::now();
+    let settings_audit = fixtures::settings_audit(data.now - chrono::Duration::days(30));
+    ctx.settings.put(&data.settings, 0, &settings_audit).await?;
+    let revoked_at = data.now - chrono::Duration::days(10);
+    stream::iter(data.patients.iter().map(Ok))
+        .try_for_each_concurrent(concurrency, |p| async move {
+            let audit = p
+                .consent
+                .as_ref()
+                .map(|c| fixtures::consent_audit(c, "consent.created"));
+            ctx.patients
+                .insert(&p.patient, p.consent.as_ref().zip(audit.as_ref()))
+                .await?;
+            if let (ConsentKind::Revoked, Some(consent)) = (p.kind, &p.consent) {
+                let revoked = fixtures::revoked(consent, revoked_at);
+                ctx.consents
+                    .revoke(
+                        &revoked,
+                        &fixtures::consent_audit(&revoked, "consent.revoked"),
+                    )
+                    .await?;
+            }
+            Ok(())
+        })
+        .await?;
+    stream::iter(data.appointments.iter().map(Ok))
+        .try_for_each_concurrent(concurrency, |a| async move {
+            ctx.appointments.put(&a.appointment).await?;
+            ctx.appointments
+                .record_transition(&a.appointment.appointment_id, 0, a.transitioned_at)
+                .await?;
+            Ok(())
+        })
+        .await?;
+    Ok(began.elapsed())
+}
+
+/// What the collector runs did, summed.
+#[derive(Debug, Clone, Default)]
+pub struct Collected {
+    runs: usize,
+    scanned: usize,
+    enqueued: usize,
+    skipped: BTreeMap<String, usize>,
+    elapsed: Duration,
+}
+
+/// Runs the collector until a run ends with nothing more to read.
+async fn collect_all(ctx: &Context, options: CollectorOptions) -> Result<Collected, BoxError> {
+    let began = Instant::now();
+    let mut total = Collected::default();
+    loop {
+        let report = collector::run(ctx, options).await?;
+        total.runs += 1;
+        total.scanned += report.scanned;
+        total.enqueued += report.enqueued;
+        for (reason, n) in report.skipped {
+            *total.skipped.entry(reason).or_default() += n;
+        }
+        if report.watermark_conflict {
+            return Err("the watermark moved during the benchmark".into());
+        }
+        if !report.more {
+            break;
+        }
+    }
+    total.elapsed = began.elapsed();
+    Ok(total)
+}
+
+/// What the sender loops did.
+#[derive(Debug, Clone, Default)]
+pub struct Drained {
+    /// Queue messages received (and handled).
+    received: usize,
+    /// `drain_once` calls, the final empty ones included.
+    drains: usize,
+    elapsed: Duration,
+}
+
+/// Runs `loops` sender loops (`drain_once` until the queue has nothing visible) at once.
+async fn drain_all(ctx: &Arc<Context>, loops: usize) -> Result<Drained, BoxError> {
+    let began = Instant::now();
+    let results = stream::iter(0..loops)
+        .map(|_| {
+            let ctx = Arc::clone(ctx);
+            tokio::spawn(async move {
+                let (mut received, mut drains) = (0, 0);
+                loop {
+                    drains += 1;
+                    match sender::drain_once(&ctx).await? {
+                        0 => {
+                            return Ok::<_, connector_domain::ports::QueueError>((
+                                received, drains,
+                            ));
+                        }
+                        n => received += n,
+                    }
+                }
+            })
+        })
+        .buffer_unordered(loops)
+        .collect::<Vec<_>>()
+        .await;
+    let mut total = Drained::default();
+    for result in results {
+        let (received, drains) = result??;
+        total.received += received;
+        total.drains += drains;
+    }
+    total.elapsed = began.elapsed();
+    Ok(total)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    let args = match Args::parse() {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("{message}");
+            std::process::exit(2);
+        }
+    };
+    let data = Dataset::generate(args.appointments, args.patients, args.seed);
+    report::dataset(&args, &data);
+    if matches!(args.store.as_str(), "embedded" | "both") {
+        let result = embedded::run(&args, &data).await?;
+        report::embedded(&args, &data, &result);
+    }
+    if matches!(args.store.as_str(), "aws" | "both") {
+        let result = aws::run(&args, &data).await?;
+        report::aws(&args, &data, &result);
+    }
+    Ok(())
+}
