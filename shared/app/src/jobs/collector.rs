@@ -26,8 +26,10 @@ pub struct CollectorOptions {
     /// Appointments transitioned in the last `lag` are left for the next run, so a transition
     /// committed late with an earlier timestamp is not skipped.
     pub lag: Duration,
-    /// Appointments read per page (one page = one query, ten BatchGetItems of 100 consents,
-    /// one hundred SendMessageBatch calls of ten, one checkpoint).
+    /// Appointments read per page (one page = one query, a BatchGetItem per 100 distinct
+    /// patients, a SendMessageBatch per ten enqueued, one checkpoint). 2,000 keeps the collector
+    /// under 12 DynamoDB requests per 1,000 appointments even when every patient is distinct
+    /// (BENCHMARKS.md).
     pub page_size: usize,
     /// Stop after this many pages (a Lambda's time budget); the next run resumes.
     pub max_pages: usize,
@@ -37,7 +39,7 @@ impl Default for CollectorOptions {
     fn default() -> Self {
         Self {
             lag: Duration::minutes(2),
-            page_size: 1000,
+            page_size: 2000,
             max_pages: 200,
         }
     }
