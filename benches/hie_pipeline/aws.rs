@@ -33,7 +33,14 @@ pub struct AwsResult {
     /// Messages left on the HIE queue (visible, in flight) and on its dead-letter queue.
     pub queue_left: (u64, u64),
     pub dlq_left: u64,
+    /// Work items received only after the sender loops had first stopped (redeliveries after
+    /// the visibility timeout).
+    pub late_items: usize,
 }
+
+/// How long to wait after the sender loops stop for messages still in flight: the sender's
+/// visibility timeout (the claim lease plus a minute) and a margin.
+const SETTLE_LIMIT: Duration = Duration::from_secs(6 * 60 + 30);
 
 async fn queue_depth(client: &aws_sdk_sqs::Client, url: &str) -> Result<(u64, u64), BoxError> {
     let out = client
@@ -107,23 +114,22 @@ pub async fn run(args: &Args, data: &Dataset) -> Result<AwsResult, BoxError> {
     let collected = collect_all(&ctx, args.options()).await?;
     let collector_requests = counter.by_operation();
     counter.reset();
-    eprintln!(
-        "aws: collected in {:.1?}; sending with {} loop(s)...",
-        collected.elapsed, args.senders
-    );
 
+    let mut result = AwsResult {
+        started_in: local.started_in(),
+        seed,
+        seed_requests,
+        collected,
+        collector_requests,
+        drained: Drained::default(),
+        sender_requests: BTreeMap::new(),
+        queue_left: (0, 0),
+        dlq_left: 0,
+        late_items: 0,
+    };
+    crate::report::aws_collector(args, data, &result);
     if args.collector_only {
-        return Ok(AwsResult {
-            started_in: local.started_in(),
-            seed,
-            seed_requests,
-            collected,
-            collector_requests,
-            drained: Drained::default(),
-            sender_requests: BTreeMap::new(),
-            queue_left: (0, 0),
-            dlq_left: 0,
-        });
+        return Ok(result);
     }
 
     // The sender as `connector serve` runs it, with the SQS queue as its consumer: receive up to
@@ -133,21 +139,37 @@ pub async fn run(args: &Args, data: &Dataset) -> Result<AwsResult, BoxError> {
         hie_consumer: Some(Arc::new(queue)),
         ..ctx
     });
-    let drained = drain_all(&ctx, args.senders).await?;
-    let sender_requests = counter.by_operation();
+    eprintln!(
+        "aws: collected in {:.1?}; sending with {} loop(s)...",
+        result.collected.elapsed, args.senders
+    );
+    let mut drained = drain_all(&ctx, args.senders).await?;
     eprintln!("aws: sent in {:.1?}", drained.elapsed);
+    // A loop stops at its first empty receive, possibly while messages are still in flight
+    // (another loop's, or a delivery whose delete did not take): wait for them to be deleted or
+    // to become visible again (the visibility timeout), and drain what comes back.
+    let deadline = std::time::Instant::now() + SETTLE_LIMIT;
+    loop {
+        let (visible, in_flight) = queue_depth(setup.sqs_client(), &urls.queue_url).await?;
+        if visible + in_flight == 0 || std::time::Instant::now() >= deadline {
+            break;
+        }
+        if visible == 0 {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            continue;
+        }
+        eprintln!("aws: {visible} message(s) visible again; draining them...");
+        let late = drain_all(&ctx, args.senders).await?;
+        drained.received += late.received;
+        drained.drains += late.drains;
+        result.late_items += late.received;
+    }
+    let sender_requests = counter.by_operation();
 
-    let queue_left = queue_depth(setup.sqs_client(), &urls.queue_url).await?;
-    let dlq_left = queue_depth(setup.sqs_client(), &urls.dlq_url).await?;
-    Ok(AwsResult {
-        started_in: local.started_in(),
-        seed,
-        seed_requests,
-        collected,
-        collector_requests,
-        drained,
-        sender_requests,
-        queue_left,
-        dlq_left: dlq_left.0 + dlq_left.1,
-    })
+    result.queue_left = queue_depth(setup.sqs_client(), &urls.queue_url).await?;
+    let dlq = queue_depth(setup.sqs_client(), &urls.dlq_url).await?;
+    result.dlq_left = dlq.0 + dlq.1;
+    result.drained = drained;
+    result.sender_requests = sender_requests;
+    Ok(result)
 }

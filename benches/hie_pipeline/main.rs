@@ -12,9 +12,9 @@
 //! ```
 //!
 //! Options: `--appointments N` (10000), `--patients P` (N/2), `--store embedded|aws|both`
-//! (both), `--page-size S` (the collector's default, 1000), `--senders K` (concurrent sender
-//! loops on AWS, as concurrent Lambda invocations, default 4; the embedded sender is always one
-//! loop, as in `connector serve`), `--seed-concurrency C` (AWS seeding, 16), `--seed X`,
+//! (both), `--page-size S` (the collector's default), `--senders K` (concurrent sender loops on
+//! AWS, as concurrent Lambda invocations, default 1; the embedded sender is always one loop, as
+//! in `connector serve`), `--seed-concurrency C` (AWS seeding, 16), `--seed X`,
 //! `--collector-only` (AWS: stop after the collector, e.g. to compare page sizes).
 
 mod aws;
@@ -55,7 +55,7 @@ impl Args {
             patients: 0,
             store: "both".into(),
             page_size: CollectorOptions::default().page_size,
-            senders: 4,
+            senders: 1,
             seed_concurrency: 16,
             seed: 0x5eed_0005,
             collector_only: false,
@@ -242,7 +242,9 @@ async fn main() -> Result<(), BoxError> {
     }
     if matches!(args.store.as_str(), "aws" | "both") {
         let result = aws::run(&args, &data).await?;
-        report::aws(&args, &data, &result);
+        if !args.collector_only {
+            report::aws_sender(&args, &data, &result);
+        }
     }
     Ok(())
 }

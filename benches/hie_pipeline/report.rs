@@ -190,7 +190,8 @@ fn model_per_1000(
     per_1000(p.total() as u64, appointments)
 }
 
-pub fn aws(args: &Args, data: &Dataset, r: &AwsResult) {
+/// The collector part, printed as soon as the collector is done (the sender is slow on moto).
+pub fn aws_collector(args: &Args, data: &Dataset, r: &AwsResult) {
     let n = r.collected.scanned.max(1);
     let pages = data.pages(args.page_size);
     let predicted = predicted_collector_dynamodb(&pages, args.page_size);
@@ -283,17 +284,30 @@ pub fn aws(args: &Args, data: &Dataset, r: &AwsResult) {
 
     if args.collector_only {
         println!("(--collector-only: the sender was not run.)\n");
-        return;
     }
-    let items = r.drained.received.max(1);
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+}
+
+/// The sender part, and the checks of the whole run.
+pub fn aws_sender(args: &Args, data: &Dataset, r: &AwsResult) {
+    // Per enqueued work item (= per appointment sent): duplicate deliveries, if any, are part
+    // of the cost.
+    let items = r.collected.enqueued.max(1);
     println!(
-        "### Sender: {} work items with {} loop(s) ({:.2} s on the emulators, {:.0} items/s)\n",
+        "### Sender: {} work items enqueued, {} deliveries handled, {} loop(s) ({:.2} s on the emulators, {:.0} deliveries/s)\n",
+        r.collected.enqueued,
         r.drained.received,
         args.senders,
         r.drained.elapsed.as_secs_f64(),
         rate(r.drained.received, r.drained.elapsed)
     );
-    println!("| request | count | per work item |");
+    if r.late_items > 0 {
+        println!(
+            "{} of them were received only after the loops first stopped (in flight until the visibility timeout, then redelivered).\n",
+            r.late_items
+        );
+    }
+    println!("| request | count | per enqueued work item |");
     println!("|---|---:|---:|");
     for (op, count) in &r.sender_requests {
         println!("| {op} | {count} | {:.3} |", *count as f64 / items as f64);

@@ -15,6 +15,7 @@ pub mod error;
 pub mod flow;
 pub mod hie;
 pub mod ids;
+pub mod inbound;
 pub mod patient;
 pub mod phi;
 pub mod ports;

@@ -14,7 +14,9 @@ use chrono::{DateTime, Utc};
 use crate::appointment::{Appointment, TransitionCursor};
 use crate::audit::{AuditEntry, AuditQuery, Page};
 use crate::consent::Consent;
+use crate::flow::{Channel, ChannelId, Flow, FlowId, SecretRef, SecretValue};
 use crate::hie::{Claim, SendKey, SendRecord, SendState};
+use crate::inbound::{InboundClaim, InboundKey, InboundRecord, InboundState, StepProgress};
 use crate::patient::{Email, Patient};
 use crate::settings::{HieSettings, Versioned};
 use crate::{AppointmentId, ConsentId, PatientId, StoreError};
@@ -275,4 +277,114 @@ pub trait SendLedger: Send + Sync {
 
     /// The records of these deliveries that exist (any order); adapters batch the reads.
     async fn get_many(&self, keys: &[SendKey]) -> Result<Vec<SendRecord>, StoreError>;
+}
+
+/// Channels and flows (the connector's configuration for the EHR <-> CRM direction). Every
+/// write carries its `configuration_changes` audit entry, stored in the same transaction.
+#[async_trait]
+pub trait FlowStore: Send + Sync {
+    /// Stores a new channel. MUST return `Conflict` (and write nothing) when the id exists.
+    async fn create_channel(&self, channel: &Channel, audit: &AuditEntry)
+    -> Result<(), StoreError>;
+
+    /// Replaces a channel. MUST return `NotFound` (and write nothing) when it does not exist.
+    async fn update_channel(&self, channel: &Channel, audit: &AuditEntry)
+    -> Result<(), StoreError>;
+
+    /// Deletes a channel. MUST return `NotFound` when it does not exist. (Whether flows still
+    /// use it is the caller's check.)
+    async fn delete_channel(&self, id: &ChannelId, audit: &AuditEntry) -> Result<(), StoreError>;
+
+    /// The channel, or `None`.
+    async fn get_channel(&self, id: &ChannelId) -> Result<Option<Channel>, StoreError>;
+
+    /// Every channel, ordered by id.
+    async fn list_channels(&self) -> Result<Vec<Channel>, StoreError>;
+
+    /// Stores a new flow. MUST return `Conflict` (and write nothing) when the id exists.
+    async fn create_flow(&self, flow: &Flow, audit: &AuditEntry) -> Result<(), StoreError>;
+
+    /// Replaces a flow (its channel may change). MUST return `NotFound` (and write nothing)
+    /// when it does not exist.
+    async fn update_flow(&self, flow: &Flow, audit: &AuditEntry) -> Result<(), StoreError>;
+
+    /// Deletes a flow. MUST return `NotFound` when it does not exist.
+    async fn delete_flow(&self, id: &FlowId, audit: &AuditEntry) -> Result<(), StoreError>;
+
+    /// The flow, or `None`.
+    async fn get_flow(&self, id: &FlowId) -> Result<Option<Flow>, StoreError>;
+
+    /// The flows of one channel (or of every channel when `None`), ordered by flow id.
+    async fn list_flows(&self, channel: Option<&ChannelId>) -> Result<Vec<Flow>, StoreError>;
+}
+
+/// The inbound ledger: one record per (channel, MSH-10), see [`crate::inbound`].
+#[async_trait]
+pub trait InboundLedger: Send + Sync {
+    /// Claims a message for processing, with one conditional write:
+    /// - no record: creates it (`Processing`, attempts 1, lease `now + lease`, no steps) and
+    ///   returns `Granted`;
+    /// - `Failed`, or `Processing` with `lease_until <= now`: sets `Processing`, attempts + 1,
+    ///   a new lease (steps kept) and returns `Granted` with the stored steps;
+    /// - `Processing` with a live lease: returns `Busy`; `Done`: returns `AlreadyDone`.
+    ///
+    /// `body_sha256` and `event` are stored on creation only; the returned record holds the
+    /// stored ones (the caller compares). Two concurrent claims MUST NOT both be granted.
+    async fn claim(
+        &self,
+        key: &InboundKey,
+        body_sha256: &str,
+        event: &str,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<InboundClaim, StoreError>;
+
+    /// Saves one step's progress (replacing that step's earlier progress). MUST return
+    /// `Conflict` (and write nothing) unless the record is `Processing` with `attempts ==
+    /// attempt` (the claim was lost to another handler).
+    async fn save_step(
+        &self,
+        key: &InboundKey,
+        attempt: u32,
+        step: &str,
+        progress: &StepProgress,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Ends an attempt: sets `state` (`Done` or `Failed`; the lease is cleared) and appends the
+    /// audit entry, atomically. MUST return `Conflict` (and write nothing) unless the record is
+    /// `Processing` with `attempts == attempt`.
+    async fn finish(
+        &self,
+        key: &InboundKey,
+        attempt: u32,
+        state: InboundState,
+        now: DateTime<Utc>,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
+
+    /// The record, or `None`.
+    async fn get(&self, key: &InboundKey) -> Result<Option<InboundRecord>, StoreError>;
+}
+
+/// Why a secret could not be read. Never carries the secret or the reference's location.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    /// Nothing is stored at the reference.
+    #[error("no secret at the reference")]
+    NotFound,
+    /// This deployment cannot read this kind of reference (e.g. `local:` on AWS).
+    #[error("{0} secret references are not available in this deployment")]
+    Unsupported(&'static str),
+    /// The secret store failed.
+    #[error("secret store unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Reads secrets at [`SecretRef`]s (HMAC keys, webhook tokens, outbound credentials).
+/// Adapters may cache values briefly; they MUST NOT log them.
+#[async_trait]
+pub trait SecretStore: Send + Sync {
+    /// The secret at `reference`.
+    async fn resolve(&self, reference: &SecretRef) -> Result<SecretValue, SecretError>;
 }

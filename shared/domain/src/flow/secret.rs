@@ -177,6 +177,17 @@ impl SecretValue {
     }
 }
 
+/// Reads an `env:` reference from the process environment (every deployment supports these);
+/// `None` for other kinds or an unset variable.
+pub fn read_env(reference: &SecretRef) -> Option<SecretValue> {
+    match reference {
+        SecretRef::Env(name) => {
+            std::env::var_os(name).map(|v| SecretValue::new(v.into_encoded_bytes()))
+        }
+        _ => None,
+    }
+}
+
 impl fmt::Debug for SecretValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SecretValue({})", crate::phi::REDACTED)
