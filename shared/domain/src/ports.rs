@@ -14,9 +14,14 @@ use chrono::{DateTime, Utc};
 use crate::appointment::{Appointment, TransitionCursor};
 use crate::audit::{AuditEntry, AuditQuery, Page};
 use crate::consent::Consent;
+use crate::delivery::{
+    AttemptEnd, CrmWrite, Delivery, DeliveryClaim, DeliveryId, DeliveryState, WebhookKey,
+};
 use crate::flow::{Channel, ChannelId, Flow, FlowId, SecretRef, SecretValue};
 use crate::hie::{Claim, SendKey, SendRecord, SendState};
-use crate::inbound::{InboundClaim, InboundKey, InboundRecord, InboundState, StepProgress};
+use crate::inbound::{
+    ControlId, InboundClaim, InboundKey, InboundRecord, InboundState, StepProgress,
+};
 use crate::patient::{Email, Patient};
 use crate::settings::{HieSettings, Versioned};
 use crate::{AppointmentId, ConsentId, PatientId, StoreError};
@@ -387,4 +392,135 @@ pub enum SecretError {
 pub trait SecretStore: Send + Sync {
     /// The secret at `reference`.
     async fn resolve(&self, reference: &SecretRef) -> Result<SecretValue, SecretError>;
+}
+
+/// Outbound deliveries and the webhooks they came from (see [`crate::delivery`]). Writes that
+/// carry an audit entry store it in the same transaction.
+#[async_trait]
+pub trait DeliveryStore: Send + Sync {
+    /// Records a webhook and the deliveries it produced (state `Queued`; possibly none), with
+    /// its audit entry, atomically. MUST return `Conflict` (and write nothing) when a webhook
+    /// with this key was recorded before.
+    async fn accept_webhook(
+        &self,
+        key: &WebhookKey,
+        deliveries: &[Delivery],
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
+
+    /// The delivery, or `None`.
+    async fn get(&self, id: &DeliveryId) -> Result<Option<Delivery>, StoreError>;
+
+    /// The deliveries a recorded webhook produced, in creation order (empty when the webhook
+    /// is unknown or produced none).
+    async fn webhook_deliveries(&self, key: &WebhookKey) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Claims a delivery for an attempt, with one conditional write:
+    /// - `Queued`, `Retrying` with `next_attempt_at <= now`, or `Delivering` with
+    ///   `lease_until <= now`: if its group is blocked by a parked delivery (another one), it
+    ///   becomes `Held` (`held_behind` set) and `Settled` is returned; otherwise it becomes
+    ///   `Delivering` with `attempts + 1` and a lease of `now + lease`, and `Granted` is
+    ///   returned with the updated record;
+    /// - `Retrying` not yet due, or `Delivering` with a live lease: `Busy` (until then);
+    /// - `Delivered`, `Parked`, `Held`: `Settled`.
+    ///
+    /// MUST return `NotFound` when there is no such delivery. Two concurrent claims MUST NOT
+    /// both be granted.
+    async fn claim(
+        &self,
+        id: &DeliveryId,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<DeliveryClaim, StoreError>;
+
+    /// Ends an attempt: `Delivered`; `Retrying` with `next_attempt_at`; or `Parked`, which
+    /// also blocks the delivery's group (if it is not blocked already). Sets `last_outcome`,
+    /// clears the lease, appends the audit entry, atomically; returns the updated record. MUST
+    /// return `Conflict` (and write nothing) unless the delivery is `Delivering` with
+    /// `attempts == attempt`.
+    async fn finish(
+        &self,
+        id: &DeliveryId,
+        attempt: u32,
+        end: &AttemptEnd,
+        outcome: &str,
+        now: DateTime<Utc>,
+        audit: &AuditEntry,
+    ) -> Result<Delivery, StoreError>;
+
+    /// Redrives a parked delivery: it and every `Held` delivery of its group become `Queued`
+    /// with `attempts` 0, the group is unblocked, and the audit entry is appended, atomically.
+    /// Returns them in creation order (the caller enqueues them in that order). MUST return
+    /// `NotFound` when there is no such delivery and `Conflict` (writing nothing) unless it is
+    /// `Parked`.
+    async fn redrive(
+        &self,
+        id: &DeliveryId,
+        now: DateTime<Utc>,
+        audit: &AuditEntry,
+    ) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Deliveries, newest first, optionally only those in `state`, at most `limit`.
+    async fn list(
+        &self,
+        state: Option<DeliveryState>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError>;
+}
+
+/// What the connector wrote to the CRM recently, for echo suppression (see
+/// [`crate::delivery::CrmWrite`]).
+#[async_trait]
+pub trait CrmWriteLog: Send + Sync {
+    /// Remembers a write (adapters may forget it after [`crate::delivery::ECHO_WINDOW`]).
+    async fn record(&self, write: &CrmWrite) -> Result<(), StoreError>;
+
+    /// The writes to `entity` at or after `since`, oldest first.
+    async fn recent(&self, entity: &str, since: DateTime<Utc>)
+    -> Result<Vec<CrmWrite>, StoreError>;
+}
+
+/// How a delivery attempt ended on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendOutcome {
+    /// The EHR accepted it: an AA or CA whose MSA-2 is the sent MSH-10.
+    Delivered {
+        /// `AA` or `CA`.
+        ack_code: String,
+    },
+    /// The EHR answered AE, AR, CE or CR.
+    Rejected {
+        /// MSA-1.
+        ack_code: String,
+        /// The first ERR's HL7 table 0357 code, when given.
+        error_code: Option<u16>,
+    },
+    /// A reply came that is not an ACK of this message (MSA-2 differs, or unparseable).
+    WrongAck,
+    /// Sent, but no reply arrived in time (or the connection dropped): unknown; resend with
+    /// the same MSH-10.
+    NoAck,
+    /// Not sent (no connection, TLS failure, HTTP 5xx/429): safe to retry.
+    NotSent,
+}
+
+impl SendOutcome {
+    /// The outcome word audit entries and [`Delivery::last_outcome`] use.
+    pub fn word(&self) -> String {
+        match self {
+            SendOutcome::Delivered { .. } => "delivered".into(),
+            SendOutcome::Rejected { ack_code, .. } => format!("rejected_{ack_code}"),
+            SendOutcome::WrongAck => "wrong_ack".into(),
+            SendOutcome::NoAck => "no_ack".into(),
+            SendOutcome::NotSent => "not_sent".into(),
+        }
+    }
+}
+
+/// Sends HL7 to the EHR on a channel's outbound settings (MLLP or HTTPS) and reads its ACK.
+#[async_trait]
+pub trait EhrTransport: Send + Sync {
+    /// Sends `message` (ER7, whose MSH-10 is `control_id`) on `channel` and classifies the
+    /// answer. Never logs the message.
+    async fn send(&self, channel: &Channel, control_id: &ControlId, message: &[u8]) -> SendOutcome;
 }
