@@ -4,20 +4,29 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use connector_domain::StoreError;
+use connector_domain::crm::{Crm, CrmError};
+use connector_domain::flow::SecretRef;
 use connector_domain::ports::{
-    AppointmentStore, AuditLog, ConsentStore, PatientStore, QueueError, SendLedger, SettingsStore,
+    AppointmentStore, AuditLog, ConsentStore, CrmWriteLog, DeliveryStore, FlowStore, InboundLedger,
+    PatientStore, QueueError, SecretError, SecretStore, SendLedger, SettingsStore,
 };
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use connector_domain::{Clock, StoreError};
+use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 
-use crate::error::{OpenError, db_err, queue_err};
+use crate::error::{OpenError, db_err, invalid_call, queue_err};
 use crate::queue::{QueueOptions, SqliteQueue};
 use crate::sqlite::appointments::SqliteAppointmentStore;
 use crate::sqlite::audit::SqliteAuditLog;
 use crate::sqlite::consents::SqliteConsentStore;
+use crate::sqlite::crm::SqliteCrm;
+use crate::sqlite::crm_writes::SqliteCrmWriteLog;
+use crate::sqlite::deliveries::SqliteDeliveryStore;
+use crate::sqlite::flows::SqliteFlowStore;
+use crate::sqlite::inbound::SqliteInboundLedger;
 use crate::sqlite::ledger::SqliteSendLedger;
 use crate::sqlite::migrate;
 use crate::sqlite::patients::SqlitePatientStore;
+use crate::sqlite::secrets::SqliteSecrets;
 use crate::sqlite::settings::SqliteSettingsStore;
 
 /// How long a statement waits for another connection's (another process's) write lock.
@@ -121,6 +130,83 @@ impl SqliteDb {
         Arc::new(SqliteSendLedger::new(self.clone()))
     }
 
+    /// Channels and flows.
+    pub fn flows(&self) -> Arc<dyn FlowStore> {
+        Arc::new(SqliteFlowStore::new(self.clone()))
+    }
+
+    /// The inbound (HL7 from the EHR) ledger.
+    pub fn inbound_ledger(&self) -> Arc<dyn InboundLedger> {
+        Arc::new(SqliteInboundLedger::new(self.clone()))
+    }
+
+    /// Outbound deliveries (CRM -> EHR): accepted webhooks, their HL7 messages and the patient
+    /// groups a parked delivery blocks.
+    pub fn deliveries(&self) -> Arc<dyn DeliveryStore> {
+        Arc::new(SqliteDeliveryStore::new(self.clone()))
+    }
+
+    /// The log of recent writes to the CRM (echo suppression).
+    pub fn crm_writes(&self) -> Arc<dyn CrmWriteLog> {
+        Arc::new(SqliteCrmWriteLog::new(self.clone()))
+    }
+
+    /// The embedded CRM (leads and activities in this file), timestamping with the system clock.
+    pub fn crm(&self) -> Arc<dyn Crm> {
+        Arc::new(self.crm_records())
+    }
+
+    /// The embedded CRM, timestamping its records with `clock`.
+    pub fn crm_with_clock(&self, clock: Arc<dyn Clock>) -> Arc<dyn Crm> {
+        Arc::new(self.crm_records().with_clock(clock))
+    }
+
+    /// The embedded CRM as its concrete type, which also lists what was written
+    /// ([`SqliteCrm::leads`], [`SqliteCrm::activities`]) for demos and tests.
+    pub fn crm_records(&self) -> SqliteCrm {
+        SqliteCrm::new(self.clone())
+    }
+
+    /// The secret store: `env:` references from the environment, `local:` ones from this file.
+    pub fn secrets(&self) -> Arc<dyn SecretStore> {
+        Arc::new(SqliteSecrets::new(self.clone()))
+    }
+
+    /// Stores (or replaces) the secret behind `local:<id>`. The value is kept unencrypted in the
+    /// file. `Invalid` when `id` is not a valid local id (1 to 64 letters, digits, `.`, `_`, `-`).
+    pub async fn set_local_secret(&self, id: &str, value: &[u8]) -> Result<(), StoreError> {
+        let id = local_secret_id(id)?;
+        let value = value.to_vec();
+        let now = crate::time::nanos(chrono::Utc::now())?;
+        self.write(move |tx| {
+            tx.prepare_cached(
+                "INSERT INTO local_secrets (secret_id, value, updated_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (secret_id) DO UPDATE SET value = excluded.value, \
+                 updated_at = excluded.updated_at",
+            )
+            .and_then(|mut stmt| stmt.execute(params![id, value, now]))
+            .map_err(db_err)?;
+            Ok(())
+        })
+        .await?;
+        tracing::info!("local secret stored");
+        Ok(())
+    }
+
+    /// Deletes the secret behind `local:<id>`; returns whether there was one.
+    pub async fn delete_local_secret(&self, id: &str) -> Result<bool, StoreError> {
+        let id = local_secret_id(id)?;
+        let deleted = self
+            .write(move |tx| {
+                tx.prepare_cached("DELETE FROM local_secrets WHERE secret_id = ?1")
+                    .and_then(|mut stmt| stmt.execute([id]))
+                    .map_err(db_err)
+            })
+            .await?;
+        tracing::info!(deleted = deleted > 0, "local secret deleted");
+        Ok(deleted > 0)
+    }
+
     /// The queue called `name` in this file (queues need no creation; each name is its own
     /// queue). Wrap it in an `Arc` to use it as both `WorkQueue` and `QueueConsumer`.
     pub fn queue(&self, name: &str, options: QueueOptions) -> SqliteQueue {
@@ -204,6 +290,34 @@ impl DbFailure for QueueError {
     }
     fn from_join(err: tokio::task::JoinError) -> Self {
         queue_err(err)
+    }
+}
+
+impl DbFailure for CrmError {
+    fn from_sqlite(err: rusqlite::Error) -> Self {
+        CrmError::Unavailable(Box::new(err))
+    }
+    fn from_join(err: tokio::task::JoinError) -> Self {
+        CrmError::Unavailable(Box::new(err))
+    }
+}
+
+impl DbFailure for SecretError {
+    fn from_sqlite(err: rusqlite::Error) -> Self {
+        SecretError::Unavailable(Box::new(err))
+    }
+    fn from_join(err: tokio::task::JoinError) -> Self {
+        SecretError::Unavailable(Box::new(err))
+    }
+}
+
+/// A local secret id, checked as `SecretRef::parse` checks `local:` references.
+fn local_secret_id(id: &str) -> Result<String, StoreError> {
+    match SecretRef::parse(&format!("local:{id}")) {
+        Ok(SecretRef::Local(id)) => Ok(id),
+        _ => Err(invalid_call(
+            "a local secret id is 1 to 64 letters, digits, '.', '_' or '-'",
+        )),
     }
 }
 

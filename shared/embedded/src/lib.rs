@@ -2,7 +2,10 @@
 //! and small on-premise sites:
 //!
 //! - [`SqliteDb`]: one SQLite file holding every store (`PatientStore`, `ConsentStore`,
-//!   `SettingsStore`, `AuditLog`, `AppointmentStore`, `SendLedger`) and any number of named durable queues
+//!   `SettingsStore`, `AuditLog`, `AppointmentStore`, `SendLedger`, `FlowStore`,
+//!   `InboundLedger`, `DeliveryStore`, `CrmWriteLog`), the local secrets behind `local:`
+//!   references ([`SqliteSecrets`], a `SecretStore`), an embedded CRM ([`SqliteCrm`], a `Crm` with leads and activities, so
+//!   flows run without a CRM account) and any number of named durable queues
 //!   ([`SqliteQueue`], implementing `WorkQueue` and `QueueConsumer`, with visibility timeouts,
 //!   FIFO groups, deduplication and a dead-letter table);
 //! - [`OutboxMailer`]: a `Mailer` that drops each message as `<message-id>.eml` into a folder.
@@ -29,6 +32,12 @@ pub use sqlite::SCHEMA_VERSION;
 pub use sqlite::appointments::SqliteAppointmentStore;
 pub use sqlite::audit::SqliteAuditLog;
 pub use sqlite::consents::SqliteConsentStore;
+pub use sqlite::crm::{CrmActivityRecord, CrmLeadRecord, SqliteCrm};
+pub use sqlite::crm_writes::SqliteCrmWriteLog;
+pub use sqlite::deliveries::SqliteDeliveryStore;
+pub use sqlite::flows::SqliteFlowStore;
+pub use sqlite::inbound::SqliteInboundLedger;
 pub use sqlite::ledger::SqliteSendLedger;
 pub use sqlite::patients::SqlitePatientStore;
+pub use sqlite::secrets::SqliteSecrets;
 pub use sqlite::settings::SqliteSettingsStore;

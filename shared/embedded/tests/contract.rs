@@ -1,14 +1,18 @@
 //! The port contract suites from `connector-testkit`, run against the SQLite adapters on
-//! temporary files.
+//! temporary files (and the CRM suite also against the LeadSquared client on its fake).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
+use connector_crm::fake::FakeLeadSquared;
 use connector_domain::ports::{QueueConsumer, WorkQueue};
 use connector_embedded::{QueueOptions, SqliteDb};
 use connector_testkit::contract::{
-    QueueHarness, StoreHarness, StoreSet, run_queue_suite, run_store_suite,
+    CrmHarness, CrmUnderTest, CrmWriteLogHarness, CrmWriteLogUnderTest, DeliveryStoreHarness,
+    DeliveryStoreSet, FlowStoreHarness, FlowStoreSet, QueueHarness, StoreHarness, StoreSet,
+    run_crm_suite, run_crm_write_log_suite, run_delivery_store_suite, run_flow_store_suite,
+    run_queue_suite, run_store_suite,
 };
 
 /// Each store set is a new database file in one temporary folder.
@@ -31,6 +35,74 @@ impl StoreHarness for FileStores {
             appointments: db.appointments(),
             send_ledger: db.send_ledger(),
         }
+    }
+}
+
+impl FileStores {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    fn open_next(&self) -> SqliteDb {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        SqliteDb::open(self.dir.path().join(format!("case-{n}.db"))).expect("open a fresh database")
+    }
+}
+
+#[async_trait]
+impl FlowStoreHarness for FileStores {
+    async fn fresh_flow_stores(&self) -> FlowStoreSet {
+        let db = self.open_next();
+        FlowStoreSet {
+            flows: db.flows(),
+            inbound_ledger: db.inbound_ledger(),
+            audit: db.audit(),
+        }
+    }
+}
+
+#[async_trait]
+impl DeliveryStoreHarness for FileStores {
+    async fn fresh_delivery_stores(&self) -> DeliveryStoreSet {
+        let db = self.open_next();
+        DeliveryStoreSet {
+            deliveries: db.deliveries(),
+            audit: db.audit(),
+        }
+    }
+}
+
+#[async_trait]
+impl CrmWriteLogHarness for FileStores {
+    async fn fresh_crm_write_log(&self) -> CrmWriteLogUnderTest {
+        self.open_next().crm_writes()
+    }
+}
+
+#[async_trait]
+impl CrmHarness for FileStores {
+    async fn fresh_crm(&self) -> CrmUnderTest {
+        self.open_next().crm()
+    }
+}
+
+/// Each CRM is the LeadSquared client on a new in-memory LeadSquared fake (kept running until
+/// the suite ends).
+#[derive(Default)]
+struct FakeLeadSquareds {
+    running: std::sync::Mutex<Vec<FakeLeadSquared>>,
+}
+
+#[async_trait]
+impl CrmHarness for FakeLeadSquareds {
+    async fn fresh_crm(&self) -> CrmUnderTest {
+        let (_, fake) = FakeLeadSquared::start().await;
+        let client = fake.client();
+        self.running.lock().unwrap().push(fake);
+        Arc::new(client)
     }
 }
 
@@ -63,6 +135,33 @@ async fn sqlite_stores_honour_the_store_contract() {
         next: AtomicUsize::new(0),
     };
     run_store_suite(&harness).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_flow_stores_honour_the_flow_store_contract() {
+    run_flow_store_suite(&FileStores::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_delivery_store_honours_the_delivery_store_contract() {
+    run_delivery_store_suite(&FileStores::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_crm_write_log_honours_the_crm_write_log_contract() {
+    run_crm_write_log_suite(&FileStores::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_crm_honours_the_crm_contract() {
+    run_crm_suite(&FileStores::new()).await;
+}
+
+/// The suite's own check: the LeadSquared adapter (on the fake) passes what the embedded CRM
+/// passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leadsquared_client_on_the_fake_honours_the_crm_contract() {
+    run_crm_suite(&FakeLeadSquareds::default()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

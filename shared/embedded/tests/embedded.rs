@@ -129,13 +129,24 @@ async fn a_fresh_file_is_migrated_to_the_current_schema_in_wal_mode() {
         [
             "appointments",
             "audit_log",
+            "channels",
             "consents",
+            "crm_activities",
+            "crm_lead_values",
+            "crm_leads",
+            "crm_writes",
+            "deliveries",
+            "delivery_group_blocks",
+            "flows",
+            "inbound_ledger",
+            "local_secrets",
             "patients",
             "queue_dead_letters",
             "queue_dedup",
             "queue_messages",
             "send_ledger",
-            "settings"
+            "settings",
+            "webhooks"
         ]
     );
 }

@@ -1,6 +1,8 @@
 //! No PHI reaches the logs: every log line the embedded adapters emit, at every level, while the
-//! whole store suite and the domain's registration flow run over fixture patients, is free of
-//! the fixtures' PHI values. (Its own test binary: it installs the global subscriber.)
+//! whole store suite, the flow store suite, the CRM suite (on the embedded CRM), the delivery
+//! store suite (whose HL7 messages carry the fixture patient), the CRM write log suite and the
+//! domain's registration flow run over fixture patients, is free of the fixtures' PHI values.
+//! (Its own test binary: it installs the global subscriber.)
 
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,7 +13,11 @@ use connector_domain::consent::{ConsentPorts, register_patient};
 use connector_domain::ports::{Mailer, OutgoingMail};
 use connector_domain::{FixedClock, patient::Email};
 use connector_embedded::{OutboxMailer, SqliteDb};
-use connector_testkit::contract::{StoreHarness, StoreSet, run_store_suite};
+use connector_testkit::contract::{
+    CrmHarness, CrmUnderTest, CrmWriteLogHarness, CrmWriteLogUnderTest, DeliveryStoreHarness,
+    DeliveryStoreSet, FlowStoreHarness, FlowStoreSet, StoreHarness, StoreSet, run_crm_suite,
+    run_crm_write_log_suite, run_delivery_store_suite, run_flow_store_suite, run_store_suite,
+};
 use connector_testkit::fixtures;
 
 #[derive(Clone, Default)]
@@ -48,6 +54,51 @@ impl StoreHarness for Stores {
     }
 }
 
+#[async_trait]
+impl FlowStoreHarness for Stores {
+    async fn fresh_flow_stores(&self) -> FlowStoreSet {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let db = SqliteDb::open(self.dir.path().join(format!("{n}.db"))).unwrap();
+        FlowStoreSet {
+            flows: db.flows(),
+            inbound_ledger: db.inbound_ledger(),
+            audit: db.audit(),
+        }
+    }
+}
+
+#[async_trait]
+impl DeliveryStoreHarness for Stores {
+    async fn fresh_delivery_stores(&self) -> DeliveryStoreSet {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let db = SqliteDb::open(self.dir.path().join(format!("{n}.db"))).unwrap();
+        DeliveryStoreSet {
+            deliveries: db.deliveries(),
+            audit: db.audit(),
+        }
+    }
+}
+
+#[async_trait]
+impl CrmWriteLogHarness for Stores {
+    async fn fresh_crm_write_log(&self) -> CrmWriteLogUnderTest {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        SqliteDb::open(self.dir.path().join(format!("{n}.db")))
+            .unwrap()
+            .crm_writes()
+    }
+}
+
+#[async_trait]
+impl CrmHarness for Stores {
+    async fn fresh_crm(&self) -> CrmUnderTest {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        SqliteDb::open(self.dir.path().join(format!("{n}.db")))
+            .unwrap()
+            .crm()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_carry_no_phi() {
     let capture = Capture::default();
@@ -63,6 +114,10 @@ async fn logs_carry_no_phi() {
         next: AtomicUsize::new(0),
     };
     run_store_suite(&stores).await;
+    run_flow_store_suite(&stores).await;
+    run_crm_suite(&stores).await;
+    run_delivery_store_suite(&stores).await;
+    run_crm_write_log_suite(&stores).await;
 
     let set = stores.fresh().await;
     set.settings

@@ -3,10 +3,16 @@
 pub(crate) mod appointments;
 pub(crate) mod audit;
 pub(crate) mod consents;
+pub(crate) mod crm;
+pub(crate) mod crm_writes;
+pub(crate) mod deliveries;
+pub(crate) mod flows;
+pub(crate) mod inbound;
 pub(crate) mod ledger;
 pub(crate) mod migrate;
 pub(crate) mod patients;
 pub(crate) mod schema;
+pub(crate) mod secrets;
 pub(crate) mod settings;
 
 use connector_domain::StoreError;

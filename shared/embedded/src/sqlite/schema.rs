@@ -6,7 +6,7 @@
 //! domain type on read.
 
 /// Every migration, in order.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// Version 1: stores and queues.
 const V1: &str = r#"
@@ -114,4 +114,130 @@ CREATE TABLE send_ledger (
     updated_at     INTEGER NOT NULL,
     PRIMARY KEY (appointment_id, transition_seq, resend)
 ) STRICT, WITHOUT ROWID;
+"#;
+
+/// Version 3: the EHR <-> CRM side. Channels and flows (the domain values as JSON, with the
+/// columns lists filter and sort on), the inbound ledger (one row per `(channel, MSH-10)`, its
+/// steps' progress as a JSON object), the embedded CRM's leads and activities (fields as a JSON
+/// object of name -> value; `crm_lead_values` indexes each lead field's case-folded value for
+/// lookups), and the local secrets behind `local:` references.
+const V3: &str = r#"
+CREATE TABLE channels (
+    channel_id TEXT PRIMARY KEY NOT NULL,
+    body       TEXT NOT NULL
+) STRICT;
+
+-- No foreign key to channels: whether flows still use a channel is the caller's check.
+CREATE TABLE flows (
+    flow_id    TEXT PRIMARY KEY NOT NULL,
+    channel_id TEXT NOT NULL,
+    body       TEXT NOT NULL
+) STRICT;
+CREATE INDEX flows_by_channel ON flows (channel_id, flow_id);
+
+CREATE TABLE inbound_ledger (
+    channel_id  TEXT NOT NULL,
+    control_id  TEXT NOT NULL,
+    body_sha256 TEXT NOT NULL,
+    event       TEXT NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('processing', 'failed', 'done')),
+    attempts    INTEGER NOT NULL CHECK (attempts >= 1),
+    lease_until INTEGER CHECK ((state = 'processing') = (lease_until IS NOT NULL)),
+    steps       TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    PRIMARY KEY (channel_id, control_id)
+) STRICT, WITHOUT ROWID;
+
+-- seq is the creation order ("the oldest lead" of several matches).
+CREATE TABLE crm_leads (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    lead_id    TEXT NOT NULL UNIQUE,
+    fields     TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE crm_lead_values (
+    lead_id TEXT NOT NULL REFERENCES crm_leads (lead_id) ON DELETE CASCADE,
+    name    TEXT NOT NULL,
+    folded  TEXT NOT NULL,
+    PRIMARY KEY (lead_id, name)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX crm_lead_values_lookup ON crm_lead_values (name, folded);
+
+CREATE TABLE crm_activities (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    activity_id TEXT NOT NULL UNIQUE,
+    lead_id     TEXT NOT NULL REFERENCES crm_leads (lead_id),
+    event       INTEGER NOT NULL,
+    note        TEXT NOT NULL,
+    at          INTEGER NOT NULL,
+    fields      TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+) STRICT;
+CREATE INDEX crm_activities_by_lead ON crm_activities (lead_id, event, seq);
+
+CREATE TABLE local_secrets (
+    secret_id  TEXT PRIMARY KEY NOT NULL,
+    value      BLOB NOT NULL,
+    updated_at INTEGER NOT NULL
+) STRICT;
+"#;
+
+/// Version 4: outbound deliveries (CRM -> EHR) and the CRM write log. `webhooks` holds each
+/// accepted webhook's key (`channel|entity|id|version`), so a repeated webhook is one primary-key
+/// conflict; `deliveries` one row per HL7 message to deliver (`message` is the ER7 text, PHI;
+/// instants are nanoseconds since the epoch; the checks keep each state's invariants: a lease
+/// only while delivering, a due time only while retrying, `held_behind` only while held);
+/// `delivery_group_blocks` the patient groups blocked by a parked delivery; `crm_writes` what
+/// the connector wrote to the CRM lately (field digests only, never values), for echo
+/// suppression.
+const V4: &str = r#"
+CREATE TABLE webhooks (
+    webhook_key TEXT PRIMARY KEY NOT NULL,
+    received_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE deliveries (
+    delivery_id     TEXT PRIMARY KEY NOT NULL,
+    webhook_key     TEXT NOT NULL REFERENCES webhooks (webhook_key),
+    channel_id      TEXT NOT NULL,
+    flow_id         TEXT NOT NULL,
+    group_id        TEXT NOT NULL,
+    control_id      TEXT NOT NULL,
+    event           TEXT NOT NULL,
+    message         TEXT NOT NULL,
+    state           TEXT NOT NULL
+        CHECK (state IN ('queued', 'delivering', 'retrying', 'delivered', 'parked', 'held')),
+    attempts        INTEGER NOT NULL CHECK (attempts >= 0),
+    last_outcome    TEXT,
+    lease_until     INTEGER CHECK ((state = 'delivering') = (lease_until IS NOT NULL)),
+    next_attempt_at INTEGER CHECK ((state = 'retrying') = (next_attempt_at IS NOT NULL)),
+    held_behind     TEXT CHECK ((state = 'held') = (held_behind IS NOT NULL)),
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL
+) STRICT;
+CREATE INDEX deliveries_by_group ON deliveries (group_id, created_at, delivery_id);
+CREATE INDEX deliveries_by_state ON deliveries (state, created_at, delivery_id);
+CREATE INDEX deliveries_by_time ON deliveries (created_at, delivery_id);
+CREATE INDEX deliveries_by_webhook ON deliveries (webhook_key, created_at, delivery_id);
+
+-- At most one block per group: the parked delivery the group's later deliveries wait behind.
+CREATE TABLE delivery_group_blocks (
+    group_id    TEXT PRIMARY KEY NOT NULL,
+    delivery_id TEXT NOT NULL REFERENCES deliveries (delivery_id),
+    blocked_at  INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+-- id is the recording order (ties of `at`).
+CREATE TABLE crm_writes (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    entity        TEXT NOT NULL,
+    at            INTEGER NOT NULL,
+    field_digests TEXT NOT NULL
+) STRICT;
+CREATE INDEX crm_writes_by_entity ON crm_writes (entity, at, id);
+CREATE INDEX crm_writes_by_time ON crm_writes (at);
 "#;

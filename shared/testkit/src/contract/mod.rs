@@ -12,6 +12,12 @@
 //! }
 //! ```
 //!
+//! Channels, flows and the inbound ledger have their own suite ([`FlowStoreHarness`],
+//! [`run_flow_store_suite`]), so do outbound deliveries ([`DeliveryStoreHarness`],
+//! [`run_delivery_store_suite`]) and the CRM write log ([`CrmWriteLogHarness`],
+//! [`run_crm_write_log_suite`]), and any `Crm` adapter can run the CRM suite ([`CrmHarness`],
+//! [`run_crm_suite`]).
+//!
 //! Each case runs in its own task on a fresh, empty set of ports, with a time limit; the runner
 //! prints one line per case, lets every case run, and panics at the end naming the failures.
 //! Set `CONTRACT_CASE=<substring>` to run only the matching cases.
@@ -23,6 +29,11 @@
 mod appointments;
 mod audit;
 mod consents;
+mod crm;
+mod crm_writes;
+mod deliveries;
+mod flows;
+mod inbound;
 mod ledger;
 mod patients;
 mod queue;
@@ -34,9 +45,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use connector_domain::crm::Crm;
 use connector_domain::ports::{
-    AppointmentStore, AuditLog, ConsentStore, PatientStore, QueueConsumer, SendLedger,
-    SettingsStore, WorkQueue,
+    AppointmentStore, AuditLog, ConsentStore, CrmWriteLog, DeliveryStore, FlowStore, InboundLedger,
+    PatientStore, QueueConsumer, SendLedger, SettingsStore, WorkQueue,
 };
 
 /// One set of store ports, backed by one (isolated) store.
@@ -62,6 +74,64 @@ pub trait StoreHarness: Send + Sync {
     /// A new set of ports over an empty store that no other call's set shares (a new file, new
     /// tables, or a new key prefix): every case starts from nothing.
     async fn fresh(&self) -> StoreSet;
+}
+
+/// The EHR <-> CRM stores of one (isolated) store: channels and flows, the inbound ledger, and
+/// the audit log their writes append to (same store).
+#[derive(Clone)]
+pub struct FlowStoreSet {
+    /// Channels and flows.
+    pub flows: Arc<dyn FlowStore>,
+    /// The inbound ledger.
+    pub inbound_ledger: Arc<dyn InboundLedger>,
+    /// The audit log of the same store.
+    pub audit: Arc<dyn AuditLog>,
+}
+
+/// Builds flow store sets for the flow store suite.
+#[async_trait]
+pub trait FlowStoreHarness: Send + Sync {
+    /// A new set of ports over an empty store that no other call's set shares: every case
+    /// starts from nothing (no channels, flows, inbound records or audit entries).
+    async fn fresh_flow_stores(&self) -> FlowStoreSet;
+}
+
+/// The outbound delivery store of one (isolated) store, and the audit log its writes append
+/// to (same store).
+#[derive(Clone)]
+pub struct DeliveryStoreSet {
+    /// Webhooks, deliveries and group blocks.
+    pub deliveries: Arc<dyn DeliveryStore>,
+    /// The audit log of the same store.
+    pub audit: Arc<dyn AuditLog>,
+}
+
+/// Builds delivery store sets for the delivery store suite.
+#[async_trait]
+pub trait DeliveryStoreHarness: Send + Sync {
+    /// A new set of ports over an empty store that no other call's set shares: every case
+    /// starts from nothing (no webhooks, deliveries, group blocks or audit entries).
+    async fn fresh_delivery_stores(&self) -> DeliveryStoreSet;
+}
+
+/// The CRM write log a CRM write log case runs against.
+pub type CrmWriteLogUnderTest = Arc<dyn CrmWriteLog>;
+
+/// Builds CRM write logs for the CRM write log suite.
+#[async_trait]
+pub trait CrmWriteLogHarness: Send + Sync {
+    /// An empty CRM write log that no other call's log shares.
+    async fn fresh_crm_write_log(&self) -> CrmWriteLogUnderTest;
+}
+
+/// The CRM a CRM case runs against.
+pub type CrmUnderTest = Arc<dyn Crm>;
+
+/// Builds CRMs for the CRM suite.
+#[async_trait]
+pub trait CrmHarness: Send + Sync {
+    /// A CRM with no leads or activities that no other call's CRM shares.
+    async fn fresh_crm(&self) -> CrmUnderTest;
 }
 
 /// One queue, as its producer and consumer sides.
@@ -120,6 +190,29 @@ pub fn store_cases() -> Vec<Case<StoreSet>> {
     all
 }
 
+/// Every case of the flow store suite (channels and flows, then the inbound ledger), in run
+/// order.
+pub fn flow_store_cases() -> Vec<Case<FlowStoreSet>> {
+    let mut all = flows::cases();
+    all.extend(inbound::cases());
+    all
+}
+
+/// Every case of the delivery store suite, in run order.
+pub fn delivery_store_cases() -> Vec<Case<DeliveryStoreSet>> {
+    deliveries::cases()
+}
+
+/// Every case of the CRM write log suite, in run order.
+pub fn crm_write_log_cases() -> Vec<Case<CrmWriteLogUnderTest>> {
+    crm_writes::cases()
+}
+
+/// Every case of the CRM suite.
+pub fn crm_cases() -> Vec<Case<CrmUnderTest>> {
+    crm::cases()
+}
+
 /// Every case of the queue suite for standard queues.
 pub fn queue_cases() -> Vec<Case<QueuePair>> {
     queue::standard_cases()
@@ -137,6 +230,57 @@ pub async fn run_store_suite(harness: &dyn StoreHarness) {
         if report.selected(case.name) {
             let set = harness.fresh().await;
             report.run(case, set).await;
+        }
+    }
+    report.finish();
+}
+
+/// Runs every flow store case, each on `harness.fresh_flow_stores()`; panics at the end if any
+/// failed.
+pub async fn run_flow_store_suite(harness: &dyn FlowStoreHarness) {
+    let mut report = Report::new("flow store");
+    for case in flow_store_cases() {
+        if report.selected(case.name) {
+            let set = harness.fresh_flow_stores().await;
+            report.run(case, set).await;
+        }
+    }
+    report.finish();
+}
+
+/// Runs every delivery store case, each on `harness.fresh_delivery_stores()`; panics at the
+/// end if any failed.
+pub async fn run_delivery_store_suite(harness: &dyn DeliveryStoreHarness) {
+    let mut report = Report::new("delivery store");
+    for case in delivery_store_cases() {
+        if report.selected(case.name) {
+            let set = harness.fresh_delivery_stores().await;
+            report.run(case, set).await;
+        }
+    }
+    report.finish();
+}
+
+/// Runs every CRM write log case, each on `harness.fresh_crm_write_log()`; panics at the end
+/// if any failed.
+pub async fn run_crm_write_log_suite(harness: &dyn CrmWriteLogHarness) {
+    let mut report = Report::new("crm write log");
+    for case in crm_write_log_cases() {
+        if report.selected(case.name) {
+            let log = harness.fresh_crm_write_log().await;
+            report.run(case, log).await;
+        }
+    }
+    report.finish();
+}
+
+/// Runs every CRM case, each on `harness.fresh_crm()`; panics at the end if any failed.
+pub async fn run_crm_suite(harness: &dyn CrmHarness) {
+    let mut report = Report::new("crm");
+    for case in crm_cases() {
+        if report.selected(case.name) {
+            let crm = harness.fresh_crm().await;
+            report.run(case, crm).await;
         }
     }
     report.finish();

@@ -1,0 +1,327 @@
+//! Behaviour of the embedded delivery store and CRM write log beyond the port contracts:
+//! deliveries and group blocks surviving a reopen, claims from two connections on one file
+//! (two processes), the refusal of deliveries that are not new, the CRM write log forgetting
+//! writes older than the echo window, and the version 3 -> 4 migration.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use connector_domain::StoreError;
+use connector_domain::audit::{AuditEntry, AuditQuery, LogType, Outcome};
+use connector_domain::crm::CrmField;
+use connector_domain::delivery::{
+    AttemptEnd, CrmWrite, Delivery, DeliveryClaim, DeliveryId, DeliveryState, ECHO_WINDOW,
+    WebhookKey,
+};
+use connector_domain::flow::{ChannelId, FlowId};
+use connector_domain::inbound::ControlId;
+use connector_domain::phi::Phi;
+use connector_embedded::{SCHEMA_VERSION, SqliteDb};
+use connector_testkit::fixtures;
+
+fn open(dir: &Path) -> SqliteDb {
+    SqliteDb::open(dir.join("connector.db")).expect("open")
+}
+
+fn raw(dir: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(dir.join("connector.db")).expect("raw open")
+}
+
+fn lease() -> chrono::Duration {
+    chrono::Duration::seconds(60)
+}
+
+fn id(text: &str) -> DeliveryId {
+    DeliveryId::parse(text).unwrap()
+}
+
+fn key(version: &str) -> WebhookKey {
+    WebhookKey {
+        channel_id: ChannelId::parse("north-ehr").unwrap(),
+        entity: "lead".into(),
+        entity_id: "1".into(),
+        version: version.into(),
+    }
+}
+
+/// A new delivery whose message carries the fixture patient's name.
+fn delivery(delivery_id: &str, group: &str, at: i64) -> Delivery {
+    Delivery {
+        delivery_id: id(delivery_id),
+        channel_id: ChannelId::parse("north-ehr").unwrap(),
+        flow_id: FlowId::parse("lead-to-adt").unwrap(),
+        group: group.into(),
+        control_id: ControlId::parse(format!("CC{delivery_id}")).unwrap(),
+        event: "ADT^A08".into(),
+        message: Phi::new(format!(
+            "MSH|^~\\&|CONNECTOR|CRM|EHR|CLINIC|20261121100000||ADT^A08|CC{delivery_id}|P|2.5\r\
+             PID|1||X^^^CLINIC^MR||{}^{}\r",
+            fixtures::LAST_NAME,
+            fixtures::FIRST_NAME
+        )),
+        state: DeliveryState::Queued,
+        attempts: 0,
+        last_outcome: None,
+        lease_until: None,
+        next_attempt_at: None,
+        held_behind: None,
+        created_at: fixtures::at(at),
+        updated_at: fixtures::at(at),
+    }
+}
+
+fn audit(action: &str, at: i64) -> AuditEntry {
+    AuditEntry::new(
+        LogType::CrmOutbound,
+        fixtures::at(at),
+        fixtures::system(),
+        action,
+        Outcome::Success,
+    )
+}
+
+fn count(dir: &Path, table: &str) -> i64 {
+    raw(dir)
+        .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn deliveries_and_group_blocks_survive_reopening_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (parked, later) = (
+        delivery("dlv-0001", "lead-1", 0),
+        delivery("dlv-0002", "lead-1", 0),
+    );
+    {
+        let store = open(dir.path()).deliveries();
+        store
+            .accept_webhook(
+                &key("v1"),
+                &[parked.clone(), later.clone()],
+                &audit("webhook.accepted", 0),
+            )
+            .await
+            .unwrap();
+        store
+            .claim(&id("dlv-0001"), fixtures::at(1), lease())
+            .await
+            .unwrap();
+        store
+            .finish(
+                &id("dlv-0001"),
+                1,
+                &AttemptEnd::Park,
+                "rejected_AR",
+                fixtures::at(2),
+                &audit("delivery.parked", 2),
+            )
+            .await
+            .unwrap();
+    }
+    let store = open(dir.path()).deliveries();
+    let stored = store.get(&id("dlv-0001")).await.unwrap().unwrap();
+    assert_eq!(
+        stored.message, parked.message,
+        "the message text is kept exactly"
+    );
+    assert_eq!(stored.state, DeliveryState::Parked);
+    match store
+        .claim(&id("dlv-0002"), fixtures::at(3), lease())
+        .await
+        .unwrap()
+    {
+        DeliveryClaim::Settled(d) => assert_eq!(d.held_behind, Some(id("dlv-0001"))),
+        other => panic!("the group is still blocked: {other:?}"),
+    }
+    assert_eq!(
+        store
+            .accept_webhook(&key("v1"), &[], &audit("webhook.accepted", 4))
+            .await
+            .unwrap_err()
+            .to_string(),
+        "conflict: webhook already accepted",
+        "the webhook is still known"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_through_two_connections_on_one_file_grant_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (open(dir.path()), open(dir.path()));
+    a.deliveries()
+        .accept_webhook(
+            &key("v1"),
+            &[delivery("dlv-0001", "lead-1", 0)],
+            &audit("webhook.accepted", 0),
+        )
+        .await
+        .unwrap();
+    let barrier = Arc::new(tokio::sync::Barrier::new(20));
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..20 {
+        let store = if n % 2 == 0 {
+            a.deliveries()
+        } else {
+            b.deliveries()
+        };
+        let barrier = barrier.clone();
+        tasks.spawn(async move {
+            barrier.wait().await;
+            store
+                .claim(&id("dlv-0001"), fixtures::at(1), lease())
+                .await
+                .unwrap()
+        });
+    }
+    let claims = tasks.join_all().await;
+    let granted = claims
+        .iter()
+        .filter(|c| matches!(c, DeliveryClaim::Granted(_)))
+        .count();
+    assert_eq!(granted, 1, "{claims:?}");
+}
+
+#[tokio::test]
+async fn deliveries_that_are_not_new_are_refused_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).deliveries();
+    let queued = delivery("dlv-0001", "lead-1", 0);
+    let not_new = [
+        Delivery {
+            attempts: 1,
+            ..delivery("dlv-0002", "lead-1", 0)
+        },
+        Delivery {
+            state: DeliveryState::Parked,
+            ..delivery("dlv-0002", "lead-1", 0)
+        },
+        Delivery {
+            state: DeliveryState::Delivering,
+            lease_until: Some(fixtures::at(60)),
+            ..delivery("dlv-0002", "lead-1", 0)
+        },
+    ];
+    for bad in not_new {
+        let result = store
+            .accept_webhook(
+                &key("v1"),
+                &[queued.clone(), bad],
+                &audit("webhook.accepted", 0),
+            )
+            .await;
+        assert!(matches!(result, Err(StoreError::Invalid(_))), "{result:?}");
+    }
+    for table in ["webhooks", "deliveries", "audit_log"] {
+        assert_eq!(count(dir.path(), table), 0, "{table}");
+    }
+    // A delivery id used twice (in one webhook, or by an earlier one) is a conflict.
+    let twice = store
+        .accept_webhook(
+            &key("v1"),
+            &[queued.clone(), queued.clone()],
+            &audit("webhook.accepted", 0),
+        )
+        .await;
+    assert!(matches!(twice, Err(StoreError::Conflict(_))), "{twice:?}");
+    assert_eq!(count(dir.path(), "webhooks"), 0);
+}
+
+#[tokio::test]
+async fn crm_writes_older_than_the_echo_window_are_forgotten() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path()).crm_writes();
+    let write = |entity: &str, at| {
+        CrmWrite::new(
+            entity.into(),
+            &[CrmField::new("FirstName", fixtures::FIRST_NAME)],
+            at,
+        )
+    };
+    let start = fixtures::at(0);
+    log.record(&write("lead-1", start)).await.unwrap();
+    log.record(&write("lead-1", start + chrono::Duration::seconds(1)))
+        .await
+        .unwrap();
+    assert_eq!(count(dir.path(), "crm_writes"), 2);
+    log.record(&write(
+        "lead-2",
+        start + ECHO_WINDOW + chrono::Duration::seconds(1),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        log.recent("lead-1", start - chrono::Duration::days(1))
+            .await
+            .unwrap(),
+        vec![write("lead-1", start + chrono::Duration::seconds(1))],
+        "the write older than the window before the newest was forgotten"
+    );
+    assert_eq!(count(dir.path(), "crm_writes"), 2);
+    let digests: String = raw(dir.path())
+        .query_row(
+            "SELECT group_concat(field_digests) FROM crm_writes",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        fixtures::phi_found_in(&digests).is_empty(),
+        "only digests are stored"
+    );
+}
+
+#[tokio::test]
+async fn a_version_3_file_migrates_keeping_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = open(dir.path());
+        db.patients()
+            .insert(&fixtures::patient("p-1"), None)
+            .await
+            .unwrap();
+        db.audit()
+            .append(&audit("webhook.accepted", 0))
+            .await
+            .unwrap();
+    }
+    // Take the file back to version 3 as the previous build left it.
+    raw(dir.path())
+        .execute_batch(
+            "DROP TABLE delivery_group_blocks; DROP TABLE deliveries; DROP TABLE webhooks; \
+             DROP TABLE crm_writes; PRAGMA user_version = 3;",
+        )
+        .unwrap();
+    let db = open(dir.path());
+    let version: u32 = raw(dir.path())
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!((version, SCHEMA_VERSION), (4, 4));
+    assert!(
+        db.patients()
+            .get(&fixtures::patient_id("p-1"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let audits = db
+        .audit()
+        .query(&AuditQuery {
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(audits.len(), 1);
+    assert_eq!(db.deliveries().list(None, 10).await.unwrap(), Vec::new());
+    db.deliveries()
+        .accept_webhook(
+            &key("v1"),
+            &[delivery("dlv-0001", "lead-1", 0)],
+            &audit("webhook.accepted", 1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(db.deliveries().list(None, 10).await.unwrap().len(), 1);
+}

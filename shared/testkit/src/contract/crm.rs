@@ -1,0 +1,395 @@
+//! `Crm` cases: leads created, found by a field, updated (given fields set, others kept);
+//! activities created on a lead, found by event and field, updated; references to leads or
+//! activities that do not exist refused. Values compare exactly here (adapters may also match
+//! lead lookups case-insensitively, as LeadSquared does; that is their own test's business).
+//!
+//! Values are the testkit's invented PHI, so the no-PHI-in-logs tests can run this suite.
+
+use std::collections::BTreeMap;
+
+use connector_domain::crm::{
+    Activity, ActivityId, ActivityInput, CrmError, CrmField, Lead, LeadId,
+};
+
+use super::{Case, CrmUnderTest, cases};
+use crate::fixtures;
+
+pub(super) fn cases() -> Vec<Case<CrmUnderTest>> {
+    cases![
+        crm_a_created_lead_is_found_by_each_of_its_fields,
+        crm_find_lead_without_a_match_is_none,
+        crm_find_lead_returns_a_lead_with_the_value,
+        crm_update_lead_sets_the_given_fields_and_keeps_the_others,
+        crm_update_of_a_missing_lead_is_rejected,
+        crm_a_created_activity_is_found_by_lead_event_and_field,
+        crm_find_activity_without_a_match_is_none,
+        crm_update_activity_sets_the_given_fields_and_keeps_the_others,
+        crm_activities_of_missing_leads_or_ids_are_rejected,
+    ]
+}
+
+/// The event code of the test activities.
+const VISIT: i32 = 201;
+/// Another event code.
+const CALL: i32 = 202;
+
+/// A name -> value map of fields (adapters return them in any order).
+fn by_name(fields: &[CrmField]) -> BTreeMap<String, String> {
+    fields
+        .iter()
+        .map(|f| (f.name.clone(), f.value.clone()))
+        .collect()
+}
+
+fn fields(pairs: &[(&str, &str)]) -> Vec<CrmField> {
+    pairs.iter().map(|(n, v)| CrmField::new(*n, *v)).collect()
+}
+
+/// A patient's lead fields; `mrn` and `n` make the unique ones (email, phone) distinct.
+fn patient_fields(mrn: &str, n: u32) -> Vec<CrmField> {
+    fields(&[
+        ("mx_MRN", mrn),
+        ("FirstName", fixtures::FIRST_NAME),
+        ("LastName", fixtures::LAST_NAME),
+        ("EmailAddress", &format!("{n}.{}", fixtures::EMAIL)),
+        ("Phone", &format!("+1555014{n:04}")),
+        ("mx_City", fixtures::CITY),
+    ])
+}
+
+fn value<'a>(lead: &'a Lead, name: &str) -> Option<&'a str> {
+    lead.fields
+        .iter()
+        .find(|f| f.name == name)
+        .map(|f| f.value.as_str())
+}
+
+/// Asserts that `lead` is `id` and holds at least `expected` (a CRM may add system fields).
+#[track_caller]
+fn assert_lead(lead: Option<Lead>, id: &LeadId, expected: &[CrmField]) {
+    let lead = lead.expect("a lead is found");
+    assert_eq!(&lead.id, id);
+    let got = by_name(&lead.fields);
+    for (name, value) in by_name(expected) {
+        assert_eq!(got.get(&name), Some(&value), "field {name}");
+    }
+}
+
+fn visit(appointment: &str, at: i64, extra: &[(&str, &str)]) -> ActivityInput {
+    let mut custom = fields(&[("mx_Custom_1", appointment)]);
+    custom.extend(fields(extra));
+    ActivityInput {
+        event: VISIT,
+        note: fixtures::VISIT_REASON.into(),
+        at: fixtures::at(at),
+        fields: custom,
+    }
+}
+
+/// Asserts that `activity` is `id` of `lead` with event `event`, holding at least `expected`.
+#[track_caller]
+fn assert_activity(
+    activity: Option<Activity>,
+    id: &ActivityId,
+    lead: &LeadId,
+    event: i32,
+    expected: &[CrmField],
+) {
+    let activity = activity.expect("an activity is found");
+    assert_eq!(
+        (&activity.id, &activity.lead, activity.event),
+        (id, lead, event)
+    );
+    let got = by_name(&activity.fields);
+    for (name, value) in by_name(expected) {
+        assert_eq!(got.get(&name), Some(&value), "field {name}");
+    }
+}
+
+#[track_caller]
+fn assert_rejected<T: std::fmt::Debug>(result: Result<T, CrmError>) {
+    match result {
+        Err(e @ CrmError::Rejected { .. }) => assert!(!e.is_transient()),
+        other => panic!("expected Rejected, got {other:?}"),
+    }
+}
+
+async fn crm_a_created_lead_is_found_by_each_of_its_fields(crm: CrmUnderTest) {
+    let given = patient_fields("MRN-FX-0001", 1);
+    let id = crm.create_lead(&given).await.unwrap();
+    assert!(!id.0.is_empty());
+    for field in &given {
+        assert_lead(
+            crm.find_lead(&field.name, &field.value).await.unwrap(),
+            &id,
+            &given,
+        );
+    }
+}
+
+async fn crm_find_lead_without_a_match_is_none(crm: CrmUnderTest) {
+    assert_eq!(crm.find_lead("mx_MRN", "MRN-FX-0001").await.unwrap(), None);
+    crm.create_lead(&patient_fields("MRN-FX-0001", 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        crm.find_lead("mx_MRN", "MRN-FX-0002").await.unwrap(),
+        None,
+        "another value"
+    );
+    assert_eq!(
+        crm.find_lead("mx_Other", "MRN-FX-0001").await.unwrap(),
+        None,
+        "the value, in another field"
+    );
+}
+
+async fn crm_find_lead_returns_a_lead_with_the_value(crm: CrmUnderTest) {
+    // Two leads share a (non-unique) city; a third does not.
+    let one = crm
+        .create_lead(&patient_fields("MRN-FX-0001", 1))
+        .await
+        .unwrap();
+    let two = crm
+        .create_lead(&patient_fields("MRN-FX-0002", 2))
+        .await
+        .unwrap();
+    let mut elsewhere = patient_fields("MRN-FX-0003", 3);
+    elsewhere.retain(|f| f.name != "mx_City");
+    elsewhere.push(CrmField::new("mx_City", "Elsewhere"));
+    let three = crm.create_lead(&elsewhere).await.unwrap();
+    assert_ne!(one, two);
+    let found = crm
+        .find_lead("mx_City", fixtures::CITY)
+        .await
+        .unwrap()
+        .expect("a lead");
+    assert!(found.id == one || found.id == two, "{found:?}");
+    assert_eq!(value(&found, "mx_City"), Some(fixtures::CITY));
+    let found = crm.find_lead("mx_City", "Elsewhere").await.unwrap();
+    assert_eq!(found.map(|l| l.id), Some(three));
+}
+
+async fn crm_update_lead_sets_the_given_fields_and_keeps_the_others(crm: CrmUnderTest) {
+    let given = patient_fields("MRN-FX-0001", 1);
+    let id = crm.create_lead(&given).await.unwrap();
+    let other = crm
+        .create_lead(&patient_fields("MRN-FX-0002", 2))
+        .await
+        .unwrap();
+    let changes = fields(&[("mx_City", "Newtown"), ("mx_Street1", fixtures::STREET)]);
+    crm.update_lead(&id, &changes).await.unwrap();
+
+    let mut expected: BTreeMap<String, String> = by_name(&given);
+    expected.extend(by_name(&changes));
+    let expected: Vec<CrmField> = expected
+        .into_iter()
+        .map(|(n, v)| CrmField::new(n, v))
+        .collect();
+    assert_lead(
+        crm.find_lead("mx_MRN", "MRN-FX-0001").await.unwrap(),
+        &id,
+        &expected,
+    );
+    assert_lead(
+        crm.find_lead("mx_Street1", fixtures::STREET).await.unwrap(),
+        &id,
+        &expected,
+    );
+    assert_eq!(
+        crm.find_lead("mx_City", "Newtown")
+            .await
+            .unwrap()
+            .map(|l| l.id),
+        Some(id.clone()),
+        "found by the new value"
+    );
+    assert_eq!(
+        crm.find_lead("mx_City", fixtures::CITY)
+            .await
+            .unwrap()
+            .map(|l| l.id),
+        Some(other.clone()),
+        "no longer by the old one"
+    );
+    assert_lead(
+        crm.find_lead("mx_MRN", "MRN-FX-0002").await.unwrap(),
+        &other,
+        &patient_fields("MRN-FX-0002", 2),
+    );
+}
+
+async fn crm_update_of_a_missing_lead_is_rejected(crm: CrmUnderTest) {
+    let missing = LeadId("00000000-0000-4000-8000-000000000000".into());
+    assert_rejected(
+        crm.update_lead(&missing, &fields(&[("mx_City", "Newtown")]))
+            .await,
+    );
+    assert_eq!(crm.find_lead("mx_City", "Newtown").await.unwrap(), None);
+}
+
+async fn crm_a_created_activity_is_found_by_lead_event_and_field(crm: CrmUnderTest) {
+    let lead = crm
+        .create_lead(&patient_fields("MRN-FX-0001", 1))
+        .await
+        .unwrap();
+    let input = visit("APT-1001", 0, &[("mx_Custom_2", "Scheduled")]);
+    let id = crm.create_activity(&lead, &input).await.unwrap();
+    assert!(!id.0.is_empty());
+    let second = crm
+        .create_activity(&lead, &visit("APT-1002", 10, &[]))
+        .await
+        .unwrap();
+    assert_ne!(id, second);
+    assert_activity(
+        crm.find_activity(&lead, VISIT, "mx_Custom_1", "APT-1001")
+            .await
+            .unwrap(),
+        &id,
+        &lead,
+        VISIT,
+        &input.fields,
+    );
+    assert_activity(
+        crm.find_activity(&lead, VISIT, "mx_Custom_2", "Scheduled")
+            .await
+            .unwrap(),
+        &id,
+        &lead,
+        VISIT,
+        &input.fields,
+    );
+    assert_activity(
+        crm.find_activity(&lead, VISIT, "mx_Custom_1", "APT-1002")
+            .await
+            .unwrap(),
+        &second,
+        &lead,
+        VISIT,
+        &fields(&[("mx_Custom_1", "APT-1002")]),
+    );
+}
+
+async fn crm_find_activity_without_a_match_is_none(crm: CrmUnderTest) {
+    let lead = crm
+        .create_lead(&patient_fields("MRN-FX-0001", 1))
+        .await
+        .unwrap();
+    let other_lead = crm
+        .create_lead(&patient_fields("MRN-FX-0002", 2))
+        .await
+        .unwrap();
+    assert_eq!(
+        crm.find_activity(&lead, VISIT, "mx_Custom_1", "APT-1001")
+            .await
+            .unwrap(),
+        None,
+        "no activity yet"
+    );
+    crm.create_activity(&lead, &visit("APT-1001", 0, &[]))
+        .await
+        .unwrap();
+    for (lead, event, field, value, why) in [
+        (&lead, VISIT, "mx_Custom_1", "APT-1002", "another value"),
+        (&lead, VISIT, "mx_Custom_2", "APT-1001", "another field"),
+        (&lead, CALL, "mx_Custom_1", "APT-1001", "another event"),
+        (
+            &other_lead,
+            VISIT,
+            "mx_Custom_1",
+            "APT-1001",
+            "another lead",
+        ),
+    ] {
+        assert_eq!(
+            crm.find_activity(lead, event, field, value).await.unwrap(),
+            None,
+            "{why}"
+        );
+    }
+}
+
+async fn crm_update_activity_sets_the_given_fields_and_keeps_the_others(crm: CrmUnderTest) {
+    let lead = crm
+        .create_lead(&patient_fields("MRN-FX-0001", 1))
+        .await
+        .unwrap();
+    let id = crm
+        .create_activity(
+            &lead,
+            &visit(
+                "APT-1001",
+                0,
+                &[("mx_Custom_2", "Scheduled"), ("mx_Custom_4", "Dr. Fixture")],
+            ),
+        )
+        .await
+        .unwrap();
+    let other = crm
+        .create_activity(
+            &lead,
+            &visit("APT-1002", 0, &[("mx_Custom_2", "Scheduled")]),
+        )
+        .await
+        .unwrap();
+    let update = ActivityInput {
+        event: VISIT,
+        note: "Rescheduled".into(),
+        at: fixtures::at(3_600),
+        fields: fields(&[("mx_Custom_2", "Cancelled"), ("mx_Custom_5", "Room 2")]),
+    };
+    crm.update_activity(&id, &update).await.unwrap();
+    let expected = fields(&[
+        ("mx_Custom_1", "APT-1001"),
+        ("mx_Custom_2", "Cancelled"),
+        ("mx_Custom_4", "Dr. Fixture"),
+        ("mx_Custom_5", "Room 2"),
+    ]);
+    assert_activity(
+        crm.find_activity(&lead, VISIT, "mx_Custom_1", "APT-1001")
+            .await
+            .unwrap(),
+        &id,
+        &lead,
+        VISIT,
+        &expected,
+    );
+    assert_activity(
+        crm.find_activity(&lead, VISIT, "mx_Custom_2", "Cancelled")
+            .await
+            .unwrap(),
+        &id,
+        &lead,
+        VISIT,
+        &expected,
+    );
+    assert_activity(
+        crm.find_activity(&lead, VISIT, "mx_Custom_2", "Scheduled")
+            .await
+            .unwrap(),
+        &other,
+        &lead,
+        VISIT,
+        &fields(&[("mx_Custom_1", "APT-1002"), ("mx_Custom_2", "Scheduled")]),
+    );
+}
+
+async fn crm_activities_of_missing_leads_or_ids_are_rejected(crm: CrmUnderTest) {
+    let missing_lead = LeadId("00000000-0000-4000-8000-000000000000".into());
+    assert_rejected(
+        crm.create_activity(&missing_lead, &visit("APT-1001", 0, &[]))
+            .await,
+    );
+    let missing = ActivityId("00000000-0000-4000-8000-000000000001".into());
+    assert_rejected(
+        crm.update_activity(&missing, &visit("APT-1001", 0, &[]))
+            .await,
+    );
+    assert_eq!(
+        crm.find_activity(&missing_lead, VISIT, "mx_Custom_1", "APT-1001")
+            .await
+            .unwrap(),
+        None,
+        "a lead that does not exist has no activities"
+    );
+}

@@ -1,0 +1,989 @@
+//! `DeliveryStore` cases: accepting webhooks (once), claiming deliveries in every state,
+//! finishing attempts, parking (which blocks the patient's group, so its later deliveries are
+//! held), redriving, listing, and the `crm_outbound` audit entry each write carries (and a
+//! refused write does not). Every instant is a fixed fixture time: leases lapse and retries
+//! fall due because a later `now` is passed, never by sleeping.
+//!
+//! Message texts carry the fixture patient's PHI, so the no-PHI-in-logs tests that run this
+//! suite catch an adapter that logs them.
+
+use std::sync::Arc;
+
+use connector_domain::StoreError;
+use connector_domain::audit::{AuditEntry, AuditQuery, LogType, Outcome};
+use connector_domain::delivery::{
+    AttemptEnd, Delivery, DeliveryClaim, DeliveryId, DeliveryState, WebhookKey,
+};
+use connector_domain::inbound::ControlId;
+use connector_domain::phi::Phi;
+use serde_json::json;
+
+use super::flows::{channel_id, flow_id};
+use super::{Case, DeliveryStoreSet, assert_conflict, assert_not_found, cases};
+use crate::fixtures;
+
+pub(super) fn cases() -> Vec<Case<DeliveryStoreSet>> {
+    cases![
+        deliveries_accepted_webhook_round_trips_with_its_audit_entry,
+        deliveries_webhook_without_deliveries_is_recorded_once,
+        deliveries_repeated_webhook_conflicts_and_writes_nothing,
+        deliveries_webhook_keys_differ_by_every_part,
+        deliveries_claim_of_a_queued_delivery_is_granted_with_a_lease,
+        deliveries_claim_while_leased_is_busy_until_the_lease_lapses,
+        deliveries_claim_of_a_retry_is_busy_until_due_then_granted,
+        deliveries_claim_of_a_settled_delivery_changes_nothing,
+        deliveries_claim_of_an_unknown_delivery_is_not_found,
+        deliveries_concurrent_claims_grant_one,
+        deliveries_finish_records_the_end_and_its_audit_entry,
+        deliveries_finish_with_a_stale_attempt_conflicts_and_writes_nothing,
+        deliveries_parking_holds_the_groups_later_deliveries_only,
+        deliveries_a_second_park_keeps_the_first_block,
+        deliveries_redrive_requeues_the_parked_and_held_in_creation_order,
+        deliveries_redrive_of_a_delivery_not_parked_conflicts_and_writes_nothing,
+        deliveries_list_newest_first_optionally_by_state,
+    ]
+}
+
+/// The lease of every claim here.
+fn lease() -> chrono::Duration {
+    chrono::Duration::seconds(60)
+}
+
+const CHANNEL: &str = "north-ehr";
+
+/// A lead webhook's key on the default channel.
+fn key(lead: &str, version: &str) -> WebhookKey {
+    WebhookKey {
+        channel_id: channel_id(CHANNEL),
+        entity: "lead".into(),
+        entity_id: lead.into(),
+        version: version.into(),
+    }
+}
+
+fn id(text: &str) -> DeliveryId {
+    DeliveryId::parse(text).expect("a valid delivery id")
+}
+
+/// A new delivery `delivery_id` of `group`, accepted at `at`, whose message carries the fixture
+/// patient's PHI.
+fn delivery(delivery_id: &str, group: &str, at: i64) -> Delivery {
+    let control_id = format!("CC{delivery_id}");
+    let message = format!(
+        "MSH|^~\\&|CONNECTOR|CRM|EHR|CLINIC|20261121100000||ADT^A08^ADT_A01|{control_id}|P|2.5\r\
+         PID|1||{mrn}^^^CLINIC^MR||{last}^{first}||19610714|F|||{street}^^{city}^^{postal}||{phone}\r",
+        mrn = format_args!("{}0001", fixtures::MRN_PREFIX),
+        last = fixtures::LAST_NAME,
+        first = fixtures::FIRST_NAME,
+        street = fixtures::STREET,
+        city = fixtures::CITY,
+        postal = fixtures::POSTAL_CODE,
+        phone = fixtures::PHONE,
+    );
+    Delivery {
+        delivery_id: id(delivery_id),
+        channel_id: channel_id(CHANNEL),
+        flow_id: flow_id("lead-to-adt"),
+        group: group.into(),
+        control_id: ControlId::parse(control_id).expect("a valid control id"),
+        event: "ADT^A08".into(),
+        message: Phi::new(message),
+        state: DeliveryState::Queued,
+        attempts: 0,
+        last_outcome: None,
+        lease_until: None,
+        next_attempt_at: None,
+        held_behind: None,
+        created_at: fixtures::at(at),
+        updated_at: fixtures::at(at),
+    }
+}
+
+/// A `crm_outbound` audit entry at `at` about `action`.
+fn audit(action: &str, at: i64, detail: serde_json::Value) -> AuditEntry {
+    AuditEntry::new(
+        LogType::CrmOutbound,
+        fixtures::at(at),
+        fixtures::system(),
+        action,
+        Outcome::Success,
+    )
+    .with_detail(detail)
+}
+
+/// Accepts a webhook for `lead` (version `v<at>`) at `at` with `deliveries`; returns its key
+/// and audit entry.
+async fn accept(
+    s: &DeliveryStoreSet,
+    lead: &str,
+    at: i64,
+    deliveries: &[Delivery],
+) -> (WebhookKey, AuditEntry) {
+    let key = key(lead, &format!("v{at}"));
+    let entry = audit(
+        "webhook.accepted",
+        at,
+        json!({ "entity_id": lead, "deliveries": deliveries.len() }),
+    );
+    s.deliveries
+        .accept_webhook(&key, deliveries, &entry)
+        .await
+        .expect("a new webhook is accepted");
+    (key, entry)
+}
+
+async fn get(s: &DeliveryStoreSet, delivery: &str) -> Delivery {
+    s.deliveries
+        .get(&id(delivery))
+        .await
+        .unwrap()
+        .expect("the delivery exists")
+}
+
+async fn claim(s: &DeliveryStoreSet, delivery: &str, at: i64) -> DeliveryClaim {
+    s.deliveries
+        .claim(&id(delivery), fixtures::at(at), lease())
+        .await
+        .unwrap()
+}
+
+/// Claims `delivery` at `at`, expecting a grant; returns the granted record.
+async fn granted(s: &DeliveryStoreSet, delivery: &str, at: i64) -> Delivery {
+    match claim(s, delivery, at).await {
+        DeliveryClaim::Granted(d) => d,
+        other => panic!("expected Granted for {delivery} at {at}, got {other:?}"),
+    }
+}
+
+/// Ends attempt `attempt` of `delivery` at `at`; returns the audit entry and the outcome.
+async fn finish(
+    s: &DeliveryStoreSet,
+    delivery: &str,
+    attempt: u32,
+    end: &AttemptEnd,
+    outcome: &str,
+    at: i64,
+) -> (AuditEntry, Result<Delivery, StoreError>) {
+    let entry = audit(
+        "delivery.finished",
+        at,
+        json!({ "delivery_id": delivery, "attempt": attempt, "outcome": outcome }),
+    );
+    let result = s
+        .deliveries
+        .finish(
+            &id(delivery),
+            attempt,
+            end,
+            outcome,
+            fixtures::at(at),
+            &entry,
+        )
+        .await;
+    (entry, result)
+}
+
+/// Claims `delivery` at `at` and parks that attempt as `rejected_AR`; returns the parked record.
+async fn park(s: &DeliveryStoreSet, delivery: &str, at: i64) -> Delivery {
+    let attempt = granted(s, delivery, at).await.attempts;
+    let (_, result) = finish(s, delivery, attempt, &AttemptEnd::Park, "rejected_AR", at).await;
+    result.expect("the current attempt parks")
+}
+
+async fn redrive(
+    s: &DeliveryStoreSet,
+    delivery: &str,
+    at: i64,
+) -> (AuditEntry, Result<Vec<Delivery>, StoreError>) {
+    let entry = audit("delivery.redriven", at, json!({ "delivery_id": delivery }));
+    let result = s
+        .deliveries
+        .redrive(&id(delivery), fixtures::at(at), &entry)
+        .await;
+    (entry, result)
+}
+
+/// Every `crm_outbound` audit entry, newest first.
+async fn outbound_audits(s: &DeliveryStoreSet) -> Vec<AuditEntry> {
+    s.audit
+        .query(&AuditQuery {
+            log_type: Some(LogType::CrmOutbound),
+            limit: 500,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap()
+        .items
+}
+
+/// `delivery` as a claim granted attempt `attempts` at `at` leaves it.
+fn delivering(delivery: &Delivery, attempts: u32, at: i64) -> Delivery {
+    Delivery {
+        state: DeliveryState::Delivering,
+        attempts,
+        lease_until: Some(fixtures::at(at) + lease()),
+        next_attempt_at: None,
+        held_behind: None,
+        updated_at: fixtures::at(at),
+        ..delivery.clone()
+    }
+}
+
+async fn deliveries_accepted_webhook_round_trips_with_its_audit_entry(s: DeliveryStoreSet) {
+    let first = delivery("dlv-0001", "lead-1", 0);
+    let second = Delivery {
+        flow_id: flow_id("lead-to-siu"),
+        event: "SIU^S12".into(),
+        ..delivery("dlv-0002", "lead-1", 0)
+    };
+    assert_eq!(s.deliveries.get(&first.delivery_id).await.unwrap(), None);
+    let (key, entry) = accept(&s, "1", 0, &[first.clone(), second.clone()]).await;
+    assert_eq!(get(&s, "dlv-0001").await, first, "stored in full");
+    assert_eq!(get(&s, "dlv-0002").await, second, "stored in full");
+    assert_eq!(
+        s.deliveries.webhook_deliveries(&key).await.unwrap(),
+        vec![first, second],
+        "the webhook's deliveries, in creation order"
+    );
+    assert_eq!(
+        s.deliveries
+            .webhook_deliveries(&self::key("1", "v999"))
+            .await
+            .unwrap(),
+        Vec::<Delivery>::new(),
+        "an unknown webhook has none"
+    );
+    assert_eq!(
+        outbound_audits(&s).await,
+        vec![entry],
+        "audited in the same write"
+    );
+}
+
+async fn deliveries_webhook_without_deliveries_is_recorded_once(s: DeliveryStoreSet) {
+    // An echo, or an event no flow takes: recorded so that its repeats are recognised.
+    let (key, entry) = accept(&s, "1", 0, &[]).await;
+    assert_eq!(
+        s.deliveries.webhook_deliveries(&key).await.unwrap(),
+        Vec::<Delivery>::new()
+    );
+    let again = audit("webhook.accepted", 5, json!({}));
+    assert_conflict(s.deliveries.accept_webhook(&key, &[], &again).await);
+    assert_eq!(outbound_audits(&s).await, vec![entry]);
+}
+
+async fn deliveries_repeated_webhook_conflicts_and_writes_nothing(s: DeliveryStoreSet) {
+    let first = delivery("dlv-0001", "lead-1", 0);
+    let (key, entry) = accept(&s, "1", 0, std::slice::from_ref(&first)).await;
+    // The CRM sends the same webhook again; the intake built a new delivery for it.
+    let repeat = delivery("dlv-0002", "lead-1", 30);
+    let repeat_entry = audit("webhook.accepted", 30, json!({}));
+    assert_conflict(
+        s.deliveries
+            .accept_webhook(&key, std::slice::from_ref(&repeat), &repeat_entry)
+            .await,
+    );
+    assert_eq!(
+        s.deliveries.get(&repeat.delivery_id).await.unwrap(),
+        None,
+        "no delivery written"
+    );
+    assert_eq!(
+        s.deliveries.webhook_deliveries(&key).await.unwrap(),
+        vec![first.clone()],
+        "the first acceptance's deliveries are kept"
+    );
+    assert_eq!(get(&s, "dlv-0001").await, first);
+    assert_eq!(
+        outbound_audits(&s).await,
+        vec![entry],
+        "no audit entry written"
+    );
+}
+
+async fn deliveries_webhook_keys_differ_by_every_part(s: DeliveryStoreSet) {
+    let base = key("1", "2026-11-21 10:00:00");
+    let others = [
+        WebhookKey {
+            channel_id: channel_id("south-ehr"),
+            ..base.clone()
+        },
+        WebhookKey {
+            entity: "activity".into(),
+            ..base.clone()
+        },
+        WebhookKey {
+            entity_id: "2".into(),
+            ..base.clone()
+        },
+        WebhookKey {
+            version: "2026-11-21 10:00:01".into(),
+            ..base.clone()
+        },
+    ];
+    let entry = audit("webhook.accepted", 0, json!({}));
+    s.deliveries
+        .accept_webhook(&base, &[delivery("dlv-0000", "lead-1", 0)], &entry)
+        .await
+        .unwrap();
+    for (n, other) in others.iter().enumerate() {
+        let d = delivery(&format!("dlv-000{}", n + 1), "lead-1", 0);
+        let entry = audit("webhook.accepted", 0, json!({}));
+        s.deliveries
+            .accept_webhook(other, std::slice::from_ref(&d), &entry)
+            .await
+            .unwrap_or_else(|e| panic!("{other:?} is a webhook of its own: {e:?}"));
+        assert_eq!(
+            s.deliveries.webhook_deliveries(other).await.unwrap(),
+            vec![d]
+        );
+    }
+    assert_eq!(outbound_audits(&s).await.len(), 5);
+}
+
+async fn deliveries_claim_of_a_queued_delivery_is_granted_with_a_lease(s: DeliveryStoreSet) {
+    let queued = delivery("dlv-0001", "lead-1", 0);
+    accept(&s, "1", 0, std::slice::from_ref(&queued)).await;
+    let expected = delivering(&queued, 1, 10);
+    assert_eq!(
+        claim(&s, "dlv-0001", 10).await,
+        DeliveryClaim::Granted(expected.clone()),
+        "attempt 1, leased until now + lease"
+    );
+    assert_eq!(get(&s, "dlv-0001").await, expected);
+}
+
+async fn deliveries_claim_while_leased_is_busy_until_the_lease_lapses(s: DeliveryStoreSet) {
+    let queued = delivery("dlv-0001", "lead-1", 0);
+    accept(&s, "1", 0, std::slice::from_ref(&queued)).await;
+    let first = granted(&s, "dlv-0001", 0).await;
+    for at in [0, 30, 59] {
+        assert_eq!(
+            claim(&s, "dlv-0001", at).await,
+            DeliveryClaim::Busy {
+                until: fixtures::at(60)
+            },
+            "a claim at {at} while the lease lives"
+        );
+    }
+    assert_eq!(
+        get(&s, "dlv-0001").await,
+        first,
+        "a busy claim neither counts an attempt nor extends the lease"
+    );
+    // The worker crashed: its lease ends at 60, and `lease_until <= now` has lapsed.
+    let second = delivering(&queued, 2, 60);
+    assert_eq!(
+        claim(&s, "dlv-0001", 60).await,
+        DeliveryClaim::Granted(second.clone())
+    );
+    assert_eq!(get(&s, "dlv-0001").await, second);
+    assert_eq!(
+        claim(&s, "dlv-0001", 61).await,
+        DeliveryClaim::Busy {
+            until: fixtures::at(120)
+        },
+        "the new lease holds"
+    );
+}
+
+async fn deliveries_claim_of_a_retry_is_busy_until_due_then_granted(s: DeliveryStoreSet) {
+    let queued = delivery("dlv-0001", "lead-1", 0);
+    accept(&s, "1", 0, std::slice::from_ref(&queued)).await;
+    granted(&s, "dlv-0001", 0).await;
+    let retry = AttemptEnd::Retry {
+        next_attempt_at: fixtures::at(100),
+    };
+    let (_, result) = finish(&s, "dlv-0001", 1, &retry, "no_ack", 5).await;
+    let retrying = Delivery {
+        state: DeliveryState::Retrying,
+        attempts: 1,
+        last_outcome: Some("no_ack".into()),
+        lease_until: None,
+        next_attempt_at: Some(fixtures::at(100)),
+        held_behind: None,
+        updated_at: fixtures::at(5),
+        ..queued.clone()
+    };
+    assert_eq!(result.unwrap(), retrying);
+    for at in [5, 99] {
+        assert_eq!(
+            claim(&s, "dlv-0001", at).await,
+            DeliveryClaim::Busy {
+                until: fixtures::at(100)
+            },
+            "a claim at {at}, before the retry is due"
+        );
+    }
+    assert_eq!(
+        get(&s, "dlv-0001").await,
+        retrying,
+        "busy claims change nothing"
+    );
+    let second = Delivery {
+        last_outcome: Some("no_ack".into()),
+        ..delivering(&queued, 2, 100)
+    };
+    assert_eq!(
+        claim(&s, "dlv-0001", 100).await,
+        DeliveryClaim::Granted(second.clone()),
+        "due: attempt 2, the due time cleared, the last outcome kept"
+    );
+    assert_eq!(get(&s, "dlv-0001").await, second);
+}
+
+async fn deliveries_claim_of_a_settled_delivery_changes_nothing(s: DeliveryStoreSet) {
+    accept(
+        &s,
+        "1",
+        0,
+        &[
+            delivery("dlv-0001", "lead-1", 0),
+            delivery("dlv-0002", "lead-2", 0),
+            delivery("dlv-0003", "lead-2", 0),
+        ],
+    )
+    .await;
+    granted(&s, "dlv-0001", 1).await;
+    let (_, result) = finish(&s, "dlv-0001", 1, &AttemptEnd::Delivered, "delivered", 2).await;
+    let delivered = result.unwrap();
+    let parked = park(&s, "dlv-0002", 3).await;
+    let DeliveryClaim::Settled(held) = claim(&s, "dlv-0003", 4).await else {
+        panic!("a claim behind a parked delivery is settled");
+    };
+    for (name, settled) in [
+        ("dlv-0001", delivered),
+        ("dlv-0002", parked),
+        ("dlv-0003", held),
+    ] {
+        for at in [10, 86_400] {
+            assert_eq!(
+                claim(&s, name, at).await,
+                DeliveryClaim::Settled(settled.clone()),
+                "{name} ({:?}) at {at}",
+                settled.state
+            );
+        }
+        assert_eq!(
+            get(&s, name).await,
+            settled,
+            "{name}: such claims change nothing"
+        );
+    }
+}
+
+async fn deliveries_claim_of_an_unknown_delivery_is_not_found(s: DeliveryStoreSet) {
+    assert_not_found(
+        s.deliveries
+            .claim(&id("dlv-0404"), fixtures::at(0), lease())
+            .await,
+    );
+    accept(&s, "1", 0, &[delivery("dlv-0001", "lead-1", 0)]).await;
+    assert_not_found(
+        s.deliveries
+            .claim(&id("dlv-0404"), fixtures::at(0), lease())
+            .await,
+    );
+}
+
+async fn deliveries_concurrent_claims_grant_one(s: DeliveryStoreSet) {
+    const CLAIMERS: usize = 20;
+    let queued = delivery("dlv-0001", "lead-1", 0);
+    accept(&s, "1", 0, std::slice::from_ref(&queued)).await;
+    for (round, at) in [(1u32, 0i64), (2, 60)] {
+        let barrier = Arc::new(tokio::sync::Barrier::new(CLAIMERS));
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..CLAIMERS {
+            let (store, barrier) = (s.deliveries.clone(), barrier.clone());
+            tasks.spawn(async move {
+                barrier.wait().await;
+                store
+                    .claim(&id("dlv-0001"), fixtures::at(at), lease())
+                    .await
+                    .unwrap()
+            });
+        }
+        let claims = tasks.join_all().await;
+        let winner = delivering(&queued, round, at);
+        let granted = claims
+            .iter()
+            .filter(|c| matches!(c, DeliveryClaim::Granted(_)))
+            .count();
+        assert_eq!(granted, 1, "round {round}: exactly one granted: {claims:?}");
+        assert!(
+            claims.contains(&DeliveryClaim::Granted(winner.clone())),
+            "round {round}: {claims:?}"
+        );
+        let busy = DeliveryClaim::Busy {
+            until: fixtures::at(at) + lease(),
+        };
+        assert_eq!(
+            claims.iter().filter(|c| **c == busy).count(),
+            CLAIMERS - 1,
+            "round {round}: the others see the winner's lease: {claims:?}"
+        );
+        assert_eq!(get(&s, "dlv-0001").await, winner);
+    }
+}
+
+async fn deliveries_finish_records_the_end_and_its_audit_entry(s: DeliveryStoreSet) {
+    let queued = delivery("dlv-0001", "lead-1", 0);
+    accept(&s, "1", 0, std::slice::from_ref(&queued)).await;
+    let accepted = outbound_audits(&s).await;
+
+    granted(&s, "dlv-0001", 10).await;
+    let retry = AttemptEnd::Retry {
+        next_attempt_at: fixtures::at(40),
+    };
+    let (retry_entry, result) = finish(&s, "dlv-0001", 1, &retry, "rejected_AE", 12).await;
+    let retrying = result.unwrap();
+    assert_eq!(
+        retrying,
+        Delivery {
+            state: DeliveryState::Retrying,
+            attempts: 1,
+            last_outcome: Some("rejected_AE".into()),
+            lease_until: None,
+            next_attempt_at: Some(fixtures::at(40)),
+            updated_at: fixtures::at(12),
+            ..queued.clone()
+        }
+    );
+    assert_eq!(get(&s, "dlv-0001").await, retrying);
+
+    granted(&s, "dlv-0001", 40).await;
+    let (done_entry, result) =
+        finish(&s, "dlv-0001", 2, &AttemptEnd::Delivered, "delivered", 41).await;
+    let delivered = result.unwrap();
+    assert_eq!(
+        delivered,
+        Delivery {
+            state: DeliveryState::Delivered,
+            attempts: 2,
+            last_outcome: Some("delivered".into()),
+            lease_until: None,
+            next_attempt_at: None,
+            updated_at: fixtures::at(41),
+            ..queued
+        },
+        "the lease and the due time cleared, the attempts kept"
+    );
+    assert_eq!(get(&s, "dlv-0001").await, delivered);
+    let mut expected = vec![done_entry.clone(), retry_entry];
+    expected.extend(accepted);
+    assert_eq!(
+        outbound_audits(&s).await,
+        expected,
+        "each finish is audited, newest first"
+    );
+    let by_time = s
+        .audit
+        .query(&AuditQuery {
+            from: Some(fixtures::at(41)),
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(by_time, vec![done_entry], "queryable by time as well");
+}
+
+async fn deliveries_finish_with_a_stale_attempt_conflicts_and_writes_nothing(s: DeliveryStoreSet) {
+    let (_, unknown) = finish(&s, "dlv-0404", 1, &AttemptEnd::Delivered, "delivered", 0).await;
+    assert_conflict(unknown);
+
+    accept(
+        &s,
+        "1",
+        0,
+        &[
+            delivery("dlv-0001", "lead-1", 0),
+            delivery("dlv-0002", "lead-1", 0),
+        ],
+    )
+    .await;
+    let accepted = outbound_audits(&s).await;
+    let (_, never_claimed) = finish(&s, "dlv-0001", 0, &AttemptEnd::Park, "rejected_AR", 1).await;
+    assert_conflict(never_claimed);
+    let (_, never_claimed) = finish(&s, "dlv-0001", 1, &AttemptEnd::Park, "rejected_AR", 1).await;
+    assert_conflict(never_claimed);
+    assert_eq!(get(&s, "dlv-0001").await, delivery("dlv-0001", "lead-1", 0));
+
+    // Worker A stalls past its lease; worker B takes the delivery over (attempt 2).
+    granted(&s, "dlv-0001", 0).await;
+    let b = granted(&s, "dlv-0001", 60).await;
+    for (attempt, end) in [
+        (1, AttemptEnd::Park),
+        (1, AttemptEnd::Delivered),
+        (
+            1,
+            AttemptEnd::Retry {
+                next_attempt_at: fixtures::at(200),
+            },
+        ),
+        (3, AttemptEnd::Park),
+    ] {
+        let (_, stale) = finish(&s, "dlv-0001", attempt, &end, "rejected_AR", 61).await;
+        assert_conflict(stale);
+    }
+    assert_eq!(
+        get(&s, "dlv-0001").await,
+        b,
+        "the current attempt is untouched"
+    );
+    assert_eq!(
+        outbound_audits(&s).await,
+        accepted,
+        "a refused finish writes no audit entry"
+    );
+    assert!(
+        matches!(claim(&s, "dlv-0002", 62).await, DeliveryClaim::Granted(_)),
+        "a refused park blocks no group"
+    );
+
+    let (entry, current) = finish(&s, "dlv-0001", 2, &AttemptEnd::Delivered, "delivered", 63).await;
+    let delivered = current.unwrap();
+    let (_, again) = finish(&s, "dlv-0001", 2, &AttemptEnd::Park, "rejected_AR", 64).await;
+    assert_conflict(again);
+    assert_eq!(
+        get(&s, "dlv-0001").await,
+        delivered,
+        "a finished attempt cannot be finished again"
+    );
+    assert_eq!(outbound_audits(&s).await.first(), Some(&entry));
+}
+
+async fn deliveries_parking_holds_the_groups_later_deliveries_only(s: DeliveryStoreSet) {
+    let first = delivery("dlv-0001", "lead-1", 0);
+    accept(&s, "1", 0, std::slice::from_ref(&first)).await;
+    let later = delivery("dlv-0002", "lead-1", 10);
+    let other = delivery("dlv-0003", "lead-2", 10);
+    let lapsed = delivery("dlv-0004", "lead-1", 10);
+    accept(&s, "2", 10, &[later.clone(), other.clone(), lapsed.clone()]).await;
+    // dlv-0004's worker holds it (the store does not order a group's claims: the queue does).
+    granted(&s, "dlv-0004", 11).await;
+
+    granted(&s, "dlv-0001", 20).await;
+    let (_, result) = finish(&s, "dlv-0001", 1, &AttemptEnd::Park, "rejected_AR", 21).await;
+    let parked = result.unwrap();
+    assert_eq!(
+        parked,
+        Delivery {
+            state: DeliveryState::Parked,
+            attempts: 1,
+            last_outcome: Some("rejected_AR".into()),
+            updated_at: fixtures::at(21),
+            ..first
+        }
+    );
+
+    let held = Delivery {
+        state: DeliveryState::Held,
+        last_outcome: Some("held".into()),
+        held_behind: Some(id("dlv-0001")),
+        updated_at: fixtures::at(30),
+        ..later
+    };
+    assert_eq!(
+        claim(&s, "dlv-0002", 30).await,
+        DeliveryClaim::Settled(held.clone()),
+        "held behind the parked delivery, no attempt counted"
+    );
+    assert_eq!(get(&s, "dlv-0002").await, held);
+
+    assert_eq!(
+        claim(&s, "dlv-0003", 31).await,
+        DeliveryClaim::Granted(delivering(&other, 1, 31)),
+        "another patient's group proceeds"
+    );
+
+    // dlv-0004's worker crashed: once its lease lapses, the claim finds the group blocked.
+    let DeliveryClaim::Settled(held_too) = claim(&s, "dlv-0004", 71).await else {
+        panic!("a lapsed claim in a blocked group is settled as held");
+    };
+    assert_eq!(
+        (
+            held_too.state,
+            held_too.held_behind.clone(),
+            held_too.attempts,
+            held_too.lease_until
+        ),
+        (DeliveryState::Held, Some(id("dlv-0001")), 1, None)
+    );
+    assert_eq!(get(&s, "dlv-0004").await, held_too);
+    assert_eq!(
+        get(&s, "dlv-0001").await,
+        parked,
+        "the parked delivery is untouched"
+    );
+}
+
+async fn deliveries_a_second_park_keeps_the_first_block(s: DeliveryStoreSet) {
+    accept(
+        &s,
+        "1",
+        0,
+        &[
+            delivery("dlv-0001", "lead-1", 0),
+            delivery("dlv-0002", "lead-1", 0),
+            delivery("dlv-0003", "lead-1", 0),
+        ],
+    )
+    .await;
+    granted(&s, "dlv-0002", 1).await;
+    park(&s, "dlv-0001", 2).await;
+    let (_, result) = finish(&s, "dlv-0002", 1, &AttemptEnd::Park, "rejected_CR", 3).await;
+    assert_eq!(result.unwrap().state, DeliveryState::Parked);
+    let DeliveryClaim::Settled(held) = claim(&s, "dlv-0003", 4).await else {
+        panic!("the group is blocked");
+    };
+    assert_eq!(
+        held.held_behind,
+        Some(id("dlv-0001")),
+        "the group stays blocked by the first parked delivery"
+    );
+}
+
+async fn deliveries_redrive_requeues_the_parked_and_held_in_creation_order(s: DeliveryStoreSet) {
+    // lead-1: dlv-0001 (oldest) is being delivered when dlv-0002 parks; dlv-0003 and dlv-0004
+    // come later. lead-2 has its own parked and held deliveries, which stay.
+    let (oldest, parked_one) = (
+        delivery("dlv-0001", "lead-1", 0),
+        delivery("dlv-0002", "lead-1", 10),
+    );
+    accept(&s, "1", 0, std::slice::from_ref(&oldest)).await;
+    accept(&s, "1", 10, std::slice::from_ref(&parked_one)).await;
+    let (third, fourth) = (
+        delivery("dlv-0003", "lead-1", 20),
+        delivery("dlv-0004", "lead-1", 20),
+    );
+    let other_parked = delivery("dlv-0005", "lead-2", 20);
+    let other_held = delivery("dlv-0006", "lead-2", 20);
+    accept(
+        &s,
+        "1",
+        20,
+        &[third.clone(), fourth.clone(), other_parked, other_held],
+    )
+    .await;
+    granted(&s, "dlv-0001", 21).await;
+    park(&s, "dlv-0002", 22).await;
+    park(&s, "dlv-0005", 22).await;
+    for (held, at) in [
+        ("dlv-0004", 23),
+        ("dlv-0003", 24),
+        ("dlv-0006", 24),
+        ("dlv-0001", 90),
+    ] {
+        assert!(
+            matches!(claim(&s, held, at).await, DeliveryClaim::Settled(d) if d.state == DeliveryState::Held),
+            "{held} is held"
+        );
+    }
+    let lead_2 = [get(&s, "dlv-0005").await, get(&s, "dlv-0006").await];
+    let before = outbound_audits(&s).await;
+
+    let (entry, result) = redrive(&s, "dlv-0002", 100).await;
+    let mut expected = Vec::new();
+    for (name, original) in [
+        ("dlv-0001", oldest),
+        ("dlv-0002", parked_one),
+        ("dlv-0003", third),
+        ("dlv-0004", fourth),
+    ] {
+        let stored = get(&s, name).await;
+        let requeued = Delivery {
+            state: DeliveryState::Queued,
+            attempts: 0,
+            lease_until: None,
+            next_attempt_at: None,
+            held_behind: None,
+            updated_at: fixtures::at(100),
+            ..original
+        };
+        assert_eq!(
+            stored,
+            Delivery {
+                last_outcome: stored.last_outcome.clone(),
+                ..requeued.clone()
+            },
+            "{name} is queued again"
+        );
+        expected.push(stored);
+    }
+    assert_eq!(
+        result.unwrap(),
+        expected,
+        "the parked delivery and the group's held ones, in creation order"
+    );
+    assert_eq!(
+        expected[1].last_outcome.as_deref(),
+        Some("rejected_AR"),
+        "the last outcome is kept"
+    );
+    assert_eq!(
+        [get(&s, "dlv-0005").await, get(&s, "dlv-0006").await],
+        lead_2,
+        "another group's parked and held deliveries stay"
+    );
+    let mut audits = vec![entry];
+    audits.extend(before);
+    assert_eq!(outbound_audits(&s).await, audits, "the redrive is audited");
+
+    // The group is unblocked: its deliveries are claimed (attempt 1) again.
+    for (name, at) in [
+        ("dlv-0001", 101),
+        ("dlv-0002", 102),
+        ("dlv-0003", 103),
+        ("dlv-0004", 104),
+    ] {
+        let d = granted(&s, name, at).await;
+        assert_eq!((d.attempts, d.held_behind), (1, None), "{name}");
+    }
+    assert!(
+        matches!(claim(&s, "dlv-0006", 105).await, DeliveryClaim::Settled(d) if d.state == DeliveryState::Held),
+        "lead-2 is still blocked"
+    );
+}
+
+async fn deliveries_redrive_of_a_delivery_not_parked_conflicts_and_writes_nothing(
+    s: DeliveryStoreSet,
+) {
+    let (_, unknown) = redrive(&s, "dlv-0404", 0).await;
+    assert_not_found(unknown);
+
+    accept(
+        &s,
+        "1",
+        0,
+        &[
+            delivery("dlv-0001", "lead-1", 0),
+            delivery("dlv-0002", "lead-1", 0),
+            delivery("dlv-0003", "lead-1", 0),
+            delivery("dlv-0004", "lead-2", 0),
+            delivery("dlv-0005", "lead-3", 0),
+            delivery("dlv-0006", "lead-4", 0),
+        ],
+    )
+    .await;
+    park(&s, "dlv-0001", 1).await;
+    claim(&s, "dlv-0002", 2).await; // held
+    granted(&s, "dlv-0004", 3).await; // delivering
+    granted(&s, "dlv-0005", 4).await;
+    let (_, result) = finish(&s, "dlv-0005", 1, &AttemptEnd::Delivered, "delivered", 5).await;
+    result.unwrap();
+    granted(&s, "dlv-0006", 6).await;
+    let retry = AttemptEnd::Retry {
+        next_attempt_at: fixtures::at(60),
+    };
+    let (_, result) = finish(&s, "dlv-0006", 1, &retry, "not_sent", 7).await;
+    result.unwrap();
+
+    let names = [
+        "dlv-0001", "dlv-0002", "dlv-0003", "dlv-0004", "dlv-0005", "dlv-0006",
+    ];
+    let mut before = Vec::new();
+    for name in names {
+        before.push(get(&s, name).await);
+    }
+    let audits = outbound_audits(&s).await;
+    // held, queued, delivering, delivered, retrying
+    for name in &names[1..] {
+        let (_, refused) = redrive(&s, name, 10).await;
+        assert_conflict(refused);
+    }
+    let mut after = Vec::new();
+    for name in names {
+        after.push(get(&s, name).await);
+    }
+    assert_eq!(after, before, "a refused redrive changes nothing");
+    assert_eq!(outbound_audits(&s).await, audits, "nor audits anything");
+    assert!(
+        matches!(claim(&s, "dlv-0003", 11).await, DeliveryClaim::Settled(d) if d.state == DeliveryState::Held),
+        "nor unblocks the group"
+    );
+}
+
+async fn deliveries_list_newest_first_optionally_by_state(s: DeliveryStoreSet) {
+    assert_eq!(
+        s.deliveries.list(None, 10).await.unwrap(),
+        Vec::<Delivery>::new()
+    );
+    accept(&s, "1", 0, &[delivery("dlv-0001", "lead-1", 0)]).await;
+    accept(
+        &s,
+        "2",
+        10,
+        &[
+            delivery("dlv-0002", "lead-2", 10),
+            delivery("dlv-0003", "lead-3", 10),
+        ],
+    )
+    .await;
+    accept(&s, "4", 20, &[delivery("dlv-0004", "lead-4", 20)]).await;
+    park(&s, "dlv-0002", 30).await;
+    granted(&s, "dlv-0004", 31).await;
+
+    let ids = |list: Vec<Delivery>| {
+        list.into_iter()
+            .map(|d| d.delivery_id.as_str().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let all = s.deliveries.list(None, 10).await.unwrap();
+    assert_eq!(
+        ids(all.clone()),
+        ["dlv-0004", "dlv-0003", "dlv-0002", "dlv-0001"],
+        "newest first (created_at, then id)"
+    );
+    let mut stored = Vec::new();
+    for name in ["dlv-0004", "dlv-0003", "dlv-0002", "dlv-0001"] {
+        stored.push(get(&s, name).await);
+    }
+    assert_eq!(all, stored, "listed in full");
+    assert_eq!(
+        ids(s.deliveries.list(None, 2).await.unwrap()),
+        ["dlv-0004", "dlv-0003"],
+        "at most `limit`"
+    );
+    assert_eq!(
+        ids(s
+            .deliveries
+            .list(Some(DeliveryState::Queued), 10)
+            .await
+            .unwrap()),
+        ["dlv-0003", "dlv-0001"]
+    );
+    assert_eq!(
+        ids(s
+            .deliveries
+            .list(Some(DeliveryState::Queued), 1)
+            .await
+            .unwrap()),
+        ["dlv-0003"]
+    );
+    assert_eq!(
+        ids(s
+            .deliveries
+            .list(Some(DeliveryState::Parked), 10)
+            .await
+            .unwrap()),
+        ["dlv-0002"]
+    );
+    assert_eq!(
+        ids(s
+            .deliveries
+            .list(Some(DeliveryState::Delivering), 10)
+            .await
+            .unwrap()),
+        ["dlv-0004"]
+    );
+    assert_eq!(
+        ids(s
+            .deliveries
+            .list(Some(DeliveryState::Delivered), 10)
+            .await
+            .unwrap()),
+        Vec::<String>::new()
+    );
+}

@@ -1,0 +1,510 @@
+//! `InboundLedger` cases. Every instant is a fixed fixture time: leases lapse because a later
+//! `now` is passed, never by sleeping.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use connector_domain::audit::{AuditEntry, AuditQuery, LogType, Outcome};
+use connector_domain::crm::{ActivityId, LeadId};
+use connector_domain::inbound::{
+    HIE_STEP, InboundClaim, InboundKey, InboundRecord, InboundState, StepProgress, parse_key,
+};
+use serde_json::json;
+
+use super::{Case, FlowStoreSet, assert_conflict, cases};
+use crate::fixtures;
+
+pub(super) fn cases() -> Vec<Case<FlowStoreSet>> {
+    cases![
+        inbound_first_claim_creates_a_processing_record,
+        inbound_claim_while_leased_is_busy_and_changes_nothing,
+        inbound_claim_when_the_lease_lapsed_is_granted_the_next_attempt_with_the_steps,
+        inbound_claim_after_a_failed_attempt_is_granted_at_once_with_the_steps,
+        inbound_claim_after_done_is_already_done_and_changes_nothing,
+        inbound_hash_and_event_are_stored_on_creation_only,
+        inbound_save_step_replaces_only_that_step,
+        inbound_save_step_with_a_lost_claim_conflicts_and_writes_nothing,
+        inbound_finish_with_a_lost_claim_conflicts_and_writes_nothing,
+        inbound_finish_writes_its_audit_entry_and_clears_the_lease,
+        inbound_concurrent_claims_grant_one,
+        inbound_keys_are_per_channel_and_control_id,
+    ]
+}
+
+/// The lease of every claim here.
+fn lease() -> chrono::Duration {
+    chrono::Duration::seconds(60)
+}
+
+const SHA: &str = "5d41402abc4b2a76b9719d911017c592a9b4f1d4c8e1f9e9e3c2b1a0f9e8d7c6";
+const OTHER_SHA: &str = "0000000000000000000000000000000000000000000000000000000000000001";
+const EVENT: &str = "ADT^A04";
+
+fn key_of(channel: &str, control: &str) -> InboundKey {
+    parse_key(channel, control).expect("a valid key")
+}
+
+/// The default key: MSG00001 on north-ehr.
+fn key() -> InboundKey {
+    key_of("north-ehr", "MSG00001")
+}
+
+async fn claim(s: &FlowStoreSet, key: &InboundKey, at: i64) -> InboundClaim {
+    s.inbound_ledger
+        .claim(key, SHA, EVENT, fixtures::at(at), lease())
+        .await
+        .unwrap()
+}
+
+async fn record(s: &FlowStoreSet, key: &InboundKey) -> InboundRecord {
+    s.inbound_ledger
+        .get(key)
+        .await
+        .unwrap()
+        .expect("the message has a record")
+}
+
+/// The record granted for attempt `attempts` at `at`, first received at `received`.
+fn processing(
+    key: &InboundKey,
+    attempts: u32,
+    received: i64,
+    at: i64,
+    steps: BTreeMap<String, StepProgress>,
+) -> InboundRecord {
+    InboundRecord {
+        key: key.clone(),
+        body_sha256: SHA.into(),
+        event: EVENT.into(),
+        state: InboundState::Processing,
+        attempts,
+        lease_until: Some(fixtures::at(at) + lease()),
+        steps,
+        received_at: fixtures::at(received),
+        updated_at: fixtures::at(at),
+    }
+}
+
+/// The progress of a step that created a lead (and, when `done`, finished).
+fn lead_created(lead: &str, done: bool) -> StepProgress {
+    StepProgress {
+        done,
+        lead_id: Some(LeadId(lead.into())),
+        lead_action: Some("created".into()),
+        activity_id: None,
+        activity_action: None,
+    }
+}
+
+fn activity_updated(lead: &str, activity: &str) -> StepProgress {
+    StepProgress {
+        done: true,
+        lead_id: Some(LeadId(lead.into())),
+        lead_action: Some("found".into()),
+        activity_id: Some(ActivityId(activity.into())),
+        activity_action: Some("updated".into()),
+    }
+}
+
+fn steps(items: &[(&str, StepProgress)]) -> BTreeMap<String, StepProgress> {
+    items
+        .iter()
+        .map(|(name, p)| ((*name).to_owned(), p.clone()))
+        .collect()
+}
+
+/// The audit entry of an attempt's end.
+fn inbound_audit(key: &InboundKey, state: InboundState, at: i64) -> AuditEntry {
+    let outcome = if state == InboundState::Done {
+        Outcome::Success
+    } else {
+        Outcome::Error
+    };
+    AuditEntry::new(
+        LogType::Hl7Inbound,
+        fixtures::at(at),
+        fixtures::system(),
+        "hl7.received",
+        outcome,
+    )
+    .with_detail(json!({
+        "channel_id": key.channel_id.as_str(),
+        "control_id": key.control_id.as_str(),
+        "state": state.as_str(),
+    }))
+}
+
+/// Finishes attempt `attempt` as `state` at `at`; returns the entry and the outcome.
+async fn finish(
+    s: &FlowStoreSet,
+    key: &InboundKey,
+    attempt: u32,
+    state: InboundState,
+    at: i64,
+) -> (AuditEntry, Result<(), connector_domain::StoreError>) {
+    let entry = inbound_audit(key, state, at);
+    let result = s
+        .inbound_ledger
+        .finish(key, attempt, state, fixtures::at(at), &entry)
+        .await;
+    (entry, result)
+}
+
+async fn save(
+    s: &FlowStoreSet,
+    key: &InboundKey,
+    attempt: u32,
+    step: &str,
+    progress: &StepProgress,
+    at: i64,
+) -> Result<(), connector_domain::StoreError> {
+    s.inbound_ledger
+        .save_step(key, attempt, step, progress, fixtures::at(at))
+        .await
+}
+
+/// Every `hl7_inbound` audit entry, newest first.
+async fn inbound_audits(s: &FlowStoreSet) -> Vec<AuditEntry> {
+    s.audit
+        .query(&AuditQuery {
+            log_type: Some(LogType::Hl7Inbound),
+            limit: 500,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap()
+        .items
+}
+
+async fn inbound_first_claim_creates_a_processing_record(s: FlowStoreSet) {
+    let key = key();
+    assert_eq!(s.inbound_ledger.get(&key).await.unwrap(), None);
+    let granted = processing(&key, 1, 0, 0, BTreeMap::new());
+    assert_eq!(
+        claim(&s, &key, 0).await,
+        InboundClaim::Granted(granted.clone())
+    );
+    assert_eq!(record(&s, &key).await, granted);
+}
+
+async fn inbound_claim_while_leased_is_busy_and_changes_nothing(s: FlowStoreSet) {
+    let key = key();
+    claim(&s, &key, 0).await;
+    let held = processing(&key, 1, 0, 0, BTreeMap::new());
+    assert_eq!(
+        claim(&s, &key, 0).await,
+        InboundClaim::Busy(held.clone()),
+        "a second claim at once"
+    );
+    assert_eq!(
+        claim(&s, &key, 59).await,
+        InboundClaim::Busy(held.clone()),
+        "a claim within the lease"
+    );
+    assert_eq!(
+        record(&s, &key).await,
+        held,
+        "a busy claim neither counts an attempt nor extends the lease"
+    );
+}
+
+async fn inbound_claim_when_the_lease_lapsed_is_granted_the_next_attempt_with_the_steps(
+    s: FlowStoreSet,
+) {
+    let key = key();
+    claim(&s, &key, 0).await;
+    let hie = lead_created("lead-1", true);
+    save(&s, &key, 1, HIE_STEP, &hie, 5).await.unwrap();
+    // The first handler crashed: its lease ends at 60, and `lease_until <= now` has lapsed.
+    let taken = processing(&key, 2, 0, 60, steps(&[(HIE_STEP, hie.clone())]));
+    assert_eq!(
+        claim(&s, &key, 60).await,
+        InboundClaim::Granted(taken.clone()),
+        "granted at the lease's end, with the stored steps"
+    );
+    assert_eq!(record(&s, &key).await, taken);
+    assert_eq!(
+        claim(&s, &key, 61).await,
+        InboundClaim::Busy(taken),
+        "the new lease holds"
+    );
+    assert!(matches!(
+        claim(&s, &key, 500).await,
+        InboundClaim::Granted(r) if r.attempts == 3
+    ));
+}
+
+async fn inbound_claim_after_a_failed_attempt_is_granted_at_once_with_the_steps(s: FlowStoreSet) {
+    let key = key();
+    claim(&s, &key, 0).await;
+    let hie = lead_created("lead-1", true);
+    let half = lead_created("lead-2", false);
+    save(&s, &key, 1, HIE_STEP, &hie, 1).await.unwrap();
+    save(&s, &key, 1, "flow:flow-1", &half, 2).await.unwrap();
+    let (_, result) = finish(&s, &key, 1, InboundState::Failed, 3).await;
+    result.unwrap();
+    let stored = steps(&[(HIE_STEP, hie), ("flow:flow-1", half)]);
+    assert_eq!(
+        record(&s, &key).await,
+        InboundRecord {
+            state: InboundState::Failed,
+            lease_until: None,
+            updated_at: fixtures::at(3),
+            ..processing(&key, 1, 0, 0, stored.clone())
+        }
+    );
+    // Well within attempt 1's lease: a failed record holds none.
+    let retried = processing(&key, 2, 0, 4, stored);
+    assert_eq!(
+        claim(&s, &key, 4).await,
+        InboundClaim::Granted(retried.clone())
+    );
+    assert_eq!(record(&s, &key).await, retried);
+}
+
+async fn inbound_claim_after_done_is_already_done_and_changes_nothing(s: FlowStoreSet) {
+    let key = key();
+    claim(&s, &key, 0).await;
+    let hie = lead_created("lead-1", true);
+    save(&s, &key, 1, HIE_STEP, &hie, 1).await.unwrap();
+    let (_, result) = finish(&s, &key, 1, InboundState::Done, 2).await;
+    result.unwrap();
+    let done = InboundRecord {
+        state: InboundState::Done,
+        lease_until: None,
+        updated_at: fixtures::at(2),
+        ..processing(&key, 1, 0, 0, steps(&[(HIE_STEP, hie)]))
+    };
+    assert_eq!(record(&s, &key).await, done);
+    for at in [3, 86_400] {
+        assert_eq!(
+            claim(&s, &key, at).await,
+            InboundClaim::AlreadyDone(done.clone())
+        );
+    }
+    assert_eq!(record(&s, &key).await, done, "such claims change nothing");
+}
+
+async fn inbound_hash_and_event_are_stored_on_creation_only(s: FlowStoreSet) {
+    let key = key();
+    claim(&s, &key, 0).await;
+    // The same control id with another body (and event): the stored ones come back, so the
+    // caller can tell it apart from a resend.
+    let busy = s
+        .inbound_ledger
+        .claim(&key, OTHER_SHA, "SIU^S12", fixtures::at(1), lease())
+        .await
+        .unwrap();
+    let InboundClaim::Busy(busy) = busy else {
+        panic!("expected Busy, got {busy:?}");
+    };
+    assert_eq!(
+        (busy.body_sha256.as_str(), busy.event.as_str()),
+        (SHA, EVENT)
+    );
+    let retaken = s
+        .inbound_ledger
+        .claim(&key, OTHER_SHA, "SIU^S12", fixtures::at(100), lease())
+        .await
+        .unwrap();
+    let InboundClaim::Granted(retaken) = retaken else {
+        panic!("expected Granted, got {retaken:?}");
+    };
+    assert_eq!(
+        (retaken.body_sha256.as_str(), retaken.event.as_str()),
+        (SHA, EVENT)
+    );
+    assert_eq!(record(&s, &key).await, retaken);
+}
+
+async fn inbound_save_step_replaces_only_that_step(s: FlowStoreSet) {
+    let key = key();
+    claim(&s, &key, 0).await;
+    let hie = lead_created("lead-1", true);
+    let started = lead_created("lead-2", false);
+    let finished = activity_updated("lead-2", "act-9");
+    save(&s, &key, 1, HIE_STEP, &hie, 1).await.unwrap();
+    save(&s, &key, 1, "flow:flow-1", &started, 2).await.unwrap();
+    save(&s, &key, 1, "flow:flow-1", &finished, 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        record(&s, &key).await,
+        InboundRecord {
+            updated_at: fixtures::at(3),
+            ..processing(
+                &key,
+                1,
+                0,
+                0,
+                steps(&[(HIE_STEP, hie), ("flow:flow-1", finished)])
+            )
+        },
+        "the flow's step replaced, the HIE step kept, the lease unchanged"
+    );
+}
+
+async fn inbound_save_step_with_a_lost_claim_conflicts_and_writes_nothing(s: FlowStoreSet) {
+    let key = key();
+    let progress = lead_created("lead-1", true);
+    assert_conflict(save(&s, &key, 1, HIE_STEP, &progress, 0).await);
+    assert_eq!(
+        s.inbound_ledger.get(&key).await.unwrap(),
+        None,
+        "no record is created"
+    );
+
+    claim(&s, &key, 0).await;
+    // Handler A stalls past its lease; handler B takes the message over.
+    claim(&s, &key, 61).await;
+    let b = processing(&key, 2, 0, 61, BTreeMap::new());
+    assert_conflict(save(&s, &key, 1, HIE_STEP, &progress, 62).await);
+    assert_conflict(save(&s, &key, 3, HIE_STEP, &progress, 62).await);
+    assert_eq!(record(&s, &key).await, b, "the newer attempt is untouched");
+
+    let (_, result) = finish(&s, &key, 2, InboundState::Failed, 63).await;
+    result.unwrap();
+    let failed = record(&s, &key).await;
+    assert_conflict(save(&s, &key, 2, HIE_STEP, &progress, 64).await);
+    assert_eq!(
+        record(&s, &key).await,
+        failed,
+        "a finished attempt takes no more steps"
+    );
+}
+
+async fn inbound_finish_with_a_lost_claim_conflicts_and_writes_nothing(s: FlowStoreSet) {
+    let key = key();
+    let (_, result) = finish(&s, &key, 1, InboundState::Done, 0).await;
+    assert_conflict(result);
+    assert_eq!(s.inbound_ledger.get(&key).await.unwrap(), None);
+
+    claim(&s, &key, 0).await;
+    claim(&s, &key, 61).await;
+    let b = processing(&key, 2, 0, 61, BTreeMap::new());
+    let (_, stale) = finish(&s, &key, 1, InboundState::Done, 62).await;
+    assert_conflict(stale);
+    let (_, future) = finish(&s, &key, 3, InboundState::Failed, 62).await;
+    assert_conflict(future);
+    assert_eq!(record(&s, &key).await, b, "the newer attempt is untouched");
+    assert_eq!(
+        inbound_audits(&s).await,
+        Vec::<AuditEntry>::new(),
+        "a lost finish writes no audit entry"
+    );
+
+    let (entry, current) = finish(&s, &key, 2, InboundState::Done, 63).await;
+    current.unwrap();
+    let done = record(&s, &key).await;
+    // Finishing again (a retried call, or A once more) conflicts too.
+    let (_, again) = finish(&s, &key, 2, InboundState::Failed, 64).await;
+    assert_conflict(again);
+    let (_, stale) = finish(&s, &key, 1, InboundState::Failed, 64).await;
+    assert_conflict(stale);
+    assert_eq!(record(&s, &key).await, done);
+    assert_eq!(inbound_audits(&s).await, vec![entry]);
+}
+
+async fn inbound_finish_writes_its_audit_entry_and_clears_the_lease(s: FlowStoreSet) {
+    let key = key();
+    claim(&s, &key, 0).await;
+    let (failed, result) = finish(&s, &key, 1, InboundState::Failed, 5).await;
+    result.unwrap();
+    let record_1 = record(&s, &key).await;
+    assert_eq!(
+        (
+            record_1.state,
+            record_1.lease_until,
+            record_1.updated_at,
+            record_1.attempts
+        ),
+        (InboundState::Failed, None, fixtures::at(5), 1)
+    );
+    assert_eq!(inbound_audits(&s).await, vec![failed.clone()]);
+
+    claim(&s, &key, 10).await;
+    let (done, result) = finish(&s, &key, 2, InboundState::Done, 15).await;
+    result.unwrap();
+    let record_2 = record(&s, &key).await;
+    assert_eq!(
+        (
+            record_2.state,
+            record_2.lease_until,
+            record_2.updated_at,
+            record_2.attempts
+        ),
+        (InboundState::Done, None, fixtures::at(15), 2)
+    );
+    assert_eq!(
+        inbound_audits(&s).await,
+        vec![done.clone(), failed],
+        "each finish is audited, newest first"
+    );
+    let by_time = s
+        .audit
+        .query(&AuditQuery {
+            from: Some(fixtures::at(15)),
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(by_time, vec![done], "queryable by time as well");
+}
+
+async fn inbound_concurrent_claims_grant_one(s: FlowStoreSet) {
+    const CLAIMERS: usize = 20;
+    let key = key();
+    for (round, at) in [(1u32, 0i64), (2, 61)] {
+        let barrier = Arc::new(tokio::sync::Barrier::new(CLAIMERS));
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..CLAIMERS {
+            let (ledger, key, barrier) = (s.inbound_ledger.clone(), key.clone(), barrier.clone());
+            tasks.spawn(async move {
+                barrier.wait().await;
+                ledger
+                    .claim(&key, SHA, EVENT, fixtures::at(at), lease())
+                    .await
+                    .unwrap()
+            });
+        }
+        let claims = tasks.join_all().await;
+        let winner = processing(&key, round, 0, at, BTreeMap::new());
+        let granted = claims
+            .iter()
+            .filter(|c| matches!(c, InboundClaim::Granted(_)))
+            .count();
+        assert_eq!(granted, 1, "round {round}: exactly one granted: {claims:?}");
+        assert!(
+            claims.contains(&InboundClaim::Granted(winner.clone())),
+            "round {round}: {claims:?}"
+        );
+        assert_eq!(
+            claims
+                .iter()
+                .filter(|c| **c == InboundClaim::Busy(winner.clone()))
+                .count(),
+            CLAIMERS - 1,
+            "round {round}: the others see the winner's claim: {claims:?}"
+        );
+        assert_eq!(record(&s, &key).await, winner);
+    }
+}
+
+async fn inbound_keys_are_per_channel_and_control_id(s: FlowStoreSet) {
+    let north = key_of("north-ehr", "MSG00001");
+    let south = key_of("south-ehr", "MSG00001");
+    let next = key_of("north-ehr", "MSG00002");
+    claim(&s, &north, 0).await;
+    let (_, result) = finish(&s, &north, 1, InboundState::Done, 1).await;
+    result.unwrap();
+    for other in [&south, &next] {
+        assert_eq!(
+            claim(&s, other, 2).await,
+            InboundClaim::Granted(processing(other, 1, 2, 2, BTreeMap::new())),
+            "{other:?} is a message of its own"
+        );
+    }
+    assert_eq!(record(&s, &north).await.state, InboundState::Done);
+}
