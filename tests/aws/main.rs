@@ -2,7 +2,9 @@
 //! connector's `Context::from_aws` wiring, as the Lambda functions build it, on fresh tables and
 //! queues per test. The consent-api Lambda's handler is driven with the API Gateway v2 events in
 //! `events/consent-api/`; the HIE pipeline runs the collector, then the hie-sender's batch handler
-//! on what SQS delivers, as the Lambda event source mapping would.
+//! on what SQS delivers, as the Lambda event source mapping would. The flow store contract suite
+//! runs on the context's channel, flow and inbound ledger ports, and its secret store reads moto's
+//! Secrets Manager.
 //!
 //! Every test prints `SKIPPED` and passes when the endpoints cannot start outside CI (see
 //! `connector_testkit::local_aws`); install them with `scripts/local-aws/install.sh`.
@@ -10,5 +12,6 @@
 mod helpers;
 
 mod consent_api;
+mod flow_stores;
 mod hie_faults;
 mod hie_pipeline;

@@ -7,10 +7,15 @@ use crate::counter::RequestCounter;
 use crate::dynamo::appointments::DynamoAppointmentStore;
 use crate::dynamo::audit::DynamoAuditLog;
 use crate::dynamo::consents::DynamoConsentStore;
+use crate::dynamo::crm_writes::DynamoCrmWriteLog;
+use crate::dynamo::deliveries::DynamoDeliveryStore;
+use crate::dynamo::flows::DynamoFlowStore;
+use crate::dynamo::inbound::DynamoInboundLedger;
 use crate::dynamo::ledger::DynamoSendLedger;
 use crate::dynamo::patients::DynamoPatientStore;
 use crate::dynamo::settings::DynamoSettingsStore;
 use crate::dynamo::{Dynamo, tables};
+use crate::secrets::AwsSecrets;
 use crate::sesv2::SesMailer;
 use crate::setup::SetupError;
 use crate::sqs::SqsQueue;
@@ -22,22 +27,29 @@ pub async fn load_sdk_config() -> SdkConfig {
 }
 
 /// The SDK clients and resource names, from which every adapter is made. Cloning is cheap (the
-/// clients are reference-counted inside); adapters hold clones, never wrappers.
+/// clients are reference-counted inside); adapters hold clones, never wrappers. The secret
+/// store's cache is made once here and shared by every [`AwsAdapters::secrets`] and clone.
 #[derive(Debug, Clone)]
 pub struct AwsAdapters {
     dynamodb: aws_sdk_dynamodb::Client,
     sqs: aws_sdk_sqs::Client,
     ses: aws_sdk_sesv2::Client,
+    secrets: AwsSecrets,
+    secretsmanager: aws_sdk_secretsmanager::Client,
     config: AwsConfig,
 }
 
 impl AwsAdapters {
-    /// Clients for DynamoDB, SQS and SES v2 from `sdk`, for the resources in `config`.
+    /// Clients for DynamoDB, SQS, SES v2 and Secrets Manager from `sdk`, for the resources in
+    /// `config`.
     pub fn new(sdk: &SdkConfig, config: AwsConfig) -> Self {
+        let secretsmanager = aws_sdk_secretsmanager::Client::new(sdk);
         Self {
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             sqs: aws_sdk_sqs::Client::new(sdk),
             ses: aws_sdk_sesv2::Client::new(sdk),
+            secrets: AwsSecrets::new(secretsmanager.clone()),
+            secretsmanager,
             config,
         }
     }
@@ -53,10 +65,17 @@ impl AwsAdapters {
         let ses = aws_sdk_sesv2::config::Builder::from(sdk)
             .interceptor(counter.clone())
             .build();
+        let secretsmanager = aws_sdk_secretsmanager::Client::from_conf(
+            aws_sdk_secretsmanager::config::Builder::from(sdk)
+                .interceptor(counter.clone())
+                .build(),
+        );
         Self {
             dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb),
             sqs: aws_sdk_sqs::Client::from_conf(sqs),
             ses: aws_sdk_sesv2::Client::from_conf(ses),
+            secrets: AwsSecrets::new(secretsmanager.clone()),
+            secretsmanager,
             config,
         }
     }
@@ -85,6 +104,11 @@ impl AwsAdapters {
     /// The SES v2 client.
     pub fn ses_client(&self) -> &aws_sdk_sesv2::Client {
         &self.ses
+    }
+
+    /// The Secrets Manager client.
+    pub fn secretsmanager_client(&self) -> &aws_sdk_secretsmanager::Client {
+        &self.secretsmanager
     }
 
     fn dynamo(&self) -> Dynamo {
@@ -125,10 +149,48 @@ impl AwsAdapters {
         DynamoSendLedger::from_dynamo(self.dynamo())
     }
 
+    /// Channels and flows (on the flows table).
+    pub fn flows(&self) -> DynamoFlowStore {
+        DynamoFlowStore::from_dynamo(self.dynamo())
+    }
+
+    /// The inbound ledger (on the flows table; records expire after
+    /// [`AwsConfig::inbound_retention`]).
+    pub fn inbound_ledger(&self) -> DynamoInboundLedger {
+        DynamoInboundLedger::from_dynamo(self.dynamo(), self.config.inbound_retention)
+    }
+
+    /// Outbound deliveries, accepted webhooks and group blocks (on the flows table; delivered
+    /// deliveries and webhooks expire after [`AwsConfig::delivery_retention`]).
+    pub fn deliveries(&self) -> DynamoDeliveryStore {
+        DynamoDeliveryStore::from_dynamo(self.dynamo(), self.config.delivery_retention)
+    }
+
+    /// The CRM write log (on the flows table; writes expire after the echo window).
+    pub fn crm_writes(&self) -> DynamoCrmWriteLog {
+        DynamoCrmWriteLog::from_dynamo(self.dynamo())
+    }
+
+    /// The secret store: `env:` and `secretsmanager:` references, values cached for five
+    /// minutes in a cache every call and clone shares.
+    pub fn secrets(&self) -> AwsSecrets {
+        self.secrets.clone()
+    }
+
     /// The HIE work queue, when `HIE_QUEUE_URL` is configured.
     pub fn hie_queue(&self) -> Option<SqsQueue> {
         self.config
             .hie_queue_url
+            .as_deref()
+            .map(|url| self.queue(url))
+    }
+
+    /// The delivery queue (FIFO, one group per patient), when `DELIVERY_QUEUE_URL` is
+    /// configured. Its consumer side's `release` is ChangeMessageVisibility, which is how a
+    /// Lambda consumer delays a retry.
+    pub fn delivery_queue(&self) -> Option<SqsQueue> {
+        self.config
+            .delivery_queue_url
             .as_deref()
             .map(|url| self.queue(url))
     }

@@ -11,6 +11,15 @@ use std::time::Duration;
 /// (45 CFR 164.316(b)(2)), counted as 6 x 365 days plus the two leap days six years can hold.
 pub const DEFAULT_AUDIT_RETENTION: Duration = Duration::from_secs((6 * 365 + 2) * 24 * 60 * 60);
 
+/// Default inbound ledger retention: 90 days after a message's last claim, long enough that any
+/// EHR resend (automatic ones come within hours, manual ones within weeks) is recognised.
+pub const DEFAULT_INBOUND_RETENTION: Duration = Duration::from_secs(90 * 24 * 60 * 60);
+
+/// Default delivery retention: 30 days after a delivery was delivered (or a webhook accepted),
+/// long past any CRM webhook retry (hours), so repeats are still recognised, and long enough to
+/// look into a delivery a clinic asks about; undelivered deliveries never expire.
+pub const DEFAULT_DELIVERY_RETENTION: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
 /// The DynamoDB tables the stores use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableNames {
@@ -18,7 +27,8 @@ pub struct TableNames {
     pub consents: String,
     /// Appointments (`APPOINTMENTS_TABLE`).
     pub appointments: String,
-    /// Flows, channels and connector settings (`FLOWS_TABLE`).
+    /// Flows, channels, connector settings, the inbound ledger, outbound deliveries and the CRM
+    /// write log (`FLOWS_TABLE`).
     pub flows: String,
     /// The audit log, with a TTL attribute (`AUDIT_TABLE`).
     pub audit: String,
@@ -48,6 +58,15 @@ pub struct AwsConfig {
     pub audit_retention: Duration,
     /// The SES configuration set for sent mail (`SES_CONFIGURATION_SET`), if any.
     pub ses_configuration_set: Option<String>,
+    /// How long inbound ledger records are kept after their last claim before DynamoDB's TTL
+    /// deletes them (`INBOUND_RETENTION_DAYS`).
+    pub inbound_retention: Duration,
+    /// The FIFO delivery queue of outbound HL7 deliveries (`DELIVERY_QUEUE_URL`); only the
+    /// functions that enqueue or deliver them need it.
+    pub delivery_queue_url: Option<String>,
+    /// How long delivered deliveries and accepted webhooks are kept before DynamoDB's TTL
+    /// deletes them (`DELIVERY_RETENTION_DAYS`).
+    pub delivery_retention: Duration,
 }
 
 /// A configuration problem, found at start-up so that a bad deployment fails loudly at INIT.
@@ -69,7 +88,8 @@ pub enum ConfigError {
 impl AwsConfig {
     /// Reads the configuration from environment variables: `CONSENTS_TABLE`, `APPOINTMENTS_TABLE`,
     /// `FLOWS_TABLE`, `AUDIT_TABLE` (required); `HIE_QUEUE_URL`, `AUDIT_RETENTION_DAYS` (default
-    /// 2192, six years), `SES_CONFIGURATION_SET` (optional).
+    /// 2192, six years), `SES_CONFIGURATION_SET`, `INBOUND_RETENTION_DAYS` (default 90),
+    /// `DELIVERY_QUEUE_URL`, `DELIVERY_RETENTION_DAYS` (default 30) (optional).
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -88,23 +108,24 @@ impl AwsConfig {
             flows: required("FLOWS_TABLE")?,
             audit: required("AUDIT_TABLE")?,
         };
-        let audit_retention = match get("AUDIT_RETENTION_DAYS") {
-            None => DEFAULT_AUDIT_RETENTION,
+        let days = |name: &'static str, default: Duration| match get(name) {
+            None => Ok(default),
             Some(text) => match text.parse::<u64>() {
-                Ok(days @ 1..=36_500) => Duration::from_secs(days * 24 * 60 * 60),
-                _ => {
-                    return Err(ConfigError::Invalid {
-                        name: "AUDIT_RETENTION_DAYS",
-                        why: "expected a whole number of days between 1 and 36500",
-                    });
-                }
+                Ok(days @ 1..=36_500) => Ok(Duration::from_secs(days * 24 * 60 * 60)),
+                _ => Err(ConfigError::Invalid {
+                    name,
+                    why: "expected a whole number of days between 1 and 36500",
+                }),
             },
         };
         Ok(Self {
             tables,
             hie_queue_url: get("HIE_QUEUE_URL"),
-            audit_retention,
+            audit_retention: days("AUDIT_RETENTION_DAYS", DEFAULT_AUDIT_RETENTION)?,
             ses_configuration_set: get("SES_CONFIGURATION_SET"),
+            inbound_retention: days("INBOUND_RETENTION_DAYS", DEFAULT_INBOUND_RETENTION)?,
+            delivery_queue_url: get("DELIVERY_QUEUE_URL"),
+            delivery_retention: days("DELIVERY_RETENTION_DAYS", DEFAULT_DELIVERY_RETENTION)?,
         })
     }
 
@@ -115,6 +136,9 @@ impl AwsConfig {
             hie_queue_url: None,
             audit_retention: DEFAULT_AUDIT_RETENTION,
             ses_configuration_set: None,
+            inbound_retention: DEFAULT_INBOUND_RETENTION,
+            delivery_queue_url: None,
+            delivery_retention: DEFAULT_DELIVERY_RETENTION,
         }
     }
 }
@@ -147,6 +171,48 @@ mod tests {
         assert_eq!(config.tables.audit, "l");
         assert_eq!(config.hie_queue_url, None);
         assert_eq!(config.audit_retention, DEFAULT_AUDIT_RETENTION);
+        assert_eq!(config.inbound_retention, DEFAULT_INBOUND_RETENTION);
+        assert_eq!(config.delivery_queue_url, None);
+        assert_eq!(config.delivery_retention, DEFAULT_DELIVERY_RETENTION);
+    }
+
+    #[test]
+    fn delivery_queue_and_retention_are_read_and_validated() {
+        let mut pairs = TABLES.to_vec();
+        pairs.push(("DELIVERY_QUEUE_URL", " http://q/deliveries.fifo "));
+        pairs.push(("DELIVERY_RETENTION_DAYS", "7"));
+        let config = AwsConfig::from_lookup(env(&pairs)).unwrap();
+        assert_eq!(
+            config.delivery_queue_url.as_deref(),
+            Some("http://q/deliveries.fifo")
+        );
+        assert_eq!(config.delivery_retention, Duration::from_secs(7 * 86_400));
+        pairs.pop();
+        pairs.push(("DELIVERY_RETENTION_DAYS", "36501"));
+        assert_eq!(
+            AwsConfig::from_lookup(env(&pairs)),
+            Err(ConfigError::Invalid {
+                name: "DELIVERY_RETENTION_DAYS",
+                why: "expected a whole number of days between 1 and 36500",
+            })
+        );
+    }
+
+    #[test]
+    fn inbound_retention_is_read_and_validated() {
+        let mut pairs = TABLES.to_vec();
+        pairs.push(("INBOUND_RETENTION_DAYS", "30"));
+        let config = AwsConfig::from_lookup(env(&pairs)).unwrap();
+        assert_eq!(config.inbound_retention, Duration::from_secs(30 * 86_400));
+        pairs.pop();
+        pairs.push(("INBOUND_RETENTION_DAYS", "0"));
+        assert_eq!(
+            AwsConfig::from_lookup(env(&pairs)),
+            Err(ConfigError::Invalid {
+                name: "INBOUND_RETENTION_DAYS",
+                why: "expected a whole number of days between 1 and 36500",
+            })
+        );
     }
 
     #[test]

@@ -22,7 +22,8 @@ impl RequestCounter {
         Self::default()
     }
 
-    /// Requests sent so far, per `service.operation` (e.g. `dynamodb.BatchGetItem`).
+    /// Requests sent so far, per `service.operation` (e.g. `dynamodb.BatchGetItem`,
+    /// `secretsmanager.GetSecretValue`: the service name lower-cased, without spaces).
     pub fn by_operation(&self) -> BTreeMap<String, u64> {
         self.counts
             .lock()
@@ -62,7 +63,11 @@ impl Intercept for RequestCounter {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let key = match cfg.load::<Metadata>() {
-            Some(m) => format!("{}.{}", m.service().to_ascii_lowercase(), m.name()),
+            Some(m) => format!(
+                "{}.{}",
+                m.service().replace(' ', "").to_ascii_lowercase(),
+                m.name()
+            ),
             None => "unknown".to_owned(),
         };
         *self

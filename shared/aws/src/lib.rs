@@ -1,5 +1,6 @@
 //! AWS adapters for Clinic Connector's ports: DynamoDB stores ([`dynamo`]), the SQS work queue
-//! ([`sqs`]) and the SES v2 mailer ([`sesv2`]).
+//! ([`sqs`]), the SES v2 mailer ([`sesv2`]) and the secret store ([`secrets`]: environment and
+//! Secrets Manager).
 //!
 //! Build them all with [`AwsAdapters`] from one `aws_config::SdkConfig` loaded once per process.
 //! Local endpoints (DynamoDB Local, moto) are reached through the SDK's standard
@@ -12,21 +13,30 @@ pub mod config;
 pub mod counter;
 pub mod dynamo;
 pub mod error_map;
+pub mod secrets;
 pub mod sesv2;
 pub mod setup;
 pub mod sqs;
 
 pub use adapters::{AwsAdapters, load_sdk_config};
-pub use config::{AwsConfig, ConfigError, DEFAULT_AUDIT_RETENTION, TableNames};
+pub use config::{
+    AwsConfig, ConfigError, DEFAULT_AUDIT_RETENTION, DEFAULT_DELIVERY_RETENTION,
+    DEFAULT_INBOUND_RETENTION, TableNames,
+};
 pub use counter::RequestCounter;
 pub use dynamo::appointments::DynamoAppointmentStore;
 pub use dynamo::audit::DynamoAuditLog;
 pub use dynamo::batch::UnprocessedKeys;
 pub use dynamo::consents::DynamoConsentStore;
+pub use dynamo::crm_writes::DynamoCrmWriteLog;
+pub use dynamo::deliveries::{DynamoDeliveryStore, MAX_WEBHOOK_DELIVERIES};
+pub use dynamo::flows::DynamoFlowStore;
+pub use dynamo::inbound::DynamoInboundLedger;
 pub use dynamo::ledger::DynamoSendLedger;
 pub use dynamo::patients::DynamoPatientStore;
 pub use dynamo::settings::DynamoSettingsStore;
 pub use dynamo::tables::create_tables;
+pub use secrets::{AwsSecrets, DEFAULT_SECRET_CACHE_TTL, SecretsManagerRefusal};
 pub use sesv2::SesMailer;
 pub use setup::SetupError;
 pub use sqs::{BatchEntriesFailed, QueueUrls, SqsQueue, create_queue, create_queue_with_dlq};

@@ -11,7 +11,9 @@ use async_trait::async_trait;
 use connector_aws::{AwsAdapters, AwsConfig, create_queue};
 use connector_domain::ports::{QueueConsumer, WorkQueue};
 use connector_testkit::contract::{
-    QueueHarness, StoreHarness, StoreSet, run_queue_suite, run_store_suite,
+    CrmWriteLogHarness, CrmWriteLogUnderTest, DeliveryStoreHarness, DeliveryStoreSet,
+    FlowStoreHarness, FlowStoreSet, QueueHarness, StoreHarness, StoreSet, run_crm_write_log_suite,
+    run_delivery_store_suite, run_flow_store_suite, run_queue_suite, run_store_suite,
 };
 use connector_testkit::local_aws::{LocalAws, unique_name};
 
@@ -31,6 +33,36 @@ impl StoreHarness for DynamoHarness {
             appointments: Arc::new(adapters.appointments()),
             send_ledger: Arc::new(adapters.send_ledger()),
         }
+    }
+}
+
+#[async_trait]
+impl FlowStoreHarness for DynamoHarness {
+    async fn fresh_flow_stores(&self) -> FlowStoreSet {
+        let adapters = common::fresh_adapters(self.aws).await;
+        FlowStoreSet {
+            flows: Arc::new(adapters.flows()),
+            inbound_ledger: Arc::new(adapters.inbound_ledger()),
+            audit: Arc::new(adapters.audit()),
+        }
+    }
+}
+
+#[async_trait]
+impl DeliveryStoreHarness for DynamoHarness {
+    async fn fresh_delivery_stores(&self) -> DeliveryStoreSet {
+        let adapters = common::fresh_adapters(self.aws).await;
+        DeliveryStoreSet {
+            deliveries: Arc::new(adapters.deliveries()),
+            audit: Arc::new(adapters.audit()),
+        }
+    }
+}
+
+#[async_trait]
+impl CrmWriteLogHarness for DynamoHarness {
+    async fn fresh_crm_write_log(&self) -> CrmWriteLogUnderTest {
+        Arc::new(common::fresh_adapters(self.aws).await.crm_writes())
     }
 }
 
@@ -68,6 +100,24 @@ impl QueueHarness for SqsHarness {
 async fn store_contract_on_dynamodb_local() {
     let Some(aws) = common::local() else { return };
     run_store_suite(&DynamoHarness { aws }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flow_store_contract_on_dynamodb_local() {
+    let Some(aws) = common::local() else { return };
+    run_flow_store_suite(&DynamoHarness { aws }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_store_contract_on_dynamodb_local() {
+    let Some(aws) = common::local() else { return };
+    run_delivery_store_suite(&DynamoHarness { aws }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crm_write_log_contract_on_dynamodb_local() {
+    let Some(aws) = common::local() else { return };
+    run_crm_write_log_suite(&DynamoHarness { aws }).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,4 +1,4 @@
-//! Creates the four tables with their indexes and TTL, idempotently. Used by tests and by the
+//! Creates the four tables with their indexes and TTL (audit and flows tables), idempotently. Used by tests and by the
 //! `connector` admin command; on AWS the SAM template creates them (with KMS encryption and
 //! point-in-time recovery, which this function does not set).
 
@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{
     TimeToLiveStatus,
 };
 
-use super::keys::{self, EXPIRES_AT, OKEY, PK, SK, TKEY, TMONTH};
+use super::keys::{self, DKEY, DSTATE, EXPIRES_AT, OKEY, PK, SK, TKEY, TMONTH};
 use crate::config::TableNames;
 use crate::setup::SetupError;
 
@@ -46,8 +46,10 @@ fn specs(names: &TableNames) -> [TableSpec<'_>; 4] {
         TableSpec {
             name: &names.flows,
             sort_key: true,
-            indexes: &[],
-            ttl: None,
+            indexes: &[(keys::INDEX_BY_DELIVERY_STATE, DSTATE, DKEY)],
+            // Inbound ledger records, delivered deliveries, webhooks and CRM writes carry it;
+            // settings, channels, flows and undelivered deliveries never expire.
+            ttl: Some(EXPIRES_AT),
         },
         TableSpec {
             name: &names.audit,
@@ -78,9 +80,10 @@ fn string_attribute(name: &str) -> AttributeDefinition {
         .expect("name and type are set")
 }
 
-/// Creates the tables in `names` (on-demand capacity) with their GSIs, and enables TTL on the
-/// audit table; tables that exist are left as they are. Returns once every table and index is
-/// ACTIVE.
+/// Creates the tables in `names` (on-demand capacity) with their GSIs, and enables TTL
+/// (`expires_at`) on the audit and flows tables; tables that exist are left as they are (TTL is
+/// still enabled on them if it is off; an index they lack is not added: on AWS the template
+/// manages the tables). Returns once every table and index is ACTIVE.
 pub async fn create_tables(client: &Client, names: &TableNames) -> Result<(), SetupError> {
     for spec in specs(names) {
         create_table(client, &spec).await?;

@@ -121,3 +121,69 @@ async fn fifo_queues_take_group_and_dedup_ids() {
         "{result:?}"
     );
 }
+
+/// The delivery queue's ordering on SQS FIFO: a group whose message is released with a delay
+/// (a delivery's retry backoff, ChangeMessageVisibility) holds back that group's later messages
+/// until the delay passes, while another group's messages flow. Waits about two seconds.
+#[tokio::test]
+async fn a_delayed_fifo_message_holds_back_only_its_own_group() {
+    let Some(aws) = common::local() else { return };
+    let a = common::fresh_adapters(aws).await;
+    let urls = create_queue_with_dlq(a.sqs_client(), &unique_name("dlv-"), true, 10)
+        .await
+        .unwrap();
+    let queue = a.queue(&urls.queue_url);
+    queue
+        .send_batch(&[
+            fixtures::fifo_message("lead-a", "a1"),
+            fixtures::fifo_message("lead-a", "a2"),
+            fixtures::fifo_message("lead-b", "b1"),
+            fixtures::fifo_message("lead-b", "b2"),
+        ])
+        .await
+        .unwrap();
+    let visibility = Duration::from_secs(30);
+    // One message at a time, as a worker that stops a group at its first retry.
+    let first = queue.receive(1, visibility).await.unwrap().remove(0);
+    let (held, flowing) = match first.body.as_str() {
+        "a1" => (["a1", "a2"], ["b1", "b2"]),
+        "b1" => (["b1", "b2"], ["a1", "a2"]),
+        other => panic!("a group's first message comes first, got {other}"),
+    };
+    let delay = Duration::from_secs(2);
+    queue.release(&first.receipt, delay).await.unwrap();
+    let released_at = std::time::Instant::now();
+
+    // The other group flows, in order; nothing of the delayed group comes meanwhile.
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        for m in queue.receive(10, visibility).await.unwrap() {
+            queue.delete(&m.receipt).await.unwrap();
+            seen.push(m.body);
+        }
+    }
+    assert!(
+        released_at.elapsed() < delay,
+        "the checks above ran within the delay"
+    );
+    assert_eq!(seen, flowing, "only the other group, in order");
+
+    // After the delay, the delayed message comes again, before its group's later one.
+    let mut rest = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while rest.len() < 2 && std::time::Instant::now() < deadline {
+        match queue.receive(1, visibility).await.unwrap().pop() {
+            Some(m) => {
+                assert!(
+                    released_at.elapsed() >= delay,
+                    "{} came before the delay passed",
+                    m.body
+                );
+                queue.delete(&m.receipt).await.unwrap();
+                rest.push(m.body);
+            }
+            None => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+    assert_eq!(rest, held, "the delayed group resumes in order");
+}

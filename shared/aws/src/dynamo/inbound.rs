@@ -1,0 +1,355 @@
+//! The inbound ledger on the `flows` table: one item per (channel, MSH-10),
+//! `pk = INBOUND#<channel_id>#<control_id>`, `sk = RECORD`, holding the record's fields as
+//! attributes (`steps` is a map by step name), `lease_key` (a sortable copy of `lease_until`
+//! that conditions compare) and `expires_at` (epoch seconds: the TTL attribute, last claim +
+//! retention, `INBOUND_RETENTION_DAYS`, default
+//! [`crate::DEFAULT_INBOUND_RETENTION`]).
+//!
+//! - `claim` is one UpdateItem, conditional on no record, a `failed` record, or a `processing`
+//!   record whose lease has lapsed; it creates or takes over the record and returns it. A
+//!   failed condition returns the stored record in the same response
+//!   (`ReturnValuesOnConditionCheckFailure`), which tells `AlreadyDone` from `Busy`.
+//! - `save_step` is one UpdateItem of `steps.<step>`, conditional on `processing` at that
+//!   attempt.
+//! - `finish` is one TransactWriteItems: the state change, conditional on `processing` at that
+//!   attempt, and the audit entry.
+//!
+//! One partition per message: a busy channel spreads over many partitions, and no message's
+//! writes contend with another's.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+use chrono::{DateTime, Utc};
+use connector_domain::StoreError;
+use connector_domain::audit::AuditEntry;
+use connector_domain::inbound::{
+    InboundClaim, InboundKey, InboundRecord, InboundState, StepProgress,
+};
+use connector_domain::ports::InboundLedger;
+
+use super::keys::{self, EXPIRES_AT, PK, key2, n, s};
+use super::{Dynamo, Expr, Item, audit, built, codec};
+use crate::config::TableNames;
+use crate::error_map;
+
+const KIND: &str = "inbound record";
+/// The sortable copy of `lease_until` that conditions compare (the domain field's serialisation
+/// is not fixed-width).
+const LEASE_KEY: &str = "lease_key";
+
+/// The inbound ledger in DynamoDB.
+#[derive(Debug, Clone)]
+pub struct DynamoInboundLedger {
+    db: Dynamo,
+    retention: Duration,
+}
+
+impl DynamoInboundLedger {
+    /// A ledger on `tables.flows` whose records expire `retention` after their last claim;
+    /// finish audit entries go to `tables.audit` and expire after `audit_retention`.
+    pub fn new(
+        client: aws_sdk_dynamodb::Client,
+        tables: TableNames,
+        audit_retention: Duration,
+        retention: Duration,
+    ) -> Self {
+        Self::from_dynamo(
+            Dynamo {
+                client,
+                tables,
+                audit_retention,
+            },
+            retention,
+        )
+    }
+
+    pub(crate) fn from_dynamo(db: Dynamo, retention: Duration) -> Self {
+        Self { db, retention }
+    }
+
+    async fn update(
+        &self,
+        key: &InboundKey,
+        update: String,
+        condition: String,
+        e: &Expr,
+    ) -> Result<(), StoreError> {
+        self.db
+            .client
+            .update_item()
+            .table_name(&self.db.tables.flows)
+            .set_key(Some(record_key(key)))
+            .update_expression(update)
+            .condition_expression(condition)
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .send()
+            .await
+            .map_err(error_map::dynamo)?;
+        Ok(())
+    }
+}
+
+fn record_key(key: &InboundKey) -> Item {
+    key2(keys::inbound_pk(key), keys::SK_INBOUND)
+}
+
+/// `state = processing AND attempts = :attempt`, the condition of every write after a claim.
+fn held_at(e: &mut Expr, attempt: u32) -> String {
+    format!(
+        "{} = {} AND {} = {}",
+        e.name("state"),
+        e.value(s(InboundState::Processing.as_str())),
+        e.name("attempts"),
+        e.value(n(attempt))
+    )
+}
+
+/// What a refused claim means, from the record that refused it.
+fn refusal(record: InboundRecord) -> Result<InboundClaim, StoreError> {
+    match record.state {
+        InboundState::Done => Ok(InboundClaim::AlreadyDone(record)),
+        InboundState::Processing => Ok(InboundClaim::Busy(record)),
+        // A failed record always satisfies the condition; seeing one here means it changed
+        // between evaluation and reply, which DynamoDB does not do.
+        InboundState::Failed => Err(StoreError::Corrupt(KIND)),
+    }
+}
+
+#[async_trait]
+impl InboundLedger for DynamoInboundLedger {
+    async fn claim(
+        &self,
+        key: &InboundKey,
+        body_sha256: &str,
+        event: &str,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<InboundClaim, StoreError> {
+        let until = now + lease;
+        let retention = i64::try_from(self.retention.as_secs()).unwrap_or(i64::MAX);
+        let expires_at = now.timestamp().saturating_add(retention);
+        let mut e = Expr::default();
+        let state = e.name("state");
+        let attempts = e.name("attempts");
+        let lease_key = e.name(LEASE_KEY);
+        let processing = e.value(s(InboundState::Processing.as_str()));
+        let mut sets = vec![
+            format!("{state} = {processing}"),
+            format!(
+                "{attempts} = if_not_exists({attempts}, {}) + {}",
+                e.value(n(0)),
+                e.value(n(1))
+            ),
+            format!(
+                "{} = {}",
+                e.name("lease_until"),
+                e.value(codec::to_value(&until, KIND)?)
+            ),
+            format!("{lease_key} = {}", e.value(s(keys::sortable_time(until)))),
+            format!(
+                "{} = {}",
+                e.name("updated_at"),
+                e.value(codec::to_value(&now, KIND)?)
+            ),
+            format!("{} = {}", e.name(EXPIRES_AT), e.value(n(expires_at))),
+        ];
+        // Stored on creation only: a takeover keeps what the first claim recorded.
+        let empty_steps = BTreeMap::<String, StepProgress>::new();
+        for (field, value) in [
+            ("key", codec::to_value(key, KIND)?),
+            ("body_sha256", s(body_sha256)),
+            ("event", s(event)),
+            ("received_at", codec::to_value(&now, KIND)?),
+            ("steps", codec::to_value(&empty_steps, KIND)?),
+        ] {
+            let name = e.name(field);
+            sets.push(format!(
+                "{name} = if_not_exists({name}, {})",
+                e.value(value)
+            ));
+        }
+        let condition = format!(
+            "attribute_not_exists({}) OR {state} = {} OR ({state} = {processing} AND {lease_key} <= {})",
+            e.name(PK),
+            e.value(s(InboundState::Failed.as_str())),
+            e.value(s(keys::sortable_time(now))),
+        );
+        let result = self
+            .db
+            .client
+            .update_item()
+            .table_name(&self.db.tables.flows)
+            .set_key(Some(record_key(key)))
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .condition_expression(condition)
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(InboundClaim::Granted(codec::from_item(
+                out.attributes.unwrap_or_default(),
+                KIND,
+            )?)),
+            Err(err) if error_map::is_condition_failure(&err) => {
+                let current = match err.into_service_error() {
+                    UpdateItemError::ConditionalCheckFailedException(c) => c.item,
+                    _ => None,
+                };
+                refusal(codec::from_item(
+                    current.ok_or(StoreError::Corrupt(KIND))?,
+                    KIND,
+                )?)
+            }
+            Err(err) => Err(error_map::dynamo(err)),
+        }
+    }
+
+    async fn save_step(
+        &self,
+        key: &InboundKey,
+        attempt: u32,
+        step: &str,
+        progress: &StepProgress,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if step.is_empty() {
+            return Err(StoreError::Invalid("a step needs a name"));
+        }
+        let mut e = Expr::default();
+        let update = format!(
+            "SET {}.{} = {}, {} = {}",
+            e.name("steps"),
+            e.name(step),
+            e.value(codec::to_value(progress, KIND)?),
+            e.name("updated_at"),
+            e.value(codec::to_value(&now, KIND)?)
+        );
+        let condition = held_at(&mut e, attempt);
+        self.update(key, update, condition, &e).await
+    }
+
+    async fn finish(
+        &self,
+        key: &InboundKey,
+        attempt: u32,
+        state: InboundState,
+        now: DateTime<Utc>,
+        audit_entry: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        if state == InboundState::Processing {
+            return Err(StoreError::Invalid(
+                "a finished inbound message cannot be Processing",
+            ));
+        }
+        let mut e = Expr::default();
+        let update_expression = format!(
+            "SET {} = {}, {} = {} REMOVE {}, {}",
+            e.name("state"),
+            e.value(s(state.as_str())),
+            e.name("updated_at"),
+            e.value(codec::to_value(&now, KIND)?),
+            e.name("lease_until"),
+            e.name(LEASE_KEY)
+        );
+        let condition = held_at(&mut e, attempt);
+        let update = built(
+            Update::builder()
+                .table_name(&self.db.tables.flows)
+                .set_key(Some(record_key(key)))
+                .update_expression(update_expression)
+                .condition_expression(condition)
+                .set_expression_attribute_names(e.names())
+                .set_expression_attribute_values(e.values())
+                .build(),
+        )?;
+        let items = vec![
+            TransactWriteItem::builder().update(update).build(),
+            audit::put_entry(&self.db, audit_entry)?,
+        ];
+        self.db
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map_err(error_map::transaction)?;
+        Ok(())
+    }
+
+    async fn get(&self, key: &InboundKey) -> Result<Option<InboundRecord>, StoreError> {
+        let out = self
+            .db
+            .client
+            .get_item()
+            .table_name(&self.db.tables.flows)
+            .set_key(Some(record_key(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(error_map::dynamo)?;
+        out.item
+            .map(|item| codec::from_item(item, KIND))
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn record(state: InboundState) -> InboundRecord {
+        let at = Utc.with_ymd_and_hms(2026, 11, 21, 15, 0, 0).unwrap();
+        InboundRecord {
+            key: connector_domain::inbound::parse_key("ehr", "MSG1").unwrap(),
+            body_sha256: "ab".repeat(32),
+            event: "ADT^A04".into(),
+            state,
+            attempts: 2,
+            lease_until: (state == InboundState::Processing).then_some(at),
+            steps: BTreeMap::from([(
+                "hie".to_owned(),
+                StepProgress {
+                    done: true,
+                    ..StepProgress::default()
+                },
+            )]),
+            received_at: at,
+            updated_at: at,
+        }
+    }
+
+    #[test]
+    fn refusals_say_why() {
+        assert!(matches!(
+            refusal(record(InboundState::Done)),
+            Ok(InboundClaim::AlreadyDone(_))
+        ));
+        assert!(matches!(
+            refusal(record(InboundState::Processing)),
+            Ok(InboundClaim::Busy(_))
+        ));
+        assert!(refusal(record(InboundState::Failed)).is_err());
+    }
+
+    #[test]
+    fn records_round_trip_with_the_store_attributes() {
+        let r = record(InboundState::Processing);
+        let mut item = codec::to_item(&r, KIND).unwrap();
+        item.extend(record_key(&r.key));
+        item.insert(LEASE_KEY.to_owned(), s("x"));
+        item.insert(EXPIRES_AT.to_owned(), n(1));
+        assert_eq!(codec::from_item::<InboundRecord>(item, KIND).unwrap(), r);
+    }
+}
