@@ -1,0 +1,290 @@
+//! `connector mllp-bridge`: the always-on MLLP edge for AWS sites. A Lambda cannot hold the
+//! EHR's long-lived MLLP session, so this small process does: it receives each frame, signs
+//! it with the channel's HMAC secret and POSTs it to the hl7-inbound API
+//! (`{forward}/hl7/{channel}`), then returns the API's ACK to the EHR. When the API cannot be
+//! reached, times out, or answers without an HL7 ACK, the EHR gets an `AR` (ERR 207) so it
+//! sends the message again later.
+//!
+//! Logs carry the channel, control IDs, byte counts, HTTP statuses and outcomes; never the
+//! message, the ACK's texts or the secret.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, bail};
+use connector_domain::flow::channel::{
+    ChannelId, SIGNATURE_HEADER, SIGNATURE_PREFIX, TIMESTAMP_HEADER, signed_payload,
+};
+use connector_hl7::{ControlIdGenerator, ErrorCode};
+use connector_transport::mllp::server::{self, ServerConfig};
+use connector_transport::{ER7_CONTENT_TYPE, ack, control_id_of, https, outcome};
+use hmac::{Hmac, KeyInit, Mac};
+use reqwest::header::{CONTENT_TYPE, HeaderValue};
+use sha2::Sha256;
+use tokio_util::sync::CancellationToken;
+
+/// The largest API response read (an ACK is a few hundred bytes).
+const MAX_RESPONSE: usize = 1 << 20;
+
+/// Options of `connector mllp-bridge`.
+#[derive(Debug, clap::Args)]
+pub struct MllpBridgeArgs {
+    /// Address to listen for MLLP on, e.g. 0.0.0.0:2575.
+    #[arg(long, env = "CONNECTOR_BRIDGE_LISTEN")]
+    listen: SocketAddr,
+    /// Base URL of the hl7-inbound API (the API Gateway stage URL, without a path after it);
+    /// each message is POSTed to FORWARD/hl7/CHANNEL. https://, or http:// to localhost only.
+    #[arg(long, env = "CONNECTOR_BRIDGE_FORWARD", value_name = "URL")]
+    forward: String,
+    /// The channel the messages belong to; its inbound HMAC secret signs them.
+    #[arg(long, env = "CONNECTOR_BRIDGE_CHANNEL", value_name = "ID")]
+    channel: String,
+    /// The NAME of the environment variable holding the channel's HMAC secret (the secret
+    /// itself is never an argument).
+    #[arg(long, env = "CONNECTOR_BRIDGE_SECRET_ENV", value_name = "VAR")]
+    secret_env: String,
+    /// Seconds to wait for the API before answering the EHR an AR (keep it below the EHR's
+    /// own ACK timeout).
+    #[arg(long, default_value_t = 25, env = "CONNECTOR_BRIDGE_TIMEOUT")]
+    timeout_secs: u64,
+    /// The largest MLLP frame accepted, in bytes (larger ones are answered AR). The default is
+    /// the hl7-inbound API's own limit, 4 MiB.
+    #[arg(long, default_value_t = 4 * 1024 * 1024, env = "CONNECTOR_BRIDGE_MAX_FRAME")]
+    max_frame_bytes: usize,
+    /// Seconds of silence after which an EHR connection is closed.
+    #[arg(long, default_value_t = 600, env = "CONNECTOR_BRIDGE_IDLE_TIMEOUT")]
+    idle_timeout_secs: u64,
+}
+
+/// What each frame is forwarded with.
+struct Bridge {
+    client: reqwest::Client,
+    url: reqwest::Url,
+    channel: ChannelId,
+    secret: Vec<u8>,
+    timeout: Duration,
+    ids: ControlIdGenerator,
+}
+
+/// `sha256=<lowercase hex HMAC-SHA256(secret, "<timestamp>." + body)>`, the channel scheme
+/// hl7-inbound verifies.
+pub fn signature(secret: &[u8], timestamp: &str, body: &[u8]) -> Option<String> {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret).ok()?;
+    mac.update(&signed_payload(timestamp, body));
+    Some(format!(
+        "{SIGNATURE_PREFIX}{}",
+        hex::encode(mac.finalize().into_bytes())
+    ))
+}
+
+/// Why a frame was answered AR instead of the API's ACK.
+#[derive(Debug, Clone, Copy)]
+enum Failure {
+    Unreachable,
+    Timeout,
+    Request,
+    NoAck(u16),
+    TooLarge(u16),
+    Signing,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Unreachable => f.write_str("the API could not be reached"),
+            Failure::Timeout => f.write_str("the API did not answer in time"),
+            Failure::Request => f.write_str("the request to the API failed"),
+            Failure::NoAck(s) => write!(f, "the API answered HTTP {s} without an HL7 ACK"),
+            Failure::TooLarge(s) => write!(f, "the API answered HTTP {s} with an oversize body"),
+            Failure::Signing => f.write_str("the message could not be signed"),
+        }
+    }
+}
+
+impl Bridge {
+    /// Forwards one frame; the reply for the EHR.
+    async fn handle(&self, frame: Vec<u8>) -> Vec<u8> {
+        let control_id = control_id_of(&frame).unwrap_or_default();
+        let bytes = frame.len();
+        match self.forward(&frame).await {
+            Ok((status, ack)) => {
+                tracing::info!(
+                    channel = %self.channel,
+                    control_id = %control_id,
+                    bytes,
+                    status,
+                    ack_code = ack_code(&ack),
+                    "MLLP frame forwarded; returning the API's ACK"
+                );
+                ack
+            }
+            Err(failure) => {
+                tracing::warn!(
+                    channel = %self.channel,
+                    control_id = %control_id,
+                    bytes,
+                    reason = %failure,
+                    "MLLP frame not forwarded; answering AR"
+                );
+                ack::reject(&frame, ErrorCode::ApplicationInternalError, &self.ids)
+            }
+        }
+    }
+
+    /// POSTs the signed frame; the status and ACK body when the API answered one.
+    async fn forward(&self, frame: &[u8]) -> Result<(u16, Vec<u8>), Failure> {
+        let timestamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default()
+            .to_string();
+        let signature = signature(&self.secret, &timestamp, frame).ok_or(Failure::Signing)?;
+        let mut signature = HeaderValue::from_str(&signature).map_err(|_| Failure::Signing)?;
+        signature.set_sensitive(true);
+        let sent = self
+            .client
+            .post(self.url.clone())
+            .header(CONTENT_TYPE, ER7_CONTENT_TYPE)
+            .header(TIMESTAMP_HEADER, timestamp)
+            .header(SIGNATURE_HEADER, signature)
+            .timeout(self.timeout)
+            .body(frame.to_vec())
+            .send()
+            .await;
+        let mut response = sent.map_err(|e| request_failure(&e))?;
+        let status = response.status().as_u16();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| request_failure(&e))? {
+            if body.len() + chunk.len() > MAX_RESPONSE {
+                return Err(Failure::TooLarge(status));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        if outcome::is_ack(&body) {
+            Ok((status, body))
+        } else {
+            Err(Failure::NoAck(status))
+        }
+    }
+}
+
+fn request_failure(e: &reqwest::Error) -> Failure {
+    if e.is_connect() {
+        Failure::Unreachable
+    } else if e.is_timeout() {
+        Failure::Timeout
+    } else {
+        Failure::Request
+    }
+}
+
+/// MSA-1 of an ACK, for the log.
+fn ack_code(ack: &[u8]) -> &'static str {
+    connector_hl7::Message::parse_bytes(ack)
+        .ok()
+        .and_then(|m| {
+            connector_hl7::AckInfo::read(&m)
+                .ok()
+                .map(|i| i.code.as_str())
+        })
+        .unwrap_or("?")
+}
+
+fn bridge(args: &MllpBridgeArgs) -> anyhow::Result<Bridge> {
+    let channel =
+        ChannelId::parse(args.channel.as_str()).map_err(|e| anyhow::anyhow!("--channel: {e}"))?;
+    let url = format!("{}/hl7/{}", args.forward.trim_end_matches('/'), channel);
+    let url = https::check_url(&url).map_err(|e| anyhow::anyhow!("--forward: {e}"))?;
+    let secret = match std::env::var_os(&args.secret_env) {
+        Some(v) if !v.is_empty() => v.into_encoded_bytes(),
+        _ => bail!(
+            "the environment variable {} (named by --secret-env) is not set or is empty",
+            args.secret_env
+        ),
+    };
+    if args.timeout_secs == 0 || args.idle_timeout_secs == 0 || args.max_frame_bytes == 0 {
+        bail!("--timeout-secs, --idle-timeout-secs and --max-frame-bytes must be above 0");
+    }
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .context("cannot build the HTTP client")?;
+    Ok(Bridge {
+        client,
+        url,
+        channel,
+        secret,
+        timeout: Duration::from_secs(args.timeout_secs),
+        ids: ControlIdGenerator::random(),
+    })
+}
+
+/// Runs the bridge until Ctrl-C or SIGTERM, then finishes the frames in flight.
+pub fn run(args: MllpBridgeArgs) -> anyhow::Result<()> {
+    connector_app::telemetry::init(std::io::stdout);
+    let bridge = Arc::new(bridge(&args)?);
+    let config = ServerConfig {
+        max_frame_size: args.max_frame_bytes,
+        idle_timeout: Duration::from_secs(args.idle_timeout_secs),
+        ..ServerConfig::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let local = listener.local_addr()?;
+        tracing::info!(address = %local, channel = %bridge.channel, host = bridge.url.host_str().unwrap_or_default(), "MLLP bridge listening");
+        println!("connector mllp-bridge listening on {local}");
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            stop.cancel();
+        });
+        let handler = move |frame: Vec<u8>| {
+            let bridge = Arc::clone(&bridge);
+            async move { bridge.handle(frame).await }
+        };
+        server::serve_with(listener, config, handler, shutdown).await;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_is_hmac_sha256_of_timestamp_dot_body() {
+        // Python: hmac.new(b"Jefe", b"1700000000.MSH|x", hashlib.sha256).hexdigest()
+        assert_eq!(
+            signature(b"Jefe", "1700000000", b"MSH|x").as_deref(),
+            Some("sha256=bb99b775948efa5b4318734020bb0605ae03b195581863adcacf391dd6a04856")
+        );
+    }
+}
