@@ -32,6 +32,8 @@ pub enum Hl7Command {
     },
     /// Print `path<TAB>value` for every populated leaf, in message order.
     Paths,
+    /// Send message files to a connector, signed over HTTP or over MLLP, and print each ACK.
+    Send(crate::hl7_send::SendArgs),
     /// Print an ACK for the message (segments separated by newlines).
     Ack {
         /// MSA-1: AA, AE or AR (original mode), CA, CE or CR (enhanced mode).
@@ -48,6 +50,7 @@ pub fn run(cmd: Hl7Command, input: &mut dyn Read, out: &mut dyn Write) -> Result
         .context("reading the message from standard input")?;
     let bytes = unframe(&raw);
     match cmd {
+        Hl7Command::Send(_) => return Err(anyhow!("`hl7 send` does not read standard input")),
         Hl7Command::Get { paths } => {
             let paths = paths
                 .iter()

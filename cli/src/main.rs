@@ -2,7 +2,10 @@
 //! tools around it.
 
 mod collect;
+mod flows;
 mod hl7_cmd;
+mod hl7_send;
+mod mllp_bridge;
 mod serve;
 mod token;
 
@@ -22,11 +25,19 @@ enum Commands {
     Serve(serve::ServeArgs),
     /// Run one batch collector run on the embedded store, then send what it enqueued.
     Collect(collect::CollectArgs),
+    /// Channels and flows as configuration files: validate, test, apply, export.
+    Flows {
+        #[command(subcommand)]
+        cmd: flows::FlowsCommand,
+    },
     /// Inspect HL7 v2 messages read from standard input.
     Hl7 {
         #[command(subcommand)]
         cmd: hl7_cmd::Hl7Command,
     },
+    /// The always-on MLLP edge for AWS sites: receive MLLP from the EHR, POST each message
+    /// signed to the hl7-inbound API, and return its ACK.
+    MllpBridge(mllp_bridge::MllpBridgeArgs),
     /// Manage the bearer tokens `connector serve --tokens` accepts.
     Token {
         #[command(subcommand)]
@@ -39,7 +50,12 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Commands::Serve(args) => serve::run(args),
         Commands::Collect(args) => collect::run(args),
+        Commands::Flows { cmd } => flows::run(cmd),
+        Commands::Hl7 {
+            cmd: hl7_cmd::Hl7Command::Send(args),
+        } => hl7_send::run(args),
         Commands::Hl7 { cmd } => hl7_cmd::run(cmd, &mut std::io::stdin(), &mut std::io::stdout()),
+        Commands::MllpBridge(args) => mllp_bridge::run(args),
         Commands::Token { cmd } => token::run(cmd),
     }
 }

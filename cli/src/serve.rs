@@ -1,5 +1,7 @@
-//! `connector serve`: the APIs on the embedded store over HTTP, with the batch collector on an
-//! interval and the HIE sender working the embedded queue.
+//! `connector serve`: every API on the embedded store over HTTP (the consent API behind its
+//! authentication; the hl7-inbound and CRM webhook routes beside it, authenticated per channel),
+//! an optional MLLP listener, the batch collector on an interval, and the HIE sender and EHR
+//! delivery workers on the embedded queues.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,10 +9,13 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use connector_app::http::auth::{Authenticate, BearerTokens, LocalHeaders, authenticated};
+use connector_app::inbound;
 use connector_app::jobs::collector::{self, CollectorOptions};
-use connector_app::jobs::sender;
+use connector_app::jobs::{delivery, sender};
 use connector_app::{Context, telemetry};
+use connector_transport::mllp::server::{ServerConfig, serve_with};
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// Options of `connector serve`.
 #[derive(Debug, clap::Args)]
@@ -31,6 +36,15 @@ pub struct ServeArgs {
     /// x-connector-user and x-connector-role headers, which is only allowed on loopback.
     #[arg(long, env = "CONNECTOR_TOKENS")]
     tokens: Option<PathBuf>,
+    /// Also listen for HL7 over MLLP on this address (e.g. 0.0.0.0:2575), feeding the same
+    /// inbound pipeline as POST /hl7/{channel_id}. Each message is ACKed only after its work is
+    /// durably recorded. Requires --mllp-channel.
+    #[arg(long, env = "CONNECTOR_MLLP_LISTEN", requires = "mllp_channel")]
+    mllp: Option<SocketAddr>,
+    /// The channel whose flows the MLLP listener's messages run (the listener is that EHR's
+    /// connection; its network is the trust, so restrict who can reach the port).
+    #[arg(long, env = "CONNECTOR_MLLP_CHANNEL", requires = "mllp")]
+    mllp_channel: Option<String>,
 }
 
 fn authenticator(args: &ServeArgs) -> anyhow::Result<Arc<dyn Authenticate>> {
@@ -64,15 +78,29 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
+        // The CRM: the embedded one unless CONNECTOR_CRM says otherwise (see README, "EHR -> CRM").
+        let crm = connector_app::Config::from_env()?.crm;
         let ctx = Arc::new(
             Context::embedded(&args.db, &args.outbox)
-                .with_context(|| format!("cannot open {}", args.db.display()))?,
+                .with_context(|| format!("cannot open {}", args.db.display()))?
+                .with_crm_config(&crm)
+                .await
+                .context("cannot set up the CRM")?,
         );
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut jobs = Vec::new();
         jobs.push(tokio::spawn(sender::run_worker(
             Arc::clone(&ctx),
             Duration::from_secs(1),
+            stop_rx.clone(),
+        )));
+        jobs.push(tokio::spawn(delivery::run_worker(
+            Arc::clone(&ctx),
+            Duration::from_millis(500),
+            stop_rx.clone(),
+        )));
+        jobs.push(tokio::spawn(requeue_stale_deliveries(
+            Arc::clone(&ctx),
             stop_rx.clone(),
         )));
         if args.collect_every > 0 {
@@ -84,7 +112,29 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 stop_rx,
             )));
         }
-        let router = authenticated(connector_app::http::router(Arc::clone(&ctx)), auth);
+        let shutdown = CancellationToken::new();
+        let mllp = match (args.mllp, args.mllp_channel.clone()) {
+            (Some(address), Some(channel)) => {
+                let listener = tokio::net::TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("cannot listen for MLLP on {address}"))?;
+                let local = listener.local_addr()?;
+                tracing::info!(address = %local, channel_id = %channel, "MLLP listening");
+                println!("connector MLLP listening on {local} for channel {channel}");
+                Some(tokio::spawn(mllp_listener(
+                    Arc::clone(&ctx),
+                    listener,
+                    channel,
+                    shutdown.clone(),
+                )))
+            }
+            _ => None,
+        };
+        // The HL7 route is authenticated by channel signatures, so it sits beside the consent
+        // API's authentication layer, not behind it.
+        let router = authenticated(connector_app::http::router(Arc::clone(&ctx)), auth)
+            .merge(connector_app::http::hl7_inbound::router(Arc::clone(&ctx)))
+            .merge(connector_app::http::crm_outbound::router(Arc::clone(&ctx)));
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -95,12 +145,50 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             .with_graceful_shutdown(shutdown_signal())
             .await?;
         let _ = stop_tx.send(true);
+        shutdown.cancel();
+        if let Some(mllp) = mllp {
+            let _ = mllp.await;
+        }
         for job in jobs {
             let _ = job.await;
         }
         tracing::info!("stopped");
         Ok(())
     })
+}
+
+/// Every minute, puts back on the delivery queue deliveries left queued for over two minutes
+/// (their enqueue failed after the webhook was recorded).
+async fn requeue_stale_deliveries(ctx: Arc<Context>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(60)) => {}
+            _ = stop.changed() => return,
+        }
+        if let Err(e) = delivery::requeue_stale(&ctx, chrono::Duration::minutes(2)).await {
+            tracing::error!(error = %e, "cannot re-enqueue stale deliveries");
+        }
+    }
+}
+
+/// Serves MLLP for one channel until `shutdown` (see `inbound::mllp_handler`).
+async fn mllp_listener(
+    ctx: Arc<Context>,
+    listener: tokio::net::TcpListener,
+    channel: String,
+    shutdown: CancellationToken,
+) {
+    let config = ServerConfig {
+        max_frame_size: connector_app::http::hl7_inbound::MAX_MESSAGE_BYTES,
+        ..ServerConfig::default()
+    };
+    serve_with(
+        listener,
+        config,
+        inbound::mllp_handler(ctx, channel),
+        shutdown,
+    )
+    .await;
 }
 
 async fn shutdown_signal() {

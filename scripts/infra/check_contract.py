@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
-"""Checks that the API's four descriptions agree, offline:
+"""Checks that the HTTP API's four descriptions agree, offline, for each function behind it:
 
-  * the router's ROUTES (shared/app/src/http/consent_api/mod.rs) plus GET /health,
-  * infra/openapi.yaml (a valid OpenAPI 3.1 document with exactly those paths and methods; every
-    4xx/5xx response is application/problem+json; authenticated operations declare 401 and 403),
-  * infra/template.yaml (ConsentApiFunction's HttpApi events: exactly those routes, JWT on all
-    but /health),
-  * events/consent-api/*.json (every route has an event; every event names a known route, and its
-    path matches the route template).
+  * the router's ROUTES (consent-api: shared/app/src/http/consent_api/mod.rs plus GET /health;
+    hl7-inbound: shared/app/src/http/hl7_inbound.rs; crm-outbound: .../crm_outbound.rs),
+  * infra/openapi.yaml (a valid OpenAPI 3.1 document with exactly the union of those paths and
+    methods; every 4xx/5xx response is application/problem+json; authenticated operations
+    declare 401 and 403),
+  * infra/template.yaml (each function's HttpApi events: exactly its routes; the JWT authorizer
+    on every consent-api route but /health, and on none of the webhook functions' routes, which
+    authenticate per channel),
+  * events/<function>/*.json (every route has an event; every event names a known route of its
+    function, and its path matches the route template; `*.payload.json` files are bodies).
 
 Usage: check_contract.py REPO_ROOT
 """
@@ -30,12 +33,20 @@ LINE_COMMENT = re.compile(r"//[^\n]*")
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
 
-def router_routes(root: Path) -> set[tuple[str, str]]:
-    """The (method, path) pairs of `pub const ROUTES` in the consent API's mod.rs."""
-    source = (root / "shared/app/src/http/consent_api/mod.rs").read_text()
+# (template logical id, router source, events folder, routes without the JWT authorizer: None = all)
+APIS = [
+    ("ConsentApiFunction", "shared/app/src/http/consent_api/mod.rs", "consent-api", {HEALTH}),
+    ("Hl7InboundFunction", "shared/app/src/http/hl7_inbound.rs", "hl7-inbound", None),
+    ("CrmOutboundFunction", "shared/app/src/http/crm_outbound.rs", "crm-outbound", None),
+]
+
+
+def router_routes(root: Path, source_path: str) -> set[tuple[str, str]]:
+    """The (method, path) pairs of `pub const ROUTES` in a router's source."""
+    source = (root / source_path).read_text()
     block = re.search(r"pub const ROUTES[^=]*=\s*&\[(.*?)\];", source, re.S)
     if not block:
-        raise SystemExit("check_contract: `pub const ROUTES` not found in consent_api/mod.rs")
+        raise SystemExit(f"check_contract: `pub const ROUTES` not found in {source_path}")
     body = LINE_COMMENT.sub("", block.group(1))
     routes = {(m.group(1), m.group(2)) for m in ROUTE_ENTRY.finditer(body)}
     leftover = ROUTE_ENTRY.sub("", body).strip()
@@ -81,9 +92,11 @@ def openapi_routes(path: Path) -> tuple[set[tuple[str, str]], list[str]]:
     return routes, problems
 
 
-def template_routes(path: Path) -> tuple[set[tuple[str, str]], list[str]]:
+def template_routes(
+    path: Path, function_id: str, open_routes: set[tuple[str, str]] | None
+) -> tuple[set[tuple[str, str]], list[str]]:
     template = yaml_parse(path.read_text())
-    function = template["Resources"]["ConsentApiFunction"]["Properties"]
+    function = template["Resources"][function_id]["Properties"]
     routes, problems = set(), []
     for name, event in function.get("Events", {}).items():
         if event.get("Type") != "HttpApi":
@@ -98,8 +111,10 @@ def template_routes(path: Path) -> tuple[set[tuple[str, str]], list[str]]:
         if str(props.get("PayloadFormatVersion")) != "2.0":
             problems.append(f"template event {name}: PayloadFormatVersion must be \"2.0\"")
         open_route = props.get("Auth", {}).get("Authorizer") == "NONE"
-        if open_route != (route == HEALTH):
-            problems.append(f"template event {name} ({' '.join(route)}): only GET /health may skip the JWT authorizer")
+        if open_routes is None and not open_route:
+            problems.append(f"template event {name} ({' '.join(route)}): {function_id} authenticates per channel; set Auth.Authorizer NONE")
+        elif open_routes is not None and open_route != (route in open_routes):
+            problems.append(f"template event {name} ({' '.join(route)}): only {sorted(open_routes)} may skip the JWT authorizer")
     return routes, problems
 
 
@@ -108,9 +123,9 @@ def template_to_regex(template: str) -> re.Pattern[str]:
     return re.compile("^" + "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts) + "$")
 
 
-def event_problems(root: Path, routes: set[tuple[str, str]]) -> list[str]:
+def event_problems(root: Path, folder: str, routes: set[tuple[str, str]]) -> list[str]:
     problems, covered = [], set()
-    files = sorted((root / "events/consent-api").glob("*.json"))
+    files = sorted(f for f in (root / "events" / folder).glob("*.json") if not f.name.endswith(".payload.json"))
     for file in files:
         event = json.loads(file.read_text())
         name = file.name
@@ -137,7 +152,7 @@ def event_problems(root: Path, routes: set[tuple[str, str]]) -> list[str]:
         if "body" in event and not isinstance(event["body"], str):
             problems.append(f"{name}: body must be a JSON string")
     for route in sorted(routes - covered):
-        problems.append(f"events/consent-api: no event for {' '.join(route)}")
+        problems.append(f"events/{folder}: no event for {' '.join(route)}")
     return problems
 
 
@@ -146,30 +161,33 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     root = Path(argv[1])
-    expected = router_routes(root) | {HEALTH}
     problems: list[str] = []
+    all_routes: set[tuple[str, str]] = set()
+    for function_id, source, folder, open_routes in APIS:
+        expected = router_routes(root, source) | ({HEALTH} if function_id == "ConsentApiFunction" else set())
+        for route in sorted(expected & all_routes):
+            problems.append(f"{function_id}: {' '.join(route)} is routed by two functions")
+        all_routes |= expected
+        deployed, template_issues = template_routes(root / "infra/template.yaml", function_id, open_routes)
+        problems += template_issues
+        for route in sorted(expected - deployed):
+            problems.append(f"infra/template.yaml: {function_id} has no HttpApi event for {' '.join(route)}")
+        for route in sorted(deployed - expected):
+            problems.append(f"infra/template.yaml: {function_id} routes {' '.join(route)}, which its router lacks")
+        problems += event_problems(root, folder, expected)
 
     documented, openapi_issues = openapi_routes(root / "infra/openapi.yaml")
     problems += openapi_issues
-    for route in sorted(expected - documented):
+    for route in sorted(all_routes - documented):
         problems.append(f"infra/openapi.yaml: missing {' '.join(route)}")
-    for route in sorted(documented - expected):
-        problems.append(f"infra/openapi.yaml: {' '.join(route)} is not a route of the router")
-
-    deployed, template_issues = template_routes(root / "infra/template.yaml")
-    problems += template_issues
-    for route in sorted(expected - deployed):
-        problems.append(f"infra/template.yaml: ConsentApiFunction has no HttpApi event for {' '.join(route)}")
-    for route in sorted(deployed - expected):
-        problems.append(f"infra/template.yaml: ConsentApiFunction routes {' '.join(route)}, which the router lacks")
-
-    problems += event_problems(root, expected)
+    for route in sorted(documented - all_routes):
+        problems.append(f"infra/openapi.yaml: {' '.join(route)} is not a route of any router")
 
     for problem in problems:
         print(f"contract: {problem}", file=sys.stderr)
     if problems:
         return 1
-    print(f"contract: {len(expected)} routes agree across router, openapi.yaml, template.yaml and events/consent-api")
+    print(f"contract: {len(all_routes)} routes agree across the routers, openapi.yaml, template.yaml and events/")
     return 0
 
 

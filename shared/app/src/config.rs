@@ -2,8 +2,13 @@
 
 use std::path::PathBuf;
 
+use connector_domain::flow::SecretRef;
+
 /// The embedded HIE queue's name in the database.
 pub const HIE_QUEUE_NAME: &str = "hie";
+/// The embedded delivery queue's name in the database (CRM -> EHR deliveries, one FIFO group per
+/// patient; no receive limit: the delivery worker parks deliveries itself).
+pub const DELIVERY_QUEUE_NAME: &str = "delivery";
 /// Deliveries of one HIE work item before it is parked in the dead-letter queue (the SAM
 /// template's `maxReceiveCount` is the same).
 pub const HIE_MAX_RECEIVES: u32 = 5;
@@ -24,11 +29,32 @@ pub enum StoreConfig {
     Aws(connector_aws::AwsConfig),
 }
 
+/// Which CRM the EHR <-> CRM flows talk to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CrmConfig {
+    /// The embedded CRM (leads and activities in the SQLite file), for `connector serve`
+    /// without a CRM account. Only with the embedded store.
+    Embedded,
+    /// LeadSquared's v2 REST API.
+    LeadSquared {
+        /// The account's regional API host, e.g. `https://api-us11.leadsquared.com`.
+        base_url: String,
+        /// Where the access key lives (`env:` or `secretsmanager:` reference).
+        access_key: SecretRef,
+        /// Where the secret key lives.
+        secret_key: SecretRef,
+    },
+    /// No CRM: flows fail (AE ACKs, audited) until one is configured.
+    None,
+}
+
 /// Everything the connector needs to start.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The adapters.
     pub store: StoreConfig,
+    /// The CRM.
+    pub crm: CrmConfig,
 }
 
 /// A configuration problem, found at start-up so that a bad deployment fails loudly at INIT.
@@ -56,6 +82,9 @@ impl Config {
     /// `CONNECTOR_STORE` (`embedded`, the default, or `aws`); for `embedded`, `CONNECTOR_DB` (the
     /// SQLite file, default `connector.db`) and `CONNECTOR_OUTBOX` (the mail folder, default
     /// `outbox`); for `aws`, the table and queue variables of `connector_aws::AwsConfig`.
+    /// `CONNECTOR_CRM`: `embedded` (the default with the embedded store), `leadsquared` (with
+    /// `LEADSQUARED_BASE_URL` and the secret references `LEADSQUARED_ACCESS_KEY_REF` and
+    /// `LEADSQUARED_SECRET_KEY_REF`), or `none` (the default on AWS).
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -86,7 +115,50 @@ impl Config {
                 });
             }
         };
-        Ok(Self { store })
+        let crm = crm_config(&lookup, &store)?;
+        Ok(Self { store, crm })
+    }
+}
+
+fn crm_config(
+    lookup: &impl Fn(&str) -> Option<String>,
+    store: &StoreConfig,
+) -> Result<CrmConfig, ConfigError> {
+    let embedded_store = matches!(store, StoreConfig::Embedded { .. });
+    let default = if embedded_store { "embedded" } else { "none" };
+    let secret = |name: &'static str| -> Result<SecretRef, ConfigError> {
+        let text = lookup(name).ok_or(ConfigError::Missing(name))?;
+        SecretRef::parse(&text).map_err(|_| ConfigError::Invalid {
+            name,
+            why: "expected a secret reference: env:CONNECTOR_SECRET_NAME or secretsmanager:ARN",
+        })
+    };
+    match lookup("CONNECTOR_CRM").as_deref().unwrap_or(default) {
+        "embedded" if embedded_store => Ok(CrmConfig::Embedded),
+        "embedded" => Err(ConfigError::Invalid {
+            name: "CONNECTOR_CRM",
+            why: "the embedded CRM needs the embedded store",
+        }),
+        "leadsquared" => {
+            let base_url = lookup("LEADSQUARED_BASE_URL")
+                .ok_or(ConfigError::Missing("LEADSQUARED_BASE_URL"))?;
+            if !base_url.starts_with("https://") && !base_url.starts_with("http://") {
+                return Err(ConfigError::Invalid {
+                    name: "LEADSQUARED_BASE_URL",
+                    why: "expected the API host's URL, e.g. https://api-us11.leadsquared.com",
+                });
+            }
+            Ok(CrmConfig::LeadSquared {
+                base_url,
+                access_key: secret("LEADSQUARED_ACCESS_KEY_REF")?,
+                secret_key: secret("LEADSQUARED_SECRET_KEY_REF")?,
+            })
+        }
+        "none" => Ok(CrmConfig::None),
+        _ => Err(ConfigError::Invalid {
+            name: "CONNECTOR_CRM",
+            why: "expected `embedded`, `leadsquared` or `none`",
+        }),
     }
 }
 
@@ -135,6 +207,44 @@ mod tests {
         }
         let missing = Config::from_lookup(|n| (n == "CONNECTOR_STORE").then(|| "aws".to_owned()));
         assert!(matches!(missing, Err(ConfigError::Aws(_))));
+    }
+
+    #[test]
+    fn crm_defaults_to_embedded_and_reads_leadsquared_references() {
+        assert_eq!(
+            Config::from_lookup(|_| None).unwrap().crm,
+            CrmConfig::Embedded
+        );
+        let vars = [
+            ("CONNECTOR_CRM", "leadsquared"),
+            ("LEADSQUARED_BASE_URL", "https://api-us11.leadsquared.com"),
+            (
+                "LEADSQUARED_ACCESS_KEY_REF",
+                "env:CONNECTOR_SECRET_LSQ_ACCESS",
+            ),
+            (
+                "LEADSQUARED_SECRET_KEY_REF",
+                "env:CONNECTOR_SECRET_LSQ_SECRET",
+            ),
+        ];
+        let lookup = |name: &str| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        };
+        assert!(matches!(
+            Config::from_lookup(lookup).unwrap().crm,
+            CrmConfig::LeadSquared { .. }
+        ));
+        let bad = |name: &str| match name {
+            "CONNECTOR_CRM" => Some("leadsquared".to_owned()),
+            "LEADSQUARED_BASE_URL" => Some("https://x.example".to_owned()),
+            "LEADSQUARED_ACCESS_KEY_REF" => Some("plain-key".to_owned()),
+            _ => None,
+        };
+        let err = Config::from_lookup(bad).unwrap_err().to_string();
+        assert!(err.contains("LEADSQUARED_ACCESS_KEY_REF"), "{err}");
+        assert!(!err.contains("plain-key"));
     }
 
     #[test]

@@ -6,8 +6,10 @@
 pub mod config;
 pub mod context;
 pub mod http;
+pub mod inbound;
 pub mod jobs;
+pub mod outbound;
 pub mod telemetry;
 
-pub use config::{Config, ConfigError, StoreConfig};
+pub use config::{Config, ConfigError, CrmConfig, StoreConfig};
 pub use context::Context;

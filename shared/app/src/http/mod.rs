@@ -3,9 +3,12 @@
 
 pub mod auth;
 pub mod consent_api;
+pub mod crm_outbound;
+pub mod flows_api;
+pub mod hl7_inbound;
 mod json;
 pub mod problem;
-mod request_log;
+pub(crate) mod request_log;
 
 use std::sync::Arc;
 

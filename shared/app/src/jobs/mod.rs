@@ -3,4 +3,5 @@
 //! `connector serve`).
 
 pub mod collector;
+pub mod delivery;
 pub mod sender;

@@ -1,9 +1,11 @@
 //! The consent API: patients, consents, HIE settings, the audit log, the patient portal's
-//! own-consent routes, appointment intake and the HIE operators' routes. JSON in snake_case; errors as problem+json.
+//! own-consent routes, appointment intake, the HIE operators' routes, and (from
+//! [`super::flows_api`]) flows and channels administration. JSON in snake_case; errors as problem+json.
 
 mod appointments;
 mod audit;
 mod consents;
+mod deliveries;
 mod me;
 mod patients;
 mod query;
@@ -50,7 +52,14 @@ pub fn router(ctx: Arc<Context>) -> Router {
             post(appointments::resend),
         )
         .route("/hie/batch-preview", get(appointments::batch_preview))
-        .with_state(ctx)
+        .route("/deliveries", get(deliveries::list))
+        .route("/deliveries/{delivery_id}", get(deliveries::get))
+        .route(
+            "/deliveries/{delivery_id}/redrive",
+            post(deliveries::redrive),
+        )
+        .with_state(Arc::clone(&ctx))
+        .merge(super::flows_api::router(ctx))
 }
 
 /// The route templates this router serves, as `(method, path)`; the OpenAPI check compares them.
@@ -75,4 +84,21 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/appointments/{appointment_id}/transition"),
     ("POST", "/appointments/{appointment_id}/resend"),
     ("GET", "/hie/batch-preview"),
+    ("GET", "/deliveries"),
+    ("GET", "/deliveries/{delivery_id}"),
+    ("POST", "/deliveries/{delivery_id}/redrive"),
+    // flows and channels admin (super::flows_api)
+    ("GET", "/channels"),
+    ("POST", "/channels"),
+    ("GET", "/channels/{channel_id}"),
+    ("PUT", "/channels/{channel_id}"),
+    ("DELETE", "/channels/{channel_id}"),
+    ("GET", "/flows"),
+    ("POST", "/flows"),
+    ("POST", "/flows/template-fields"),
+    ("POST", "/flows/test"),
+    ("GET", "/flows/{flow_id}"),
+    ("PUT", "/flows/{flow_id}"),
+    ("DELETE", "/flows/{flow_id}"),
+    ("POST", "/flows/{flow_id}/test"),
 ];

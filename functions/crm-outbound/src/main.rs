@@ -1,0 +1,16 @@
+//! The crm-outbound Lambda: builds the context once at INIT, then serves
+//! `POST`/`HEAD /crm/webhooks/{channel_id}`. A webhook is authenticated by its channel's token
+//! header (not by API Gateway's JWT authorizer), recorded with the HL7 messages its flows build,
+//! and queued for the ehr-delivery function on the FIFO delivery queue.
+
+use std::sync::Arc;
+
+use connector_app::{Config, Context, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init(std::io::stdout);
+    let config = Config::from_env()?;
+    let ctx = Arc::new(Context::from_config(&config).await?);
+    lambda_http::run(connector_app::http::crm_outbound::router(ctx)).await
+}

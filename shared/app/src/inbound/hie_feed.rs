@@ -1,0 +1,356 @@
+//! The HIE side of inbound HL7: ADT registration events register or update the patient (Opt-In
+//! By Default applies to new patients), SIU scheduling events upsert the appointment, and a
+//! charge (DFT^P03) or an SIU whose filler status is `Complete` marks the appointment
+//! transitioned, as `POST /appointments/{id}/transition` does.
+//!
+//! Identifiers (see README "HL7 inbound"):
+//! - patient id: the PID-3 identifier of type `PI` if there is one, else a stable pseudonym
+//!   `mrn-<24 hex>` derived from the MRN and its assigning authority (SHA-256), so ids, which
+//!   logs and queues carry, never hold an MRN value;
+//! - MRN: the PID-3 identifier of type `MR`, else the first PID-3 identifier;
+//! - appointment id: SCH-2.1 (filler appointment id), else SCH-1.1 (placer); for DFT^P03,
+//!   PV1-19.1 (the visit number the EHR gives the appointment's encounter).
+//!
+//! Timestamps without an offset are read in the HIE settings' time zone.
+
+use chrono::Utc;
+use chrono_tz::Tz;
+use connector_domain::consent::{self, ConsentError};
+use connector_domain::hie::{
+    self as intake, AppointmentError, AppointmentInput, AppointmentPorts, ProviderInput,
+};
+use connector_domain::patient::{AddressInput, PatientInput};
+use connector_domain::settings::current_settings;
+use connector_domain::{AppointmentId, PatientId, StoreError, ValidationErrors};
+use connector_hl7::{Hl7DateTime, Message, Path};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::Context;
+
+/// What an inbound message means for the HIE side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HieEvent {
+    /// ADT^A01/A04/A05/A08/A28/A31: register or update the patient.
+    Patient,
+    /// SIU^S12 to S26: the patient, then the appointment (transitioned when `Complete`).
+    Appointment,
+    /// DFT^P03: the appointment reached billing.
+    Charge,
+}
+
+impl HieEvent {
+    /// The HIE meaning of a message's MSH-9, if it has one.
+    pub fn of(message: &Message<'_>) -> Option<Self> {
+        let code = message.message_code()?;
+        let trigger = message.trigger_event()?;
+        match (code.as_ref(), trigger.as_ref()) {
+            ("ADT", "A01" | "A04" | "A05" | "A08" | "A28" | "A31") => Some(HieEvent::Patient),
+            ("SIU", t) if siu_trigger(t) => Some(HieEvent::Appointment),
+            ("DFT", "P03") => Some(HieEvent::Charge),
+            _ => None,
+        }
+    }
+}
+
+fn siu_trigger(trigger: &str) -> bool {
+    trigger
+        .strip_prefix('S')
+        .and_then(|n| n.parse::<u8>().ok())
+        .is_some_and(|n| (12..=26).contains(&n))
+}
+
+/// What the HIE side did with a message. Ids and outcome words only.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct HieOutcome {
+    /// The patient concerned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patient_id: Option<PatientId>,
+    /// `created`, `updated`, `invalid` (demographics did not validate: nothing written).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patient: Option<&'static str>,
+    /// The appointment concerned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub appointment_id: Option<AppointmentId>,
+    /// `created`, `updated`, `transitioned`, `invalid`, `unknown` (a charge for an
+    /// appointment the connector does not know), `no_patient`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub appointment: Option<&'static str>,
+    /// The fields that did not validate (names only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub invalid_fields: Vec<String>,
+}
+
+/// Why the HIE side could not be applied now (a resend may succeed).
+#[derive(Debug, thiserror::Error)]
+pub enum HieFeedError {
+    /// The store failed.
+    #[error("store failure")]
+    Store(#[from] StoreError),
+    /// Too many concurrent changes to the same record.
+    #[error("too many concurrent changes")]
+    Contention,
+}
+
+/// Applies a message's HIE meaning.
+///
+/// # Errors
+/// Store failures and contention; invalid data is an outcome, not an error (it changes nothing
+/// and a resend would not help).
+pub async fn apply(
+    ctx: &Context,
+    message: &Message<'_>,
+    event: HieEvent,
+) -> Result<HieOutcome, HieFeedError> {
+    let settings = current_settings(ctx.settings.as_ref()).await?.value;
+    let tz = settings.time_zone;
+    let mut outcome = HieOutcome::default();
+    match event {
+        HieEvent::Patient => {
+            register(ctx, message, &mut outcome).await?;
+        }
+        HieEvent::Appointment => {
+            if register(ctx, message, &mut outcome).await?.is_some() {
+                schedule(ctx, message, tz, &mut outcome).await?;
+            } else if outcome.patient.is_none() {
+                outcome.appointment = Some("no_patient");
+            }
+        }
+        HieEvent::Charge => {
+            let id = text(message, "PV1-19.1").and_then(|v| AppointmentId::parse(v).ok());
+            outcome.appointment_id = id.clone();
+            match id {
+                None => outcome.appointment = Some("unknown"),
+                Some(id) => transition(ctx, &id, &mut outcome).await?,
+            }
+        }
+    }
+    Ok(outcome)
+}
+
+fn text(message: &Message<'_>, path: &str) -> Option<String> {
+    let path: Path = path.parse().ok()?;
+    message
+        .get(&path)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// The patient id and MRN a message's PID carries (see the module documentation).
+pub fn patient_identity(message: &Message<'_>) -> Option<(PatientId, String)> {
+    let mut mrn = None;
+    let mut internal = None;
+    let mut first = None;
+    for rep in 1..=10 {
+        let Some(id) = text(message, &format!("PID-3[{rep}].1")) else {
+            if rep > 1 {
+                break;
+            }
+            continue;
+        };
+        let authority = text(message, &format!("PID-3[{rep}].4")).unwrap_or_default();
+        let kind = text(message, &format!("PID-3[{rep}].5")).unwrap_or_default();
+        if first.is_none() {
+            first = Some((id.clone(), authority.clone()));
+        }
+        match kind.as_str() {
+            "MR" if mrn.is_none() => mrn = Some((id, authority)),
+            "PI" if internal.is_none() => internal = Some(id),
+            _ => {}
+        }
+    }
+    let (mrn, authority) = mrn.or(first)?;
+    let patient_id = match internal.and_then(|id| PatientId::parse(id).ok()) {
+        Some(id) => id,
+        None => pseudonym(&authority, &mrn),
+    };
+    Some((patient_id, mrn))
+}
+
+fn pseudonym(authority: &str, mrn: &str) -> PatientId {
+    let digest = Sha256::new()
+        .chain_update(authority.as_bytes())
+        .chain_update(b"|")
+        .chain_update(mrn.as_bytes())
+        .finalize();
+    let hex = hex::encode(digest);
+    PatientId::parse(format!("mrn-{}", &hex[..24])).expect("a pseudonym is a valid id")
+}
+
+fn sex(code: Option<String>) -> Option<String> {
+    code.map(|c| match c.as_str() {
+        "F" | "M" | "O" | "U" => c,
+        "A" => "O".to_owned(),
+        _ => "U".to_owned(),
+    })
+}
+
+fn hl7_date(value: Option<String>) -> Option<String> {
+    let value = value?;
+    match Hl7DateTime::parse(&value) {
+        Ok(dt) => Some(dt.naive().date().format("%Y-%m-%d").to_string()),
+        // Let validation name the field.
+        Err(_) => Some(value),
+    }
+}
+
+fn patient_input(message: &Message<'_>, mrn: String) -> PatientInput {
+    let mut phone = None;
+    let mut email = None;
+    for rep in 1..=5 {
+        let number = text(message, &format!("PID-13[{rep}].1")).or_else(|| {
+            let area = text(message, &format!("PID-13[{rep}].6"))?;
+            let local = text(message, &format!("PID-13[{rep}].7"))?;
+            Some(format!("{area}{local}"))
+        });
+        if phone.is_none() && number.is_some() {
+            phone = number;
+        }
+        if email.is_none() {
+            email = text(message, &format!("PID-13[{rep}].4"));
+        }
+    }
+    let address = text(message, "PID-11.1").map(|line1| AddressInput {
+        line1: Some(line1),
+        line2: text(message, "PID-11.2"),
+        city: text(message, "PID-11.3"),
+        state: text(message, "PID-11.4"),
+        postal_code: text(message, "PID-11.5"),
+        country: text(message, "PID-11.6"),
+    });
+    PatientInput {
+        mrn: Some(mrn),
+        first_name: text(message, "PID-5.2"),
+        last_name: text(message, "PID-5.1"),
+        birth_date: hl7_date(text(message, "PID-7")),
+        sex: sex(text(message, "PID-8")),
+        phone,
+        email,
+        address,
+    }
+}
+
+fn invalid_fields(errors: &ValidationErrors) -> Vec<String> {
+    errors.0.iter().map(|e| e.field.clone()).collect()
+}
+
+/// Registers or updates the message's patient; `None` when the message has no usable PID.
+async fn register(
+    ctx: &Context,
+    message: &Message<'_>,
+    outcome: &mut HieOutcome,
+) -> Result<Option<PatientId>, HieFeedError> {
+    let Some((patient_id, mrn)) = patient_identity(message) else {
+        outcome.invalid_fields.push("PID-3".to_owned());
+        return Ok(None);
+    };
+    outcome.patient_id = Some(patient_id.clone());
+    let input = patient_input(message, mrn);
+    match consent::register_patient(ctx.consent_ports(), &patient_id, &input).await {
+        Ok(registration) => {
+            outcome.patient = Some(if registration.created {
+                "created"
+            } else {
+                "updated"
+            });
+            Ok(Some(patient_id))
+        }
+        Err(ConsentError::Invalid(errors)) => {
+            outcome.patient = Some("invalid");
+            outcome.invalid_fields.extend(invalid_fields(&errors));
+            // An existing patient can still take the appointment.
+            match ctx.patients.get(&patient_id).await? {
+                Some(_) => Ok(Some(patient_id)),
+                None => Ok(None),
+            }
+        }
+        Err(ConsentError::Store(e)) => Err(e.into()),
+        Err(_) => Err(HieFeedError::Contention),
+    }
+}
+
+fn appointment_ports(ctx: &Context) -> AppointmentPorts<'_> {
+    AppointmentPorts {
+        patients: ctx.patients.as_ref(),
+        appointments: ctx.appointments.as_ref(),
+        clock: ctx.clock.as_ref(),
+    }
+}
+
+fn rfc3339(value: Option<String>, tz: Tz) -> Option<String> {
+    let value = value?;
+    match Hl7DateTime::parse(&value)
+        .ok()
+        .and_then(|dt| dt.to_timezone(&tz, &Utc))
+    {
+        Some(at) => Some(at.to_rfc3339()),
+        None => Some(value),
+    }
+}
+
+async fn schedule(
+    ctx: &Context,
+    message: &Message<'_>,
+    tz: Tz,
+    outcome: &mut HieOutcome,
+) -> Result<(), HieFeedError> {
+    let id = text(message, "SCH-2.1")
+        .or_else(|| text(message, "SCH-1.1"))
+        .and_then(|v| AppointmentId::parse(v).ok());
+    let Some(id) = id else {
+        outcome.appointment = Some("invalid");
+        outcome.invalid_fields.push("SCH-2".to_owned());
+        return Ok(());
+    };
+    outcome.appointment_id = Some(id.clone());
+    let provider_name = match (text(message, "AIP-3.3"), text(message, "AIP-3.2")) {
+        (Some(given), Some(family)) => Some(format!("{given} {family}")),
+        (None, Some(family)) => Some(family),
+        (given, None) => given.or_else(|| text(message, "PV1-7.2")),
+    };
+    let status = text(message, "SCH-25.1");
+    let input = AppointmentInput {
+        patient_id: outcome.patient_id.as_ref().map(ToString::to_string),
+        scheduled_start: rfc3339(
+            text(message, "AIS-4").or_else(|| text(message, "SCH-11.4")),
+            tz,
+        ),
+        provider: Some(ProviderInput {
+            id: text(message, "AIP-3.1").or_else(|| text(message, "PV1-7.1")),
+            name: provider_name,
+        }),
+        location: text(message, "AIL-3.1").or_else(|| text(message, "PV1-3.1")),
+        reason: text(message, "SCH-7.2").or_else(|| text(message, "SCH-7.1")),
+        status: status.clone(),
+    };
+    match intake::save_appointment(appointment_ports(ctx), &id, &input).await {
+        Ok((_, created)) => {
+            outcome.appointment = Some(if created { "created" } else { "updated" });
+        }
+        Err(AppointmentError::Invalid(errors)) => {
+            outcome.appointment = Some("invalid");
+            outcome.invalid_fields.extend(invalid_fields(&errors));
+            return Ok(());
+        }
+        Err(AppointmentError::Store(e)) => return Err(e.into()),
+        Err(_) => return Err(HieFeedError::Contention),
+    }
+    if status.is_some_and(|s| s.eq_ignore_ascii_case("complete")) {
+        transition(ctx, &id, outcome).await?;
+    }
+    Ok(())
+}
+
+async fn transition(
+    ctx: &Context,
+    id: &AppointmentId,
+    outcome: &mut HieOutcome,
+) -> Result<(), HieFeedError> {
+    match intake::transition(appointment_ports(ctx), id).await {
+        Ok(_) => outcome.appointment = Some("transitioned"),
+        Err(AppointmentError::UnknownAppointment) => outcome.appointment = Some("unknown"),
+        Err(AppointmentError::Store(e)) => return Err(e.into()),
+        Err(_) => return Err(HieFeedError::Contention),
+    }
+    Ok(())
+}

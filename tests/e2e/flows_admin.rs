@@ -1,0 +1,783 @@
+//! Flows and channels administration over real HTTP: CRUD, validation listing every problem,
+//! roles, secrets never answered, channels in use, template fields, flow tests that write
+//! nothing, and the `configuration_changes` audit trail.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, captured_logs, spawn_app};
+
+/// SHA-256 of the (invented) CRM webhook token.
+const TOKEN_HASH: &str = "39c16a52f8a0f1acd0f911651faeb6d2da381da4e3e6354d2a36defdcbf524fa";
+
+/// An ADT^A04 sample template with invented values.
+const ADT_A04: &str = "MSH|^~\\&|EHR|NORTHCLINIC|CONNECTOR|CRM|20260310013000||ADT^A04^ADT_A01|MSG00001|P|2.5\r\
+EVN|A04|20260310013000\r\
+PID|1||MRN-EX-0001^^^NORTH^MR||Testwell^Juniper^Q||19870412|F|||100 Example Lane^^Springfield^IL^62701||(555)010-0101^PRN^PH~^NET^Internet^juniper.testwell@example.org\r\
+PV1|1|O|CLINIC^101^1\r";
+
+/// A registration of an invented patient, distinctive enough to grep logs for.
+const REGISTRATION: &str = "MSH|^~\\&|EHR|NORTHCLINIC|CONNECTOR|CRM|20261121090000||ADT^A04^ADT_A01|MSG-4242|P|2.5\r\
+EVN|A04|20261121090000\r\
+PID|1||MRN-QX-4242^^^NORTH^MR||Quillfeather^Zephyrine^R||19790403|F|||77 Larkspur Crescent^^Fernhollow^OR^97999||(555)010-0142^PRN^PH~^NET^Internet^Zephyrine.Q@Example.org\r";
+
+/// An ADT^A08 outbound template (CRM -> EHR), sample values only.
+const OUTBOUND_A08: &str = "MSH|^~\\&|CONNECTOR|CRM|EHR|NORTHCLINIC|20260101000000||ADT^A08^ADT_A01|TEMPLATE|P|2.5\r\
+EVN|A08|20260101000000\r\
+PID|1||SAMPLE^^^NORTH^MR||Sample^Patient||19000101|U\r\
+PV1|1|O\r";
+
+fn channel_json() -> Value {
+    json!({
+        "name": "North clinic EHR",
+        "description": "Interface engine of the north site",
+        "inbound": {"secret": "env:CONNECTOR_SECRET_NORTH_HMAC"},
+        "outbound": {
+            "type": "https",
+            "url": "https://ehr-north.example.org/hl7",
+            "headers": [
+                {"name": "Authorization", "secret": "secretsmanager:arn:aws:secretsmanager:us-east-1:123456789012:secret:clinic/ehr-token-AbC123"},
+                {"name": "X-Site", "value": "north"}
+            ]
+        },
+        "crm_webhook": {"token_hash": TOKEN_HASH}
+    })
+}
+
+fn lead_flow_json(channel_id: &str) -> Value {
+    json!({
+        "name": "Register patients",
+        "channel_id": channel_id,
+        "direction": "ehr_to_crm",
+        "entity": "lead",
+        "event_type": "ADT^A04",
+        "lead_sync": "capture",
+        "lead_source": "EHR Connector",
+        "default_country_code": "+1",
+        "time_zone": "America/New_York",
+        "primary_search": {"crm_field": "mx_MRN", "hl7_path": "PID-3.1"},
+        "secondary_search": {"crm_field": "EmailAddress", "hl7_path": "PID-13[2].4"},
+        "mrn_crm_field": "mx_MRN",
+        "template": ADT_A04,
+        "mappings": [
+            {"hl7_path": "PID-3.1", "crm_field": "mx_MRN", "required": true},
+            {"hl7_path": "PID-5.2", "crm_field": "FirstName"},
+            {"hl7_path": "PID-5.1", "crm_field": "LastName", "required": true},
+            {"hl7_path": "PID-7", "crm_field": "mx_Date_of_Birth",
+             "transforms": [{"type": "date", "to_format": "%Y-%m-%d"}]},
+            {"hl7_path": "PID-13.1", "crm_field": "Mobile", "transforms": [{"type": "phone_e164"}]},
+            {"hl7_path": "PID-13[2].4", "crm_field": "EmailAddress",
+             "transforms": [{"type": "trim"}, {"type": "lower"}]}
+        ]
+    })
+}
+
+fn outbound_flow_json(channel_id: &str) -> Value {
+    json!({
+        "name": "Lead updates to the EHR",
+        "channel_id": channel_id,
+        "direction": "crm_to_ehr",
+        "entity": "lead",
+        "event_type": "ADT^A08",
+        "webhook_event": "lead_update",
+        "time_zone": "America/New_York",
+        "primary_search": {"crm_field": "mx_MRN", "hl7_path": "PID-3.1"},
+        "mrn_crm_field": "mx_MRN",
+        "template": OUTBOUND_A08,
+        "mappings": [
+            {"hl7_path": "PID-5.1", "crm_field": "LastName", "required": true},
+            {"hl7_path": "PID-5.2", "crm_field": "FirstName"}
+        ]
+    })
+}
+
+impl TestApp {
+    /// Creates a channel as admin; returns its id.
+    async fn create_channel(&self, body: Value) -> String {
+        let reply = self
+            .call(Method::POST, "/channels", "admin", Some(body))
+            .await;
+        assert_eq!(reply.status, 201, "{:#}", reply.body);
+        reply.body["channel_id"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates a flow as admin; returns its id.
+    async fn create_flow(&self, body: Value) -> String {
+        let reply = self.call(Method::POST, "/flows", "admin", Some(body)).await;
+        assert_eq!(reply.status, 201, "{:#}", reply.body);
+        reply.body["flow_id"].as_str().unwrap().to_owned()
+    }
+}
+
+fn fields(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn channels_and_flows_crud_with_audit() {
+    let app = spawn_app().await;
+    let created = app
+        .call_as(
+            Method::POST,
+            "/channels",
+            "ada.admin",
+            "admin",
+            Some(channel_json()),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{:#}", created.body);
+    let channel_id = created.body["channel_id"].as_str().unwrap().to_owned();
+    assert_eq!(created.body["name"], "North clinic EHR");
+    assert_eq!(
+        created.body["crm_webhook"],
+        json!({"header_name": "x-connector-webhook-token", "token_configured": true})
+    );
+    assert_eq!(
+        created.body["inbound"],
+        json!({"type": "hmac", "secret": "env:CONNECTOR_SECRET_NORTH_HMAC", "replay_window_secs": 300})
+    );
+
+    let listed = app.call(Method::GET, "/channels", "admin", None).await;
+    assert_eq!(listed.status, 200);
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
+    let fetched = app
+        .call(
+            Method::GET,
+            &format!("/channels/{channel_id}"),
+            "admin",
+            None,
+        )
+        .await;
+    assert_eq!(fetched.body, created.body);
+
+    // Replace: a new replay window.
+    let mut changed = channel_json();
+    changed["inbound"]["replay_window_secs"] = json!(600);
+    let replaced = app
+        .call_as(
+            Method::PUT,
+            &format!("/channels/{channel_id}"),
+            "ada.admin",
+            "admin",
+            Some(changed.clone()),
+        )
+        .await;
+    assert_eq!(replaced.status, 200, "{:#}", replaced.body);
+    assert_eq!(replaced.body["inbound"]["replay_window_secs"], 600);
+    assert_eq!(replaced.body["created_at"], created.body["created_at"]);
+
+    // Flows: create, list (all and by channel), read, replace, replace unchanged.
+    let flow_id = app.create_flow(lead_flow_json(&channel_id)).await;
+    let flow = app
+        .call(Method::GET, &format!("/flows/{flow_id}"), "admin", None)
+        .await;
+    assert_eq!(flow.status, 200);
+    assert_eq!(flow.body["lead_sync"], "capture");
+    assert_eq!(flow.body["default_country_code"], "+1");
+    for query in ["", &format!("?channel_id={channel_id}")] {
+        let list = app
+            .call(Method::GET, &format!("/flows{query}"), "admin", None)
+            .await;
+        assert_eq!(list.status, 200);
+        assert_eq!(list.body["items"].as_array().unwrap().len(), 1, "{query}");
+    }
+    let none = app
+        .call(Method::GET, "/flows?channel_id=other", "admin", None)
+        .await;
+    assert_eq!(none.body["items"], json!([]));
+    app.call(Method::GET, "/flows?channel=x", "admin", None)
+        .await
+        .assert_problem(422);
+
+    let mut update_only = lead_flow_json(&channel_id);
+    update_only["lead_sync"] = json!("update_only");
+    update_only["name"] = json!("Update patients");
+    let replaced = app
+        .call(
+            Method::PUT,
+            &format!("/flows/{flow_id}"),
+            "admin",
+            Some(update_only.clone()),
+        )
+        .await;
+    assert_eq!(replaced.status, 200, "{:#}", replaced.body);
+    assert_eq!(replaced.body["lead_sync"], "update_only");
+    let again = app
+        .call(
+            Method::PUT,
+            &format!("/flows/{flow_id}"),
+            "admin",
+            Some(update_only),
+        )
+        .await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.body["updated_at"], replaced.body["updated_at"]);
+
+    // A channel in use cannot be deleted.
+    let conflict = app
+        .call(
+            Method::DELETE,
+            &format!("/channels/{channel_id}"),
+            "admin",
+            None,
+        )
+        .await
+        .assert_problem(409);
+    assert!(
+        conflict.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("used by 1 flow(s)"),
+        "{:#}",
+        conflict.body
+    );
+
+    // Deletes, then 404s.
+    let deleted = app
+        .call(Method::DELETE, &format!("/flows/{flow_id}"), "admin", None)
+        .await;
+    assert_eq!(deleted.status, 204);
+    app.call(Method::GET, &format!("/flows/{flow_id}"), "admin", None)
+        .await
+        .assert_problem(404);
+    app.call(
+        Method::PUT,
+        &format!("/flows/{flow_id}"),
+        "admin",
+        Some(lead_flow_json(&channel_id)),
+    )
+    .await
+    .assert_problem(404);
+    let deleted = app
+        .call(
+            Method::DELETE,
+            &format!("/channels/{channel_id}"),
+            "admin",
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, 204);
+    app.call(
+        Method::GET,
+        &format!("/channels/{channel_id}"),
+        "admin",
+        None,
+    )
+    .await
+    .assert_problem(404);
+    app.call(
+        Method::PUT,
+        &format!("/channels/{channel_id}"),
+        "admin",
+        Some(changed),
+    )
+    .await
+    .assert_problem(404);
+    app.call(Method::DELETE, "/channels/no-such-channel", "admin", None)
+        .await
+        .assert_problem(404);
+
+    // Every change audited (newest first), with ids and changed field names only.
+    let audit = app.audit("log_type=configuration_changes").await;
+    let actions: Vec<&str> = audit
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "channel.deleted",
+            "flow.deleted",
+            "flow.updated",
+            "flow.created",
+            "channel.updated",
+            "channel.created"
+        ]
+    );
+    let by_action = |a: &str| audit.iter().find(|e| e["action"] == a).unwrap();
+    assert_eq!(by_action("channel.created")["actor"]["user"], "ada.admin");
+    assert_eq!(
+        by_action("channel.created")["detail"]["channel_id"],
+        channel_id
+    );
+    assert_eq!(
+        by_action("channel.updated")["detail"]["changed"],
+        json!(["inbound"])
+    );
+    assert_eq!(
+        by_action("flow.updated")["detail"],
+        json!({"flow_id": flow_id, "channel_id": channel_id, "changed": ["lead_sync", "name"]})
+    );
+    assert_eq!(by_action("flow.deleted")["detail"]["flow_id"], flow_id);
+    for entry in &audit {
+        assert_eq!(entry["outcome"], "success");
+        let text = entry.to_string();
+        assert!(
+            !text.contains("Testwell") && !text.contains(TOKEN_HASH),
+            "{text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn invalid_flows_get_422_listing_every_problem() {
+    let app = spawn_app().await;
+    let channel_id = app.create_channel(channel_json()).await;
+
+    let mut flow = lead_flow_json("no-such-channel");
+    flow["lead_sync"] = json!("sometimes");
+    flow["mrn_crm_field"] = json!("mx_Medical_Record");
+    flow["mappings"][1]["transforms"] = json!([{"type": "shout"}]);
+    flow["template"] = json!(ADT_A04.replace("ADT^A04^ADT_A01", "ADT^A08^ADT_A01"));
+    let reply = app
+        .call(Method::POST, "/flows", "admin", Some(flow))
+        .await
+        .assert_problem(422);
+    let found = fields(&reply.body);
+    for expected in [
+        "lead_sync",
+        "template",
+        "mrn_crm_field",
+        "mappings[1].transforms[0].type",
+        "channel_id",
+    ] {
+        assert!(
+            found.contains(&expected.to_owned()),
+            "{expected} missing: {found:?}"
+        );
+    }
+    let mrn = reply.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["field"] == "mrn_crm_field")
+        .unwrap();
+    assert!(
+        mrn["message"].as_str().unwrap().contains("search key"),
+        "{mrn}"
+    );
+    let text = reply.body.to_string();
+    assert!(
+        !text.contains("Testwell") && !text.contains("sometimes"),
+        "{text}"
+    );
+
+    // A crm_to_ehr flow needs a channel with outbound delivery and webhook settings.
+    let mut bare = channel_json();
+    bare.as_object_mut().unwrap().remove("outbound");
+    bare.as_object_mut().unwrap().remove("crm_webhook");
+    let bare_id = app.create_channel(bare.clone()).await;
+    let reply = app
+        .call(
+            Method::POST,
+            "/flows",
+            "admin",
+            Some(outbound_flow_json(&bare_id)),
+        )
+        .await
+        .assert_problem(422);
+    assert_eq!(fields(&reply.body), ["channel_id", "channel_id"]);
+
+    // A channel that crm_to_ehr flows use keeps what they need.
+    app.create_flow(outbound_flow_json(&channel_id)).await;
+    let reply = app
+        .call(
+            Method::PUT,
+            &format!("/channels/{channel_id}"),
+            "admin",
+            Some(bare),
+        )
+        .await
+        .assert_problem(422);
+    assert_eq!(fields(&reply.body), ["outbound", "crm_webhook"]);
+
+    // Channel inputs: every problem too; unknown fields are a 400 naming the field.
+    let reply = app
+        .call(
+            Method::POST,
+            "/channels",
+            "admin",
+            Some(json!({
+                "inbound": {"secret": "plain-text-secret-value"},
+                "outbound": {"type": "https", "url": "http://ehr.example.org", "headers": [{"name": "Authorization", "value": "Bearer abc"}]},
+                "crm_webhook": {"token_hash": "not-hex"}
+            })),
+        )
+        .await
+        .assert_problem(422);
+    let found = fields(&reply.body);
+    for expected in [
+        "name",
+        "inbound.secret",
+        "outbound.url",
+        "outbound.headers[0].value",
+        "crm_webhook.token_hash",
+    ] {
+        assert!(
+            found.contains(&expected.to_owned()),
+            "{expected} missing: {found:?}"
+        );
+    }
+    let text = reply.body.to_string();
+    assert!(
+        !text.contains("plain-text-secret-value") && !text.contains("Bearer abc"),
+        "{text}"
+    );
+    let reply = app
+        .call(
+            Method::POST,
+            "/channels",
+            "admin",
+            Some(json!({"name": "x", "token": "abc"})),
+        )
+        .await
+        .assert_problem(400);
+    assert!(reply.body["detail"].as_str().unwrap().contains("`token`"));
+
+    // Nothing invalid was stored.
+    let flows = app.call(Method::GET, "/flows", "admin", None).await;
+    assert_eq!(flows.body["items"].as_array().unwrap().len(), 1);
+    let channels = app.call(Method::GET, "/channels", "admin", None).await;
+    assert_eq!(channels.body["items"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn non_admins_get_403() {
+    let app = spawn_app().await;
+    let channel_id = app.create_channel(channel_json()).await;
+    let flow_id = app.create_flow(lead_flow_json(&channel_id)).await;
+    let routes: Vec<(Method, String, Option<Value>)> = vec![
+        (Method::GET, "/channels".into(), None),
+        (Method::POST, "/channels".into(), Some(channel_json())),
+        (Method::GET, format!("/channels/{channel_id}"), None),
+        (
+            Method::PUT,
+            format!("/channels/{channel_id}"),
+            Some(channel_json()),
+        ),
+        (Method::DELETE, format!("/channels/{channel_id}"), None),
+        (Method::GET, "/flows".into(), None),
+        (
+            Method::POST,
+            "/flows".into(),
+            Some(lead_flow_json(&channel_id)),
+        ),
+        (
+            Method::POST,
+            "/flows/template-fields".into(),
+            Some(json!({"template": ADT_A04})),
+        ),
+        (
+            Method::POST,
+            "/flows/test".into(),
+            Some(json!({"flow": lead_flow_json(&channel_id), "message": REGISTRATION})),
+        ),
+        (Method::GET, format!("/flows/{flow_id}"), None),
+        (
+            Method::PUT,
+            format!("/flows/{flow_id}"),
+            Some(lead_flow_json(&channel_id)),
+        ),
+        (Method::DELETE, format!("/flows/{flow_id}"), None),
+        (
+            Method::POST,
+            format!("/flows/{flow_id}/test"),
+            Some(json!({"message": REGISTRATION})),
+        ),
+    ];
+    for role in ["staff", "patient"] {
+        for (method, path, body) in &routes {
+            let reply = app.call(method.clone(), path, role, body.clone()).await;
+            assert_eq!(
+                reply.status, 403,
+                "{role} {method} {path}: {:#}",
+                reply.body
+            );
+            assert_eq!(reply.content_type, "application/problem+json");
+        }
+    }
+    // Nothing changed.
+    let audit = app.audit("log_type=configuration_changes").await;
+    assert_eq!(audit.len(), 2);
+}
+
+#[tokio::test]
+async fn secrets_are_never_in_a_response() {
+    let app = spawn_app().await;
+    let mut bodies = Vec::new();
+    let created = app
+        .call(Method::POST, "/channels", "admin", Some(channel_json()))
+        .await;
+    let channel_id = created.body["channel_id"].as_str().unwrap().to_owned();
+    bodies.push(created.body);
+    bodies.push(app.call(Method::GET, "/channels", "admin", None).await.body);
+    bodies.push(
+        app.call(
+            Method::GET,
+            &format!("/channels/{channel_id}"),
+            "admin",
+            None,
+        )
+        .await
+        .body,
+    );
+    bodies.push(
+        app.call(
+            Method::PUT,
+            &format!("/channels/{channel_id}"),
+            "admin",
+            Some(channel_json()),
+        )
+        .await
+        .body,
+    );
+    for body in &bodies {
+        let text = body.to_string();
+        assert!(!text.contains(TOKEN_HASH), "token hash answered: {text}");
+        assert!(!text.contains("token_hash"), "{text}");
+    }
+    // Secret references are configuration and are shown as references; the header with a plain
+    // value keeps it.
+    let headers = &bodies[2]["outbound"]["headers"];
+    assert_eq!(
+        headers[0],
+        json!({"name": "Authorization", "secret": "secretsmanager:arn:aws:secretsmanager:us-east-1:123456789012:secret:clinic/ehr-token-AbC123"})
+    );
+    assert_eq!(headers[1], json!({"name": "X-Site", "value": "north"}));
+    assert_eq!(bodies[2]["crm_webhook"]["token_configured"], true);
+    // The audit log holds no hash either.
+    let audit = app.audit("log_type=configuration_changes").await;
+    assert!(!Value::Array(audit).to_string().contains(TOKEN_HASH));
+}
+
+#[tokio::test]
+async fn template_fields_name_every_populated_leaf() {
+    let app = spawn_app().await;
+    let reply = app
+        .call(
+            Method::POST,
+            "/flows/template-fields",
+            "admin",
+            Some(json!({"template": ADT_A04})),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{:#}", reply.body);
+    assert_eq!(reply.body["event_type"], "ADT^A04");
+    assert_eq!(reply.body["segments"], json!(["MSH", "EVN", "PID", "PV1"]));
+    let fields = reply.body["fields"].as_array().unwrap();
+    let at = |path: &str| fields.iter().find(|f| f["path"] == path).unwrap().clone();
+    let family = at("PID-5.1");
+    assert_eq!(family["value"], "Testwell");
+    assert_eq!(family["field"], "Patient Name");
+    assert_eq!(family["data_type"], "XPN");
+    assert!(family["name"].is_string(), "{family}");
+    assert_eq!(at("PID-13[2].4")["value"], "juniper.testwell@example.org");
+    assert_eq!(at("PID-8")["name"], at("PID-8")["field"]);
+    assert!(!fields.iter().any(|f| f["path"] == "PID-2"));
+
+    // An unparseable template: 422 with the position, never the content.
+    let reply = app
+        .call(
+            Method::POST,
+            "/flows/template-fields",
+            "admin",
+            Some(json!({"template": "MSH|^~\\&|A|B\rPID|1\rzephyrine|Quillfeather\r"})),
+        )
+        .await
+        .assert_problem(422);
+    assert_eq!(reply.body["errors"][0]["field"], "template");
+    let message = reply.body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("segment 3"), "{message}");
+    assert!(!reply.body.to_string().contains("Quillfeather"));
+    let reply = app
+        .call(
+            Method::POST,
+            "/flows/template-fields",
+            "admin",
+            Some(json!({})),
+        )
+        .await
+        .assert_problem(422);
+    assert_eq!(reply.body["errors"][0]["field"], "template");
+}
+
+#[tokio::test]
+async fn flow_tests_show_the_plan_and_write_nothing() {
+    let app = spawn_app().await;
+    let channel_id = app.create_channel(channel_json()).await;
+    let flow_id = app.create_flow(lead_flow_json(&channel_id)).await;
+    let outbound_id = app.create_flow(outbound_flow_json(&channel_id)).await;
+    let audit_before = app.audit("").await.len();
+    let crm = app.db.crm_records();
+
+    let reply = app
+        .call(
+            Method::POST,
+            &format!("/flows/{flow_id}/test"),
+            "admin",
+            Some(json!({"message": REGISTRATION})),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{:#}", reply.body);
+    let plan = &reply.body;
+    assert_eq!(plan["direction"], "ehr_to_crm");
+    assert_eq!(
+        plan["lead"]["search"],
+        json!([
+            {"key": "primary", "field": "mx_MRN", "hl7_path": "PID-3.1", "value": "MRN-QX-4242"},
+            {"key": "secondary", "field": "EmailAddress", "hl7_path": "PID-13[2].4", "value": "zephyrine.q@example.org"}
+        ])
+    );
+    assert_eq!(plan["lead"]["sync"], "capture");
+    assert_eq!(plan["lead"]["creates"], true);
+    assert_eq!(plan["lead"]["updates"], true);
+    let create = plan["lead"]["fields_for_create"].as_array().unwrap();
+    let update = plan["lead"]["fields_for_update"].as_array().unwrap();
+    assert!(create.contains(&json!({"field": "Source", "value": "EHR Connector"})));
+    assert!(!update.iter().any(|f| f["field"] == "Source"));
+    assert!(update.contains(&json!({"field": "Mobile", "value": "+15550100142"})));
+    assert!(update.contains(&json!({"field": "mx_Date_of_Birth", "value": "1979-04-03"})));
+    assert_eq!(plan["activity"], Value::Null);
+    assert_eq!(plan["warnings"], json!([]));
+
+    // A message the flow cannot map: 422 of kind mapping, every problem by path.
+    let broken = REGISTRATION.replace("MRN-QX-4242^^^NORTH^MR||Quillfeather^Zephyrine^R", "||");
+    let reply = app
+        .call(
+            Method::POST,
+            &format!("/flows/{flow_id}/test"),
+            "admin",
+            Some(json!({"message": broken})),
+        )
+        .await
+        .assert_problem(422);
+    assert_eq!(reply.body["type"], "/problems/mapping");
+    assert_eq!(fields(&reply.body), ["message.PID-3.1", "message.PID-5.1"]);
+    // Not a message at all; the wrong input for the direction.
+    let reply = app
+        .call(
+            Method::POST,
+            &format!("/flows/{flow_id}/test"),
+            "admin",
+            Some(json!({"message": "Zephyrine Quillfeather"})),
+        )
+        .await
+        .assert_problem(422);
+    assert_eq!(reply.body["type"], "/problems/validation");
+    assert!(!reply.body.to_string().contains("Zephyrine"));
+    let reply = app
+        .call(
+            Method::POST,
+            &format!("/flows/{flow_id}/test"),
+            "admin",
+            Some(json!({"payload": {"LastName": "Quillfeather"}})),
+        )
+        .await
+        .assert_problem(422);
+    assert_eq!(fields(&reply.body), ["payload", "message"]);
+
+    // CRM -> EHR: the HL7 message the flow would build from a webhook payload.
+    let reply = app
+        .call(
+            Method::POST,
+            &format!("/flows/{outbound_id}/test"),
+            "admin",
+            Some(json!({"payload": {"ProspectID": "p-9", "LastName": "Quillfeather", "FirstName": "Zephyrine", "mx_MRN": "MRN-QX-4242"}})),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{:#}", reply.body);
+    assert_eq!(reply.body["direction"], "crm_to_ehr");
+    assert_eq!(reply.body["webhook_event"], "lead_update");
+    let segments = reply.body["segments"].as_array().unwrap();
+    assert!(segments[0].as_str().unwrap().contains("|FLOW-TEST|"));
+    let pid = segments
+        .iter()
+        .find(|s| s.as_str().unwrap().starts_with("PID|"))
+        .unwrap();
+    assert!(
+        pid.as_str()
+            .unwrap()
+            .contains("MRN-QX-4242^^^NORTH^MR||Quillfeather^Zephyrine"),
+        "{pid}"
+    );
+    let reply = app
+        .call(
+            Method::POST,
+            &format!("/flows/{outbound_id}/test"),
+            "admin",
+            Some(json!({"payload": {"ProspectID": "p-9", "FirstName": "Zephyrine"}})),
+        )
+        .await
+        .assert_problem(422);
+    assert_eq!(reply.body["type"], "/problems/mapping");
+    assert_eq!(fields(&reply.body), ["payload.LastName", "payload.mx_MRN"]);
+    // The payload is read as the webhook pipeline reads it: it must name the lead.
+    let reply = app
+        .call(
+            Method::POST,
+            &format!("/flows/{outbound_id}/test"),
+            "admin",
+            Some(json!({"payload": {"LastName": "Quillfeather", "mx_MRN": "MRN-QX-4242"}})),
+        )
+        .await
+        .assert_problem(422);
+    assert_eq!(reply.body["type"], "/problems/validation");
+    assert_eq!(fields(&reply.body), ["payload"]);
+    assert!(!reply.body.to_string().contains("Quillfeather"));
+
+    // An unsaved flow.
+    let mut unsaved = lead_flow_json(&channel_id);
+    unsaved["lead_sync"] = json!("update_only");
+    let reply = app
+        .call(
+            Method::POST,
+            "/flows/test",
+            "admin",
+            Some(json!({"flow": unsaved, "message": REGISTRATION})),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{:#}", reply.body);
+    assert_eq!(reply.body["lead"]["sync"], "update_only");
+    assert_eq!(reply.body["lead"]["creates"], false);
+    let mut invalid = lead_flow_json(&channel_id);
+    invalid["mrn_crm_field"] = json!("mx_Nope");
+    let reply = app
+        .call(
+            Method::POST,
+            "/flows/test",
+            "admin",
+            Some(json!({"flow": invalid, "message": REGISTRATION})),
+        )
+        .await
+        .assert_problem(422);
+    assert_eq!(fields(&reply.body), ["flow.mrn_crm_field"]);
+    app.call(
+        Method::POST,
+        "/flows/no-such-flow/test",
+        "admin",
+        Some(json!({"message": REGISTRATION})),
+    )
+    .await
+    .assert_problem(404);
+
+    // Nothing was written: no CRM record, no audit entry; no value reached the logs.
+    assert!(crm.leads().await.unwrap().is_empty());
+    assert_eq!(app.audit("").await.len(), audit_before);
+    let logs = captured_logs();
+    assert!(logs.contains("flow tested"), "logging is on");
+    for value in [
+        "Quillfeather",
+        "Zephyrine",
+        "MRN-QX-4242",
+        "Larkspur",
+        "19790403",
+        "010-0142",
+    ] {
+        assert!(!logs.contains(value), "{value} reached the logs");
+    }
+}
