@@ -34,6 +34,8 @@ pub enum Hl7Command {
     Paths,
     /// Send message files to a connector, signed over HTTP or over MLLP, and print each ACK.
     Send(crate::hl7_send::SendArgs),
+    /// A stand-in EHR: listen for MLLP and ACK every message (prints MSH-9 and MSH-10 only).
+    Listen(crate::hl7_listen::ListenArgs),
     /// Print an ACK for the message (segments separated by newlines).
     Ack {
         /// MSA-1: AA, AE or AR (original mode), CA, CE or CR (enhanced mode).
@@ -50,7 +52,11 @@ pub fn run(cmd: Hl7Command, input: &mut dyn Read, out: &mut dyn Write) -> Result
         .context("reading the message from standard input")?;
     let bytes = unframe(&raw);
     match cmd {
-        Hl7Command::Send(_) => return Err(anyhow!("`hl7 send` does not read standard input")),
+        Hl7Command::Send(_) | Hl7Command::Listen(_) => {
+            return Err(anyhow!(
+                "`hl7 send` and `hl7 listen` do not read standard input"
+            ));
+        }
         Hl7Command::Get { paths } => {
             let paths = paths
                 .iter()

@@ -4,6 +4,7 @@
 mod collect;
 mod flows;
 mod hl7_cmd;
+mod hl7_listen;
 mod hl7_send;
 mod mllp_bridge;
 mod serve;
@@ -54,6 +55,9 @@ fn main() -> anyhow::Result<()> {
         Commands::Hl7 {
             cmd: hl7_cmd::Hl7Command::Send(args),
         } => hl7_send::run(args),
+        Commands::Hl7 {
+            cmd: hl7_cmd::Hl7Command::Listen(args),
+        } => hl7_listen::run(args),
         Commands::Hl7 { cmd } => hl7_cmd::run(cmd, &mut std::io::stdin(), &mut std::io::stdout()),
         Commands::MllpBridge(args) => mllp_bridge::run(args),
         Commands::Token { cmd } => token::run(cmd),
