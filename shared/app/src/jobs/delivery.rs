@@ -257,7 +257,9 @@ pub async fn drain_once(ctx: &Context) -> Result<usize, QueueError> {
     Ok(received.len())
 }
 
-/// Works the delivery queue until `stop` turns true (`connector serve`).
+/// Works the delivery queue until `stop` turns true (`connector serve`). When the queue has
+/// nothing visible it waits `idle`, or less: until deliveries are enqueued in this process
+/// (webhooks, redrives), so a new message is sent at once rather than at the next poll.
 pub async fn run_worker(
     ctx: Arc<Context>,
     idle: Duration,
@@ -278,6 +280,7 @@ pub async fn run_worker(
         if !pause.is_zero() {
             tokio::select! {
                 _ = tokio::time::sleep(pause) => {}
+                () = crate::outbound::ENQUEUED.notified() => {}
                 _ = stop.changed() => {}
             }
         }

@@ -3,10 +3,11 @@
 //! For one webhook: find the channel and check its webhook token (constant time); read the
 //! payload ([`payload`]); drop echoes of the connector's own CRM writes ([`echo`]); build the
 //! HL7 message of every enabled crm_to_ehr flow of the channel for the event (MSH-7 now in the
-//! flow's time zone, a new MSH-10); record the webhook (deduplicated on entity id and
+//! flow's time zone, a new MSH-10); record the webhook (deduplicated on event, entity id and
 //! modification time) with its deliveries in one transaction; enqueue the delivery ids on the
-//! delivery queue, one FIFO group per patient (the lead). The message text stays in the store;
-//! the queue carries ids only. Delivery itself is [`crate::jobs::delivery`].
+//! delivery queue, one FIFO group per patient (the lead), and wake this process's delivery
+//! worker. The message text stays in the store; the queue carries ids only. Delivery itself is
+//! [`crate::jobs::delivery`].
 //!
 //! A webhook whose deliveries were recorded but not all enqueued (the queue failed) is answered
 //! 503; the CRM's retry is then a duplicate, which re-enqueues the deliveries still queued.
@@ -367,6 +368,12 @@ pub async fn enqueue_redriven(ctx: &Context, deliveries: &[Delivery]) -> Result<
     .await
 }
 
+/// Wakes an idle delivery worker of this process ([`crate::jobs::delivery::run_worker`]) when
+/// deliveries are enqueued, so new work does not wait out the worker's poll interval. A hint
+/// only: a worker that misses it (in another process, or another context in this one) still
+/// finds the work at its next poll.
+pub(crate) static ENQUEUED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
 /// Sends the deliveries' ids with their deduplication ids (under SQS FIFO's 128 characters).
 async fn send(
     ctx: &Context,
@@ -384,7 +391,9 @@ async fn send(
             dedup_id: Some(dedup_id(d)),
         })
         .collect();
-    ctx.delivery_queue.send_batch(&messages).await
+    ctx.delivery_queue.send_batch(&messages).await?;
+    ENQUEUED.notify_one();
+    Ok(())
 }
 
 /// Activity webhooks may lack the lead's fields a flow maps (the MRN): read the lead by id and

@@ -1,0 +1,559 @@
+//! HL7 inbound benchmark: messages per second through the whole inbound pipeline of the real
+//! `connector serve` binary (release build) on a temp SQLite file with the embedded CRM, over
+//! HTTP (`POST /hl7/{channel}`, HMAC-signed) and over MLLP, with per-message latency.
+//!
+//! Set-up (not timed): `connector flows apply` writes the `bench-ehr` channel (secret
+//! `env:CONNECTOR_SECRET_BENCH_HMAC`), an ADT^A04 lead flow (capture, primary key MRN,
+//! secondary key email) and an SIU^S12 activity flow (capture, matched on the appointment id);
+//! then `connector serve --listen 127.0.0.1:0 --mllp 127.0.0.1:0 --mllp-channel bench-ehr
+//! --collect-every 0` starts with its default logging (JSON lines to stdout, drained here).
+//!
+//! Each mode sends N distinct messages, as N/2 invented patients each registered (ADT^A04:
+//! patient + opt-out HIE side + lead created after two searches) and then booked (SIU^S12:
+//! patient update + appointment + lead found + activity created), every message with its own
+//! MSH-10 and each patient with its own MRN. A patient's two messages go through the same
+//! client in order. Modes: one client sending sequentially, then K clients at once (HTTP: K
+//! tasks sharing one keep-alive pool; MLLP: K connections). A message's latency runs from the
+//! first byte written to the whole ACK read; every ACK must be an AA for this message's MSH-10.
+//!
+//! ```sh
+//! CARGO_TARGET_DIR=/work/target-inbound cargo build --release -p connector-cli
+//! CARGO_TARGET_DIR=/work/target-inbound cargo bench -p connector-benches --bench hl7_inbound -- \
+//!     --messages 2000 --clients 8
+//! ```
+//!
+//! Options: `--messages N` (2000 per mode, even), `--clients K` (8), `--transport
+//! http|mllp|both` (both), `--bin PATH` (the `connector` binary; default `../connector` next
+//! to this bench's executable, i.e. the release build of the same target dir).
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use connector_hl7::{AckCode, AckInfo, Message, MllpDecoder};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+const CHANNEL: &str = "bench-ehr";
+const SECRET_ENV: &str = "CONNECTOR_SECRET_BENCH_HMAC";
+const SECRET: &str = "bench-ehr-shared-secret-not-for-production";
+const ER7: &str = "x-application/hl7-v2+er7";
+const ADT_A04: &str = include_str!("../../events/hl7-inbound/adt-a04.hl7");
+const SIU_S12: &str = include_str!("../../events/hl7-inbound/siu-s12.hl7");
+
+/// Command-line options.
+#[derive(Debug, Clone)]
+struct Args {
+    messages: usize,
+    clients: usize,
+    transport: String,
+    bin: Option<PathBuf>,
+}
+
+impl Args {
+    fn parse() -> Result<Self, String> {
+        let mut args = Self {
+            messages: 2_000,
+            clients: 8,
+            transport: "both".into(),
+            bin: None,
+        };
+        let mut it = std::env::args().skip(1);
+        while let Some(arg) = it.next() {
+            // `cargo bench` appends `--bench`.
+            if arg == "--bench" || arg == "--" {
+                continue;
+            }
+            let mut value = || it.next().ok_or(format!("{arg} needs a value"));
+            let number = |v: String| {
+                v.replace('_', "")
+                    .parse::<usize>()
+                    .map_err(|_| format!("{arg}: `{v}` is not a number"))
+            };
+            match arg.as_str() {
+                "--messages" | "-n" => args.messages = number(value()?)?,
+                "--clients" | "-k" => args.clients = number(value()?)?.max(1),
+                "--transport" => args.transport = value()?,
+                "--bin" => args.bin = Some(PathBuf::from(value()?)),
+                "--help" | "-h" => {
+                    return Err(
+                        "options: --messages N --clients K --transport http|mllp|both --bin PATH"
+                            .into(),
+                    );
+                }
+                other => return Err(format!("unknown option {other}")),
+            }
+        }
+        if args.messages < 2 || !args.messages.is_multiple_of(2) {
+            return Err("--messages must be even (A04 + S12 per patient) and at least 2".into());
+        }
+        if !matches!(args.transport.as_str(), "http" | "mllp" | "both") {
+            return Err("--transport must be http, mllp or both".into());
+        }
+        Ok(args)
+    }
+
+    fn binary(&self) -> Result<PathBuf, BoxError> {
+        let path = match &self.bin {
+            Some(path) => path.clone(),
+            None => {
+                // target/release/deps/hl7_inbound-<hash> -> target/release/connector
+                let exe = std::env::current_exe()?;
+                let release = exe
+                    .parent()
+                    .and_then(Path::parent)
+                    .ok_or("cannot locate the target directory")?;
+                release.join(format!("connector{}", std::env::consts::EXE_SUFFIX))
+            }
+        };
+        if !path.is_file() {
+            return Err(format!(
+                "{} not found: build it first with `cargo build --release -p connector-cli` \
+                 (same CARGO_TARGET_DIR), or pass --bin PATH",
+                path.display()
+            )
+            .into());
+        }
+        Ok(path)
+    }
+}
+
+/// The flows configuration `connector flows apply` takes.
+fn flows_config() -> Value {
+    let search = json!({"crm_field": "mx_MRN", "hl7_path": "PID-3.1"});
+    let lead_mappings = json!([
+        {"hl7_path": "PID-3.1", "crm_field": "mx_MRN", "required": true},
+        {"hl7_path": "PID-5.2", "crm_field": "FirstName"},
+        {"hl7_path": "PID-5.1", "crm_field": "LastName", "required": true},
+        {"hl7_path": "PID-7", "crm_field": "mx_Date_of_Birth",
+         "transforms": [{"type": "date", "to_format": "%Y-%m-%d"}]},
+        {"hl7_path": "PID-11.3", "crm_field": "mx_City"},
+        {"hl7_path": "PID-13.1", "crm_field": "Mobile", "transforms": [{"type": "phone_e164"}]},
+        {"hl7_path": "PID-13[2].4", "crm_field": "EmailAddress",
+         "transforms": [{"type": "trim"}, {"type": "lower"}]}
+    ]);
+    let mut activity_mappings = lead_mappings.as_array().cloned().unwrap_or_default();
+    activity_mappings.extend([
+        json!({"hl7_path": "SCH-2.1", "crm_field": "mx_Custom_1", "target": "activity", "required": true}),
+        json!({"hl7_path": "SCH-11.4", "crm_field": "ActivityDateTime", "target": "activity"}),
+        json!({"hl7_path": "SCH-7.2", "crm_field": "ActivityNote", "target": "activity"}),
+        json!({"hl7_path": "SCH-25", "crm_field": "mx_Custom_3", "target": "activity"}),
+    ]);
+    json!({
+        "channels": {
+            CHANNEL: {
+                "name": "Benchmark EHR",
+                "inbound": {"secret": format!("env:{SECRET_ENV}"), "replay_window_secs": 300}
+            }
+        },
+        "flows": {
+            "bench-a04-leads": {
+                "name": "Registrations become leads",
+                "channel_id": CHANNEL,
+                "direction": "ehr_to_crm",
+                "entity": "lead",
+                "event_type": "ADT^A04",
+                "lead_sync": "capture",
+                "lead_source": "EHR Connector",
+                "default_country_code": "+1",
+                "time_zone": "America/Chicago",
+                "primary_search": search,
+                "secondary_search": {"crm_field": "EmailAddress", "hl7_path": "PID-13[2].4"},
+                "mrn_crm_field": "mx_MRN",
+                "template": ADT_A04,
+                "mappings": lead_mappings,
+            },
+            "bench-s12-appointments": {
+                "name": "Bookings become activities",
+                "channel_id": CHANNEL,
+                "direction": "ehr_to_crm",
+                "entity": "activity",
+                "event_type": "SIU^S12",
+                "lead_sync": "capture",
+                "activity_sync": "capture",
+                "activity_type": 201,
+                "activity_match": {"crm_field": "mx_Custom_1", "hl7_path": "SCH-2.1"},
+                "lead_source": "EHR Connector",
+                "default_country_code": "+1",
+                "time_zone": "America/Chicago",
+                "primary_search": search,
+                "mrn_crm_field": "mx_MRN",
+                "template": SIU_S12,
+                "mappings": activity_mappings,
+            }
+        }
+    })
+}
+
+/// One message to send: its MSH-10 and its ER7 text.
+#[derive(Debug, Clone)]
+struct Outgoing {
+    control_id: String,
+    text: String,
+}
+
+/// Patient `i` of the run `tag`: its ADT^A04 then its SIU^S12 (invented: the sample patient
+/// under a generated MRN, email and appointment id).
+fn patient_messages(tag: &str, i: usize) -> [Outgoing; 2] {
+    let mrn = format!("B{tag}{i:07}");
+    let email = format!("bench.{}.{i}@example.invalid", tag.to_ascii_lowercase());
+    let appointment = format!("APT-{tag}-{i:07}");
+    let personalise = |text: &str, control_id: &str, sample_id: &str| Outgoing {
+        control_id: control_id.to_owned(),
+        text: text
+            .replace(sample_id, control_id)
+            .replace("MRN20001", &mrn)
+            .replace("casey.rivera@example.org", &email)
+            .replace("APT-5001", &appointment),
+    };
+    [
+        personalise(ADT_A04, &format!("{tag}-A04-{i:07}"), "NE-A04-0001"),
+        personalise(SIU_S12, &format!("{tag}-S12-{i:07}"), "NE-S12-0004"),
+    ]
+}
+
+/// The messages of one mode, split over `clients` (a patient's two messages stay together).
+fn workload(tag: &str, messages: usize, clients: usize) -> Vec<Vec<Outgoing>> {
+    let mut per_client = vec![Vec::new(); clients];
+    for i in 0..messages / 2 {
+        per_client[i % clients].extend(patient_messages(tag, i));
+    }
+    per_client
+}
+
+/// A started `connector serve`.
+struct Server {
+    child: Child,
+    http: SocketAddr,
+    mllp: SocketAddr,
+    log_lines: Arc<AtomicU64>,
+}
+
+impl Server {
+    fn start(bin: &Path, dir: &Path) -> Result<Self, BoxError> {
+        let db = dir.join("connector.db");
+        let config = dir.join("flows.json");
+        std::fs::write(&config, serde_json::to_vec_pretty(&flows_config())?)?;
+        let apply = Command::new(bin)
+            .args(["flows", "apply"])
+            .arg(&config)
+            .arg("--db")
+            .arg(&db)
+            .output()?;
+        if !apply.status.success() {
+            return Err(format!(
+                "connector flows apply failed: {}{}",
+                String::from_utf8_lossy(&apply.stdout),
+                String::from_utf8_lossy(&apply.stderr)
+            )
+            .into());
+        }
+        let mut child = Command::new(bin)
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0", "--mllp", "127.0.0.1:0"])
+            .args(["--mllp-channel", CHANNEL, "--collect-every", "0"])
+            .arg("--db")
+            .arg(&db)
+            .arg("--outbox")
+            .arg(dir.join("outbox"))
+            .env(SECRET_ENV, SECRET)
+            .env_remove("CONNECTOR_CRM")
+            .env_remove("CONNECTOR_STORE")
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let log_lines = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&log_lines);
+        // Reads the two address lines, then drains the JSON logs so the server never blocks.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                counter.fetch_add(1, Ordering::Relaxed);
+                for (prefix, kind) in [
+                    ("connector listening on http://", "http"),
+                    ("connector MLLP listening on ", "mllp"),
+                ] {
+                    if let Some(rest) = line.strip_prefix(prefix) {
+                        let address = rest.split_whitespace().next().unwrap_or_default();
+                        let _ = tx.send((kind, address.to_owned()));
+                    }
+                }
+            }
+        });
+        let (mut http, mut mllp) = (None, None);
+        while http.is_none() || mllp.is_none() {
+            let (kind, address) = rx
+                .recv_timeout(Duration::from_secs(30))
+                .map_err(|_| "connector serve did not start listening within 30 s")?;
+            let address: SocketAddr = address.parse()?;
+            match kind {
+                "http" => http = Some(address),
+                _ => mllp = Some(address),
+            }
+        }
+        Ok(Self {
+            child,
+            http: http.ok_or("no HTTP address")?,
+            mllp: mllp.ok_or("no MLLP address")?,
+            log_lines,
+        })
+    }
+
+    /// SIGTERM (graceful shutdown), then waits.
+    fn stop(mut self) -> Result<(), BoxError> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if self.child.try_wait()?.is_some() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Checks an ACK: an AA for `control_id`.
+fn check_ack(ack: &[u8], control_id: &str) -> Result<(), BoxError> {
+    let message = Message::parse_bytes(ack)?;
+    let info = AckInfo::read(&message)?;
+    if info.code != AckCode::ApplicationAccept || !info.acknowledges(control_id) {
+        return Err(format!("{control_id}: {} {:?}", info.code.as_str(), info.control_id).into());
+    }
+    Ok(())
+}
+
+/// Sends one client's messages over HTTP, in order; returns each message's latency.
+async fn http_client(
+    client: reqwest::Client,
+    url: String,
+    messages: Vec<Outgoing>,
+) -> Result<Vec<Duration>, BoxError> {
+    let mut latencies = Vec::with_capacity(messages.len());
+    for message in messages {
+        let began = Instant::now();
+        let now = chrono::Utc::now().timestamp();
+        let (timestamp, signature) = connector_app::inbound::signature::sign(
+            SECRET.as_bytes(),
+            now,
+            message.text.as_bytes(),
+        );
+        let response = client
+            .post(&url)
+            .header("content-type", ER7)
+            .header("x-connector-timestamp", timestamp)
+            .header("x-connector-signature", signature)
+            .body(message.text)
+            .send()
+            .await?;
+        let status = response.status();
+        let body = response.bytes().await?;
+        latencies.push(began.elapsed());
+        if !status.is_success() {
+            return Err(format!("{}: HTTP {status}", message.control_id).into());
+        }
+        check_ack(&body, &message.control_id)?;
+    }
+    Ok(latencies)
+}
+
+/// Sends one client's messages over one MLLP connection, each after the previous ACK.
+async fn mllp_client(
+    address: SocketAddr,
+    messages: Vec<Outgoing>,
+) -> Result<Vec<Duration>, BoxError> {
+    let mut stream = TcpStream::connect(address).await?;
+    stream.set_nodelay(true)?;
+    let mut decoder = MllpDecoder::new(1 << 20);
+    let mut buffer = vec![0u8; 16 * 1024];
+    let mut latencies = Vec::with_capacity(messages.len());
+    for message in messages {
+        let began = Instant::now();
+        stream
+            .write_all(&connector_hl7::mllp::encode(message.text.as_bytes()))
+            .await?;
+        let ack = loop {
+            if let Some(frame) = decoder.next_frame() {
+                break frame?;
+            }
+            let n = stream.read(&mut buffer).await?;
+            if n == 0 {
+                return Err("the MLLP listener closed the connection".into());
+            }
+            decoder.push(&buffer[..n]);
+        };
+        latencies.push(began.elapsed());
+        check_ack(&ack, &message.control_id)?;
+    }
+    Ok(latencies)
+}
+
+/// One mode's figures.
+struct ModeResult {
+    transport: &'static str,
+    clients: usize,
+    latencies: Vec<Duration>,
+    elapsed: Duration,
+}
+
+async fn run_mode(
+    server: &Server,
+    transport: &'static str,
+    tag: &str,
+    messages: usize,
+    clients: usize,
+) -> Result<ModeResult, BoxError> {
+    let work = workload(tag, messages, clients);
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()?;
+    let url = format!("http://{}/hl7/{CHANNEL}", server.http);
+    let began = Instant::now();
+    let tasks: Vec<_> = work
+        .into_iter()
+        .map(|messages| match transport {
+            "http" => tokio::spawn(http_client(http.clone(), url.clone(), messages)),
+            _ => tokio::spawn(mllp_client(server.mllp, messages)),
+        })
+        .collect();
+    let mut latencies = Vec::with_capacity(messages);
+    for task in tasks {
+        latencies.extend(task.await??);
+    }
+    let elapsed = began.elapsed();
+    latencies.sort_unstable();
+    Ok(ModeResult {
+        transport,
+        clients,
+        latencies,
+        elapsed,
+    })
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Leads and activities in the embedded CRM after the run, read from the file.
+async fn crm_counts(db: &Path) -> Result<(usize, usize), BoxError> {
+    let db = connector_embedded::SqliteDb::open(db)?;
+    let crm = db.crm_records();
+    let leads = crm.leads().await?;
+    let mut activities = 0;
+    for lead in &leads {
+        activities += crm.activities(&lead.id).await?.len();
+    }
+    Ok((leads.len(), activities))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    let args = match Args::parse() {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("{message}");
+            std::process::exit(2);
+        }
+    };
+    let bin = args.binary()?;
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(&bin, dir.path())?;
+    eprintln!(
+        "connector serve ({}) on http://{} and mllp://{}",
+        bin.display(),
+        server.http,
+        server.mllp
+    );
+
+    let transports: &[&'static str] = match args.transport.as_str() {
+        "http" => &["http"],
+        "mllp" => &["mllp"],
+        _ => &["http", "mllp"],
+    };
+    let mut results = Vec::new();
+    for &transport in transports {
+        for clients in [1, args.clients] {
+            let tag = format!("{}{clients}", &transport[..1].to_ascii_uppercase());
+            eprintln!(
+                "{transport}, {clients} client(s): {} messages...",
+                args.messages
+            );
+            let result = run_mode(&server, transport, &tag, args.messages, clients).await?;
+            results.push(result);
+        }
+    }
+    let log_lines = server.log_lines.load(Ordering::Relaxed);
+    server.stop()?;
+    let db_path = dir.path().join("connector.db");
+    let (leads, activities) = crm_counts(&db_path).await?;
+    let expected = results.len() * args.messages / 2;
+    if (leads, activities) != (expected, expected) {
+        return Err(format!(
+            "expected {expected} leads and {expected} activities, found {leads} and {activities}"
+        )
+        .into());
+    }
+
+    println!("# HL7 inbound benchmark\n");
+    println!(
+        "`connector serve` ({}), embedded store and embedded CRM on a temp SQLite file; {} \
+         messages per mode ({} patients: ADT^A04 then SIU^S12), every ACK an AA.\n",
+        bin.display(),
+        args.messages,
+        args.messages / 2
+    );
+    println!(
+        "| transport | clients | messages | elapsed (s) | msgs/s | p50 (ms) | p99 (ms) | max (ms) |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    for r in &results {
+        println!(
+            "| {} | {} | {} | {:.2} | {:.0} | {:.1} | {:.1} | {:.1} |",
+            r.transport,
+            r.clients,
+            r.latencies.len(),
+            r.elapsed.as_secs_f64(),
+            r.latencies.len() as f64 / r.elapsed.as_secs_f64().max(1e-9),
+            ms(percentile(&r.latencies, 50.0)),
+            ms(percentile(&r.latencies, 99.0)),
+            ms(r.latencies.last().copied().unwrap_or_default()),
+        );
+    }
+    println!(
+        "\nAfterwards: {leads} leads and {activities} activities in the embedded CRM (as \
+         expected); {log_lines} log lines from the server; database {:.1} MiB.",
+        std::fs::metadata(&db_path)?.len() as f64 / (1024.0 * 1024.0)
+    );
+    Ok(())
+}
