@@ -13,7 +13,6 @@ use chrono::{DateTime, Utc};
 use connector_domain::StoreError;
 use connector_domain::crm::CrmField;
 use connector_domain::crm::{Crm, CrmError, LeadId};
-use connector_domain::delivery::CrmWrite;
 use connector_domain::flow::Entity;
 use connector_domain::flow::{Flow, MappingErrors, SyncBehaviour, map_ehr_to_crm};
 use connector_domain::inbound::{InboundKey, StepProgress, flow_step};
@@ -67,14 +66,7 @@ impl Progress<'_> {
     /// Remembers a CRM write so the webhook it fires is not sent back to the EHR. A failure
     /// costs one echoed message at worst, so it is logged, not returned.
     async fn remember(&self, entity: Entity, id: &str, fields: &[CrmField]) {
-        let write = CrmWrite::new(
-            crate::outbound::echo::entity_key(entity, id),
-            fields,
-            self.now,
-        );
-        if let Err(e) = self.crm_writes.record(&write).await {
-            tracing::warn!(error = %crate::http::problem::error_chain(&e), "cannot record a CRM write for echo suppression");
-        }
+        crate::outbound::echo::record_write(self.crm_writes, entity, id, fields, self.now).await;
     }
 
     async fn save(&self, flow: &Flow, progress: &StepProgress) -> Result<(), FlowFailure> {

@@ -10,6 +10,7 @@ use connector_domain::StoreError;
 use connector_domain::crm::CrmField;
 use connector_domain::delivery::{CrmWrite, ECHO_WINDOW};
 use connector_domain::flow::Entity;
+use connector_domain::ports::CrmWriteLog;
 
 use super::payload::CrmPayload;
 use crate::Context;
@@ -22,14 +23,14 @@ pub fn entity_key(entity: Entity, id: &str) -> String {
 /// Remembers that the connector wrote `fields` to a CRM record. Failures are logged, not
 /// returned: a missed record costs one echoed message, never a lost one.
 pub async fn record_write(
-    ctx: &Context,
+    log: &dyn CrmWriteLog,
     entity: Entity,
     id: &str,
     fields: &[CrmField],
     now: DateTime<Utc>,
 ) {
     let write = CrmWrite::new(entity_key(entity, id), fields, now);
-    if let Err(e) = ctx.crm_writes.record(&write).await {
+    if let Err(e) = log.record(&write).await {
         tracing::warn!(error = %crate::http::problem::error_chain(&e), "cannot record a CRM write for echo suppression");
     }
 }
