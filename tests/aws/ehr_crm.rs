@@ -244,6 +244,14 @@ async fn hl7_inbound_crm_outbound_and_ehr_delivery_run_on_dynamodb_and_sqs_fifo(
     let mut echo = webhook.clone();
     let mut echoed = payload.clone();
     echoed["ModifiedOn"] = json!("2026-11-21 09:40:00");
+    // ...written by the connector's API user (the fake's, as read back after the create).
+    let writer = crm.leads()[0]
+        .fields
+        .iter()
+        .find(|f| f.name == "ModifiedBy")
+        .map(|f| f.value.clone())
+        .expect("the CRM names the lead's writer");
+    echoed["ModifiedBy"] = json!(writer);
     echo["body"] = json!(echoed.to_string());
     echo["headers"]["content-length"] = json!(echoed.to_string().len().to_string());
     echo["headers"]["x-connector-webhook-token"] = json!(WEBHOOK_TOKEN);
@@ -291,6 +299,42 @@ async fn hl7_inbound_crm_outbound_and_ehr_delivery_run_on_dynamodb_and_sqs_fifo(
         *received.lock().unwrap(),
         vec![delivery.control_id.to_string()],
         "delivered once over MLLP"
+    );
+
+    // Issue 11.2 on DynamoDB: messages for one new patient arriving at once (different
+    // MSH-10s) make one lead; each ends AA, at the latest after the EHR's resend.
+    let race: Vec<Value> = (0..4)
+        .map(|n| {
+            let body = body
+                .replace("NE-A04-0001", &format!("RACE-{n:04}"))
+                .replace("MRN20001", "MRN30001");
+            let mut event = inbound.clone();
+            let (timestamp, signature) = sign(
+                b"aws-test-hmac-secret",
+                start_time().timestamp(),
+                body.as_bytes(),
+            );
+            event["body"] = json!(body);
+            event["headers"]["content-length"] = json!(body.len().to_string());
+            event["headers"]["x-connector-timestamp"] = json!(timestamp);
+            event["headers"]["x-connector-signature"] = json!(signature);
+            event
+        })
+        .collect();
+    let leads_before = crm.leads().len();
+    let acks = futures::future::join_all(race.iter().map(|e| invoke(&hl7_inbound, e))).await;
+    for (event, (status, ack)) in race.iter().zip(acks) {
+        assert_eq!(status, 200, "{ack}");
+        if !ack.contains("MSA|AA|") {
+            assert!(ack.contains("MSA|AE|"), "{ack}");
+            let (_, again) = invoke(&hl7_inbound, event).await;
+            assert!(again.contains("MSA|AA|"), "the resend finishes: {again}");
+        }
+    }
+    assert_eq!(
+        crm.leads().len(),
+        leads_before + 1,
+        "one new patient, one lead"
     );
     shutdown.cancel();
 }

@@ -215,7 +215,10 @@ async fn a_webhook_echoing_the_connectors_own_crm_write_is_suppressed() {
     let suppressed = entry(&audit, "webhook.echo_suppressed");
     assert_eq!(suppressed["outcome"], "skipped");
     assert_eq!(suppressed["detail"]["lead_id"], lead.id.0.as_str());
-    assert!(suppressed["detail"]["echo_of_write_at"].is_string());
+    assert!(suppressed["detail"]["echo"]["write_at"].is_string());
+    assert_eq!(suppressed["detail"]["echo"]["verdict"], "echo");
+    assert!(suppressed["detail"]["echo"]["write_modified_by"].is_string());
+    assert!(suppressed["detail"]["reason"].is_string());
 
     // A member of staff changes the city in the CRM: a real change, delivered.
     let mut changed = echo.clone();
@@ -432,4 +435,91 @@ async fn a_session_of_webhooks_and_deliveries_logs_no_patient_data() {
             "PHI value {value:?} reached the logs"
         );
     }
+}
+
+/// Issue 11.1 (data loss): a webhook counted as an echo when it still held every value the
+/// connector wrote, so a person's change to any other field within 15 minutes of a connector
+/// write was answered "echo ... not sent" and never reached the EHR. Now only a webhook whose
+/// `ModifiedBy` is the connector's CRM user and whose mapped fields equal the lead as the
+/// connector's write left it is an echo.
+#[tokio::test]
+async fn a_persons_crm_edit_right_after_a_connector_write_reaches_the_ehr() {
+    let app = spawn_outbound().await;
+    app.put_flow("a04-capture", inbound_lead_flow()).await;
+    let (status, ack) = app.post_hl7(ADT_A04).await;
+    assert_eq!(status, 200, "{ack}");
+    let lead = app
+        .ctx
+        .crm
+        .find_lead("mx_MRN", "MRN20001")
+        .await
+        .expect("CRM read")
+        .expect("the lead was created");
+    let connector_user = lead
+        .fields
+        .iter()
+        .find(|f| f.name == "ModifiedBy")
+        .map(|f| f.value.clone())
+        .expect("the CRM names who wrote the lead");
+
+    // A minute later a member of staff adds the patient's home phone and street (fields the
+    // connector never wrote) in the CRM; the lead's other values are the connector's.
+    let mut edited = json!({"ProspectID": lead.id.0, "ModifiedOn": modified(60)});
+    for field in &lead.fields {
+        edited[&field.name] = json!(field.value);
+    }
+    edited["ModifiedBy"] = json!("5a1e0000-staff-user-0007");
+    edited["mx_Street1"] = json!("48 Harbor Rd");
+    let id = app.queue_one(&edited).await;
+    assert_eq!(app.drain().await, 1);
+    let arrivals = app.ehr.arrivals();
+    assert_eq!(arrivals.len(), 1, "the person's change reached the EHR");
+    assert_eq!(at(&arrivals[0].text, "PID-11.1"), "48 Harbor Rd");
+    assert_eq!(app.delivery(&id).await.state, DeliveryState::Delivered);
+    let audit = app.audit().await;
+    let accepted = entry(&audit, "webhook.accepted");
+    assert_eq!(
+        accepted["detail"]["echo"]["verdict"], "modified_by_another_user",
+        "{accepted:#}"
+    );
+
+    // Under the connector's own user, a mapped field that differs from the lead as the write
+    // left it is a change too (another integration sharing the API user, say).
+    let mut same_user = edited.clone();
+    same_user["ModifiedBy"] = json!(connector_user);
+    same_user["ModifiedOn"] = json!(modified(61));
+    app.queue_one(&same_user).await;
+    assert_eq!(app.drain().await, 1);
+    assert_eq!(app.ehr.arrivals().len(), 2);
+    let audit = app.audit().await;
+    let second = audit
+        .iter()
+        .find(|e| {
+            e["action"] == "webhook.accepted"
+                && e["detail"]["version"]
+                    .as_str()
+                    .is_some_and(|v| v.ends_with(&modified(61)))
+        })
+        .expect("the second webhook's entry");
+    assert_eq!(second["detail"]["echo"]["verdict"], "fields_changed");
+    assert_eq!(
+        second["detail"]["echo"]["changed_fields"],
+        json!(["mx_Street1"])
+    );
+
+    // A webhook that does not say who changed the lead is delivered too.
+    let mut anonymous = edited.clone();
+    anonymous.as_object_mut().unwrap().remove("ModifiedBy");
+    anonymous["mx_Street1"] = json!("");
+    anonymous["ModifiedOn"] = json!(modified(62));
+    app.queue_one(&anonymous).await;
+    assert_eq!(app.drain().await, 1);
+    assert_eq!(app.ehr.arrivals().len(), 3);
+    assert!(
+        !app.audit()
+            .await
+            .iter()
+            .any(|e| e["action"] == "webhook.echo_suppressed"),
+        "nothing was suppressed"
+    );
 }

@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::hl7_inbound_support::{
-    ADT_A04, CrmKind, InboundApp, SIU_S12, SIU_S15, Signing, activity_flow, lead_flow,
+    ADT_A04, ADT_A08, CrmKind, InboundApp, SIU_S12, SIU_S15, Signing, activity_flow, lead_flow,
     patient_id_of, spawn_inbound, with_control_id,
 };
 
@@ -261,4 +261,48 @@ async fn a_control_id_reused_for_another_message_is_refused_and_the_original_sti
     app.send(SIU_S12).await.expect("AA", "NE-S12-0004");
     assert_eq!(fake.activities().len(), 1);
     assert_eq!(fake.activities()[0].field("mx_Custom_3"), Some("Scheduled"));
+}
+
+/// Issue 11.2: two messages for one new patient (different MSH-10: an A04 and an A08 on two
+/// connections, or two interfaces) arriving at once both searched, found nothing and both
+/// created a lead. The patient's search key lock makes one create it and the others find it.
+#[tokio::test]
+async fn concurrent_messages_for_one_new_patient_make_one_lead() {
+    const MESSAGES: usize = 6;
+    let app = spawn_inbound(CrmKind::Fake).await;
+    app.put_flow("a04-capture", lead_flow("ADT^A04", ADT_A04, "capture"))
+        .await;
+    app.put_flow("a08-capture", lead_flow("ADT^A08", ADT_A08, "capture"))
+        .await;
+    let fake = app.fake();
+    // Slow searches, so that every message searches before any create could be seen.
+    fake.inject(
+        FaultRule::once(Fault::Delay(std::time::Duration::from_millis(300)))
+            .times(MESSAGES)
+            .on("Leads.Get"),
+    );
+    let messages: Vec<String> = (0..MESSAGES)
+        .map(|n| {
+            let template = if n % 2 == 0 { ADT_A04 } else { ADT_A08 };
+            with_control_id(template, &format!("RACE-{n:04}"))
+        })
+        .collect();
+    let acks = futures::future::join_all(messages.iter().map(|m| app.send(m))).await;
+    for (message, ack) in messages.iter().zip(&acks) {
+        if ack.code != "AA" {
+            // Told to resend (the lock was busy for too long): the resend finishes.
+            assert_eq!(ack.code, "AE", "{ack:?}");
+            let control_id = ack.control_id.clone();
+            app.send(message).await.expect("AA", &control_id);
+        }
+    }
+    assert_eq!(fake.leads().len(), 1, "one patient, one lead");
+    assert_eq!(fake.requests_to("Lead.Create").len(), 1);
+    let audit = app.hl7_audit().await;
+    let created = audit
+        .iter()
+        .flat_map(|e| e["detail"]["flows"].as_array().cloned().unwrap_or_default())
+        .filter(|f| f["lead"] == "created")
+        .count();
+    assert_eq!(created, 1, "{audit:#?}");
 }

@@ -123,6 +123,12 @@ pub trait Crm: Send + Sync {
     /// The first lead whose field `field` equals `value`, or `None`.
     async fn find_lead(&self, field: &str, value: &str) -> Result<Option<Lead>, CrmError>;
 
+    /// The lead with this id as the CRM holds it now (with its system fields, such as
+    /// `ModifiedBy`), or `None`.
+    async fn get_lead(&self, id: &LeadId) -> Result<Option<Lead>, CrmError> {
+        self.find_lead("ProspectID", &id.0).await
+    }
+
     /// Creates a lead; returns its id.
     async fn create_lead(&self, fields: &[CrmField]) -> Result<LeadId, CrmError>;
 

@@ -179,19 +179,29 @@ pub enum AttemptEnd {
 
 /// A write the connector made to the CRM (from an inbound HL7 message), remembered briefly so
 /// the webhook it fires can be recognised as an echo and not sent back to the EHR.
+///
+/// It holds the record as the CRM had it right after the write (read back from the CRM), not
+/// merely what the connector wrote: a webhook is an echo only if it shows that very state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CrmWrite {
     /// `lead-<id>` or `activity-<id>`.
     pub entity: String,
-    /// SHA-256 (hex) of each written field's value, by schema name: values themselves are
-    /// PHI and are not kept.
+    /// SHA-256 (hex) of each field's value of the record right after the write, by schema
+    /// name (fields the CRM returned empty are left out): values themselves are PHI and are
+    /// not kept.
     pub field_digests: std::collections::BTreeMap<String, String>,
+    /// The CRM user the record's `ModifiedBy` named right after the write: the connector's
+    /// API user. `None` when the CRM did not say; such a write suppresses nothing.
+    pub modified_by: Option<String>,
     /// When the connector wrote it.
     pub at: DateTime<Utc>,
 }
 
 /// How long a CRM write is remembered for echo suppression.
 pub const ECHO_WINDOW: chrono::Duration = chrono::Duration::minutes(15);
+
+/// The CRM's field naming who last changed a record (LeadSquared's `ModifiedBy`).
+pub const MODIFIED_BY: &str = "ModifiedBy";
 
 /// SHA-256 hex of a field value, as [`CrmWrite::field_digests`] holds it (values are trimmed
 /// first: the CRM trims what it stores).
@@ -200,29 +210,103 @@ pub fn field_digest(value: &str) -> String {
     hex::encode(sha2::Sha256::digest(value.trim().as_bytes()))
 }
 
+/// Whether a webhook is only the echo of a connector write, and if not, why not. Every
+/// variant but [`EchoCheck::Echo`] means the webhook is delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EchoCheck {
+    /// The webhook carries nothing but the connector's own write: its `ModifiedBy` is the
+    /// connector's CRM user and every field the flows map equals the record as the write left
+    /// it.
+    Echo,
+    /// The connector wrote the record not at all within [`ECHO_WINDOW`].
+    NoRecentWrite,
+    /// The connector's CRM user is not known for the write (the read-back did not name one).
+    WriterUnknown,
+    /// The webhook does not say who changed the record.
+    NoModifiedBy,
+    /// Somebody other than the connector changed the record.
+    OtherUser,
+    /// The connector's user, but these mapped fields differ from the record as the write left
+    /// it (names only).
+    FieldsChanged(Vec<String>),
+}
+
+impl EchoCheck {
+    /// A short, PHI-free word for audit entries.
+    pub fn word(&self) -> &'static str {
+        match self {
+            EchoCheck::Echo => "echo",
+            EchoCheck::NoRecentWrite => "no_recent_write",
+            EchoCheck::WriterUnknown => "writer_unknown",
+            EchoCheck::NoModifiedBy => "no_modified_by",
+            EchoCheck::OtherUser => "modified_by_another_user",
+            EchoCheck::FieldsChanged(_) => "fields_changed",
+        }
+    }
+}
+
 impl CrmWrite {
-    /// A record of writing `fields` to `entity` at `at`.
-    pub fn new(entity: String, fields: &[crate::crm::CrmField], at: DateTime<Utc>) -> Self {
+    /// A record of the connector's write to `entity` at `at`: `state` is the record as read
+    /// back from the CRM right after the write (its `ModifiedBy` names the connector's user).
+    pub fn new(entity: String, state: &[crate::crm::CrmField], at: DateTime<Utc>) -> Self {
+        let modified_by = state
+            .iter()
+            .find(|f| f.name == MODIFIED_BY && !f.value.trim().is_empty())
+            .map(|f| f.value.trim().to_owned());
         Self {
             entity,
-            field_digests: fields
+            field_digests: state
                 .iter()
+                .filter(|f| !f.value.trim().is_empty())
                 .map(|f| (f.name.clone(), field_digest(&f.value)))
                 .collect(),
+            modified_by,
             at,
         }
     }
 
-    /// Whether a webhook payload's fields only echo this write: every field written has the
-    /// same value in the payload (a changed value, or one the payload lacks, means somebody
-    /// else changed the record).
-    pub fn is_echoed_by(&self, payload: &std::collections::BTreeMap<String, String>) -> bool {
-        !self.field_digests.is_empty()
-            && self.field_digests.iter().all(|(name, digest)| {
-                payload
-                    .get(name)
-                    .is_some_and(|value| &field_digest(value) == digest)
+    /// Checks a webhook payload against this write. `mapped` names the fields the flows that
+    /// would run read from the payload. An echo needs both: the payload's `ModifiedBy` is the
+    /// connector's user, and each mapped field holds what the record held right after the
+    /// write (a field absent or empty on both sides is equal). Anything else is a change
+    /// somebody made, and goes to the EHR: a repeated message is harmless, a lost one is not.
+    pub fn check<'a>(
+        &self,
+        payload: &std::collections::BTreeMap<String, String>,
+        mapped: impl IntoIterator<Item = &'a str>,
+    ) -> EchoCheck {
+        let Some(writer) = &self.modified_by else {
+            return EchoCheck::WriterUnknown;
+        };
+        let Some(by) = payload
+            .get(MODIFIED_BY)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+        else {
+            return EchoCheck::NoModifiedBy;
+        };
+        if !by.eq_ignore_ascii_case(writer) {
+            return EchoCheck::OtherUser;
+        }
+        let mut changed: Vec<String> = mapped
+            .into_iter()
+            .filter(|name| {
+                let sent = payload
+                    .get(*name)
+                    .map(|v| v.trim())
+                    .filter(|v| !v.is_empty())
+                    .map(field_digest);
+                sent.as_ref() != self.field_digests.get(*name)
             })
+            .map(str::to_owned)
+            .collect();
+        if changed.is_empty() {
+            EchoCheck::Echo
+        } else {
+            changed.sort();
+            changed.dedup();
+            EchoCheck::FieldsChanged(changed)
+        }
     }
 }
 
@@ -232,29 +316,72 @@ mod tests {
     use crate::crm::CrmField;
     use std::collections::BTreeMap;
 
-    #[test]
-    fn an_echo_has_every_written_value_unchanged() {
-        let write = CrmWrite::new(
+    const CONNECTOR: &str = "8f1c0000-0000-4000-8000-00000000c0de";
+
+    fn payload(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn write_after_create() -> CrmWrite {
+        CrmWrite::new(
             "lead-1".into(),
             &[
                 CrmField::new("FirstName", "Casey"),
                 CrmField::new("mx_MRN", "MRN20001"),
+                CrmField::new("Phone", ""),
+                CrmField::new(MODIFIED_BY, CONNECTOR),
             ],
             DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
-        );
-        let mut payload: BTreeMap<String, String> = [
+        )
+    }
+
+    #[test]
+    fn an_echo_is_the_connectors_user_showing_the_state_it_left() {
+        let write = write_after_create();
+        let echo = payload(&[
             ("FirstName", "Casey "),
             ("mx_MRN", "MRN20001"),
+            ("Phone", ""),
             ("Score", "12"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-        assert!(write.is_echoed_by(&payload));
-        payload.insert("FirstName".into(), "Kasey".into());
-        assert!(!write.is_echoed_by(&payload));
-        payload.remove("FirstName");
-        assert!(!write.is_echoed_by(&payload));
+            (MODIFIED_BY, CONNECTOR),
+        ]);
+        let mapped = ["FirstName", "mx_MRN", "Phone"];
+        assert_eq!(write.check(&echo, mapped), EchoCheck::Echo);
+
+        // A person set the phone (a field the connector never wrote): not an echo.
+        let mut edited = echo.clone();
+        edited.insert("Phone".into(), "+1-5550100123".into());
+        edited.insert(MODIFIED_BY.into(), "person-7".into());
+        assert_eq!(write.check(&edited, mapped), EchoCheck::OtherUser);
+        // Even under the connector's user, a mapped field that differs is a change.
+        edited.insert(MODIFIED_BY.into(), CONNECTOR.into());
+        assert_eq!(
+            write.check(&edited, mapped),
+            EchoCheck::FieldsChanged(vec!["Phone".into()])
+        );
+        // Who changed it must be said.
+        let mut anonymous = echo.clone();
+        anonymous.remove(MODIFIED_BY);
+        assert_eq!(write.check(&anonymous, mapped), EchoCheck::NoModifiedBy);
+        // Fields no flow maps do not matter.
+        let mut scored = echo.clone();
+        scored.insert("Score".into(), "99".into());
+        assert_eq!(write.check(&scored, mapped), EchoCheck::Echo);
+    }
+
+    #[test]
+    fn a_write_without_its_writer_suppresses_nothing() {
+        let write = CrmWrite::new(
+            "lead-1".into(),
+            &[CrmField::new("FirstName", "Casey")],
+            DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+        );
+        assert_eq!(write.modified_by, None);
+        let echo = payload(&[("FirstName", "Casey"), (MODIFIED_BY, CONNECTOR)]);
+        assert_eq!(write.check(&echo, ["FirstName"]), EchoCheck::WriterUnknown);
     }
 
     #[test]

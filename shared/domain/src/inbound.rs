@@ -200,6 +200,45 @@ pub fn parse_key(channel_id: &str, control_id: &str) -> Result<InboundKey, Valid
     }
 }
 
+/// A lock on one patient's search key value on a channel (the MRN in `mx_MRN` on `north-ehr`),
+/// held while a flow searches the CRM for the patient's lead and may create it: two messages
+/// for one new patient (an A04 and an immediate A08 on two connections) would otherwise both
+/// find nothing and both create a lead. Its id holds a digest of the value, never the value
+/// (an MRN), so it can be a store key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KeyLock(String);
+
+/// How long a [`KeyLock`] is held at most: longer than a search and a create take with the
+/// CRM client's retries, so a lapse means the holder died.
+pub const KEY_LOCK_LEASE: chrono::Duration = chrono::Duration::seconds(60);
+
+impl KeyLock {
+    /// The lock on `value` of CRM field `field` on `channel`. Values are compared as the CRM
+    /// compares them (trimmed, case-insensitive), so `mrn20001` and `MRN20001 ` share a lock.
+    pub fn new(channel: &ChannelId, field: &str, value: &str) -> Self {
+        use sha2::Digest;
+        let folded = value.trim().to_lowercase();
+        let digest = hex::encode(sha2::Sha256::digest(folded.as_bytes()));
+        Self(format!("{channel}|{field}|{digest}"))
+    }
+
+    /// The lock's id: `<channel>|<field>|<SHA-256 of the folded value>`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A lock read back from a store by its id.
+    pub fn from_id(id: impl Into<String>) -> Self {
+        Self(id.into())
+    }
+}
+
+impl std::fmt::Display for KeyLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,7 +20,7 @@ use crate::delivery::{
 use crate::flow::{Channel, ChannelId, Flow, FlowId, SecretRef, SecretValue};
 use crate::hie::{Claim, SendKey, SendRecord, SendState};
 use crate::inbound::{
-    ControlId, InboundClaim, InboundKey, InboundRecord, InboundState, StepProgress,
+    ControlId, InboundClaim, InboundKey, InboundRecord, InboundState, KeyLock, StepProgress,
 };
 use crate::patient::{Email, Patient};
 use crate::settings::{HieSettings, Versioned};
@@ -370,6 +370,22 @@ pub trait InboundLedger: Send + Sync {
 
     /// The record, or `None`.
     async fn get(&self, key: &InboundKey) -> Result<Option<InboundRecord>, StoreError>;
+
+    /// Takes `lock` for `holder` until `now + lease`, with one conditional write: granted
+    /// (`true`) when nobody holds it, the holder's lease has lapsed (`lease_until <= now`), or
+    /// `holder` holds it already (the lease is renewed); `false`, writing nothing, while another
+    /// holder's lease is live. Two concurrent calls for one lock MUST NOT both be granted.
+    async fn lock_key(
+        &self,
+        lock: &KeyLock,
+        holder: &str,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<bool, StoreError>;
+
+    /// Releases `lock` if `holder` holds it; otherwise (another holder took it after a lapse,
+    /// or nobody holds it) changes nothing.
+    async fn unlock_key(&self, lock: &KeyLock, holder: &str) -> Result<(), StoreError>;
 }
 
 /// Why a secret could not be read. Never carries the secret or the reference's location.

@@ -8,16 +8,37 @@
 //! Progress is saved to the inbound ledger right after each create (the one CRM write that is
 //! not idempotent), so a resend after a failure later in the flow continues with the lead it
 //! already created instead of creating another. Updates are idempotent and simply run again.
+//!
+//! Two messages for one new patient (an A04 and an immediate A08 on two connections) would
+//! both search, find nothing and both create a lead: a flow that may create a lead holds a
+//! [`KeyLock`] on each of its search key values (in the inbound ledger, so across processes and
+//! Lambda instances) from the search until the create is saved. A message that cannot get the
+//! lock within [`KEY_LOCK_WAIT`] fails with a transient error (AE), and the EHR's resend
+//! finds the lead.
+//!
+//! After each create (and activity update) that a CRM webhook may echo, the record is read
+//! back from the CRM and remembered for echo suppression ([`crate::outbound::echo`]): the
+//! state right after the write and the CRM user it names. Lead updates are not read back: the
+//! connector updates leads without LeadSquared's `postUpdatedLead=true`, so they fire no
+//! webhook.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use connector_domain::StoreError;
+use connector_domain::clock::Clock;
 use connector_domain::crm::CrmField;
 use connector_domain::crm::{Crm, CrmError, LeadId};
-use connector_domain::flow::Entity;
+use connector_domain::flow::{CrmPlan, Entity, WebhookEvent};
 use connector_domain::flow::{Flow, MappingErrors, SyncBehaviour, map_ehr_to_crm};
-use connector_domain::inbound::{InboundKey, StepProgress, flow_step};
+use connector_domain::inbound::{InboundKey, KEY_LOCK_LEASE, KeyLock, StepProgress, flow_step};
 use connector_domain::ports::{CrmWriteLog, InboundLedger};
 use connector_hl7::Message;
+
+/// How long a flow waits for another message's [`KeyLock`] on the same patient before it
+/// gives up with a transient failure (the EHR resends). Well under EHRs' ACK timeouts.
+pub const KEY_LOCK_WAIT: Duration = Duration::from_secs(10);
 
 /// Why a flow did not finish.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +53,10 @@ pub enum FlowFailure {
     /// Progress could not be saved (the store failed, or another handler took the message).
     #[error("inbound ledger failed")]
     Ledger(#[source] StoreError),
+    /// Another message for the same patient held the search key lock for longer than
+    /// [`KEY_LOCK_WAIT`] (a resend will find its lead).
+    #[error("another message for this patient is being processed")]
+    KeyBusy,
 }
 
 impl FlowFailure {
@@ -44,6 +69,7 @@ impl FlowFailure {
             FlowFailure::Crm(CrmError::Unavailable(_)) => "crm_unavailable",
             FlowFailure::Crm(CrmError::InvalidResponse) => "crm_invalid_response",
             FlowFailure::Ledger(_) => "ledger",
+            FlowFailure::KeyBusy => "search_key_busy",
         }
     }
 }
@@ -60,13 +86,87 @@ pub struct Progress<'a> {
     pub now: DateTime<Utc>,
     /// Where CRM writes are remembered for echo suppression.
     pub crm_writes: &'a dyn CrmWriteLog,
+    /// The clock the key locks' leases are read on.
+    pub clock: &'a dyn Clock,
+    /// The CRM webhook events some enabled CRM -> EHR flow of the channel takes: only writes
+    /// that fire one of these are read back and remembered.
+    pub echo_events: BTreeSet<WebhookEvent>,
 }
 
 impl Progress<'_> {
-    /// Remembers a CRM write so the webhook it fires is not sent back to the EHR. A failure
-    /// costs one echoed message at worst, so it is logged, not returned.
-    async fn remember(&self, entity: Entity, id: &str, fields: &[CrmField]) {
-        crate::outbound::echo::record_write(self.crm_writes, entity, id, fields, self.now).await;
+    /// Remembers a CRM write so the webhook it fires is not sent back to the EHR: `state` is
+    /// the record as read back right after the write. A failure costs one echoed message at
+    /// worst, so it is logged, not returned.
+    async fn remember(&self, entity: Entity, id: &str, state: &[CrmField]) {
+        crate::outbound::echo::record_write(self.crm_writes, entity, id, state, self.now).await;
+    }
+
+    /// Whether a write that fires `event` should be read back and remembered.
+    fn watches(&self, event: WebhookEvent) -> bool {
+        self.echo_events.contains(&event)
+    }
+
+    /// The holder name of this attempt's key locks.
+    fn holder(&self) -> String {
+        format!(
+            "{}/{}#{}",
+            self.key.channel_id, self.key.control_id, self.attempt
+        )
+    }
+
+    /// Takes the locks on the plan's search key values, in lock-id order (so two messages
+    /// never wait on each other crosswise), waiting up to [`KEY_LOCK_WAIT`] for each.
+    async fn lock_keys(&self, plan: &CrmPlan) -> Result<Vec<KeyLock>, FlowFailure> {
+        let mut locks: Vec<KeyLock> = plan
+            .search_keys()
+            .map(|k| KeyLock::new(&self.key.channel_id, &k.name, &k.value))
+            .collect();
+        locks.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        locks.dedup();
+        let holder = self.holder();
+        let mut held = Vec::new();
+        for lock in locks {
+            match self.wait_for(&lock, &holder).await {
+                Ok(()) => held.push(lock),
+                Err(e) => {
+                    self.unlock(&held).await;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(held)
+    }
+
+    async fn wait_for(&self, lock: &KeyLock, holder: &str) -> Result<(), FlowFailure> {
+        let started = tokio::time::Instant::now();
+        let mut pause = Duration::from_millis(20);
+        loop {
+            let now = self.clock.now();
+            if self
+                .ledger
+                .lock_key(lock, holder, now, KEY_LOCK_LEASE)
+                .await
+                .map_err(FlowFailure::Ledger)?
+            {
+                return Ok(());
+            }
+            if started.elapsed() + pause > KEY_LOCK_WAIT {
+                return Err(FlowFailure::KeyBusy);
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(500));
+        }
+    }
+
+    /// Releases locks taken by [`Progress::lock_keys`]. A failed release only delays the
+    /// patient's next message until the lease lapses, so it is logged, not returned.
+    async fn unlock(&self, locks: &[KeyLock]) {
+        let holder = self.holder();
+        for lock in locks {
+            if let Err(e) = self.ledger.unlock_key(lock, &holder).await {
+                tracing::warn!(channel_id = %self.key.channel_id, error = %crate::http::problem::error_chain(&e), "cannot release a search key lock; it lapses with its lease");
+            }
+        }
     }
 
     async fn save(&self, flow: &Flow, progress: &StepProgress) -> Result<(), FlowFailure> {
@@ -111,46 +211,20 @@ pub async fn run_flow(
     }
 
     if progress.lead_action.is_none() {
-        let mut found: Option<LeadId> = None;
-        for key in plan.search_keys() {
-            match crm.find_lead(&key.name, &key.value).await {
-                Ok(Some(lead)) => {
-                    found = Some(lead.id);
-                    break;
-                }
-                Ok(None) => {}
-                Err(e) => return Err((progress, FlowFailure::Crm(e))),
+        // Only a create can make a second lead for one patient: only flows that may create
+        // hold the patient's search key locks, from the search until the create is saved.
+        let locks = if plan.lead_sync.creates() {
+            match saver.lock_keys(&plan).await {
+                Ok(locks) => locks,
+                Err(e) => return Err((progress, e)),
             }
-        }
-        match found {
-            Some(id) if plan.lead_sync.updates() => {
-                if let Err(e) = crm.update_lead(&id, &plan.lead_fields).await {
-                    return Err((progress, FlowFailure::Crm(e)));
-                }
-                saver.remember(Entity::Lead, &id.0, &plan.lead_fields).await;
-                progress.lead_id = Some(id);
-                progress.lead_action = Some("updated".into());
-            }
-            Some(id) => {
-                progress.lead_id = Some(id);
-                progress.lead_action = Some("unchanged".into());
-            }
-            None if plan.lead_sync.creates() => {
-                let fields = plan.lead_fields_for_create();
-                let id = match crm.create_lead(&fields).await {
-                    Ok(id) => id,
-                    Err(e) => return Err((progress, FlowFailure::Crm(e))),
-                };
-                saver.remember(Entity::Lead, &id.0, &fields).await;
-                progress.lead_id = Some(id);
-                progress.lead_action = Some("created".into());
-                if plan.activity.is_some()
-                    && let Err(e) = saver.save(flow, &progress).await
-                {
-                    return Err((progress, e));
-                }
-            }
-            None => progress.lead_action = Some("not_found".into()),
+        } else {
+            Vec::new()
+        };
+        let step = lead_step(crm, saver, flow, &plan, &mut progress).await;
+        saver.unlock(&locks).await;
+        if let Err(e) = step {
+            return Err((progress, e));
         }
     }
 
@@ -178,9 +252,9 @@ pub async fn run_flow(
                         if let Err(e) = crm.update_activity(&found.id, &activity.to_input()).await {
                             return Err((progress, FlowFailure::Crm(e)));
                         }
-                        saver
-                            .remember(Entity::Activity, &found.id.0, &activity.fields)
-                            .await;
+                        if saver.watches(WebhookEvent::ActivityUpdate) {
+                            read_back_activity(crm, saver, &lead, activity, &found.id).await;
+                        }
                         progress.activity_id = Some(found.id);
                         progress.activity_action = Some("updated".into());
                     }
@@ -191,9 +265,9 @@ pub async fn run_flow(
                     None if activity.sync.creates() => {
                         match crm.create_activity(&lead, &activity.to_input()).await {
                             Ok(id) => {
-                                saver
-                                    .remember(Entity::Activity, &id.0, &activity.fields)
-                                    .await;
+                                if saver.watches(WebhookEvent::ActivityCreate) {
+                                    read_back_activity(crm, saver, &lead, activity, &id).await;
+                                }
                                 progress.activity_id = Some(id);
                                 progress.activity_action = Some("created".into());
                             }
@@ -211,4 +285,97 @@ pub async fn run_flow(
         return Err((progress, e));
     }
     Ok(progress)
+}
+
+/// Searches for the flow's lead (primary key, then secondary) and applies the lead sync
+/// behaviour, recording what it did in `progress` (saved at once after a create).
+async fn lead_step(
+    crm: &dyn Crm,
+    saver: &Progress<'_>,
+    flow: &Flow,
+    plan: &CrmPlan,
+    progress: &mut StepProgress,
+) -> Result<(), FlowFailure> {
+    let mut found: Option<LeadId> = None;
+    for key in plan.search_keys() {
+        match crm.find_lead(&key.name, &key.value).await {
+            Ok(Some(lead)) => {
+                found = Some(lead.id);
+                break;
+            }
+            Ok(None) => {}
+            Err(e) => return Err(FlowFailure::Crm(e)),
+        }
+    }
+    match found {
+        Some(id) if plan.lead_sync.updates() => {
+            crm.update_lead(&id, &plan.lead_fields)
+                .await
+                .map_err(FlowFailure::Crm)?;
+            progress.lead_id = Some(id);
+            progress.lead_action = Some("updated".into());
+        }
+        Some(id) => {
+            progress.lead_id = Some(id);
+            progress.lead_action = Some("unchanged".into());
+        }
+        None if plan.lead_sync.creates() => {
+            let id = crm
+                .create_lead(&plan.lead_fields_for_create())
+                .await
+                .map_err(FlowFailure::Crm)?;
+            progress.lead_id = Some(id.clone());
+            progress.lead_action = Some("created".into());
+            // Saved before anything else can fail: a resend continues with this lead.
+            saver.save(flow, progress).await?;
+            // A CRM may follow a create's webhook with an update's: either may echo it.
+            if saver.watches(WebhookEvent::LeadCreate) || saver.watches(WebhookEvent::LeadUpdate) {
+                read_back_lead(crm, saver, &id).await;
+            }
+        }
+        None => progress.lead_action = Some("not_found".into()),
+    }
+    Ok(())
+}
+
+/// Reads a lead the connector just wrote and remembers its state for echo suppression. A
+/// failed read remembers nothing: the webhook is then delivered (a repeat, never a loss).
+async fn read_back_lead(crm: &dyn Crm, saver: &Progress<'_>, id: &LeadId) {
+    match crm.get_lead(id).await {
+        Ok(Some(lead)) => saver.remember(Entity::Lead, &id.0, &lead.fields).await,
+        Ok(None) => {
+            tracing::warn!(lead_id = %id.0, "the lead just written cannot be read back; its webhook will not be taken for an echo");
+        }
+        Err(e) => {
+            tracing::warn!(lead_id = %id.0, error = %crate::http::problem::error_chain(&e), "cannot read the lead back; its webhook will not be taken for an echo");
+        }
+    }
+}
+
+/// Reads an activity the connector just wrote (by its match key) and remembers its state for
+/// echo suppression; without a match key it cannot be found, and nothing is remembered.
+async fn read_back_activity(
+    crm: &dyn Crm,
+    saver: &Progress<'_>,
+    lead: &LeadId,
+    activity: &connector_domain::flow::ActivityPlan,
+    id: &connector_domain::crm::ActivityId,
+) {
+    let Some(key) = &activity.match_key else {
+        return;
+    };
+    match crm
+        .find_activity(lead, activity.event, &key.name, &key.value)
+        .await
+    {
+        Ok(Some(found)) if found.id == *id => {
+            saver.remember(Entity::Activity, &id.0, &found.fields).await;
+        }
+        Ok(_) => {
+            tracing::warn!(activity_id = %id.0, "the activity just written cannot be read back; its webhook will not be taken for an echo");
+        }
+        Err(e) => {
+            tracing::warn!(activity_id = %id.0, error = %crate::http::problem::error_chain(&e), "cannot read the activity back; its webhook will not be taken for an echo");
+        }
+    }
 }

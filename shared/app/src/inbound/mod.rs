@@ -16,9 +16,11 @@ pub mod crm_sync;
 pub mod hie_feed;
 pub mod signature;
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use connector_domain::audit::{AuditEntry, LogType, Outcome};
-use connector_domain::flow::{Channel, ChannelId, Flow, MappingError};
+use connector_domain::flow::{Channel, ChannelId, Direction, Flow, MappingError, WebhookEvent};
 use connector_domain::inbound::{
     ControlId, HIE_STEP, InboundClaim, InboundKey, InboundState, StepProgress, flow_step,
 };
@@ -249,7 +251,7 @@ fn flow_error(failure: &FlowFailure) -> AckError {
             Some(MappingError::NoSearchKey) => AckError::new(ErrorCode::RequiredFieldMissing),
             _ => internal,
         },
-        FlowFailure::Crm(_) | FlowFailure::Ledger(_) => internal,
+        FlowFailure::Crm(_) | FlowFailure::Ledger(_) | FlowFailure::KeyBusy => internal,
     }
 }
 
@@ -291,10 +293,15 @@ async fn process(
     };
     let event = event_name(&message);
     let hie_event = HieEvent::of(&message);
-    let flows: Vec<Flow> = ctx
-        .flows
-        .list_flows(Some(&channel.channel_id))
-        .await?
+    let channel_flows = ctx.flows.list_flows(Some(&channel.channel_id)).await?;
+    // The webhooks the channel's CRM -> EHR flows take: the CRM writes that fire one of them
+    // are read back and remembered, so their echoes are not sent back to the EHR.
+    let echo_events: BTreeSet<WebhookEvent> = channel_flows
+        .iter()
+        .filter(|f| f.enabled && f.direction == Direction::CrmToEhr)
+        .filter_map(|f| f.webhook_event)
+        .collect();
+    let flows: Vec<Flow> = channel_flows
         .into_iter()
         .filter(|f| f.handles(&message))
         .collect();
@@ -415,6 +422,8 @@ async fn process(
 
     let saver = Progress {
         crm_writes: ctx.crm_writes.as_ref(),
+        clock: ctx.clock.as_ref(),
+        echo_events,
         ledger: ctx.inbound_ledger.as_ref(),
         key: &key,
         attempt,

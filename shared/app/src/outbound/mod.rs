@@ -1,7 +1,8 @@
 //! The CRM -> EHR pipeline's intake: a CRM webhook becomes HL7 deliveries.
 //!
 //! For one webhook: find the channel and check its webhook token (constant time); read the
-//! payload ([`payload`]); drop echoes of the connector's own CRM writes ([`echo`]); build the
+//! payload ([`payload`]); drop echoes of the connector's own CRM writes ([`echo`]: only a
+//! webhook that carries nothing but such a write; the audit entry says why); build the
 //! HL7 message of every enabled crm_to_ehr flow of the channel for the event (MSH-7 now in the
 //! flow's time zone, a new MSH-10); record the webhook (deduplicated on event, entity id and
 //! modification time) with its deliveries in one transaction; enqueue the delivery ids on the
@@ -202,9 +203,24 @@ async fn process(
         "version": key.version,
     });
 
-    if let Some(echo) = echo::find_echo(ctx, &payload, now).await? {
+    let flows: Vec<Flow> = ctx
+        .flows
+        .list_flows(Some(&channel.channel_id))
+        .await?
+        .into_iter()
+        .filter(|f| {
+            f.enabled && f.direction == Direction::CrmToEhr && f.webhook_event == Some(event)
+        })
+        .collect();
+
+    // Checked on the payload as the CRM sent it, before an activity's lead fields are added.
+    let echo = echo::check(ctx, &payload, &flows, now).await?;
+    if !flows.is_empty() && echo.is_echo() {
         let mut detail = base_detail.clone();
-        detail["echo_of_write_at"] = json!(echo.at);
+        detail["echo"] = echo.detail();
+        detail["reason"] = json!(
+            "ModifiedBy is the connector's CRM user and every mapped field equals the record as the connector's write left it"
+        );
         let entry = audit("webhook.echo_suppressed", Outcome::Skipped, now).with_detail(detail);
         return match ctx.deliveries.accept_webhook(&key, &[], &entry).await {
             Ok(()) | Err(StoreError::Conflict(_)) => {
@@ -217,16 +233,6 @@ async fn process(
             Err(e) => Err(e.into()),
         };
     }
-
-    let flows: Vec<Flow> = ctx
-        .flows
-        .list_flows(Some(&channel.channel_id))
-        .await?
-        .into_iter()
-        .filter(|f| {
-            f.enabled && f.direction == Direction::CrmToEhr && f.webhook_event == Some(event)
-        })
-        .collect();
 
     if payload.entity == connector_domain::flow::Entity::Activity {
         complete_with_lead(ctx, &flows, &mut payload).await;
@@ -287,6 +293,7 @@ async fn process(
     };
     let mut detail = base_detail;
     detail["flows"] = json!(flow_detail);
+    detail["echo"] = echo.detail();
     let entry = audit(action, outcome, now).with_detail(detail);
     match ctx
         .deliveries

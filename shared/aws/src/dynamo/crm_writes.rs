@@ -1,8 +1,9 @@
 //! The CRM write log on the `flows` table: one item per write,
 //! `pk = CRMWRITE#<entity>`, `sk = <at>#<UUIDv7>` (fixed-width time, so sort key order is time
 //! order; the suffix keeps two writes at the same instant apart), holding `entity`, `at`,
-//! `field_digests` (the SHA-256 digests by field name, as JSON text: field names are data, and
-//! JSON round-trips any of them) and `expires_at` = `at` + [`ECHO_WINDOW`] + a margin (the TTL
+//! `field_digests` (the SHA-256 digests of the record's fields as read back after the write, by
+//! field name, as JSON text: field names are data, and JSON round-trips any of them),
+//! `modified_by` (the CRM user the record named then; absent when unknown) and `expires_at` = `at` + [`ECHO_WINDOW`] + a margin (the TTL
 //! attribute).
 //!
 //! `record` is one PutItem; `recent` is one strongly consistent Query
@@ -27,6 +28,9 @@ use crate::error_map;
 const KIND: &str = "crm write";
 /// The attribute holding the digests as JSON text.
 const DIGESTS: &str = "field_digests";
+/// The attribute holding the CRM user the record named right after the write (absent when
+/// unknown).
+const MODIFIED_BY: &str = "modified_by";
 /// How long past the echo window a write is kept: covers clock differences between the
 /// function that records a write and the one that reads it.
 pub const CRM_WRITE_TTL_MARGIN: chrono::Duration = chrono::Duration::hours(1);
@@ -63,6 +67,9 @@ fn write_item(write: &CrmWrite, unique: &str) -> Result<Item, StoreError> {
     item.insert("entity".to_owned(), s(write.entity.as_str()));
     item.insert("at".to_owned(), codec::to_value(&write.at, KIND)?);
     item.insert(DIGESTS.to_owned(), s(digests));
+    if let Some(by) = &write.modified_by {
+        item.insert(MODIFIED_BY.to_owned(), s(by.as_str()));
+    }
     let expires_at = write
         .at
         .checked_add_signed(ECHO_WINDOW + CRM_WRITE_TTL_MARGIN)
@@ -82,7 +89,12 @@ fn decode(item: &Item) -> Result<CrmWrite, StoreError> {
             .map_err(|_| corrupt())
     })?;
     let digests = codec::string(item, DIGESTS, KIND).map_err(|_| corrupt())?;
+    let modified_by = match item.get(MODIFIED_BY) {
+        None => None,
+        Some(v) => Some(v.as_s().map_err(|_| corrupt())?.clone()),
+    };
     Ok(CrmWrite {
+        modified_by,
         entity: entity.to_owned(),
         field_digests: serde_json::from_str::<BTreeMap<String, String>>(digests)
             .map_err(|_| corrupt())?,
@@ -180,6 +192,7 @@ mod tests {
                 ("FirstName".to_owned(), "ab".repeat(32)),
                 ("odd name.with#chars".to_owned(), "cd".repeat(32)),
             ]),
+            modified_by: Some("api-user-1".into()),
             at,
         };
         let item = write_item(&write, "u-1").unwrap();

@@ -14,6 +14,10 @@
 //! - `finish` is one TransactWriteItems: the state change, conditional on `processing` at that
 //!   attempt, and the audit entry.
 //!
+//! - `lock_key` is one conditional PutItem of `pk = KEYLOCK#<lock id>`, `sk = LOCK` (holder,
+//!   `lease_key`, TTL a day past the lease): no item, a lapsed lease, or the same holder;
+//!   `unlock_key` one DeleteItem conditional on the holder.
+//!
 //! One partition per message: a busy channel spreads over many partitions, and no message's
 //! writes contend with another's.
 
@@ -29,7 +33,7 @@ use chrono::{DateTime, Utc};
 use connector_domain::StoreError;
 use connector_domain::audit::AuditEntry;
 use connector_domain::inbound::{
-    InboundClaim, InboundKey, InboundRecord, InboundState, StepProgress,
+    InboundClaim, InboundKey, InboundRecord, InboundState, KeyLock, StepProgress,
 };
 use connector_domain::ports::InboundLedger;
 
@@ -301,7 +305,77 @@ impl InboundLedger for DynamoInboundLedger {
             .map(|item| codec::from_item(item, KIND))
             .transpose()
     }
+
+    async fn lock_key(
+        &self,
+        lock: &KeyLock,
+        holder: &str,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<bool, StoreError> {
+        let until = now
+            .checked_add_signed(lease)
+            .ok_or(StoreError::Invalid("lease out of range"))?;
+        let mut item = key2(keys::key_lock_pk(lock), keys::SK_KEY_LOCK);
+        item.insert(HOLDER.to_owned(), s(holder));
+        item.insert(LEASE_KEY.to_owned(), s(keys::sortable_time(until)));
+        // Kept a day past the lease, so a dead holder's lock does not stay forever.
+        item.insert(
+            EXPIRES_AT.to_owned(),
+            n((until + chrono::Duration::days(1)).timestamp()),
+        );
+        let mut e = Expr::default();
+        let condition = format!(
+            "attribute_not_exists({pk}) OR {lease} <= {now} OR {holder} = {me}",
+            pk = e.name(PK),
+            lease = e.name(LEASE_KEY),
+            now = e.value(s(keys::sortable_time(now))),
+            holder = e.name(HOLDER),
+            me = e.value(s(holder)),
+        );
+        let result = self
+            .db
+            .client
+            .put_item()
+            .table_name(&self.db.tables.flows)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if error_map::is_condition_failure(&err) => Ok(false),
+            Err(err) => Err(error_map::dynamo(err)),
+        }
+    }
+
+    async fn unlock_key(&self, lock: &KeyLock, holder: &str) -> Result<(), StoreError> {
+        let mut e = Expr::default();
+        let condition = format!("{} = {}", e.name(HOLDER), e.value(s(holder)));
+        let result = self
+            .db
+            .client
+            .delete_item()
+            .table_name(&self.db.tables.flows)
+            .set_key(Some(key2(keys::key_lock_pk(lock), keys::SK_KEY_LOCK)))
+            .condition_expression(condition)
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .send()
+            .await;
+        match result {
+            // Not ours (any more), or gone: nothing to release.
+            Ok(_) => Ok(()),
+            Err(err) if error_map::is_condition_failure(&err) => Ok(()),
+            Err(err) => Err(error_map::dynamo(err)),
+        }
+    }
 }
+
+/// A key lock's holder attribute.
+const HOLDER: &str = "holder";
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, SecondsFormat, Utc};
 use connector_domain::delivery::{DeliveryId, WebhookKey};
 use connector_domain::flow::{ChannelId, FlowId};
-use connector_domain::inbound::InboundKey;
+use connector_domain::inbound::{InboundKey, KeyLock};
 use connector_domain::{AppointmentId, ConsentId, PatientId};
 
 use super::Item;
@@ -152,6 +152,15 @@ pub fn group_pk(group: &str) -> String {
 pub fn creation_key(created_at: DateTime<Utc>, id: &DeliveryId) -> String {
     format!("{}#{id}", sortable_time(created_at))
 }
+
+/// `KEYLOCK#<lock id>`: a search key lock's partition (the id holds a digest of the key value,
+/// never the value).
+pub fn key_lock_pk(lock: &KeyLock) -> String {
+    format!("KEYLOCK#{lock}")
+}
+
+/// The sort key of a search key lock's one item.
+pub const SK_KEY_LOCK: &str = "LOCK";
 
 /// `CRMWRITE#<entity>`: the partition of the writes to one CRM entity.
 pub fn crm_write_pk(entity: &str) -> String {

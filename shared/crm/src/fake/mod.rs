@@ -380,6 +380,27 @@ impl FakeLeadSquared {
             .cloned()
     }
 
+    /// The user id the fake stamps in `CreatedBy`/`ModifiedBy` for writes through its API
+    /// (the connector's API user).
+    pub const API_USER_ID: &'static str = "3f0d5a8e-0c1b-4d7e-9a52-api000000001";
+    /// The user id [`FakeLeadSquared::edit_lead_in_ui`] stamps: a person working in the CRM.
+    pub const UI_USER_ID: &'static str = "7b21c4d9-5e3f-4a68-8c10-staff0000001";
+
+    /// Changes a lead as a person in LeadSquared's UI would: sets the fields and stamps
+    /// `ModifiedBy` with [`FakeLeadSquared::UI_USER_ID`]. Returns the lead as it now is.
+    pub fn edit_lead_in_ui(&self, id: &LeadId, fields: Vec<CrmField>) -> Option<Lead> {
+        let mut state = self.state();
+        let lead = state.leads.iter_mut().find(|l| l.id == *id)?;
+        for update in fields {
+            match lead.fields.iter_mut().find(|f| f.name == update.name) {
+                Some(existing) => existing.value = update.value,
+                None => lead.fields.push(update),
+            }
+        }
+        server::stamp_system_fields(&mut lead.fields, Self::UI_USER_ID, false);
+        Some(lead.clone())
+    }
+
     /// Stores a lead directly (no request recorded) and returns its id.
     pub fn insert_lead(&self, fields: Vec<CrmField>) -> LeadId {
         let id = LeadId(new_id());

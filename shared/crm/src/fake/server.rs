@@ -278,6 +278,22 @@ fn set_fields(target: &mut Vec<CrmField>, updates: Vec<CrmField>) {
     }
 }
 
+/// Stamps LeadSquared's system fields the way the service does on every write: who changed
+/// the lead and when, and on creation who created it and when. Set after the request's fields,
+/// so a request cannot forge them.
+pub(super) fn stamp_system_fields(fields: &mut Vec<CrmField>, user: &str, created: bool) {
+    let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
+    let mut stamps = vec![
+        CrmField::new("ModifiedBy", user),
+        CrmField::new("ModifiedOn", now.clone()),
+    ];
+    if created {
+        stamps.push(CrmField::new("CreatedBy", user));
+        stamps.push(CrmField::new("CreatedOn", now));
+    }
+    set_fields(fields, stamps);
+}
+
 fn check_unique(
     state: &FakeState,
     fields: &[CrmField],
@@ -397,6 +413,7 @@ fn lead_create(state: &mut FakeState, body: &Value) -> Outcome {
     let id = LeadId(new_id());
     let mut stored = Vec::new();
     set_fields(&mut stored, fields);
+    stamp_system_fields(&mut stored, super::FakeLeadSquared::API_USER_ID, true);
     state.leads.push(Lead {
         id: id.clone(),
         fields: stored,
@@ -424,6 +441,7 @@ fn lead_update(state: &mut FakeState, lead_id: Option<&str>, body: &Value) -> Ou
         ));
     };
     set_fields(&mut lead.fields, fields);
+    stamp_system_fields(&mut lead.fields, super::FakeLeadSquared::API_USER_ID, false);
     Ok(json!({"Status": "Success", "Message": {"AffectedRows": 1}}))
 }
 

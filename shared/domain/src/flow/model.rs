@@ -144,7 +144,7 @@ impl SyncBehaviour {
 }
 
 /// The CRM webhook that triggers a CRM -> EHR flow (LeadSquared `WebhookEvent` codes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WebhookEvent {
     /// A lead was created (code 3).

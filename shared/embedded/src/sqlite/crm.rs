@@ -30,6 +30,10 @@ const INVALID_INPUT: &str = "MXInvalidInputException";
 ///   does; of several matching leads it returns the oldest. An empty value matches nothing
 ///   (LeadSquared treats an empty field as unset). The name `ProspectID` looks a lead up by id.
 /// - [`Crm::update_lead`] merges: the given fields are set, the others kept.
+/// - Every create and update stamps LeadSquared's system fields: `ModifiedBy` (always
+///   [`SqliteCrm::USER_ID`]) and `ModifiedOn`, and on creation `ProspectID`, `CreatedBy` and
+///   `CreatedOn` (times as `yyyy-MM-dd HH:mm:ss`, UTC), so echo detection works as it does
+///   against LeadSquared.
 /// - An activity belongs to a lead and has an event code, a note, a time and fields.
 ///   [`Crm::find_activity`] compares the field value **exactly** (as the LeadSquared adapter does,
 ///   client-side) and returns the oldest match. [`Crm::update_activity`] replaces the note and
@@ -163,6 +167,26 @@ fn to_fields(map: &Map<String, Value>) -> Vec<CrmField> {
         .collect()
 }
 
+/// Stamps LeadSquared's system fields: who changed the lead and when (and, on creation, who
+/// created it and its `ProspectID`), set after the caller's fields so a mapping cannot forge them.
+fn stamp(map: &mut Map<String, Value>, id: &str, at: &str, created: bool) {
+    let mut set = |name: &str, value: &str| {
+        map.insert(name.to_owned(), Value::String(value.to_owned()));
+    };
+    if created {
+        set("ProspectID", id);
+        set("CreatedBy", SqliteCrm::USER_ID);
+        set("CreatedOn", at);
+    }
+    set("ModifiedBy", SqliteCrm::USER_ID);
+    set("ModifiedOn", at);
+}
+
+/// LeadSquared's form of a time in system fields (`yyyy-MM-dd HH:mm:ss`, UTC).
+fn crm_time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
 /// Sets `updates` in `map` (the last of repeated names wins).
 fn merge(map: &mut Map<String, Value>, updates: &[CrmField]) {
     for f in updates {
@@ -246,6 +270,10 @@ impl RawActivity {
 }
 
 impl SqliteCrm {
+    /// The user id the embedded CRM stamps in `CreatedBy`/`ModifiedBy` for every write made
+    /// through the port (the connector is its only API user).
+    pub const USER_ID: &'static str = "connector";
+
     /// The embedded CRM of `db`, timestamping with the system clock.
     pub fn new(db: SqliteDb) -> Self {
         Self {
@@ -411,6 +439,7 @@ impl Crm for SqliteCrm {
             return Err(rejected(INVALID_INPUT));
         }
         let now = self.now()?;
+        let stamped_at = crm_time(self.clock.now());
         let id = uuid::Uuid::new_v4().to_string();
         let fields = fields.to_vec();
         let lead_id = id.clone();
@@ -418,6 +447,7 @@ impl Crm for SqliteCrm {
             .write(move |tx| {
                 let mut map = Map::new();
                 merge(&mut map, &fields);
+                stamp(&mut map, &lead_id, &stamped_at, true);
                 tx.prepare_cached(
                     "INSERT INTO crm_leads (lead_id, fields, created_at, updated_at) \
                      VALUES (?1, ?2, ?3, ?3)",
@@ -436,11 +466,13 @@ impl Crm for SqliteCrm {
             return Err(rejected(INVALID_INPUT));
         }
         let now = self.now()?;
+        let stamped_at = crm_time(self.clock.now());
         let (lead_id, fields) = (id.0.clone(), fields.to_vec());
         self.db
             .write(move |tx| {
                 let mut map = lead_fields(tx, &lead_id)?.ok_or_else(|| rejected(INVALID_ENTITY))?;
                 merge(&mut map, &fields);
+                stamp(&mut map, &lead_id, &stamped_at, false);
                 tx.prepare_cached(
                     "UPDATE crm_leads SET fields = ?2, updated_at = ?3 WHERE lead_id = ?1",
                 )

@@ -1,5 +1,6 @@
-//! `CrmWriteLog`: one row per write the connector made to the CRM (the entity, when, and the
-//! SHA-256 digest of each written field as a JSON object; never the values). Recording a write
+//! `CrmWriteLog`: one row per write the connector made to the CRM (the entity, when, the CRM
+//! user the record named right after it, and the SHA-256 digest of each field of the record as
+//! read back, as a JSON object; never the values). Recording a write
 //! forgets the writes older than [`ECHO_WINDOW`] before it, in the same transaction, so the
 //! table holds about one window of writes.
 
@@ -40,13 +41,15 @@ impl CrmWriteLog for SqliteCrmWriteLog {
             .map_or(i64::MIN, nanos_clamped);
         let digests = to_json(&write.field_digests, "crm write")?;
         let entity = write.entity.clone();
+        let modified_by = write.modified_by.clone();
         let forgotten = self
             .db
             .write(move |tx| {
                 tx.prepare_cached(
-                    "INSERT INTO crm_writes (entity, at, field_digests) VALUES (?1, ?2, ?3)",
+                    "INSERT INTO crm_writes (entity, at, field_digests, modified_by) \
+                     VALUES (?1, ?2, ?3, ?4)",
                 )
-                .and_then(|mut stmt| stmt.execute(params![entity, at, digests]))
+                .and_then(|mut stmt| stmt.execute(params![entity, at, digests, modified_by]))
                 .map_err(db_err)?;
                 tx.prepare_cached("DELETE FROM crm_writes WHERE at < ?1")
                     .and_then(|mut stmt| stmt.execute([forget_before]))
@@ -67,16 +70,16 @@ impl CrmWriteLog for SqliteCrmWriteLog {
         since: DateTime<Utc>,
     ) -> Result<Vec<CrmWrite>, StoreError> {
         let (entity, since) = (entity.to_owned(), nanos_clamped(since));
-        let rows: Vec<(String, i64, String)> = self
+        let rows: Vec<(String, i64, String, Option<String>)> = self
             .db
             .read(move |tx| {
                 tx.prepare_cached(
-                    "SELECT entity, at, field_digests FROM crm_writes \
+                    "SELECT entity, at, field_digests, modified_by FROM crm_writes \
                      WHERE entity = ?1 AND at >= ?2 ORDER BY at, id",
                 )
                 .and_then(|mut stmt| {
                     stmt.query_map(params![entity, since], |row| {
-                        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                        Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
                     })?
                     .collect::<rusqlite::Result<Vec<_>>>()
                 })
@@ -84,10 +87,11 @@ impl CrmWriteLog for SqliteCrmWriteLog {
             })
             .await?;
         rows.into_iter()
-            .map(|(entity, at, digests)| {
+            .map(|(entity, at, digests, modified_by)| {
                 Ok(CrmWrite {
                     entity,
                     field_digests: from_json::<BTreeMap<String, String>>(&digests, "crm write")?,
+                    modified_by,
                     at: from_nanos(at),
                 })
             })

@@ -12,7 +12,7 @@ use connector_domain::StoreError;
 use connector_domain::audit::AuditEntry;
 use connector_domain::flow::ChannelId;
 use connector_domain::inbound::{
-    ControlId, InboundClaim, InboundKey, InboundRecord, InboundState, StepProgress,
+    ControlId, InboundClaim, InboundKey, InboundRecord, InboundState, KeyLock, StepProgress,
 };
 use connector_domain::ports::InboundLedger;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -318,6 +318,53 @@ impl InboundLedger for SqliteInboundLedger {
     async fn get(&self, key: &InboundKey) -> Result<Option<InboundRecord>, StoreError> {
         let key = key.clone();
         self.db.read(move |tx| load(tx, &key)).await
+    }
+
+    async fn lock_key(
+        &self,
+        lock: &KeyLock,
+        holder: &str,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<bool, StoreError> {
+        let until = now
+            .checked_add_signed(lease)
+            .ok_or(StoreError::Invalid("lease out of range"))?;
+        let (id, holder, now, until) = (
+            lock.as_str().to_owned(),
+            holder.to_owned(),
+            nanos(now)?,
+            nanos(until)?,
+        );
+        self.db
+            .write(move |tx| {
+                // One statement: inserts a free lock, or takes over a lapsed (or our own) one;
+                // a live lease of another holder leaves the row as it is (0 rows changed).
+                tx.prepare_cached(
+                    "INSERT INTO inbound_key_locks (lock_id, holder, lease_until) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (lock_id) DO UPDATE SET holder = excluded.holder, \
+                     lease_until = excluded.lease_until \
+                     WHERE inbound_key_locks.lease_until <= ?4 OR inbound_key_locks.holder = excluded.holder",
+                )
+                .and_then(|mut stmt| stmt.execute(params![id, holder, until, now]))
+                .map(|changed| changed == 1)
+                .map_err(db_err)
+            })
+            .await
+    }
+
+    async fn unlock_key(&self, lock: &KeyLock, holder: &str) -> Result<(), StoreError> {
+        let (id, holder) = (lock.as_str().to_owned(), holder.to_owned());
+        self.db
+            .write(move |tx| {
+                tx.prepare_cached(
+                    "DELETE FROM inbound_key_locks WHERE lock_id = ?1 AND holder = ?2",
+                )
+                .and_then(|mut stmt| stmt.execute(params![id, holder]))
+                .map(drop)
+                .map_err(db_err)
+            })
+            .await
     }
 }
 

@@ -6,7 +6,7 @@
 //! domain type on read.
 
 /// Every migration, in order.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// Version 1: stores and queues.
 const V1: &str = r#"
@@ -240,4 +240,19 @@ CREATE TABLE crm_writes (
 ) STRICT;
 CREATE INDEX crm_writes_by_entity ON crm_writes (entity, at, id);
 CREATE INDEX crm_writes_by_time ON crm_writes (at);
+"#;
+
+/// Version 5: the CRM user each remembered CRM write names (`modified_by`: the connector's API
+/// user as the CRM reported it right after the write; NULL when it did not, and such a write
+/// suppresses no webhook), and `inbound_key_locks`, the per-patient search key locks the
+/// EHR -> CRM flows hold while they search for and may create a lead (`lock_id` holds a digest
+/// of the key value, never the value; instants in nanoseconds since the epoch).
+const V5: &str = r#"
+ALTER TABLE crm_writes ADD COLUMN modified_by TEXT;
+
+CREATE TABLE inbound_key_locks (
+    lock_id     TEXT PRIMARY KEY NOT NULL,
+    holder      TEXT NOT NULL,
+    lease_until INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
 "#;

@@ -3,7 +3,7 @@
 //! values are the fixture patient's PHI: only their digests are recorded.
 
 use connector_domain::crm::CrmField;
-use connector_domain::delivery::{CrmWrite, ECHO_WINDOW};
+use connector_domain::delivery::{CrmWrite, ECHO_WINDOW, MODIFIED_BY};
 
 use super::{Case, CrmWriteLogUnderTest, cases};
 use crate::fixtures;
@@ -25,6 +25,7 @@ fn write(entity: &str, at: i64) -> CrmWrite {
             CrmField::new("LastName", fixtures::LAST_NAME),
             CrmField::new("mx_MRN", format!("{}0001", fixtures::MRN_PREFIX)),
             CrmField::new("Phone", fixtures::PHONE),
+            CrmField::new(MODIFIED_BY, "0c0ffee0-api-user"),
         ],
         fixtures::at(at),
     )
@@ -37,7 +38,9 @@ async fn recent(log: &CrmWriteLogUnderTest, entity: &str, since: i64) -> Vec<Crm
 async fn crm_writes_round_trip_in_full(log: CrmWriteLogUnderTest) {
     assert_eq!(recent(&log, "lead-1", -3600).await, Vec::<CrmWrite>::new());
     let written = write("lead-1", 0);
+    assert_eq!(written.modified_by.as_deref(), Some("0c0ffee0-api-user"));
     log.record(&written).await.unwrap();
+    // A write whose writer the CRM did not name keeps `None`.
     let single = CrmWrite::new(
         "activity-7".into(),
         &[CrmField::new("mx_Custom_1", "booked")],

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use connector_domain::audit::{AuditEntry, AuditQuery, LogType, Outcome};
 use connector_domain::crm::{ActivityId, LeadId};
 use connector_domain::inbound::{
-    HIE_STEP, InboundClaim, InboundKey, InboundRecord, InboundState, StepProgress, parse_key,
+    HIE_STEP, InboundClaim, InboundKey, InboundRecord, InboundState, KeyLock, StepProgress,
+    parse_key,
 };
 use serde_json::json;
 
@@ -28,6 +29,9 @@ pub(super) fn cases() -> Vec<Case<FlowStoreSet>> {
         inbound_finish_writes_its_audit_entry_and_clears_the_lease,
         inbound_concurrent_claims_grant_one,
         inbound_keys_are_per_channel_and_control_id,
+        key_lock_is_granted_to_one_holder_until_released_or_lapsed,
+        key_lock_concurrent_takers_get_one,
+        key_locks_are_per_channel_field_and_value,
     ]
 }
 
@@ -507,4 +511,95 @@ async fn inbound_keys_are_per_channel_and_control_id(s: FlowStoreSet) {
         );
     }
     assert_eq!(record(&s, &north).await.state, InboundState::Done);
+}
+
+fn mrn_lock(channel: &str, value: &str) -> KeyLock {
+    KeyLock::new(
+        &connector_domain::flow::ChannelId::parse(channel).expect("a channel id"),
+        "mx_MRN",
+        value,
+    )
+}
+
+async fn lock(s: &FlowStoreSet, lock: &KeyLock, holder: &str, at: i64) -> bool {
+    s.inbound_ledger
+        .lock_key(lock, holder, fixtures::at(at), lease())
+        .await
+        .unwrap()
+}
+
+async fn key_lock_is_granted_to_one_holder_until_released_or_lapsed(s: FlowStoreSet) {
+    let mrn = mrn_lock("north-ehr", "MRN20001");
+    assert!(lock(&s, &mrn, "msg-a", 0).await, "a free lock is granted");
+    assert!(!lock(&s, &mrn, "msg-b", 1).await, "held by msg-a");
+    assert!(lock(&s, &mrn, "msg-a", 2).await, "the holder renews it");
+    // The renewal moved the lease to 62: still held at 61.
+    assert!(
+        !lock(&s, &mrn, "msg-b", 61).await,
+        "renewed lease still live"
+    );
+    // Releasing as somebody else changes nothing.
+    s.inbound_ledger.unlock_key(&mrn, "msg-b").await.unwrap();
+    assert!(
+        !lock(&s, &mrn, "msg-b", 3).await,
+        "a stranger cannot release it"
+    );
+    s.inbound_ledger.unlock_key(&mrn, "msg-a").await.unwrap();
+    assert!(
+        lock(&s, &mrn, "msg-b", 4).await,
+        "released: the next taker gets it"
+    );
+    // A holder that dies: its lease lapses (at 4 + 60) and the lock goes to the next taker.
+    assert!(!lock(&s, &mrn, "msg-c", 63).await);
+    assert!(lock(&s, &mrn, "msg-c", 64).await, "lapsed lease taken over");
+    // The old holder's late release does not free the new holder's lock.
+    s.inbound_ledger.unlock_key(&mrn, "msg-b").await.unwrap();
+    assert!(!lock(&s, &mrn, "msg-d", 65).await, "msg-c still holds it");
+    // Releasing a lock nobody holds is fine.
+    s.inbound_ledger
+        .unlock_key(&mrn_lock("north-ehr", "MRN-NONE"), "msg-a")
+        .await
+        .unwrap();
+}
+
+async fn key_lock_concurrent_takers_get_one(s: FlowStoreSet) {
+    const TAKERS: usize = 16;
+    let mrn = mrn_lock("north-ehr", "MRN20002");
+    let barrier = Arc::new(tokio::sync::Barrier::new(TAKERS));
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..TAKERS {
+        let (ledger, mrn, barrier) = (s.inbound_ledger.clone(), mrn.clone(), barrier.clone());
+        tasks.spawn(async move {
+            barrier.wait().await;
+            let granted = ledger
+                .lock_key(&mrn, &format!("msg-{n}"), fixtures::at(0), lease())
+                .await
+                .unwrap();
+            (n, granted)
+        });
+    }
+    let results = tasks.join_all().await;
+    let winners: Vec<usize> = results.iter().filter(|r| r.1).map(|r| r.0).collect();
+    assert_eq!(winners.len(), 1, "exactly one taker holds it: {results:?}");
+    // Only the winner's release frees it.
+    let winner = format!("msg-{}", winners[0]);
+    assert!(lock(&s, &mrn, &winner, 1).await);
+    s.inbound_ledger.unlock_key(&mrn, &winner).await.unwrap();
+    assert!(lock(&s, &mrn, "late", 2).await);
+}
+
+async fn key_locks_are_per_channel_field_and_value(s: FlowStoreSet) {
+    let north = mrn_lock("north-ehr", "MRN20003");
+    assert!(lock(&s, &north, "msg-a", 0).await);
+    // Values are compared as the CRM compares them: trimmed, case-insensitively.
+    assert!(!lock(&s, &mrn_lock("north-ehr", " mrn20003 "), "msg-b", 0).await);
+    assert!(lock(&s, &mrn_lock("south-ehr", "MRN20003"), "msg-b", 0).await);
+    assert!(lock(&s, &mrn_lock("north-ehr", "MRN20004"), "msg-b", 0).await);
+    let channel = connector_domain::flow::ChannelId::parse("north-ehr").unwrap();
+    let phone = KeyLock::new(&channel, "Phone", "MRN20003");
+    assert!(lock(&s, &phone, "msg-b", 0).await);
+    assert!(
+        !north.as_str().contains("MRN20003") && !north.as_str().to_lowercase().contains("mrn20003"),
+        "the lock id never holds the value"
+    );
 }
