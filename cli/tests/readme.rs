@@ -8,6 +8,7 @@
 //! one after the other in one test.
 
 use std::path::{Path, PathBuf};
+use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -40,26 +41,48 @@ fn run(dir: &Path, prelude: &str, body: &str) -> String {
         "set -euo pipefail\n\
          export PATH={bin}:$PATH\n\
          trap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n\
-         curl() {{ command curl --fail-with-body --max-time 30 \"$@\"; }}\n\
+         curl() {{ case \" $* \" in *\" -sf \"*|*\" -f \"*) command curl --max-time 30 \"$@\";; *) command curl --fail-with-body --max-time 30 \"$@\";; esac; }}\n\
          {prelude}\n\
          {body}\n\
          {epilogue}\n",
         bin = bin.display(),
         epilogue = EPILOGUE,
     );
-    let output = Command::new("bash")
+    // Its own process group, output to files (not pipes a left-over background job would hold
+    // open), a deadline, and the whole group ended afterwards.
+    let log_dir = tempfile::tempdir().expect("a temp dir");
+    let (out_path, err_path) = (log_dir.path().join("out"), log_dir.path().join("err"));
+    let mut child = Command::new("bash")
         .arg("-c")
         .arg(&script)
         .current_dir(dir)
         .env_remove("CONNECTOR_DB")
-        .output()
+        .process_group(0)
+        .stdout(std::fs::File::create(&out_path).expect("a log file"))
+        .stderr(std::fs::File::create(&err_path).expect("a log file"))
+        .spawn()
         .expect("bash runs");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("bash's status") {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // End whatever the commands left running (the group's id is bash's pid).
+    let _ = Command::new("kill")
+        .args(["-TERM", "--", &format!("-{}", child.id())])
+        .status();
+    let _ = child.kill();
+    let _ = child.wait();
+    let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
+    let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
     assert!(
-        output.status.success(),
-        "the README's commands failed ({}):\n--- script\n{script}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        output.status
+        status.is_some_and(|s| s.success()),
+        "the README's commands failed or hung ({status:?}):\n--- script\n{script}\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
     );
     stdout
 }

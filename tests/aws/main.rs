@@ -12,9 +12,12 @@
 //! `connector_testkit::local_aws`); install them with `scripts/local-aws/install.sh`.
 
 mod helpers;
+#[path = "../support/logs.rs"]
+mod logs;
 
 mod consent_api;
 mod ehr_crm;
 mod flow_stores;
 mod hie_faults;
 mod hie_pipeline;
+mod store_faults;

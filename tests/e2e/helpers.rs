@@ -1,8 +1,7 @@
 //! `spawn_app`: the connector's router on a random port, on a fresh SQLite file, with a clock the
 //! test controls, and every log line captured for the no-PHI checks.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use connector_app::Context;
@@ -15,41 +14,7 @@ use connector_testkit::faults::FaultyMailer;
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::Value;
 
-/// Everything any test in this binary logged.
-static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-
-#[derive(Clone)]
-struct CaptureWriter(Arc<Mutex<Vec<u8>>>);
-
-impl Write for CaptureWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Installs the production JSON subscriber once for this binary, writing into a buffer.
-fn capture_logs() {
-    LOGS.get_or_init(|| {
-        let buffer = Arc::new(Mutex::new(Vec::new()));
-        let writer = CaptureWriter(Arc::clone(&buffer));
-        connector_app::telemetry::init(move || writer.clone());
-        buffer
-    });
-}
-
-/// The log output captured so far.
-pub fn captured_logs() -> String {
-    LOGS.get()
-        .map(|b| String::from_utf8_lossy(&b.lock().unwrap_or_else(|p| p.into_inner())).into_owned())
-        .unwrap_or_default()
-}
+pub use crate::logs::{capture_logs, captured_logs};
 
 /// The instant every test starts at: 2026-11-21 15:00 UTC.
 pub fn start_time() -> DateTime<Utc> {

@@ -2,6 +2,8 @@
 //! file. One test binary (zero2prod's shape) with `helpers::spawn_app`.
 
 mod helpers;
+#[path = "../support/logs.rs"]
+mod logs;
 
 mod audit_log;
 mod auth;
@@ -15,6 +17,7 @@ mod hie_pipeline;
 mod hl7_inbound;
 mod hl7_inbound_faults;
 mod hl7_inbound_support;
+mod hl7_value_limits;
 mod no_phi_in_logs;
 mod patients;
 mod settings;

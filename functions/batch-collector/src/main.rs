@@ -4,14 +4,13 @@
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use connector_app::jobs::collector::{self, CollectorError, CollectorOptions, CollectorReport};
-use connector_app::{Config, Context, telemetry};
+use connector_app::{Context, telemetry};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init(std::io::stdout);
-    let config = Config::from_env()?;
-    let ctx = Context::from_config(&config).await?;
+    let ctx = connector_app::lambda_init::context_or_report().await?;
     let ctx = &ctx;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<EventBridgeEvent>| async move { handler(ctx, event).await },

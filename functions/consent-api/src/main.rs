@@ -4,13 +4,16 @@
 use std::sync::Arc;
 
 use connector_app::http::auth::{ApiGatewayJwt, authenticated};
+use connector_app::lambda_init::init_or_report;
 use connector_app::{Config, Context, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init(std::io::stdout);
-    let config = Config::from_env()?;
-    let ctx = Arc::new(Context::from_config(&config).await?);
-    let auth = Arc::new(ApiGatewayJwt::from_env()?);
+    let (ctx, auth) = init_or_report(async {
+        let ctx = Arc::new(Context::from_config(&Config::from_env()?).await?);
+        Ok((ctx, Arc::new(ApiGatewayJwt::from_env()?)))
+    })
+    .await?;
     lambda_http::run(authenticated(connector_app::http::router(ctx), auth)).await
 }

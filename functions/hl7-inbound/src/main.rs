@@ -4,12 +4,11 @@
 
 use std::sync::Arc;
 
-use connector_app::{Config, Context, telemetry};
+use connector_app::telemetry;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init(std::io::stdout);
-    let config = Config::from_env()?;
-    let ctx = Arc::new(Context::from_config(&config).await?);
+    let ctx = Arc::new(connector_app::lambda_init::context_or_report().await?);
     lambda_http::run(connector_app::http::hl7_inbound::router(ctx)).await
 }

@@ -8,6 +8,8 @@ pub mod context;
 pub mod http;
 pub mod inbound;
 pub mod jobs;
+#[cfg(feature = "lambda-init")]
+pub mod lambda_init;
 pub mod outbound;
 pub mod telemetry;
 

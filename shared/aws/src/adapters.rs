@@ -3,6 +3,7 @@
 use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::config::{AwsConfig, ConfigError};
+use crate::config_fault::ConfigFaultLog;
 use crate::counter::RequestCounter;
 use crate::dynamo::appointments::DynamoAppointmentStore;
 use crate::dynamo::audit::DynamoAuditLog;
@@ -44,8 +45,11 @@ impl AwsAdapters {
     /// `config`.
     pub fn new(sdk: &SdkConfig, config: AwsConfig) -> Self {
         let secretsmanager = aws_sdk_secretsmanager::Client::new(sdk);
+        let dynamodb = aws_sdk_dynamodb::config::Builder::from(sdk)
+            .interceptor(ConfigFaultLog)
+            .build();
         Self {
-            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb),
             sqs: aws_sdk_sqs::Client::new(sdk),
             ses: aws_sdk_sesv2::Client::new(sdk),
             secrets: AwsSecrets::new(secretsmanager.clone()),
@@ -57,6 +61,7 @@ impl AwsAdapters {
     /// As [`AwsAdapters::new`], with `counter` counting every request the clients send.
     pub fn with_counter(sdk: &SdkConfig, config: AwsConfig, counter: &RequestCounter) -> Self {
         let dynamodb = aws_sdk_dynamodb::config::Builder::from(sdk)
+            .interceptor(ConfigFaultLog)
             .interceptor(counter.clone())
             .build();
         let sqs = aws_sdk_sqs::config::Builder::from(sdk)

@@ -14,6 +14,9 @@ pub type HttpResponse = aws_sdk_dynamodb::config::http::HttpResponse;
 const CONDITIONAL_CHECK_FAILED: &str = "ConditionalCheckFailedException";
 /// A transaction cancellation reason: the item's condition was false.
 const REASON_CONDITION: &str = "ConditionalCheckFailed";
+/// A transaction cancellation reason: the item does not fit the table (a key of another type,
+/// an item over 400 KB): retrying cannot help.
+const REASON_VALIDATION: &str = "ValidationError";
 /// A transaction cancellation reason: another transaction was writing the same item.
 const REASON_TRANSACTION_CONFLICT: &str = "TransactionConflict";
 
@@ -24,9 +27,18 @@ where
 {
     if is_condition_failure(&err) {
         StoreError::Conflict("condition failed")
+    } else if is_misconfigured(&err) {
+        StoreError::Misconfigured(Box::new(err))
     } else {
         StoreError::unavailable(err)
     }
+}
+
+/// True when DynamoDB says the deployment is wrong (see [`crate::config_fault`]).
+pub fn is_misconfigured<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
+    err.as_service_error()
+        .and_then(ProvideErrorMetadata::code)
+        .is_some_and(crate::config_fault::is_misconfiguration)
 }
 
 /// True when the error is DynamoDB's `ConditionalCheckFailedException`.
@@ -45,6 +57,7 @@ pub fn cancellation_reasons(
             let translated = transaction_from_reasons(&reasons, err);
             Ok((reasons, translated))
         }
+        _ if is_misconfigured(&err) => Err(StoreError::Misconfigured(Box::new(err))),
         _ => Err(StoreError::unavailable(err)),
     }
 }
@@ -66,6 +79,8 @@ fn transaction_from_reasons(
         StoreError::Conflict("condition failed")
     } else if code(REASON_TRANSACTION_CONFLICT) {
         StoreError::Conflict("concurrent transaction")
+    } else if code(REASON_VALIDATION) {
+        StoreError::Misconfigured(Box::new(err))
     } else {
         StoreError::unavailable(err)
     }

@@ -10,6 +10,7 @@
 
 pub mod adapters;
 pub mod config;
+pub mod config_fault;
 pub mod counter;
 pub mod dynamo;
 pub mod error_map;

@@ -23,6 +23,11 @@ pub enum StoreError {
     /// Stored data could not be decoded (a bug or a manual edit); the message names the record kind only.
     #[error("corrupt stored {0}")]
     Corrupt(&'static str),
+    /// The backing store is not set up as the connector expects (a missing table or index, a
+    /// key of another type, a role without the permission): retrying cannot help, an
+    /// administrator must fix the deployment.
+    #[error("store misconfigured")]
+    Misconfigured(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The backing service failed or could not be reached; retrying may help.
     #[error("store unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),

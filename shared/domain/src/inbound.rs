@@ -141,6 +141,9 @@ pub struct StepProgress {
     /// What happened to the activity: `created`, `updated`, `found`, `not_found`, `skipped`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activity_action: Option<String>,
+    /// The CRM fields whose values were cut to their mapping's maximum length.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub truncated: Vec<String>,
 }
 
 /// The ledger's record of one inbound message.
@@ -260,6 +263,7 @@ mod tests {
             lead_action: Some("created".into()),
             activity_id: None,
             activity_action: None,
+            truncated: vec!["mx_Race".into()],
         };
         let text = serde_json::to_string(&progress).unwrap();
         assert_eq!(

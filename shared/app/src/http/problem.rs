@@ -108,6 +108,18 @@ impl Problem {
         )
     }
 
+    /// 500 `/problems/store-misconfigured`: the store is not deployed as the connector expects;
+    /// retrying cannot help (logs the cause chain; the store adapter logged the table and index).
+    pub fn store_misconfigured(cause: &(dyn std::error::Error + 'static)) -> Self {
+        tracing::error!(error.chain = %error_chain(cause), "request failed: store misconfigured");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "store-misconfigured",
+            "Store misconfigured",
+            "the connector's tables do not match its configuration; an administrator must fix the deployment (retrying will not help)",
+        )
+    }
+
     /// 500 with a generic body, logging the cause chain.
     pub fn internal(cause: &(dyn std::error::Error + 'static)) -> Self {
         tracing::error!(error.chain = %error_chain(cause), "request failed: internal error");
@@ -153,6 +165,7 @@ impl From<StoreError> for Problem {
             StoreError::InvalidCursor => {
                 Self::bad_request("the cursor is not valid; start again without it")
             }
+            StoreError::Misconfigured(_) => Self::store_misconfigured(&err),
             other => Self::unavailable(&other),
         }
     }

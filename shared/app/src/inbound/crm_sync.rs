@@ -196,6 +196,7 @@ pub async fn run_flow(
         Ok(plan) => plan,
         Err(errors) => return Err((progress, FlowFailure::Mapping(errors))),
     };
+    progress.truncated = plan.truncated.iter().map(ToString::to_string).collect();
 
     // A flow that would write nothing does not search either: searches count against the
     // CRM's rate limit (LeadSquared: a few calls per 5 seconds) like writes do.

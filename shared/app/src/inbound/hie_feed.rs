@@ -79,6 +79,70 @@ pub struct HieOutcome {
     /// The fields that did not validate (names only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub invalid_fields: Vec<String>,
+    /// Where in the message each refused value was, for the ACK's ERR segments.
+    #[serde(skip)]
+    pub refused: Vec<RefusedValue>,
+}
+
+/// A value the HIE side refused, located in the message (no value, only where).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefusedValue {
+    /// The HL7 position (`PID-5.1`).
+    pub hl7_path: &'static str,
+    /// Whether it was missing (rather than unusable).
+    pub missing: bool,
+}
+
+impl HieOutcome {
+    /// Whether the message's patient or appointment data was refused: the EHR must hear it
+    /// (the ACK is AE), and a resend is checked again.
+    pub fn refused_anything(&self) -> bool {
+        !self.refused.is_empty()
+    }
+
+    fn refuse(&mut self, field: &str, hl7_path: &'static str, missing: bool) {
+        self.invalid_fields.push(field.to_owned());
+        self.refused.push(RefusedValue { hl7_path, missing });
+    }
+
+    fn refuse_all(&mut self, errors: &ValidationErrors, message: &Message<'_>) {
+        for e in &errors.0 {
+            let missing = e.message == "is required";
+            self.refuse(&e.field, hl7_position(&e.field, message), missing);
+        }
+    }
+}
+
+/// The HL7 position a validated field was read from (see [`patient_input`] and `schedule`).
+fn hl7_position(field: &str, message: &Message<'_>) -> &'static str {
+    match field {
+        "mrn" | "patient_id" => "PID-3",
+        "first_name" => "PID-5.2",
+        "last_name" => "PID-5.1",
+        "birth_date" => "PID-7",
+        "sex" => "PID-8",
+        "phone" => "PID-13.1",
+        "email" => "PID-13.4",
+        "address.line1" => "PID-11.1",
+        "address.line2" => "PID-11.2",
+        "address.city" => "PID-11.3",
+        "address.state" => "PID-11.4",
+        "address.postal_code" => "PID-11.5",
+        "address.country" => "PID-11.6",
+        "scheduled_start" if text(message, "AIS-4").is_some() => "AIS-4",
+        "scheduled_start" => "SCH-11.4",
+        "provider.id" if text(message, "AIP-3.1").is_some() => "AIP-3.1",
+        "provider.id" => "PV1-7.1",
+        "provider.name" if text(message, "AIP-3.2").is_some() => "AIP-3.2",
+        "provider.name" => "PV1-7.2",
+        "location" if text(message, "AIL-3.1").is_some() => "AIL-3.1",
+        "location" => "PV1-3.1",
+        "reason" => "SCH-7",
+        "status" => "SCH-25",
+        _ if field.starts_with("address") => "PID-11",
+        _ if field.starts_with("provider") => "AIP-3",
+        _ => "PID",
+    }
 }
 
 /// Why the HIE side could not be applied now (a resend may succeed).
@@ -230,10 +294,6 @@ fn patient_input(message: &Message<'_>, mrn: String) -> PatientInput {
     }
 }
 
-fn invalid_fields(errors: &ValidationErrors) -> Vec<String> {
-    errors.0.iter().map(|e| e.field.clone()).collect()
-}
-
 /// Registers or updates the message's patient; `None` when the message has no usable PID.
 async fn register(
     ctx: &Context,
@@ -241,7 +301,7 @@ async fn register(
     outcome: &mut HieOutcome,
 ) -> Result<Option<PatientId>, HieFeedError> {
     let Some((patient_id, mrn)) = patient_identity(message) else {
-        outcome.invalid_fields.push("PID-3".to_owned());
+        outcome.refuse("PID-3", "PID-3", true);
         return Ok(None);
     };
     outcome.patient_id = Some(patient_id.clone());
@@ -257,7 +317,7 @@ async fn register(
         }
         Err(ConsentError::Invalid(errors)) => {
             outcome.patient = Some("invalid");
-            outcome.invalid_fields.extend(invalid_fields(&errors));
+            outcome.refuse_all(&errors, message);
             // An existing patient can still take the appointment.
             match ctx.patients.get(&patient_id).await? {
                 Some(_) => Ok(Some(patient_id)),
@@ -299,7 +359,7 @@ async fn schedule(
         .and_then(|v| AppointmentId::parse(v).ok());
     let Some(id) = id else {
         outcome.appointment = Some("invalid");
-        outcome.invalid_fields.push("SCH-2".to_owned());
+        outcome.refuse("SCH-2", "SCH-2", true);
         return Ok(());
     };
     outcome.appointment_id = Some(id.clone());
@@ -329,7 +389,7 @@ async fn schedule(
         }
         Err(AppointmentError::Invalid(errors)) => {
             outcome.appointment = Some("invalid");
-            outcome.invalid_fields.extend(invalid_fields(&errors));
+            outcome.refuse_all(&errors, message);
             return Ok(());
         }
         Err(AppointmentError::Store(e)) => return Err(e.into()),

@@ -234,6 +234,16 @@ fn event_name(message: &Message<'_>) -> String {
     )
 }
 
+/// The ERR for a value the HIE side refused: 101 when missing, 102 when unusable, at its field.
+fn refused_value_error(refused: &hie_feed::RefusedValue) -> AckError {
+    let code = if refused.missing {
+        ErrorCode::RequiredFieldMissing
+    } else {
+        ErrorCode::DataTypeError
+    };
+    AckError::new(code).at(location(refused.hl7_path))
+}
+
 /// The ERR for a failed flow.
 fn flow_error(failure: &FlowFailure) -> AckError {
     let internal = AckError::new(ErrorCode::ApplicationInternalError);
@@ -242,9 +252,11 @@ fn flow_error(failure: &FlowFailure) -> AckError {
             Some(MappingError::Required { path, .. }) => {
                 AckError::new(ErrorCode::RequiredFieldMissing).at(path)
             }
-            Some(MappingError::Transform { path, .. } | MappingError::NotADateTime { path }) => {
-                AckError::new(ErrorCode::DataTypeError).at(path)
-            }
+            Some(
+                MappingError::Transform { path, .. }
+                | MappingError::NotADateTime { path }
+                | MappingError::TooLong { path, .. },
+            ) => AckError::new(ErrorCode::DataTypeError).at(path),
             Some(MappingError::NoActivityMatch { path }) => {
                 AckError::new(ErrorCode::RequiredFieldMissing).at(path)
             }
@@ -403,13 +415,19 @@ async fn process(
                     patient_id.clone_from(&outcome.patient_id);
                     appointment_id.clone_from(&outcome.appointment_id);
                     hie_detail = serde_json::to_value(&outcome).unwrap_or(Value::Null);
-                    let progress = StepProgress {
-                        done: true,
-                        ..StepProgress::default()
-                    };
-                    ctx.inbound_ledger
-                        .save_step(&key, attempt, HIE_STEP, &progress, now)
-                        .await?;
+                    if outcome.refused_anything() {
+                        // The EHR hears what was refused; not saved as done, so a resend is
+                        // checked again instead of being acknowledged as done.
+                        errors.extend(outcome.refused.iter().map(refused_value_error));
+                    } else {
+                        let progress = StepProgress {
+                            done: true,
+                            ..StepProgress::default()
+                        };
+                        ctx.inbound_ledger
+                            .save_step(&key, attempt, HIE_STEP, &progress, now)
+                            .await?;
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(channel_id = %key.channel_id, control_id = %key.control_id, error = %crate::http::problem::error_chain(&e), "HIE feed failed");
@@ -456,6 +474,14 @@ async fn process(
         }
     }
 
+    // The HIE side and a flow may refuse the same field: one ERR each.
+    let mut unique: Vec<AckError> = Vec::with_capacity(errors.len());
+    for e in errors {
+        if !unique.contains(&e) {
+            unique.push(e);
+        }
+    }
+    let errors = unique;
     let (code, state, outcome) = if errors.is_empty() {
         (
             AckCode::ApplicationAccept,
@@ -526,6 +552,7 @@ fn flow_detail(
         "lead": progress.lead_action,
         "activity_id": progress.activity_id,
         "activity": progress.activity_action,
+        "truncated": progress.truncated,
     })
 }
 

@@ -38,7 +38,7 @@ use connector_hl7::{BuildError, Hl7DateTime, Message, OwnedMessage, ParseError, 
 
 use super::model::{
     ACTIVITY_DATE_TIME_FIELD, ACTIVITY_NOTE_FIELD, CrmFieldName, Direction, Entity, Flow,
-    LEAD_SOURCE_FIELD, SearchKey, SyncBehaviour,
+    LEAD_SOURCE_FIELD, Mapping, SearchKey, SyncBehaviour, TooLong,
 };
 use super::transform::{TransformContext, TransformError, apply_all};
 use crate::crm::{ActivityInput, CrmField};
@@ -63,6 +63,9 @@ pub struct CrmPlan {
     /// Non-required mappings left out because a transform failed, or an unreadable
     /// `ActivityDateTime` replaced by the message time (paths and transforms only).
     pub warnings: Vec<MappingError>,
+    /// The CRM fields whose values were cut to their mapping's maximum length
+    /// (`on_too_long: truncate`).
+    pub truncated: Vec<CrmFieldName>,
 }
 
 impl CrmPlan {
@@ -164,6 +167,16 @@ pub enum MappingError {
     NotADateTime {
         /// The HL7 path.
         path: Path,
+    },
+    /// A value is longer than its CRM field's maximum length (`on_too_long: reject`).
+    #[error("{path} ({crm_field}) is longer than {max_length} characters")]
+    TooLong {
+        /// The HL7 path.
+        path: Path,
+        /// The CRM field.
+        crm_field: CrmFieldName,
+        /// The mapping's maximum length.
+        max_length: usize,
     },
     /// No search key has a value, so the lead cannot be found or created.
     #[error("no search key has a value in the message")]
@@ -300,6 +313,7 @@ pub fn map_ehr_to_crm(flow: &Flow, message: &Message<'_>) -> Result<CrmPlan, Map
     let activity_flow = flow.entity == Entity::Activity;
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
+    let mut truncated = Vec::new();
     let mut lead_fields = Vec::new();
     let mut activity_fields = Vec::new();
     let mut lead_mapped = BTreeSet::new();
@@ -344,11 +358,30 @@ pub fn map_ehr_to_crm(flow: &Flow, message: &Message<'_>) -> Result<CrmPlan, Map
             });
             continue;
         }
-        let value = match cell {
+        let mut value = match cell {
             Cell::Nothing => continue,
             Cell::Clear => String::new(),
             Cell::Text(t) => t,
         };
+        let max_length = m.max_length();
+        if m.crm_field.as_str() != ACTIVITY_DATE_TIME_FIELD
+            && let Some((cut, _)) = value.char_indices().nth(max_length)
+        {
+            match m.on_too_long {
+                TooLong::Reject => {
+                    errors.push(MappingError::TooLong {
+                        path: m.hl7_path,
+                        crm_field: m.crm_field.clone(),
+                        max_length,
+                    });
+                    continue;
+                }
+                TooLong::Truncate => {
+                    value.truncate(cut);
+                    truncated.push(m.crm_field.clone());
+                }
+            }
+        }
         match (m.target, m.crm_field.as_str()) {
             (Entity::Activity, ACTIVITY_NOTE_FIELD) => note = Some(value),
             (Entity::Activity, ACTIVITY_DATE_TIME_FIELD) => {
@@ -375,6 +408,17 @@ pub fn map_ehr_to_crm(flow: &Flow, message: &Message<'_>) -> Result<CrmPlan, Map
     let mut keys = Vec::with_capacity(2);
     for key in flow.search_keys() {
         let value = key_value(key, &lead_fields, &lead_mapped, message);
+        if let Some(v) = &value
+            && !lead_mapped.contains(key.crm_field.as_str())
+            && v.chars().count() > Mapping::DEFAULT_MAX_LENGTH as usize
+        {
+            errors.push(MappingError::TooLong {
+                path: key.hl7_path,
+                crm_field: key.crm_field.clone(),
+                max_length: Mapping::DEFAULT_MAX_LENGTH as usize,
+            });
+            continue;
+        }
         if let Some(v) = &value
             && !lead_mapped.contains(key.crm_field.as_str())
             && !lead_fields
@@ -443,6 +487,7 @@ pub fn map_ehr_to_crm(flow: &Flow, message: &Message<'_>) -> Result<CrmPlan, Map
         lead_sync: flow.lead_sync,
         activity,
         warnings,
+        truncated,
     })
 }
 

@@ -90,6 +90,11 @@ pub struct MappingInput {
     pub transforms: Option<Vec<TransformInput>>,
     /// Default false.
     pub required: Option<bool>,
+    /// EHR -> CRM: the CRM field's maximum length, 1 to 32,000 characters (default 200; 2,000
+    /// for `ActivityNote`).
+    pub max_length: Option<u32>,
+    /// EHR -> CRM: `reject` (default) or `truncate`.
+    pub on_too_long: Option<String>,
 }
 
 /// A transform as a client sends it: `type` and the parameters that type takes.
@@ -248,6 +253,8 @@ impl From<&Mapping> for MappingInput {
             target: Some(m.target.as_str().to_owned()),
             transforms: Some(m.transforms.iter().map(TransformInput::from).collect()),
             required: Some(m.required),
+            max_length: m.max_length,
+            on_too_long: Some(m.on_too_long.as_str().to_owned()),
         }
     }
 }

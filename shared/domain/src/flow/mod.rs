@@ -39,7 +39,7 @@ pub use engine::{
 pub use input::{ChannelInput, FlowInput};
 pub use model::{
     CountryCode, CrmFieldName, Direction, Entity, Flow, FlowId, Hl7EventType, Mapping, SearchKey,
-    SyncBehaviour, Template, WebhookEvent,
+    SyncBehaviour, Template, TooLong, WebhookEvent,
 };
 pub use secret::{SecretRef, SecretValue};
 pub use transform::{Transform, TransformError};

@@ -448,6 +448,68 @@ pub struct Mapping {
     /// When true, a message without a value here fails; otherwise the field is left out.
     #[serde(default)]
     pub required: bool,
+    /// The CRM field's maximum length in characters (EHR -> CRM); `None` is
+    /// [`Mapping::DEFAULT_MAX_LENGTH`] (or [`Mapping::DEFAULT_NOTE_MAX_LENGTH`] for
+    /// `ActivityNote`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<u32>,
+    /// What a longer value does.
+    #[serde(default, skip_serializing_if = "TooLong::is_reject")]
+    pub on_too_long: TooLong,
+}
+
+impl Mapping {
+    /// The length limit of a CRM field without `max_length`: LeadSquared text fields hold a
+    /// few hundred characters at most (each field's `MaxLength` is set by the CRM admin).
+    pub const DEFAULT_MAX_LENGTH: u32 = 200;
+    /// The length limit of `ActivityNote` without `max_length`.
+    pub const DEFAULT_NOTE_MAX_LENGTH: u32 = 2000;
+    /// The largest `max_length` a mapping may set.
+    pub const MAX_MAX_LENGTH: u32 = 32_000;
+
+    /// The longest value (in characters) this mapping writes to the CRM.
+    pub fn max_length(&self) -> usize {
+        let default = if self.crm_field.as_str() == ACTIVITY_NOTE_FIELD {
+            Self::DEFAULT_NOTE_MAX_LENGTH
+        } else {
+            Self::DEFAULT_MAX_LENGTH
+        };
+        self.max_length.unwrap_or(default) as usize
+    }
+}
+
+/// What an EHR -> CRM mapping does with a value longer than its CRM field's maximum length.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TooLong {
+    /// The message fails (AE, ERR 102 at the mapping's HL7 field); nothing is written.
+    #[default]
+    Reject,
+    /// The value is cut to the maximum length, and the audit entry names the field.
+    Truncate,
+}
+
+impl TooLong {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TooLong::Reject => "reject",
+            TooLong::Truncate => "truncate",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "reject" => Some(TooLong::Reject),
+            "truncate" => Some(TooLong::Truncate),
+            _ => None,
+        }
+    }
+
+    fn is_reject(&self) -> bool {
+        *self == TooLong::Reject
+    }
 }
 
 /// An HL7 message template (seed 003, "HL7 Message Template"). Clinics paste sample messages,

@@ -13,7 +13,7 @@ use super::input::{FlowInput, MappingInput, SearchKeyInput, TransformInput};
 use super::model::{
     ACTIVITY_DATE_TIME_FIELD, ACTIVITY_NOTE_FIELD, CountryCode, CrmFieldName, Direction, Entity,
     Flow, FlowId, Hl7EventType, LEAD_SOURCE_FIELD, Mapping, RESERVED_FIELDS, SearchKey,
-    SyncBehaviour, Template, WebhookEvent,
+    SyncBehaviour, Template, TooLong, WebhookEvent,
 };
 use super::secret::SecretRef;
 use super::transform::{self, Transform};
@@ -566,6 +566,28 @@ fn parse_mapping(
         ));
         transforms_ok = false;
     }
+    if let Some(n) = m.max_length
+        && !(1..=Mapping::MAX_MAX_LENGTH).contains(&n)
+    {
+        e.push(ValidationError::new(
+            format!("{p}.max_length"),
+            format!("must be 1 to {}", Mapping::MAX_MAX_LENGTH),
+        ));
+        transforms_ok = false;
+    }
+    let on_too_long = match m.on_too_long.as_deref().map(str::trim) {
+        None => Some(TooLong::Reject),
+        Some(t) => {
+            let parsed = TooLong::parse(t);
+            if parsed.is_none() {
+                e.push(ValidationError::new(
+                    format!("{p}.on_too_long"),
+                    "must be reject or truncate",
+                ));
+            }
+            parsed
+        }
+    };
     if !transforms_ok {
         return None;
     }
@@ -575,6 +597,8 @@ fn parse_mapping(
         target: target?,
         transforms,
         required: m.required.unwrap_or(false),
+        max_length: m.max_length,
+        on_too_long: on_too_long?,
     })
 }
 

@@ -97,6 +97,7 @@ fn lead_created(lead: &str, done: bool) -> StepProgress {
         lead_action: Some("created".into()),
         activity_id: None,
         activity_action: None,
+        truncated: Vec::new(),
     }
 }
 
@@ -107,6 +108,7 @@ fn activity_updated(lead: &str, activity: &str) -> StepProgress {
         lead_action: Some("found".into()),
         activity_id: Some(ActivityId(activity.into())),
         activity_action: Some("updated".into()),
+        truncated: vec!["mx_Race".into()],
     }
 }
 
