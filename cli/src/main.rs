@@ -6,6 +6,8 @@ mod flows;
 mod hl7_cmd;
 mod hl7_listen;
 mod hl7_send;
+mod http_server;
+mod listen_settings;
 mod mllp_bridge;
 mod serve;
 mod token;

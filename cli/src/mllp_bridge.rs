@@ -226,7 +226,7 @@ pub fn run(args: MllpBridgeArgs) -> anyhow::Result<()> {
     let bridge = Arc::new(bridge(&args)?);
     let config = ServerConfig {
         max_frame_size: args.max_frame_bytes,
-        idle_timeout: Duration::from_secs(args.idle_timeout_secs),
+        receive_timeout: Some(Duration::from_secs(args.idle_timeout_secs)),
         ..ServerConfig::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -17,6 +17,8 @@ use connector_transport::mllp::server::{ServerConfig, serve_with};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+use crate::listen_settings::{HttpSettings, MllpSettings};
+
 /// Options of `connector serve`.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -45,6 +47,10 @@ pub struct ServeArgs {
     /// connection; its network is the trust, so restrict who can reach the port).
     #[arg(long, env = "CONNECTOR_MLLP_CHANNEL", requires = "mllp")]
     mllp_channel: Option<String>,
+    #[command(flatten)]
+    http_settings: HttpSettings,
+    #[command(flatten)]
+    mllp_settings: MllpSettings,
 }
 
 fn authenticator(args: &ServeArgs) -> anyhow::Result<Arc<dyn Authenticate>> {
@@ -121,9 +127,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 let local = listener.local_addr()?;
                 tracing::info!(address = %local, channel_id = %channel, "MLLP listening");
                 println!("connector MLLP listening on {local} for channel {channel}");
+                let config = args
+                    .mllp_settings
+                    .config(connector_app::http::hl7_inbound::MAX_MESSAGE_BYTES);
                 Some(tokio::spawn(mllp_listener(
                     Arc::clone(&ctx),
                     listener,
+                    config,
                     channel,
                     shutdown.clone(),
                 )))
@@ -141,9 +151,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         let local = listener.local_addr()?;
         tracing::info!(address = %local, "listening");
         println!("connector listening on http://{local}");
-        axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
+        crate::http_server::serve(
+            listener,
+            router,
+            args.http_settings.limits(),
+            shutdown_signal(),
+        )
+        .await;
         let _ = stop_tx.send(true);
         shutdown.cancel();
         if let Some(mllp) = mllp {
@@ -175,13 +189,10 @@ async fn requeue_stale_deliveries(ctx: Arc<Context>, mut stop: tokio::sync::watc
 async fn mllp_listener(
     ctx: Arc<Context>,
     listener: tokio::net::TcpListener,
+    config: ServerConfig,
     channel: String,
     shutdown: CancellationToken,
 ) {
-    let config = ServerConfig {
-        max_frame_size: connector_app::http::hl7_inbound::MAX_MESSAGE_BYTES,
-        ..ServerConfig::default()
-    };
     serve_with(
         listener,
         config,

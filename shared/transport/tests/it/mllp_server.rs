@@ -250,7 +250,7 @@ async fn shutdown_finishes_the_frame_in_flight() {
 #[tokio::test]
 async fn idle_connections_are_closed() {
     let config = ServerConfig {
-        idle_timeout: Duration::from_millis(200),
+        receive_timeout: Some(Duration::from_millis(200)),
         ..ServerConfig::default()
     };
     let server = start(config, no_hook).await;
@@ -284,4 +284,49 @@ async fn the_transport_client_talks_to_the_server() {
         .await
         .unwrap()
         .unwrap();
+}
+
+#[tokio::test]
+async fn an_evicted_connection_gets_the_answer_it_was_waiting_for_before_it_is_closed() {
+    let config = ServerConfig {
+        max_connections: 1,
+        ..ServerConfig::default()
+    };
+    let server = start(config, || tokio::time::sleep(Duration::from_millis(300))).await;
+    let (mut first, mut first_decoder) = connect(server.port).await;
+    first
+        .write_all(&mllp::encode(&message("E-1")))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    // At the cap, a new connection evicts the only one, which is mid-frame...
+    let (mut second, mut second_decoder) = connect(server.port).await;
+    second
+        .write_all(&mllp::encode(&message("E-2")))
+        .await
+        .unwrap();
+    // ...but that one is answered first, then closed.
+    let reply = tokio::time::timeout(LIMIT, read_frame(&mut first, &mut first_decoder))
+        .await
+        .unwrap()
+        .expect("the evicted connection's answer");
+    assert_eq!(
+        msa(&reply),
+        (AckCode::ApplicationAccept, Some("E-1".to_owned()))
+    );
+    let mut rest = Vec::new();
+    let n = tokio::time::timeout(LIMIT, first.read_to_end(&mut rest))
+        .await
+        .expect("the evicted connection was not closed")
+        .unwrap();
+    assert_eq!(n, 0);
+    let reply = tokio::time::timeout(LIMIT, read_frame(&mut second, &mut second_decoder))
+        .await
+        .unwrap()
+        .expect("the new connection's answer");
+    assert_eq!(
+        msa(&reply),
+        (AckCode::ApplicationAccept, Some("E-2".to_owned()))
+    );
 }
