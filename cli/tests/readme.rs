@@ -7,8 +7,8 @@
 //! delivered to the stand-in EHR. Ports are the README's (8080, 2575, 2576), so the two parts run
 //! one after the other in one test.
 
-use std::path::{Path, PathBuf};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 

@@ -33,7 +33,12 @@ async fn a_missing_index_is_a_configuration_fault_not_retry_later() {
         .expect("remove the by_type index");
 
     let reply = app
-        .call("GET", "/audit?log_type=hie_integration", Caller::Admin, None)
+        .call(
+            "GET",
+            "/audit-entries?log_type=hie_sent_appointments",
+            Caller::Admin,
+            None,
+        )
         .await
         .assert_problem(500);
     assert_eq!(reply.body["type"], "/problems/store-misconfigured");

@@ -23,7 +23,8 @@ async fn last_processed(app: &InboundApp) -> Value {
 
 /// The A04 sample with PID-10 (race, which the HIE side does not read) set to `value`.
 fn with_race(message: &str, control_id: &str, value: &str) -> String {
-    with_control_id(message, control_id).replace("|19870412|F|||", &format!("|19870412|F||{value}|"))
+    with_control_id(message, control_id)
+        .replace("|19870412|F|||", &format!("|19870412|F||{value}|"))
 }
 
 /// The lead flow plus a mapping of PID-10 to `mx_Race` with these extra settings.
@@ -44,7 +45,8 @@ fn flow_with_race_mapping(extra: Value) -> Value {
 async fn an_a04_whose_hie_registration_is_refused_is_answered_ae_at_the_field() {
     let app = spawn_inbound(CrmKind::Embedded).await;
     let long_name = "R".repeat(100_000);
-    let message = with_control_id(ADT_A04, "LIM-HIE-1").replace("Rivera^Casey", &format!("{long_name}^Casey"));
+    let message = with_control_id(ADT_A04, "LIM-HIE-1")
+        .replace("Rivera^Casey", &format!("{long_name}^Casey"));
 
     let ack = app.send(&message).await.expect("AE", "LIM-HIE-1");
     assert_eq!(ack.errors, vec![102], "{}", ack.text);
@@ -65,7 +67,10 @@ async fn an_a04_whose_hie_registration_is_refused_is_answered_ae_at_the_field() 
     let entry = last_processed(&app).await;
     assert_eq!(entry["detail"]["ack"], "AE");
     assert_eq!(entry["detail"]["hie"]["patient"], "invalid");
-    assert_eq!(entry["detail"]["hie"]["invalid_fields"], json!(["last_name"]));
+    assert_eq!(
+        entry["detail"]["hie"]["invalid_fields"],
+        json!(["last_name"])
+    );
 
     // A resend of the same message is checked again (AE again), not acknowledged as done.
     app.send(&message).await.expect("AE", "LIM-HIE-1");
@@ -94,13 +99,20 @@ async fn an_a04_without_an_mrn_is_answered_ae_with_required_field_missing() {
 #[tokio::test]
 async fn a_value_longer_than_its_crm_field_is_refused_and_nothing_is_written() {
     let app = spawn_inbound(CrmKind::Fake).await;
-    app.put_flow("a04-capture", flow_with_race_mapping(json!({"max_length": 20})))
-        .await;
+    app.put_flow(
+        "a04-capture",
+        flow_with_race_mapping(json!({"max_length": 20})),
+    )
+    .await;
 
     let message = with_race(ADT_A04, "LIM-CRM-1", &"W".repeat(21));
     let ack = app.send(&message).await.expect("AE", "LIM-CRM-1");
     assert_eq!(ack.errors, vec![102], "{}", ack.text);
-    assert!(ack.text.contains("PID^1^10"), "{}", ack.text.replace('\r', "\n"));
+    assert!(
+        ack.text.contains("PID^1^10"),
+        "{}",
+        ack.text.replace('\r', "\n")
+    );
     assert!(app.fake().leads().is_empty(), "no lead was written");
     let entry = last_processed(&app).await;
     assert_eq!(entry["detail"]["flows"][0]["error"], "mapping");
@@ -110,7 +122,11 @@ async fn a_value_longer_than_its_crm_field_is_refused_and_nothing_is_written() {
     app.send(&message).await.expect("AA", "LIM-CRM-2");
     let leads = app.fake().leads();
     assert_eq!(leads.len(), 1);
-    let race = leads[0].fields.iter().find(|f| f.name == "mx_Race").expect("mx_Race");
+    let race = leads[0]
+        .fields
+        .iter()
+        .find(|f| f.name == "mx_Race")
+        .expect("mx_Race");
     assert_eq!(race.value.chars().count(), 20);
 }
 
@@ -136,7 +152,11 @@ async fn a_truncating_mapping_cuts_the_value_and_says_so_in_the_audit() {
     let message = with_race(ADT_A04, "LIM-CRM-4", "Wéééééééé");
     app.send(&message).await.expect("AA", "LIM-CRM-4");
     let leads = app.fake().leads();
-    let race = leads[0].fields.iter().find(|f| f.name == "mx_Race").expect("mx_Race");
+    let race = leads[0]
+        .fields
+        .iter()
+        .find(|f| f.name == "mx_Race")
+        .expect("mx_Race");
     assert_eq!(race.value, "Wéééé", "cut at 5 characters, not bytes");
     let entry = last_processed(&app).await;
     assert_eq!(entry["detail"]["flows"][0]["truncated"], json!(["mx_Race"]));
@@ -164,7 +184,10 @@ async fn max_length_and_on_too_long_are_validated() {
                 "{field}: {:?}",
                 errors.0
             ),
-            other => panic!("{field}: expected a validation error, got {:?}", other.is_ok()),
+            other => panic!(
+                "{field}: expected a validation error, got {:?}",
+                other.is_ok()
+            ),
         }
     }
 }

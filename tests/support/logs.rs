@@ -40,4 +40,3 @@ pub fn captured_logs() -> String {
         .map(|b| String::from_utf8_lossy(&b.lock().unwrap_or_else(|p| p.into_inner())).into_owned())
         .unwrap_or_default()
 }
-

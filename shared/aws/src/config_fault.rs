@@ -161,9 +161,14 @@ mod tests {
             error_code(br#"{"__type":"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException","message":"Requested resource not found"}"#).as_deref(),
             Some("ResourceNotFoundException")
         );
-        assert_eq!(error_code(br#"{"__type":"ValidationException"}"#).as_deref(), Some("ValidationException"));
+        assert_eq!(
+            error_code(br#"{"__type":"ValidationException"}"#).as_deref(),
+            Some("ValidationException")
+        );
         assert!(is_misconfiguration("ValidationException"));
-        assert!(!is_misconfiguration("ProvisionedThroughputExceededException"));
+        assert!(!is_misconfiguration(
+            "ProvisionedThroughputExceededException"
+        ));
         assert!(!is_misconfiguration("ConditionalCheckFailedException"));
     }
 }
