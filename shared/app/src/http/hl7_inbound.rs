@@ -32,6 +32,7 @@ pub fn router(ctx: Arc<Context>) -> Router {
     Router::new()
         .route("/hl7/{channel_id}", post(receive_hl7))
         .layer(DefaultBodyLimit::max(MAX_MESSAGE_BYTES))
+        .layer(axum::middleware::from_fn(super::problem::problem_errors))
         .layer(axum::middleware::from_fn(super::request_log::log_request))
         .with_state(ctx)
 }
