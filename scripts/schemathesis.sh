@@ -61,8 +61,10 @@ seed_args=()
 [[ -n "${SCHEMATHESIS_SEED:-}" ]] && seed_args=(--seed "${SCHEMATHESIS_SEED}")
 
 status=0
+# Run from the temporary folder, so hypothesis' and schemathesis' own files stay out of the tree.
+cd "${work}"
 # shellcheck disable=SC2086
-"${venv}/bin/schemathesis" run infra/openapi.yaml \
+"${venv}/bin/schemathesis" run "${root}/infra/openapi.yaml" \
   --url "${api}" \
   --header "x-connector-user: schemathesis" \
   --header "x-connector-role: admin" \
@@ -75,6 +77,6 @@ status=0
   ${SCHEMATHESIS_ARGS:-} || status=$?
 if [[ ${status} -ne 0 ]]; then
   echo "schemathesis.sh: failures above; the server log was:" >&2
-  tail -n 50 "${work}/serve.log" >&2 || true
+  tail -n 20 "${work}/serve.log" >&2 || true
 fi
 exit ${status}
