@@ -1,7 +1,8 @@
 //! The hl7-inbound API: `POST /hl7/{channel_id}` with an ER7 body, signed with the channel's
 //! HMAC secret (see [`crate::inbound::signature`]). Answers the HL7 ACK (AA, AE or AR) with 200
-//! and `x-application/hl7-v2+er7`; 401 (bad signature), 404 (unknown channel) and 503 (stores
-//! or secret unreadable) are problem+json and write nothing.
+//! and `x-application/hl7-v2+er7`; 401 (bad signature, or the channel's secret is not stored),
+//! 404 (unknown channel), 413 (over [`MAX_MESSAGE_BYTES`]) and 503 (stores or secret store
+//! unavailable) are problem+json and write nothing.
 //!
 //! This route is authenticated by the channel signature, not by the consent API's bearer
 //! tokens or JWT: hosts mount it beside, not behind, that layer.
