@@ -1,7 +1,8 @@
 //! Who is calling. An [`Authenticate`] implementation turns a request's headers into an
-//! [`Actor`]; the [`layer`] middleware runs it before every route and rejects with 401. Handlers
-//! read the result with the [`Caller`] extractor and check roles with its `require_*` methods
-//! (403).
+//! [`Actor`]; the [`layer`] middleware runs it before every route and rejects with 401. Each group
+//! of routes has a role [`Guard`] ([`guarded`]) that answers 403 before the path or body is read;
+//! handlers read the caller with the [`Caller`] extractor (and may check roles again with its
+//! `require_*` methods).
 //!
 //! Hosts choose the implementation: `connector serve` uses [`LocalHeaders`] on loopback or
 //! [`BearerTokens`] elsewhere; the Lambda functions read API Gateway's JWT claims.
@@ -306,6 +307,28 @@ mod tests {
             LocalHeaders
                 .authenticate(&parts(&[(ROLE_HEADER, "system")]))
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn unusable_local_headers_fail_closed() {
+        for headers in [
+            &[(USER_HEADER, "")][..],
+            &[(ROLE_HEADER, " ")][..],
+            &[(ROLE_HEADER, "root")][..],
+            &[(ROLE_HEADER, "staff"), (ROLE_HEADER, "admin")][..],
+        ] {
+            let err = LocalHeaders.authenticate(&parts(headers)).unwrap_err();
+            assert_eq!(err.status, 401, "{headers:?}");
+        }
+        let mut not_ascii = parts(&[]);
+        not_ascii.headers.insert(
+            ROLE_HEADER,
+            axum::http::HeaderValue::from_bytes(b"admin\xff").unwrap(),
+        );
+        assert_eq!(
+            LocalHeaders.authenticate(&not_ascii).unwrap_err().status,
+            401
         );
     }
 
