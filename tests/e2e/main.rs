@@ -12,6 +12,7 @@ mod crm_outbound;
 mod crm_outbound_delivery;
 mod crm_outbound_support;
 mod flows_admin;
+mod hardening;
 mod hie_faults;
 mod hie_pipeline;
 mod hl7_inbound;

@@ -255,3 +255,27 @@ fn every_ref_resolves() {
         dangling.join("\n  ")
     );
 }
+
+/// The `Id` schema is the domain's id grammar, and every operation that takes a body documents
+/// 413 (over the body limit) and every operation 400 (an unreadable path, query or body).
+#[test]
+fn ids_and_input_errors_are_documented() {
+    let spec = spec();
+    let id = &spec["components"]["schemas"]["Id"];
+    assert_eq!(id["pattern"], connector_domain::ids::ID_PATTERN);
+    assert_eq!(id["maxLength"], connector_domain::ids::ID_MAX_LEN);
+    let mut missing = Vec::new();
+    for (method, path, operation) in operations(&spec) {
+        if path == "/health" || method == "HEAD" {
+            continue;
+        }
+        let responses = &operation["responses"];
+        if responses.get("400").is_none() {
+            missing.push(format!("{method} {path}: 400"));
+        }
+        if operation.get("requestBody").is_some() && responses.get("413").is_none() {
+            missing.push(format!("{method} {path}: 413"));
+        }
+    }
+    assert!(missing.is_empty(), "undocumented: {missing:#?}");
+}

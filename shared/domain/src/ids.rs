@@ -3,7 +3,29 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Declares an opaque, externally chosen identifier: 1 to 64 characters of `A-Z a-z 0-9 . _ -`.
+/// The longest identifier, in characters.
+pub const ID_MAX_LEN: usize = 128;
+
+/// The grammar of every client-chosen identifier (patient, appointment, channel, flow, and the
+/// ids we generate): 1 to [`ID_MAX_LEN`] characters of ASCII letters, digits and `-_.:@`, and
+/// never `.` or `..` (path segments URL-normalizing clients cannot address). Ids are used as URL
+/// path segments and store keys as they are, so nothing else is allowed.
+pub const ID_GRAMMAR: &str = "must be 1 to 128 characters of letters, digits, '-', '_', '.', ':' and '@', and not '.' or '..'";
+
+/// The grammar as a regular expression without look-around (infra/openapi.yaml's `Id` pattern).
+pub const ID_PATTERN: &str = "^([A-Za-z0-9_:@-][A-Za-z0-9._:@-]{0,127}|\\.[A-Za-z0-9_:@-][A-Za-z0-9._:@-]{0,126}|\\.\\.[A-Za-z0-9._:@-]{1,126})$";
+
+/// Whether `value` follows [`ID_GRAMMAR`].
+pub fn is_valid_id(value: &str) -> bool {
+    (1..=ID_MAX_LEN).contains(&value.len())
+        && value != "."
+        && value != ".."
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'@'))
+}
+
+/// Declares an opaque, externally chosen identifier following [`ID_GRAMMAR`].
 macro_rules! external_id {
     ($(#[$doc:meta])* $name:ident, $field:expr) => {
         $(#[$doc])*
@@ -15,14 +37,8 @@ macro_rules! external_id {
             /// Validates an identifier.
             pub fn parse(value: impl Into<String>) -> Result<Self, $crate::ValidationError> {
                 let value = value.into();
-                if value.is_empty() || value.len() > 64 {
-                    return Err($crate::ValidationError::new($field, "must be 1 to 64 characters"));
-                }
-                if !value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
-                    return Err($crate::ValidationError::new(
-                        $field,
-                        "may contain only letters, digits, '.', '_' and '-'",
-                    ));
+                if !$crate::ids::is_valid_id(&value) {
+                    return Err($crate::ValidationError::new($field, $crate::ids::ID_GRAMMAR));
                 }
                 Ok(Self(value))
             }
@@ -83,3 +99,42 @@ external_id!(
     ConsentId,
     "consent_id"
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_id_grammar() {
+        let longest = "a".repeat(ID_MAX_LEN);
+        for ok in [
+            "p1",
+            "urn:ehr:1",
+            "dana@north",
+            "a.b_c-d",
+            ".a",
+            "..a",
+            "...",
+            longest.as_str(),
+        ] {
+            assert!(PatientId::parse(ok).is_ok(), "{ok}");
+        }
+        let too_long = "a".repeat(ID_MAX_LEN + 1);
+        for bad in [
+            "",
+            ".",
+            "..",
+            "a b",
+            "a/b",
+            "a#b",
+            "a|b",
+            "é",
+            "a%2e",
+            too_long.as_str(),
+        ] {
+            let err = PatientId::parse(bad).unwrap_err();
+            assert_eq!(err.field, "patient_id", "{bad}");
+            assert_eq!(err.message, ID_GRAMMAR);
+        }
+    }
+}

@@ -1,7 +1,8 @@
 //! Who is calling. An [`Authenticate`] implementation turns a request's headers into an
-//! [`Actor`]; the [`layer`] middleware runs it before every route and rejects with 401. Handlers
-//! read the result with the [`Caller`] extractor and check roles with its `require_*` methods
-//! (403).
+//! [`Actor`]; the [`layer`] middleware runs it before every route and rejects with 401. Each group
+//! of routes has a role [`Guard`] ([`guarded`]) that answers 403 before the path or body is read;
+//! handlers read the caller with the [`Caller`] extractor (and may check roles again with its
+//! `require_*` methods).
 //!
 //! Hosts choose the implementation: `connector serve` uses [`LocalHeaders`] on loopback or
 //! [`BearerTokens`] elsewhere; the Lambda functions read API Gateway's JWT claims.
@@ -36,17 +37,29 @@ pub struct LocalHeaders;
 
 impl Authenticate for LocalHeaders {
     fn authenticate(&self, parts: &Parts) -> Result<Actor, Problem> {
-        let header = |name: &str| {
-            parts
-                .headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::trim)
+        // Fail closed: a header that is present but unusable (repeated, not visible ASCII, empty,
+        // an unknown role) is 401, never the default administrator.
+        let header = |name: &str| -> Result<Option<&str>, Problem> {
+            let mut values = parts.headers.get_all(name).iter();
+            let Some(value) = values.next() else {
+                return Ok(None);
+            };
+            if values.next().is_some() {
+                return Err(Problem::unauthorized(format!(
+                    "{name} is given more than once"
+                )));
+            }
+            let text = value
+                .to_str()
+                .map_err(|_| Problem::unauthorized(format!("{name} must be visible ASCII text")))?
+                .trim();
+            if text.is_empty() {
+                return Err(Problem::unauthorized(format!("{name} is empty")));
+            }
+            Ok(Some(text))
         };
-        let user = header(USER_HEADER)
-            .filter(|u| !u.is_empty())
-            .unwrap_or("local-admin");
-        let role = match header(ROLE_HEADER) {
+        let user = header(USER_HEADER)?.unwrap_or("local-admin");
+        let role = match header(ROLE_HEADER)? {
             None => Role::Admin,
             Some(text) => Role::parse(text)
                 .filter(|r| *r != Role::System)
@@ -181,6 +194,49 @@ pub fn authenticated(router: axum::Router, auth: Arc<dyn Authenticate>) -> axum:
     ))
 }
 
+/// Which callers a group of routes admits; checked by [`guarded`] before any extractor reads
+/// the path or the body, so a caller in the wrong role gets 403 whatever it sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guard {
+    /// Staff or admin.
+    ClinicUser,
+    /// Admin.
+    Admin,
+    /// A patient (the `/me` routes).
+    Patient,
+}
+
+impl Guard {
+    /// `Ok` when `caller` may use the routes, else the 403 problem.
+    pub fn check(self, caller: &Caller) -> Result<(), Problem> {
+        match self {
+            Self::ClinicUser => caller.require_clinic_user().map(|_| ()),
+            Self::Admin => caller.require_admin().map(|_| ()),
+            Self::Patient => caller.require_patient().map(|_| ()),
+        }
+    }
+}
+
+/// Adds `guard` to every route of `router` (not to its fallback): 401 without an authenticated
+/// caller, 403 for one in another role.
+pub fn guarded<S: Clone + Send + Sync + 'static>(
+    router: axum::Router<S>,
+    guard: Guard,
+) -> axum::Router<S> {
+    router.route_layer(axum::middleware::from_fn(
+        move |request: Request, next: Next| async move {
+            let verdict = match request.extensions().get::<Caller>() {
+                Some(caller) => guard.check(caller),
+                None => Err(Problem::unauthorized("no authenticated caller")),
+            };
+            match verdict {
+                Ok(()) => next.run(request).await,
+                Err(problem) => problem.into_response(),
+            }
+        },
+    ))
+}
+
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
 pub struct Caller(pub Actor);
@@ -251,6 +307,28 @@ mod tests {
             LocalHeaders
                 .authenticate(&parts(&[(ROLE_HEADER, "system")]))
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn unusable_local_headers_fail_closed() {
+        for headers in [
+            &[(USER_HEADER, "")][..],
+            &[(ROLE_HEADER, " ")][..],
+            &[(ROLE_HEADER, "root")][..],
+            &[(ROLE_HEADER, "staff"), (ROLE_HEADER, "admin")][..],
+        ] {
+            let err = LocalHeaders.authenticate(&parts(headers)).unwrap_err();
+            assert_eq!(err.status, 401, "{headers:?}");
+        }
+        let mut not_ascii = parts(&[]);
+        not_ascii.headers.insert(
+            ROLE_HEADER,
+            axum::http::HeaderValue::from_bytes(b"admin\xff").unwrap(),
+        );
+        assert_eq!(
+            LocalHeaders.authenticate(&not_ascii).unwrap_err().status,
+            401
         );
     }
 

@@ -41,6 +41,7 @@ pub fn router(ctx: Arc<Context>) -> Router {
             post(webhook).head(|| async { StatusCode::OK }),
         )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(super::problem::problem_errors))
         .layer(axum::middleware::from_fn(super::request_log::log_request))
         .with_state(ctx)
 }

@@ -1,7 +1,8 @@
 //! The hl7-inbound API: `POST /hl7/{channel_id}` with an ER7 body, signed with the channel's
 //! HMAC secret (see [`crate::inbound::signature`]). Answers the HL7 ACK (AA, AE or AR) with 200
-//! and `x-application/hl7-v2+er7`; 401 (bad signature), 404 (unknown channel) and 503 (stores
-//! or secret unreadable) are problem+json and write nothing.
+//! and `x-application/hl7-v2+er7`; 401 (bad signature, or the channel's secret is not stored),
+//! 404 (unknown channel), 413 (over [`MAX_MESSAGE_BYTES`]) and 503 (stores or secret store
+//! unavailable) are problem+json and write nothing.
 //!
 //! This route is authenticated by the channel signature, not by the consent API's bearer
 //! tokens or JWT: hosts mount it beside, not behind, that layer.
@@ -32,6 +33,7 @@ pub fn router(ctx: Arc<Context>) -> Router {
     Router::new()
         .route("/hl7/{channel_id}", post(receive_hl7))
         .layer(DefaultBodyLimit::max(MAX_MESSAGE_BYTES))
+        .layer(axum::middleware::from_fn(super::problem::problem_errors))
         .layer(axum::middleware::from_fn(super::request_log::log_request))
         .with_state(ctx)
 }

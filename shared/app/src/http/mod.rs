@@ -9,6 +9,7 @@ pub mod hl7_inbound;
 mod json;
 pub mod problem;
 pub(crate) mod request_log;
+mod strict;
 
 use std::sync::Arc;
 
@@ -17,7 +18,7 @@ use axum::routing::get;
 
 use crate::Context;
 
-pub use json::JsonBody;
+pub use json::{JsonBody, MAX_BODY_BYTES, OptionalJsonBody};
 
 /// `GET /health`: 200 once the process has built its context (it is only routed after that).
 async fn health() -> axum::Json<serde_json::Value> {
@@ -31,5 +32,6 @@ pub fn router(ctx: Arc<Context>) -> Router {
         .route("/health", get(health))
         .merge(consent_api::router(ctx))
         .fallback(problem::not_found)
+        .layer(axum::middleware::from_fn(problem::problem_errors))
         .layer(axum::middleware::from_fn(request_log::log_request))
 }

@@ -208,3 +208,77 @@ pub async fn not_found() -> Problem {
         "no such route",
     )
 }
+
+/// The problem for an error response something other than a handler made (an extractor's
+/// rejection, axum's 405, a body limit): same status, a fixed detail that never echoes the
+/// request.
+fn for_status(status: StatusCode) -> Problem {
+    let (slug, title, detail) = match status {
+        StatusCode::BAD_REQUEST => (
+            "bad-request",
+            "Malformed request",
+            "the request could not be read: its path, query string, headers or body is malformed",
+        ),
+        StatusCode::NOT_FOUND => ("not-found", "Not found", "no such route"),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method-not-allowed",
+            "Method not allowed",
+            "the route does not take this method; see the Allow header",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "payload-too-large",
+            "Payload too large",
+            "the request body is larger than this route takes",
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported-media-type",
+            "Unsupported media type",
+            "send the body as application/json",
+        ),
+        StatusCode::UNPROCESSABLE_ENTITY => (
+            "validation",
+            "Invalid input",
+            "the request could not be processed",
+        ),
+        s if s.is_server_error() => ("internal", "Internal error", "an internal error occurred"),
+        _ => (
+            "bad-request",
+            "Malformed request",
+            "the request was refused",
+        ),
+    };
+    Problem::new(status, slug, title, detail)
+}
+
+/// Middleware: every error response is problem+json. Responses that already are pass through;
+/// any other 4xx or 5xx (axum's extractor rejections, 405, body limits) is replaced by a problem
+/// with the same status, keeping its headers (e.g. `Allow`).
+pub async fn problem_errors(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == b"application/problem+json");
+    if is_problem {
+        return response;
+    }
+    let (mut parts, _) = response.into_parts();
+    let replacement = for_status(status).into_response();
+    let (new_parts, body) = replacement.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/problem+json"),
+    );
+    if let Some(length) = new_parts.headers.get(header::CONTENT_LENGTH) {
+        parts.headers.insert(header::CONTENT_LENGTH, length.clone());
+    }
+    Response::from_parts(parts, body)
+}

@@ -100,6 +100,14 @@ pub async fn receive(
         let connector_domain::flow::InboundAuth::Hmac { secret, .. } = &channel.inbound;
         let secret = match ctx.secrets.resolve(secret).await {
             Ok(secret) => secret,
+            // A configuration fault, not a passing one: resending cannot help, so 401, not 503.
+            Err(
+                e @ (connector_domain::ports::SecretError::NotFound
+                | connector_domain::ports::SecretError::Unsupported(_)),
+            ) => {
+                tracing::error!(channel_id = %channel_id, error = %e, "the channel's HMAC secret is not configured");
+                return InboundReply::Unauthorized(SignatureError::NoSecret);
+            }
             Err(e) => {
                 tracing::error!(channel_id = %channel_id, error = %crate::http::problem::error_chain(&e), "cannot read the channel's HMAC secret");
                 return InboundReply::Unavailable;

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::views::{ConsentView, HistoryView};
 use crate::Context;
-use crate::http::JsonBody;
+use crate::http::OptionalJsonBody;
 use crate::http::auth::Caller;
 use crate::http::problem::Problem;
 
@@ -92,7 +92,7 @@ pub(crate) async fn give(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
     Path(patient_id): Path<String>,
-    JsonBody(input): JsonBody<ConsentInput>,
+    OptionalJsonBody(input): OptionalJsonBody<ConsentInput>,
 ) -> Result<(StatusCode, Json<ConsentView>), Problem> {
     let actor = caller.require_clinic_user()?;
     give_as(
@@ -120,7 +120,7 @@ pub(crate) async fn revoke(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
     Path((patient_id, consent_id)): Path<(String, String)>,
-    JsonBody(input): JsonBody<RevokeInput>,
+    OptionalJsonBody(input): OptionalJsonBody<RevokeInput>,
 ) -> Result<Json<ConsentView>, Problem> {
     let actor = caller.require_clinic_user()?;
     revoke_as(

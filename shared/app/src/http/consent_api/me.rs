@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::consents::{RevokeInput, give_as, history_of, revoke_as};
 use super::views::{ConsentView, HistoryView};
 use crate::Context;
-use crate::http::JsonBody;
+use crate::http::OptionalJsonBody;
 use crate::http::auth::Caller;
 use crate::http::problem::Problem;
 
@@ -29,7 +29,7 @@ pub(crate) async fn history(
 pub(crate) async fn give(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
-    JsonBody(input): JsonBody<ConsentInput>,
+    OptionalJsonBody(input): OptionalJsonBody<ConsentInput>,
 ) -> Result<(StatusCode, Json<ConsentView>), Problem> {
     let patient_id = caller.require_patient()?;
     give_as(&ctx, &patient_id, &input, ConsentSource::Portal, &caller.0).await
@@ -40,7 +40,7 @@ pub(crate) async fn revoke(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
     Path(consent_id): Path<String>,
-    JsonBody(input): JsonBody<RevokeInput>,
+    OptionalJsonBody(input): OptionalJsonBody<RevokeInput>,
 ) -> Result<Json<ConsentView>, Problem> {
     let patient_id = caller.require_patient()?;
     let consent_id =

@@ -17,11 +17,13 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::{get, post, put};
 
+use super::auth::{Guard, guarded};
 use crate::Context;
 
-/// The consent API's routes, with the context as state.
+/// The consent API's routes, with the context as state. Each group of routes has its role
+/// guard ([`guarded`]), checked before the path or body is read.
 pub fn router(ctx: Arc<Context>) -> Router {
-    Router::new()
+    let clinic = Router::new()
         .route(
             "/patients/{patient_id}",
             put(patients::register).get(patients::get),
@@ -34,11 +36,6 @@ pub fn router(ctx: Arc<Context>) -> Router {
             "/patients/{patient_id}/consents/{consent_id}/revoke",
             post(consents::revoke),
         )
-        .route("/settings/hie", get(settings::get).put(settings::put))
-        .route("/audit-entries", get(audit::list))
-        .route("/me/consents", get(me::history).post(me::give))
-        .route("/me/consents/{consent_id}/revoke", post(me::revoke))
-        .route("/me/portal", get(me::portal))
         .route(
             "/appointments/{appointment_id}",
             put(appointments::put).get(appointments::get),
@@ -46,7 +43,10 @@ pub fn router(ctx: Arc<Context>) -> Router {
         .route(
             "/appointments/{appointment_id}/transition",
             post(appointments::transition_now),
-        )
+        );
+    let admin = Router::new()
+        .route("/settings/hie", get(settings::get).put(settings::put))
+        .route("/audit-entries", get(audit::list))
         .route(
             "/appointments/{appointment_id}/resend",
             post(appointments::resend),
@@ -57,9 +57,16 @@ pub fn router(ctx: Arc<Context>) -> Router {
         .route(
             "/deliveries/{delivery_id}/redrive",
             post(deliveries::redrive),
-        )
+        );
+    let patient = Router::new()
+        .route("/me/consents", get(me::history).post(me::give))
+        .route("/me/consents/{consent_id}/revoke", post(me::revoke))
+        .route("/me/portal", get(me::portal));
+    guarded(clinic, Guard::ClinicUser)
+        .merge(guarded(admin, Guard::Admin))
+        .merge(guarded(patient, Guard::Patient))
         .with_state(Arc::clone(&ctx))
-        .merge(super::flows_api::router(ctx))
+        .merge(guarded(super::flows_api::router(ctx), Guard::Admin))
 }
 
 /// The route templates this router serves, as `(method, path)`; the OpenAPI check compares them.
