@@ -13,6 +13,7 @@ mod flows_admin;
 mod hie_faults;
 mod hie_pipeline;
 mod hl7_inbound;
+mod hl7_inbound_ambiguous;
 mod hl7_inbound_faults;
 mod hl7_inbound_support;
 mod no_phi_in_logs;
