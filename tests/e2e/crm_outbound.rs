@@ -523,3 +523,21 @@ async fn a_persons_crm_edit_right_after_a_connector_write_reaches_the_ehr() {
         "nothing was suppressed"
     );
 }
+
+#[tokio::test]
+async fn a_date_field_in_leadsquareds_date_time_form_becomes_the_hl7_date() {
+    // LeadSquared carries a date field as midnight `yyyy-MM-dd HH:mm:ss` in webhooks; the
+    // flow's `date` transform (`%Y-%m-%d`) takes it as the day it names.
+    let app = spawn_outbound().await;
+    let mut body = sample();
+    body["mx_Date_of_Birth"] = json!("1987-04-12 00:00:00");
+
+    let reply = app.lead_update(&body).await;
+    assert_eq!(reply.delivery_ids().len(), 1, "{}", reply.body);
+    assert_eq!(app.drain().await, 1);
+
+    let arrivals = app.ehr.arrivals();
+    assert_eq!(arrivals.len(), 1);
+    assert_eq!(at(&arrivals[0].text, "PID-7"), "19870412");
+    assert_eq!(at(&arrivals[0].text, "PID-13.1"), "+12175550199");
+}

@@ -16,6 +16,7 @@ mod hardening;
 mod hie_faults;
 mod hie_pipeline;
 mod hl7_inbound;
+mod hl7_inbound_ambiguous;
 mod hl7_inbound_faults;
 mod hl7_inbound_support;
 mod hl7_value_limits;

@@ -43,6 +43,10 @@ pub enum CrmConfig {
         access_key: SecretRef,
         /// Where the secret key lives.
         secret_key: SecretRef,
+        /// Client-side pacing (`LEADSQUARED_RATE_LIMIT`, e.g. `25/5s`; default LeadSquared's
+        /// documented 25 calls per 5 seconds).
+        #[cfg(feature = "leadsquared")]
+        rate_limit: connector_crm::RateLimit,
     },
     /// No CRM: flows fail (AE ACKs, audited) until one is configured.
     None,
@@ -83,8 +87,9 @@ impl Config {
     /// SQLite file, default `connector.db`) and `CONNECTOR_OUTBOX` (the mail folder, default
     /// `outbox`); for `aws`, the table and queue variables of `connector_aws::AwsConfig`.
     /// `CONNECTOR_CRM`: `embedded` (the default with the embedded store), `leadsquared` (with
-    /// `LEADSQUARED_BASE_URL` and the secret references `LEADSQUARED_ACCESS_KEY_REF` and
-    /// `LEADSQUARED_SECRET_KEY_REF`), or `none` (the default on AWS).
+    /// `LEADSQUARED_BASE_URL`, the secret references `LEADSQUARED_ACCESS_KEY_REF` and
+    /// `LEADSQUARED_SECRET_KEY_REF`, and optionally `LEADSQUARED_RATE_LIMIT`, default `25/5s`),
+    /// or `none` (the default on AWS).
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -152,6 +157,14 @@ fn crm_config(
                 base_url,
                 access_key: secret("LEADSQUARED_ACCESS_KEY_REF")?,
                 secret_key: secret("LEADSQUARED_SECRET_KEY_REF")?,
+                #[cfg(feature = "leadsquared")]
+                rate_limit: match lookup("LEADSQUARED_RATE_LIMIT") {
+                    None => connector_crm::RateLimit::default(),
+                    Some(text) => text.parse().map_err(|_| ConfigError::Invalid {
+                        name: "LEADSQUARED_RATE_LIMIT",
+                        why: "expected <calls>/<seconds>s, e.g. 25/5s (the account plan's limit)",
+                    })?,
+                },
             })
         }
         "none" => Ok(CrmConfig::None),
@@ -245,6 +258,37 @@ mod tests {
         let err = Config::from_lookup(bad).unwrap_err().to_string();
         assert!(err.contains("LEADSQUARED_ACCESS_KEY_REF"), "{err}");
         assert!(!err.contains("plain-key"));
+    }
+
+    #[cfg(feature = "leadsquared")]
+    #[test]
+    fn the_leadsquared_rate_limit_is_a_setting_defaulting_to_25_per_5_seconds() {
+        let with = |limit: Option<&'static str>| {
+            move |name: &str| match name {
+                "CONNECTOR_CRM" => Some("leadsquared".to_owned()),
+                "LEADSQUARED_BASE_URL" => Some("https://api-us11.leadsquared.com".to_owned()),
+                "LEADSQUARED_ACCESS_KEY_REF" => Some("env:CONNECTOR_SECRET_A".to_owned()),
+                "LEADSQUARED_SECRET_KEY_REF" => Some("env:CONNECTOR_SECRET_S".to_owned()),
+                "LEADSQUARED_RATE_LIMIT" => limit.map(str::to_owned),
+                _ => None,
+            }
+        };
+        let limit_of = |config: Config| match config.crm {
+            CrmConfig::LeadSquared { rate_limit, .. } => rate_limit,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            limit_of(Config::from_lookup(with(None)).unwrap()),
+            connector_crm::RateLimit::per_5_seconds(25)
+        );
+        assert_eq!(
+            limit_of(Config::from_lookup(with(Some("10/5s"))).unwrap()),
+            connector_crm::RateLimit::per_5_seconds(10)
+        );
+        let err = Config::from_lookup(with(Some("lots")))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("LEADSQUARED_RATE_LIMIT"), "{err}");
     }
 
     #[test]

@@ -114,6 +114,7 @@ impl Context {
                 base_url,
                 access_key,
                 secret_key,
+                rate_limit,
             } => {
                 let read = |reference| {
                     let secrets = Arc::clone(&self.secrets);
@@ -133,7 +134,8 @@ impl Context {
                     base_url.clone(),
                     connector_crm::AccessKey::new(access),
                     connector_crm::SecretKey::new(secret),
-                );
+                )
+                .with_rate_limit(Some(*rate_limit));
                 let client = connector_crm::LeadSquaredClient::new(client_config)
                     .map_err(|e| ContextError::Crm(Box::new(e)))?;
                 Ok(self.with_crm(Arc::new(client)))
@@ -300,7 +302,12 @@ impl UnconfiguredCrm {
 
 #[async_trait]
 impl Crm for UnconfiguredCrm {
-    async fn find_lead(&self, _field: &str, _value: &str) -> Result<Option<Lead>, CrmError> {
+    async fn find_leads(
+        &self,
+        _field: &str,
+        _value: &str,
+        _limit: usize,
+    ) -> Result<Vec<Lead>, CrmError> {
         Self::refuse()
     }
 
@@ -312,13 +319,14 @@ impl Crm for UnconfiguredCrm {
         Self::refuse()
     }
 
-    async fn find_activity(
+    async fn find_activities(
         &self,
         _lead: &LeadId,
         _event: i32,
         _field: &str,
         _value: &str,
-    ) -> Result<Option<Activity>, CrmError> {
+        _limit: usize,
+    ) -> Result<Vec<Activity>, CrmError> {
         Self::refuse()
     }
 

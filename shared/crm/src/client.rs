@@ -34,6 +34,7 @@ const SECRET_KEY_HEADER: HeaderName = HeaderName::from_static("x-lsq-secretkey")
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Endpoint {
     LeadsGet,
+    LeadsGetById,
     LeadCreate,
     LeadUpdate,
     ActivityCreate,
@@ -45,6 +46,7 @@ impl Endpoint {
     fn path(self) -> &'static str {
         match self {
             Self::LeadsGet => "/v2/LeadManagement.svc/Leads.Get",
+            Self::LeadsGetById => "/v2/LeadManagement.svc/Leads.GetById",
             Self::LeadCreate => "/v2/LeadManagement.svc/Lead.Create",
             Self::LeadUpdate => "/v2/LeadManagement.svc/Lead.Update",
             Self::ActivityCreate => "/v2/ProspectActivity.svc/Create",
@@ -57,6 +59,7 @@ impl Endpoint {
     fn name(self) -> &'static str {
         match self {
             Self::LeadsGet => "LeadManagement.Leads.Get",
+            Self::LeadsGetById => "LeadManagement.Leads.GetById",
             Self::LeadCreate => "LeadManagement.Lead.Create",
             Self::LeadUpdate => "LeadManagement.Lead.Update",
             Self::ActivityCreate => "ProspectActivity.Create",
@@ -70,12 +73,25 @@ impl Endpoint {
     fn idempotency(self) -> Idempotency {
         match self {
             Self::LeadCreate | Self::ActivityCreate => Idempotency::NonIdempotent,
-            Self::LeadsGet | Self::LeadUpdate | Self::ActivityUpdate | Self::ActivityRetrieve => {
-                Idempotency::Idempotent
-            }
+            Self::LeadsGet
+            | Self::LeadsGetById
+            | Self::LeadUpdate
+            | Self::ActivityUpdate
+            | Self::ActivityRetrieve => Idempotency::Idempotent,
+        }
+    }
+
+    /// `Leads.GetById` is a `GET` ("get-a-lead-by-id"); the others are `POST`s with a body.
+    fn method(self) -> reqwest::Method {
+        match self {
+            Self::LeadsGetById => reqwest::Method::GET,
+            _ => reqwest::Method::POST,
         }
     }
 }
+
+/// Most leads one search asks for (`Leads.Get`'s `PageSize`).
+const MAX_LEADS_PER_SEARCH: usize = 1000;
 
 /// A LeadSquared account, as the domain's [`Crm`] port.
 ///
@@ -148,13 +164,24 @@ impl LeadSquaredClient {
         lead_id: Option<&str>,
         body: &impl Serialize,
     ) -> Result<Value, CrmError> {
-        let mut url = self.base.clone();
-        url.set_path(endpoint.path());
-        if let Some(id) = lead_id {
-            url.query_pairs_mut().append_pair("leadId", id);
-        }
         // Serializing these request types cannot fail (string keys, no maps).
         let body = serde_json::to_vec(body).map_err(|_| CrmError::InvalidResponse)?;
+        self.call_with(endpoint, lead_id.map(|id| ("leadId", id)), body)
+            .await
+    }
+
+    /// Calls `endpoint` with `query` and the raw `body` (empty for a `GET`).
+    async fn call_with(
+        &self,
+        endpoint: Endpoint,
+        query: Option<(&str, &str)>,
+        body: Vec<u8>,
+    ) -> Result<Value, CrmError> {
+        let mut url = self.base.clone();
+        url.set_path(endpoint.path());
+        if let Some((name, value)) = query {
+            url.query_pairs_mut().append_pair(name, value);
+        }
         let (url, body) = (&url, body.as_slice());
         retry::run(
             &self.retry,
@@ -185,13 +212,15 @@ impl LeadSquaredClient {
             }
         }
         let started = Instant::now();
-        let sent = self
-            .http
-            .post(url.clone())
-            .header(CONTENT_TYPE, "application/json")
-            .body(body.to_vec())
-            .send()
-            .await;
+        let request = self.http.request(endpoint.method(), url.clone());
+        let request = if endpoint.method() == reqwest::Method::GET {
+            request
+        } else {
+            request
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.to_vec())
+        };
+        let sent = request.send().await;
         let response = match sent {
             Ok(response) => response,
             Err(error) => return Err(transport_failure(name, attempt, started, error)),
@@ -340,20 +369,49 @@ fn expect_success(endpoint: Endpoint, value: Value) -> Result<wire::SuccessEnvel
 
 #[async_trait]
 impl Crm for LeadSquaredClient {
-    /// `Leads.Get` with `SqlOperator` `=` and a page of one.
-    #[tracing::instrument(name = "crm.find_lead", skip_all, fields(lead_id = tracing::field::Empty))]
-    async fn find_lead(&self, field: &str, value: &str) -> Result<Option<Lead>, CrmError> {
+    /// `Leads.Get` with `SqlOperator` `=`, a page of `limit`, and `Include_CSV` naming
+    /// `ProspectID`, `ModifiedBy`, `ModifiedOn` and `field` (the search's callers use the ids;
+    /// the whole lead is read with [`Crm::get_lead`]).
+    #[tracing::instrument(name = "crm.find_leads", skip_all, fields(found = tracing::field::Empty))]
+    async fn find_leads(
+        &self,
+        field: &str,
+        value: &str,
+        limit: usize,
+    ) -> Result<Vec<Lead>, CrmError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
         let endpoint = Endpoint::LeadsGet;
+        let page_size = u32::try_from(limit.min(MAX_LEADS_PER_SEARCH)).unwrap_or(1);
         let answer = self
-            .call(endpoint, None, &wire::LeadsGetRequest::exact(field, value))
+            .call(
+                endpoint,
+                None,
+                &wire::LeadsGetRequest::exact(field, value, page_size),
+            )
             .await?;
-        let lead = wire::parse_first_lead(answer).map_err(|()| invalid(endpoint))?;
+        let mut leads = wire::parse_leads(answer).map_err(|()| invalid(endpoint))?;
+        leads.truncate(limit);
+        tracing::Span::current().record("found", leads.len());
+        tracing::info!("leads searched");
+        Ok(leads)
+    }
+
+    /// `GET Leads.GetById?id=`: the lead with all its fields, system fields included.
+    #[tracing::instrument(name = "crm.get_lead", skip_all, fields(lead_id = %id.0))]
+    async fn get_lead(&self, id: &LeadId) -> Result<Option<Lead>, CrmError> {
+        let endpoint = Endpoint::LeadsGetById;
+        let answer = self
+            .call_with(endpoint, Some(("id", &id.0)), Vec::new())
+            .await?;
+        let lead = wire::parse_leads(answer)
+            .map_err(|()| invalid(endpoint))?
+            .into_iter()
+            .find(|lead| lead.id.0.eq_ignore_ascii_case(&id.0));
         match &lead {
-            Some(lead) => {
-                tracing::Span::current().record("lead_id", tracing::field::display(&lead.id.0));
-                tracing::info!("lead found");
-            }
-            None => tracing::info!("no lead found"),
+            Some(_) => tracing::info!("lead read"),
+            None => tracing::info!("no such lead"),
         }
         Ok(lead)
     }
@@ -387,29 +445,40 @@ impl Crm for LeadSquaredClient {
     }
 
     /// `ProspectActivity.svc/Retrieve?leadId=` filtered by `ActivityEvent`, paged with
-    /// `Offset` (rows already read) and `RowCount`, matched on `field` client-side.
+    /// `Offset` (the page number, from 0, as documented) and `RowCount`, matched on `field`
+    /// client-side until `limit` matches.
     ///
-    /// Pages are read until a match, an empty page, or the end (`RecordCount` reached and the
-    /// page not full). A page with no unseen activity, or more than `max_activity_pages` pages,
-    /// is [`CrmError::InvalidResponse`] rather than `None`: "not found" makes callers create.
-    #[tracing::instrument(name = "crm.find_activity", skip_all, fields(lead_id = %lead.0, activity_id = tracing::field::Empty))]
-    async fn find_activity(
+    /// Pages are read until `limit` matches, an empty page, or the end (`RecordCount` reached
+    /// and the page not full). A second page with nothing unseen is skipped once (a service
+    /// that counted pages from 1 would answer pages 0 and 1 alike); another page with no unseen
+    /// activity, or more than `max_activity_pages` pages, is [`CrmError::InvalidResponse`]
+    /// rather than a short answer: "not found" makes callers create.
+    #[tracing::instrument(name = "crm.find_activities", skip_all, fields(lead_id = %lead.0))]
+    async fn find_activities(
         &self,
         lead: &LeadId,
         event: i32,
         field: &str,
         value: &str,
-    ) -> Result<Option<Activity>, CrmError> {
+        limit: usize,
+    ) -> Result<Vec<Activity>, CrmError> {
         let endpoint = Endpoint::ActivityRetrieve;
         let row_count = self.activity_page_size;
-        let mut offset: u32 = 0;
+        let mut found = Vec::new();
         let mut seen: HashSet<String> = HashSet::new();
-        for page_number in 1..=self.max_activity_pages {
+        let mut skipped_repeat = false;
+        for page_number in 0..self.max_activity_pages {
+            if found.len() >= limit {
+                break;
+            }
             let request = wire::ActivityRetrieveRequest {
                 parameter: wire::ActivityEventParameter {
                     activity_event: event,
                 },
-                paging: wire::OffsetPaging { offset, row_count },
+                paging: wire::OffsetPaging {
+                    offset: page_number,
+                    row_count,
+                },
             };
             let answer = self.call(endpoint, Some(&lead.0), &request).await?;
             let page = wire::ActivitiesPage::parse(answer).map_err(|()| invalid(endpoint))?;
@@ -424,41 +493,45 @@ impl Crm for LeadSquaredClient {
                 if record.event_code().is_some_and(|code| code != event) {
                     continue;
                 }
-                if record
-                    .fields()
-                    .iter()
-                    .any(|f| f.name == field && f.value == value)
+                if found.len() < limit
+                    && record
+                        .fields()
+                        .iter()
+                        .any(|f| f.name == field && f.value == value)
                 {
-                    let activity = record.into_activity(lead, event);
-                    tracing::Span::current()
-                        .record("activity_id", tracing::field::display(&activity.id.0));
-                    tracing::info!(pages = page_number, "activity found");
-                    return Ok(Some(activity));
+                    found.push(record.into_activity(lead, event));
                 }
             }
             if received == 0 {
                 break;
             }
             if unseen == 0 {
-                tracing::warn!(pages = page_number, "activity paging did not advance");
+                if page_number == 1 && !skipped_repeat {
+                    skipped_repeat = true;
+                    continue;
+                }
+                tracing::warn!(pages = page_number + 1, "activity paging did not advance");
                 return Err(CrmError::InvalidResponse);
             }
-            offset = offset.saturating_add(u32::try_from(received).unwrap_or(u32::MAX));
             let more_by_count = total.is_some_and(|total| (seen.len() as u64) < total);
             let page_was_full = received >= row_count as usize;
-            if !more_by_count && !page_was_full {
+            if found.len() >= limit || (!more_by_count && !page_was_full) {
                 break;
             }
-            if page_number == self.max_activity_pages {
+            if page_number + 1 == self.max_activity_pages {
                 tracing::warn!(
-                    pages = page_number,
+                    pages = page_number + 1,
                     "activity search reached its page limit"
                 );
                 return Err(CrmError::InvalidResponse);
             }
         }
-        tracing::info!(activities_read = seen.len(), "no matching activity");
-        Ok(None)
+        tracing::info!(
+            activities_read = seen.len(),
+            found = found.len(),
+            "activities searched"
+        );
+        Ok(found)
     }
 
     /// `ProspectActivity.svc/Create`. Not retried once it may have reached LeadSquared.

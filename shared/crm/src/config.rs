@@ -86,8 +86,8 @@ pub struct LeadSquaredConfig {
 
 impl LeadSquaredConfig {
     /// Production defaults: 15 s per attempt, 5 s to connect, [`RetryPolicy::default`],
-    /// [`RateLimit::default`] (LeadSquared's Pro plan: 10 calls every 5 seconds), activity pages
-    /// of 100 rows and at most 50 of them.
+    /// [`RateLimit::default`] (LeadSquared's documented 25 calls every 5 seconds), activity
+    /// pages of 100 rows and at most 50 of them.
     pub fn new(base_url: impl Into<String>, access_key: AccessKey, secret_key: SecretKey) -> Self {
         Self {
             base_url: base_url.into(),

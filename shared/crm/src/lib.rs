@@ -3,7 +3,7 @@
 //! (<https://apidocs.leadsquared.com/>).
 //!
 //! - [`config`]: regional host, API keys (redacted `Debug`), timeouts, retry and rate limit.
-//! - [`client`]: the six operations, error mapping, logging (ids and statuses only).
+//! - [`client`]: the seven operations, error mapping, logging (ids and statuses only).
 //! - [`retry`]: backoff, `Retry-After`, budget, and which failures may be retried.
 //! - [`limiter`]: client-side pacing under the plan's documented calls-per-5-seconds.
 //! - `wire`: the documented JSON shapes (private).
@@ -37,5 +37,5 @@ mod wire;
 pub use client::LeadSquaredClient;
 pub use config::{AccessKey, LeadSquaredConfig, SecretKey};
 pub use errors::{ClientBuildError, UnavailableError};
-pub use limiter::RateLimit;
+pub use limiter::{RateLimit, RateLimitParseError};
 pub use retry::RetryPolicy;

@@ -42,13 +42,14 @@ pub(crate) fn lead_attributes(fields: &[CrmField]) -> Vec<AttributeValue<'_>> {
 
 /// `POST /v2/LeadManagement.svc/Leads.Get` ("search-by-lead-criteria"):
 /// `{"Parameter":{"LookupName","LookupValue","SqlOperator"},"Columns":{"Include_CSV"},
-/// "Paging":{"PageIndex","PageSize"}}`. An empty `Include_CSV` asks for the default columns.
+/// "Paging":{"PageIndex","PageSize"}}`. `Include_CSV` names the "lead fields that should be
+/// included in the result" by schema name; the documented example names `ProspectID` too.
 #[derive(Serialize)]
 pub(crate) struct LeadsGetRequest<'a> {
     #[serde(rename = "Parameter")]
     pub parameter: LookupParameter<'a>,
     #[serde(rename = "Columns")]
-    pub columns: Columns<'a>,
+    pub columns: Columns,
     #[serde(rename = "Paging")]
     pub paging: PageIndexPaging,
 }
@@ -64,9 +65,9 @@ pub(crate) struct LookupParameter<'a> {
 }
 
 #[derive(Serialize)]
-pub(crate) struct Columns<'a> {
+pub(crate) struct Columns {
     #[serde(rename = "Include_CSV")]
-    pub include_csv: &'a str,
+    pub include_csv: String,
 }
 
 #[derive(Serialize)]
@@ -77,19 +78,30 @@ pub(crate) struct PageIndexPaging {
     pub page_size: u32,
 }
 
+/// The system fields every lead search asks for: the id, and who changed the lead last and
+/// when (what echo suppression reads).
+pub(crate) const SYSTEM_COLUMNS: [&str; 3] = ["ProspectID", "ModifiedBy", "ModifiedOn"];
+
 impl<'a> LeadsGetRequest<'a> {
-    /// The first lead whose `field` equals `value` exactly (`SqlOperator` `=`).
-    pub(crate) fn exact(field: &'a str, value: &'a str) -> Self {
+    /// The first `page_size` leads whose `field` equals `value` exactly (`SqlOperator` `=`),
+    /// with the columns [`SYSTEM_COLUMNS`] and `field`.
+    pub(crate) fn exact(field: &'a str, value: &'a str, page_size: u32) -> Self {
+        let mut columns: Vec<&str> = SYSTEM_COLUMNS.to_vec();
+        if !columns.iter().any(|c| c.eq_ignore_ascii_case(field)) {
+            columns.push(field);
+        }
         Self {
             parameter: LookupParameter {
                 lookup_name: field,
                 lookup_value: value,
                 sql_operator: "=",
             },
-            columns: Columns { include_csv: "" },
+            columns: Columns {
+                include_csv: columns.join(","),
+            },
             paging: PageIndexPaging {
                 page_index: 1,
-                page_size: 1,
+                page_size: page_size.max(1),
             },
         }
     }
@@ -167,7 +179,9 @@ impl<'a> ActivityUpdateRequest<'a> {
 }
 
 /// `POST /v2/ProspectActivity.svc/Retrieve?leadId=` ("get-activities-of-a-lead"):
-/// `{"Parameter":{"ActivityEvent"},"Paging":{"Offset","RowCount"}}`.
+/// `{"Parameter":{"ActivityEvent"},"Paging":{"Offset","RowCount"}}`. The page documents
+/// `Offset` as "the page number" and `RowCount` as "the number of results per page" (25
+/// without paging); its request example asks for `"Offset":"0"`, so pages count from 0.
 #[derive(Serialize)]
 pub(crate) struct ActivityRetrieveRequest {
     #[serde(rename = "Parameter")]
@@ -184,6 +198,7 @@ pub(crate) struct ActivityEventParameter {
 
 #[derive(Serialize)]
 pub(crate) struct OffsetPaging {
+    /// The page number, from 0.
     #[serde(rename = "Offset")]
     pub offset: u32,
     #[serde(rename = "RowCount")]
@@ -255,16 +270,18 @@ impl SuccessEnvelope {
     }
 }
 
-/// `Leads.Get` answers a JSON array of lead objects, each with `ProspectID` and one member per
-/// column (`FirstName`, `EmailAddress`, `mx_…`, plus numbers such as `Score`).
-pub(crate) fn parse_first_lead(body: Value) -> Result<Option<Lead>, ()> {
+/// `Leads.Get` and `Leads.GetById` answer a JSON array of lead objects, each with
+/// `ProspectID` and one member per column (`FirstName`, `EmailAddress`, `mx_…`, plus numbers
+/// such as `Score`; `null` for a column without a value).
+pub(crate) fn parse_leads(body: Value) -> Result<Vec<Lead>, ()> {
     let Value::Array(leads) = body else {
         return Err(());
     };
-    let Some(first) = leads.into_iter().next() else {
-        return Ok(None);
-    };
-    let Value::Object(members) = first else {
+    leads.into_iter().map(parse_lead).collect()
+}
+
+fn parse_lead(lead: Value) -> Result<Lead, ()> {
+    let Value::Object(members) = lead else {
         return Err(());
     };
     let mut id = None;
@@ -277,10 +294,10 @@ pub(crate) fn parse_first_lead(body: Value) -> Result<Option<Lead>, ()> {
         }
     }
     let id = id.filter(|id| !id.is_empty()).ok_or(())?;
-    Ok(Some(Lead {
+    Ok(Lead {
         id: LeadId(id),
         fields,
-    }))
+    })
 }
 
 /// `ProspectActivity.svc/Retrieve` answers
@@ -390,11 +407,17 @@ mod tests {
 
     #[test]
     fn leads_get_body_is_the_documented_shape() {
-        let body = serde_json::to_value(LeadsGetRequest::exact("mx_MRN", "A-1")).unwrap();
+        let body = serde_json::to_value(LeadsGetRequest::exact("mx_MRN", "A-1", 2)).unwrap();
         assert_eq!(
             body,
             json!({"Parameter":{"LookupName":"mx_MRN","LookupValue":"A-1","SqlOperator":"="},
-                   "Columns":{"Include_CSV":""},"Paging":{"PageIndex":1,"PageSize":1}})
+                   "Columns":{"Include_CSV":"ProspectID,ModifiedBy,ModifiedOn,mx_MRN"},
+                   "Paging":{"PageIndex":1,"PageSize":2}})
+        );
+        let by_id = serde_json::to_value(LeadsGetRequest::exact("ProspectID", "p-1", 1)).unwrap();
+        assert_eq!(
+            by_id["Columns"]["Include_CSV"],
+            json!("ProspectID,ModifiedBy,ModifiedOn")
         );
     }
 
@@ -406,9 +429,9 @@ mod tests {
 
     #[test]
     fn lead_parsing_keeps_scalars_and_skips_nulls() {
-        let lead = parse_first_lead(json!([{"ProspectID":"p-1","FirstName":"Ann","Score":12.5,"Company":null,"DoNotCall":false}]))
+        let lead = parse_leads(json!([{"ProspectID":"p-1","FirstName":"Ann","Score":12.5,"Company":null,"DoNotCall":false}]))
             .unwrap()
-            .unwrap();
+            .remove(0);
         assert_eq!(lead.id, LeadId("p-1".into()));
         let mut fields = lead.fields;
         fields.sort_by(|a, b| a.name.cmp(&b.name));
@@ -420,9 +443,15 @@ mod tests {
                 CrmField::new("Score", "12.5")
             ]
         );
-        assert_eq!(parse_first_lead(json!([])), Ok(None));
-        assert!(parse_first_lead(json!([{"FirstName":"Ann"}])).is_err());
-        assert!(parse_first_lead(json!({"Status":"Success"})).is_err());
+        assert_eq!(parse_leads(json!([])), Ok(Vec::new()));
+        assert_eq!(
+            parse_leads(json!([{"ProspectID":"p-1"},{"ProspectID":"p-2"}]))
+                .unwrap()
+                .len(),
+            2
+        );
+        assert!(parse_leads(json!([{"FirstName":"Ann"}])).is_err());
+        assert!(parse_leads(json!({"Status":"Success"})).is_err());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use chrono::{TimeZone, Utc};
 use connector_crm::fake::{self, FakeLeadSquared, Fault, FaultRule};
 use connector_crm::{LeadSquaredClient, RateLimit, RetryPolicy, SecretKey, UnavailableError};
-use connector_domain::crm::{ActivityId, ActivityInput, Crm, CrmError, CrmField};
+use connector_domain::crm::{ActivityId, ActivityInput, Crm, CrmError, CrmField, LeadId};
 use serde_json::json;
 
 /// Invented patient data; tests assert it never shows up in errors.
@@ -57,9 +57,14 @@ fn assert_no_phi(error: &CrmError) {
 
 fn assert_auth_headers(request: &fake::RecordedRequest) {
     assert_eq!(request.method, "POST");
+    assert_eq!(request.header("content-type"), Some("application/json"));
+    assert_auth_headers_only(request);
+}
+
+/// The keys in headers, never in the query (a `GET` has no body and no content type).
+fn assert_auth_headers_only(request: &fake::RecordedRequest) {
     assert_eq!(request.header("x-LSQ-AccessKey"), Some(fake::ACCESS_KEY));
     assert_eq!(request.header("x-LSQ-SecretKey"), Some(fake::SECRET_KEY));
-    assert_eq!(request.header("content-type"), Some("application/json"));
     assert!(
         request.query_param("accessKey").is_none() && request.query_param("secretKey").is_none()
     );
@@ -79,9 +84,9 @@ async fn find_lead_sends_the_documented_search_and_parses_the_lead() {
         .expect("lead found");
 
     assert_eq!(lead.id, id);
-    for field in patient_fields() {
-        assert!(lead.fields.contains(&field), "missing {}", field.name);
-    }
+    // Include_CSV names the id, the system fields and the searched field: that is what the
+    // answer holds (a column the lead has no value in comes back null and is left out).
+    assert_eq!(lead.fields, vec![CrmField::new("mx_MRN", PHI[2])]);
     let requests = fake.requests();
     assert_eq!(requests.len(), 1);
     let request = &requests[0];
@@ -91,7 +96,74 @@ async fn find_lead_sends_the_documented_search_and_parses_the_lead() {
     assert_eq!(
         request.body,
         json!({"Parameter":{"LookupName":"mx_MRN","LookupValue":PHI[2],"SqlOperator":"="},
-               "Columns":{"Include_CSV":""},"Paging":{"PageIndex":1,"PageSize":1}})
+               "Columns":{"Include_CSV":"ProspectID,ModifiedBy,ModifiedOn,mx_MRN"},
+               "Paging":{"PageIndex":1,"PageSize":1}})
+    );
+}
+
+#[tokio::test]
+async fn find_leads_asks_for_a_page_of_the_limit_and_returns_every_match() {
+    let (fake, crm) = start().await;
+    fake.set_unique_fields(&[]);
+    let shared = CrmField::new("Phone", "+1-5550100123");
+    let one = fake.insert_lead(vec![CrmField::new("mx_MRN", "MRN-1"), shared.clone()]);
+    let two = fake.insert_lead(vec![CrmField::new("mx_MRN", "MRN-2"), shared.clone()]);
+    fake.insert_lead(vec![CrmField::new("mx_MRN", "MRN-3"), shared.clone()]);
+
+    let found = crm.find_leads("Phone", &shared.value, 2).await.unwrap();
+
+    assert_eq!(
+        found.iter().map(|l| l.id.clone()).collect::<Vec<_>>(),
+        vec![one, two]
+    );
+    let request = &fake.requests_to("Leads.Get")[0];
+    assert_eq!(request.body["Paging"], json!({"PageIndex":1,"PageSize":2}));
+    assert_eq!(
+        request.body["Columns"],
+        json!({"Include_CSV":"ProspectID,ModifiedBy,ModifiedOn,Phone"})
+    );
+}
+
+#[tokio::test]
+async fn the_fake_refuses_a_search_that_names_no_columns() {
+    let (fake, _crm) = start().await;
+    let answer = reqwest::Client::new()
+        .post(format!("{}/v2/LeadManagement.svc/Leads.Get", fake.url()))
+        .header("x-LSQ-AccessKey", fake::ACCESS_KEY)
+        .header("x-LSQ-SecretKey", fake::SECRET_KEY)
+        .json(
+            &json!({"Parameter":{"LookupName":"mx_MRN","LookupValue":"x","SqlOperator":"="},
+                      "Columns":{"Include_CSV":""},"Paging":{"PageIndex":1,"PageSize":1}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 400);
+}
+
+#[tokio::test]
+async fn get_lead_reads_the_whole_lead_with_leads_get_by_id() {
+    let (fake, crm) = start().await;
+    let id = fake.insert_lead(patient_fields());
+
+    let lead = crm.get_lead(&id).await.unwrap().expect("lead read");
+
+    assert_eq!(lead.id, id);
+    let (mut got, mut want) = (lead.fields, patient_fields());
+    got.sort_by(|a, b| a.name.cmp(&b.name));
+    want.sort_by(|a, b| a.name.cmp(&b.name));
+    assert_eq!(got, want);
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].method, "GET");
+    assert_eq!(requests[0].path, "/v2/LeadManagement.svc/Leads.GetById");
+    assert_eq!(requests[0].query, vec![("id".to_owned(), id.0.clone())]);
+    assert_auth_headers_only(&requests[0]);
+    assert_eq!(
+        crm.get_lead(&LeadId("00000000-0000-4000-8000-000000000000".into()))
+            .await
+            .unwrap(),
+        None
     );
 }
 
@@ -108,7 +180,14 @@ async fn create_lead_posts_attribute_value_pairs_and_returns_the_id() {
 
     let id = crm.create_lead(&patient_fields()).await.unwrap();
 
-    assert_eq!(fake.lead(&id).expect("stored").fields, patient_fields());
+    let mut stored = fake.lead(&id).expect("stored").fields;
+    stored.retain(|f| {
+        !matches!(
+            f.name.as_str(),
+            "ModifiedBy" | "ModifiedOn" | "CreatedBy" | "CreatedOn"
+        )
+    });
+    assert_eq!(stored, patient_fields());
     let request = &fake.requests_to("Lead.Create")[0];
     assert_eq!(request.path, "/v2/LeadManagement.svc/Lead.Create");
     assert!(request.query.is_empty());
@@ -266,7 +345,8 @@ async fn find_activity_pages_through_the_lead_and_matches_the_field() {
         .iter()
         .map(|r| r.body["Paging"]["Offset"].clone())
         .collect();
-    assert_eq!(offsets, vec![json!(0), json!(2), json!(4)]);
+    // Offset is the page number, from 0 ("get-activities-of-a-lead").
+    assert_eq!(offsets, vec![json!(0), json!(1), json!(2)]);
     for request in &requests {
         assert_eq!(request.path, "/v2/ProspectActivity.svc/Retrieve");
         assert_eq!(request.query, vec![("leadId".to_owned(), lead.0.clone())]);

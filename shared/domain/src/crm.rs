@@ -120,8 +120,22 @@ impl CrmError {
 /// A CRM: leads and their activities.
 #[async_trait]
 pub trait Crm: Send + Sync {
-    /// The first lead whose field `field` equals `value`, or `None`.
-    async fn find_lead(&self, field: &str, value: &str) -> Result<Option<Lead>, CrmError>;
+    /// Up to `limit` leads whose field `field` equals `value` (ask for 2 to tell a unique match
+    /// from an ambiguous one). Each holds its id, `field`, and the system fields `ModifiedBy`
+    /// and `ModifiedOn` when the CRM has them; an adapter may return more fields, but callers
+    /// that need the whole lead read it with [`Crm::get_lead`].
+    async fn find_leads(
+        &self,
+        field: &str,
+        value: &str,
+        limit: usize,
+    ) -> Result<Vec<Lead>, CrmError>;
+
+    /// The first lead whose field `field` equals `value`, or `None` ([`Crm::find_leads`] with a
+    /// limit of one; it cannot tell a unique match from an ambiguous one).
+    async fn find_lead(&self, field: &str, value: &str) -> Result<Option<Lead>, CrmError> {
+        Ok(self.find_leads(field, value, 1).await?.into_iter().next())
+    }
 
     /// The lead with this id as the CRM holds it now (with its system fields, such as
     /// `ModifiedBy`), or `None`.
@@ -135,14 +149,32 @@ pub trait Crm: Send + Sync {
     /// Sets fields of an existing lead.
     async fn update_lead(&self, id: &LeadId, fields: &[CrmField]) -> Result<(), CrmError>;
 
-    /// The lead's activity of type `event` whose field `field` equals `value`, or `None`.
+    /// Up to `limit` of the lead's activities of type `event` whose field `field` equals
+    /// `value` (ask for 2 to tell a unique match from an ambiguous one).
+    async fn find_activities(
+        &self,
+        lead: &LeadId,
+        event: i32,
+        field: &str,
+        value: &str,
+        limit: usize,
+    ) -> Result<Vec<Activity>, CrmError>;
+
+    /// The lead's first activity of type `event` whose field `field` equals `value`, or `None`
+    /// ([`Crm::find_activities`] with a limit of one).
     async fn find_activity(
         &self,
         lead: &LeadId,
         event: i32,
         field: &str,
         value: &str,
-    ) -> Result<Option<Activity>, CrmError>;
+    ) -> Result<Option<Activity>, CrmError> {
+        Ok(self
+            .find_activities(lead, event, field, value, 1)
+            .await?
+            .into_iter()
+            .next())
+    }
 
     /// Creates an activity on a lead; returns its id.
     async fn create_activity(

@@ -204,10 +204,15 @@ pub const ECHO_WINDOW: chrono::Duration = chrono::Duration::minutes(15);
 pub const MODIFIED_BY: &str = "ModifiedBy";
 
 /// SHA-256 hex of a field value, as [`CrmWrite::field_digests`] holds it (values are trimmed
-/// first: the CRM trims what it stores).
+/// first: the CRM trims what it stores). A phone number is digested in one form, so
+/// LeadSquared's stored `+1-5550100123` and the E.164 `+15550100123` compare equal (see
+/// [`crate::flow::phone::comparable`]).
 pub fn field_digest(value: &str) -> String {
     use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(value.trim().as_bytes()))
+    let value = value.trim();
+    let phone = crate::flow::phone::comparable(value);
+    let value = phone.as_deref().unwrap_or(value);
+    hex::encode(sha2::Sha256::digest(value.as_bytes()))
 }
 
 /// Whether a webhook is only the echo of a connector write, and if not, why not. Every
@@ -336,6 +341,19 @@ mod tests {
             ],
             DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
         )
+    }
+
+    #[test]
+    fn phone_values_compare_in_leadsquareds_stored_form_and_e164() {
+        assert_eq!(field_digest("+1-5550100123"), field_digest("+15550100123"));
+        assert_eq!(
+            field_digest(" +44-2079460958"),
+            field_digest("+442079460958")
+        );
+        assert_ne!(field_digest("+1-5550100123"), field_digest("+15550100124"));
+        // Only phone-shaped values are folded: other text compares exactly.
+        assert_ne!(field_digest("2024-01-10"), field_digest("20240110"));
+        assert_ne!(field_digest("+1-5 apples"), field_digest("+15apples"));
     }
 
     #[test]

@@ -2,6 +2,12 @@
 //! and then the secondary, apply the lead sync behaviour, then (activity flows) find the
 //! activity by its match key and apply the activity sync behaviour.
 //!
+//! Every search asks for two records: a key that matches more than one (family members share
+//! phone numbers and e-mail addresses) is [`FlowFailure::AmbiguousMatch`], and nothing is
+//! created or updated: the connector does not guess which patient the message is about. A
+//! phone number in E.164 (`+15550100123`) is also searched in the form LeadSquared stores
+//! (`+1-5550100123`).
+//!
 //! A flow whose sync behaviours are both `do_nothing` (or a lead flow that does nothing) makes
 //! no CRM call at all, searches included.
 //!
@@ -31,14 +37,17 @@ use connector_domain::clock::Clock;
 use connector_domain::crm::CrmField;
 use connector_domain::crm::{Crm, CrmError, LeadId};
 use connector_domain::flow::{CrmPlan, Entity, WebhookEvent};
-use connector_domain::flow::{Flow, MappingErrors, SyncBehaviour, map_ehr_to_crm};
+use connector_domain::flow::{Flow, MappingErrors, SyncBehaviour, map_ehr_to_crm, phone};
 use connector_domain::inbound::{InboundKey, KEY_LOCK_LEASE, KeyLock, StepProgress, flow_step};
 use connector_domain::ports::{CrmWriteLog, InboundLedger};
-use connector_hl7::Message;
+use connector_hl7::{Message, Path};
 
 /// How long a flow waits for another message's [`KeyLock`] on the same patient before it
 /// gives up with a transient failure (the EHR resends). Well under EHRs' ACK timeouts.
 pub const KEY_LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// How many records a search asks for: two tell a unique match from an ambiguous one.
+const SEARCH_LIMIT: usize = 2;
 
 /// Why a flow did not finish.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +66,15 @@ pub enum FlowFailure {
     /// [`KEY_LOCK_WAIT`] (a resend will find its lead).
     #[error("another message for this patient is being processed")]
     KeyBusy,
+    /// More than one CRM record matches a search key (or the activity match key): nothing was
+    /// created or updated (a resend fails the same way until the CRM is cleaned up).
+    #[error("more than one CRM record matches the search key {search_key}")]
+    AmbiguousMatch {
+        /// The CRM field searched (a schema name such as `Phone`, never a value).
+        search_key: String,
+        /// The HL7 position the key's value came from.
+        hl7_path: Path,
+    },
 }
 
 impl FlowFailure {
@@ -70,6 +88,7 @@ impl FlowFailure {
             FlowFailure::Crm(CrmError::InvalidResponse) => "crm_invalid_response",
             FlowFailure::Ledger(_) => "ledger",
             FlowFailure::KeyBusy => "search_key_busy",
+            FlowFailure::AmbiguousMatch { .. } => "crm_ambiguous_match",
         }
     }
 }
@@ -240,10 +259,14 @@ pub async fn run_flow(
             Some(lead) => {
                 let existing = match &activity.match_key {
                     Some(key) => match crm
-                        .find_activity(&lead, activity.event, &key.name, &key.value)
+                        .find_activities(&lead, activity.event, &key.name, &key.value, SEARCH_LIMIT)
                         .await
                     {
-                        Ok(found) => found,
+                        Ok(found) if found.len() > 1 => {
+                            let hl7_path = flow.activity_match.as_ref().map(|k| k.hl7_path);
+                            return Err((progress, ambiguous(&key.name, hl7_path)));
+                        }
+                        Ok(found) => found.into_iter().next(),
                         Err(e) => return Err((progress, FlowFailure::Crm(e))),
                     },
                     None => None,
@@ -299,13 +322,17 @@ async fn lead_step(
 ) -> Result<(), FlowFailure> {
     let mut found: Option<LeadId> = None;
     for key in plan.search_keys() {
-        match crm.find_lead(&key.name, &key.value).await {
-            Ok(Some(lead)) => {
-                found = Some(lead.id);
-                break;
-            }
-            Ok(None) => {}
-            Err(e) => return Err(FlowFailure::Crm(e)),
+        let mut leads = search_leads(crm, flow, key).await?;
+        if leads.len() > 1 {
+            let hl7_path = flow
+                .search_keys()
+                .find(|k| k.crm_field.as_str() == key.name)
+                .map(|k| k.hl7_path);
+            return Err(ambiguous(&key.name, hl7_path));
+        }
+        if let Some(id) = leads.pop() {
+            found = Some(id);
+            break;
         }
     }
     match found {
@@ -337,6 +364,50 @@ async fn lead_step(
         None => progress.lead_action = Some("not_found".into()),
     }
     Ok(())
+}
+
+/// The ids of up to [`SEARCH_LIMIT`] leads whose `key` field holds the key's value; an E.164
+/// phone number is also searched in LeadSquared's stored form (`+1-5550100123`), and a lead
+/// found both ways counts once.
+async fn search_leads(
+    crm: &dyn Crm,
+    flow: &Flow,
+    key: &CrmField,
+) -> Result<Vec<LeadId>, FlowFailure> {
+    let mut values = vec![key.value.clone()];
+    if phone::comparable(&key.value).as_deref() == Some(key.value.as_str())
+        && let Some(stored) = phone::leadsquared_form(&key.value, flow.default_country_code)
+    {
+        values.push(stored);
+    }
+    let mut ids: Vec<LeadId> = Vec::new();
+    for value in &values {
+        let leads = crm
+            .find_leads(&key.name, value, SEARCH_LIMIT)
+            .await
+            .map_err(FlowFailure::Crm)?;
+        for lead in leads {
+            if !ids.contains(&lead.id) {
+                ids.push(lead.id);
+            }
+        }
+        if ids.len() >= SEARCH_LIMIT {
+            break;
+        }
+    }
+    Ok(ids)
+}
+
+/// The failure for a key matching several records, logged with the key's CRM field name only.
+fn ambiguous(search_key: &str, hl7_path: Option<Path>) -> FlowFailure {
+    tracing::warn!(
+        search_key,
+        "more than one CRM record matches the search key; nothing written"
+    );
+    FlowFailure::AmbiguousMatch {
+        search_key: search_key.to_owned(),
+        hl7_path: hl7_path.unwrap_or_else(|| "PID-3".parse().expect("a literal path")),
+    }
 }
 
 /// Reads a lead the connector just wrote and remembers its state for echo suppression. A

@@ -271,6 +271,10 @@ fn flow_error(failure: &FlowFailure) -> AckError {
             Some(MappingError::NoSearchKey) => AckError::new(ErrorCode::RequiredFieldMissing),
             _ => internal,
         },
+        // HL7 table 0357 code 205, "Duplicate key identifier", at the key's field.
+        FlowFailure::AmbiguousMatch { hl7_path, .. } => {
+            AckError::new(ErrorCode::DuplicateKeyIdentifier).at(hl7_path)
+        }
         FlowFailure::Crm(_) | FlowFailure::Ledger(_) | FlowFailure::KeyBusy => internal,
     }
 }
@@ -548,7 +552,7 @@ fn flow_detail(
     note: Option<&str>,
     failure: Option<&FlowFailure>,
 ) -> Value {
-    json!({
+    let mut detail = json!({
         "flow_id": flow.flow_id.as_str(),
         "outcome": match (note, failure) {
             (Some(note), _) => note,
@@ -561,7 +565,12 @@ fn flow_detail(
         "activity_id": progress.activity_id,
         "activity": progress.activity_action,
         "truncated": progress.truncated,
-    })
+    });
+    // The CRM field an ambiguous search used (a schema name, never a value).
+    if let Some(FlowFailure::AmbiguousMatch { search_key, .. }) = failure {
+        detail["search_key"] = json!(search_key);
+    }
+    detail
 }
 
 /// The reply as HL7 ACK text, for transports that can only answer HL7 (the MLLP listener):

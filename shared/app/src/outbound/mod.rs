@@ -413,7 +413,11 @@ async fn complete_with_lead(ctx: &Context, flows: &[Flow], payload: &mut CrmPayl
     if !lacks {
         return;
     }
-    match ctx.crm.find_lead("ProspectID", &payload.lead_id).await {
+    match ctx
+        .crm
+        .get_lead(&connector_domain::crm::LeadId(payload.lead_id.clone()))
+        .await
+    {
         Ok(Some(lead)) => {
             for field in lead.fields {
                 payload.fields.entry(field.name).or_insert(field.value);

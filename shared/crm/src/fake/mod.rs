@@ -1,5 +1,5 @@
 //! An in-memory LeadSquared for tests (feature `test-support`): an HTTP server on `127.0.0.1:0`
-//! that speaks the v2 wire format of the six endpoints [`LeadSquaredClient`] uses, checks the auth
+//! that speaks the v2 wire format of the seven endpoints [`LeadSquaredClient`] uses, checks the auth
 //! headers and the documented body shapes, stores leads and activities, records every request,
 //! and fails on demand.
 //!
@@ -18,7 +18,7 @@
 //! ```
 //!
 //! Response bodies follow apidocs.leadsquared.com ("create-a-lead", "update-a-lead",
-//! "search-by-lead-criteria", "post-an-activity-to-lead", "update-activity",
+//! "search-by-lead-criteria", "get-a-lead-by-id", "post-an-activity-to-lead", "update-activity",
 //! "get-activities-of-a-lead"). LeadSquared names only one exception type publicly
 //! (`MXMandatoryAttributeMissingException`); the other `ExceptionType`s used here are
 //! illustrative. Lookups compare values exactly (LeadSquared's own collation may not).

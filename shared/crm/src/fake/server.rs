@@ -1,5 +1,5 @@
 //! The fake's HTTP side: one handler that records, applies faults, authenticates and routes to
-//! the six endpoints, each validating the documented body shape.
+//! the seven endpoints, each validating the documented body shape.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -85,7 +85,10 @@ pub(super) async fn handle(
             "Invalid access or secret key",
         );
     }
-    if method != Method::POST {
+    // Leads.GetById is the one GET ("get-a-lead-by-id"); every other endpoint is a POST.
+    let get_by_id = path == "/v2/LeadManagement.svc/Leads.GetById";
+    let expected = if get_by_id { Method::GET } else { Method::POST };
+    if method != expected {
         return error(
             StatusCode::NOT_FOUND,
             "MXAPINotFoundException",
@@ -96,7 +99,7 @@ pub(super) async fn handle(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if !content_type.starts_with("application/json") {
+    if !get_by_id && !content_type.starts_with("application/json") {
         return bad_request("Content-Type must be application/json").into_response();
     }
     let lead_id = query
@@ -106,6 +109,7 @@ pub(super) async fn handle(
     let mut state = lock(&state);
     let outcome = match path.as_str() {
         "/v2/LeadManagement.svc/Leads.Get" => leads_get(&state, &json_body),
+        "/v2/LeadManagement.svc/Leads.GetById" => leads_get_by_id(&state, &query),
         "/v2/LeadManagement.svc/Lead.Create" => lead_create(&mut state, &json_body),
         "/v2/LeadManagement.svc/Lead.Update" => {
             lead_update(&mut state, lead_id.as_deref(), &json_body)
@@ -326,23 +330,69 @@ fn check_unique(
     Ok(())
 }
 
+/// A lead as `Leads.Get` answers it: exactly the columns named in `Include_CSV` (schema names
+/// compared case-insensitively; `ProspectID` only when named; `null` for a named column the
+/// lead has no value in).
 fn lead_json(lead: &Lead, columns: &[&str]) -> Value {
     let mut members = Map::new();
-    members.insert("ProspectID".into(), Value::String(lead.id.0.clone()));
-    for field in &lead.fields {
-        if columns.is_empty() || columns.contains(&field.name.as_str()) {
-            members.insert(field.name.clone(), Value::String(field.value.clone()));
+    for column in columns {
+        if column.eq_ignore_ascii_case("ProspectID") {
+            members.insert("ProspectID".into(), Value::String(lead.id.0.clone()));
+            continue;
         }
+        match lead
+            .fields
+            .iter()
+            .find(|f| f.name.eq_ignore_ascii_case(column))
+        {
+            Some(field) => members.insert(field.name.clone(), Value::String(field.value.clone())),
+            None => members.insert((*column).to_owned(), Value::Null),
+        };
     }
     Value::Object(members)
 }
 
-/// `Leads.Get` → a JSON array of lead objects.
+/// A lead with every field, as `Leads.GetById` answers it.
+fn full_lead_json(lead: &Lead) -> Value {
+    let mut members = Map::new();
+    members.insert("ProspectID".into(), Value::String(lead.id.0.clone()));
+    for field in &lead.fields {
+        members.insert(field.name.clone(), Value::String(field.value.clone()));
+    }
+    Value::Object(members)
+}
+
+/// `GET Leads.GetById?id=` → a JSON array holding the lead, or empty.
+fn leads_get_by_id(state: &FakeState, query: &[(String, String)]) -> Outcome {
+    let Some(id) = query
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("id"))
+        .map(|(_, v)| v.as_str())
+        .filter(|id| !id.is_empty())
+    else {
+        return Err(reject(
+            StatusCode::BAD_REQUEST,
+            "MXMandatoryAttributeMissingException",
+            "'id' is mandatory",
+        ));
+    };
+    Ok(Value::Array(
+        state
+            .leads
+            .iter()
+            .filter(|l| l.id.0 == id)
+            .map(full_lead_json)
+            .collect(),
+    ))
+}
+
+/// `Leads.Get` → a JSON array of lead objects with the columns `Include_CSV` names (which
+/// must name at least one: the fake does not guess LeadSquared's undocumented default).
 fn leads_get(state: &FakeState, body: &Value) -> Outcome {
     let members = object(
         body,
         "body",
-        &["Parameter"],
+        &["Parameter", "Columns"],
         &["Parameter", "Columns", "Sorting", "Paging"],
     )?;
     let parameter = object(
@@ -358,17 +408,22 @@ fn leads_get(state: &FakeState, body: &Value) -> Outcome {
     if string(parameter, "SqlOperator")? != "=" {
         return Err(bad_request("the fake supports SqlOperator '=' only"));
     }
-    let columns: Vec<&str> = match members.get("Columns") {
-        Some(columns) => {
-            let columns = object(columns, "Columns", &["Include_CSV"], &["Include_CSV"])?;
-            string(columns, "Include_CSV")?
-                .split(',')
-                .map(str::trim)
-                .filter(|c| !c.is_empty())
-                .collect()
-        }
-        None => Vec::new(),
-    };
+    let columns = object(
+        &members["Columns"],
+        "Columns",
+        &["Include_CSV"],
+        &["Include_CSV"],
+    )?;
+    let columns: Vec<&str> = string(columns, "Include_CSV")?
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
+    if columns.is_empty() {
+        return Err(bad_request(
+            "Include_CSV must name the lead fields to return",
+        ));
+    }
     let (page_index, page_size) = match members.get("Paging") {
         Some(paging) => {
             let paging = object(
@@ -546,7 +601,9 @@ fn activity_update(state: &mut FakeState, body: &Value) -> Outcome {
 }
 
 /// `ProspectActivity.svc/Retrieve?leadId=` → `{"RecordCount","ProspectActivities":[…]}`.
-/// `Offset` is the number of rows to skip; `RowCount` defaults to 25 as documented.
+/// `Offset` is the page number (from 0, as the documented request example's `"0"` asks for
+/// the first page) and `RowCount` the rows per page ("get-activities-of-a-lead"); without
+/// `Paging` the first 25.
 fn activity_retrieve(state: &FakeState, lead_id: Option<&str>, body: &Value) -> Outcome {
     let Some(lead_id) = lead_id.filter(|id| !id.is_empty()) else {
         return Err(reject(
@@ -588,9 +645,10 @@ fn activity_retrieve(state: &FakeState, lead_id: Option<&str>, body: &Value) -> 
         .iter()
         .filter(|a| a.lead.0 == lead_id && event.is_none_or(|e| i64::from(a.event) == e))
         .collect();
+    let skip = usize::try_from(offset.saturating_mul(row_count)).unwrap_or(usize::MAX);
     let page: Vec<Value> = matching
         .iter()
-        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .skip(skip)
         .take(usize::try_from(row_count).unwrap_or(usize::MAX))
         .map(|a| activity_json(a))
         .collect();

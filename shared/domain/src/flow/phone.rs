@@ -92,6 +92,44 @@ pub fn to_e164(raw: &str, default: Option<CountryCode>) -> Result<String, PhoneE
     Ok(format!("+{full}"))
 }
 
+/// A phone-shaped value in one comparable form: `+` and digits. LeadSquared stores phone
+/// numbers as `+<country code>-<national number>` (`+1-5550100123`) while the connector writes
+/// E.164 (`+15550100123`); both become `+15550100123`. `None` for anything else: a value that
+/// does not start with `+`, holds anything but digits and the separators `-`, space, `.`, `(`,
+/// `)`, or does not have 7 to 15 digits.
+pub fn comparable(value: &str) -> Option<String> {
+    let rest = value.trim().strip_prefix('+')?;
+    let mut digits = String::with_capacity(rest.len() + 1);
+    digits.push('+');
+    for c in rest.chars() {
+        match c {
+            '0'..='9' => digits.push(c),
+            '-' | ' ' | '.' | '(' | ')' => {}
+            _ => return None,
+        }
+    }
+    (8..=16).contains(&digits.len()).then_some(digits)
+}
+
+/// The form LeadSquared stores an E.164 number in (`+1-5550100123`), when its country code is
+/// known: the flow's `default` country code, or `1` (NANP) for an 11-digit `+1` number.
+/// `None` when `e164` is not E.164 or its country code cannot be told.
+pub fn leadsquared_form(e164: &str, default: Option<CountryCode>) -> Option<String> {
+    let digits = e164.strip_prefix('+')?;
+    if !(7..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let split = |cc: &str| {
+        digits
+            .strip_prefix(cc)
+            .filter(|national| !national.is_empty())
+            .map(|national| format!("+{cc}-{national}"))
+    };
+    default
+        .and_then(|cc| split(&cc.get().to_string()))
+        .or_else(|| (digits.len() == 11).then(|| split("1")).flatten())
+}
+
 /// The national significant number: `digits` without its trunk prefix.
 fn national(cc: u16, digits: &str) -> Result<String, PhoneError> {
     let nsn = match cc {
@@ -116,6 +154,25 @@ mod tests {
 
     fn cc(s: &str) -> Option<CountryCode> {
         Some(CountryCode::parse(s).unwrap())
+    }
+
+    #[test]
+    fn leadsquareds_stored_form_and_comparison() {
+        assert_eq!(
+            leadsquared_form("+15550100123", None).as_deref(),
+            Some("+1-5550100123")
+        );
+        assert_eq!(
+            leadsquared_form("+442079460958", cc("44")).as_deref(),
+            Some("+44-2079460958")
+        );
+        assert_eq!(leadsquared_form("+442079460958", None), None);
+        assert_eq!(leadsquared_form("5550100123", cc("1")), None);
+        assert_eq!(comparable("+1-5550100123").as_deref(), Some("+15550100123"));
+        assert_eq!(comparable("+15550100123").as_deref(), Some("+15550100123"));
+        assert_eq!(comparable("5550100123"), None);
+        assert_eq!(comparable("+1-555 apples"), None);
+        assert_eq!(comparable("+12"), None);
     }
 
     #[test]

@@ -9,7 +9,10 @@
 //! `date_time` and `date` describe the **CRM side** in both directions: in `ehr_to_crm` the
 //! HL7 value is formatted with `to_format` (in `to_time_zone`, default the flow's zone); in
 //! `crm_to_ehr` the CRM value is read with `to_format` (in that zone) and written as HL7 DTM in
-//! the flow's zone.
+//! the flow's zone. CRM -> EHR also accepts LeadSquared's own forms whatever `to_format` says:
+//! `yyyy-MM-dd HH:mm:ss` and `yyyy-MM-dd` (a date field arrives as midnight,
+//! `1987-04-12 00:00:00`; with `date`, or a `date_time` whose format has no time fields, it
+//! becomes the HL7 date `19870412`, never shifted between zones).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -257,6 +260,13 @@ fn text_to_hl7(
     flow_zone: Tz,
 ) -> Result<String, TransformError> {
     let value = value.trim();
+    // A date field read with a date-only format: LeadSquared hands it out as midnight
+    // (`1987-04-12 00:00:00`); the day is taken as it is, never shifted between zones.
+    if format_fits_date(format)
+        && let Ok(naive) = NaiveDateTime::parse_from_str(value, LEADSQUARED_DATE_TIME)
+    {
+        return format_with("%Y%m%d", &naive.date());
+    }
     let at = if let Ok(fixed) = DateTime::parse_from_str(value, format) {
         fixed.with_timezone(&flow_zone)
     } else if let Ok(naive) = NaiveDateTime::parse_from_str(value, format) {
@@ -265,8 +275,10 @@ fn text_to_hl7(
         return format_with("%Y%m%d", &date);
     } else if let Ok(fixed) = DateTime::parse_from_rfc3339(value) {
         fixed.with_timezone(&flow_zone)
-    } else if let Ok(naive) = NaiveDateTime::parse_from_str(value, "%Y-%m-%d %H:%M:%S%.f") {
+    } else if let Ok(naive) = NaiveDateTime::parse_from_str(value, LEADSQUARED_DATE_TIME) {
         local(crm_zone, &naive)?.with_timezone(&flow_zone)
+    } else if let Ok(date) = NaiveDate::parse_from_str(value, LEADSQUARED_DATE) {
+        return format_with("%Y%m%d", &date);
     } else {
         return Err(TransformError::NotInFormat);
     };
@@ -279,10 +291,18 @@ fn local(zone: Tz, naive: &NaiveDateTime) -> Result<DateTime<Tz>, TransformError
         .ok_or(TransformError::NonexistentLocalTime)
 }
 
+/// LeadSquared's date/time form (`yyyy-MM-dd HH:mm:ss`, fractions of a second accepted): how
+/// its API and webhooks carry date/time fields, and date fields as midnight.
+const LEADSQUARED_DATE_TIME: &str = "%Y-%m-%d %H:%M:%S%.f";
+/// LeadSquared's date form (`yyyy-MM-dd`).
+const LEADSQUARED_DATE: &str = "%Y-%m-%d";
+
+/// A CRM date in the mapping's format, or else in one of LeadSquared's own forms.
 fn parse_crm_date(value: &str, format: &str) -> Result<NaiveDate, TransformError> {
     NaiveDate::parse_from_str(value, format)
         .or_else(|_| NaiveDateTime::parse_from_str(value, format).map(|d| d.date()))
-        .or_else(|_| NaiveDate::parse_from_str(value, "%Y-%m-%d"))
+        .or_else(|_| NaiveDate::parse_from_str(value, LEADSQUARED_DATE))
+        .or_else(|_| NaiveDateTime::parse_from_str(value, LEADSQUARED_DATE_TIME).map(|d| d.date()))
         .map_err(|_| TransformError::NotInFormat)
 }
 
@@ -444,6 +464,44 @@ mod tests {
             to_format: "%m/%d/%Y".into(),
         };
         assert_eq!(run(&d, Some("01/02/1980"), &c), some("19800102"));
+    }
+
+    #[test]
+    fn crm_to_ehr_dates_accept_leadsquareds_stored_forms() {
+        // LeadSquared stores a date field as `yyyy-MM-dd` and hands it out, in webhooks and
+        // reads, as `yyyy-MM-dd HH:mm:ss` (midnight); a date_time field as `yyyy-MM-dd HH:mm:ss`.
+        let c = ctx(Direction::CrmToEhr, "America/New_York");
+        let date = Transform::Date {
+            to_format: "%Y-%m-%d".into(),
+        };
+        assert_eq!(
+            run(&date, Some("1987-04-12 00:00:00"), &c),
+            some("19870412")
+        );
+        assert_eq!(run(&date, Some("1987-04-12"), &c), some("19870412"));
+        let us_date = Transform::Date {
+            to_format: "%m/%d/%Y".into(),
+        };
+        assert_eq!(
+            run(&us_date, Some("1987-04-12 00:00:00"), &c),
+            some("19870412")
+        );
+        // A date_time mapping on a date field (a date-only format): the day, never shifted.
+        let date_only = dt("%Y-%m-%d", Some("UTC"));
+        assert_eq!(
+            run(&date_only, Some("1987-04-12 00:00:00"), &c),
+            some("19870412")
+        );
+        let us_date_time = dt("%m/%d/%Y %H:%M", Some("UTC"));
+        assert_eq!(
+            run(&us_date_time, Some("2024-01-10 12:00:00"), &c),
+            some("20240110070000-0500")
+        );
+        assert_eq!(run(&us_date_time, Some("2024-01-10"), &c), some("20240110"));
+        assert_eq!(
+            run(&date, Some("1987-13-12 00:00:00"), &c),
+            Err(TransformError::NotInFormat)
+        );
     }
 
     #[test]

@@ -387,51 +387,55 @@ impl SqliteCrm {
 
 #[async_trait]
 impl Crm for SqliteCrm {
-    async fn find_lead(&self, field: &str, value: &str) -> Result<Option<Lead>, CrmError> {
-        if value.is_empty() {
-            return Ok(None);
+    async fn find_leads(
+        &self,
+        field: &str,
+        value: &str,
+        limit: usize,
+    ) -> Result<Vec<Lead>, CrmError> {
+        if value.is_empty() || limit == 0 {
+            return Ok(Vec::new());
         }
         let (name, folded) = (field.to_owned(), fold(value));
         let by_id = field.eq_ignore_ascii_case("ProspectID");
         let value = value.to_owned();
-        let found: Option<(String, String)> = self
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let found: Vec<(String, String)> = self
             .db
             .read(move |tx| {
-                let (sql, params) = if by_id {
-                    (
+                let rows = |sql: &str, params: &[&dyn rusqlite::ToSql]| {
+                    tx.prepare_cached(sql).and_then(|mut stmt| {
+                        stmt.query_map(params, |row| Ok((row.get(0)?, row.get(1)?)))?
+                            .collect::<rusqlite::Result<Vec<(String, String)>>>()
+                    })
+                };
+                if by_id {
+                    rows(
                         "SELECT lead_id, fields FROM crm_leads WHERE lead_id = ?1",
-                        vec![value],
+                        &[&value],
                     )
                 } else {
-                    (
+                    rows(
                         "SELECT l.lead_id, l.fields FROM crm_lead_values AS v \
                          JOIN crm_leads AS l ON l.lead_id = v.lead_id \
-                         WHERE v.name = ?1 AND v.folded = ?2 ORDER BY l.seq LIMIT 1",
-                        vec![name, folded],
+                         WHERE v.name = ?1 AND v.folded = ?2 ORDER BY l.seq LIMIT ?3",
+                        &[&name, &folded, &limit],
                     )
-                };
-                tx.prepare_cached(sql)
-                    .and_then(|mut stmt| {
-                        stmt.query_row(rusqlite::params_from_iter(params.iter()), |row| {
-                            Ok((row.get(0)?, row.get(1)?))
-                        })
-                        .optional()
-                    })
-                    .map_err(crm_db)
+                }
+                .map_err(crm_db)
             })
             .await?;
-        let lead = match found {
-            Some((id, fields)) => Some(Lead {
-                id: LeadId(id),
-                fields: to_fields(&decode_fields(&fields)?),
-            }),
-            None => None,
-        };
-        match &lead {
-            Some(lead) => tracing::debug!(lead_id = %lead.id.0, "embedded crm: lead found"),
-            None => tracing::debug!("embedded crm: no lead found"),
-        }
-        Ok(lead)
+        let leads = found
+            .into_iter()
+            .map(|(id, fields)| {
+                Ok(Lead {
+                    id: LeadId(id),
+                    fields: to_fields(&decode_fields(&fields)?),
+                })
+            })
+            .collect::<Result<Vec<_>, CrmError>>()?;
+        tracing::debug!(found = leads.len(), "embedded crm: leads searched");
+        Ok(leads)
     }
 
     async fn create_lead(&self, fields: &[CrmField]) -> Result<LeadId, CrmError> {
@@ -485,43 +489,51 @@ impl Crm for SqliteCrm {
         Ok(())
     }
 
-    async fn find_activity(
+    async fn find_activities(
         &self,
         lead: &LeadId,
         event: i32,
         field: &str,
         value: &str,
-    ) -> Result<Option<Activity>, CrmError> {
+        limit: usize,
+    ) -> Result<Vec<Activity>, CrmError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
         let (lead_id, name, value) = (lead.0.clone(), field.to_owned(), value.to_owned());
-        let raw: Option<RawActivity> = self
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let raw: Vec<RawActivity> = self
             .db
             .read(move |tx| {
                 tx.prepare_cached(&format!(
                     "SELECT {ACTIVITY_COLUMNS} FROM crm_activities AS a \
                      WHERE a.lead_id = ?1 AND a.event = ?2 AND EXISTS ( \
                        SELECT 1 FROM json_each(a.fields) AS f WHERE f.key = ?3 AND f.value = ?4) \
-                     ORDER BY a.seq LIMIT 1"
+                     ORDER BY a.seq LIMIT ?5"
                 ))
                 .and_then(|mut stmt| {
-                    stmt.query_row(params![lead_id, event, name, value], RawActivity::from_row)
-                        .optional()
+                    stmt.query_map(
+                        params![lead_id, event, name, value, limit],
+                        RawActivity::from_row,
+                    )?
+                    .collect::<rusqlite::Result<Vec<_>>>()
                 })
                 .map_err(crm_db)
             })
             .await?;
-        let activity = raw.map(RawActivity::decode).transpose()?.map(|r| Activity {
-            id: r.id,
-            lead: r.lead,
-            event: r.event,
-            fields: r.fields,
-        });
-        match &activity {
-            Some(a) => {
-                tracing::debug!(lead_id = %lead.0, activity_id = %a.id.0, "embedded crm: activity found");
-            }
-            None => tracing::debug!(lead_id = %lead.0, "embedded crm: no activity found"),
-        }
-        Ok(activity)
+        let activities = raw
+            .into_iter()
+            .map(|raw| {
+                raw.decode().map(|r| Activity {
+                    id: r.id,
+                    lead: r.lead,
+                    event: r.event,
+                    fields: r.fields,
+                })
+            })
+            .collect::<Result<Vec<_>, CrmError>>()?;
+        tracing::debug!(lead_id = %lead.0, found = activities.len(), "embedded crm: activities searched");
+        Ok(activities)
     }
 
     async fn create_activity(

@@ -1,6 +1,8 @@
-//! `Crm` cases: leads created, found by a field, updated (given fields set, others kept);
-//! activities created on a lead, found by event and field, updated; references to leads or
-//! activities that do not exist refused. Values compare exactly here (adapters may also match
+//! `Crm` cases: leads created, found by a field (every match up to a limit, so a caller can tell
+//! an ambiguous key), read whole by id, updated (given fields set, others kept); activities
+//! created on a lead, found by event and field (every match up to a limit), updated; references
+//! to leads or activities that do not exist refused. A search answer holds the ids and the
+//! searched field; the whole lead comes from `get_lead`. Values compare exactly here (adapters may also match
 //! lead lookups case-insensitively, as LeadSquared does; that is their own test's business).
 //!
 //! Values are the testkit's invented PHI, so the no-PHI-in-logs tests can run this suite.
@@ -19,10 +21,13 @@ pub(super) fn cases() -> Vec<Case<CrmUnderTest>> {
         crm_a_created_lead_is_found_by_each_of_its_fields,
         crm_find_lead_without_a_match_is_none,
         crm_find_lead_returns_a_lead_with_the_value,
+        crm_find_leads_returns_every_match_up_to_the_limit,
+        crm_get_lead_reads_the_whole_lead_or_none,
         crm_update_lead_sets_the_given_fields_and_keeps_the_others,
         crm_update_of_a_missing_lead_is_rejected,
         crm_a_created_activity_is_found_by_lead_event_and_field,
         crm_find_activity_without_a_match_is_none,
+        crm_find_activities_returns_every_match_up_to_the_limit,
         crm_update_activity_sets_the_given_fields_and_keeps_the_others,
         crm_activities_of_missing_leads_or_ids_are_rejected,
     ]
@@ -122,9 +127,10 @@ async fn crm_a_created_lead_is_found_by_each_of_its_fields(crm: CrmUnderTest) {
         assert_lead(
             crm.find_lead(&field.name, &field.value).await.unwrap(),
             &id,
-            &given,
+            std::slice::from_ref(field),
         );
     }
+    assert_lead(crm.get_lead(&id).await.unwrap(), &id, &given);
 }
 
 async fn crm_find_lead_without_a_match_is_none(crm: CrmUnderTest) {
@@ -186,15 +192,14 @@ async fn crm_update_lead_sets_the_given_fields_and_keeps_the_others(crm: CrmUnde
         .into_iter()
         .map(|(n, v)| CrmField::new(n, v))
         .collect();
-    assert_lead(
-        crm.find_lead("mx_MRN", "MRN-FX-0001").await.unwrap(),
-        &id,
-        &expected,
-    );
-    assert_lead(
-        crm.find_lead("mx_Street1", fixtures::STREET).await.unwrap(),
-        &id,
-        &expected,
+    assert_lead(crm.get_lead(&id).await.unwrap(), &id, &expected);
+    assert_eq!(
+        crm.find_lead("mx_Street1", fixtures::STREET)
+            .await
+            .unwrap()
+            .map(|l| l.id),
+        Some(id.clone()),
+        "found by a field set by the update"
     );
     assert_eq!(
         crm.find_lead("mx_City", "Newtown")
@@ -213,10 +218,69 @@ async fn crm_update_lead_sets_the_given_fields_and_keeps_the_others(crm: CrmUnde
         "no longer by the old one"
     );
     assert_lead(
-        crm.find_lead("mx_MRN", "MRN-FX-0002").await.unwrap(),
+        crm.get_lead(&other).await.unwrap(),
         &other,
         &patient_fields("MRN-FX-0002", 2),
     );
+}
+
+async fn crm_find_leads_returns_every_match_up_to_the_limit(crm: CrmUnderTest) {
+    // Two leads share a (non-unique) city, as family members share a home.
+    let one = crm
+        .create_lead(&patient_fields("MRN-FX-0001", 1))
+        .await
+        .unwrap();
+    let two = crm
+        .create_lead(&patient_fields("MRN-FX-0002", 2))
+        .await
+        .unwrap();
+    let ids = |leads: Vec<Lead>| {
+        let mut ids: Vec<LeadId> = leads.into_iter().map(|l| l.id).collect();
+        ids.sort_by(|a, b| a.0.cmp(&b.0));
+        ids
+    };
+    let mut both = vec![one.clone(), two.clone()];
+    both.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        ids(crm.find_leads("mx_City", fixtures::CITY, 2).await.unwrap()),
+        both
+    );
+    assert_eq!(
+        ids(crm.find_leads("mx_City", fixtures::CITY, 5).await.unwrap()),
+        both,
+        "no more than there are"
+    );
+    let first = crm.find_leads("mx_City", fixtures::CITY, 1).await.unwrap();
+    assert_eq!(first.len(), 1, "no more than the limit");
+    assert!(first[0].id == one || first[0].id == two);
+    assert_eq!(
+        ids(crm.find_leads("mx_MRN", "MRN-FX-0002", 2).await.unwrap()),
+        vec![two.clone()],
+        "a unique key finds one"
+    );
+    let found = crm.find_leads("mx_MRN", "MRN-FX-0002", 2).await.unwrap();
+    assert_eq!(
+        value(&found[0], "mx_MRN"),
+        Some("MRN-FX-0002"),
+        "the searched field"
+    );
+    assert!(
+        crm.find_leads("mx_MRN", "MRN-FX-0003", 2)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn crm_get_lead_reads_the_whole_lead_or_none(crm: CrmUnderTest) {
+    let given = patient_fields("MRN-FX-0001", 1);
+    let id = crm.create_lead(&given).await.unwrap();
+    crm.create_lead(&patient_fields("MRN-FX-0002", 2))
+        .await
+        .unwrap();
+    assert_lead(crm.get_lead(&id).await.unwrap(), &id, &given);
+    let missing = LeadId("00000000-0000-4000-8000-000000000000".into());
+    assert_eq!(crm.get_lead(&missing).await.unwrap(), None);
 }
 
 async fn crm_update_of_a_missing_lead_is_rejected(crm: CrmUnderTest) {
@@ -307,6 +371,59 @@ async fn crm_find_activity_without_a_match_is_none(crm: CrmUnderTest) {
             "{why}"
         );
     }
+}
+
+async fn crm_find_activities_returns_every_match_up_to_the_limit(crm: CrmUnderTest) {
+    let lead = crm
+        .create_lead(&patient_fields("MRN-FX-0001", 1))
+        .await
+        .unwrap();
+    // Two visits carry the same appointment id (a CRM user copied one); a third does not.
+    let one = crm
+        .create_activity(&lead, &visit("APT-1001", 0, &[]))
+        .await
+        .unwrap();
+    let two = crm
+        .create_activity(&lead, &visit("APT-1001", 10, &[]))
+        .await
+        .unwrap();
+    crm.create_activity(&lead, &visit("APT-1002", 20, &[]))
+        .await
+        .unwrap();
+    let ids = |found: Vec<Activity>| {
+        let mut ids: Vec<ActivityId> = found.into_iter().map(|a| a.id).collect();
+        ids.sort_by(|a, b| a.0.cmp(&b.0));
+        ids
+    };
+    let mut both = vec![one, two];
+    both.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        ids(crm
+            .find_activities(&lead, VISIT, "mx_Custom_1", "APT-1001", 2)
+            .await
+            .unwrap()),
+        both
+    );
+    assert_eq!(
+        crm.find_activities(&lead, VISIT, "mx_Custom_1", "APT-1001", 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        crm.find_activities(&lead, VISIT, "mx_Custom_1", "APT-1002", 2)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        crm.find_activities(&lead, CALL, "mx_Custom_1", "APT-1001", 2)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn crm_update_activity_sets_the_given_fields_and_keeps_the_others(crm: CrmUnderTest) {
