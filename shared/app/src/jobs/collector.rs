@@ -627,6 +627,37 @@ mod tests {
         assert_eq!(safe_watermark(&page, false), page[2].transitioned_at);
     }
 
+    fn skips(instants: &[i64]) -> Vec<(DateTime<Utc>, AuditEntry)> {
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 21, 0, 0, 0).unwrap();
+        instants
+            .iter()
+            .map(|s| {
+                let at = t0 + Duration::seconds(*s);
+                let entry = AuditEntry::new(
+                    LogType::HieSentAppointments,
+                    at,
+                    Actor::system("batch-collector"),
+                    "appointment.skipped",
+                    Outcome::Skipped,
+                );
+                (at, entry)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn checkpoint_chunks_end_between_instants_and_hold_at_most_99() {
+        assert_eq!(chunk_end(&skips(&[1; 99])), Some(99));
+        // 100 distinct instants: the first 99 fit.
+        let distinct: Vec<i64> = (0..100).collect();
+        assert_eq!(chunk_end(&skips(&distinct)), Some(99));
+        // 60 at one instant then 60 at the next: the cut falls between them.
+        let two: Vec<i64> = [vec![1; 60], vec![2; 60]].concat();
+        assert_eq!(chunk_end(&skips(&two)), Some(60));
+        // 100 at one instant cannot be cut.
+        assert_eq!(chunk_end(&skips(&[1; 100])), None);
+    }
+
     #[test]
     fn a_full_page_stops_before_its_last_instant() {
         let page = [appt("a", 1), appt("b", 2), appt("c", 2)];
