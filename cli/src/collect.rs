@@ -33,6 +33,7 @@ pub fn run(args: CollectArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot open {}", args.db.display()))?;
         let report = collector::run(&ctx, CollectorOptions::default()).await?;
         println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{}", report.summary());
         if !args.no_send {
             let mut handled = 0;
             loop {

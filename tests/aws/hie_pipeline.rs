@@ -187,3 +187,102 @@ async fn the_batch_preview_reads_dynamodb_and_writes_nothing() {
     );
     assert_eq!(app.drain().await, 0, "nothing was enqueued");
 }
+
+#[tokio::test]
+async fn the_batch_preview_consults_the_send_ledger_and_shows_the_safety_lag() {
+    let Some(app) = crate::helpers::spawn_on_aws().await else {
+        return;
+    };
+    clinic_day(&app).await;
+    app.collect().await;
+    app.drain().await;
+    assert_eq!(app.sent_mails().len(), 1);
+    app.call(
+        "PUT",
+        "/settings/hie",
+        Caller::Admin,
+        Some(json!({"next_batch_start_time": "2026-11-19T00:00:00Z"})),
+    )
+    .await
+    .expect(200);
+    app.transitioned_appointment("a-late", "p-active").await; // at 15:05, inside the lag
+
+    let preview = app
+        .call("GET", "/hie/batch-preview", Caller::Admin, None)
+        .await
+        .expect(200)
+        .body;
+    let status = |id: &str| {
+        preview["appointments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["appointment_id"] == id)
+            .unwrap_or_else(|| panic!("{id} missing: {preview:#}"))
+            .clone()
+    };
+    assert_eq!(status("a-active")["status"], "already_sent");
+    assert_eq!(status("a-old")["status"], "send");
+    assert_eq!(status("a-none")["status"], "skip");
+    assert_eq!(status("a-late")["status"], "pending");
+    assert_eq!(status("a-late")["eligible_at"], "2026-11-21T15:07:00Z");
+    assert_eq!(
+        (
+            preview["would_send"].clone(),
+            preview["already_sent"].clone(),
+            preview["pending"].clone()
+        ),
+        (json!(1), json!(1), json!(1))
+    );
+}
+
+#[tokio::test]
+async fn more_skips_than_one_dynamodb_transaction_holds_are_each_audited_once() {
+    let Some(app) = crate::helpers::spawn_on_aws().await else {
+        return;
+    };
+    app.enable_hie(true).await;
+    app.register("p-none").await;
+    // 110 at one instant (more than the 99 a checkpoint transaction carries), then 40 a second
+    // apart.
+    for i in 0..110 {
+        app.transitioned_appointment(&format!("a-same-{i:03}"), "p-none")
+            .await;
+    }
+    for i in 0..40 {
+        app.clock.advance(Duration::seconds(1));
+        app.transitioned_appointment(&format!("a-{i:03}"), "p-none")
+            .await;
+    }
+    app.clock.advance(Duration::minutes(5));
+    let options = connector_app::jobs::collector::CollectorOptions {
+        page_size: 100,
+        ..Default::default()
+    };
+    let report = connector_app::jobs::collector::run(&app.ctx, options)
+        .await
+        .unwrap();
+    assert_eq!(report.scanned, 150);
+    assert_eq!(report.skipped["no_consent"], 150);
+    let skipped = app
+        .audit("log_type=hie_sent_appointments&outcome=skipped")
+        .await;
+    let skips: Vec<&serde_json::Value> = skipped
+        .iter()
+        .filter(|e| e["action"] == "appointment.skipped")
+        .collect();
+    let ids: std::collections::BTreeSet<&str> = skips
+        .iter()
+        .map(|e| e["appointment_id"].as_str().unwrap())
+        .collect();
+    assert_eq!((skips.len(), ids.len()), (150, 150), "each once");
+    assert_eq!(skips[0]["detail"]["reason"], "no_consent");
+    let settings = app
+        .call("GET", "/settings/hie", Caller::Admin, None)
+        .await
+        .expect(200);
+    assert_eq!(
+        settings.body["next_batch_start_time"],
+        "2026-11-21T15:00:40Z"
+    );
+}

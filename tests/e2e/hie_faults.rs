@@ -236,3 +236,45 @@ async fn a_revoke_between_collect_and_send_stops_the_send() {
     );
     let _ = SkipReason::Revoked;
 }
+
+#[tokio::test]
+async fn skips_are_audited_only_with_the_checkpoint_that_passes_them() {
+    let app = spawn_app().await;
+    enable_hie(&app).await;
+    for i in 0..15 {
+        let p = format!("p-{i}");
+        app.register(&p).await;
+        app.transitioned_appointment(&format!("a-{i}"), &p).await; // no consent: skipped
+        app.clock.advance(Duration::seconds(1));
+    }
+    app.clock.advance(Duration::minutes(5));
+    let crashing = Arc::new(CrashingCheckpoint::new(app.ctx.settings.clone()));
+    let crashing_ctx = Context {
+        settings: crashing.clone(),
+        ..(*app.ctx).clone()
+    };
+    let options = collector::CollectorOptions {
+        page_size: 10,
+        ..Default::default()
+    };
+    assert!(collector::run(&crashing_ctx, options).await.is_err());
+    let skipped = |entries: Vec<serde_json::Value>| {
+        entries
+            .iter()
+            .filter(|e| e["action"] == "appointment.skipped")
+            .count()
+    };
+    assert_eq!(
+        skipped(app.audit("log_type=hie_sent_appointments").await),
+        0,
+        "no skip is audited by a checkpoint that failed"
+    );
+
+    let report = collector::run(&app.ctx, options).await.unwrap();
+    assert_eq!(report.skipped["no_consent"], 15);
+    assert_eq!(
+        skipped(app.audit("log_type=hie_sent_appointments").await),
+        15,
+        "each skip audited once, with the checkpoint that passed it"
+    );
+}

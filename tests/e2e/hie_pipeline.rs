@@ -314,3 +314,204 @@ async fn appointment_intake_validates() {
         "an update keeps the transition"
     );
 }
+
+/// `GET /hie/batch-preview` as an administrator; asserts 200.
+async fn batch_preview(app: &TestApp) -> serde_json::Value {
+    let reply = app
+        .call(Method::GET, "/hie/batch-preview", "admin", None)
+        .await;
+    assert_eq!(reply.status, 200, "{:#}", reply.body);
+    reply.body
+}
+
+/// The preview's entry for one appointment.
+fn planned<'a>(preview: &'a serde_json::Value, appointment_id: &str) -> &'a serde_json::Value {
+    preview["appointments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["appointment_id"] == appointment_id)
+        .unwrap_or_else(|| panic!("{appointment_id} not in the preview: {preview:#}"))
+}
+
+#[tokio::test]
+async fn after_a_rewind_the_batch_preview_shows_what_was_already_sent() {
+    let app = spawn_app().await;
+    clinic_day(&app).await;
+    app.collect().await;
+    app.drain().await;
+    app.settings(json!({"next_batch_start_time": "2026-11-19T00:00:00Z"}))
+        .await;
+
+    let preview = batch_preview(&app).await;
+    assert_eq!(planned(&preview, "a-active")["status"], "already_sent");
+    assert_eq!(planned(&preview, "a-old")["status"], "send");
+    assert_eq!(planned(&preview, "a-revoked")["status"], "skip");
+    assert_eq!(planned(&preview, "a-revoked")["reason"], "revoked");
+    assert_eq!(preview["would_send"], 1, "{preview:#}");
+    assert_eq!(preview["already_sent"], 1);
+    assert_eq!(preview["would_skip"], 4);
+
+    // The batch agrees: only a-old is sent.
+    app.collect().await;
+    app.drain().await;
+    assert_eq!(app.outbox_mails().len(), 2);
+}
+
+#[tokio::test]
+async fn appointments_inside_the_safety_lag_are_pending_until_they_become_eligible() {
+    let app = spawn_app().await;
+    enable_hie(&app).await;
+    app.register("p-1").await;
+    app.give("p-1", json!({})).await;
+    app.transitioned_appointment("a-1", "p-1").await; // at 15:00:00
+    app.clock.advance(Duration::seconds(30));
+
+    let preview = batch_preview(&app).await;
+    assert_eq!(preview["safety_lag_seconds"], 120);
+    let a1 = planned(&preview, "a-1");
+    assert_eq!(a1["status"], "pending", "{preview:#}");
+    assert_eq!(a1["eligible_at"], "2026-11-21T15:02:00Z");
+    assert_eq!(
+        (preview["pending"].clone(), preview["would_send"].clone()),
+        (json!(1), json!(0))
+    );
+
+    let report = serde_json::to_value(app.collect().await).unwrap();
+    assert_eq!(report["scanned"], 0);
+    assert_eq!(report["idle_reason"], "inside_safety_lag", "{report:#}");
+    assert_eq!(report["first_eligible_at"], "2026-11-21T15:02:00Z");
+
+    // A lag of 0 (demos, tests) makes it eligible at once.
+    let settings = app.settings(json!({"safety_lag_seconds": 0})).await;
+    assert_eq!(settings["safety_lag_seconds"], 0);
+    assert_eq!(planned(&batch_preview(&app).await, "a-1")["status"], "send");
+    let report = app.collect().await;
+    assert_eq!((report.scanned, report.enqueued), (1, 1));
+}
+
+#[tokio::test]
+async fn a_run_that_finds_nothing_says_why() {
+    let app = spawn_app().await;
+    let report = serde_json::to_value(app.collect().await).unwrap();
+    assert_eq!(report["idle_reason"], "disabled", "{report:#}");
+
+    enable_hie(&app).await;
+    let report = serde_json::to_value(app.collect().await).unwrap();
+    assert_eq!(
+        report["idle_reason"], "nothing_after_watermark",
+        "{report:#}"
+    );
+    assert!(report["first_eligible_at"].is_null());
+
+    app.settings(json!({"next_batch_start_time": null})).await;
+    let report = serde_json::to_value(app.collect().await).unwrap();
+    assert_eq!(report["idle_reason"], "watermark_initialised", "{report:#}");
+
+    app.register("p-1").await;
+    app.transitioned_appointment("a-1", "p-1").await;
+    app.clock.advance(Duration::minutes(5));
+    let report = serde_json::to_value(app.collect().await).unwrap();
+    assert_eq!(report["scanned"], 1);
+    assert!(report["idle_reason"].is_null(), "{report:#}");
+}
+
+#[tokio::test]
+async fn each_skipped_appointment_is_audited_with_its_reason() {
+    let app = spawn_app().await;
+    clinic_day(&app).await;
+    app.collect().await;
+    let entries = app
+        .audit("log_type=hie_sent_appointments&outcome=skipped")
+        .await;
+    let mut skipped: Vec<(String, String)> = entries
+        .iter()
+        .filter(|e| e["action"] == "appointment.skipped")
+        .map(|e| {
+            assert_eq!(e["actor"]["user"], "system:batch-collector", "{e:#}");
+            assert_eq!(e["detail"]["transition_seq"], 1, "{e:#}");
+            (
+                e["appointment_id"].as_str().unwrap().to_owned(),
+                e["detail"]["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    skipped.sort();
+    assert_eq!(
+        skipped,
+        [
+            ("a-expired".to_owned(), "expired".to_owned()),
+            ("a-future".to_owned(), "future_dated".to_owned()),
+            ("a-none".to_owned(), "no_consent".to_owned()),
+            ("a-revoked".to_owned(), "revoked".to_owned()),
+        ]
+    );
+    let expired = app
+        .audit("log_type=hie_sent_appointments&appointment_id=a-expired")
+        .await;
+    assert_eq!(expired[0]["patient_id"], "p-expired");
+    assert!(expired[0]["consent_id"].is_string(), "{:#}", expired[0]);
+
+    // The next run finds nothing new and audits nothing again.
+    app.clock.advance(Duration::minutes(5));
+    app.collect().await;
+    let again = app
+        .audit("log_type=hie_sent_appointments&outcome=skipped")
+        .await;
+    assert_eq!(
+        again
+            .iter()
+            .filter(|e| e["action"] == "appointment.skipped")
+            .count(),
+        4
+    );
+}
+
+#[tokio::test]
+async fn more_skips_than_one_checkpoint_holds_are_each_audited_once() {
+    let app = spawn_app().await;
+    enable_hie(&app).await;
+    app.register("p-none").await;
+    // 120 at one instant (more than one DynamoDB transaction holds), then 130 a second apart.
+    for i in 0..120 {
+        app.transitioned_appointment(&format!("a-same-{i:03}"), "p-none")
+            .await;
+    }
+    for i in 0..130 {
+        app.clock.advance(Duration::seconds(1));
+        app.transitioned_appointment(&format!("a-{i:03}"), "p-none")
+            .await;
+    }
+    app.clock.advance(Duration::minutes(5));
+    let options = connector_app::jobs::collector::CollectorOptions {
+        page_size: 100,
+        ..Default::default()
+    };
+    let report = connector_app::jobs::collector::run(&app.ctx, options)
+        .await
+        .unwrap();
+    assert_eq!(report.scanned, 250);
+    assert_eq!(report.skipped["no_consent"], 250);
+    let skipped = app
+        .audit("log_type=hie_sent_appointments&outcome=skipped")
+        .await;
+    let ids: std::collections::BTreeSet<&str> = skipped
+        .iter()
+        .filter(|e| e["action"] == "appointment.skipped")
+        .map(|e| e["appointment_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 250);
+    assert_eq!(
+        skipped
+            .iter()
+            .filter(|e| e["action"] == "appointment.skipped")
+            .count(),
+        250,
+        "each once"
+    );
+    let settings = app
+        .call(Method::GET, "/settings/hie", "admin", None)
+        .await
+        .body;
+    assert_eq!(settings["next_batch_start_time"], "2026-11-21T15:02:10Z");
+}

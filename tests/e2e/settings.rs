@@ -96,3 +96,44 @@ async fn invalid_settings_get_422_and_nothing_is_saved() {
         .await;
     reply.assert_problem(422);
 }
+
+#[tokio::test]
+async fn the_safety_lag_is_a_setting_from_0_to_3600_seconds() {
+    let app = spawn_app().await;
+    let defaults = app.call(Method::GET, "/settings/hie", "admin", None).await;
+    assert_eq!(defaults.body["safety_lag_seconds"], 120);
+
+    assert_eq!(
+        app.settings(json!({"safety_lag_seconds": 0})).await["safety_lag_seconds"],
+        0
+    );
+    assert_eq!(
+        app.settings(json!({"safety_lag_seconds": 3600})).await["safety_lag_seconds"],
+        3600
+    );
+    for (bad, status) in [
+        (json!(-1), 422),
+        (json!(3601), 422),
+        (json!(1.5), 400),
+        (json!("120"), 400),
+    ] {
+        let reply = app
+            .call(
+                Method::PUT,
+                "/settings/hie",
+                "admin",
+                Some(json!({"safety_lag_seconds": bad})),
+            )
+            .await
+            .assert_problem(status);
+        if status == 422 {
+            assert_eq!(
+                reply.body["errors"][0]["field"], "safety_lag_seconds",
+                "{:#}",
+                reply.body
+            );
+        }
+    }
+    let after = app.call(Method::GET, "/settings/hie", "admin", None).await;
+    assert_eq!(after.body["safety_lag_seconds"], 3600, "nothing saved");
+}

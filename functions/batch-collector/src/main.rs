@@ -122,7 +122,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (ctx, _) = embedded(&dir);
         let report = handler(&ctx, event()).await.unwrap();
-        assert_eq!(report, CollectorReport::default());
+        assert_eq!(
+            report,
+            CollectorReport {
+                safety_lag_seconds: 120,
+                idle_reason: Some(collector::IdleReason::Disabled),
+                ..CollectorReport::default()
+            }
+        );
         assert_eq!(serde_json::to_value(&report).unwrap()["enabled"], false);
     }
 
@@ -147,7 +154,7 @@ mod tests {
         assert_eq!(report.scanned, 0);
         assert_eq!(
             report.watermark_to,
-            Some(clock.now() - CollectorOptions::default().lag)
+            Some(clock.now() - chrono::Duration::minutes(2))
         );
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["watermark_to"], "2026-11-21T15:03:00Z");

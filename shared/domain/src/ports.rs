@@ -80,6 +80,10 @@ pub trait ConsentStore: Send + Sync {
     -> Result<Option<Consent>, StoreError>;
 }
 
+/// Most audit entries one watermark checkpoint may carry: a DynamoDB transaction holds 100 items,
+/// one of them the settings item.
+pub const MAX_CHECKPOINT_AUDIT_ENTRIES: usize = 99;
+
 /// The clinic's HIE settings, versioned for optimistic concurrency.
 #[async_trait]
 pub trait SettingsStore: Send + Sync {
@@ -97,13 +101,16 @@ pub trait SettingsStore: Send + Sync {
     ) -> Result<u64, StoreError>;
 
     /// Moves the collector's watermark (`next_batch_start_time`) from `expected` to `next`,
-    /// bumping the version. Never-saved settings have the watermark `None` (advancing from `None`
-    /// saves the defaults with the new watermark). MUST return `Conflict` (and write nothing) when
-    /// the stored watermark is not `expected` (an operator rewound it, or another run advanced it).
+    /// bumping the version, and appends `audit` (the skips the move passes over), atomically.
+    /// Never-saved settings have the watermark `None` (advancing from `None` saves the defaults
+    /// with the new watermark). MUST return `Conflict` (and write nothing) when the stored
+    /// watermark is not `expected` (an operator rewound it, or another run advanced it), and
+    /// `Invalid` (writing nothing) for more than [`MAX_CHECKPOINT_AUDIT_ENTRIES`] entries.
     async fn advance_watermark(
         &self,
         expected: Option<DateTime<Utc>>,
         next: DateTime<Utc>,
+        audit: &[AuditEntry],
     ) -> Result<(), StoreError>;
 }
 

@@ -12,6 +12,14 @@ use crate::{ValidationError, ValidationErrors};
 pub const DEFAULT_CONSENT_EXPIRE_DAYS: u32 = 365;
 /// Largest accepted `consent_expire_days`: ten years.
 pub const MAX_CONSENT_EXPIRE_DAYS: u32 = 3650;
+/// Default for `safety_lag_seconds`: two minutes.
+pub const DEFAULT_SAFETY_LAG_SECONDS: u32 = 120;
+/// Largest accepted `safety_lag_seconds`: an hour.
+pub const MAX_SAFETY_LAG_SECONDS: u32 = 3600;
+
+fn default_safety_lag_seconds() -> u32 {
+    DEFAULT_SAFETY_LAG_SECONDS
+}
 
 /// The clinic's HIE settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +45,12 @@ pub struct HieSettings {
     /// The clinic's time zone: consent dates and "today" are reckoned in it.
     #[serde(with = "tz_name")]
     pub time_zone: Tz,
+    /// The collector leaves appointments transitioned in the last this many seconds for a later
+    /// run, so a transition committed late with an earlier timestamp is not passed over
+    /// (0 = none, for demos and tests). Settings saved before this field existed read as the
+    /// default.
+    #[serde(default = "default_safety_lag_seconds")]
+    pub safety_lag_seconds: u32,
 }
 
 impl Default for HieSettings {
@@ -53,6 +67,7 @@ impl Default for HieSettings {
             portal_explanation:
                 "Share my medical information with our Health Information Exchange.".to_owned(),
             time_zone: Tz::UTC,
+            safety_lag_seconds: DEFAULT_SAFETY_LAG_SECONDS,
         }
     }
 }
@@ -61,6 +76,11 @@ impl HieSettings {
     /// Today's date in the clinic's time zone.
     pub fn today(&self, now: DateTime<Utc>) -> NaiveDate {
         now.with_timezone(&self.time_zone).date_naive()
+    }
+
+    /// The collector's safety lag.
+    pub fn safety_lag(&self) -> chrono::Duration {
+        chrono::Duration::seconds(i64::from(self.safety_lag_seconds))
     }
 
     /// The default Expires On for a consent given on `given_on`.
@@ -106,6 +126,8 @@ pub struct HieSettingsInput {
     pub portal_explanation: Option<String>,
     /// See [`HieSettings::time_zone`]; an IANA name such as `America/Chicago`.
     pub time_zone: Option<String>,
+    /// See [`HieSettings::safety_lag_seconds`].
+    pub safety_lag_seconds: Option<i64>,
 }
 
 /// Distinguishes a field sent as `null` (`Some(None)`) from one left out (`None`).
@@ -207,6 +229,15 @@ impl HieSettingsInput {
                 )),
             }
         }
+        if let Some(seconds) = self.safety_lag_seconds {
+            match u32::try_from(seconds) {
+                Ok(s) if s <= MAX_SAFETY_LAG_SECONDS => next.safety_lag_seconds = s,
+                _ => errors.push(ValidationError::new(
+                    "safety_lag_seconds",
+                    format!("must be a whole number of seconds from 0 to {MAX_SAFETY_LAG_SECONDS}"),
+                )),
+            }
+        }
         if errors.is_empty() && next.enabled {
             if next.default_to_address.is_none() {
                 errors.push(ValidationError::new(
@@ -280,6 +311,33 @@ mod tests {
                 "time_zone"
             ]
         );
+    }
+
+    #[test]
+    fn settings_saved_before_the_safety_lag_existed_read_as_the_default() {
+        let mut saved = serde_json::to_value(HieSettings::default()).unwrap();
+        saved.as_object_mut().unwrap().remove("safety_lag_seconds");
+        let read: HieSettings = serde_json::from_value(saved).unwrap();
+        assert_eq!(read.safety_lag_seconds, DEFAULT_SAFETY_LAG_SECONDS);
+        assert_eq!(read.safety_lag(), chrono::Duration::minutes(2));
+    }
+
+    #[test]
+    fn the_safety_lag_is_0_to_an_hour() {
+        let current = HieSettings::default();
+        assert_eq!(
+            input(r#"{"safety_lag_seconds":0}"#)
+                .apply(&current)
+                .unwrap()
+                .safety_lag_seconds,
+            0
+        );
+        for bad in ["-1", "3601"] {
+            let errors = input(&format!(r#"{{"safety_lag_seconds":{bad}}}"#))
+                .apply(&current)
+                .unwrap_err();
+            assert_eq!(errors.0[0].field, "safety_lag_seconds");
+        }
     }
 
     #[test]

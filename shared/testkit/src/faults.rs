@@ -132,10 +132,11 @@ impl SettingsStore for CrashingCheckpoint {
         &self,
         expected: Option<DateTime<Utc>>,
         next: DateTime<Utc>,
+        audit: &[AuditEntry],
     ) -> Result<(), StoreError> {
         if self.armed.load(Ordering::SeqCst) {
             return Err(StoreError::unavailable(InjectedStoreFailure));
         }
-        self.inner.advance_watermark(expected, next).await
+        self.inner.advance_watermark(expected, next, audit).await
     }
 }

@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use connector_domain::StoreError;
 use connector_domain::audit::AuditEntry;
-use connector_domain::ports::SettingsStore;
+use connector_domain::ports::{MAX_CHECKPOINT_AUDIT_ENTRIES, SettingsStore};
 use connector_domain::settings::{HieSettings, Versioned};
 
 use super::keys::{self, PK, VERSION, key2, n};
@@ -120,7 +120,13 @@ impl SettingsStore for DynamoSettingsStore {
         &self,
         expected: Option<DateTime<Utc>>,
         next: DateTime<Utc>,
+        audit_entries: &[AuditEntry],
     ) -> Result<(), StoreError> {
+        if audit_entries.len() > MAX_CHECKPOINT_AUDIT_ENTRIES {
+            return Err(StoreError::Invalid(
+                "too many audit entries for one checkpoint",
+            ));
+        }
         let mut e = Expr::default();
         let version = e.name(VERSION);
         let mut sets = vec![
@@ -154,18 +160,44 @@ impl SettingsStore for DynamoSettingsStore {
                 e.value(codec::to_value(&at, KIND)?)
             ),
         };
+        if audit_entries.is_empty() {
+            self.db
+                .client
+                .update_item()
+                .table_name(&self.db.tables.flows)
+                .set_key(Some(settings_key()))
+                .update_expression(format!("SET {}", sets.join(", ")))
+                .condition_expression(condition)
+                .set_expression_attribute_names(e.names())
+                .set_expression_attribute_values(e.values())
+                .send()
+                .await
+                .map_err(error_map::dynamo)?;
+            return Ok(());
+        }
+        // With audit entries: one transaction, the watermark's conditional update and the
+        // entries' puts (at most 100 items).
+        let update = built(
+            Update::builder()
+                .table_name(&self.db.tables.flows)
+                .set_key(Some(settings_key()))
+                .update_expression(format!("SET {}", sets.join(", ")))
+                .condition_expression(condition)
+                .set_expression_attribute_names(e.names())
+                .set_expression_attribute_values(e.values())
+                .build(),
+        )?;
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        for entry in audit_entries {
+            items.push(audit::put_entry(&self.db, entry)?);
+        }
         self.db
             .client
-            .update_item()
-            .table_name(&self.db.tables.flows)
-            .set_key(Some(settings_key()))
-            .update_expression(format!("SET {}", sets.join(", ")))
-            .condition_expression(condition)
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
+            .transact_write_items()
+            .set_transact_items(Some(items))
             .send()
             .await
-            .map_err(error_map::dynamo)?;
+            .map_err(error_map::transaction)?;
         Ok(())
     }
 }

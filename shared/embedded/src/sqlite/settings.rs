@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use connector_domain::StoreError;
 use connector_domain::audit::AuditEntry;
-use connector_domain::ports::SettingsStore;
+use connector_domain::ports::{MAX_CHECKPOINT_AUDIT_ENTRIES, SettingsStore};
 use connector_domain::settings::{HieSettings, Versioned};
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -96,7 +96,17 @@ impl SettingsStore for SqliteSettingsStore {
         &self,
         expected: Option<DateTime<Utc>>,
         next: DateTime<Utc>,
+        audit: &[AuditEntry],
     ) -> Result<(), StoreError> {
+        if audit.len() > MAX_CHECKPOINT_AUDIT_ENTRIES {
+            return Err(StoreError::Invalid(
+                "too many audit entries for one checkpoint",
+            ));
+        }
+        let entries = audit
+            .iter()
+            .map(AuditRow::new)
+            .collect::<Result<Vec<_>, _>>()?;
         let version = self
             .db
             .write(move |tx| {
@@ -108,6 +118,9 @@ impl SettingsStore for SqliteSettingsStore {
                 }
                 value.next_batch_start_time = Some(next);
                 save(tx, &value, version + 1)?;
+                for entry in &entries {
+                    audit::insert(tx, entry)?;
+                }
                 Ok(version + 1)
             })
             .await?;

@@ -1,7 +1,9 @@
 //! `SettingsStore` cases.
 
-use connector_domain::audit::{AuditQuery, LogType};
+use connector_domain::audit::{AuditEntry, AuditQuery, LogType, Outcome};
+use connector_domain::ports::MAX_CHECKPOINT_AUDIT_ENTRIES;
 use connector_domain::settings::HieSettings;
+use connector_domain::{Actor, StoreError};
 
 use super::{Case, StoreSet, assert_conflict, cases};
 use crate::fixtures;
@@ -14,6 +16,9 @@ pub(super) fn cases() -> Vec<Case<StoreSet>> {
         settings_watermark_compare_and_set,
         settings_put_after_watermark_moved_conflicts,
         settings_watermark_of_never_saved_settings_starts_at_none,
+        settings_watermark_checkpoint_appends_its_audit_entries_atomically,
+        settings_watermark_checkpoint_takes_at_most_99_audit_entries,
+        settings_safety_lag_is_stored,
     ]
 }
 
@@ -114,7 +119,7 @@ async fn settings_watermark_compare_and_set(s: StoreSet) {
         .unwrap();
     let (t1, t2) = (fixtures::at(3_600), fixtures::at(7_200));
 
-    s.settings.advance_watermark(None, t1).await.unwrap();
+    s.settings.advance_watermark(None, t1, &[]).await.unwrap();
     let stored = s.settings.get().await.unwrap().expect("saved");
     assert_eq!(stored.value.next_batch_start_time, Some(t1));
     assert_eq!(
@@ -127,8 +132,8 @@ async fn settings_watermark_compare_and_set(s: StoreSet) {
         "other settings kept"
     );
 
-    assert_conflict(s.settings.advance_watermark(None, t2).await);
-    assert_conflict(s.settings.advance_watermark(Some(t2), t2).await);
+    assert_conflict(s.settings.advance_watermark(None, t2, &[]).await);
+    assert_conflict(s.settings.advance_watermark(Some(t2), t2, &[]).await);
     let stored = s.settings.get().await.unwrap().expect("saved");
     assert_eq!(
         (stored.value.next_batch_start_time, stored.version),
@@ -136,7 +141,10 @@ async fn settings_watermark_compare_and_set(s: StoreSet) {
         "a mismatch writes nothing"
     );
 
-    s.settings.advance_watermark(Some(t1), t2).await.unwrap();
+    s.settings
+        .advance_watermark(Some(t1), t2, &[])
+        .await
+        .unwrap();
     let stored = s.settings.get().await.unwrap().expect("saved");
     assert_eq!(
         (stored.value.next_batch_start_time, stored.version),
@@ -156,7 +164,7 @@ async fn settings_put_after_watermark_moved_conflicts(s: StoreSet) {
     let read = s.settings.get().await.unwrap().expect("saved");
     // The collector moves the watermark between an administrator's read and write.
     s.settings
-        .advance_watermark(None, fixtures::at(3_600))
+        .advance_watermark(None, fixtures::at(3_600), &[])
         .await
         .unwrap();
     let edited = HieSettings {
@@ -184,7 +192,7 @@ async fn settings_put_after_watermark_moved_conflicts(s: StoreSet) {
 async fn settings_watermark_of_never_saved_settings_starts_at_none(s: StoreSet) {
     assert_conflict(
         s.settings
-            .advance_watermark(Some(fixtures::at(0)), fixtures::at(60))
+            .advance_watermark(Some(fixtures::at(0)), fixtures::at(60), &[])
             .await,
     );
     assert_eq!(
@@ -193,7 +201,7 @@ async fn settings_watermark_of_never_saved_settings_starts_at_none(s: StoreSet) 
         "a mismatch saves nothing"
     );
     s.settings
-        .advance_watermark(None, fixtures::at(60))
+        .advance_watermark(None, fixtures::at(60), &[])
         .await
         .unwrap();
     let stored = s
@@ -208,6 +216,146 @@ async fn settings_watermark_of_never_saved_settings_starts_at_none(s: StoreSet) 
         HieSettings {
             next_batch_start_time: Some(fixtures::at(60)),
             ..HieSettings::default()
+        }
+    );
+}
+
+/// `n` `appointment.skipped` entries at `at`.
+fn skip_entries(n: usize, at: chrono::DateTime<chrono::Utc>) -> Vec<AuditEntry> {
+    (0..n)
+        .map(|i| {
+            AuditEntry::new(
+                LogType::HieSentAppointments,
+                at,
+                Actor::system("batch-collector"),
+                "appointment.skipped",
+                Outcome::Skipped,
+            )
+            .with_appointment(&format!("a-{i}").parse().expect("valid id"))
+            .with_detail(serde_json::json!({"reason": "no_consent"}))
+        })
+        .collect()
+}
+
+async fn skipped_entries(s: &StoreSet) -> Vec<AuditEntry> {
+    s.audit
+        .query(&AuditQuery {
+            log_type: Some(LogType::HieSentAppointments),
+            limit: 500,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap()
+        .items
+}
+
+async fn settings_watermark_checkpoint_appends_its_audit_entries_atomically(s: StoreSet) {
+    let (t1, t2) = (fixtures::at(3_600), fixtures::at(7_200));
+    let first = skip_entries(MAX_CHECKPOINT_AUDIT_ENTRIES, t1);
+    s.settings
+        .advance_watermark(None, t1, &first)
+        .await
+        .unwrap();
+    let mut logged = skipped_entries(&s).await;
+    logged.sort_by(|a, b| a.entry_id.cmp(&b.entry_id));
+    let mut expected = first.clone();
+    expected.sort_by(|a, b| a.entry_id.cmp(&b.entry_id));
+    assert_eq!(logged, expected, "every entry, as given, with the move");
+    assert_eq!(
+        s.settings
+            .get()
+            .await
+            .unwrap()
+            .expect("saved")
+            .value
+            .next_batch_start_time,
+        Some(t1)
+    );
+
+    // A move from the wrong watermark writes neither the watermark nor the entries.
+    assert_conflict(
+        s.settings
+            .advance_watermark(Some(t2), t2, &skip_entries(3, t2))
+            .await,
+    );
+    assert_conflict(
+        s.settings
+            .advance_watermark(None, t2, &skip_entries(3, t2))
+            .await,
+    );
+    assert_eq!(
+        skipped_entries(&s).await.len(),
+        MAX_CHECKPOINT_AUDIT_ENTRIES
+    );
+    assert_eq!(
+        s.settings
+            .get()
+            .await
+            .unwrap()
+            .expect("saved")
+            .value
+            .next_batch_start_time,
+        Some(t1),
+        "a mismatch writes nothing"
+    );
+
+    s.settings
+        .advance_watermark(Some(t1), t2, &skip_entries(1, t2))
+        .await
+        .unwrap();
+    assert_eq!(
+        skipped_entries(&s).await.len(),
+        MAX_CHECKPOINT_AUDIT_ENTRIES + 1
+    );
+}
+
+async fn settings_watermark_checkpoint_takes_at_most_99_audit_entries(s: StoreSet) {
+    let t1 = fixtures::at(3_600);
+    let result = s
+        .settings
+        .advance_watermark(
+            None,
+            t1,
+            &skip_entries(MAX_CHECKPOINT_AUDIT_ENTRIES + 1, t1),
+        )
+        .await;
+    assert!(
+        matches!(result, Err(StoreError::Invalid(_))),
+        "expected Invalid, got {result:?}"
+    );
+    assert_eq!(s.settings.get().await.unwrap(), None, "nothing saved");
+    assert!(skipped_entries(&s).await.is_empty(), "nothing audited");
+}
+
+async fn settings_safety_lag_is_stored(s: StoreSet) {
+    let value = HieSettings {
+        safety_lag_seconds: 0,
+        ..fixtures::settings()
+    };
+    s.settings
+        .put(&value, 0, &fixtures::settings_audit(fixtures::at(0)))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.settings
+            .get()
+            .await
+            .unwrap()
+            .expect("saved")
+            .value
+            .safety_lag_seconds,
+        0
+    );
+    // The collector's watermark moves keep it.
+    s.settings
+        .advance_watermark(None, fixtures::at(60), &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.settings.get().await.unwrap().expect("saved").value,
+        HieSettings {
+            next_batch_start_time: Some(fixtures::at(60)),
+            ..value
         }
     );
 }

@@ -18,7 +18,7 @@ use crate::Context;
 use crate::http::JsonBody;
 use crate::http::auth::Caller;
 use crate::http::problem::Problem;
-use crate::jobs::collector::{CollectorOptions, preview};
+use crate::jobs::collector::{PlanStatus, preview};
 
 impl From<AppointmentError> for Problem {
     fn from(err: AppointmentError) -> Self {
@@ -136,8 +136,8 @@ pub(crate) async fn resend(
     Ok((StatusCode::ACCEPTED, Json(json!({"queued": work}))))
 }
 
-/// `GET /hie/batch-preview?limit=` (admin): what the next batch would send and skip, and why;
-/// writes nothing.
+/// `GET /hie/batch-preview?limit=` (admin): what the next batch would send and skip, and why,
+/// what waits in the safety lag, and what the send ledger already has; writes nothing.
 pub(crate) async fn batch_preview(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -158,16 +158,21 @@ pub(crate) async fn batch_preview(
                 )))
             })?,
     };
-    let (planned, more) = preview(&ctx, CollectorOptions::default(), limit).await?;
-    let send = planned.iter().filter(|p| p.decision.is_send()).count();
+    let (planned, more) = preview(&ctx, limit).await?;
+    let count = |status: PlanStatus| planned.iter().filter(|p| p.status == status).count();
     let settings = connector_domain::settings::current_settings(ctx.settings.as_ref())
         .await?
         .value;
     Ok(Json(json!({
         "enabled": settings.enabled,
         "next_batch_start_time": settings.next_batch_start_time,
-        "would_send": send,
-        "would_skip": planned.len() - send,
+        "safety_lag_seconds": settings.safety_lag_seconds,
+        "would_send": count(PlanStatus::Send),
+        "would_skip": count(PlanStatus::Skip),
+        "pending": count(PlanStatus::Pending),
+        "already_sent": count(PlanStatus::AlreadySent),
+        "in_progress": count(PlanStatus::InProgress),
+        "closed": count(PlanStatus::Closed),
         "more": more,
         "appointments": planned,
     })))
