@@ -5,6 +5,7 @@ mod helpers;
 
 mod audit_log;
 mod auth;
+mod config_without_code;
 mod consents;
 mod crm_outbound;
 mod crm_outbound_delivery;

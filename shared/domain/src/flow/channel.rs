@@ -66,6 +66,30 @@ pub struct Channel {
 }
 
 impl Channel {
+    /// Every secret reference of the channel with the input field that holds it
+    /// (`inbound.secret`, `outbound.tls.ca_pem_ref`, `outbound.headers[0].secret`), in that
+    /// order.
+    pub fn secret_refs(&self) -> Vec<(String, &SecretRef)> {
+        let InboundAuth::Hmac { secret, .. } = &self.inbound;
+        let mut refs = vec![("inbound.secret".to_owned(), secret)];
+        match &self.outbound {
+            Some(OutboundDelivery::Mllp(mllp)) => {
+                if let Some(ca) = mllp.tls.as_ref().and_then(|t| t.ca_pem_ref.as_ref()) {
+                    refs.push(("outbound.tls.ca_pem_ref".to_owned(), ca));
+                }
+            }
+            Some(OutboundDelivery::Https(https)) => {
+                for (i, header) in https.headers.iter().enumerate() {
+                    if let HeaderValue::Secret(secret) = &header.value {
+                        refs.push((format!("outbound.headers[{i}].secret"), secret));
+                    }
+                }
+            }
+            None => {}
+        }
+        refs
+    }
+
     /// What the API shows: the same, without the webhook token's hash.
     pub fn view(&self) -> ChannelView {
         ChannelView {
