@@ -61,7 +61,11 @@ mod tests {
         let reference = SecretRef::parse("local:rate-limit").unwrap();
         let t0 = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
         assert!(due(&channel, &reference, t0));
-        assert!(!due(&channel, &reference, t0 + chrono::Duration::seconds(59)));
+        assert!(!due(
+            &channel,
+            &reference,
+            t0 + chrono::Duration::seconds(59)
+        ));
         assert!(due(&other, &reference, t0));
         assert!(due(&channel, &reference, t0 + LOG_EVERY));
     }

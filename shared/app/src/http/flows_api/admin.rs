@@ -218,7 +218,10 @@ async fn check_secrets(secrets: &dyn SecretStore, channel: &Channel) -> Result<(
     let mut errors = ValidationErrors::default();
     for (field, reference, status) in secret_statuses(secrets, channel).await {
         if status == SecretStatus::Unresolvable {
-            errors.push(ValidationError::new(field, unresolvable_message(&reference)));
+            errors.push(ValidationError::new(
+                field,
+                unresolvable_message(&reference),
+            ));
         }
     }
     errors.finish(|| ()).map_err(AdminError::Invalid)
