@@ -7,7 +7,6 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use connector_domain::flow::SecretRef;
-use connector_domain::ports::SecretStore as _;
 
 /// A value distinctive enough to look for in every output.
 const VALUE: &str = "cli-secret-value-94417";
