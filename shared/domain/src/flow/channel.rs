@@ -394,4 +394,35 @@ mod tests {
         assert_eq!(String::from(h), "ab".repeat(32));
         assert_eq!(format!("{h:?}"), "TokenHash(..)");
     }
+
+    #[test]
+    fn secret_refs_name_each_field_in_order() {
+        let input: crate::flow::ChannelInput = serde_json::from_value(serde_json::json!({
+            "name": "North",
+            "inbound": {"type": "hmac", "secret": "local:north-hmac"},
+            "outbound": {"type": "https", "url": "https://ehr.example.org/hl7", "headers": [
+                {"name": "X-Site", "value": "north"},
+                {"name": "Authorization", "secret": "env:CONNECTOR_SECRET_EHR_TOKEN"}
+            ]}
+        }))
+        .unwrap();
+        let channel = input
+            .into_channel(ChannelId::parse("north").unwrap(), Utc::now())
+            .unwrap();
+        let refs: Vec<(String, String)> = channel
+            .secret_refs()
+            .into_iter()
+            .map(|(field, r)| (field, r.to_string()))
+            .collect();
+        assert_eq!(
+            refs,
+            [
+                ("inbound.secret".to_owned(), "local:north-hmac".to_owned()),
+                (
+                    "outbound.headers[1].secret".to_owned(),
+                    "env:CONNECTOR_SECRET_EHR_TOKEN".to_owned()
+                )
+            ]
+        );
+    }
 }
