@@ -14,9 +14,12 @@ use connector_domain::flow::{ChannelId, SecretRef};
 /// At most one ERROR line per channel and reference this often.
 pub const LOG_EVERY: chrono::Duration = chrono::Duration::minutes(1);
 
+/// When each (channel id, reference text) was last logged.
+type LastLogged = Mutex<HashMap<(String, String), DateTime<Utc>>>;
+
 /// When each (channel, reference) was last logged, in this process.
-fn last_logged() -> &'static Mutex<HashMap<(String, String), DateTime<Utc>>> {
-    static LAST: OnceLock<Mutex<HashMap<(String, String), DateTime<Utc>>>> = OnceLock::new();
+fn last_logged() -> &'static LastLogged {
+    static LAST: OnceLock<LastLogged> = OnceLock::new();
     LAST.get_or_init(Mutex::default)
 }
 
