@@ -461,8 +461,10 @@ async fn apply(files: &[PathBuf], db_path: &Path) -> anyhow::Result<()> {
             checked.problems.len()
         );
     }
+    let secrets = db.secrets();
     let ports = AdminPorts {
         flows: store.as_ref(),
+        secrets: secrets.as_ref(),
         clock: &SystemClock,
     };
     let actor = Actor::new("cli", Role::Admin);

@@ -9,6 +9,7 @@ mod hl7_send;
 mod http_server;
 mod listen_settings;
 mod mllp_bridge;
+mod secret;
 mod serve;
 mod token;
 
@@ -41,6 +42,11 @@ enum Commands {
     /// The always-on MLLP edge for AWS sites: receive MLLP from the EHR, POST each message
     /// signed to the hl7-inbound API, and return its ACK.
     MllpBridge(mllp_bridge::MllpBridgeArgs),
+    /// The embedded store's `local:` secrets: set one (value from standard input), list them.
+    Secret {
+        #[command(subcommand)]
+        cmd: secret::SecretCommand,
+    },
     /// Manage the bearer tokens `connector serve --tokens` accepts.
     Token {
         #[command(subcommand)]
@@ -62,6 +68,7 @@ fn main() -> anyhow::Result<()> {
         } => hl7_listen::run(args),
         Commands::Hl7 { cmd } => hl7_cmd::run(cmd, &mut std::io::stdin(), &mut std::io::stdout()),
         Commands::MllpBridge(args) => mllp_bridge::run(args),
+        Commands::Secret { cmd } => secret::run(cmd, &mut std::io::stdin()),
         Commands::Token { cmd } => token::run(cmd),
     }
 }

@@ -10,11 +10,14 @@ fn example() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/flows.yaml")
 }
 
-/// Runs `connector` with `args`: (success, stdout, stderr).
+/// Runs `connector` with `args`: (success, stdout, stderr). The example channel's HMAC secret
+/// (`env:CONNECTOR_SECRET_NORTH_HMAC`) is set: a channel whose secret does not resolve is
+/// not applied.
 fn connector(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_connector"))
         .args(args)
         .env("RUST_BACKTRACE", "0")
+        .env("CONNECTOR_SECRET_NORTH_HMAC", "cli-test-hmac-secret")
         .output()
         .expect("run connector");
     (

@@ -197,3 +197,22 @@ async fn the_sample_events_drive_the_consent_api_on_dynamodb() {
         "every entry carries its TTL"
     );
 }
+
+/// The embedded store's secret routes answer 501 on AWS, pointing to Secrets Manager: the
+/// consent-api keeps no secrets of its own and holds no `secretsmanager:PutSecretValue`.
+#[tokio::test]
+async fn the_local_secret_routes_answer_501_pointing_to_secrets_manager() {
+    let Some(app) = spawn_on_aws().await else {
+        return;
+    };
+    for name in ["secrets-list", "secrets-put"] {
+        let reply = app.invoke(&sample_event(name)).await.assert_problem(501);
+        assert_eq!(
+            reply.body["type"], "/problems/secrets-in-secrets-manager",
+            "{name}"
+        );
+        let detail = reply.body["detail"].as_str().unwrap();
+        assert!(detail.contains("Secrets Manager"), "{name}: {detail}");
+        assert!(!detail.contains("example-secret-not-real"), "{detail}");
+    }
+}

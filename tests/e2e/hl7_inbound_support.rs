@@ -334,6 +334,7 @@ impl InboundApp {
     pub fn ports(&self) -> AdminPorts<'_> {
         AdminPorts {
             flows: self.ctx.flows.as_ref(),
+            secrets: self.ctx.secrets.as_ref(),
             clock: self.ctx.clock.as_ref(),
         }
     }

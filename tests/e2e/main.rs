@@ -7,6 +7,7 @@ mod logs;
 
 mod audit_log;
 mod auth;
+mod config_without_code;
 mod consents;
 mod crm_outbound;
 mod crm_outbound_delivery;

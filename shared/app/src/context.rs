@@ -10,8 +10,8 @@ use connector_domain::crm::{
 };
 use connector_domain::ports::{
     AppointmentStore, AuditLog, ConsentStore, CrmWriteLog, DeliveryStore, EhrTransport, FlowStore,
-    InboundLedger, Mailer, PatientStore, QueueConsumer, QueueError, QueueMessage, SecretStore,
-    SendLedger, SettingsStore, WorkQueue,
+    InboundLedger, LocalSecretStore, Mailer, PatientStore, QueueConsumer, QueueError, QueueMessage,
+    SecretStore, SendLedger, SettingsStore, WorkQueue,
 };
 
 use crate::config::{Config, CrmConfig, StoreConfig};
@@ -46,6 +46,10 @@ pub struct Context {
     pub crm: Arc<dyn Crm>,
     /// Resolves secret references (HMAC keys, webhook tokens, outbound credentials).
     pub secrets: Arc<dyn SecretStore>,
+    /// The deployment's own secrets behind `local:` references, written by administrators
+    /// (`PUT /secrets/{name}`): the embedded store's; `None` on AWS, where secrets live in
+    /// Secrets Manager.
+    pub local_secrets: Option<Arc<dyn LocalSecretStore>>,
     /// Outbound deliveries (CRM -> EHR): accepted webhooks, their HL7 messages, parked groups.
     pub deliveries: Arc<dyn DeliveryStore>,
     /// What the connector wrote to the CRM lately (echo suppression of the webhooks it fires).
@@ -193,6 +197,7 @@ impl Context {
             inbound_ledger: db.inbound_ledger(),
             crm: db.crm_with_clock(Arc::clone(&clock)),
             secrets: db.secrets(),
+            local_secrets: Some(db.local_secrets()),
             ehr: Arc::new(connector_transport::ChannelTransport::new(db.secrets())),
             deliveries: db.deliveries(),
             crm_writes: db.crm_writes(),
@@ -232,6 +237,7 @@ impl Context {
             inbound_ledger: Arc::new(adapters.inbound_ledger()),
             crm: Arc::new(UnconfiguredCrm),
             secrets: Arc::new(adapters.secrets()),
+            local_secrets: None,
             ehr: Arc::new(connector_transport::ChannelTransport::new(Arc::new(
                 adapters.secrets(),
             ))),

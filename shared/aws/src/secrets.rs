@@ -18,7 +18,7 @@ use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
 use connector_domain::flow::secret::read_env;
 use connector_domain::flow::{SecretRef, SecretValue};
-use connector_domain::ports::{SecretError, SecretStore};
+use connector_domain::ports::{SecretError, SecretStatus, SecretStore};
 
 /// How long a value read from Secrets Manager is reused.
 pub const DEFAULT_SECRET_CACHE_TTL: Duration = Duration::from_secs(5 * 60);
@@ -86,6 +86,24 @@ impl SecretStore for AwsSecrets {
             SecretRef::Env(_) => read_env(reference).ok_or(SecretError::NotFound),
             SecretRef::SecretsManager(arn) => self.secrets_manager(arn).await,
             SecretRef::Local(_) => Err(SecretError::Unsupported("local")),
+        }
+    }
+
+    /// As the default, except that an `env:` reference this process lacks is `Unknown`: on
+    /// AWS each function has its own environment, and the variable may be set on the
+    /// function that uses it (hl7-inbound, ehr-delivery) but not on the one asking
+    /// (consent-api). A Secrets Manager refusal such as `AccessDeniedException` is `Unknown`
+    /// too (the consent-api may not be allowed to read the secret it is told about).
+    async fn status(&self, reference: &SecretRef) -> SecretStatus {
+        match reference {
+            SecretRef::Env(_) if read_env(reference).is_none() => SecretStatus::Unknown,
+            _ => match self.resolve(reference).await {
+                Ok(_) => SecretStatus::Resolved,
+                Err(SecretError::NotFound | SecretError::Unsupported(_)) => {
+                    SecretStatus::Unresolvable
+                }
+                Err(SecretError::Unavailable(_)) => SecretStatus::Unknown,
+            },
         }
     }
 }

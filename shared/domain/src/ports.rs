@@ -415,6 +415,51 @@ pub enum SecretError {
 pub trait SecretStore: Send + Sync {
     /// The secret at `reference`.
     async fn resolve(&self, reference: &SecretRef) -> Result<SecretValue, SecretError>;
+
+    /// Whether `reference` resolves, as far as this process can tell (checked when a channel
+    /// is saved and shown). The default resolves it: a value is `Resolved`, `NotFound` and
+    /// `Unsupported` are `Unresolvable`, an unavailable store is `Unknown`. Adapters whose
+    /// references may be readable elsewhere but not here (environment variables of another
+    /// function) answer `Unknown` for those.
+    async fn status(&self, reference: &SecretRef) -> SecretStatus {
+        match self.resolve(reference).await {
+            Ok(_) => SecretStatus::Resolved,
+            Err(SecretError::NotFound | SecretError::Unsupported(_)) => SecretStatus::Unresolvable,
+            Err(SecretError::Unavailable(_)) => SecretStatus::Unknown,
+        }
+    }
+}
+
+/// Whether a secret reference resolves (see [`SecretStore::status`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretStatus {
+    /// A value is stored at the reference.
+    Resolved,
+    /// Nothing is stored there, or this deployment cannot read that kind of reference.
+    Unresolvable,
+    /// This process cannot tell (the store is unavailable, or the secret lives elsewhere).
+    Unknown,
+}
+
+/// The embedded deployment's own secrets, behind `local:` references: written by
+/// administrators (`connector secret set`, `PUT /secrets/{name}`), never read back through
+/// this port. AWS deployments keep secrets in Secrets Manager and have no such store.
+#[async_trait]
+pub trait LocalSecretStore: Send + Sync {
+    /// Stores (or replaces) the secret `name` (a valid local id, see
+    /// [`crate::flow::secret::LocalSecret::parse_name`]) with `value`, stamped `at`, and
+    /// appends `audit`, atomically. MUST NOT log the value.
+    async fn set(
+        &self,
+        name: &str,
+        value: &SecretValue,
+        at: DateTime<Utc>,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
+
+    /// Every stored secret's name and when it was last set, by name. Never values.
+    async fn list(&self) -> Result<Vec<crate::flow::secret::LocalSecret>, StoreError>;
 }
 
 /// Outbound deliveries and the webhooks they came from (see [`crate::delivery`]). Writes that

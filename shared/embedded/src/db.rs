@@ -5,15 +5,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use connector_domain::crm::{Crm, CrmError};
-use connector_domain::flow::SecretRef;
 use connector_domain::ports::{
     AppointmentStore, AuditLog, ConsentStore, CrmWriteLog, DeliveryStore, FlowStore, InboundLedger,
-    PatientStore, QueueError, SecretError, SecretStore, SendLedger, SettingsStore,
+    LocalSecretStore, PatientStore, QueueError, SecretError, SecretStore, SendLedger,
+    SettingsStore,
 };
 use connector_domain::{Clock, StoreError};
-use rusqlite::{Connection, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 
-use crate::error::{OpenError, db_err, invalid_call, queue_err};
+use crate::error::{OpenError, db_err, queue_err};
 use crate::queue::{QueueOptions, SqliteQueue};
 use crate::sqlite::appointments::SqliteAppointmentStore;
 use crate::sqlite::audit::SqliteAuditLog;
@@ -172,30 +172,28 @@ impl SqliteDb {
         Arc::new(SqliteSecrets::new(self.clone()))
     }
 
-    /// Stores (or replaces) the secret behind `local:<id>`. The value is kept unencrypted in the
-    /// file. `Invalid` when `id` is not a valid local id (1 to 64 letters, digits, `.`, `_`, `-`).
+    /// The store that writes and lists the `local:` secrets in this file.
+    pub fn local_secrets(&self) -> Arc<dyn LocalSecretStore> {
+        Arc::new(SqliteSecrets::new(self.clone()))
+    }
+
+    /// Stores (or replaces) the secret behind `local:<id>`, unaudited (tests and tools; the
+    /// admin route and `connector secret set` go through [`SqliteDb::local_secrets`]). The
+    /// value is kept unencrypted in the file. `Invalid` when `id` is not a valid local id (1 to
+    /// 64 letters, digits, `.`, `_`, `-`).
     pub async fn set_local_secret(&self, id: &str, value: &[u8]) -> Result<(), StoreError> {
-        let id = local_secret_id(id)?;
+        let id = crate::sqlite::secrets::local_name(id)?;
         let value = value.to_vec();
         let now = crate::time::nanos(chrono::Utc::now())?;
-        self.write(move |tx| {
-            tx.prepare_cached(
-                "INSERT INTO local_secrets (secret_id, value, updated_at) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (secret_id) DO UPDATE SET value = excluded.value, \
-                 updated_at = excluded.updated_at",
-            )
-            .and_then(|mut stmt| stmt.execute(params![id, value, now]))
-            .map_err(db_err)?;
-            Ok(())
-        })
-        .await?;
+        self.write(move |tx| crate::sqlite::secrets::upsert(tx, &id, &value, now))
+            .await?;
         tracing::info!("local secret stored");
         Ok(())
     }
 
     /// Deletes the secret behind `local:<id>`; returns whether there was one.
     pub async fn delete_local_secret(&self, id: &str) -> Result<bool, StoreError> {
-        let id = local_secret_id(id)?;
+        let id = crate::sqlite::secrets::local_name(id)?;
         let deleted = self
             .write(move |tx| {
                 tx.prepare_cached("DELETE FROM local_secrets WHERE secret_id = ?1")
@@ -308,16 +306,6 @@ impl DbFailure for SecretError {
     }
     fn from_join(err: tokio::task::JoinError) -> Self {
         SecretError::Unavailable(Box::new(err))
-    }
-}
-
-/// A local secret id, checked as `SecretRef::parse` checks `local:` references.
-fn local_secret_id(id: &str) -> Result<String, StoreError> {
-    match SecretRef::parse(&format!("local:{id}")) {
-        Ok(SecretRef::Local(id)) => Ok(id),
-        _ => Err(invalid_call(
-            "a local secret id is 1 to 64 letters, digits, '.', '_' or '-'",
-        )),
     }
 }
 

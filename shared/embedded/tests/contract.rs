@@ -10,9 +10,10 @@ use connector_domain::ports::{QueueConsumer, WorkQueue};
 use connector_embedded::{QueueOptions, SqliteDb};
 use connector_testkit::contract::{
     CrmHarness, CrmUnderTest, CrmWriteLogHarness, CrmWriteLogUnderTest, DeliveryStoreHarness,
-    DeliveryStoreSet, FlowStoreHarness, FlowStoreSet, QueueHarness, StoreHarness, StoreSet,
-    run_crm_suite, run_crm_write_log_suite, run_delivery_store_suite, run_flow_store_suite,
-    run_queue_suite, run_store_suite,
+    DeliveryStoreSet, FlowStoreHarness, FlowStoreSet, LocalSecretSet, LocalSecretStoreHarness,
+    QueueHarness, StoreHarness, StoreSet, run_crm_suite, run_crm_write_log_suite,
+    run_delivery_store_suite, run_flow_store_suite, run_local_secret_store_suite, run_queue_suite,
+    run_store_suite,
 };
 
 /// Each store set is a new database file in one temporary folder.
@@ -79,6 +80,18 @@ impl DeliveryStoreHarness for FileStores {
 impl CrmWriteLogHarness for FileStores {
     async fn fresh_crm_write_log(&self) -> CrmWriteLogUnderTest {
         self.open_next().crm_writes()
+    }
+}
+
+#[async_trait]
+impl LocalSecretStoreHarness for FileStores {
+    async fn fresh_local_secrets(&self) -> LocalSecretSet {
+        let db = self.open_next();
+        LocalSecretSet {
+            local: db.local_secrets(),
+            secrets: db.secrets(),
+            audit: db.audit(),
+        }
     }
 }
 
@@ -150,6 +163,11 @@ async fn sqlite_delivery_store_honours_the_delivery_store_contract() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_crm_write_log_honours_the_crm_write_log_contract() {
     run_crm_write_log_suite(&FileStores::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_local_secrets_honour_the_local_secret_store_contract() {
+    run_local_secret_store_suite(&FileStores::new()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

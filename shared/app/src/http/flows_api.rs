@@ -4,11 +4,15 @@
 //! ([`preview`]).
 //!
 //! Channels are answered as [`ChannelView`]s: secret references are shown (they are not
-//! secrets), the webhook token's hash is not. Nothing here logs a template, a message, a
-//! payload or a mapped value.
+//! secrets), the webhook token's hash is not; `GET /channels/{channel_id}` adds whether each
+//! reference resolves. `PUT` on an id that does not exist yet creates the channel or flow
+//! (201 with `Location`), as `connector flows apply` does. The embedded deployment's `local:`
+//! secrets are written (never read) through [`secrets`]. Nothing here logs a template, a
+//! message, a payload, a mapped value or a secret.
 
 pub mod admin;
 pub mod preview;
+pub mod secrets;
 
 use std::sync::Arc;
 
@@ -18,7 +22,10 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use connector_domain::flow::{ChannelId, ChannelInput, ChannelView, Flow, FlowId, FlowInput};
+use connector_domain::flow::{
+    ChannelId, ChannelInput, ChannelView, Flow, FlowId, FlowInput, SecretRef,
+};
+use connector_domain::ports::SecretStatus;
 use connector_domain::{ValidationError, ValidationErrors};
 use serde::{Deserialize, Serialize};
 
@@ -45,12 +52,15 @@ pub fn router(ctx: Arc<Context>) -> Router {
             get(get_flow).put(replace_flow).delete(delete_flow),
         )
         .route("/flows/{flow_id}/test", post(test_flow))
+        .route("/secrets", get(secrets::list))
+        .route("/secrets/{name}", axum::routing::put(secrets::put))
         .with_state(ctx)
 }
 
 fn ports(ctx: &Context) -> AdminPorts<'_> {
     AdminPorts {
         flows: ctx.flows.as_ref(),
+        secrets: ctx.secrets.as_ref(),
         clock: ctx.clock.as_ref(),
     }
 }
@@ -120,12 +130,33 @@ async fn create_channel(
     ))
 }
 
-/// `GET /channels/{channel_id}`.
+/// One secret reference of a channel and whether it resolves (see
+/// [`connector_domain::ports::SecretStore::status`]).
+#[derive(Debug, Serialize)]
+struct SecretReferenceView {
+    /// The input field holding it (`inbound.secret`, `outbound.headers[0].secret`, ...).
+    field: String,
+    /// The reference (not the secret).
+    reference: SecretRef,
+    /// `resolved`, `unresolvable` or `unknown`.
+    status: SecretStatus,
+}
+
+/// A channel with the state of its secret references.
+#[derive(Debug, Serialize)]
+struct ChannelDetail {
+    #[serde(flatten)]
+    channel: ChannelView,
+    secrets: Vec<SecretReferenceView>,
+}
+
+/// `GET /channels/{channel_id}`: the channel, and whether each of its secret references
+/// resolves (a secret deleted after the channel was saved shows as `unresolvable`).
 async fn get_channel(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<ChannelView>, Problem> {
+) -> Result<Json<ChannelDetail>, Problem> {
     caller.require_admin()?;
     let id = channel_path(id)?;
     let channel = ctx
@@ -133,22 +164,45 @@ async fn get_channel(
         .get_channel(&id)
         .await?
         .ok_or_else(|| Problem::not_found_resource("channel"))?;
-    Ok(Json(channel.view()))
+    let secrets = admin::secret_statuses(ctx.secrets.as_ref(), &channel)
+        .await
+        .into_iter()
+        .map(|(field, reference, status)| SecretReferenceView {
+            field,
+            reference,
+            status,
+        })
+        .collect();
+    Ok(Json(ChannelDetail {
+        channel: channel.view(),
+        secrets,
+    }))
 }
 
-/// `PUT /channels/{channel_id}`: replaces the channel (404 when there is none).
+/// `PUT /channels/{channel_id}`: replaces the channel (200), or creates it under this id when
+/// there is none (201 with `Location`).
 async fn replace_channel(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
     Path(id): Path<String>,
     JsonBody(input): JsonBody<ChannelInput>,
-) -> Result<Json<ChannelView>, Problem> {
+) -> Result<Response, Problem> {
     let actor = caller.require_admin()?;
-    let id = channel_path(id)?;
-    let (channel, change) = admin::replace_channel(ports(&ctx), actor, &id, input).await?;
-    tracing::info!(channel_id = %id, changed = !matches!(change, admin::Change::Unchanged),
-        "channel replaced");
-    Ok(Json(channel.view()))
+    let id = admin::channel_id(&id).map_err(Problem::validation)?;
+    let (channel, change) = admin::put_channel(ports(&ctx), actor, &id, input).await?;
+    tracing::info!(channel_id = %id, change = change_name(&change), "channel put");
+    if change == admin::Change::Created {
+        return Ok(created(format!("/channels/{id}"), channel.view()));
+    }
+    Ok(Json(channel.view()).into_response())
+}
+
+fn change_name(change: &admin::Change) -> &'static str {
+    match change {
+        admin::Change::Created => "created",
+        admin::Change::Updated { .. } => "updated",
+        admin::Change::Unchanged => "unchanged",
+    }
 }
 
 /// `DELETE /channels/{channel_id}` (204; 409 while flows use it).
@@ -224,19 +278,22 @@ async fn get_flow(
     Ok(Json(flow))
 }
 
-/// `PUT /flows/{flow_id}`: replaces the flow (404 when there is none).
+/// `PUT /flows/{flow_id}`: replaces the flow (200), or creates it under this id when there is
+/// none (201 with `Location`; the ids `test` and `template-fields` are reserved).
 async fn replace_flow(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
     Path(id): Path<String>,
     JsonBody(input): JsonBody<FlowInput>,
-) -> Result<Json<Flow>, Problem> {
+) -> Result<Response, Problem> {
     let actor = caller.require_admin()?;
-    let id = flow_path(id)?;
-    let (flow, change) = admin::replace_flow(ports(&ctx), actor, &id, input).await?;
-    tracing::info!(flow_id = %id, changed = !matches!(change, admin::Change::Unchanged),
-        "flow replaced");
-    Ok(Json(flow))
+    let id = admin::flow_id(&id).map_err(Problem::validation)?;
+    let (flow, change) = admin::put_flow(ports(&ctx), actor, &id, input).await?;
+    tracing::info!(flow_id = %id, change = change_name(&change), "flow put");
+    if change == admin::Change::Created {
+        return Ok(created(format!("/flows/{id}"), flow));
+    }
+    Ok(Json(flow).into_response())
 }
 
 /// `DELETE /flows/{flow_id}` (204).

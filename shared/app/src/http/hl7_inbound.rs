@@ -1,8 +1,9 @@
 //! The hl7-inbound API: `POST /hl7/{channel_id}` with an ER7 body, signed with the channel's
 //! HMAC secret (see [`crate::inbound::signature`]). Answers the HL7 ACK (AA, AE or AR) with 200
-//! and `x-application/hl7-v2+er7`; 401 (bad signature, or the channel's secret is not stored),
-//! 404 (unknown channel), 413 (over [`MAX_MESSAGE_BYTES`]) and 503 (stores or secret store
-//! unavailable) are problem+json and write nothing.
+//! and `x-application/hl7-v2+er7`; 401 (bad signature), 404 (unknown channel), 500
+//! `/problems/channel-misconfigured` (the channel's secret reference does not resolve: an
+//! administrator must store the secret or fix the channel; resending does not help) and 503
+//! (stores or secret store unavailable: resend later) are problem+json and write nothing.
 //!
 //! This route is authenticated by the channel signature, not by the consent API's bearer
 //! tokens or JWT: hosts mount it beside, not behind, that layer.
@@ -66,6 +67,16 @@ pub fn reply_response(reply: InboundReply) -> Response {
             .into_response(),
         InboundReply::UnknownChannel => Problem::not_found_resource("channel").into_response(),
         InboundReply::Unauthorized(e) => Problem::unauthorized(e.to_string()).into_response(),
+        InboundReply::ChannelMisconfigured { field } => Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "channel-misconfigured",
+            "Channel misconfigured",
+            format!(
+                "the channel's {field} cannot be resolved: the connector's administrator must \
+                 store the secret or change the channel; resending before that fails the same way"
+            ),
+        )
+        .into_response(),
         InboundReply::Unavailable => Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",

@@ -14,6 +14,7 @@
 
 pub mod crm_sync;
 pub mod hie_feed;
+pub mod misconfigured;
 pub mod signature;
 
 use std::collections::BTreeSet;
@@ -24,6 +25,7 @@ use connector_domain::flow::{Channel, ChannelId, Direction, Flow, MappingError, 
 use connector_domain::inbound::{
     ControlId, HIE_STEP, InboundClaim, InboundKey, InboundState, StepProgress, flow_step,
 };
+use connector_domain::ports::SecretError;
 use connector_domain::{Actor, StoreError};
 use connector_hl7::{AckBuilder, AckCode, AckError, ErrorCode, ErrorLocation, Message, Path};
 use serde_json::{Value, json};
@@ -71,6 +73,13 @@ pub enum InboundReply {
     /// The channel's secret or the stores could not be read (HTTP 503: resend later). Nothing
     /// was written.
     Unavailable,
+    /// The channel cannot take messages until an administrator fixes it: the secret reference
+    /// in `field` does not resolve (HTTP 500 `/problems/channel-misconfigured`, an AR over
+    /// MLLP: resending does not help). Nothing was written.
+    ChannelMisconfigured {
+        /// The channel's field holding the reference (`inbound.secret`).
+        field: &'static str,
+    },
 }
 
 /// Processes one inbound message (see the [module documentation](self)).
@@ -100,13 +109,11 @@ pub async fn receive(
         let connector_domain::flow::InboundAuth::Hmac { secret, .. } = &channel.inbound;
         let secret = match ctx.secrets.resolve(secret).await {
             Ok(secret) => secret,
-            // A configuration fault, not a passing one: resending cannot help, so 401, not 503.
-            Err(
-                e @ (connector_domain::ports::SecretError::NotFound
-                | connector_domain::ports::SecretError::Unsupported(_)),
-            ) => {
-                tracing::error!(channel_id = %channel_id, error = %e, "the channel's HMAC secret is not configured");
-                return InboundReply::Unauthorized(SignatureError::NoSecret);
+            Err(SecretError::NotFound | SecretError::Unsupported(_)) => {
+                misconfigured::report(&channel_id, "inbound.secret", secret, now);
+                return InboundReply::ChannelMisconfigured {
+                    field: "inbound.secret",
+                };
             }
             Err(e) => {
                 tracing::error!(channel_id = %channel_id, error = %crate::http::problem::error_chain(&e), "cannot read the channel's HMAC secret");
@@ -574,10 +581,15 @@ fn flow_detail(
 }
 
 /// The reply as HL7 ACK text, for transports that can only answer HL7 (the MLLP listener):
-/// an unknown channel is an AR, an unavailable store an AE (the EHR resends later).
+/// an unknown or misconfigured channel is an AR (resending does not help), an unavailable
+/// store an AE (the EHR resends later).
 pub fn reply_as_ack(reply: InboundReply, body: &[u8], now: DateTime<Utc>) -> String {
     let (code, error) = match reply {
         InboundReply::Ack { text, .. } => return text,
+        InboundReply::ChannelMisconfigured { .. } => (
+            AckCode::ApplicationReject,
+            AckError::new(ErrorCode::ApplicationInternalError),
+        ),
         InboundReply::UnknownChannel | InboundReply::Unauthorized(_) => (
             AckCode::ApplicationReject,
             AckError::new(ErrorCode::UnknownKeyIdentifier).at(location("MSH-5")),

@@ -29,10 +29,6 @@ pub enum SignatureError {
     /// The signature does not match.
     #[error("the signature does not match")]
     Mismatch,
-    /// The channel's HMAC secret is not stored (or not readable in this deployment): no
-    /// signature can be checked until an operator stores it.
-    #[error("the channel has no usable HMAC secret configured")]
-    NoSecret,
 }
 
 /// Checks a request's signature headers against the channel's secret.

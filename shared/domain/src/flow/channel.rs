@@ -66,6 +66,30 @@ pub struct Channel {
 }
 
 impl Channel {
+    /// Every secret reference of the channel with the input field that holds it
+    /// (`inbound.secret`, `outbound.tls.ca_pem_ref`, `outbound.headers[0].secret`), in that
+    /// order.
+    pub fn secret_refs(&self) -> Vec<(String, &SecretRef)> {
+        let InboundAuth::Hmac { secret, .. } = &self.inbound;
+        let mut refs = vec![("inbound.secret".to_owned(), secret)];
+        match &self.outbound {
+            Some(OutboundDelivery::Mllp(mllp)) => {
+                if let Some(ca) = mllp.tls.as_ref().and_then(|t| t.ca_pem_ref.as_ref()) {
+                    refs.push(("outbound.tls.ca_pem_ref".to_owned(), ca));
+                }
+            }
+            Some(OutboundDelivery::Https(https)) => {
+                for (i, header) in https.headers.iter().enumerate() {
+                    if let HeaderValue::Secret(secret) = &header.value {
+                        refs.push((format!("outbound.headers[{i}].secret"), secret));
+                    }
+                }
+            }
+            None => {}
+        }
+        refs
+    }
+
     /// What the API shows: the same, without the webhook token's hash.
     pub fn view(&self) -> ChannelView {
         ChannelView {
@@ -369,5 +393,36 @@ mod tests {
         assert!(TokenHash::parse_hex("abc").is_err());
         assert_eq!(String::from(h), "ab".repeat(32));
         assert_eq!(format!("{h:?}"), "TokenHash(..)");
+    }
+
+    #[test]
+    fn secret_refs_name_each_field_in_order() {
+        let input: crate::flow::ChannelInput = serde_json::from_value(serde_json::json!({
+            "name": "North",
+            "inbound": {"type": "hmac", "secret": "local:north-hmac"},
+            "outbound": {"type": "https", "url": "https://ehr.example.org/hl7", "headers": [
+                {"name": "X-Site", "value": "north"},
+                {"name": "Authorization", "secret": "env:CONNECTOR_SECRET_EHR_TOKEN"}
+            ]}
+        }))
+        .unwrap();
+        let channel = input
+            .into_channel(ChannelId::parse("north").unwrap(), Utc::now())
+            .unwrap();
+        let refs: Vec<(String, String)> = channel
+            .secret_refs()
+            .into_iter()
+            .map(|(field, r)| (field, r.to_string()))
+            .collect();
+        assert_eq!(
+            refs,
+            [
+                ("inbound.secret".to_owned(), "local:north-hmac".to_owned()),
+                (
+                    "outbound.headers[1].secret".to_owned(),
+                    "env:CONNECTOR_SECRET_EHR_TOKEN".to_owned()
+                )
+            ]
+        );
     }
 }

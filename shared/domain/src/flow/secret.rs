@@ -177,6 +177,36 @@ impl SecretValue {
     }
 }
 
+/// A secret of the embedded deployment's store as listed: its name (the `ID` of `local:ID`) and
+/// when it was last set. Never its value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LocalSecret {
+    /// The local id.
+    pub name: String,
+    /// When it was last set.
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl LocalSecret {
+    /// Checks a local secret's name as `local:` references are checked (1 to 64 letters,
+    /// digits, `.`, `_`, `-`).
+    ///
+    /// # Errors
+    /// [`SecretRefError::LocalId`].
+    pub fn parse_name(name: &str) -> Result<String, SecretRefError> {
+        if is_local_id(name) {
+            Ok(name.to_owned())
+        } else {
+            Err(SecretRefError::LocalId)
+        }
+    }
+
+    /// The reference that names it (`local:NAME`).
+    pub fn reference(&self) -> SecretRef {
+        SecretRef::Local(self.name.clone())
+    }
+}
+
 /// Reads an `env:` reference from the process environment (every deployment supports these);
 /// `None` for other kinds or an unset variable.
 pub fn read_env(reference: &SecretRef) -> Option<SecretValue> {

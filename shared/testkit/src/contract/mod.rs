@@ -15,7 +15,8 @@
 //! Channels, flows and the inbound ledger have their own suite ([`FlowStoreHarness`],
 //! [`run_flow_store_suite`]), so do outbound deliveries ([`DeliveryStoreHarness`],
 //! [`run_delivery_store_suite`]) and the CRM write log ([`CrmWriteLogHarness`],
-//! [`run_crm_write_log_suite`]), and any `Crm` adapter can run the CRM suite ([`CrmHarness`],
+//! [`run_crm_write_log_suite`]), so do the embedded deployment's local secrets
+//! ([`LocalSecretStoreHarness`], [`run_local_secret_store_suite`]; AWS has no such store), and any `Crm` adapter can run the CRM suite ([`CrmHarness`],
 //! [`run_crm_suite`]).
 //!
 //! Each case runs in its own task on a fresh, empty set of ports, with a time limit; the runner
@@ -35,6 +36,7 @@ mod deliveries;
 mod flows;
 mod inbound;
 mod ledger;
+mod local_secrets;
 mod patients;
 mod queue;
 mod settings;
@@ -48,7 +50,8 @@ use async_trait::async_trait;
 use connector_domain::crm::Crm;
 use connector_domain::ports::{
     AppointmentStore, AuditLog, ConsentStore, CrmWriteLog, DeliveryStore, FlowStore, InboundLedger,
-    PatientStore, QueueConsumer, SendLedger, SettingsStore, WorkQueue,
+    LocalSecretStore, PatientStore, QueueConsumer, SecretStore, SendLedger, SettingsStore,
+    WorkQueue,
 };
 
 /// One set of store ports, backed by one (isolated) store.
@@ -122,6 +125,25 @@ pub type CrmWriteLogUnderTest = Arc<dyn CrmWriteLog>;
 pub trait CrmWriteLogHarness: Send + Sync {
     /// An empty CRM write log that no other call's log shares.
     async fn fresh_crm_write_log(&self) -> CrmWriteLogUnderTest;
+}
+
+/// The ports a local secret store case runs against, all on one store.
+#[derive(Clone)]
+pub struct LocalSecretSet {
+    /// Writes and lists the local secrets.
+    pub local: Arc<dyn LocalSecretStore>,
+    /// Resolves references on the same store.
+    pub secrets: Arc<dyn SecretStore>,
+    /// The audit log of the same store.
+    pub audit: Arc<dyn AuditLog>,
+}
+
+/// Builds local secret stores for the local secret store suite.
+#[async_trait]
+pub trait LocalSecretStoreHarness: Send + Sync {
+    /// A new set of ports over an empty store (no secrets, no audit entries) that no other
+    /// call's set shares.
+    async fn fresh_local_secrets(&self) -> LocalSecretSet;
 }
 
 /// The CRM a CRM case runs against.
@@ -208,6 +230,11 @@ pub fn crm_write_log_cases() -> Vec<Case<CrmWriteLogUnderTest>> {
     crm_writes::cases()
 }
 
+/// Every case of the local secret store suite, in run order.
+pub fn local_secret_store_cases() -> Vec<Case<LocalSecretSet>> {
+    local_secrets::cases()
+}
+
 /// Every case of the CRM suite.
 pub fn crm_cases() -> Vec<Case<CrmUnderTest>> {
     crm::cases()
@@ -269,6 +296,19 @@ pub async fn run_crm_write_log_suite(harness: &dyn CrmWriteLogHarness) {
         if report.selected(case.name) {
             let log = harness.fresh_crm_write_log().await;
             report.run(case, log).await;
+        }
+    }
+    report.finish();
+}
+
+/// Runs every local secret store case, each on `harness.fresh_local_secrets()`; panics at
+/// the end if any failed.
+pub async fn run_local_secret_store_suite(harness: &dyn LocalSecretStoreHarness) {
+    let mut report = Report::new("local secret store");
+    for case in local_secret_store_cases() {
+        if report.selected(case.name) {
+            let set = harness.fresh_local_secrets().await;
+            report.run(case, set).await;
         }
     }
     report.finish();

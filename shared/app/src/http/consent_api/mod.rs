@@ -108,4 +108,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/flows/{flow_id}"),
     ("DELETE", "/flows/{flow_id}"),
     ("POST", "/flows/{flow_id}/test"),
+    // the embedded deployment's local secrets (super::flows_api::secrets; 501 on AWS)
+    ("GET", "/secrets"),
+    ("PUT", "/secrets/{name}"),
 ];

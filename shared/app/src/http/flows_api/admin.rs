@@ -1,7 +1,8 @@
 //! Creating, replacing and deleting channels and flows: validation (the domain's
 //! [`ChannelInput`] / [`FlowInput`] rules, plus the checks that need the store: a flow's channel
 //! exists and can carry it, a channel keeps what its flows need, a channel in use is not
-//! deleted) and the `configuration_changes` audit entry each change is stored with.
+//! deleted, every secret reference of a channel resolves) and the `configuration_changes`
+//! audit entry each change is stored with.
 //!
 //! The consent API's `/channels` and `/flows` routes and `connector flows apply` both go through
 //! these functions. Audit details hold ids and the names of the changed fields, never values.
@@ -9,9 +10,9 @@
 use chrono::{DateTime, Utc};
 use connector_domain::audit::{AuditEntry, LogType, Outcome};
 use connector_domain::flow::{
-    Channel, ChannelId, ChannelInput, Direction, Flow, FlowId, FlowInput,
+    Channel, ChannelId, ChannelInput, Direction, Flow, FlowId, FlowInput, SecretRef,
 };
-use connector_domain::ports::FlowStore;
+use connector_domain::ports::{FlowStore, SecretStatus, SecretStore};
 use connector_domain::{Actor, Clock, StoreError, ValidationError, ValidationErrors};
 use serde::Serialize;
 
@@ -23,6 +24,8 @@ pub const RESERVED_FLOW_IDS: [&str; 2] = ["test", "template-fields"];
 pub struct AdminPorts<'a> {
     /// Channels and flows.
     pub flows: &'a dyn FlowStore,
+    /// Resolves a channel's secret references (a channel is saved only when they resolve).
+    pub secrets: &'a dyn SecretStore,
     /// Time.
     pub clock: &'a dyn Clock,
 }
@@ -177,6 +180,53 @@ pub fn validate_flow(
     }
 }
 
+/// Every secret reference of `channel` with its field and whether it resolves here (what
+/// `GET /channels/{channel_id}` shows).
+pub async fn secret_statuses(
+    secrets: &dyn SecretStore,
+    channel: &Channel,
+) -> Vec<(String, SecretRef, SecretStatus)> {
+    let mut out = Vec::new();
+    for (field, reference) in channel.secret_refs() {
+        let status = secrets.status(reference).await;
+        out.push((field, reference.clone(), status));
+    }
+    out
+}
+
+/// What to do about a reference that does not resolve, by kind.
+pub fn unresolvable_message(reference: &SecretRef) -> String {
+    match reference {
+        SecretRef::Local(id) => format!(
+            "{reference} cannot be resolved: no secret is stored as {id:?} (store it first: \
+             `connector secret set {id}` or PUT /secrets/{id}; on AWS use a secretsmanager: reference)"
+        ),
+        SecretRef::Env(name) => format!(
+            "{reference} cannot be resolved: the environment variable {name} is not set for the connector"
+        ),
+        SecretRef::SecretsManager(_) => format!(
+            "{reference} cannot be resolved: no such secret in Secrets Manager (the embedded \
+             deployment reads env: and local: references only)"
+        ),
+    }
+}
+
+/// Refuses a channel with a secret reference that does not resolve, naming the field and
+/// the reference. A reference whose status this process cannot tell (`Unknown`) is let
+/// through: it may well resolve where it is used.
+async fn check_secrets(secrets: &dyn SecretStore, channel: &Channel) -> Result<(), AdminError> {
+    let mut errors = ValidationErrors::default();
+    for (field, reference, status) in secret_statuses(secrets, channel).await {
+        if status == SecretStatus::Unresolvable {
+            errors.push(ValidationError::new(
+                field,
+                unresolvable_message(&reference),
+            ));
+        }
+    }
+    errors.finish(|| ()).map_err(AdminError::Invalid)
+}
+
 /// The channel a flow input names, if the id is valid and the channel exists.
 async fn channel_of(
     flows: &dyn FlowStore,
@@ -192,10 +242,10 @@ async fn channel_of(
     }
 }
 
-/// Creates a channel with the id `id`.
+/// Creates a channel with the id `id`, refusing one whose secret references do not resolve.
 ///
 /// # Errors
-/// `Invalid`, `Exists`, `Store`.
+/// `Invalid` (including an unresolvable secret reference, on its field), `Exists`, `Store`.
 pub async fn create_channel(
     ports: AdminPorts<'_>,
     actor: &Actor,
@@ -204,6 +254,7 @@ pub async fn create_channel(
 ) -> Result<Channel, AdminError> {
     let now = ports.clock.now();
     let channel = input.into_channel(id, now)?;
+    check_secrets(ports.secrets, &channel).await?;
     let entry = audit(
         actor,
         now,
@@ -218,10 +269,12 @@ pub async fn create_channel(
 }
 
 /// Replaces the channel `id` (`NotFound` when it does not exist). An input equal to what is
-/// stored writes nothing.
+/// stored writes nothing (and checks nothing); a changed channel's secret references must
+/// resolve.
 ///
 /// # Errors
-/// `Invalid` (including a channel that would no longer carry its flows), `NotFound`, `Store`.
+/// `Invalid` (including a channel that would no longer carry its flows, or an unresolvable
+/// secret reference), `NotFound`, `Store`.
 pub async fn replace_channel(
     ports: AdminPorts<'_>,
     actor: &Actor,
@@ -239,6 +292,7 @@ pub async fn replace_channel(
     }
     let users = ports.flows.list_flows(Some(id)).await?;
     check_channel_users(&candidate, &users)?;
+    check_secrets(ports.secrets, &candidate).await?;
     let now = ports.clock.now();
     let channel = Channel {
         updated_at: now,
