@@ -49,7 +49,11 @@ async fn two_leads_sharing_the_secondary_phone_key_answer_ae_205_and_change_noth
     let ack = app.send(ADT_A08).await.expect("AE", "NE-A08-0002");
 
     assert_eq!(ack.errors, [205], "{}", ack.text);
-    assert!(ack.text.contains("\rERR||PID^1^13^1^1|205^"), "{}", ack.text);
+    assert!(
+        ack.text.contains("\rERR||PID^1^13^1^1|205^"),
+        "{}",
+        ack.text
+    );
     assert_eq!(fake.leads(), before, "no lead changed");
     assert!(fake.requests_to("Lead.Create").is_empty());
     assert!(fake.requests_to("Lead.Update").is_empty());
@@ -153,9 +157,6 @@ async fn two_activities_sharing_the_match_key_answer_ae_205_over_mllp() {
     assert!(fake.requests_to("CustomActivity/Update").is_empty());
     assert!(fake.requests_to("ProspectActivity.svc/Create").is_empty());
     let entry = last_processed(&app).await;
-    assert_eq!(
-        entry["detail"]["flows"][0]["error"],
-        "crm_ambiguous_match"
-    );
+    assert_eq!(entry["detail"]["flows"][0]["error"], "crm_ambiguous_match");
     assert_eq!(entry["detail"]["flows"][0]["search_key"], "mx_Custom_1");
 }

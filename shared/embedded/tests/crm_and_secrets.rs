@@ -12,8 +12,17 @@ use connector_domain::flow::SecretRef;
 use connector_domain::inbound::{InboundClaim, parse_key};
 use connector_domain::ports::SecretError;
 use connector_domain::{FixedClock, StoreError};
-use connector_embedded::{SCHEMA_VERSION, SqliteDb};
+use connector_embedded::{SCHEMA_VERSION, SqliteCrm, SqliteDb};
 use connector_testkit::fixtures;
+
+/// The fields the embedded CRM stamps on every write, as LeadSquared does.
+const SYSTEM_FIELDS: [&str; 5] = [
+    "ProspectID",
+    "CreatedBy",
+    "CreatedOn",
+    "ModifiedBy",
+    "ModifiedOn",
+];
 
 fn open(dir: &Path) -> SqliteDb {
     SqliteDb::open(dir.join("connector.db")).expect("open")
@@ -162,8 +171,14 @@ async fn records_are_listed_with_notes_times_and_clock_timestamps() {
         .await
         .unwrap();
     let stored = records.lead(&lead).await.unwrap().expect("the lead");
+    let own: Vec<CrmField> = stored
+        .fields
+        .iter()
+        .filter(|f| !SYSTEM_FIELDS.contains(&f.name.as_str()))
+        .cloned()
+        .collect();
     assert_eq!(
-        stored.fields,
+        own,
         fields(&[
             ("FirstName", fixtures::FIRST_NAME),
             ("LastName", fixtures::LAST_NAME),
@@ -171,6 +186,9 @@ async fn records_are_listed_with_notes_times_and_clock_timestamps() {
         ]),
         "ordered by name; of a repeated name, the last value"
     );
+    assert_eq!(stored.field("ModifiedBy"), Some(SqliteCrm::USER_ID));
+    assert_eq!(stored.field("CreatedOn"), Some("2026-11-21 10:00:00"));
+    assert_eq!(stored.field("ModifiedOn"), Some("2026-11-21 10:00:10"));
     assert_eq!(
         (stored.created_at, stored.updated_at),
         (fixtures::at(0), fixtures::at(10))
@@ -437,7 +455,7 @@ async fn a_version_2_file_migrates_keeping_its_data() {
              DROP TABLE crm_lead_values; DROP TABLE crm_activities; DROP TABLE crm_leads; \
              DROP TABLE local_secrets; DROP TABLE delivery_group_blocks; \
              DROP TABLE deliveries; DROP TABLE webhooks; DROP TABLE crm_writes; \
-             PRAGMA user_version = 2;",
+             DROP TABLE inbound_key_locks; PRAGMA user_version = 2;",
         )
         .unwrap();
     }
@@ -446,7 +464,7 @@ async fn a_version_2_file_migrates_keeping_its_data() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!((version, SCHEMA_VERSION), (4, 4));
+    assert_eq!((version, SCHEMA_VERSION), (5, 5));
     assert!(
         db.patients()
             .get(&fixtures::patient_id("p-1"))

@@ -289,14 +289,14 @@ async fn a_version_3_file_migrates_keeping_its_data() {
     raw(dir.path())
         .execute_batch(
             "DROP TABLE delivery_group_blocks; DROP TABLE deliveries; DROP TABLE webhooks; \
-             DROP TABLE crm_writes; PRAGMA user_version = 3;",
+             DROP TABLE crm_writes; DROP TABLE inbound_key_locks; PRAGMA user_version = 3;",
         )
         .unwrap();
     let db = open(dir.path());
     let version: u32 = raw(dir.path())
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!((version, SCHEMA_VERSION), (4, 4));
+    assert_eq!((version, SCHEMA_VERSION), (5, 5));
     assert!(
         db.patients()
             .get(&fixtures::patient_id("p-1"))

@@ -138,6 +138,7 @@ async fn a_fresh_file_is_migrated_to_the_current_schema_in_wal_mode() {
             "deliveries",
             "delivery_group_blocks",
             "flows",
+            "inbound_key_locks",
             "inbound_ledger",
             "local_secrets",
             "patients",
