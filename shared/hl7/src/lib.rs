@@ -10,6 +10,7 @@
 //! - [`ack`]: original- and enhanced-mode ACKs with ERR segments, and an ACK reader.
 //! - [`mllp`]: MLLP framing (encode, streaming decoder).
 //! - [`batch`]: FHS/BHS/BTS/FTS batch files.
+//! - [`dictionary`]: HL7 v2.5 names of common fields and components (`PID-5.1`: Family Name).
 //! - [`datetime`]: HL7 DTM/TS values to and from `chrono`, with their precision.
 //!
 //! Errors never carry message content (values are PHI): they say where (segment index or ID,
@@ -32,6 +33,7 @@ pub mod build;
 pub mod charset;
 pub mod control_id;
 pub mod datetime;
+pub mod dictionary;
 pub mod error;
 pub mod escape;
 pub mod message;
