@@ -16,7 +16,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::charset::{self, Charset};
+use crate::charset::Charset;
 use crate::error::ParseError;
 use crate::escape;
 use crate::parse::{self, Span};
@@ -200,8 +200,12 @@ impl<'a> Message<'a> {
     /// [`ParseError::InvalidText`].
     pub fn parse_bytes(bytes: &'a [u8]) -> Result<Message<'a>, ParseError> {
         let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-        let declared = charset::sniff(bytes)?;
-        let text = declared.unwrap_or(Charset::Ascii).decode(bytes)?;
+        let declared = parse::sniff_charset(bytes)?;
+        let charset = declared.unwrap_or(Charset::Ascii);
+        let text = charset.decode(bytes).map_err(|e| ParseError::InvalidText {
+            segment: e.segment,
+            charset,
+        })?;
         let (seps, spans) = parse::index(&text)?;
         Ok(Message {
             text,

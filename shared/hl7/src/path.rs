@@ -16,7 +16,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::{PathError, PathPart};
 use crate::text::is_segment_id;
 
 /// The largest number a path accepts at any level.
@@ -291,6 +290,70 @@ impl TryFrom<&str> for Path {
     fn try_from(s: &str) -> Result<Path, PathError> {
         s.parse()
     }
+}
+
+/// Which part of a [`crate::Path`] an error is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathPart {
+    /// The segment occurrence, `[n]` after the segment ID.
+    Occurrence,
+    /// The field number after `-`.
+    Field,
+    /// The repetition, `[n]` after the field number.
+    Repetition,
+    /// The component, after the first `.`.
+    Component,
+    /// The subcomponent, after the second `.`.
+    Subcomponent,
+}
+
+impl std::fmt::Display for PathPart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PathPart::Occurrence => "segment occurrence",
+            PathPart::Field => "field number",
+            PathPart::Repetition => "repetition",
+            PathPart::Component => "component",
+            PathPart::Subcomponent => "subcomponent",
+        })
+    }
+}
+
+/// Why a field path such as `PID-5.1` could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PathError {
+    /// The path is empty.
+    #[error("the path is empty")]
+    Empty,
+    /// The path does not start with a segment ID (an upper-case letter then two upper-case
+    /// letters or digits).
+    #[error("the path must start with a segment ID such as PID or ZPI")]
+    SegmentId,
+    /// No `-field` after the segment (and its optional `[occurrence]`).
+    #[error("expected '-' and a field number at position {position}")]
+    MissingField {
+        /// 0-based character position.
+        position: usize,
+    },
+    /// A number is missing, zero, too large or not a number.
+    #[error("the {part} must be a number from 1 to {max}", max = MAX_INDEX)]
+    BadNumber {
+        /// Which number.
+        part: PathPart,
+    },
+    /// A `[` without its `]`.
+    #[error("'[' at position {position} is not closed")]
+    UnclosedBracket {
+        /// 0-based character position of the `[`.
+        position: usize,
+    },
+    /// Something follows where the path should end (or a third `.` level).
+    #[error("unexpected character at position {position}")]
+    Unexpected {
+        /// 0-based character position.
+        position: usize,
+    },
 }
 
 #[cfg(test)]
