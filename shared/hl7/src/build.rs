@@ -10,9 +10,11 @@
 use std::borrow::Cow;
 use std::fmt;
 
+#[cfg(feature = "chrono")]
 use chrono::{DateTime, TimeZone};
 
 use crate::charset::Charset;
+#[cfg(feature = "chrono")]
 use crate::datetime;
 use crate::error::{BuildError, ParseError};
 use crate::escape;
@@ -323,6 +325,7 @@ impl OwnedMessage {
     }
 
     /// Sets MSH-7 to `YYYYMMDDHHMMSS+ZZZZ` (the time in its own offset).
+    #[cfg(feature = "chrono")]
     pub fn set_timestamp<Tz: TimeZone>(&mut self, at: &DateTime<Tz>) {
         let ts = datetime::format_timestamp(at);
         if let Ok(p) = Path::new("MSH", 7) {
@@ -441,7 +444,7 @@ fn splice(
     trim_join(reps, seps.repetition())
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "chrono"))]
 mod tests {
     use super::*;
     use chrono::FixedOffset;

@@ -107,6 +107,7 @@ pub enum BuildError {
 }
 
 /// Why an HL7 DTM/TS value could not be read.
+#[cfg(feature = "chrono")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DateTimeError {

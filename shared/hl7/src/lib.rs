@@ -31,7 +31,9 @@ pub mod ack;
 pub mod batch;
 pub mod build;
 pub mod charset;
+#[cfg(feature = "chrono")]
 pub mod control_id;
+#[cfg(feature = "chrono")]
 pub mod datetime;
 pub mod dictionary;
 pub mod error;
@@ -44,16 +46,20 @@ pub mod separators;
 mod text;
 
 /// The `chrono` this crate's date/time API uses, re-exported so callers use the same version.
+#[cfg(feature = "chrono")]
 pub use chrono;
 
 pub use ack::{AckBuilder, AckCode, AckError, AckInfo, ErrorCode, ErrorLocation, Severity};
 pub use build::OwnedMessage;
 pub use charset::Charset;
+#[cfg(feature = "chrono")]
 pub use control_id::ControlIdGenerator;
+#[cfg(feature = "chrono")]
 pub use datetime::{Hl7DateTime, Precision};
+#[cfg(feature = "chrono")]
+pub use error::DateTimeError;
 pub use error::{
-    AckReadError, BatchError, BuildError, DateTimeError, MllpError, ParseError, PathError,
-    SeparatorError,
+    AckReadError, BatchError, BuildError, MllpError, ParseError, PathError, SeparatorError,
 };
 pub use message::{Component, Field, Leaf, Message, Repetition, Segment, Subcomponent, Value};
 pub use mllp::MllpDecoder;
