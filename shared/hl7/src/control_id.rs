@@ -8,7 +8,7 @@
 //! characters) and so never repeat, even when the clock stands still or goes back: the
 //! generator keeps a logical clock that never falls behind its last ID, and when more than
 //! 46,656 IDs are asked for in one millisecond it borrows the next millisecond. IDs from
-//! different generators (processes, Lambda instances) differ when their nodes differ: give
+//! different generators (processes, serverless instances) differ when their nodes differ: give
 //! each a distinct node where you have one, or let [`ControlIdGenerator::random`] draw a
 //! 31-bit node (two generators then collide only if they share the node, about one chance in
 //! two billion per pair, *and* produce the same millisecond and counter).

@@ -319,8 +319,8 @@ impl Message<'_> {
         self.value(path).is_null()
     }
 
-    /// Every populated leaf (text or null), in message order, with its canonical path: what
-    /// the mapping screen of a flow lists. A leaf is addressed only as deep as needed: `PID-8`
+    /// Every populated leaf (text or null), in message order, with its canonical path (what a
+    /// field-mapping screen lists). A leaf is addressed only as deep as needed: `PID-8`
     /// for a plain field, `PID-5.1` for a component, `PID-11.1.2` for a subcomponent; the
     /// value at each listed path is exactly the listed value. Positions past
     /// [`crate::path::MAX_INDEX`] are left out.
