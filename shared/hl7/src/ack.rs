@@ -66,7 +66,7 @@ impl AckCode {
     }
 
     /// Whether this is an enhanced-mode (commit) code.
-    pub fn is_commit(self) -> bool {
+    pub(crate) fn is_commit(self) -> bool {
         matches!(
             self,
             AckCode::CommitAccept | AckCode::CommitError | AckCode::CommitReject
@@ -238,7 +238,7 @@ impl ErrorCode {
     }
 
     /// The code to answer a message that could not be parsed with.
-    pub fn for_parse_error(e: &ParseError) -> Self {
+    pub(crate) fn for_parse_error(e: &ParseError) -> Self {
         match e {
             ParseError::Empty | ParseError::MissingMsh | ParseError::InvalidSegmentId { .. } => {
                 ErrorCode::SegmentSequenceError

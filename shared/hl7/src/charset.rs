@@ -1,22 +1,23 @@
-//! MSH-18 character sets: reading bytes into UTF-8 text, and writing text back.
-//!
-//! | MSH-18 | read as |
-//! |---|---|
-//! | empty (not valued) or `ASCII` | UTF-8 when the bytes are valid UTF-8 (ASCII is a subset), otherwise ISO 8859-1 (lenient: many senders declare nothing, or ASCII, and send Latin-1) |
-//! | `8859/1` | ISO 8859-1 (Latin-1) |
-//! | `8859/15` | ISO 8859-15 (Latin-9) |
-//! | `UNICODE UTF-8` (also `UTF-8`) | UTF-8, strictly: invalid bytes are an error |
-//!
-//! Any other value is [`crate::ParseError::UnsupportedCharset`] (MSH-18 is read by
-//! [`crate::Message::parse_bytes`] before the bytes are decoded). Only the first repetition of
-//! MSH-18 (the default character set) is used.
+//! MSH-18 character sets (see [`Charset`]).
 
 use std::borrow::Cow;
 use std::fmt;
 
 use crate::text::{Lines, is_blank};
 
-/// A character set named in MSH-18.
+/// A character set named in MSH-18: how [`crate::Message::parse_bytes`] reads bytes into UTF-8
+/// text, and how [`crate::OwnedMessage::to_bytes`] writes text back.
+///
+/// | MSH-18 | read as |
+/// |---|---|
+/// | empty (not valued) or `ASCII` | UTF-8 when the bytes are valid UTF-8 (ASCII is a subset), otherwise ISO 8859-1 (lenient: many senders declare nothing, or ASCII, and send Latin-1) |
+/// | `8859/1` | ISO 8859-1 (Latin-1) |
+/// | `8859/15` | ISO 8859-15 (Latin-9) |
+/// | `UNICODE UTF-8` (also `UTF-8`) | UTF-8, strictly: invalid bytes are an error |
+///
+/// Any other value is [`crate::ParseError::UnsupportedCharset`] (MSH-18 is read before the
+/// bytes are decoded). Only the first repetition of
+/// MSH-18 (the default character set) is used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Charset {
     /// `ASCII` (also what an empty MSH-18 means).
@@ -49,7 +50,7 @@ const LATIN9: [(u8, char); 8] = [
 
 impl Charset {
     /// Reads an MSH-18 value; `None` when not supported. Empty means ASCII.
-    pub fn from_msh18(value: &str) -> Option<Charset> {
+    pub(crate) fn from_msh18(value: &str) -> Option<Charset> {
         match value {
             "" | "ASCII" => Some(Charset::Ascii),
             "8859/1" => Some(Charset::Latin1),
@@ -60,7 +61,7 @@ impl Charset {
     }
 
     /// The MSH-18 spelling.
-    pub fn msh18(self) -> &'static str {
+    pub(crate) fn msh18(self) -> &'static str {
         match self {
             Charset::Ascii => "ASCII",
             Charset::Latin1 => "8859/1",

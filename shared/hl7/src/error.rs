@@ -4,11 +4,10 @@
 //! carries a fragment of the message: HL7 values are PHI and errors end up in logs.
 //!
 //! The module depends only on the vocabulary types its errors name ([`Charset`], [`SegmentId`]);
-//! the path errors are defined with [`crate::path`] and re-exported here.
+//! the path errors ([`crate::PathError`], [`crate::PathPart`]) are defined with [`crate::Path`].
 
 use crate::charset::Charset;
 use crate::path::SegmentId;
-pub use crate::path::{PathError, PathPart};
 
 /// Why MSH-1/MSH-2 (or FHS/BHS-1/-2) do not define a usable delimiter set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -37,20 +37,20 @@ struct ReadmeDoctests;
 
 pub mod ack;
 pub mod batch;
-pub mod build;
-pub mod charset;
+mod build;
+mod charset;
 #[cfg(feature = "chrono")]
-pub mod control_id;
+mod control_id;
 #[cfg(feature = "chrono")]
 pub mod datetime;
 pub mod dictionary;
-pub mod error;
+mod error;
 pub mod escape;
-pub mod message;
+mod message;
 pub mod mllp;
 mod parse;
-pub mod path;
-pub mod separators;
+mod path;
+mod separators;
 mod text;
 
 /// The `chrono` this crate's date/time API uses, re-exported so callers use the same version.
@@ -66,10 +66,8 @@ pub use control_id::ControlIdGenerator;
 pub use datetime::{Hl7DateTime, Precision};
 #[cfg(feature = "chrono")]
 pub use error::DateTimeError;
-pub use error::{
-    AckReadError, BatchError, BuildError, MllpError, ParseError, PathError, SeparatorError,
-};
+pub use error::{AckReadError, BatchError, BuildError, MllpError, ParseError, SeparatorError};
 pub use message::{Component, Field, Leaf, Message, Repetition, Segment, Subcomponent, Value};
 pub use mllp::MllpDecoder;
-pub use path::{Path, SegmentId};
+pub use path::{Path, PathError, PathPart, SegmentId};
 pub use separators::Separators;

@@ -1,17 +1,4 @@
-//! Borrowed views of a parsed message: [`Message`], [`Segment`], [`Field`], [`Repetition`],
-//! [`Component`], [`Subcomponent`], and the [`Value`] read at a [`Path`].
-//!
-//! Views are `Copy` handles onto the message text; they find their parts by scanning when asked.
-//! Their `Debug` output never shows content (values are PHI): only IDs, indexes and lengths.
-//!
-//! **Counting.** MSH-1 is the field separator and MSH-2 the encoding characters, as HL7 counts
-//! them (also for FHS and BHS); both are single values, never split or decoded.
-//!
-//! **Values.** A [`Value`] tells absent (the position is not in the message), empty (present,
-//! nothing in it) and the HL7 null `""` apart. A leaf is decoded (escape sequences resolved). A
-//! path that stops above the leaf level on an element that has parts (e.g. `PID-5` on
-//! `Doe^Jane`) gives that element's ER7 text unchanged, delimiters and escape sequences kept
-//! (as python-hl7's `str(field)` and `er7` do); address a leaf for a decoded value.
+//! Borrowed views of a parsed message (see [`Message`]).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -155,6 +142,19 @@ impl<'m> Iterator for Pieces<'m> {
 
 /// A parsed message. Borrows its text when it can ([`Message::parse`], and
 /// [`Message::parse_bytes`] on UTF-8 or ASCII input); holds decoded text otherwise.
+///
+/// Its parts are borrowed views: [`Segment`], [`Field`], [`Repetition`], [`Component`],
+/// [`Subcomponent`], and the [`Value`] read at a [`Path`]. Views are `Copy` handles onto the message text; they find their parts by scanning when asked.
+/// Their `Debug` output never shows content (values are PHI): only IDs, indexes and lengths.
+///
+/// **Counting.** MSH-1 is the field separator and MSH-2 the encoding characters, as HL7 counts
+/// them (also for FHS and BHS); both are single values, never split or decoded.
+///
+/// **Values.** A [`Value`] tells absent (the position is not in the message), empty (present,
+/// nothing in it) and the HL7 null `""` apart. A leaf is decoded (escape sequences resolved). A
+/// path that stops above the leaf level on an element that has parts (e.g. `PID-5` on
+/// `Doe^Jane`) gives that element's ER7 text unchanged, delimiters and escape sequences kept
+/// (as python-hl7's `str(field)` and `er7` do); address a leaf for a decoded value.
 #[derive(Clone)]
 pub struct Message<'a> {
     text: Cow<'a, str>,
@@ -193,7 +193,7 @@ impl<'a> Message<'a> {
     }
 
     /// Parses an ER7 message from bytes, reading them in the character set of MSH-18 (see
-    /// [`crate::charset`]). Borrows the bytes when they are valid UTF-8 with the same meaning.
+    /// [`Charset`]). Borrows the bytes when they are valid UTF-8 with the same meaning.
     ///
     /// # Errors
     /// As [`Message::parse`], plus [`ParseError::UnsupportedCharset`] and
@@ -323,7 +323,7 @@ impl Message<'_> {
     /// field-mapping screen lists). A leaf is addressed only as deep as needed: `PID-8`
     /// for a plain field, `PID-5.1` for a component, `PID-11.1.2` for a subcomponent; the
     /// value at each listed path is exactly the listed value. Positions past
-    /// [`crate::path::MAX_INDEX`] are left out.
+    /// 99,999 are left out.
     pub fn leaves(&self) -> Vec<Leaf<'_>> {
         let mut out = Vec::new();
         let mut seen: Vec<(&str, usize)> = Vec::new();

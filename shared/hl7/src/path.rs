@@ -1,17 +1,4 @@
-//! Field paths: `SEG[occurrence]-field[repetition].component.subcomponent`.
-//!
-//! All numbers are 1-based; `[occurrence]` and `[repetition]` are optional and default to 1;
-//! component and subcomponent are optional (a subcomponent needs a component).
-//!
-//! | path | addresses |
-//! |---|---|
-//! | `PID-5.1` | first PID, field 5, first repetition, component 1 |
-//! | `PID-3[2].1` | second repetition of PID-3, component 1 |
-//! | `OBX[3]-5` | field 5 (first repetition) of the third OBX |
-//! | `PID-11.1.2` | PID-11, component 1, subcomponent 2 |
-//!
-//! [`Path`]'s `Display` writes the canonical form, which leaves out `[1]`; parsing that form gives
-//! the same `Path` back.
+//! Field paths (see [`Path`]).
 
 use std::fmt;
 use std::str::FromStr;
@@ -19,7 +6,7 @@ use std::str::FromStr;
 use crate::text::is_segment_id;
 
 /// The largest number a path accepts at any level.
-pub const MAX_INDEX: usize = 99_999;
+pub(crate) const MAX_INDEX: usize = 99_999;
 
 /// A segment ID: an upper-case letter then two upper-case letters or digits (`PID`, `OBX`, `ZPI`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -69,7 +56,20 @@ impl FromStr for SegmentId {
     }
 }
 
-/// A parsed field path (see the [module documentation](self)).
+/// A parsed field path: `SEG[occurrence]-field[repetition].component.subcomponent`.
+///
+/// All numbers are 1-based (at most 99,999); `[occurrence]` and `[repetition]` are optional and default to 1;
+/// component and subcomponent are optional (a subcomponent needs a component).
+///
+/// | path | addresses |
+/// |---|---|
+/// | `PID-5.1` | first PID, field 5, first repetition, component 1 |
+/// | `PID-3[2].1` | second repetition of PID-3, component 1 |
+/// | `OBX[3]-5` | field 5 (first repetition) of the third OBX |
+/// | `PID-11.1.2` | PID-11, component 1, subcomponent 2 |
+///
+/// [`Path`]'s `Display` writes the canonical form, which leaves out `[1]`; parsing that form gives
+/// the same `Path` back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Path {
     segment: SegmentId,
