@@ -17,9 +17,11 @@ use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
+#[cfg(feature = "chrono")]
 use chrono::{DateTime, FixedOffset};
 
 use crate::build::OwnedMessage;
+#[cfg(feature = "chrono")]
 use crate::datetime;
 use crate::error::{AckReadError, ParseError};
 use crate::escape;
@@ -64,7 +66,7 @@ impl AckCode {
     }
 
     /// Whether this is an enhanced-mode (commit) code.
-    pub fn is_commit(self) -> bool {
+    pub(crate) fn is_commit(self) -> bool {
         matches!(
             self,
             AckCode::CommitAccept | AckCode::CommitError | AckCode::CommitReject
@@ -236,7 +238,7 @@ impl ErrorCode {
     }
 
     /// The code to answer a message that could not be parsed with.
-    pub fn for_parse_error(e: &ParseError) -> Self {
+    pub(crate) fn for_parse_error(e: &ParseError) -> Self {
         match e {
             ParseError::Empty | ParseError::MissingMsh | ParseError::InvalidSegmentId { .. } => {
                 ErrorCode::SegmentSequenceError
@@ -381,7 +383,8 @@ fn version_tuple(v: &str) -> Option<(u32, u32, u32)> {
 pub struct AckBuilder {
     code: AckCode,
     control_id: String,
-    timestamp: Option<DateTime<FixedOffset>>,
+    /// MSH-7, already in HL7 TS form.
+    timestamp: Option<String>,
     errors: Vec<AckError>,
 }
 
@@ -397,8 +400,9 @@ impl AckBuilder {
     }
 
     /// MSH-7.
+    #[cfg(feature = "chrono")]
     pub fn timestamp(mut self, at: DateTime<FixedOffset>) -> Self {
-        self.timestamp = Some(at);
+        self.timestamp = Some(datetime::format_timestamp(&at));
         self
     }
 
@@ -439,7 +443,7 @@ impl AckBuilder {
             set(msh, 1, to, &msh_raw(from));
         }
         if let Some(at) = &self.timestamp {
-            set(msh, 1, 7, &datetime::format_timestamp(at));
+            set(msh, 1, 7, at);
         }
         let trigger = original
             .msh()
@@ -619,7 +623,7 @@ impl<'m> AckInfo<'m> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "chrono"))]
 mod tests {
     use super::*;
     use chrono::TimeZone;

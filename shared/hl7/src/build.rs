@@ -1,18 +1,13 @@
-//! An owned, editable message: built from a template, set by path, written back to ER7.
-//!
-//! Setting by path creates what is missing: segments (appended at the end of the message),
-//! fields, repetitions, components and subcomponents. Values given to [`OwnedMessage::set`]
-//! are escaped; [`OwnedMessage::set_raw`] takes ER7 text. After a set, trailing empty
-//! repetitions, components and subcomponents of the touched field are dropped (HL7 allows
-//! leaving them out), so setting `""` clears a position; setting `""` where nothing is does
-//! nothing. Untouched segments are written back byte for byte.
+//! An owned, editable message (see [`OwnedMessage`]).
 
 use std::borrow::Cow;
 use std::fmt;
 
+#[cfg(feature = "chrono")]
 use chrono::{DateTime, TimeZone};
 
 use crate::charset::Charset;
+#[cfg(feature = "chrono")]
 use crate::datetime;
 use crate::error::{BuildError, ParseError};
 use crate::escape;
@@ -49,7 +44,15 @@ impl OwnedSegment {
     }
 }
 
-/// An owned, editable HL7 message. Its `Debug` output shows no content.
+/// An owned, editable HL7 message: built from a template, set by path, written back to ER7. Its
+/// `Debug` output shows no content.
+///
+/// Setting by path creates what is missing: segments (appended at the end of the message),
+/// fields, repetitions, components and subcomponents. Values given to [`OwnedMessage::set`]
+/// are escaped; [`OwnedMessage::set_raw`] takes ER7 text. After a set, trailing empty
+/// repetitions, components and subcomponents of the touched field are dropped (HL7 allows
+/// leaving them out), so setting `""` clears a position; setting `""` where nothing is does
+/// nothing. Untouched segments are written back byte for byte.
 #[derive(Clone, PartialEq, Eq)]
 pub struct OwnedMessage {
     seps: Separators,
@@ -323,6 +326,7 @@ impl OwnedMessage {
     }
 
     /// Sets MSH-7 to `YYYYMMDDHHMMSS+ZZZZ` (the time in its own offset).
+    #[cfg(feature = "chrono")]
     pub fn set_timestamp<Tz: TimeZone>(&mut self, at: &DateTime<Tz>) {
         let ts = datetime::format_timestamp(at);
         if let Ok(p) = Path::new("MSH", 7) {
@@ -441,7 +445,7 @@ fn splice(
     trim_join(reps, seps.repetition())
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "chrono"))]
 mod tests {
     use super::*;
     use chrono::FixedOffset;

@@ -1,23 +1,23 @@
-//! MSH-18 character sets: reading bytes into UTF-8 text, and writing text back.
-//!
-//! | MSH-18 | read as |
-//! |---|---|
-//! | empty (not valued) or `ASCII` | UTF-8 when the bytes are valid UTF-8 (ASCII is a subset), otherwise ISO 8859-1 (lenient: many senders declare nothing, or ASCII, and send Latin-1) |
-//! | `8859/1` | ISO 8859-1 (Latin-1) |
-//! | `8859/15` | ISO 8859-15 (Latin-9) |
-//! | `UNICODE UTF-8` (also `UTF-8`) | UTF-8, strictly: invalid bytes are an error |
-//!
-//! Any other value is [`crate::ParseError::UnsupportedCharset`]. Only the first repetition of
-//! MSH-18 (the default character set) is used.
+//! MSH-18 character sets (see [`Charset`]).
 
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::error::ParseError;
-use crate::separators::Separators;
 use crate::text::{Lines, is_blank};
 
-/// A character set named in MSH-18.
+/// A character set named in MSH-18: how [`crate::Message::parse_bytes`] reads bytes into UTF-8
+/// text, and how [`crate::OwnedMessage::to_bytes`] writes text back.
+///
+/// | MSH-18 | read as |
+/// |---|---|
+/// | empty (not valued) or `ASCII` | UTF-8 when the bytes are valid UTF-8 (ASCII is a subset), otherwise ISO 8859-1 (lenient: many senders declare nothing, or ASCII, and send Latin-1) |
+/// | `8859/1` | ISO 8859-1 (Latin-1) |
+/// | `8859/15` | ISO 8859-15 (Latin-9) |
+/// | `UNICODE UTF-8` (also `UTF-8`) | UTF-8, strictly: invalid bytes are an error |
+///
+/// Any other value is [`crate::ParseError::UnsupportedCharset`] (MSH-18 is read before the
+/// bytes are decoded). Only the first repetition of
+/// MSH-18 (the default character set) is used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Charset {
     /// `ASCII` (also what an empty MSH-18 means).
@@ -50,7 +50,7 @@ const LATIN9: [(u8, char); 8] = [
 
 impl Charset {
     /// Reads an MSH-18 value; `None` when not supported. Empty means ASCII.
-    pub fn from_msh18(value: &str) -> Option<Charset> {
+    pub(crate) fn from_msh18(value: &str) -> Option<Charset> {
         match value {
             "" | "ASCII" => Some(Charset::Ascii),
             "8859/1" => Some(Charset::Latin1),
@@ -61,7 +61,7 @@ impl Charset {
     }
 
     /// The MSH-18 spelling.
-    pub fn msh18(self) -> &'static str {
+    pub(crate) fn msh18(self) -> &'static str {
         match self {
             Charset::Ascii => "ASCII",
             Charset::Latin1 => "8859/1",
@@ -74,8 +74,9 @@ impl Charset {
     /// UTF-8 text with the same meaning (always for pure ASCII input).
     ///
     /// # Errors
-    /// [`ParseError::InvalidText`] when the bytes are not valid UTF-8 under [`Charset::Utf8`].
-    pub fn decode(self, bytes: &[u8]) -> Result<Cow<'_, str>, ParseError> {
+    /// [`InvalidText`] when the bytes are not valid UTF-8 under [`Charset::Utf8`] (the caller
+    /// reports it as [`crate::ParseError::InvalidText`]).
+    pub(crate) fn decode(self, bytes: &[u8]) -> Result<Cow<'_, str>, InvalidText> {
         match self {
             Charset::Ascii => Ok(match std::str::from_utf8(bytes) {
                 Ok(s) => Cow::Borrowed(s),
@@ -84,9 +85,8 @@ impl Charset {
             Charset::Utf8 => {
                 std::str::from_utf8(bytes)
                     .map(Cow::Borrowed)
-                    .map_err(|e| ParseError::InvalidText {
+                    .map_err(|e| InvalidText {
                         segment: segment_of(bytes, e.valid_up_to()),
-                        charset: self,
                     })
             }
             Charset::Latin1 | Charset::Latin9 => {
@@ -115,7 +115,7 @@ impl Charset {
     /// Writes text in this character set. Characters it cannot represent become `?`
     /// (ASCII and UTF-8 output are UTF-8 bytes: an ASCII-declared message with non-ASCII
     /// text is sent as UTF-8, which is what receivers that accept it expect).
-    pub fn encode(self, text: &str) -> Cow<'_, [u8]> {
+    pub(crate) fn encode(self, text: &str) -> Cow<'_, [u8]> {
         match self {
             Charset::Ascii | Charset::Utf8 => Cow::Borrowed(text.as_bytes()),
             Charset::Latin1 | Charset::Latin9 => {
@@ -140,6 +140,13 @@ impl Charset {
     }
 }
 
+/// Bytes that are not valid text in the character set they were read as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct InvalidText {
+    /// 1-based index of the segment holding the first invalid byte.
+    pub(crate) segment: usize,
+}
+
 /// 1-based index of the segment holding byte `offset` (blank lines not counted).
 fn segment_of(bytes: &[u8], offset: usize) -> usize {
     let mut n = 0;
@@ -152,43 +159,6 @@ fn segment_of(bytes: &[u8], offset: usize) -> usize {
         }
     }
     n.max(1)
-}
-
-/// Reads MSH-18 (first repetition, first component) straight from the bytes of a message, before
-/// the bytes are decoded. `Ok(None)` when the message has no MSH-18 or no readable MSH.
-pub(crate) fn sniff(bytes: &[u8]) -> Result<Option<Charset>, ParseError> {
-    let Some(line) = Lines::new(bytes)
-        .map(|(s, e)| bytes.get(s..e).unwrap_or_default())
-        .find(|l| !is_blank(l))
-    else {
-        return Ok(None);
-    };
-    if !line.starts_with(b"MSH") {
-        return Ok(None);
-    }
-    let Ok(seps) = Separators::from_header(line) else {
-        return Ok(None);
-    };
-    // After "MSH|": piece 0 is MSH-2, so MSH-18 is piece 16.
-    let Some(field) = line
-        .get(4..)
-        .unwrap_or_default()
-        .split(|&b| b == seps.field)
-        .nth(16)
-    else {
-        return Ok(None);
-    };
-    let first = field
-        .split(|&b| b == seps.repetition)
-        .next()
-        .unwrap_or_default()
-        .split(|&b| b == seps.component)
-        .next()
-        .unwrap_or_default();
-    let name = std::str::from_utf8(first).map_err(|_| ParseError::UnsupportedCharset)?;
-    Charset::from_msh18(name)
-        .map(Some)
-        .ok_or(ParseError::UnsupportedCharset)
 }
 
 #[cfg(test)]
@@ -224,23 +194,8 @@ mod tests {
     #[test]
     fn utf8_is_strict_and_locates_the_segment() {
         let bytes = b"MSH|^~\\&\r\nPID|1|\xff";
-        assert_eq!(
-            Charset::Utf8.decode(bytes),
-            Err(ParseError::InvalidText {
-                segment: 2,
-                charset: Charset::Utf8
-            })
-        );
+        assert_eq!(Charset::Utf8.decode(bytes), Err(InvalidText { segment: 2 }));
         // undeclared: lenient
         assert_eq!(Charset::Ascii.decode(b"\xe9").unwrap(), "é");
-    }
-
-    #[test]
-    fn sniffs_msh18() {
-        let m = b"MSH|^~\\&|A|B|C|D|20240101||ADT^A01|1|P|2.5||||||8859/1~UNICODE UTF-8\rPID|";
-        assert_eq!(sniff(m), Ok(Some(Charset::Latin1)));
-        assert_eq!(sniff(b"MSH|^~\\&|A"), Ok(None));
-        let bad = b"MSH|^~\\&|A|B|C|D|20240101||ADT^A01|1|P|2.5||||||EBCDIC";
-        assert_eq!(sniff(bad), Err(ParseError::UnsupportedCharset));
     }
 }

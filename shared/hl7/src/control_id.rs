@@ -1,17 +1,4 @@
-//! MSH-10 message control IDs.
-//!
-//! [`ControlIdGenerator::next`] returns 18 upper-case base-36 characters (MSH-10 allows 20
-//! before v2.5 and 199 after): 6 for the generator's node, 9 for the milliseconds since
-//! 1970 (good until the year 5000), 3 for a counter.
-//!
-//! **Uniqueness.** IDs from one generator are strictly increasing (in the order of the
-//! characters) and so never repeat, even when the clock stands still or goes back: the
-//! generator keeps a logical clock that never falls behind its last ID, and when more than
-//! 46,656 IDs are asked for in one millisecond it borrows the next millisecond. IDs from
-//! different generators (processes, Lambda instances) differ when their nodes differ: give
-//! each a distinct node where you have one, or let [`ControlIdGenerator::random`] draw a
-//! 31-bit node (two generators then collide only if they share the node, about one chance in
-//! two billion per pair, *and* produce the same millisecond and counter).
+//! MSH-10 message control IDs (see [`ControlIdGenerator`]).
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Mutex;
@@ -21,7 +8,20 @@ use chrono::{DateTime, Utc};
 const NODE_SPACE: u64 = 36u64.pow(6);
 const COUNTER_SPACE: u64 = 36u64.pow(3);
 
-/// Generates MSH-10 control IDs (see the [module documentation](self)). Share one per process.
+/// Generates MSH-10 message control IDs. Share one per process.
+///
+/// [`ControlIdGenerator::next`] returns 18 upper-case base-36 characters (MSH-10 allows 20
+/// before v2.5 and 199 after): 6 for the generator's node, 9 for the milliseconds since
+/// 1970 (good until the year 5000), 3 for a counter.
+///
+/// **Uniqueness.** IDs from one generator are strictly increasing (in the order of the
+/// characters) and so never repeat, even when the clock stands still or goes back: the
+/// generator keeps a logical clock that never falls behind its last ID, and when more than
+/// 46,656 IDs are asked for in one millisecond it borrows the next millisecond. IDs from
+/// different generators (processes, serverless instances) differ when their nodes differ: give
+/// each a distinct node where you have one, or let [`ControlIdGenerator::random`] draw a
+/// 31-bit node (two generators then collide only if they share the node, about one chance in
+/// two billion per pair, *and* produce the same millisecond and counter).
 #[derive(Debug)]
 pub struct ControlIdGenerator {
     node: u64,

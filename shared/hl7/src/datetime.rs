@@ -1,9 +1,8 @@
 //! HL7 DTM / TS values: `YYYY[MM[DD[HH[MM[SS[.S+]]]]]][+/-ZZZZ]`, to and from `chrono`,
 //! keeping the precision the sender gave.
 //!
-//! The connector maps HL7 dates to CRM fields: [`Hl7DateTime::to_timezone`] converts a value
-//! with an offset to any `chrono` time zone, and reads a value without one as local time in a
-//! zone the caller names (the sending site's).
+//! [`Hl7DateTime::to_timezone`] converts a value with an offset to any `chrono` time zone, and
+//! reads a value without one as local time in a zone the caller names (the sending site's).
 
 use std::fmt;
 use std::str::FromStr;

@@ -2,6 +2,9 @@
 //!
 //! Every error says *where* (segment index or ID, field number, byte count) and *why*, and none
 //! carries a fragment of the message: HL7 values are PHI and errors end up in logs.
+//!
+//! The module depends only on the vocabulary types its errors name ([`Charset`], [`SegmentId`]);
+//! the path errors ([`crate::PathError`], [`crate::PathPart`]) are defined with [`crate::Path`].
 
 use crate::charset::Charset;
 use crate::path::SegmentId;
@@ -70,70 +73,6 @@ pub enum ParseError {
     },
 }
 
-/// Which part of a [`crate::Path`] an error is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PathPart {
-    /// The segment occurrence, `[n]` after the segment ID.
-    Occurrence,
-    /// The field number after `-`.
-    Field,
-    /// The repetition, `[n]` after the field number.
-    Repetition,
-    /// The component, after the first `.`.
-    Component,
-    /// The subcomponent, after the second `.`.
-    Subcomponent,
-}
-
-impl std::fmt::Display for PathPart {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            PathPart::Occurrence => "segment occurrence",
-            PathPart::Field => "field number",
-            PathPart::Repetition => "repetition",
-            PathPart::Component => "component",
-            PathPart::Subcomponent => "subcomponent",
-        })
-    }
-}
-
-/// Why a field path such as `PID-5.1` could not be read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum PathError {
-    /// The path is empty.
-    #[error("the path is empty")]
-    Empty,
-    /// The path does not start with a segment ID (an upper-case letter then two upper-case
-    /// letters or digits).
-    #[error("the path must start with a segment ID such as PID or ZPI")]
-    SegmentId,
-    /// No `-field` after the segment (and its optional `[occurrence]`).
-    #[error("expected '-' and a field number at position {position}")]
-    MissingField {
-        /// 0-based character position.
-        position: usize,
-    },
-    /// A number is missing, zero, too large or not a number.
-    #[error("the {part} must be a number from 1 to {max}", max = crate::path::MAX_INDEX)]
-    BadNumber {
-        /// Which number.
-        part: PathPart,
-    },
-    /// A `[` without its `]`.
-    #[error("'[' at position {position} is not closed")]
-    UnclosedBracket {
-        /// 0-based character position of the `[`.
-        position: usize,
-    },
-    /// Something follows where the path should end (or a third `.` level).
-    #[error("unexpected character at position {position}")]
-    Unexpected {
-        /// 0-based character position.
-        position: usize,
-    },
-}
-
 /// Why a value could not be set on an [`crate::OwnedMessage`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -167,6 +106,7 @@ pub enum BuildError {
 }
 
 /// Why an HL7 DTM/TS value could not be read.
+#[cfg(feature = "chrono")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DateTimeError {

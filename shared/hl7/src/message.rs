@@ -1,22 +1,9 @@
-//! Borrowed views of a parsed message: [`Message`], [`Segment`], [`Field`], [`Repetition`],
-//! [`Component`], [`Subcomponent`], and the [`Value`] read at a [`Path`].
-//!
-//! Views are `Copy` handles onto the message text; they find their parts by scanning when asked.
-//! Their `Debug` output never shows content (values are PHI): only IDs, indexes and lengths.
-//!
-//! **Counting.** MSH-1 is the field separator and MSH-2 the encoding characters, as HL7 counts
-//! them (also for FHS and BHS); both are single values, never split or decoded.
-//!
-//! **Values.** A [`Value`] tells absent (the position is not in the message), empty (present,
-//! nothing in it) and the HL7 null `""` apart. A leaf is decoded (escape sequences resolved). A
-//! path that stops above the leaf level on an element that has parts (e.g. `PID-5` on
-//! `Doe^Jane`) gives that element's ER7 text unchanged, delimiters and escape sequences kept
-//! (as python-hl7's `str(field)` and `er7` do); address a leaf for a decoded value.
+//! Borrowed views of a parsed message (see [`Message`]).
 
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::charset::{self, Charset};
+use crate::charset::Charset;
 use crate::error::ParseError;
 use crate::escape;
 use crate::parse::{self, Span};
@@ -155,6 +142,19 @@ impl<'m> Iterator for Pieces<'m> {
 
 /// A parsed message. Borrows its text when it can ([`Message::parse`], and
 /// [`Message::parse_bytes`] on UTF-8 or ASCII input); holds decoded text otherwise.
+///
+/// Its parts are borrowed views: [`Segment`], [`Field`], [`Repetition`], [`Component`],
+/// [`Subcomponent`], and the [`Value`] read at a [`Path`]. Views are `Copy` handles onto the message text; they find their parts by scanning when asked.
+/// Their `Debug` output never shows content (values are PHI): only IDs, indexes and lengths.
+///
+/// **Counting.** MSH-1 is the field separator and MSH-2 the encoding characters, as HL7 counts
+/// them (also for FHS and BHS); both are single values, never split or decoded.
+///
+/// **Values.** A [`Value`] tells absent (the position is not in the message), empty (present,
+/// nothing in it) and the HL7 null `""` apart. A leaf is decoded (escape sequences resolved). A
+/// path that stops above the leaf level on an element that has parts (e.g. `PID-5` on
+/// `Doe^Jane`) gives that element's ER7 text unchanged, delimiters and escape sequences kept
+/// (as python-hl7's `str(field)` and `er7` do); address a leaf for a decoded value.
 #[derive(Clone)]
 pub struct Message<'a> {
     text: Cow<'a, str>,
@@ -193,15 +193,19 @@ impl<'a> Message<'a> {
     }
 
     /// Parses an ER7 message from bytes, reading them in the character set of MSH-18 (see
-    /// [`crate::charset`]). Borrows the bytes when they are valid UTF-8 with the same meaning.
+    /// [`Charset`]). Borrows the bytes when they are valid UTF-8 with the same meaning.
     ///
     /// # Errors
     /// As [`Message::parse`], plus [`ParseError::UnsupportedCharset`] and
     /// [`ParseError::InvalidText`].
     pub fn parse_bytes(bytes: &'a [u8]) -> Result<Message<'a>, ParseError> {
         let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-        let declared = charset::sniff(bytes)?;
-        let text = declared.unwrap_or(Charset::Ascii).decode(bytes)?;
+        let declared = parse::sniff_charset(bytes)?;
+        let charset = declared.unwrap_or(Charset::Ascii);
+        let text = charset.decode(bytes).map_err(|e| ParseError::InvalidText {
+            segment: e.segment,
+            charset,
+        })?;
         let (seps, spans) = parse::index(&text)?;
         Ok(Message {
             text,
@@ -315,11 +319,11 @@ impl Message<'_> {
         self.value(path).is_null()
     }
 
-    /// Every populated leaf (text or null), in message order, with its canonical path: what
-    /// the mapping screen of a flow lists. A leaf is addressed only as deep as needed: `PID-8`
+    /// Every populated leaf (text or null), in message order, with its canonical path (what a
+    /// field-mapping screen lists). A leaf is addressed only as deep as needed: `PID-8`
     /// for a plain field, `PID-5.1` for a component, `PID-11.1.2` for a subcomponent; the
     /// value at each listed path is exactly the listed value. Positions past
-    /// [`crate::path::MAX_INDEX`] are left out.
+    /// 99,999 are left out.
     pub fn leaves(&self) -> Vec<Leaf<'_>> {
         let mut out = Vec::new();
         let mut seen: Vec<(&str, usize)> = Vec::new();

@@ -26,7 +26,7 @@ pub const START: u8 = 0x0B;
 /// First end block byte (FS).
 pub const END: u8 = 0x1C;
 /// Second end block byte (CR).
-pub const END_CR: u8 = 0x0D;
+pub(crate) const END_CR: u8 = 0x0D;
 
 /// Frames a payload.
 pub fn encode(payload: &[u8]) -> Vec<u8> {
@@ -36,7 +36,7 @@ pub fn encode(payload: &[u8]) -> Vec<u8> {
 }
 
 /// Frames a payload onto the end of `out`.
-pub fn encode_into(payload: &[u8], out: &mut Vec<u8>) {
+pub(crate) fn encode_into(payload: &[u8], out: &mut Vec<u8>) {
     out.push(START);
     out.extend_from_slice(payload);
     out.push(END);

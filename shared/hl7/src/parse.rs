@@ -4,6 +4,7 @@
 //! allocation of a parse), a second records each non-blank line as a segment and checks its
 //! segment ID. Fields are found later, on demand, by the views in [`crate::message`].
 
+use crate::charset::Charset;
 use crate::error::ParseError;
 use crate::separators::Separators;
 use crate::text::{Lines, is_blank, is_segment_id};
@@ -69,6 +70,43 @@ pub(crate) fn index(text: &str) -> Result<(Separators, Vec<Span>), ParseError> {
     }
 }
 
+/// Reads MSH-18 (first repetition, first component) straight from the bytes of a message, before
+/// the bytes are decoded. `Ok(None)` when the message has no MSH-18 or no readable MSH.
+pub(crate) fn sniff_charset(bytes: &[u8]) -> Result<Option<Charset>, ParseError> {
+    let Some(line) = Lines::new(bytes)
+        .map(|(s, e)| bytes.get(s..e).unwrap_or_default())
+        .find(|l| !is_blank(l))
+    else {
+        return Ok(None);
+    };
+    if !line.starts_with(b"MSH") {
+        return Ok(None);
+    }
+    let Ok(seps) = Separators::from_header(line) else {
+        return Ok(None);
+    };
+    // After "MSH|": piece 0 is MSH-2, so MSH-18 is piece 16.
+    let Some(field) = line
+        .get(4..)
+        .unwrap_or_default()
+        .split(|&b| b == seps.field)
+        .nth(16)
+    else {
+        return Ok(None);
+    };
+    let first = field
+        .split(|&b| b == seps.repetition)
+        .next()
+        .unwrap_or_default()
+        .split(|&b| b == seps.component)
+        .next()
+        .unwrap_or_default();
+    let name = std::str::from_utf8(first).map_err(|_| ParseError::UnsupportedCharset)?;
+    Charset::from_msh18(name)
+        .map(Some)
+        .ok_or(ParseError::UnsupportedCharset)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,5 +141,14 @@ mod tests {
             Err(ParseError::InvalidSegmentId { segment: 2 })
         );
         assert!(matches!(index("MSH|^~"), Err(ParseError::Separators(_))));
+    }
+
+    #[test]
+    fn sniffs_msh18() {
+        let m = b"MSH|^~\\&|A|B|C|D|20240101||ADT^A01|1|P|2.5||||||8859/1~UNICODE UTF-8\rPID|";
+        assert_eq!(sniff_charset(m), Ok(Some(Charset::Latin1)));
+        assert_eq!(sniff_charset(b"MSH|^~\\&|A"), Ok(None));
+        let bad = b"MSH|^~\\&|A|B|C|D|20240101||ADT^A01|1|P|2.5||||||EBCDIC";
+        assert_eq!(sniff_charset(bad), Err(ParseError::UnsupportedCharset));
     }
 }

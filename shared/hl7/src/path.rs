@@ -1,26 +1,12 @@
-//! Field paths: `SEG[occurrence]-field[repetition].component.subcomponent`.
-//!
-//! All numbers are 1-based; `[occurrence]` and `[repetition]` are optional and default to 1;
-//! component and subcomponent are optional (a subcomponent needs a component).
-//!
-//! | path | addresses |
-//! |---|---|
-//! | `PID-5.1` | first PID, field 5, first repetition, component 1 |
-//! | `PID-3[2].1` | second repetition of PID-3, component 1 |
-//! | `OBX[3]-5` | field 5 (first repetition) of the third OBX |
-//! | `PID-11.1.2` | PID-11, component 1, subcomponent 2 |
-//!
-//! [`Path`]'s `Display` writes the canonical form, which leaves out `[1]`; parsing that form gives
-//! the same `Path` back.
+//! Field paths (see [`Path`]).
 
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::{PathError, PathPart};
 use crate::text::is_segment_id;
 
 /// The largest number a path accepts at any level.
-pub const MAX_INDEX: usize = 99_999;
+pub(crate) const MAX_INDEX: usize = 99_999;
 
 /// A segment ID: an upper-case letter then two upper-case letters or digits (`PID`, `OBX`, `ZPI`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -70,7 +56,20 @@ impl FromStr for SegmentId {
     }
 }
 
-/// A parsed field path (see the [module documentation](self)).
+/// A parsed field path: `SEG[occurrence]-field[repetition].component.subcomponent`.
+///
+/// All numbers are 1-based (at most 99,999); `[occurrence]` and `[repetition]` are optional and default to 1;
+/// component and subcomponent are optional (a subcomponent needs a component).
+///
+/// | path | addresses |
+/// |---|---|
+/// | `PID-5.1` | first PID, field 5, first repetition, component 1 |
+/// | `PID-3[2].1` | second repetition of PID-3, component 1 |
+/// | `OBX[3]-5` | field 5 (first repetition) of the third OBX |
+/// | `PID-11.1.2` | PID-11, component 1, subcomponent 2 |
+///
+/// [`Path`]'s `Display` writes the canonical form, which leaves out `[1]`; parsing that form gives
+/// the same `Path` back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Path {
     segment: SegmentId,
@@ -291,6 +290,70 @@ impl TryFrom<&str> for Path {
     fn try_from(s: &str) -> Result<Path, PathError> {
         s.parse()
     }
+}
+
+/// Which part of a [`crate::Path`] an error is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathPart {
+    /// The segment occurrence, `[n]` after the segment ID.
+    Occurrence,
+    /// The field number after `-`.
+    Field,
+    /// The repetition, `[n]` after the field number.
+    Repetition,
+    /// The component, after the first `.`.
+    Component,
+    /// The subcomponent, after the second `.`.
+    Subcomponent,
+}
+
+impl std::fmt::Display for PathPart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PathPart::Occurrence => "segment occurrence",
+            PathPart::Field => "field number",
+            PathPart::Repetition => "repetition",
+            PathPart::Component => "component",
+            PathPart::Subcomponent => "subcomponent",
+        })
+    }
+}
+
+/// Why a field path such as `PID-5.1` could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PathError {
+    /// The path is empty.
+    #[error("the path is empty")]
+    Empty,
+    /// The path does not start with a segment ID (an upper-case letter then two upper-case
+    /// letters or digits).
+    #[error("the path must start with a segment ID such as PID or ZPI")]
+    SegmentId,
+    /// No `-field` after the segment (and its optional `[occurrence]`).
+    #[error("expected '-' and a field number at position {position}")]
+    MissingField {
+        /// 0-based character position.
+        position: usize,
+    },
+    /// A number is missing, zero, too large or not a number.
+    #[error("the {part} must be a number from 1 to {max}", max = MAX_INDEX)]
+    BadNumber {
+        /// Which number.
+        part: PathPart,
+    },
+    /// A `[` without its `]`.
+    #[error("'[' at position {position} is not closed")]
+    UnclosedBracket {
+        /// 0-based character position of the `[`.
+        position: usize,
+    },
+    /// Something follows where the path should end (or a third `.` level).
+    #[error("unexpected character at position {position}")]
+    Unexpected {
+        /// 0-based character position.
+        position: usize,
+    },
 }
 
 #[cfg(test)]

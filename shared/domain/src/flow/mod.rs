@@ -1,6 +1,7 @@
 //! Connector flows between the EHR (HL7 v2) and the CRM (LeadSquared), after seed 003 (the
 //! CRM's "EHR-HL7 Connector"): channels, flows, their validation, the field mapping engine for
-//! both directions, and an HL7 v2.5 data dictionary for the mapping screen.
+//! both directions. (The mapping screen's HL7 v2.5 data dictionary is
+//! `connector_hl7::dictionary`.)
 //!
 //! - [`channel`]: a [`Channel`] is the pipe a clinic's EHR and the connector share: how inbound
 //!   HL7 is authenticated (HMAC), how outbound HL7 is delivered (MLLP or HTTPS) and how the
@@ -12,12 +13,10 @@
 //! - [`transform`]: the per-mapping [`Transform`]s (trim, case, default, value map, date/time,
 //!   phone to E.164).
 //! - [`engine`]: [`map_ehr_to_crm`] and [`map_crm_to_ehr`], pure functions.
-//! - [`dictionary`]: names of common HL7 v2.5 fields and components.
 //!
 //! Nothing here does I/O.
 
 pub mod channel;
-pub mod dictionary;
 pub mod engine;
 #[cfg(test)]
 mod fixtures;

@@ -10,12 +10,12 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use connector_domain::crm::CrmField;
-use connector_domain::flow::dictionary::describe;
 use connector_domain::flow::{
     Direction, Entity, Flow, MappingError, SyncBehaviour, WebhookEvent, map_crm_to_ehr,
     map_ehr_to_crm,
 };
 use connector_domain::{ValidationError, ValidationErrors};
+use connector_hl7::dictionary::{describe, field_name};
 use connector_hl7::{Message, Value};
 use serde::Serialize;
 
@@ -93,7 +93,7 @@ pub fn template_fields(template: &str) -> Result<TemplateFields, ValidationError
                 path: leaf.path.to_string(),
                 null: matches!(leaf.value, Value::Null),
                 value: leaf.value.as_str().unwrap_or_default().to_owned(),
-                name: connector_domain::flow::dictionary::field_name(&leaf.path),
+                name: field_name(&leaf.path),
                 field: description.map(|d| d.field),
                 data_type: description.and_then(|d| d.data_type),
             }

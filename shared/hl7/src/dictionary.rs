@@ -1,14 +1,24 @@
-//! Names of common HL7 v2.5 fields and components, for the mapping screen ("PID-5: Patient
-//! Name", "PID-5.1: Family Name").
+//! Names of common HL7 v2.5 fields and components, for showing a path to a person
+//! ("PID-5: Patient Name", "PID-5.1: Family Name").
 //!
 //! Field level: every field of MSH, EVN, PID, PD1, NK1, PV1, PV2, SCH, AIS, AIG, AIL, AIP,
 //! RGS, OBR, OBX, DG1, IN1, FT1 and GT1 as HL7 v2.5 names them. Component level: the
 //! components of the composite data types these fields use most (XPN, XAD, XTN, CX, CE, CWE,
 //! XCN, XON, EI, HD, MSG, PL, TQ, TS, PT, VID, DLN, FC, CQ), and subcomponents of FN (family
 //! name), SAD (street address) and HD (assigning authority / facility). Everything else is
-//! `None`: the screen shows the path alone.
+//! `None`: show the path alone.
+//!
+//! ```
+//! use connector_hl7::{Path, dictionary};
+//!
+//! let path: Path = "PID-5.1".parse()?;
+//! assert_eq!(dictionary::field_name(&path), Some("Family Name"));
+//! let d = dictionary::describe(&path).expect("PID-5 is known");
+//! assert_eq!((d.field, d.data_type), ("Patient Name", Some("XPN")));
+//! # Ok::<(), connector_hl7::PathError>(())
+//! ```
 
-use connector_hl7::Path;
+use crate::path::Path;
 
 /// What the dictionary knows about a path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
