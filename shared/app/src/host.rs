@@ -2,7 +2,7 @@
 //! that run beside it. `connector serve` runs exactly this on the embedded store; the end-to-end
 //! tests build their app from the same functions, so what they test is what `serve` runs.
 //!
-//! On AWS each part is its own function instead (see [`crate::lambda`]): the same routers and
+//! On AWS each part is its own function instead (see `crate::lambda`): the same routers and
 //! jobs, hosted one per Lambda.
 
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! receive a batch, hand it to the job, delete what it is done with and release what it keeps
 //! (with the delay it asks for), and when the queue has nothing visible, wait on the queue
 //! itself ([`QueueConsumer::wait_for_messages`]) so a send wakes it. On Lambda, the SQS trigger
-//! receives and [`crate::lambda`] reports what the job keeps.
+//! receives and `crate::lambda` reports what the job keeps.
 
 use std::sync::Arc;
 use std::time::Duration;
