@@ -8,12 +8,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
-use connector_app::http::auth::{Authenticate, BearerTokens, LocalHeaders, authenticated};
-use connector_app::inbound;
-use connector_app::jobs::collector::{self, CollectorOptions};
-use connector_app::jobs::{delivery, sender};
-use connector_app::{Context, telemetry};
-use connector_transport::mllp::server::{ServerConfig, serve_with};
+use connector_app::http::auth::{Authenticate, BearerTokens, LocalHeaders};
+use connector_app::{Context, host, telemetry};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -94,30 +90,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .context("cannot set up the CRM")?,
         );
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let mut jobs = Vec::new();
-        jobs.push(tokio::spawn(sender::run_worker(
-            Arc::clone(&ctx),
-            Duration::from_secs(1),
-            stop_rx.clone(),
-        )));
-        jobs.push(tokio::spawn(delivery::run_worker(
-            Arc::clone(&ctx),
-            Duration::from_millis(500),
-            stop_rx.clone(),
-        )));
-        jobs.push(tokio::spawn(requeue_stale_deliveries(
-            Arc::clone(&ctx),
-            stop_rx.clone(),
-        )));
-        if args.collect_every > 0 {
-            let every = Duration::from_secs(args.collect_every);
-            jobs.push(tokio::spawn(collector::run_every(
-                Arc::clone(&ctx),
-                every,
-                CollectorOptions::default(),
-                stop_rx,
-            )));
-        }
+        let workers = host::Workers {
+            collect_every: (args.collect_every > 0)
+                .then(|| Duration::from_secs(args.collect_every)),
+            ..host::Workers::default()
+        };
+        let jobs = host::spawn_workers(&ctx, &workers, &stop_rx);
         let shutdown = CancellationToken::new();
         let mllp = match (args.mllp, args.mllp_channel.clone()) {
             (Some(address), Some(channel)) => {
@@ -130,21 +108,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 let config = args
                     .mllp_settings
                     .config(connector_app::http::hl7_inbound::MAX_MESSAGE_BYTES);
-                Some(tokio::spawn(mllp_listener(
-                    Arc::clone(&ctx),
+                Some(host::spawn_mllp(
+                    &ctx,
                     listener,
                     config,
                     channel,
                     shutdown.clone(),
-                )))
+                ))
             }
             _ => None,
         };
-        // The HL7 route is authenticated by channel signatures, so it sits beside the consent
-        // API's authentication layer, not behind it.
-        let router = authenticated(connector_app::http::router(Arc::clone(&ctx)), auth)
-            .merge(connector_app::http::hl7_inbound::router(Arc::clone(&ctx)))
-            .merge(connector_app::http::crm_outbound::router(Arc::clone(&ctx)));
+        let router = host::router(&ctx, auth);
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -169,37 +143,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!("stopped");
         Ok(())
     })
-}
-
-/// Every minute, puts back on the delivery queue deliveries left queued for over two minutes
-/// (their enqueue failed after the webhook was recorded).
-async fn requeue_stale_deliveries(ctx: Arc<Context>, mut stop: tokio::sync::watch::Receiver<bool>) {
-    loop {
-        tokio::select! {
-            () = tokio::time::sleep(Duration::from_secs(60)) => {}
-            _ = stop.changed() => return,
-        }
-        if let Err(e) = delivery::requeue_stale(&ctx, chrono::Duration::minutes(2)).await {
-            tracing::error!(error = %e, "cannot re-enqueue stale deliveries");
-        }
-    }
-}
-
-/// Serves MLLP for one channel until `shutdown` (see `inbound::mllp_handler`).
-async fn mllp_listener(
-    ctx: Arc<Context>,
-    listener: tokio::net::TcpListener,
-    config: ServerConfig,
-    channel: String,
-    shutdown: CancellationToken,
-) {
-    serve_with(
-        listener,
-        config,
-        inbound::mllp_handler(ctx, channel),
-        shutdown,
-    )
-    .await;
 }
 
 async fn shutdown_signal() {

@@ -7,12 +7,12 @@
 
 use std::sync::{Arc, Mutex};
 
+use aws_lambda_events::event::sqs::SqsEvent;
 use aws_sdk_dynamodb::types::AttributeValue;
 use axum::Router;
 use connector_app::Context;
 use connector_app::http::auth::{ApiGatewayJwt, authenticated};
 use connector_app::inbound::signature::sign;
-use connector_app::jobs::delivery::{QueuedDelivery, handle_batch};
 use connector_aws::{AwsAdapters, AwsConfig, TableNames, create_queue_with_dlq};
 use connector_crm::fake::FakeLeadSquared;
 use connector_domain::FixedClock;
@@ -21,6 +21,7 @@ use connector_domain::ports::QueueConsumer;
 use connector_hl7::{AckBuilder, AckCode, Message};
 use connector_testkit::local_aws::{LocalAws, unique_name};
 use http_body_util::BodyExt;
+use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 use sha2::Digest;
 use tokio_util::sync::CancellationToken;
@@ -278,18 +279,20 @@ async fn hl7_inbound_crm_outbound_and_ehr_delivery_run_on_dynamodb_and_sqs_fifo(
         .await
         .unwrap();
     assert!(!messages.is_empty(), "the delivery was enqueued");
-    let batch: Vec<QueuedDelivery> = messages
+    // The event Lambda's poller builds of them, to the ehr-delivery function's real handler.
+    let records: Vec<Value> = messages
         .iter()
-        .map(|m| QueuedDelivery {
-            message_id: m.message_id.clone(),
-            body: m.body.clone(),
-            group: None,
-        })
+        .map(|m| json!({"messageId": m.message_id, "receiptHandle": m.receipt, "body": m.body}))
         .collect();
-    assert!(
-        handle_batch(&ctx, &batch).await.is_empty(),
-        "nothing to retry"
-    );
+    let event: SqsEvent =
+        serde_json::from_value(json!({ "Records": records })).expect("an SQS event");
+    let response = connector_app::lambda::ehr_delivery(
+        &ctx,
+        LambdaEvent::new(event, lambda_runtime::Context::default()),
+    )
+    .await
+    .expect("the handler is infallible");
+    assert!(response.batch_item_failures.is_empty(), "nothing to retry");
     for message in &messages {
         queue.delete(&message.receipt).await.unwrap();
     }

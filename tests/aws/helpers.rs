@@ -7,18 +7,21 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use aws_lambda_events::event::sqs::SqsEvent;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use chrono::{DateTime, TimeZone, Utc};
 use connector_app::Context;
 use connector_app::http::auth::{ApiGatewayJwt, authenticated};
 use connector_app::jobs::collector::CollectorReport;
-use connector_app::jobs::sender::{self, Delivery};
+use connector_app::lambda;
+use connector_app::lambda::sqs::batch as sqs_batch;
 use connector_aws::{AwsAdapters, AwsConfig, QueueUrls, TableNames, create_queue_with_dlq};
 use connector_domain::FixedClock;
 use connector_testkit::faults::FaultyMailer;
 use connector_testkit::local_aws::{LocalAws, unique_name};
 use http_body_util::BodyExt;
+use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -375,8 +378,9 @@ impl AwsApp {
     }
 
     /// One poll of Lambda's SQS event source mapping: receive what is visible (with the queue's
-    /// own visibility timeout), hand it to the hie-sender's batch handler, delete every message
-    /// not reported as a batch item failure.
+    /// own visibility timeout), hand the event the poller would build to the hie-sender's real
+    /// handler (`connector_app::lambda::hie_sender`), delete every message not reported as a
+    /// batch item failure.
     pub async fn lambda_poll(&self) -> Polled {
         let sqs = self.adapters.sqs_client();
         let out = sqs
@@ -388,20 +392,38 @@ impl AwsApp {
             .await
             .expect("receive");
         let messages = out.messages.unwrap_or_default();
-        let deliveries: Vec<Delivery> = messages
+        let records: Vec<Value> = messages
             .iter()
-            .map(|m| Delivery {
-                message_id: m.message_id.clone().expect("message id"),
-                body: m.body.clone().unwrap_or_default(),
-                receive_count: m
+            .map(|m| {
+                let attributes: HashMap<String, String> = m
                     .attributes
-                    .as_ref()
-                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
-                    .and_then(|c| c.parse().ok())
-                    .unwrap_or(1),
+                    .iter()
+                    .flatten()
+                    .map(|(name, value)| (name.as_str().to_owned(), value.clone()))
+                    .collect();
+                json!({
+                    "messageId": m.message_id,
+                    "receiptHandle": m.receipt_handle,
+                    "body": m.body,
+                    "attributes": attributes,
+                    "eventSource": "aws:sqs",
+                })
             })
             .collect();
-        let kept = sender::handle_batch(&self.ctx, &deliveries).await;
+        let event: SqsEvent =
+            serde_json::from_value(json!({ "Records": records })).expect("an SQS event");
+        let receive_counts = sqs_batch(&event).iter().map(|m| m.receive_count).collect();
+        let response = lambda::hie_sender(
+            &self.ctx,
+            LambdaEvent::new(event, lambda_runtime::Context::default()),
+        )
+        .await
+        .expect("the handler is infallible");
+        let kept: Vec<String> = response
+            .batch_item_failures
+            .into_iter()
+            .map(|f| f.item_identifier)
+            .collect();
         for message in &messages {
             if !kept.contains(message.message_id.as_ref().expect("message id")) {
                 sqs.delete_message()
@@ -414,7 +436,7 @@ impl AwsApp {
         }
         Polled {
             received: messages.len(),
-            receive_counts: deliveries.iter().map(|d| d.receive_count).collect(),
+            receive_counts,
             kept,
         }
     }

@@ -563,8 +563,9 @@ async fn the_serve_worker_sends_a_webhooks_message_at_once_not_at_its_next_poll(
     let app = spawn_outbound().await;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     // Polling once an hour: only the wake-up on enqueue can deliver within the test's wait.
-    let worker = tokio::spawn(delivery::run_worker(
+    let worker = tokio::spawn(connector_app::jobs::worker::run(
         Arc::clone(&app.ctx),
+        delivery::EhrDelivery,
         std::time::Duration::from_secs(3600),
         stopped,
     ));

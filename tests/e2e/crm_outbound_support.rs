@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use connector_app::Context;
-use connector_app::http::auth::{LocalHeaders, ROLE_HEADER, USER_HEADER, authenticated};
+use connector_app::http::auth::{LocalHeaders, ROLE_HEADER, USER_HEADER};
 use connector_app::http::flows_api::admin::{self, AdminPorts};
 use connector_app::inbound::ER7_CONTENT_TYPE;
 use connector_app::jobs::delivery;
@@ -450,13 +450,8 @@ pub async fn spawn_outbound() -> OutboundApp {
         delivery_queue: Arc::clone(&queue) as Arc<dyn WorkQueue>,
         ..(*app.ctx).clone()
     });
-    // As `connector serve`: the HL7 and webhook routes beside, not behind, the auth layer.
-    let router = authenticated(
-        connector_app::http::router(Arc::clone(&ctx)),
-        Arc::new(LocalHeaders),
-    )
-    .merge(connector_app::http::hl7_inbound::router(Arc::clone(&ctx)))
-    .merge(connector_app::http::crm_outbound::router(Arc::clone(&ctx)));
+    // What `connector serve` mounts.
+    let router = connector_app::host::router(&ctx, Arc::new(LocalHeaders));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use connector_app::http::auth::{LocalHeaders, ROLE_HEADER, USER_HEADER, authenticated};
+use connector_app::http::auth::{LocalHeaders, ROLE_HEADER, USER_HEADER};
 use reqwest::Method;
 use reqwest::header::HeaderValue;
 use serde_json::{Value, json};
@@ -18,12 +18,7 @@ use crate::helpers::{TestApp, appointment_json, patient_json, spawn_app};
 async fn spawn_full() -> (TestApp, String) {
     let app = spawn_app().await;
     let ctx = Arc::clone(&app.ctx);
-    let router: Router = authenticated(
-        connector_app::http::router(Arc::clone(&ctx)),
-        Arc::new(LocalHeaders),
-    )
-    .merge(connector_app::http::hl7_inbound::router(Arc::clone(&ctx)))
-    .merge(connector_app::http::crm_outbound::router(Arc::clone(&ctx)));
+    let router: Router = connector_app::host::router(&ctx, Arc::new(LocalHeaders));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

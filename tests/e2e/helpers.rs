@@ -5,9 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use connector_app::Context;
-use connector_app::http::auth::{
-    Authenticate, LocalHeaders, ROLE_HEADER, USER_HEADER, authenticated,
-};
+use connector_app::http::auth::{Authenticate, LocalHeaders, ROLE_HEADER, USER_HEADER};
 use connector_domain::FixedClock;
 use connector_embedded::{OutboxMailer, SqliteDb};
 use connector_testkit::faults::FaultyMailer;
@@ -63,7 +61,7 @@ pub async fn spawn_app_with(auth: Arc<dyn Authenticate>) -> TestApp {
         OutboxMailer::new(&outbox).expect("outbox"),
     )));
     let ctx = Arc::new(Context::from_embedded(&db, mailer.clone(), clock.clone()));
-    let router = authenticated(connector_app::http::router(Arc::clone(&ctx)), auth);
+    let router = connector_app::host::router(&ctx, auth);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use connector_app::Context;
-use connector_app::http::auth::{LocalHeaders, authenticated};
+use connector_app::http::auth::LocalHeaders;
 use connector_app::http::flows_api::admin::{self, AdminPorts};
 use connector_app::inbound::{self, ER7_CONTENT_TYPE};
 use connector_crm::fake::FakeLeadSquared;
@@ -20,7 +20,7 @@ use connector_domain::inbound::{ControlId, InboundKey, InboundRecord};
 use connector_domain::{Actor, Clock};
 use connector_domain::{AppointmentId, PatientId};
 use connector_hl7::{AckInfo, Message, MllpDecoder};
-use connector_transport::mllp::server::{ServerConfig, serve_with};
+use connector_transport::mllp::server::ServerConfig;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -109,12 +109,8 @@ pub async fn spawn_inbound(crm: CrmKind) -> InboundApp {
         }
         CrmKind::Embedded => (Arc::clone(&app.ctx), None),
     };
-    // As `connector serve`: the HL7 route beside, not behind, the consent API's auth layer.
-    let router = authenticated(
-        connector_app::http::router(Arc::clone(&ctx)),
-        Arc::new(LocalHeaders),
-    )
-    .merge(connector_app::http::hl7_inbound::router(Arc::clone(&ctx)));
+    // What `connector serve` mounts.
+    let router = connector_app::host::router(&ctx, Arc::new(LocalHeaders));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -428,8 +424,13 @@ impl InboundApp {
             max_frame_size: connector_app::http::hl7_inbound::MAX_MESSAGE_BYTES,
             ..ServerConfig::default()
         };
-        let handler = inbound::mllp_handler(Arc::clone(&self.ctx), CHANNEL.to_owned());
-        tokio::spawn(serve_with(listener, config, handler, self.shutdown.clone()));
+        connector_app::host::spawn_mllp(
+            &self.ctx,
+            listener,
+            config,
+            CHANNEL.to_owned(),
+            self.shutdown.clone(),
+        );
         address
     }
 

@@ -1,78 +1,14 @@
 //! The batch-collector Lambda: builds the context once at INIT, then runs one collector batch per
 //! scheduled EventBridge event and returns the run's report (counts and watermarks, no patient
-//! data). Time comes from the context's clock, not from the event.
+//! data); see `connector_app::lambda::batch_collector`.
 
-use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use connector_app::jobs::collector::{self, CollectorError, CollectorOptions, CollectorReport};
-use connector_app::{Context, telemetry};
-use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use connector_app::lambda;
+use lambda_runtime::service_fn;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    telemetry::init(std::io::stdout);
-    let ctx = connector_app::lambda_init::context_or_report().await?;
-    let ctx = &ctx;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<EventBridgeEvent>| async move { handler(ctx, event).await },
-    ))
-    .await
-}
-
-/// One scheduled run. What a failed run enqueued is safe: the watermark never moves past work
-/// that was not enqueued, so the next scheduled run resumes.
-async fn handler(
-    ctx: &Context,
-    _event: LambdaEvent<EventBridgeEvent>,
-) -> Result<CollectorReport, RunFailed> {
-    collector::run(ctx, CollectorOptions::default())
-        .await
-        .map_err(RunFailed::from)
-}
-
-/// A failed run as Lambda reports it: a named `error_type` and a generic message. The cause
-/// chain (IDs and outcomes only) is logged where the failure is converted.
-struct RunFailed(CollectorError);
-
-impl From<CollectorError> for RunFailed {
-    fn from(err: CollectorError) -> Self {
-        tracing::error!(
-            error.chain = %connector_app::http::problem::error_chain(&err),
-            "collector run failed; the next scheduled run resumes from the watermark"
-        );
-        Self(err)
-    }
-}
-
-/// Only the kind: the runtime may log this, and SDK errors' `Debug` carries raw responses.
-impl std::fmt::Debug for RunFailed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(Diagnostic::from(self).error_type.as_str())
-    }
-}
-
-impl From<&RunFailed> for Diagnostic {
-    fn from(failed: &RunFailed) -> Self {
-        let (error_type, error_message) = match failed.0 {
-            CollectorError::Store(_) => (
-                "CollectorStoreFailure",
-                "the collector could not read or write its stores; the next run resumes",
-            ),
-            CollectorError::Queue(_) => (
-                "CollectorQueueFailure",
-                "the collector could not enqueue work; the next run resumes",
-            ),
-        };
-        Diagnostic {
-            error_type: error_type.to_owned(),
-            error_message: error_message.to_owned(),
-        }
-    }
-}
-
-impl From<RunFailed> for Diagnostic {
-    fn from(failed: RunFailed) -> Self {
-        Self::from(&failed)
-    }
+    let ctx = &lambda::start().await?;
+    lambda_runtime::run(service_fn(move |event| lambda::batch_collector(ctx, event))).await
 }
 
 #[cfg(test)]
@@ -87,7 +23,10 @@ mod tests {
     use connector_domain::{Actor, Clock, FixedClock, StoreError};
     use connector_embedded::{OutboxMailer, SqliteDb};
 
-    use super::*;
+    use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+    use connector_app::jobs::collector::{self, CollectorError, CollectorReport};
+    use connector_app::lambda::{JobFailure, batch_collector as handler};
+    use lambda_runtime::{Diagnostic, LambdaEvent};
 
     const SCHEDULED: &str = include_str!("../../../events/batch-collector/scheduled.json");
 
@@ -162,18 +101,18 @@ mod tests {
 
     #[test]
     fn failures_map_to_named_diagnostics_without_their_causes() {
-        let store = Diagnostic::from(RunFailed(CollectorError::Store(StoreError::Unavailable(
-            "table clinic-consents: secret detail".into(),
-        ))));
+        let store = Diagnostic::from(JobFailure::from(CollectorError::Store(
+            StoreError::Unavailable("table clinic-consents: secret detail".into()),
+        )));
         assert_eq!(store.error_type, "CollectorStoreFailure");
-        let queue = Diagnostic::from(RunFailed(CollectorError::Queue(QueueError::Unavailable(
-            "queue https://sqs/123/hie: secret detail".into(),
-        ))));
+        let queue = Diagnostic::from(JobFailure::from(CollectorError::Queue(
+            QueueError::Unavailable("queue https://sqs/123/hie: secret detail".into()),
+        )));
         assert_eq!(queue.error_type, "CollectorQueueFailure");
         for diagnostic in [&store, &queue] {
             assert!(!diagnostic.error_message.contains("secret"));
         }
-        let failed = RunFailed(CollectorError::Store(StoreError::Corrupt("consent")));
+        let failed = JobFailure::from(CollectorError::Store(StoreError::Corrupt("consent")));
         assert_eq!(format!("{failed:?}"), "CollectorStoreFailure");
     }
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use connector_app::http::auth::{ApiGatewayJwt, authenticated};
-use connector_app::lambda_init::init_or_report;
+use connector_app::lambda::init_or_report;
 use connector_app::{Config, Context, telemetry};
 
 #[tokio::main]

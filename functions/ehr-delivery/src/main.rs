@@ -1,68 +1,18 @@
 //! The ehr-delivery Lambda: the delivery worker on the FIFO delivery queue's SQS trigger.
 //!
-//! A batch holds messages of several patients' groups, in order within each group. Each is
-//! handled by `jobs::delivery::handle_batch`; a delivery to retry gets its backoff as the
-//! message's visibility timeout (ChangeMessageVisibility) and is reported as a batch item
-//! failure, and so is every later message of its group in the batch (not attempted), so the
-//! patient's order holds while other groups proceed. Delivered, parked and held deliveries are
-//! acknowledged (and audited by the job).
+//! A batch holds messages of several patients' groups, in order within each. A delivery to
+//! retry gets its backoff as the message's visibility timeout (ChangeMessageVisibility) and is
+//! reported as a batch item failure, and so is every later message of its group in the batch
+//! (not attempted), so the patient's order holds while other groups proceed. Delivered, parked
+//! and held deliveries are acknowledged (and audited). See `connector_app::lambda::ehr_delivery`.
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use connector_app::jobs::delivery::{self, QueuedDelivery};
-use connector_app::{Context, telemetry};
-use lambda_runtime::{LambdaEvent, service_fn};
+use connector_app::lambda;
+use lambda_runtime::service_fn;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    telemetry::init(std::io::stdout);
-    let ctx = connector_app::lambda_init::context_or_report().await?;
-    let ctx = &ctx;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        handler(ctx, event).await
-    }))
-    .await
-}
-
-/// One SQS batch. Never fails as a whole: every failure is per message, in the response.
-async fn handler(
-    ctx: &Context,
-    event: LambdaEvent<SqsEvent>,
-) -> Result<SqsBatchResponse, std::convert::Infallible> {
-    let batch = queued(&event.payload);
-    let keep = delivery::handle_batch(ctx, &batch).await;
-    if let Some(consumer) = ctx.delivery_consumer.as_ref() {
-        for (message_id, delay) in &keep {
-            let receipt = event
-                .payload
-                .records
-                .iter()
-                .find(|r| r.message_id.as_deref() == Some(message_id.as_str()))
-                .and_then(|r| r.receipt_handle.as_deref());
-            if let Some(receipt) = receipt
-                && let Err(e) = consumer.release(receipt, *delay).await
-            {
-                // The queue's own visibility timeout applies instead: later, never lost.
-                tracing::warn!(message_id = %message_id, error = %e, "cannot set the retry delay");
-            }
-        }
-    }
-    let mut response = SqsBatchResponse::default();
-    response.set_failures(keep.into_iter().map(|(id, _)| id).collect::<Vec<_>>());
-    Ok(response)
-}
-
-/// The event's records as the delivery job sees them: the body is a delivery id, the group is
-/// the FIFO `MessageGroupId` attribute.
-fn queued(event: &SqsEvent) -> Vec<QueuedDelivery> {
-    event
-        .records
-        .iter()
-        .map(|record| QueuedDelivery {
-            message_id: record.message_id.clone().unwrap_or_default(),
-            body: record.body.clone().unwrap_or_default(),
-            group: record.attributes.get("MessageGroupId").cloned(),
-        })
-        .collect()
+    let ctx = &lambda::start().await?;
+    lambda_runtime::run(service_fn(move |event| lambda::ehr_delivery(ctx, event))).await
 }
 
 #[cfg(test)]
@@ -73,7 +23,11 @@ mod tests {
     use connector_domain::FixedClock;
     use connector_embedded::{OutboxMailer, SqliteDb};
 
-    use super::*;
+    use aws_lambda_events::event::sqs::SqsEvent;
+    use connector_app::Context;
+    use connector_app::lambda::ehr_delivery as handler;
+    use connector_app::lambda::sqs::batch as queued;
+    use lambda_runtime::LambdaEvent;
 
     const ONE_DELIVERY: &str = include_str!("../../../events/ehr-delivery/one-delivery.json");
 

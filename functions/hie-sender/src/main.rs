@@ -2,51 +2,15 @@
 //! items and reports the ones to keep as partial batch failures (`ReportBatchItemFailures`): SQS
 //! redelivers those after the visibility timeout and parks them in the dead-letter queue after
 //! `maxReceiveCount`. Sent, skipped and permanently failed items are acknowledged (and audited).
+//! See `connector_app::lambda::hie_sender`.
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use connector_app::jobs::sender::{self, Delivery};
-use connector_app::{Context, telemetry};
-use lambda_runtime::{LambdaEvent, service_fn};
+use connector_app::lambda;
+use lambda_runtime::service_fn;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    telemetry::init(std::io::stdout);
-    let ctx = connector_app::lambda_init::context_or_report().await?;
-    let ctx = &ctx;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        handler(ctx, event).await
-    }))
-    .await
-}
-
-/// One SQS batch. Never fails as a whole: every failure is per message, in the response.
-async fn handler(
-    ctx: &Context,
-    event: LambdaEvent<SqsEvent>,
-) -> Result<SqsBatchResponse, std::convert::Infallible> {
-    let keep = sender::handle_batch(ctx, &deliveries(&event.payload)).await;
-    let mut response = SqsBatchResponse::default();
-    response.set_failures(keep);
-    Ok(response)
-}
-
-/// The event's records as the sender sees them. SQS always sets the id and the receive count; a
-/// record without an id gets an empty one, which Lambda treats as a failure of the whole batch
-/// if it has to be kept (the safe side: nothing is lost).
-fn deliveries(event: &SqsEvent) -> Vec<Delivery> {
-    event
-        .records
-        .iter()
-        .map(|record| Delivery {
-            message_id: record.message_id.clone().unwrap_or_default(),
-            body: record.body.clone().unwrap_or_default(),
-            receive_count: record
-                .attributes
-                .get("ApproximateReceiveCount")
-                .and_then(|count| count.parse().ok())
-                .unwrap_or(1),
-        })
-        .collect()
+    let ctx = &lambda::start().await?;
+    lambda_runtime::run(service_fn(move |event| lambda::hie_sender(ctx, event))).await
 }
 
 #[cfg(test)]
@@ -57,7 +21,11 @@ mod tests {
     use connector_domain::FixedClock;
     use connector_embedded::{OutboxMailer, SqliteDb};
 
-    use super::*;
+    use aws_lambda_events::event::sqs::SqsEvent;
+    use connector_app::Context;
+    use connector_app::lambda::hie_sender as handler;
+    use connector_app::lambda::sqs::batch as deliveries;
+    use lambda_runtime::LambdaEvent;
 
     const TWO_MESSAGES: &str = include_str!("../../../events/hie-sender/two-messages.json");
 

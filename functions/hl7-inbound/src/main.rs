@@ -4,11 +4,10 @@
 
 use std::sync::Arc;
 
-use connector_app::telemetry;
+use connector_app::lambda;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    telemetry::init(std::io::stdout);
-    let ctx = Arc::new(connector_app::lambda_init::context_or_report().await?);
+    let ctx = Arc::new(lambda::start().await?);
     lambda_http::run(connector_app::http::hl7_inbound::router(ctx)).await
 }

@@ -5,11 +5,12 @@
 
 pub mod config;
 pub mod context;
+pub mod host;
 pub mod http;
 pub mod inbound;
 pub mod jobs;
 #[cfg(feature = "lambda-init")]
-pub mod lambda_init;
+pub mod lambda;
 pub mod outbound;
 pub mod telemetry;
 

@@ -237,6 +237,11 @@ impl QueueConsumer for SqsQueue {
             .map_err(error_map::queue)?;
         Ok(())
     }
+
+    /// SQS cannot tell this process about sends: the whole pause.
+    async fn wait_for_messages(&self, at_most: Duration) {
+        tokio::time::sleep(at_most).await;
+    }
 }
 
 /// A work queue and its dead-letter queue.

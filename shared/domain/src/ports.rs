@@ -211,6 +211,11 @@ pub trait QueueConsumer: Send + Sync {
 
     /// Makes a message visible again after `delay` (for a retry with backoff).
     async fn release(&self, receipt: &str, delay: Duration) -> Result<(), QueueError>;
+
+    /// An idle worker's pause: returns after `at_most`, or sooner when the queue knows that
+    /// messages were sent meanwhile (the embedded queue, on a send in this process; SQS cannot
+    /// tell, so it waits `at_most`). A hint only: the next [`receive`](Self::receive) decides.
+    async fn wait_for_messages(&self, at_most: Duration);
 }
 
 /// A fully built message for the HIE (a Direct envelope in MIME).

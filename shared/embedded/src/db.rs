@@ -51,6 +51,9 @@ struct Inner {
     /// thread; the owned guard then moves into the blocking task.
     conn: Arc<tokio::sync::Mutex<Connection>>,
     path: Option<PathBuf>,
+    /// Per queue name: woken when that queue is sent to, so an idle consumer of this database
+    /// handle picks new messages up at once (every `SqliteQueue` of one name shares it).
+    wakers: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Notify>>>,
 }
 
 impl std::fmt::Debug for SqliteDb {
@@ -91,6 +94,7 @@ impl SqliteDb {
             inner: Arc::new(Inner {
                 conn: Arc::new(tokio::sync::Mutex::new(conn)),
                 path,
+                wakers: std::sync::Mutex::default(),
             }),
         }
     }
@@ -209,6 +213,16 @@ impl SqliteDb {
     /// queue). Wrap it in an `Arc` to use it as both `WorkQueue` and `QueueConsumer`.
     pub fn queue(&self, name: &str, options: QueueOptions) -> SqliteQueue {
         SqliteQueue::new(self.clone(), name, options)
+    }
+
+    /// The waker of the queue `name` on this database handle.
+    pub(crate) fn queue_waker(&self, name: &str) -> Arc<tokio::sync::Notify> {
+        let mut wakers = self
+            .inner
+            .wakers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(wakers.entry(name.to_owned()).or_default())
     }
 
     /// Runs `f` with the connection on the blocking pool.

@@ -113,6 +113,8 @@ pub struct SqliteQueue {
     db: SqliteDb,
     name: Arc<str>,
     options: QueueOptions,
+    /// Notified on every send that adds a message (see [`QueueConsumer::wait_for_messages`]).
+    sent: Arc<tokio::sync::Notify>,
 }
 
 struct Candidate {
@@ -129,6 +131,7 @@ fn from_millis(ms: i64) -> DateTime<Utc> {
 impl SqliteQueue {
     pub(crate) fn new(db: SqliteDb, name: &str, options: QueueOptions) -> Self {
         Self {
+            sent: db.queue_waker(name),
             db,
             name: Arc::from(name),
             options,
@@ -359,6 +362,10 @@ impl WorkQueue for SqliteQueue {
             })
             .await?;
         tracing::debug!(queue = %self.name, sent, dropped, "messages sent");
+        if sent > 0 {
+            // Wakes one idle consumer now, or the next one to wait (a stored permit).
+            self.sent.notify_one();
+        }
         Ok(())
     }
 }
@@ -455,5 +462,11 @@ impl QueueConsumer for SqliteQueue {
             .await?;
         tracing::debug!(queue = %self.name, released, "message released");
         Ok(())
+    }
+
+    /// Returns when a send to this queue (through any `SqliteQueue` of this name on this
+    /// database handle) added a message, or after `at_most`.
+    async fn wait_for_messages(&self, at_most: Duration) {
+        let _ = tokio::time::timeout(at_most, self.sent.notified()).await;
     }
 }

@@ -564,6 +564,55 @@ async fn named_queues_in_one_file_are_separate() {
     );
 }
 
+#[tokio::test]
+async fn a_send_wakes_a_waiting_consumer_of_the_same_queue_only() {
+    let db = SqliteDb::open_in_memory().unwrap();
+    let (consumer, _) = clocked_queue(&db, "q", None);
+    // Another handle on the same queue (as `Context` holds producer and consumer sides).
+    let (producer, _) = clocked_queue(&db, "q", None);
+    let (other, _) = clocked_queue(&db, "other", None);
+    let long = Duration::from_secs(30);
+
+    let waiting = tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        consumer.wait_for_messages(long).await;
+        (started.elapsed(), consumer)
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    other
+        .send_batch(&[fixtures::queue_message("elsewhere")])
+        .await
+        .unwrap();
+    producer.send_batch(&[]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        !waiting.is_finished(),
+        "neither another queue nor an empty batch wakes it"
+    );
+    producer
+        .send_batch(&[fixtures::queue_message("work")])
+        .await
+        .unwrap();
+    let (waited, consumer) = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("woken by the send")
+        .unwrap();
+    assert!(waited < long);
+    assert_eq!(
+        consumer.receive(10, VISIBILITY).await.unwrap()[0].body,
+        "work"
+    );
+
+    // A send while nobody waits is not lost: the next wait returns at once.
+    producer
+        .send_batch(&[fixtures::queue_message("later")])
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(5), consumer.wait_for_messages(long))
+        .await
+        .expect("a stored wake-up");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Outbox mailer
 

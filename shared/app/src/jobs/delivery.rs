@@ -21,10 +21,11 @@ use connector_domain::Actor;
 use connector_domain::StoreError;
 use connector_domain::audit::{AuditEntry, LogType, Outcome};
 use connector_domain::delivery::{AttemptEnd, Delivery, DeliveryClaim, DeliveryId};
-use connector_domain::ports::{QueueError, SendOutcome};
+use connector_domain::ports::{QueueConsumer, QueueError, SendOutcome};
 use serde_json::json;
 
 use crate::Context;
+use crate::jobs::worker::{self, BatchJob, Kept, QueuedMessage};
 
 /// How long a worker holds a delivery: longer than any connect + ACK timeout.
 pub const CLAIM_LEASE: chrono::Duration = chrono::Duration::minutes(5);
@@ -177,28 +178,20 @@ pub async fn handle(ctx: &Context, id: &DeliveryId) -> Result<Disposition, Store
     })
 }
 
-/// One queue message of a batch.
-#[derive(Debug, Clone)]
-pub struct QueuedDelivery {
-    /// The queue's message id.
-    pub message_id: String,
-    /// The body: a delivery id.
-    pub body: String,
-    /// Its FIFO group.
-    pub group: Option<String>,
-}
-
 /// Handles a batch in order. Returns, per message id that must be kept, how long to keep it
 /// in flight: the failed ones and, so that a patient's order holds, every later message of the
 /// same group in the batch (not attempted).
-pub async fn handle_batch(ctx: &Context, batch: &[QueuedDelivery]) -> Vec<(String, Duration)> {
-    let mut keep: Vec<(String, Duration)> = Vec::new();
+pub async fn handle_batch(ctx: &Context, batch: &[QueuedMessage]) -> Vec<Kept> {
+    let mut keep: Vec<Kept> = Vec::new();
     let mut stalled_groups: Vec<String> = Vec::new();
     for message in batch {
         if let Some(group) = &message.group
             && stalled_groups.contains(group)
         {
-            keep.push((message.message_id.clone(), Duration::from_secs(1)));
+            keep.push(Kept {
+                message_id: message.message_id.clone(),
+                delay: Duration::from_secs(1),
+            });
             continue;
         }
         let disposition = match DeliveryId::parse(message.body.trim()) {
@@ -215,7 +208,10 @@ pub async fn handle_batch(ctx: &Context, batch: &[QueuedDelivery]) -> Vec<(Strin
             },
         };
         if let Disposition::RetryAfter(delay) = disposition {
-            keep.push((message.message_id.clone(), delay));
+            keep.push(Kept {
+                message_id: message.message_id.clone(),
+                delay,
+            });
             if let Some(group) = &message.group {
                 stalled_groups.push(group.clone());
             }
@@ -224,67 +220,39 @@ pub async fn handle_batch(ctx: &Context, batch: &[QueuedDelivery]) -> Vec<(Strin
     keep
 }
 
+/// The EHR delivery as a [`BatchJob`]: a kept delivery comes back when its retry is due.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EhrDelivery;
+
+#[async_trait::async_trait]
+impl BatchJob for EhrDelivery {
+    fn queue_name(&self) -> &'static str {
+        "delivery"
+    }
+
+    fn consumer<'c>(&self, ctx: &'c Context) -> Option<&'c Arc<dyn QueueConsumer>> {
+        ctx.delivery_consumer.as_ref()
+    }
+
+    fn visibility(&self) -> Duration {
+        Duration::from_secs(
+            u64::try_from((CLAIM_LEASE + chrono::Duration::minutes(1)).num_seconds())
+                .unwrap_or(360),
+        )
+    }
+
+    async fn handle_batch(&self, ctx: &Context, batch: &[QueuedMessage]) -> Vec<Kept> {
+        handle_batch(ctx, batch).await
+    }
+}
+
 /// Receives up to ten deliveries from the delivery queue and handles them; returns how many
 /// were received. For hosts that pull (`connector serve`).
 ///
 /// # Errors
 /// The queue failed.
 pub async fn drain_once(ctx: &Context) -> Result<usize, QueueError> {
-    let Some(consumer) = ctx.delivery_consumer.as_ref() else {
-        return Ok(0);
-    };
-    let visibility = Duration::from_secs(
-        u64::try_from((CLAIM_LEASE + chrono::Duration::minutes(1)).num_seconds()).unwrap_or(360),
-    );
-    let received = consumer.receive(10, visibility).await?;
-    let batch: Vec<QueuedDelivery> = received
-        .iter()
-        .map(|m| QueuedDelivery {
-            message_id: m.message_id.clone(),
-            body: m.body.clone(),
-            group: None,
-        })
-        .collect();
-    // The embedded queue hands out one message per group at a time, so groups need no
-    // tracking here.
-    let keep = handle_batch(ctx, &batch).await;
-    for message in &received {
-        match keep.iter().find(|(id, _)| id == &message.message_id) {
-            Some((_, delay)) => consumer.release(&message.receipt, *delay).await?,
-            None => consumer.delete(&message.receipt).await?,
-        }
-    }
-    Ok(received.len())
-}
-
-/// Works the delivery queue until `stop` turns true (`connector serve`). When the queue has
-/// nothing visible it waits `idle`, or less: until deliveries are enqueued in this process
-/// (webhooks, redrives), so a new message is sent at once rather than at the next poll.
-pub async fn run_worker(
-    ctx: Arc<Context>,
-    idle: Duration,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
-    loop {
-        if *stop.borrow() {
-            return;
-        }
-        let pause = match drain_once(&ctx).await {
-            Ok(0) => idle,
-            Ok(_) => Duration::ZERO,
-            Err(err) => {
-                tracing::error!(error.chain = %crate::http::problem::error_chain(&err), "delivery queue unavailable");
-                idle
-            }
-        };
-        if !pause.is_zero() {
-            tokio::select! {
-                _ = tokio::time::sleep(pause) => {}
-                () = crate::outbound::ENQUEUED.notified() => {}
-                _ = stop.changed() => {}
-            }
-        }
-    }
+    worker::drain_once(ctx, &EhrDelivery).await
 }
 
 /// Redrives a parked delivery (admin): it and the deliveries held behind it go back on the

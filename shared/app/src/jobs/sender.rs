@@ -16,7 +16,7 @@ use connector_domain::consent::{ConsentStatus, status};
 use connector_domain::hie::{
     Claim, Decision, HieWork, SendState, SkipReason, build_mail, decide, encounter_hl7,
 };
-use connector_domain::ports::MailError;
+use connector_domain::ports::{MailError, QueueConsumer, QueueError};
 use connector_domain::settings::current_settings;
 use connector_domain::{Actor, StoreError};
 use connector_hl7::ControlIdGenerator;
@@ -25,6 +25,7 @@ use std::sync::LazyLock;
 use tracing::Instrument;
 
 use crate::Context;
+use crate::jobs::worker::{self, BatchJob, Kept, QueuedMessage};
 
 /// How long a claim protects a send in progress before another sender may take it over.
 pub const CLAIM_LEASE: Duration = Duration::minutes(5);
@@ -236,21 +237,10 @@ pub async fn handle(
     }
 }
 
-/// One delivered queue message, as any host sees it.
-#[derive(Debug, Clone)]
-pub struct Delivery {
-    /// The queue's id for the message (reported back on failure).
-    pub message_id: String,
-    /// The body (a work item).
-    pub body: String,
-    /// How many times it has been delivered.
-    pub receive_count: u32,
-}
-
 /// Handles a batch (an SQS event on Lambda, a receive on the embedded queue); returns the ids of
 /// the messages to keep for a later delivery. A body that is not a work item is audited and
 /// dropped (retrying cannot fix it).
-pub async fn handle_batch(ctx: &Context, deliveries: &[Delivery]) -> Vec<String> {
+pub async fn handle_batch(ctx: &Context, deliveries: &[QueuedMessage]) -> Vec<String> {
     let mut keep = Vec::new();
     for delivery in deliveries {
         let span = tracing::info_span!("hie_send", queue_message_id = %delivery.message_id);
@@ -290,61 +280,45 @@ pub fn retry_delay(receive_count: u32) -> std::time::Duration {
     std::time::Duration::from_secs((30u64 << exponent).min(900))
 }
 
+/// The HIE sender as a [`BatchJob`]: kept work items come back after [`retry_delay`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HieSender;
+
+#[async_trait::async_trait]
+impl BatchJob for HieSender {
+    fn queue_name(&self) -> &'static str {
+        "hie"
+    }
+
+    fn consumer<'c>(&self, ctx: &'c Context) -> Option<&'c std::sync::Arc<dyn QueueConsumer>> {
+        ctx.hie_consumer.as_ref()
+    }
+
+    fn visibility(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(
+            u64::try_from((CLAIM_LEASE + Duration::minutes(1)).num_seconds()).unwrap_or(360),
+        )
+    }
+
+    async fn handle_batch(&self, ctx: &Context, batch: &[QueuedMessage]) -> Vec<Kept> {
+        let keep = handle_batch(ctx, batch).await;
+        batch
+            .iter()
+            .filter(|m| keep.contains(&m.message_id))
+            .map(|m| Kept {
+                message_id: m.message_id.clone(),
+                delay: retry_delay(m.receive_count),
+            })
+            .collect()
+    }
+}
+
 /// Receives one batch from this host's own HIE queue (`connector serve`), handles it, deletes
 /// what is done and releases the rest with backoff. Returns how many messages it received (0
 /// when the queue had nothing visible, or this host has no consumer).
-pub async fn drain_once(ctx: &Context) -> Result<usize, connector_domain::ports::QueueError> {
-    let Some(consumer) = ctx.hie_consumer.as_ref() else {
-        return Ok(0);
-    };
-    let visibility = std::time::Duration::from_secs(
-        u64::try_from((CLAIM_LEASE + Duration::minutes(1)).num_seconds()).unwrap_or(360),
-    );
-    let received = consumer.receive(10, visibility).await?;
-    let deliveries: Vec<Delivery> = received
-        .iter()
-        .map(|m| Delivery {
-            message_id: m.message_id.clone(),
-            body: m.body.clone(),
-            receive_count: m.receive_count,
-        })
-        .collect();
-    let keep = handle_batch(ctx, &deliveries).await;
-    for message in &received {
-        if keep.contains(&message.message_id) {
-            consumer
-                .release(&message.receipt, retry_delay(message.receive_count))
-                .await?;
-        } else {
-            consumer.delete(&message.receipt).await?;
-        }
-    }
-    Ok(received.len())
-}
-
-/// Runs [`drain_once`] until `stop` turns true, pausing `idle` whenever the queue is empty.
-pub async fn run_worker(
-    ctx: std::sync::Arc<Context>,
-    idle: std::time::Duration,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
-    loop {
-        if *stop.borrow() {
-            return;
-        }
-        let pause = match drain_once(&ctx).await {
-            Ok(0) => idle,
-            Ok(_) => std::time::Duration::ZERO,
-            Err(err) => {
-                tracing::error!(error.chain = %crate::http::problem::error_chain(&err), "HIE queue unavailable");
-                idle
-            }
-        };
-        if !pause.is_zero() {
-            tokio::select! {
-                _ = tokio::time::sleep(pause) => {}
-                _ = stop.changed() => {}
-            }
-        }
-    }
+///
+/// # Errors
+/// The queue failed.
+pub async fn drain_once(ctx: &Context) -> Result<usize, QueueError> {
+    worker::drain_once(ctx, &HieSender).await
 }

@@ -375,12 +375,6 @@ pub async fn enqueue_redriven(ctx: &Context, deliveries: &[Delivery]) -> Result<
     .await
 }
 
-/// Wakes an idle delivery worker of this process ([`crate::jobs::delivery::run_worker`]) when
-/// deliveries are enqueued, so new work does not wait out the worker's poll interval. A hint
-/// only: a worker that misses it (in another process, or another context in this one) still
-/// finds the work at its next poll.
-pub(crate) static ENQUEUED: tokio::sync::Notify = tokio::sync::Notify::const_new();
-
 /// Sends the deliveries' ids with their deduplication ids (under SQS FIFO's 128 characters).
 async fn send(
     ctx: &Context,
@@ -398,9 +392,7 @@ async fn send(
             dedup_id: Some(dedup_id(d)),
         })
         .collect();
-    ctx.delivery_queue.send_batch(&messages).await?;
-    ENQUEUED.notify_one();
-    Ok(())
+    ctx.delivery_queue.send_batch(&messages).await
 }
 
 /// Activity webhooks may lack the lead's fields a flow maps (the MRN): read the lead by id and

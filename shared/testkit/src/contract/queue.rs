@@ -16,6 +16,7 @@ pub(super) fn standard_cases() -> Vec<Case<QueuePair>> {
         queue_each_message_is_received_once,
         queue_hidden_until_visibility_timeout_then_redelivered,
         queue_release_makes_visible_after_delay,
+        queue_wait_for_messages_ends_by_its_limit,
     ]
 }
 
@@ -71,6 +72,31 @@ async fn queue_empty_receive_returns_nothing(q: QueuePair) {
     assert_nothing(&*q.consumer, "empty queue").await;
     q.queue.send_batch(&[]).await.unwrap();
     assert_nothing(&*q.consumer, "an empty batch sends nothing").await;
+}
+
+/// An idle worker's pause ends by its limit whether or not anything is sent (a send may end it
+/// sooner; only the embedded queue promises that, see its own tests), and what was sent
+/// meanwhile is then received.
+async fn queue_wait_for_messages_ends_by_its_limit(q: QueuePair) {
+    let limit = Duration::from_millis(300);
+    let started = std::time::Instant::now();
+    q.consumer.wait_for_messages(limit).await;
+    let waited = started.elapsed();
+    assert!(
+        waited <= limit + Duration::from_secs(2),
+        "waited {waited:?}"
+    );
+
+    q.queue
+        .send_batch(&[queue_message("during-the-wait")])
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    q.consumer.wait_for_messages(limit).await;
+    assert!(started.elapsed() <= limit + Duration::from_secs(2));
+    let got = receive_up_to(&*q.consumer, 1, LONG, 20).await;
+    assert_eq!(got.len(), 1, "the message sent around the wait");
+    q.consumer.delete(&got[0].receipt).await.unwrap();
 }
 
 async fn queue_each_message_is_received_once(q: QueuePair) {

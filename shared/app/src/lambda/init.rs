@@ -65,6 +65,16 @@ async fn report_init_error(message: &str) -> Result<(), InitError> {
     }
 }
 
+/// Starts a function: JSON logs to stdout ([`crate::telemetry::init`]), then its [`Context`]
+/// ([`context_or_report`]).
+///
+/// # Errors
+/// The configuration or wiring error, after it was reported.
+pub async fn start() -> Result<Context, InitError> {
+    crate::telemetry::init(std::io::stdout);
+    context_or_report().await
+}
+
 /// The function's [`Context`] from its environment ([`Config::from_env`]), or the reported
 /// init error.
 ///

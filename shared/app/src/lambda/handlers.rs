@@ -1,0 +1,55 @@
+//! The job functions' handlers: what each function's `main` runs per invocation, and what its
+//! tests and `tests/aws` drive.
+
+use std::convert::Infallible;
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_runtime::LambdaEvent;
+
+use super::{JobFailure, sqs};
+use crate::Context;
+use crate::jobs::collector::{self, CollectorOptions, CollectorReport};
+use crate::jobs::delivery::EhrDelivery;
+use crate::jobs::sender::HieSender;
+
+/// batch-collector: one collector run per scheduled EventBridge event; returns the run's
+/// report (counts and watermarks, no patient data). Time comes from the context's clock, not
+/// from the event.
+///
+/// # Errors
+/// The run failed ([`JobFailure`] names the kind; the cause is logged).
+pub async fn batch_collector(
+    ctx: &Context,
+    _event: LambdaEvent<EventBridgeEvent>,
+) -> Result<CollectorReport, JobFailure> {
+    collector::run(ctx, CollectorOptions::default())
+        .await
+        .map_err(JobFailure::from)
+}
+
+/// hie-sender: one SQS batch of HIE work items. Sent, skipped and permanently failed items are
+/// acknowledged (and audited); the rest are kept (see [`sqs`]).
+///
+/// # Errors
+/// None: every failure is per message, in the response.
+pub async fn hie_sender(
+    ctx: &Context,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Infallible> {
+    sqs::handle(ctx, &HieSender, &event.payload).await
+}
+
+/// ehr-delivery: one batch of the FIFO delivery queue, several patients' groups in order within
+/// each. A delivery to retry gets its backoff as its visibility and is kept, and so is every
+/// later message of its group in the batch (not attempted), so the patient's order holds while
+/// other groups proceed. Delivered, parked and held deliveries are acknowledged (and audited).
+///
+/// # Errors
+/// None: every failure is per message, in the response.
+pub async fn ehr_delivery(
+    ctx: &Context,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Infallible> {
+    sqs::handle(ctx, &EhrDelivery, &event.payload).await
+}
