@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{description_field, int_field, name_field, required, secret_field};
+use super::fields::{description_field, int_field, name_field, required, secret_field};
 use crate::flow::channel::{
     self, Channel, ChannelId, HeaderValue, HttpHeader, HttpsDelivery, InboundAuth, MllpDelivery,
     OutboundDelivery, TlsSettings, TokenHash, WebhookAuth,
