@@ -27,13 +27,6 @@ impl DynamoDeliveryStore {
     ) -> Result<Delivery, StoreError> {
         const NOT_CURRENT: StoreError =
             StoreError::Conflict("delivery attempt is not the current one");
-        let (state, next_attempt_at) = match end {
-            AttemptEnd::Delivered => (DeliveryState::Delivered, None),
-            AttemptEnd::Retry { next_attempt_at } => {
-                (DeliveryState::Retrying, Some(*next_attempt_at))
-            }
-            AttemptEnd::Park => (DeliveryState::Parked, None),
-        };
         // A park first tries to block the group; if it is blocked already, it checks that.
         let mut group_blocked = false;
         let mut cached: Option<Stored> = None;
@@ -46,15 +39,8 @@ impl DynamoDeliveryStore {
             if current.state != DeliveryState::Delivering || current.attempts != attempt {
                 return Err(NOT_CURRENT);
             }
-            let next = Delivery {
-                state,
-                last_outcome: Some(outcome.to_owned()),
-                lease_until: None,
-                next_attempt_at,
-                held_behind: None,
-                updated_at: now,
-                ..current.clone()
-            };
+            let next = finished(current, end, outcome, now);
+            let state = next.state;
             let mut items = vec![
                 self.change(&next, stored.rev)?,
                 audit::put_entry(&self.db, audit_entry)?,
@@ -131,5 +117,23 @@ impl DynamoDeliveryStore {
                 .build(),
         )?;
         Ok(TransactWriteItem::builder().condition_check(check).build())
+    }
+}
+
+/// `current` as the attempt's `end` leaves it, with its `outcome`.
+fn finished(current: &Delivery, end: &AttemptEnd, outcome: &str, now: DateTime<Utc>) -> Delivery {
+    let (state, next_attempt_at) = match end {
+        AttemptEnd::Delivered => (DeliveryState::Delivered, None),
+        AttemptEnd::Retry { next_attempt_at } => (DeliveryState::Retrying, Some(*next_attempt_at)),
+        AttemptEnd::Park => (DeliveryState::Parked, None),
+    };
+    Delivery {
+        state,
+        last_outcome: Some(outcome.to_owned()),
+        lease_until: None,
+        next_attempt_at,
+        held_behind: None,
+        updated_at: now,
+        ..current.clone()
     }
 }
