@@ -35,8 +35,8 @@ use chrono::{DateTime, Utc};
 use connector_domain::StoreError;
 use connector_domain::clock::Clock;
 use connector_domain::crm::CrmField;
-use connector_domain::crm::{Crm, CrmError, LeadId};
-use connector_domain::flow::{CrmPlan, Entity, WebhookEvent};
+use connector_domain::crm::{Activity, Crm, CrmError, LeadId};
+use connector_domain::flow::{ActivityPlan, CrmPlan, Entity, WebhookEvent};
 use connector_domain::flow::{Flow, MappingErrors, SyncBehaviour, map_ehr_to_crm, phone};
 use connector_domain::inbound::{InboundKey, KEY_LOCK_LEASE, KeyLock, StepProgress, flow_step};
 use connector_domain::ports::{CrmWriteLog, InboundLedger};
@@ -216,9 +216,16 @@ pub async fn run_flow(
         Err(errors) => return Err((progress, FlowFailure::Mapping(errors))),
     };
     progress.truncated = plan.truncated.iter().map(ToString::to_string).collect();
+    skip_if_nothing_to_write(&plan, &mut progress);
+    match run_steps(crm, saver, flow, &plan, &mut progress).await {
+        Ok(()) => Ok(progress),
+        Err(e) => Err((progress, e)),
+    }
+}
 
-    // A flow that would write nothing does not search either: searches count against the
-    // CRM's rate limit (LeadSquared: a few calls per 5 seconds) like writes do.
+/// A flow that would write nothing does not search either: searches count against the CRM's
+/// rate limit (LeadSquared: a few calls per 5 seconds) like writes do.
+fn skip_if_nothing_to_write(plan: &CrmPlan, progress: &mut StepProgress) {
     let activity_writes = plan
         .activity
         .as_ref()
@@ -229,86 +236,117 @@ pub async fn run_flow(
     {
         progress.lead_action = Some("skipped".into());
     }
+}
 
+/// The lead step and the activity step (each unless an earlier attempt did it), then the
+/// progress saved as done.
+async fn run_steps(
+    crm: &dyn Crm,
+    saver: &Progress<'_>,
+    flow: &Flow,
+    plan: &CrmPlan,
+    progress: &mut StepProgress,
+) -> Result<(), FlowFailure> {
     if progress.lead_action.is_none() {
-        // Only a create can make a second lead for one patient: only flows that may create
-        // hold the patient's search key locks, from the search until the create is saved.
-        let locks = if plan.lead_sync.creates() {
-            match saver.lock_keys(&plan).await {
-                Ok(locks) => locks,
-                Err(e) => return Err((progress, e)),
-            }
-        } else {
-            Vec::new()
-        };
-        let step = lead_step(crm, saver, flow, &plan, &mut progress).await;
-        saver.unlock(&locks).await;
-        if let Err(e) = step {
-            return Err((progress, e));
-        }
+        locked_lead_step(crm, saver, flow, plan, progress).await?;
     }
-
     if let Some(activity) = &plan.activity
         && progress.activity_action.is_none()
     {
-        match progress.lead_id.clone() {
-            _ if activity.sync == SyncBehaviour::DoNothing => {
-                progress.activity_action = Some("skipped".into());
-            }
-            None => progress.activity_action = Some("skipped_no_lead".into()),
-            Some(lead) => {
-                let existing = match &activity.match_key {
-                    Some(key) => match crm
-                        .find_activities(&lead, activity.event, &key.name, &key.value, SEARCH_LIMIT)
-                        .await
-                    {
-                        Ok(found) if found.len() > 1 => {
-                            let hl7_path = flow.activity_match.as_ref().map(|k| k.hl7_path);
-                            return Err((progress, ambiguous(&key.name, hl7_path)));
-                        }
-                        Ok(found) => found.into_iter().next(),
-                        Err(e) => return Err((progress, FlowFailure::Crm(e))),
-                    },
-                    None => None,
-                };
-                match existing {
-                    Some(found) if activity.sync.updates() => {
-                        if let Err(e) = crm.update_activity(&found.id, &activity.to_input()).await {
-                            return Err((progress, FlowFailure::Crm(e)));
-                        }
-                        if saver.watches(WebhookEvent::ActivityUpdate) {
-                            read_back_activity(crm, saver, &lead, activity, &found.id).await;
-                        }
-                        progress.activity_id = Some(found.id);
-                        progress.activity_action = Some("updated".into());
-                    }
-                    Some(found) => {
-                        progress.activity_id = Some(found.id);
-                        progress.activity_action = Some("unchanged".into());
-                    }
-                    None if activity.sync.creates() => {
-                        match crm.create_activity(&lead, &activity.to_input()).await {
-                            Ok(id) => {
-                                if saver.watches(WebhookEvent::ActivityCreate) {
-                                    read_back_activity(crm, saver, &lead, activity, &id).await;
-                                }
-                                progress.activity_id = Some(id);
-                                progress.activity_action = Some("created".into());
-                            }
-                            Err(e) => return Err((progress, FlowFailure::Crm(e))),
-                        }
-                    }
-                    None => progress.activity_action = Some("not_found".into()),
-                }
-            }
-        }
+        activity_step(crm, saver, flow, activity, progress).await?;
     }
-
     progress.done = true;
-    if let Err(e) = saver.save(flow, &progress).await {
-        return Err((progress, e));
+    saver.save(flow, progress).await
+}
+
+/// The lead step under the patient's search key locks. Only a create can make a second lead
+/// for one patient: only flows that may create hold the locks, from the search until the
+/// create is saved.
+async fn locked_lead_step(
+    crm: &dyn Crm,
+    saver: &Progress<'_>,
+    flow: &Flow,
+    plan: &CrmPlan,
+    progress: &mut StepProgress,
+) -> Result<(), FlowFailure> {
+    let locks = if plan.lead_sync.creates() {
+        saver.lock_keys(plan).await?
+    } else {
+        Vec::new()
+    };
+    let step = lead_step(crm, saver, flow, plan, progress).await;
+    saver.unlock(&locks).await;
+    step
+}
+
+/// Finds the flow's activity on the lead (by its match key) and applies the activity sync
+/// behaviour, recording what it did in `progress`.
+async fn activity_step(
+    crm: &dyn Crm,
+    saver: &Progress<'_>,
+    flow: &Flow,
+    activity: &ActivityPlan,
+    progress: &mut StepProgress,
+) -> Result<(), FlowFailure> {
+    if activity.sync == SyncBehaviour::DoNothing {
+        progress.activity_action = Some("skipped".into());
+        return Ok(());
     }
-    Ok(progress)
+    let Some(lead) = progress.lead_id.clone() else {
+        progress.activity_action = Some("skipped_no_lead".into());
+        return Ok(());
+    };
+    match find_activity(crm, flow, activity, &lead).await? {
+        Some(found) if activity.sync.updates() => {
+            crm.update_activity(&found.id, &activity.to_input())
+                .await
+                .map_err(FlowFailure::Crm)?;
+            if saver.watches(WebhookEvent::ActivityUpdate) {
+                read_back_activity(crm, saver, &lead, activity, &found.id).await;
+            }
+            progress.activity_id = Some(found.id);
+            progress.activity_action = Some("updated".into());
+        }
+        Some(found) => {
+            progress.activity_id = Some(found.id);
+            progress.activity_action = Some("unchanged".into());
+        }
+        None if activity.sync.creates() => {
+            let id = crm
+                .create_activity(&lead, &activity.to_input())
+                .await
+                .map_err(FlowFailure::Crm)?;
+            if saver.watches(WebhookEvent::ActivityCreate) {
+                read_back_activity(crm, saver, &lead, activity, &id).await;
+            }
+            progress.activity_id = Some(id);
+            progress.activity_action = Some("created".into());
+        }
+        None => progress.activity_action = Some("not_found".into()),
+    }
+    Ok(())
+}
+
+/// The lead's activity that the match key finds (none without a match key); more than one is
+/// ambiguous.
+async fn find_activity(
+    crm: &dyn Crm,
+    flow: &Flow,
+    activity: &ActivityPlan,
+    lead: &LeadId,
+) -> Result<Option<Activity>, FlowFailure> {
+    let Some(key) = &activity.match_key else {
+        return Ok(None);
+    };
+    let found = crm
+        .find_activities(lead, activity.event, &key.name, &key.value, SEARCH_LIMIT)
+        .await
+        .map_err(FlowFailure::Crm)?;
+    if found.len() > 1 {
+        let hl7_path = flow.activity_match.as_ref().map(|k| k.hl7_path);
+        return Err(ambiguous(&key.name, hl7_path));
+    }
+    Ok(found.into_iter().next())
 }
 
 /// Searches for the flow's lead (primary key, then secondary) and applies the lead sync
@@ -430,7 +468,7 @@ async fn read_back_activity(
     crm: &dyn Crm,
     saver: &Progress<'_>,
     lead: &LeadId,
-    activity: &connector_domain::flow::ActivityPlan,
+    activity: &ActivityPlan,
     id: &connector_domain::crm::ActivityId,
 ) {
     let Some(key) = &activity.match_key else {

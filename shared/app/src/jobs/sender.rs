@@ -10,14 +10,18 @@
 //! the message but before the ledger recorded it. Its lease lapses and the next delivery sends
 //! again (SES has no idempotency key); the ledger narrows this to the seconds between the two.
 
+use std::ops::ControlFlow;
+
 use chrono::{DateTime, Duration, Utc};
+use connector_domain::appointment::Appointment;
 use connector_domain::audit::{AuditEntry, LogType, Outcome};
-use connector_domain::consent::{ConsentStatus, status};
+use connector_domain::consent::{Consent, ConsentStatus, status};
 use connector_domain::hie::{
-    Claim, Decision, HieWork, SendState, SkipReason, build_mail, decide, encounter_hl7,
+    Claim, Decision, HieWork, SendKey, SendState, SkipReason, build_mail, decide, encounter_hl7,
 };
+use connector_domain::patient::Patient;
 use connector_domain::ports::{MailError, QueueConsumer, QueueError};
-use connector_domain::settings::current_settings;
+use connector_domain::settings::{HieSettings, current_settings};
 use connector_domain::{Actor, StoreError};
 use connector_hl7::ControlIdGenerator;
 use serde_json::json;
@@ -62,6 +66,7 @@ impl SendOutcome {
 #[error("store failure while sending")]
 pub struct SenderError(#[from] pub StoreError);
 
+/// An `hie_sent_appointments` audit entry about the work item's appointment.
 fn entry(work: &HieWork, action: &str, outcome: Outcome, now: DateTime<Utc>) -> AuditEntry {
     AuditEntry::new(
         LogType::HieSentAppointments,
@@ -79,160 +84,269 @@ pub async fn handle(
     work: &HieWork,
     receive_count: u32,
 ) -> Result<SendOutcome, SenderError> {
-    let key = work.key();
     let now = ctx.clock.now();
-    let attempt = match ctx.send_ledger.claim(&key, now, CLAIM_LEASE).await? {
-        Claim::Granted { attempt } => attempt,
+    let attempt = match claim(ctx, work, now).await? {
+        ControlFlow::Continue(attempt) => attempt,
+        ControlFlow::Break(outcome) => return Ok(outcome),
+    };
+    let send = Attempt {
+        ctx,
+        work,
+        key: work.key(),
+        attempt,
+        now,
+        receive_count,
+    };
+    send.run().await
+}
+
+/// Claims the work item in the send ledger: the attempt number, or the outcome when it was
+/// handled already (a duplicate) or another sender holds it (retry).
+async fn claim(
+    ctx: &Context,
+    work: &HieWork,
+    now: DateTime<Utc>,
+) -> Result<ControlFlow<SendOutcome, u32>, SenderError> {
+    match ctx.send_ledger.claim(&work.key(), now, CLAIM_LEASE).await? {
+        Claim::Granted { attempt } => Ok(ControlFlow::Continue(attempt)),
         Claim::AlreadySent { .. } | Claim::Closed => {
             tracing::info!(appointment_id = %work.appointment_id, transition_seq = work.transition_seq,
                 resend = work.resend, "work item already handled; dropping the duplicate");
-            return Ok(SendOutcome::Duplicate);
+            Ok(ControlFlow::Break(SendOutcome::Duplicate))
         }
-        Claim::Busy { .. } => return Ok(SendOutcome::Retry),
-    };
-    let finish = |state: SendState, message_id: Option<String>, audit: AuditEntry| {
-        let key = key.clone();
-        async move {
-            match ctx
-                .send_ledger
-                .finish(
-                    &key,
-                    attempt,
-                    state,
-                    message_id.as_deref(),
-                    ctx.clock.now(),
-                    &audit,
-                )
-                .await
-            {
-                Ok(()) => Ok(true),
-                // Our lease lapsed and another sender took over: its outcome stands.
-                Err(StoreError::Conflict(_)) => Ok(false),
-                Err(err) => Err(SenderError(err)),
+        Claim::Busy { .. } => Ok(ControlFlow::Break(SendOutcome::Retry)),
+    }
+}
+
+/// One claimed attempt at sending a work item.
+struct Attempt<'a> {
+    ctx: &'a Context,
+    work: &'a HieWork,
+    key: SendKey,
+    attempt: u32,
+    now: DateTime<Utc>,
+    receive_count: u32,
+}
+
+/// The patient and consent a send is decided on, and what the audit entries say of them.
+struct Subject {
+    appointment: Appointment,
+    patient: Patient,
+    latest: Option<Consent>,
+    /// The consent part of the audit detail.
+    detail: serde_json::Value,
+}
+
+impl Subject {
+    /// `entry` about this patient and (when there is one) their latest consent.
+    fn audit(&self, entry: AuditEntry) -> AuditEntry {
+        let entry = entry.with_patient(&self.patient.patient_id);
+        match &self.latest {
+            Some(c) => entry.with_consent(&c.consent_id),
+            None => entry,
+        }
+    }
+
+    /// The consent detail with `extra` fields added.
+    fn detail(&self, extra: serde_json::Value) -> serde_json::Value {
+        let mut detail = self.detail.clone();
+        if let (Some(detail), serde_json::Value::Object(extra)) = (detail.as_object_mut(), extra) {
+            detail.extend(extra);
+        }
+        detail
+    }
+}
+
+impl Attempt<'_> {
+    /// The settings check, the appointment and patient, the consent check, then the send.
+    async fn run(&self) -> Result<SendOutcome, SenderError> {
+        let settings = current_settings(self.ctx.settings.as_ref()).await?.value;
+        if !settings.enabled {
+            return self.defer().await;
+        }
+        let subject = match self.subject(&settings).await? {
+            ControlFlow::Continue(subject) => subject,
+            ControlFlow::Break(outcome) => return Ok(outcome),
+        };
+        let today = settings.today(self.now);
+        if let Decision::Skip { reason, .. } = decide(subject.latest.as_ref(), today) {
+            let detail = subject.detail(json!({"reason": reason.as_str()}));
+            let audit = subject.audit(
+                entry(self.work, "appointment.skipped", Outcome::Skipped, self.now)
+                    .with_detail(detail),
+            );
+            self.finish(SendState::Failed, None, audit).await?;
+            tracing::info!(appointment_id = %self.work.appointment_id, reason = reason.as_str(), "appointment not sent: no valid consent");
+            return Ok(SendOutcome::Skipped(reason));
+        }
+        self.send(&settings, &subject).await
+    }
+
+    /// HIE is disabled: the item is left for when it is enabled again, and the claim released
+    /// for a later delivery.
+    async fn defer(&self) -> Result<SendOutcome, SenderError> {
+        let audit = entry(self.work, "appointment.deferred", Outcome::Skipped, self.now).with_detail(
+            json!({"reason": "hie_disabled", "attempt": self.attempt, "receive_count": self.receive_count}),
+        );
+        self.finish(SendState::RetryPending, None, audit).await?;
+        Ok(SendOutcome::Retry)
+    }
+
+    /// The appointment (still at the work item's transition, unless a resend), its patient and
+    /// the patient's latest consent; the outcome when one is missing or superseded.
+    async fn subject(
+        &self,
+        settings: &HieSettings,
+    ) -> Result<ControlFlow<SendOutcome, Subject>, SenderError> {
+        let work = self.work;
+        let Some(appointment) = self.ctx.appointments.get(&work.appointment_id).await? else {
+            let audit = entry(work, "appointment.failed", Outcome::Error, self.now)
+                .with_detail(json!({"error": "unknown_appointment"}));
+            self.finish(SendState::Failed, None, audit).await?;
+            return Ok(ControlFlow::Break(SendOutcome::Failed));
+        };
+        if work.resend == 0 && appointment.transition_seq != work.transition_seq {
+            let detail = json!({"reason": "superseded", "transition_seq": work.transition_seq, "current_transition_seq": appointment.transition_seq});
+            let outcome = self.skip(SkipReason::Superseded, detail).await?;
+            return Ok(ControlFlow::Break(outcome));
+        }
+        let Some(patient) = self.ctx.patients.get(&appointment.patient_id).await? else {
+            let detail = json!({"reason": "unknown_patient"});
+            let outcome = self.skip(SkipReason::UnknownPatient, detail).await?;
+            return Ok(ControlFlow::Break(outcome));
+        };
+        let latest = self.ctx.consents.latest(&patient.patient_id).await?;
+        let consent_status = latest
+            .as_ref()
+            .map(|c| status(c, true, settings.today(self.now)));
+        let detail = json!({
+            "consent_id": latest.as_ref().map(|c| c.consent_id.to_string()),
+            "consent_status": consent_status.map(ConsentStatus::as_str),
+            "transition_seq": work.transition_seq,
+            "resend": work.resend,
+            "attempt": self.attempt,
+        });
+        Ok(ControlFlow::Continue(Subject {
+            appointment,
+            patient,
+            latest,
+            detail,
+        }))
+    }
+
+    /// Builds the message and sends it; records sent, failed for good, or retry.
+    async fn send(
+        &self,
+        settings: &HieSettings,
+        subject: &Subject,
+    ) -> Result<SendOutcome, SenderError> {
+        let (work, now) = (self.work, self.now);
+        let control_id = CONTROL_IDS.next(now);
+        let mail = encounter_hl7(
+            &subject.patient,
+            &subject.appointment,
+            settings,
+            now,
+            &control_id,
+        )
+        .and_then(|er7| build_mail(settings, &er7, &subject.appointment, &control_id, now));
+        let mail = match mail {
+            Ok(mail) => mail,
+            Err(err) => {
+                let detail =
+                    subject.detail(json!({"error": "invalid_message", "message": err.to_string()}));
+                let audit = subject.audit(
+                    entry(work, "appointment.failed", Outcome::Error, now).with_detail(detail),
+                );
+                self.finish(SendState::Failed, None, audit).await?;
+                tracing::warn!(appointment_id = %work.appointment_id, "HIE message could not be built");
+                return Ok(SendOutcome::Failed);
+            }
+        };
+        let sent = self.ctx.mailer.send(&mail).await;
+        self.record(subject, &control_id, sent).await
+    }
+
+    /// Records what the mail service answered.
+    async fn record(
+        &self,
+        subject: &Subject,
+        control_id: &str,
+        sent: Result<String, MailError>,
+    ) -> Result<SendOutcome, SenderError> {
+        let work = self.work;
+        let at = self.ctx.clock.now();
+        match sent {
+            Ok(message_id) => {
+                let detail =
+                    subject.detail(json!({"message_id": message_id, "control_id": control_id}));
+                let audit = subject.audit(
+                    entry(work, "appointment.sent", Outcome::Success, at).with_detail(detail),
+                );
+                self.finish(SendState::Sent, Some(message_id.clone()), audit)
+                    .await?;
+                tracing::info!(appointment_id = %work.appointment_id, transition_seq = work.transition_seq,
+                    attempt = self.attempt, "appointment sent to the HIE");
+                Ok(SendOutcome::Sent { message_id })
+            }
+            Err(MailError::Permanent(cause)) => {
+                let detail = subject.detail(json!({"error": "rejected", "message": crate::http::problem::error_chain(cause.as_ref())}));
+                let audit = subject.audit(
+                    entry(work, "appointment.failed", Outcome::Error, at).with_detail(detail),
+                );
+                self.finish(SendState::Failed, None, audit).await?;
+                tracing::warn!(appointment_id = %work.appointment_id, "HIE mail rejected permanently");
+                Ok(SendOutcome::Failed)
+            }
+            Err(MailError::Transient(cause)) => {
+                let detail = subject.detail(json!({"error": "transient", "message": crate::http::problem::error_chain(cause.as_ref()), "receive_count": self.receive_count}));
+                let audit = subject.audit(
+                    entry(work, "appointment.retry", Outcome::Error, at).with_detail(detail),
+                );
+                self.finish(SendState::RetryPending, None, audit).await?;
+                tracing::warn!(appointment_id = %work.appointment_id, receive_count = self.receive_count, "HIE mail failed transiently; will retry");
+                Ok(SendOutcome::Retry)
             }
         }
-    };
-    let skip = |reason: SkipReason, detail: serde_json::Value| {
-        let audit = entry(work, "appointment.skipped", Outcome::Skipped, now).with_detail(detail);
-        async move {
-            finish(SendState::Failed, None, audit).await?;
-            tracing::info!(appointment_id = %work.appointment_id, reason = reason.as_str(), "appointment not sent");
-            Ok::<_, SenderError>(SendOutcome::Skipped(reason))
-        }
-    };
-
-    let settings = current_settings(ctx.settings.as_ref()).await?.value;
-    if !settings.enabled {
-        // Leave it for when HIE is enabled again; the claim is released for a later delivery.
-        let audit = entry(work, "appointment.deferred", Outcome::Skipped, now).with_detail(
-            json!({"reason": "hie_disabled", "attempt": attempt, "receive_count": receive_count}),
-        );
-        finish(SendState::RetryPending, None, audit).await?;
-        return Ok(SendOutcome::Retry);
-    }
-    let Some(appointment) = ctx.appointments.get(&work.appointment_id).await? else {
-        let audit = entry(work, "appointment.failed", Outcome::Error, now)
-            .with_detail(json!({"error": "unknown_appointment"}));
-        finish(SendState::Failed, None, audit).await?;
-        return Ok(SendOutcome::Failed);
-    };
-    if work.resend == 0 && appointment.transition_seq != work.transition_seq {
-        return skip(
-            SkipReason::Superseded,
-            json!({"reason": "superseded", "transition_seq": work.transition_seq, "current_transition_seq": appointment.transition_seq}),
-        )
-        .await;
-    }
-    let Some(patient) = ctx.patients.get(&appointment.patient_id).await? else {
-        return skip(
-            SkipReason::UnknownPatient,
-            json!({"reason": "unknown_patient"}),
-        )
-        .await;
-    };
-    let latest = ctx.consents.latest(&patient.patient_id).await?;
-    let today = settings.today(now);
-    let consent_status = latest.as_ref().map(|c| status(c, true, today));
-    let consent_detail = json!({
-        "consent_id": latest.as_ref().map(|c| c.consent_id.to_string()),
-        "consent_status": consent_status.map(ConsentStatus::as_str),
-        "transition_seq": work.transition_seq,
-        "resend": work.resend,
-        "attempt": attempt,
-    });
-    let with_patient = |e: AuditEntry| {
-        let e = e.with_patient(&patient.patient_id);
-        match &latest {
-            Some(c) => e.with_consent(&c.consent_id),
-            None => e,
-        }
-    };
-    if let Decision::Skip { reason, .. } = decide(latest.as_ref(), today) {
-        let mut detail = consent_detail.clone();
-        detail["reason"] = json!(reason.as_str());
-        let audit = with_patient(
-            entry(work, "appointment.skipped", Outcome::Skipped, now).with_detail(detail),
-        );
-        finish(SendState::Failed, None, audit).await?;
-        tracing::info!(appointment_id = %work.appointment_id, reason = reason.as_str(), "appointment not sent: no valid consent");
-        return Ok(SendOutcome::Skipped(reason));
     }
 
-    let control_id = CONTROL_IDS.next(now);
-    let mail = encounter_hl7(&patient, &appointment, &settings, now, &control_id)
-        .and_then(|er7| build_mail(&settings, &er7, &appointment, &control_id, now));
-    let mail = match mail {
-        Ok(mail) => mail,
-        Err(err) => {
-            let mut detail = consent_detail.clone();
-            detail["error"] = json!("invalid_message");
-            detail["message"] = json!(err.to_string());
-            let audit = with_patient(
-                entry(work, "appointment.failed", Outcome::Error, now).with_detail(detail),
-            );
-            finish(SendState::Failed, None, audit).await?;
-            tracing::warn!(appointment_id = %work.appointment_id, "HIE message could not be built");
-            return Ok(SendOutcome::Failed);
-        }
-    };
-    match ctx.mailer.send(&mail).await {
-        Ok(message_id) => {
-            let mut detail = consent_detail.clone();
-            detail["message_id"] = json!(message_id);
-            detail["control_id"] = json!(control_id);
-            let audit = with_patient(
-                entry(work, "appointment.sent", Outcome::Success, ctx.clock.now())
-                    .with_detail(detail),
-            );
-            finish(SendState::Sent, Some(message_id.clone()), audit).await?;
-            tracing::info!(appointment_id = %work.appointment_id, transition_seq = work.transition_seq,
-                attempt, "appointment sent to the HIE");
-            Ok(SendOutcome::Sent { message_id })
-        }
-        Err(MailError::Permanent(cause)) => {
-            let mut detail = consent_detail.clone();
-            detail["error"] = json!("rejected");
-            detail["message"] = json!(crate::http::problem::error_chain(cause.as_ref()));
-            let audit = with_patient(
-                entry(work, "appointment.failed", Outcome::Error, ctx.clock.now())
-                    .with_detail(detail),
-            );
-            finish(SendState::Failed, None, audit).await?;
-            tracing::warn!(appointment_id = %work.appointment_id, "HIE mail rejected permanently");
-            Ok(SendOutcome::Failed)
-        }
-        Err(MailError::Transient(cause)) => {
-            let mut detail = consent_detail.clone();
-            detail["error"] = json!("transient");
-            detail["message"] = json!(crate::http::problem::error_chain(cause.as_ref()));
-            detail["receive_count"] = json!(receive_count);
-            let audit = with_patient(
-                entry(work, "appointment.retry", Outcome::Error, ctx.clock.now())
-                    .with_detail(detail),
-            );
-            finish(SendState::RetryPending, None, audit).await?;
-            tracing::warn!(appointment_id = %work.appointment_id, receive_count, "HIE mail failed transiently; will retry");
-            Ok(SendOutcome::Retry)
+    /// A deliberate skip: recorded as failed (closed) with its audit entry.
+    async fn skip(
+        &self,
+        reason: SkipReason,
+        detail: serde_json::Value,
+    ) -> Result<SendOutcome, SenderError> {
+        let audit =
+            entry(self.work, "appointment.skipped", Outcome::Skipped, self.now).with_detail(detail);
+        self.finish(SendState::Failed, None, audit).await?;
+        tracing::info!(appointment_id = %self.work.appointment_id, reason = reason.as_str(), "appointment not sent");
+        Ok(SendOutcome::Skipped(reason))
+    }
+
+    /// Records the attempt's end with its audit entry; `false` when the lease lapsed and
+    /// another sender took over (its outcome stands).
+    async fn finish(
+        &self,
+        state: SendState,
+        message_id: Option<String>,
+        audit: AuditEntry,
+    ) -> Result<bool, SenderError> {
+        match self
+            .ctx
+            .send_ledger
+            .finish(
+                &self.key,
+                self.attempt,
+                state,
+                message_id.as_deref(),
+                self.ctx.clock.now(),
+                &audit,
+            )
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(err) => Err(SenderError(err)),
         }
     }
 }

@@ -300,6 +300,39 @@ fn key_value(
 /// Every problem found: wrong direction or event type, required mappings without a value,
 /// failed transforms on required mappings, no search key, no activity match key or time.
 pub fn map_ehr_to_crm(flow: &Flow, message: &Message<'_>) -> Result<CrmPlan, MappingErrors> {
+    check_ehr_to_crm(flow, message)?;
+    let ctx = transform_context(flow);
+    let activity_flow = flow.entity == Entity::Activity;
+    let mut out = Mapped::default();
+    for m in &flow.mappings {
+        if m.target == Entity::Activity && !activity_flow {
+            continue;
+        }
+        out.map_one(flow, m, message, &ctx);
+    }
+    let (primary_key, secondary_key) = out.search_keys(flow, message);
+    let activity = if activity_flow {
+        out.activity_plan(flow, message)
+    } else {
+        None
+    };
+    if !out.errors.is_empty() {
+        return Err(MappingErrors(out.errors));
+    }
+    Ok(CrmPlan {
+        lead_fields: out.lead_fields,
+        lead_source: flow.lead_source.clone(),
+        primary_key,
+        secondary_key,
+        lead_sync: flow.lead_sync,
+        activity,
+        warnings: out.warnings,
+        truncated: out.truncated,
+    })
+}
+
+/// The flow must be EHR -> CRM and the message of its event type.
+fn check_ehr_to_crm(flow: &Flow, message: &Message<'_>) -> Result<(), MappingErrors> {
     if flow.direction != Direction::EhrToCrm {
         return Err(MappingError::WrongDirection {
             expected: Direction::EhrToCrm,
@@ -309,186 +342,250 @@ pub fn map_ehr_to_crm(flow: &Flow, message: &Message<'_>) -> Result<CrmPlan, Map
     if !flow.event_type.matches(message) {
         return Err(MappingError::EventMismatch.into());
     }
-    let ctx = transform_context(flow);
-    let activity_flow = flow.entity == Entity::Activity;
-    let mut errors = Vec::new();
-    let mut warnings = Vec::new();
-    let mut truncated = Vec::new();
-    let mut lead_fields = Vec::new();
-    let mut activity_fields = Vec::new();
-    let mut lead_mapped = BTreeSet::new();
-    let mut activity_mapped = BTreeSet::new();
-    let mut note = None;
-    let mut at = None;
+    Ok(())
+}
 
-    for m in &flow.mappings {
-        if m.target == Entity::Activity && !activity_flow {
-            continue;
-        }
+/// What the mappings of an EHR -> CRM flow have produced so far.
+#[derive(Default)]
+struct Mapped<'f> {
+    errors: Vec<MappingError>,
+    warnings: Vec<MappingError>,
+    truncated: Vec<CrmFieldName>,
+    lead_fields: Vec<CrmField>,
+    activity_fields: Vec<CrmField>,
+    /// The lead fields some mapping writes (with a value or not).
+    lead_mapped: BTreeSet<&'f str>,
+    /// The activity fields some mapping writes (with a value or not).
+    activity_mapped: BTreeSet<&'f str>,
+    note: Option<String>,
+    at: Option<DateTime<Utc>>,
+}
+
+impl<'f> Mapped<'f> {
+    /// Reads, transforms, checks and places one mapping's value.
+    fn map_one(
+        &mut self,
+        flow: &Flow,
+        m: &'f Mapping,
+        message: &Message<'_>,
+        ctx: &TransformContext,
+    ) {
         match m.target {
-            Entity::Lead => lead_mapped.insert(m.crm_field.as_str()),
-            Entity::Activity => activity_mapped.insert(m.crm_field.as_str()),
+            Entity::Lead => self.lead_mapped.insert(m.crm_field.as_str()),
+            Entity::Activity => self.activity_mapped.insert(m.crm_field.as_str()),
         };
-        let mapped = match read_leaf(message, &m.hl7_path) {
-            Value::Null => Ok(Cell::Clear),
-            Value::Absent | Value::Empty => apply_all(&m.transforms, None, &ctx).map(Cell::from),
-            Value::Text(t) => apply_all(&m.transforms, Some(t.into_owned()), &ctx).map(Cell::from),
-        }
-        .map_err(|(i, reason)| MappingError::Transform {
-            path: m.hl7_path,
-            crm_field: m.crm_field.clone(),
-            transform: m.transforms.get(i).map_or("unknown", |t| t.kind()),
-            reason,
-        });
-        let cell = match mapped {
+        let Some(value) = self.value_of(m, message, ctx) else {
+            return;
+        };
+        let Some(value) = self.fit_length(m, value) else {
+            return;
+        };
+        self.place(flow, m, value);
+    }
+
+    /// The mapping's transformed value (empty: clear the CRM field); `None` when there is
+    /// nothing to write, with failures recorded as errors (required) or warnings.
+    fn value_of(
+        &mut self,
+        m: &Mapping,
+        message: &Message<'_>,
+        ctx: &TransformContext,
+    ) -> Option<String> {
+        let cell = match read_cell(m, message, ctx) {
             Ok(cell) => cell,
             Err(err) if m.required => {
-                errors.push(err);
-                continue;
+                self.errors.push(err);
+                return None;
             }
             Err(err) => {
-                warnings.push(err);
-                continue;
+                self.warnings.push(err);
+                return None;
             }
         };
         if m.required && !matches!(cell, Cell::Text(_)) {
-            errors.push(MappingError::Required {
+            self.errors.push(MappingError::Required {
                 path: m.hl7_path,
                 crm_field: m.crm_field.clone(),
             });
-            continue;
+            return None;
         }
-        let mut value = match cell {
-            Cell::Nothing => continue,
-            Cell::Clear => String::new(),
-            Cell::Text(t) => t,
-        };
+        match cell {
+            Cell::Nothing => None,
+            Cell::Clear => Some(String::new()),
+            Cell::Text(t) => Some(t),
+        }
+    }
+
+    /// `value` within the mapping's maximum length: truncated, or `None` (an error) when the
+    /// mapping rejects longer values. `ActivityDateTime` is not limited.
+    fn fit_length(&mut self, m: &Mapping, mut value: String) -> Option<String> {
         let max_length = m.max_length();
         if m.crm_field.as_str() != ACTIVITY_DATE_TIME_FIELD
             && let Some((cut, _)) = value.char_indices().nth(max_length)
         {
             match m.on_too_long {
                 TooLong::Reject => {
-                    errors.push(MappingError::TooLong {
+                    self.errors.push(MappingError::TooLong {
                         path: m.hl7_path,
                         crm_field: m.crm_field.clone(),
                         max_length,
                     });
-                    continue;
+                    return None;
                 }
                 TooLong::Truncate => {
                     value.truncate(cut);
-                    truncated.push(m.crm_field.clone());
+                    self.truncated.push(m.crm_field.clone());
                 }
             }
         }
+        Some(value)
+    }
+
+    /// Puts `value` where the mapping says: the activity's note or time, an activity field
+    /// or a lead field.
+    fn place(&mut self, flow: &Flow, m: &Mapping, value: String) {
         match (m.target, m.crm_field.as_str()) {
-            (Entity::Activity, ACTIVITY_NOTE_FIELD) => note = Some(value),
+            (Entity::Activity, ACTIVITY_NOTE_FIELD) => self.note = Some(value),
             (Entity::Activity, ACTIVITY_DATE_TIME_FIELD) => {
                 if value.is_empty() {
-                    continue;
+                    return;
                 }
                 match instant(&value, flow.time_zone) {
-                    Some(t) => at = Some(t),
+                    Some(t) => self.at = Some(t),
                     None => {
                         let err = MappingError::NotADateTime { path: m.hl7_path };
                         if m.required {
-                            errors.push(err);
+                            self.errors.push(err);
                         } else {
-                            warnings.push(err);
+                            self.warnings.push(err);
                         }
                     }
                 }
             }
-            (Entity::Activity, name) => activity_fields.push(CrmField::new(name, value)),
-            (Entity::Lead, name) => lead_fields.push(CrmField::new(name, value)),
+            (Entity::Activity, name) => self.activity_fields.push(CrmField::new(name, value)),
+            (Entity::Lead, name) => self.lead_fields.push(CrmField::new(name, value)),
         }
     }
 
-    let mut keys = Vec::with_capacity(2);
-    for key in flow.search_keys() {
-        let value = key_value(key, &lead_fields, &lead_mapped, message);
-        if let Some(v) = &value
-            && !lead_mapped.contains(key.crm_field.as_str())
-            && v.chars().count() > Mapping::DEFAULT_MAX_LENGTH as usize
-        {
-            errors.push(MappingError::TooLong {
-                path: key.hl7_path,
-                crm_field: key.crm_field.clone(),
-                max_length: Mapping::DEFAULT_MAX_LENGTH as usize,
-            });
-            continue;
-        }
-        if let Some(v) = &value
-            && !lead_mapped.contains(key.crm_field.as_str())
-            && !lead_fields
-                .iter()
-                .any(|f| key.crm_field == *f.name.as_str())
-        {
-            lead_fields.push(CrmField::new(key.crm_field.as_str(), v.clone()));
-        }
-        keys.push(value.map(|v| CrmField::new(key.crm_field.as_str(), v)));
-    }
-    let mut keys = keys.into_iter();
-    let primary_key = keys.next().flatten();
-    let secondary_key = keys.next().flatten();
-    if primary_key.is_none() && secondary_key.is_none() {
-        errors.push(MappingError::NoSearchKey);
-    }
-
-    let activity = if activity_flow {
-        let sync = flow.activity_sync.unwrap_or(SyncBehaviour::DoNothing);
-        let match_key = flow.activity_match.as_ref().and_then(|k| {
-            let v = key_value(k, &activity_fields, &activity_mapped, message)?;
-            if !activity_mapped.contains(k.crm_field.as_str()) {
-                activity_fields.push(CrmField::new(k.crm_field.as_str(), v.clone()));
+    /// The primary and secondary search keys with their values; a key no mapping writes adds
+    /// its field to the lead. An error when neither has a value.
+    fn search_keys(
+        &mut self,
+        flow: &Flow,
+        message: &Message<'_>,
+    ) -> (Option<CrmField>, Option<CrmField>) {
+        let mut keys = Vec::with_capacity(2);
+        for key in flow.search_keys() {
+            let value = key_value(key, &self.lead_fields, &self.lead_mapped, message);
+            let unmapped = !self.lead_mapped.contains(key.crm_field.as_str());
+            if let Some(v) = &value
+                && unmapped
+                && v.chars().count() > Mapping::DEFAULT_MAX_LENGTH as usize
+            {
+                self.errors.push(MappingError::TooLong {
+                    path: key.hl7_path,
+                    crm_field: key.crm_field.clone(),
+                    max_length: Mapping::DEFAULT_MAX_LENGTH as usize,
+                });
+                continue;
             }
-            Some(CrmField::new(k.crm_field.as_str(), v))
-        });
+            if let Some(v) = &value
+                && unmapped
+                && !self
+                    .lead_fields
+                    .iter()
+                    .any(|f| key.crm_field == *f.name.as_str())
+            {
+                self.lead_fields
+                    .push(CrmField::new(key.crm_field.as_str(), v.clone()));
+            }
+            keys.push(value.map(|v| CrmField::new(key.crm_field.as_str(), v)));
+        }
+        let mut keys = keys.into_iter();
+        let primary_key = keys.next().flatten();
+        let secondary_key = keys.next().flatten();
+        if primary_key.is_none() && secondary_key.is_none() {
+            self.errors.push(MappingError::NoSearchKey);
+        }
+        (primary_key, secondary_key)
+    }
+
+    /// The activity of an activity flow: its match key, time and note (`None`, with an
+    /// error, when it has no time).
+    fn activity_plan(&mut self, flow: &Flow, message: &Message<'_>) -> Option<ActivityPlan> {
+        let sync = flow.activity_sync.unwrap_or(SyncBehaviour::DoNothing);
+        let match_key = self.activity_match_key(flow, message);
         if let Some(k) = &flow.activity_match
             && match_key.is_none()
             && sync != SyncBehaviour::DoNothing
         {
-            errors.push(MappingError::NoActivityMatch { path: k.hl7_path });
+            self.errors
+                .push(MappingError::NoActivityMatch { path: k.hl7_path });
         }
-        let at = at.or_else(|| {
-            ["EVN-2", "MSH-7"].iter().find_map(|p| {
-                let path: Path = p.parse().ok()?;
-                instant(&text_at(message, &path)?, flow.time_zone)
-            })
-        });
+        let at = self.at.or_else(|| message_time(flow, message));
         if at.is_none() {
-            errors.push(MappingError::NoActivityTime);
+            self.errors.push(MappingError::NoActivityTime);
         }
-        let note = note.unwrap_or_else(|| match message.control_id() {
-            Some(id) if !id.is_empty() => format!("{} message {id}", flow.event_type),
-            _ => format!("{} message", flow.event_type),
-        });
+        let note = self
+            .note
+            .take()
+            .unwrap_or_else(|| default_note(flow, message));
         at.map(|at| ActivityPlan {
             sync,
             event: flow.activity_type.unwrap_or_default(),
             note,
             at,
-            fields: activity_fields,
+            fields: std::mem::take(&mut self.activity_fields),
             match_key,
         })
-    } else {
-        None
-    };
-
-    if !errors.is_empty() {
-        return Err(MappingErrors(errors));
     }
-    Ok(CrmPlan {
-        lead_fields,
-        lead_source: flow.lead_source.clone(),
-        primary_key,
-        secondary_key,
-        lead_sync: flow.lead_sync,
-        activity,
-        warnings,
-        truncated,
+
+    /// The activity match key with its value; a key no mapping writes adds its field to the
+    /// activity.
+    fn activity_match_key(&mut self, flow: &Flow, message: &Message<'_>) -> Option<CrmField> {
+        let k = flow.activity_match.as_ref()?;
+        let v = key_value(k, &self.activity_fields, &self.activity_mapped, message)?;
+        if !self.activity_mapped.contains(k.crm_field.as_str()) {
+            self.activity_fields
+                .push(CrmField::new(k.crm_field.as_str(), v.clone()));
+        }
+        Some(CrmField::new(k.crm_field.as_str(), v))
+    }
+}
+
+/// The mapping's value read from the message and transformed (the HL7 null clears).
+fn read_cell(
+    m: &Mapping,
+    message: &Message<'_>,
+    ctx: &TransformContext,
+) -> Result<Cell, MappingError> {
+    match read_leaf(message, &m.hl7_path) {
+        Value::Null => Ok(Cell::Clear),
+        Value::Absent | Value::Empty => apply_all(&m.transforms, None, ctx).map(Cell::from),
+        Value::Text(t) => apply_all(&m.transforms, Some(t.into_owned()), ctx).map(Cell::from),
+    }
+    .map_err(|(i, reason)| MappingError::Transform {
+        path: m.hl7_path,
+        crm_field: m.crm_field.clone(),
+        transform: m.transforms.get(i).map_or("unknown", |t| t.kind()),
+        reason,
     })
+}
+
+/// The activity time when no mapping gives one: EVN-2, or else MSH-7.
+fn message_time(flow: &Flow, message: &Message<'_>) -> Option<DateTime<Utc>> {
+    ["EVN-2", "MSH-7"].iter().find_map(|p| {
+        let path: Path = p.parse().ok()?;
+        instant(&text_at(message, &path)?, flow.time_zone)
+    })
+}
+
+/// The activity note when no mapping gives one: `"<event type> message <MSH-10>"`.
+fn default_note(flow: &Flow, message: &Message<'_>) -> String {
+    match message.control_id() {
+        Some(id) if !id.is_empty() => format!("{} message {id}", flow.event_type),
+        _ => format!("{} message", flow.event_type),
+    }
 }
 
 /// Builds the HL7 message of a CRM -> EHR flow from the CRM's fields (lead fields and, for

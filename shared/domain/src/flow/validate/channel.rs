@@ -4,13 +4,13 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{description_field, int_field, name_field, required, secret_field};
+use super::fields::{description_field, int_field, name_field, required, secret_field};
 use crate::flow::channel::{
     self, Channel, ChannelId, HeaderValue, HttpHeader, HttpsDelivery, InboundAuth, MllpDelivery,
     OutboundDelivery, TlsSettings, TokenHash, WebhookAuth,
 };
 use crate::flow::input::{
-    ChannelInput, HttpHeaderInput, InboundAuthInput, OutboundInput, WebhookAuthInput,
+    ChannelInput, HttpHeaderInput, InboundAuthInput, OutboundInput, TlsInput, WebhookAuthInput,
 };
 use crate::{ValidationError, ValidationErrors};
 
@@ -153,6 +153,8 @@ fn forbid(e: &mut ValidationErrors, kind: &str, fields: &[(&str, bool)]) -> bool
     ok
 }
 
+/// The outbound delivery of a channel: its kind, the retry settings every kind has, then the
+/// kind's own settings.
 fn parse_outbound(e: &mut ValidationErrors, o: &OutboundInput) -> Option<OutboundDelivery> {
     let kind = match o.kind.as_deref().map(str::trim) {
         None => {
@@ -168,159 +170,202 @@ fn parse_outbound(e: &mut ValidationErrors, o: &OutboundInput) -> Option<Outboun
             return None;
         }
     };
-    let max_attempts = int_field(e, "outbound.max_attempts", o.max_attempts, Some(5), 1, 20);
-    let initial = int_field(
-        e,
-        "outbound.backoff_initial_ms",
-        o.backoff_initial_ms,
-        Some(1_000),
-        100,
-        600_000,
-    );
-    let max = int_field(
-        e,
-        "outbound.backoff_max_ms",
-        o.backoff_max_ms,
-        Some(300_000),
-        100,
-        3_600_000,
-    );
-    if let (Some(i), Some(m)) = (initial, max)
-        && m < i
-    {
-        e.push(ValidationError::new(
-            "outbound.backoff_max_ms",
-            "must be at least backoff_initial_ms",
-        ));
-    }
-    let retry_ok = max.zip(initial).is_some_and(|(m, i)| m >= i);
+    let retry = Retry::parse(e, o);
     if kind == "mllp" {
-        let only_mllp = forbid(
-            e,
-            kind,
-            &[
-                ("url", o.url.is_some()),
-                ("headers", o.headers.is_some()),
-                ("timeout_ms", o.timeout_ms.is_some()),
-            ],
-        );
-        let host = match o.host.as_deref().map(str::trim) {
-            None | Some("") => {
-                e.push(required("outbound.host"));
-                None
-            }
-            Some(h) if is_host(h) => Some(h.to_owned()),
-            Some(_) => {
-                e.push(ValidationError::new(
-                    "outbound.host",
-                    "must be a host name or IP address",
-                ));
-                None
-            }
-        };
-        let port = int_field(e, "outbound.port", o.port, None, 1, 65_535)
-            .and_then(|p| u16::try_from(p).ok());
-        let tls = match &o.tls {
-            None => Some(None),
-            Some(t) => {
-                let server_name = match t.server_name.as_deref().map(str::trim) {
-                    None | Some("") => host.clone(),
-                    Some(s) if is_host(s) => Some(s.to_owned()),
-                    Some(_) => {
-                        e.push(ValidationError::new(
-                            "outbound.tls.server_name",
-                            "must be a host name",
-                        ));
-                        None
-                    }
-                };
-                let ca = match t.ca_pem_ref.as_deref() {
-                    None => Some(None),
-                    Some(r) => secret_field(e, "outbound.tls.ca_pem_ref", Some(r)).map(Some),
-                };
-                server_name.zip(ca).map(|(server_name, ca_pem_ref)| {
-                    Some(TlsSettings {
-                        server_name,
-                        ca_pem_ref,
-                    })
-                })
-            }
-        };
-        let connect = int_field(
-            e,
-            "outbound.connect_timeout_ms",
-            o.connect_timeout_ms,
-            Some(5_000),
-            100,
-            60_000,
-        );
-        let ack = int_field(
-            e,
-            "outbound.ack_timeout_ms",
-            o.ack_timeout_ms,
-            Some(30_000),
-            1_000,
-            300_000,
-        );
-        if !(only_mllp && retry_ok) {
-            return None;
-        }
-        Some(OutboundDelivery::Mllp(MllpDelivery {
-            host: host?,
-            port: port?,
-            tls: tls?,
-            connect_timeout_ms: connect?,
-            ack_timeout_ms: ack?,
-            max_attempts: max_attempts?,
-            backoff_initial_ms: initial?,
-            backoff_max_ms: max?,
-        }))
+        parse_mllp(e, o, &retry)
     } else {
-        let only_https = forbid(
+        parse_https(e, o, &retry)
+    }
+}
+
+/// The retry settings of an outbound delivery, each `None` when invalid.
+struct Retry {
+    max_attempts: Option<u32>,
+    initial: Option<u32>,
+    max: Option<u32>,
+    /// Whether the backoff limits are valid together.
+    ok: bool,
+}
+
+impl Retry {
+    /// The attempts and the backoff (whose maximum is at least its initial value).
+    fn parse(e: &mut ValidationErrors, o: &OutboundInput) -> Self {
+        let max_attempts = int_field(e, "outbound.max_attempts", o.max_attempts, Some(5), 1, 20);
+        let initial = int_field(
             e,
-            kind,
-            &[
-                ("host", o.host.is_some()),
-                ("port", o.port.is_some()),
-                ("tls", o.tls.is_some()),
-                ("connect_timeout_ms", o.connect_timeout_ms.is_some()),
-                ("ack_timeout_ms", o.ack_timeout_ms.is_some()),
-            ],
+            "outbound.backoff_initial_ms",
+            o.backoff_initial_ms,
+            Some(1_000),
+            100,
+            600_000,
         );
-        let url = match o.url.as_deref().map(str::trim) {
-            None | Some("") => {
-                e.push(required("outbound.url"));
+        let max = int_field(
+            e,
+            "outbound.backoff_max_ms",
+            o.backoff_max_ms,
+            Some(300_000),
+            100,
+            3_600_000,
+        );
+        if let (Some(i), Some(m)) = (initial, max)
+            && m < i
+        {
+            e.push(ValidationError::new(
+                "outbound.backoff_max_ms",
+                "must be at least backoff_initial_ms",
+            ));
+        }
+        let ok = max.zip(initial).is_some_and(|(m, i)| m >= i);
+        Self {
+            max_attempts,
+            initial,
+            max,
+            ok,
+        }
+    }
+}
+
+/// An MLLP delivery: host, port, optional TLS and timeouts (no HTTPS settings).
+fn parse_mllp(
+    e: &mut ValidationErrors,
+    o: &OutboundInput,
+    retry: &Retry,
+) -> Option<OutboundDelivery> {
+    let only_mllp = forbid(
+        e,
+        "mllp",
+        &[
+            ("url", o.url.is_some()),
+            ("headers", o.headers.is_some()),
+            ("timeout_ms", o.timeout_ms.is_some()),
+        ],
+    );
+    let host = match o.host.as_deref().map(str::trim) {
+        None | Some("") => {
+            e.push(required("outbound.host"));
+            None
+        }
+        Some(h) if is_host(h) => Some(h.to_owned()),
+        Some(_) => {
+            e.push(ValidationError::new(
+                "outbound.host",
+                "must be a host name or IP address",
+            ));
+            None
+        }
+    };
+    let port =
+        int_field(e, "outbound.port", o.port, None, 1, 65_535).and_then(|p| u16::try_from(p).ok());
+    let tls = match &o.tls {
+        None => Some(None),
+        Some(t) => parse_tls(e, t, host.as_deref()).map(Some),
+    };
+    let connect = int_field(
+        e,
+        "outbound.connect_timeout_ms",
+        o.connect_timeout_ms,
+        Some(5_000),
+        100,
+        60_000,
+    );
+    let ack = int_field(
+        e,
+        "outbound.ack_timeout_ms",
+        o.ack_timeout_ms,
+        Some(30_000),
+        1_000,
+        300_000,
+    );
+    if !(only_mllp && retry.ok) {
+        return None;
+    }
+    Some(OutboundDelivery::Mllp(MllpDelivery {
+        host: host?,
+        port: port?,
+        tls: tls?,
+        connect_timeout_ms: connect?,
+        ack_timeout_ms: ack?,
+        max_attempts: retry.max_attempts?,
+        backoff_initial_ms: retry.initial?,
+        backoff_max_ms: retry.max?,
+    }))
+}
+
+/// MLLP over TLS: the server name (the host when left out) and an optional CA reference.
+fn parse_tls(e: &mut ValidationErrors, t: &TlsInput, host: Option<&str>) -> Option<TlsSettings> {
+    let server_name = match t.server_name.as_deref().map(str::trim) {
+        None | Some("") => host.map(str::to_owned),
+        Some(s) if is_host(s) => Some(s.to_owned()),
+        Some(_) => {
+            e.push(ValidationError::new(
+                "outbound.tls.server_name",
+                "must be a host name",
+            ));
+            None
+        }
+    };
+    let ca = match t.ca_pem_ref.as_deref() {
+        None => Some(None),
+        Some(r) => secret_field(e, "outbound.tls.ca_pem_ref", Some(r)).map(Some),
+    };
+    server_name
+        .zip(ca)
+        .map(|(server_name, ca_pem_ref)| TlsSettings {
+            server_name,
+            ca_pem_ref,
+        })
+}
+
+/// An HTTPS delivery: URL, extra headers and timeout (no MLLP settings).
+fn parse_https(
+    e: &mut ValidationErrors,
+    o: &OutboundInput,
+    retry: &Retry,
+) -> Option<OutboundDelivery> {
+    let only_https = forbid(
+        e,
+        "https",
+        &[
+            ("host", o.host.is_some()),
+            ("port", o.port.is_some()),
+            ("tls", o.tls.is_some()),
+            ("connect_timeout_ms", o.connect_timeout_ms.is_some()),
+            ("ack_timeout_ms", o.ack_timeout_ms.is_some()),
+        ],
+    );
+    let url = match o.url.as_deref().map(str::trim) {
+        None | Some("") => {
+            e.push(required("outbound.url"));
+            None
+        }
+        Some(u) => match check_url(u) {
+            Ok(()) => Some(u.to_owned()),
+            Err(rule) => {
+                e.push(ValidationError::new("outbound.url", rule));
                 None
             }
-            Some(u) => match check_url(u) {
-                Ok(()) => Some(u.to_owned()),
-                Err(rule) => {
-                    e.push(ValidationError::new("outbound.url", rule));
-                    None
-                }
-            },
-        };
-        let headers = parse_headers(e, o.headers.as_deref().unwrap_or_default());
-        let timeout = int_field(
-            e,
-            "outbound.timeout_ms",
-            o.timeout_ms,
-            Some(30_000),
-            1_000,
-            300_000,
-        );
-        if !(only_https && retry_ok) {
-            return None;
-        }
-        Some(OutboundDelivery::Https(HttpsDelivery {
-            url: url?,
-            headers: headers?,
-            timeout_ms: timeout?,
-            max_attempts: max_attempts?,
-            backoff_initial_ms: initial?,
-            backoff_max_ms: max?,
-        }))
+        },
+    };
+    let headers = parse_headers(e, o.headers.as_deref().unwrap_or_default());
+    let timeout = int_field(
+        e,
+        "outbound.timeout_ms",
+        o.timeout_ms,
+        Some(30_000),
+        1_000,
+        300_000,
+    );
+    if !(only_https && retry.ok) {
+        return None;
     }
+    Some(OutboundDelivery::Https(HttpsDelivery {
+        url: url?,
+        headers: headers?,
+        timeout_ms: timeout?,
+        max_attempts: retry.max_attempts?,
+        backoff_initial_ms: retry.initial?,
+        backoff_max_ms: retry.max?,
+    }))
 }
 
 fn parse_headers(e: &mut ValidationErrors, inputs: &[HttpHeaderInput]) -> Option<Vec<HttpHeader>> {

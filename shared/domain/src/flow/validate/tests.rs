@@ -1,12 +1,15 @@
+use chrono_tz::Tz;
 use serde_json::{Value, json};
 
-use super::*;
-use crate::flow::channel::{self, Channel, InboundAuth, OutboundDelivery};
+use crate::ValidationErrors;
+use crate::flow::channel::{self, Channel, ChannelId, InboundAuth, OutboundDelivery};
 use crate::flow::fixtures::{
     activity_flow_json, flow, flow_id, lead_flow_json, now, outbound_flow_json, remove, set,
     validate,
 };
-use crate::flow::input::{ChannelInput, InboundAuthInput};
+use crate::flow::input::{ChannelInput, FlowInput, InboundAuthInput};
+use crate::flow::model::{CountryCode, Direction, Entity, Flow, SyncBehaviour, WebhookEvent};
+use crate::flow::transform::Transform;
 
 fn fields(e: &ValidationErrors) -> Vec<&str> {
     e.0.iter().map(|x| x.field.as_str()).collect()

@@ -1,0 +1,192 @@
+//! The single-value checks every part of a flow or channel uses: names, enumerations,
+//! numbers, secret references, HL7 paths and CRM field names.
+
+use connector_hl7::Path;
+
+use crate::flow::model::{
+    ACTIVITY_DATE_TIME_FIELD, ACTIVITY_NOTE_FIELD, CrmFieldName, RESERVED_FIELDS, SyncBehaviour,
+};
+use crate::flow::secret::SecretRef;
+use crate::{ValidationError, ValidationErrors};
+
+pub(super) fn required(field: impl Into<String>) -> ValidationError {
+    ValidationError::new(field, "is required")
+}
+
+/// A required single-line name: trimmed, 1 to 100 characters.
+pub(super) fn name_field(
+    e: &mut ValidationErrors,
+    field: &str,
+    value: Option<String>,
+) -> Option<String> {
+    let Some(value) = value else {
+        e.push(required(field));
+        return None;
+    };
+    let value = value.trim();
+    if value.is_empty() {
+        e.push(required(field));
+        None
+    } else if value.chars().count() > 100 {
+        e.push(ValidationError::new(
+            field,
+            "must be at most 100 characters",
+        ));
+        None
+    } else if value.chars().any(char::is_control) {
+        e.push(ValidationError::new(field, "must be a single line"));
+        None
+    } else {
+        Some(value.to_owned())
+    }
+}
+
+/// An optional description: at most 1000 characters, default empty.
+pub(super) fn description_field(
+    e: &mut ValidationErrors,
+    field: &str,
+    value: Option<String>,
+) -> String {
+    let value = value.unwrap_or_default();
+    if value.chars().count() > 1000 {
+        e.push(ValidationError::new(
+            field,
+            "must be at most 1000 characters",
+        ));
+        String::new()
+    } else {
+        value.trim().to_owned()
+    }
+}
+
+/// A required enumeration given as text.
+pub(super) fn enum_field<T>(
+    e: &mut ValidationErrors,
+    field: &str,
+    value: Option<&str>,
+    parse: impl Fn(&str) -> Option<T>,
+    rule: &str,
+) -> Option<T> {
+    match value {
+        None => {
+            e.push(required(field));
+            None
+        }
+        Some(v) => {
+            let parsed = parse(v.trim());
+            if parsed.is_none() {
+                e.push(ValidationError::new(field, rule));
+            }
+            parsed
+        }
+    }
+}
+
+/// An integer in a range, with a default when left out.
+pub(super) fn int_field(
+    e: &mut ValidationErrors,
+    field: &str,
+    value: Option<i64>,
+    default: Option<u32>,
+    min: u32,
+    max: u32,
+) -> Option<u32> {
+    match value {
+        None if default.is_none() => {
+            e.push(required(field));
+            None
+        }
+        None => default,
+        Some(v) => match u32::try_from(v) {
+            Ok(n) if (min..=max).contains(&n) => Some(n),
+            _ => {
+                e.push(ValidationError::new(
+                    field,
+                    format!("must be from {min} to {max}"),
+                ));
+                None
+            }
+        },
+    }
+}
+
+pub(super) fn secret_field(
+    e: &mut ValidationErrors,
+    field: &str,
+    value: Option<&str>,
+) -> Option<SecretRef> {
+    match value {
+        None => {
+            e.push(required(field));
+            None
+        }
+        Some(v) => SecretRef::parse(v.trim())
+            .map_err(|err| e.push(ValidationError::new(field, err.to_string())))
+            .ok(),
+    }
+}
+
+pub(super) fn parse_path(
+    e: &mut ValidationErrors,
+    field: &str,
+    value: Option<&str>,
+) -> Option<Path> {
+    match value.map(str::trim) {
+        None | Some("") => {
+            e.push(required(field));
+            None
+        }
+        Some(v) => v
+            .parse::<Path>()
+            .map_err(|err| {
+                e.push(ValidationError::new(
+                    field,
+                    format!("is not an HL7 path such as PID-5.1: {err}"),
+                ));
+            })
+            .ok(),
+    }
+}
+
+pub(super) fn parse_crm_field(
+    e: &mut ValidationErrors,
+    field: &str,
+    value: Option<&str>,
+) -> Option<CrmFieldName> {
+    match value.map(str::trim) {
+        None | Some("") => {
+            e.push(required(field));
+            None
+        }
+        Some(v) => {
+            let name = e.check(CrmFieldName::parse_for(field, v))?;
+            if RESERVED_FIELDS.contains(&name.as_str()) {
+                e.push(ValidationError::new(
+                    field,
+                    "is reserved by the CRM and cannot be written",
+                ));
+                return None;
+            }
+            Some(name)
+        }
+    }
+}
+
+pub(super) fn is_activity_pseudo_field(name: &CrmFieldName) -> bool {
+    name.as_str() == ACTIVITY_NOTE_FIELD || name.as_str() == ACTIVITY_DATE_TIME_FIELD
+}
+
+pub(super) fn sync_field(
+    e: &mut ValidationErrors,
+    field: &str,
+    value: &str,
+) -> Option<SyncBehaviour> {
+    let parsed = SyncBehaviour::parse(value.trim());
+    if parsed.is_none() {
+        e.push(ValidationError::new(
+            field,
+            "must be capture, create_only, update_only or do_nothing",
+        ));
+    }
+    parsed
+}
