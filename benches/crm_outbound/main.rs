@@ -325,6 +325,8 @@ impl Server {
             .arg(&config)
             .arg("--db")
             .arg(&db)
+            // A channel's secret reference must resolve when it is applied.
+            .env(SECRET_ENV, SECRET)
             .output()?;
         if !apply.status.success() {
             return Err(format!(
