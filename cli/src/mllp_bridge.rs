@@ -13,15 +13,12 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
-use connector_domain::flow::channel::{
-    ChannelId, SIGNATURE_HEADER, SIGNATURE_PREFIX, TIMESTAMP_HEADER, signed_payload,
-};
+use connector_app::inbound::signature::sign;
+use connector_domain::flow::channel::{ChannelId, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use connector_hl7::{ControlIdGenerator, ErrorCode};
 use connector_transport::mllp::server::{self, ServerConfig};
 use connector_transport::{ER7_CONTENT_TYPE, ack, control_id_of, https, outcome};
-use hmac::{Hmac, KeyInit, Mac};
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
-use sha2::Sha256;
 use tokio_util::sync::CancellationToken;
 
 /// The largest API response read (an ACK is a few hundred bytes).
@@ -65,17 +62,6 @@ struct Bridge {
     secret: Vec<u8>,
     timeout: Duration,
     ids: ControlIdGenerator,
-}
-
-/// `sha256=<lowercase hex HMAC-SHA256(secret, "<timestamp>." + body)>`, the channel scheme
-/// hl7-inbound verifies.
-pub fn signature(secret: &[u8], timestamp: &str, body: &[u8]) -> Option<String> {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret).ok()?;
-    mac.update(&signed_payload(timestamp, body));
-    Some(format!(
-        "{SIGNATURE_PREFIX}{}",
-        hex::encode(mac.finalize().into_bytes())
-    ))
 }
 
 /// Why a frame was answered AR instead of the API's ACK.
@@ -134,12 +120,12 @@ impl Bridge {
 
     /// POSTs the signed frame; the status and ACK body when the API answered one.
     async fn forward(&self, frame: &[u8]) -> Result<(u16, Vec<u8>), Failure> {
-        let timestamp = SystemTime::now()
+        let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or_default()
-            .to_string();
-        let signature = signature(&self.secret, &timestamp, frame).ok_or(Failure::Signing)?;
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            .unwrap_or_default();
+        // The one signer of the channel scheme, the one hl7-inbound verifies against.
+        let (timestamp, signature) = sign(&self.secret, now, frame);
         let mut signature = HeaderValue::from_str(&signature).map_err(|_| Failure::Signing)?;
         signature.set_sensitive(true);
         let sent = self
@@ -283,8 +269,12 @@ mod tests {
     fn signature_is_hmac_sha256_of_timestamp_dot_body() {
         // Python: hmac.new(b"Jefe", b"1700000000.MSH|x", hashlib.sha256).hexdigest()
         assert_eq!(
-            signature(b"Jefe", "1700000000", b"MSH|x").as_deref(),
-            Some("sha256=bb99b775948efa5b4318734020bb0605ae03b195581863adcacf391dd6a04856")
+            sign(b"Jefe", 1_700_000_000, b"MSH|x"),
+            (
+                "1700000000".to_owned(),
+                "sha256=bb99b775948efa5b4318734020bb0605ae03b195581863adcacf391dd6a04856"
+                    .to_owned()
+            )
         );
     }
 }
