@@ -1,55 +1,19 @@
 //! `connector collect` as a user runs it: the real binary on a database file that a running
 //! `connector serve` (with its own collector off) configures over real HTTP.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use serde_json::{Value, json};
 
-struct Server {
-    child: Child,
-    address: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+#[path = "support/server.rs"]
+mod server;
+use server::Server;
 
 /// `connector serve` without its own collector, on a random loopback port.
 fn serve(db: &Path, outbox: &Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_connector"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--collect-every",
-            "0",
-            "--db",
-        ])
-        .arg(db)
-        .arg("--outbox")
-        .arg(outbox)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start connector");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let address = loop {
-        let line = lines
-            .next()
-            .expect("connector exited before listening")
-            .expect("read stdout");
-        if let Some(url) = line.strip_prefix("connector listening on ") {
-            break url.to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, address }
+    let outbox = outbox.to_str().expect("a UTF-8 temp path");
+    server::serve(db, &["--collect-every", "0", "--outbox", outbox])
 }
 
 /// Runs `connector collect` on `db`; asserts success and returns its standard output.

@@ -1,47 +1,12 @@
 //! `connector serve` as a user runs it: the real binary, a real database file, real HTTP.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use serde_json::{Value, json};
 
-struct Server {
-    child: Child,
-    address: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `connector serve` on a random loopback port and waits for its "listening" line.
-fn serve(db: &std::path::Path, extra: &[&str]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_connector"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
-        .arg(db)
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start connector");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let address = loop {
-        let line = lines
-            .next()
-            .expect("connector exited before listening")
-            .expect("read stdout");
-        if let Some(url) = line.strip_prefix("connector listening on ") {
-            break url.to_owned();
-        }
-    };
-    // Keep draining stdout so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, address }
-}
+#[path = "support/server.rs"]
+mod server;
+use server::serve;
 
 fn patient() -> Value {
     json!({"mrn": "MRN-D-1", "first_name": "Orla", "last_name": "Brindlewood", "birth_date": "1990-01-15", "sex": "F"})
