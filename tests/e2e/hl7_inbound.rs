@@ -10,19 +10,10 @@ use serde_json::{Value, json};
 
 use crate::helpers::captured_logs;
 use crate::hl7_inbound_support::{
-    ADT_A04, ADT_A08, ADT_A28, CrmKind, DFT_P03, InboundApp, MllpClient, SAMPLE_PHI, SIU_S12,
-    SIU_S14, SIU_S14_COMPLETE, SIU_S15, Signing, activity_flow, lead_flow, patient_id_of,
+    ADT_A04, ADT_A08, ADT_A28, CrmKind, DFT_P03, MllpClient, SAMPLE_PHI, SIU_S12, SIU_S14,
+    SIU_S14_COMPLETE, SIU_S15, Signing, activity_flow, last_processed, lead_flow, patient_id_of,
     spawn_inbound, with_control_id,
 };
-
-/// The newest `hl7.processed` audit entry.
-async fn last_processed(app: &InboundApp) -> Value {
-    app.hl7_audit()
-        .await
-        .into_iter()
-        .find(|e| e["action"] == "hl7.processed")
-        .expect("an hl7.processed entry")
-}
 
 fn field<'a>(fields: &'a [CrmField], name: &str) -> Option<&'a str> {
     fields

@@ -7,7 +7,7 @@ use connector_domain::crm::CrmField;
 use serde_json::{Value, json};
 
 use crate::hl7_inbound_support::{
-    ADT_A08, CrmKind, InboundApp, MllpClient, SAMPLE_PHI, SIU_S14, activity_flow, lead_flow,
+    ADT_A08, CrmKind, MllpClient, SAMPLE_PHI, SIU_S14, activity_flow, last_processed, lead_flow,
     spawn_inbound,
 };
 
@@ -19,15 +19,6 @@ fn phone_keyed_flow() -> Value {
     let mut flow = lead_flow("ADT^A08", ADT_A08, "capture");
     flow["secondary_search"] = json!({"crm_field": "Mobile", "hl7_path": "PID-13.1"});
     flow
-}
-
-/// The newest `hl7.processed` audit entry.
-async fn last_processed(app: &InboundApp) -> Value {
-    app.hl7_audit()
-        .await
-        .into_iter()
-        .find(|e| e["action"] == "hl7.processed")
-        .expect("an hl7.processed entry")
 }
 
 #[tokio::test]

@@ -520,3 +520,12 @@ impl MllpClient {
         self.read_ack().await
     }
 }
+
+/// The newest `hl7.processed` audit entry.
+pub async fn last_processed(app: &InboundApp) -> Value {
+    app.hl7_audit()
+        .await
+        .into_iter()
+        .find(|e| e["action"] == "hl7.processed")
+        .expect("an hl7.processed entry")
+}

@@ -9,17 +9,8 @@ use connector_domain::flow::{FlowId, FlowInput};
 use serde_json::{Value, json};
 
 use crate::hl7_inbound_support::{
-    ADT_A04, CrmKind, InboundApp, lead_flow, patient_id_of, spawn_inbound, with_control_id,
+    ADT_A04, CrmKind, last_processed, lead_flow, patient_id_of, spawn_inbound, with_control_id,
 };
-
-/// The newest `hl7.processed` audit entry.
-async fn last_processed(app: &InboundApp) -> Value {
-    app.hl7_audit()
-        .await
-        .into_iter()
-        .find(|e| e["action"] == "hl7.processed")
-        .expect("an hl7.processed entry")
-}
 
 /// The A04 sample with PID-10 (race, which the HIE side does not read) set to `value`.
 fn with_race(message: &str, control_id: &str, value: &str) -> String {
