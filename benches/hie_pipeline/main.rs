@@ -26,8 +26,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use connector_app::Context;
-use connector_app::jobs::collector::{self, CollectorOptions};
-use connector_app::jobs::sender;
+use connector_app::hie::collector::{self, CollectorOptions};
+use connector_app::hie::sender;
 use connector_benches::{ConsentKind, Dataset};
 use connector_domain::StoreError;
 use connector_testkit::fixtures;

@@ -358,7 +358,7 @@ async fn http_client(
     for message in messages {
         let began = Instant::now();
         let now = chrono::Utc::now().timestamp();
-        let (timestamp, signature) = connector_app::inbound::signature::sign(
+        let (timestamp, signature) = connector_app::ehr_to_crm::signature::sign(
             SECRET.as_bytes(),
             now,
             message.text.as_bytes(),

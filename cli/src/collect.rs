@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use connector_app::jobs::collector::{self, CollectorOptions};
-use connector_app::jobs::sender;
+use connector_app::hie::collector::{self, CollectorOptions};
+use connector_app::hie::sender;
 use connector_app::{Context, telemetry};
 
 /// Options of `connector collect`.

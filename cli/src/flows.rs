@@ -36,8 +36,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
-use connector_app::http::flows_api::admin::{self, AdminError, AdminPorts, Change};
-use connector_app::http::flows_api::preview::{self, PreviewError, TestInput};
+use connector_app::flows::admin::{self, AdminError, AdminPorts, Change};
+use connector_app::flows::preview::{self, PreviewError, TestInput};
 use connector_domain::flow::{Channel, ChannelId, ChannelInput, Flow, FlowId, FlowInput};
 use connector_domain::{Actor, Clock, Role, SystemClock, ValidationErrors};
 use serde::{Deserialize, Serialize};

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
-use connector_app::inbound::signature::sign;
+use connector_app::ehr_to_crm::signature::sign;
 use connector_domain::flow::channel::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use connector_hl7::{AckInfo, Message};
 use connector_transport::{MllpConfig, MllpConnection, Outcome};

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
-use connector_app::inbound::signature::sign;
+use connector_app::ehr_to_crm::signature::sign;
 use connector_domain::flow::channel::{ChannelId, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use connector_hl7::{ControlIdGenerator, ErrorCode};
 use connector_transport::mllp::server::{self, ServerConfig};

@@ -12,8 +12,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use chrono::{DateTime, TimeZone, Utc};
 use connector_app::Context;
+use connector_app::hie::collector::CollectorReport;
 use connector_app::http::auth::{ApiGatewayJwt, authenticated};
-use connector_app::jobs::collector::CollectorReport;
 use connector_app::lambda;
 use connector_app::lambda::sqs::batch as sqs_batch;
 use connector_aws::{AwsAdapters, AwsConfig, QueueUrls, TableNames, create_queue_with_dlq};
@@ -372,7 +372,7 @@ impl AwsApp {
 
     /// Runs one collector batch, as the batch-collector Lambda does.
     pub async fn collect(&self) -> CollectorReport {
-        connector_app::jobs::collector::run(&self.ctx, Default::default())
+        connector_app::hie::collector::run(&self.ctx, Default::default())
             .await
             .expect("collector run")
     }

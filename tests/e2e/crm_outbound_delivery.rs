@@ -3,14 +3,14 @@
 //! hold, redrive), patients' order across retries, and nothing lost or sent twice (duplicate
 //! webhooks, a queue failure after the webhook was recorded, two workers at once).
 //!
-//! Delivery runs through `jobs::delivery::drain_once`; backoff waits are skipped by moving the
+//! Delivery runs through `crm_to_ehr::delivery::drain_once`; backoff waits are skipped by moving the
 //! connector's clock; the EHR is a real MLLP listener.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use connector_app::Context;
-use connector_app::jobs::delivery;
+use connector_app::crm_to_ehr::delivery;
 use connector_domain::delivery::DeliveryState;
 use connector_embedded::SqliteDb;
 use reqwest::Method;

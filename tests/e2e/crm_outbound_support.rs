@@ -3,7 +3,7 @@
 //! the `north-ehr` channel delivering over MLLP to a scripted EHR listener in the test, a
 //! `lead_update` -> ADT^A08 flow, and a delivery queue that can be told to fail.
 //!
-//! Delivery is driven by `jobs::delivery::drain_once` (deterministic); retries wait on the
+//! Delivery is driven by `crm_to_ehr::delivery::drain_once` (deterministic); retries wait on the
 //! connector's `FixedClock`, which the tests move instead of sleeping. The MLLP sockets are real.
 //!
 //! Every value is invented: the sample lead is Casey Rivera (MRN20001) from `events/`, and other
@@ -16,10 +16,10 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use connector_app::Context;
+use connector_app::crm_to_ehr::delivery;
+use connector_app::ehr_to_crm::ER7_CONTENT_TYPE;
+use connector_app::flows::admin::{self, AdminPorts};
 use connector_app::http::auth::{LocalHeaders, ROLE_HEADER, USER_HEADER};
-use connector_app::http::flows_api::admin::{self, AdminPorts};
-use connector_app::inbound::ER7_CONTENT_TYPE;
-use connector_app::jobs::delivery;
 use connector_domain::delivery::{Delivery, DeliveryId};
 use connector_domain::flow::channel::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use connector_domain::flow::{ChannelId, ChannelInput, FlowId, FlowInput};
@@ -686,7 +686,7 @@ impl OutboundApp {
     pub async fn post_hl7(&self, message: &str) -> (u16, String) {
         let now = self.app.clock.now().timestamp();
         let (timestamp, signature) =
-            connector_app::inbound::signature::sign(HMAC_SECRET, now, message.as_bytes());
+            connector_app::ehr_to_crm::signature::sign(HMAC_SECRET, now, message.as_bytes());
         let response = self
             .client
             .post(format!("{}/hl7/{CHANNEL}", self.address))

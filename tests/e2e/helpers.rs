@@ -325,8 +325,8 @@ impl TestApp {
 
     /// Runs one collector batch.
     #[allow(dead_code)]
-    pub async fn collect(&self) -> connector_app::jobs::collector::CollectorReport {
-        connector_app::jobs::collector::run(&self.ctx, Default::default())
+    pub async fn collect(&self) -> connector_app::hie::collector::CollectorReport {
+        connector_app::hie::collector::run(&self.ctx, Default::default())
             .await
             .expect("collector run")
     }
@@ -336,7 +336,7 @@ impl TestApp {
     pub async fn drain(&self) -> usize {
         let mut total = 0;
         loop {
-            let n = connector_app::jobs::sender::drain_once(&self.ctx)
+            let n = connector_app::hie::sender::drain_once(&self.ctx)
                 .await
                 .expect("drain");
             if n == 0 {

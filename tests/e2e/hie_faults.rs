@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use connector_app::Context;
-use connector_app::jobs::collector;
-use connector_app::jobs::sender::{self, SendOutcome};
+use connector_app::hie::collector;
+use connector_app::hie::sender::{self, SendOutcome};
 use connector_domain::hie::{HieWork, SkipReason};
 use connector_embedded::QueueOptions;
 use connector_testkit::faults::{CrashingCheckpoint, MailFault};

@@ -483,11 +483,11 @@ async fn more_skips_than_one_checkpoint_holds_are_each_audited_once() {
             .await;
     }
     app.clock.advance(Duration::minutes(5));
-    let options = connector_app::jobs::collector::CollectorOptions {
+    let options = connector_app::hie::collector::CollectorOptions {
         page_size: 100,
         ..Default::default()
     };
-    let report = connector_app::jobs::collector::run(&app.ctx, options)
+    let report = connector_app::hie::collector::run(&app.ctx, options)
         .await
         .unwrap();
     assert_eq!(report.scanned, 250);

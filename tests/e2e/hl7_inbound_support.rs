@@ -10,9 +10,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use connector_app::Context;
+use connector_app::ehr_to_crm::{self, ER7_CONTENT_TYPE};
+use connector_app::flows::admin::{self, AdminPorts};
 use connector_app::http::auth::LocalHeaders;
-use connector_app::http::flows_api::admin::{self, AdminPorts};
-use connector_app::inbound::{self, ER7_CONTENT_TYPE};
 use connector_crm::fake::FakeLeadSquared;
 use connector_domain::flow::channel::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use connector_domain::flow::{ChannelId, ChannelInput, FlowId, FlowInput};
@@ -373,13 +373,14 @@ impl InboundApp {
             .post(format!("{}/hl7/{channel}", self.address))
             .header("content-type", ER7_CONTENT_TYPE)
             .body(body.to_owned());
-        let signed = |secret: &[u8], at: i64| inbound::signature::sign(secret, at, body.as_bytes());
+        let signed =
+            |secret: &[u8], at: i64| ehr_to_crm::signature::sign(secret, at, body.as_bytes());
         let headers = match signing {
             Signing::Valid => Some(signed(SECRET, now)),
             Signing::Secret(secret) => Some(signed(secret, now)),
             Signing::Skewed(seconds) => Some(signed(SECRET, now + seconds)),
             Signing::OtherBody(other) => {
-                Some(inbound::signature::sign(SECRET, now, other.as_bytes()))
+                Some(ehr_to_crm::signature::sign(SECRET, now, other.as_bytes()))
             }
             Signing::Unsigned => None,
             Signing::TimestampOnly => {
@@ -466,7 +467,7 @@ impl InboundApp {
 /// The patient id the HIE side gives a message's patient.
 pub fn patient_id_of(message: &str) -> PatientId {
     let parsed = Message::parse(message).expect("a sample message");
-    inbound::hie_feed::patient_identity(&parsed)
+    connector_app::hie::hl7_feed::patient_identity(&parsed)
         .expect("a PID")
         .0
 }

@@ -3,7 +3,7 @@
 //! a value longer than its CRM field is refused (or, when the mapping says so, truncated and
 //! audited) instead of being written as it came.
 
-use connector_app::http::flows_api::admin;
+use connector_app::flows::admin;
 use connector_domain::Actor;
 use connector_domain::flow::{FlowId, FlowInput};
 use serde_json::{Value, json};

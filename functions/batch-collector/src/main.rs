@@ -24,7 +24,7 @@ mod tests {
     use connector_embedded::{OutboxMailer, SqliteDb};
 
     use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-    use connector_app::jobs::collector::{self, CollectorError, CollectorReport};
+    use connector_app::hie::collector::{self, CollectorError, CollectorReport};
     use connector_app::lambda::{JobFailure, batch_collector as handler};
     use lambda_runtime::{Diagnostic, LambdaEvent};
 

@@ -15,10 +15,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::Context;
+use crate::crm_to_ehr::delivery::{self, EhrDelivery};
+use crate::hie::collector::{self, CollectorOptions};
+use crate::hie::sender::HieSender;
 use crate::http::auth::{Authenticate, authenticated};
-use crate::jobs::collector::{self, CollectorOptions};
-use crate::jobs::delivery::{self, EhrDelivery};
-use crate::jobs::sender::HieSender;
 use crate::jobs::worker;
 
 /// Every route of the local host: the consent API behind `auth`; the HL7 inbound and CRM
@@ -116,7 +116,7 @@ async fn requeue_stale_deliveries(
 }
 
 /// Serves HL7 over MLLP for `channel` on `listener` until `shutdown`: the same inbound pipeline
-/// as `POST /hl7/{channel_id}` (see [`crate::inbound::mllp_handler`]).
+/// as `POST /hl7/{channel_id}` (see [`crate::ehr_to_crm::mllp_handler`]).
 pub fn spawn_mllp(
     ctx: &Arc<Context>,
     listener: tokio::net::TcpListener,
@@ -124,6 +124,6 @@ pub fn spawn_mllp(
     channel: String,
     shutdown: CancellationToken,
 ) -> JoinHandle<()> {
-    let handler = crate::inbound::mllp_handler(Arc::clone(ctx), channel);
+    let handler = crate::ehr_to_crm::mllp_handler(Arc::clone(ctx), channel);
     tokio::spawn(serve_with(listener, config, handler, shutdown))
 }

@@ -5,13 +5,15 @@
 
 pub mod config;
 pub mod context;
+pub mod crm_to_ehr;
+pub mod ehr_to_crm;
+pub mod flows;
+pub mod hie;
 pub mod host;
 pub mod http;
-pub mod inbound;
 pub mod jobs;
 #[cfg(feature = "lambda-init")]
 pub mod lambda;
-pub mod outbound;
 pub mod telemetry;
 
 pub use config::{Config, ConfigError, CrmConfig, StoreConfig};

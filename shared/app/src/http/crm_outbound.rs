@@ -1,6 +1,6 @@
 //! The crm-outbound webhook API: `POST /crm/webhooks/{channel_id}` with a LeadSquared webhook
 //! body and LeadSquared's `entityType`, `entityId`, `eventType` query parameters (plus our
-//! `event`, see [`crate::outbound::payload::event_of`]). Authenticated by the channel's webhook
+//! `event`, see [`crate::crm_to_ehr::payload::event_of`]). Authenticated by the channel's webhook
 //! token in its custom header (LeadSquared webhooks are unsigned), compared in constant time.
 //! `HEAD` answers 200, as LeadSquared's webhook guidance asks.
 //!
@@ -21,7 +21,7 @@ use serde_json::json;
 
 use super::problem::Problem;
 use crate::Context;
-use crate::outbound::{WebhookQuery, WebhookReply, receive_webhook, token_header};
+use crate::crm_to_ehr::{WebhookQuery, WebhookReply, receive_webhook, token_header};
 
 /// Every route of this API (method, template).
 pub const ROUTES: &[(&str, &str)] = &[

@@ -10,8 +10,6 @@
 //! secrets are written (never read) through [`secrets`]. Nothing here logs a template, a
 //! message, a payload, a mapped value or a secret.
 
-pub mod admin;
-pub mod preview;
 pub mod secrets;
 
 use std::sync::Arc;
@@ -29,9 +27,9 @@ use connector_domain::ports::SecretStatus;
 use connector_domain::{ValidationError, ValidationErrors};
 use serde::{Deserialize, Serialize};
 
-use self::admin::{AdminError, AdminPorts};
-use self::preview::{FlowPreview, PreviewError, TemplateFields, TestInput};
 use crate::Context;
+use crate::flows::admin::{self, AdminError, AdminPorts};
+use crate::flows::preview::{self, FlowPreview, PreviewError, TemplateFields, TestInput};
 use crate::http::JsonBody;
 use crate::http::auth::Caller;
 use crate::http::problem::Problem;

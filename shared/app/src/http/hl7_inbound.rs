@@ -1,5 +1,5 @@
 //! The hl7-inbound API: `POST /hl7/{channel_id}` with an ER7 body, signed with the channel's
-//! HMAC secret (see [`crate::inbound::signature`]). Answers the HL7 ACK (AA, AE or AR) with 200
+//! HMAC secret (see [`crate::ehr_to_crm::signature`]). Answers the HL7 ACK (AA, AE or AR) with 200
 //! and `x-application/hl7-v2+er7`; 401 (bad signature), 404 (unknown channel), 500
 //! `/problems/channel-misconfigured` (the channel's secret reference does not resolve: an
 //! administrator must store the secret or fix the channel; resending does not help) and 503
@@ -20,7 +20,7 @@ use connector_domain::flow::channel::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
 
 use super::problem::Problem;
 use crate::Context;
-use crate::inbound::{Authentication, ER7_CONTENT_TYPE, InboundReply, receive};
+use crate::ehr_to_crm::{Authentication, ER7_CONTENT_TYPE, InboundReply, receive};
 
 /// Every route of this API (method, template), as the SAM template and OpenAPI list them.
 pub const ROUTES: &[(&str, &str)] = &[("POST", "/hl7/{channel_id}")];

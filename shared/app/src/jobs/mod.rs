@@ -1,9 +1,5 @@
-//! The background jobs, independent of their host: the batch collector (EventBridge schedule on
-//! AWS, an interval in `connector serve`) and the HIE sender (SQS on AWS, the embedded queue in
-//! `connector serve`), the EHR delivery (the FIFO delivery queue), and the queue worker that
-//! serves both where the host pulls its own work.
+//! The generic queue worker (receive, handle the batch, delete or release, idle wait) that
+//! serves the HIE sender ([`crate::hie::sender`]) and the EHR delivery
+//! ([`crate::crm_to_ehr::delivery`]) where the host pulls its own work.
 
-pub mod collector;
-pub mod delivery;
-pub mod sender;
 pub mod worker;

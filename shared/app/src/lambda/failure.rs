@@ -4,7 +4,7 @@
 
 use lambda_runtime::Diagnostic;
 
-use crate::jobs::collector::CollectorError;
+use crate::hie::collector::CollectorError;
 
 /// A failed invocation: the error type and message Lambda shows, nothing of the cause.
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -9,9 +9,9 @@ use lambda_runtime::LambdaEvent;
 
 use super::{JobFailure, sqs};
 use crate::Context;
-use crate::jobs::collector::{self, CollectorOptions, CollectorReport};
-use crate::jobs::delivery::EhrDelivery;
-use crate::jobs::sender::HieSender;
+use crate::crm_to_ehr::delivery::EhrDelivery;
+use crate::hie::collector::{self, CollectorOptions, CollectorReport};
+use crate::hie::sender::HieSender;
 
 /// batch-collector: one collector run per scheduled EventBridge event; returns the run's
 /// report (counts and watermarks, no patient data). Time comes from the context's clock, not

@@ -15,10 +15,10 @@ use serde_json::{Value, json};
 
 use super::query::QueryParams;
 use crate::Context;
+use crate::hie::collector::{PlanStatus, preview};
 use crate::http::JsonBody;
 use crate::http::auth::Caller;
 use crate::http::problem::Problem;
-use crate::jobs::collector::{PlanStatus, preview};
 
 impl From<AppointmentError> for Problem {
     fn from(err: AppointmentError) -> Self {

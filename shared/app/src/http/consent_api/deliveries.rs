@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 
 use super::query::QueryParams;
 use crate::Context;
+use crate::crm_to_ehr::delivery::{RedriveError, redrive as redrive_delivery};
 use crate::http::auth::Caller;
 use crate::http::problem::Problem;
-use crate::jobs::delivery::{RedriveError, redrive as redrive_delivery};
 
 /// The most deliveries one list returns.
 const MAX_LIMIT: usize = 500;

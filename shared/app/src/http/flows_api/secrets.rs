@@ -16,16 +16,11 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
-use connector_domain::audit::{AuditEntry, LogType, Outcome};
-use connector_domain::flow::SecretRef;
-use connector_domain::flow::SecretValue;
-use connector_domain::flow::secret::LocalSecret;
 use connector_domain::ports::LocalSecretStore;
-use connector_domain::{ValidationError, ValidationErrors};
 use serde::{Deserialize, Serialize};
 
 use crate::Context;
+use crate::flows::secrets::{self, SecretItem, SetSecretError};
 use crate::http::JsonBody;
 use crate::http::auth::Caller;
 use crate::http::problem::Problem;
@@ -35,14 +30,6 @@ use crate::http::problem::Problem;
 #[serde(deny_unknown_fields)]
 pub(crate) struct SecretBody {
     value: Option<String>,
-}
-
-/// One listed secret: never its value.
-#[derive(Debug, Serialize)]
-pub(crate) struct SecretItem {
-    name: String,
-    reference: SecretRef,
-    updated_at: DateTime<Utc>,
 }
 
 /// `GET /secrets`'s answer.
@@ -77,34 +64,12 @@ pub(crate) async fn put(
 ) -> Result<StatusCode, Problem> {
     let actor = caller.require_admin()?;
     let store = store(&ctx)?;
-    let mut errors = ValidationErrors::default();
-    let name = errors.check(
-        LocalSecret::parse_name(&name).map_err(|e| ValidationError::new("name", e.to_string())),
-    );
-    let value = match body.value {
-        Some(value) if !value.is_empty() => Some(SecretValue::new(value.into_bytes())),
-        Some(_) => {
-            errors.push(ValidationError::new("value", "must not be empty"));
-            None
-        }
-        None => {
-            errors.push(ValidationError::new("value", "is required"));
-            None
-        }
-    };
-    let (Some(name), Some(value)) = (name, value) else {
-        return Err(Problem::validation(errors));
-    };
-    let now = ctx.clock.now();
-    let entry = AuditEntry::new(
-        LogType::ConfigurationChanges,
-        now,
-        actor.clone(),
-        "secret.set",
-        Outcome::Success,
-    )
-    .with_detail(serde_json::json!({ "name": name, "reference": format!("local:{name}") }));
-    store.set(&name, &value, now, &entry).await?;
+    let name = secrets::set(store, actor, &name, body.value, ctx.clock.now())
+        .await
+        .map_err(|err| match err {
+            SetSecretError::Invalid(errors) => Problem::validation(errors),
+            SetSecretError::Store(err) => err.into(),
+        })?;
     tracing::info!(secret = %name, "local secret set");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -115,15 +80,6 @@ pub(crate) async fn list(
     caller: Caller,
 ) -> Result<Json<SecretList>, Problem> {
     caller.require_admin()?;
-    let items = store(&ctx)?
-        .list()
-        .await?
-        .into_iter()
-        .map(|s| SecretItem {
-            reference: s.reference(),
-            name: s.name,
-            updated_at: s.updated_at,
-        })
-        .collect();
+    let items = secrets::list(store(&ctx)?).await?;
     Ok(Json(SecretList { items }))
 }

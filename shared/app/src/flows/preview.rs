@@ -326,7 +326,7 @@ pub fn preview_ehr_to_crm(flow: &Flow, message: &str) -> Result<EhrToCrmPreview,
 }
 
 /// The CRM fields of a webhook payload for `flow`, read exactly as the crm-outbound pipeline
-/// reads a webhook body ([`crate::outbound::payload::parse`]).
+/// reads a webhook body ([`crate::crm_to_ehr::payload::parse`]).
 ///
 /// # Errors
 /// On `payload`: not a JSON object, or without the lead's id.
@@ -339,7 +339,7 @@ pub fn webhook_fields(
         Entity::Activity => WebhookEvent::ActivityUpdate,
     });
     let body = serde_json::to_vec(payload).unwrap_or_default();
-    crate::outbound::payload::parse(&body, event, None)
+    crate::crm_to_ehr::payload::parse(&body, event, None)
         .map(|p| p.fields)
         .map_err(|e| ValidationError::new("payload", e.to_string()).into())
 }

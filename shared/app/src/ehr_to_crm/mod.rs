@@ -1,9 +1,10 @@
-//! The inbound HL7 pipeline (EHR -> connector), the same for every transport: the hl7-inbound
-//! HTTP route (Lambda and `connector serve`) and the MLLP listener of `connector serve --mllp`.
+//! The EHR -> CRM service: the HL7 pipeline (EHR -> connector -> CRM), the same for every
+//! transport: the hl7-inbound HTTP route (Lambda and `connector serve`) and the MLLP listener of
+//! `connector serve --mllp`.
 //!
 //! For one message: find the channel; check its signature (HTTP; an MLLP listener is bound to
 //! one channel and trusted); parse; claim (channel, MSH-10) in the inbound ledger so a resent
-//! message changes nothing; feed the HIE side ([`hie_feed`]); run every enabled ehr_to_crm flow
+//! message changes nothing; feed the HIE side ([`crate::hie::hl7_feed`]); run every enabled ehr_to_crm flow
 //! of the channel that takes the event ([`crm_sync`]); record the outcome with one
 //! `hl7_inbound` audit entry in the same transaction that closes the ledger record; answer an
 //! ACK: AA when everything succeeded, AE (with an ERR per failure) when something failed (a
@@ -13,7 +14,6 @@
 //! The ACK is built only after the ledger record is durably closed.
 
 pub mod crm_sync;
-pub mod hie_feed;
 pub mod misconfigured;
 pub mod signature;
 
@@ -29,7 +29,7 @@ use connector_hl7::{AckBuilder, AckCode, AckError, ErrorCode, ErrorLocation, Mes
 use serde_json::json;
 
 use crate::Context;
-use crate::inbound::signature::SignatureError;
+use crate::ehr_to_crm::signature::SignatureError;
 
 /// How long a handler holds a message before another may take it over.
 pub const CLAIM_LEASE: chrono::Duration = chrono::Duration::minutes(2);

@@ -19,11 +19,11 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::crm_sync::{FlowFailure, Progress, run_flow};
-use super::hie_feed::{self, HieEvent};
 use super::{
     CLAIM_LEASE, InboundReply, ack, event_name, location, reject, rejection_ack, rejection_entry,
 };
 use crate::Context;
+use crate::hie::hl7_feed::{self, HieEvent};
 
 /// A step's result: go on with `T`, or answer with the reply now.
 type Step<T> = Result<ControlFlow<InboundReply, T>, StoreError>;
@@ -289,7 +289,7 @@ impl<'a> Received<'a> {
             result.detail = json!({ "outcome": "done_before" });
             return Ok(result);
         }
-        match hie_feed::apply(self.ctx, message, hie_event).await {
+        match hl7_feed::apply(self.ctx, message, hie_event).await {
             Ok(outcome) => {
                 result.patient_id.clone_from(&outcome.patient_id);
                 result.appointment_id.clone_from(&outcome.appointment_id);
@@ -434,7 +434,7 @@ fn without_repeats(errors: Vec<AckError>) -> Vec<AckError> {
 }
 
 /// The ERR for a value the HIE side refused: 101 when missing, 102 when unusable, at its field.
-fn refused_value_error(refused: &hie_feed::RefusedValue) -> AckError {
+fn refused_value_error(refused: &hl7_feed::RefusedValue) -> AckError {
     let code = if refused.missing {
         ErrorCode::RequiredFieldMissing
     } else {

@@ -1,5 +1,5 @@
-//! The HIE side of inbound HL7: ADT registration events register or update the patient (Opt-In
-//! By Default applies to new patients), SIU scheduling events upsert the appointment, and a
+//! The HIE side of the EHR's HL7 messages (fed by [`crate::ehr_to_crm`]): ADT registration
+//! events register or update the patient (Opt-In By Default applies to new patients), SIU scheduling events upsert the appointment, and a
 //! charge (DFT^P03) or an SIU whose filler status is `Complete` marks the appointment
 //! transitioned, as `POST /appointments/{id}/transition` does.
 //!

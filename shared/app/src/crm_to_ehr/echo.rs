@@ -2,8 +2,8 @@
 //! inbound HL7 message), the CRM may fire a webhook for it. That webhook only echoes what the
 //! EHR already has and must not travel back.
 //!
-//! The inbound pipeline reads each such record back right after writing it and remembers it
-//! ([`record_write`]: the entity, the CRM user its `ModifiedBy` names, and a digest of every
+//! The EHR -> CRM pipeline ([`crate::ehr_to_crm`]) reads each such record back right after
+//! writing it and remembers it ([`record_write`]: the entity, the CRM user its `ModifiedBy` names, and a digest of every
 //! field). A webhook for the same entity within [`ECHO_WINDOW`] is an echo only when it carries
 //! nothing but that write: its `ModifiedBy` is the connector's CRM user, and every field the
 //! flows that would run map equals the record as the write left it

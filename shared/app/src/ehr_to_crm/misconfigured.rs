@@ -77,10 +77,10 @@ mod tests {
     fn over_mllp_a_misconfigured_channel_is_an_ar_with_an_err() {
         let message = "MSH|^~\\&|EHR|NORTH|CONNECTOR|CRM|20261121090000||ADT^A04|MC-1|P|2.5\r";
         let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
-        let reply = crate::inbound::InboundReply::ChannelMisconfigured {
+        let reply = crate::ehr_to_crm::InboundReply::ChannelMisconfigured {
             field: "inbound.secret",
         };
-        let ack = crate::inbound::reply_as_ack(reply, message.as_bytes(), now);
+        let ack = crate::ehr_to_crm::reply_as_ack(reply, message.as_bytes(), now);
         let parsed = connector_hl7::Message::parse(&ack).unwrap();
         let info = connector_hl7::AckInfo::read(&parsed).unwrap();
         assert_eq!(info.code.as_str(), "AR", "{ack}");

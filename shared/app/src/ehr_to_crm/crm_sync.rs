@@ -23,7 +23,7 @@
 //! finds the lead.
 //!
 //! After each create (and activity update) that a CRM webhook may echo, the record is read
-//! back from the CRM and remembered for echo suppression ([`crate::outbound::echo`]): the
+//! back from the CRM and remembered for echo suppression ([`crate::crm_to_ehr::echo`]): the
 //! state right after the write and the CRM user it names. Lead updates are not read back: the
 //! connector updates leads without LeadSquared's `postUpdatedLead=true`, so they fire no
 //! webhook.
@@ -117,7 +117,7 @@ impl Progress<'_> {
     /// the record as read back right after the write. A failure costs one echoed message at
     /// worst, so it is logged, not returned.
     async fn remember(&self, entity: Entity, id: &str, state: &[CrmField]) {
-        crate::outbound::echo::record_write(self.crm_writes, entity, id, state, self.now).await;
+        crate::crm_to_ehr::echo::record_write(self.crm_writes, entity, id, state, self.now).await;
     }
 
     /// Whether a write that fires `event` should be read back and remembered.

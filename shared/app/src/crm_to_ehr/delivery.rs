@@ -275,7 +275,7 @@ pub async fn redrive(
     )
     .with_detail(json!({ "delivery_id": id.as_str() }));
     let deliveries = ctx.deliveries.redrive(id, now, &entry).await?;
-    crate::outbound::enqueue_redriven(ctx, &deliveries).await?;
+    crate::crm_to_ehr::enqueue_redriven(ctx, &deliveries).await?;
     Ok(deliveries.into_iter().map(|d| d.delivery_id).collect())
 }
 
@@ -313,7 +313,7 @@ pub async fn requeue_stale(
         .filter(|d| d.updated_at <= cutoff)
         .collect();
     stale.sort_by(|a, b| a.delivery_id.cmp(&b.delivery_id));
-    crate::outbound::enqueue(ctx, &stale).await?;
+    crate::crm_to_ehr::enqueue(ctx, &stale).await?;
     if !stale.is_empty() {
         tracing::warn!(count = stale.len(), "re-enqueued deliveries left queued");
     }

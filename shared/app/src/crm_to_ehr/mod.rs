@@ -1,4 +1,5 @@
-//! The CRM -> EHR pipeline's intake: a CRM webhook becomes HL7 deliveries.
+//! The CRM -> EHR service. Its intake (this module): a CRM webhook becomes HL7 deliveries;
+//! their delivery to the EHR is [`delivery`].
 //!
 //! For one webhook: find the channel and check its webhook token (constant time); read the
 //! payload ([`payload`]); drop echoes of the connector's own CRM writes ([`echo`]: only a
@@ -7,12 +8,12 @@
 //! flow's time zone, a new MSH-10); record the webhook (deduplicated on event, entity id and
 //! modification time) with its deliveries in one transaction; enqueue the delivery ids on the
 //! delivery queue, one FIFO group per patient (the lead), and wake this process's delivery
-//! worker. The message text stays in the store; the queue carries ids only. Delivery itself is
-//! [`crate::jobs::delivery`].
+//! worker. The message text stays in the store; the queue carries ids only.
 //!
 //! A webhook whose deliveries were recorded but not all enqueued (the queue failed) is answered
 //! 503; the CRM's retry is then a duplicate, which re-enqueues the deliveries still queued.
 
+pub mod delivery;
 pub mod echo;
 pub mod payload;
 
@@ -352,7 +353,7 @@ async fn duplicate(ctx: &Context, key: &WebhookKey) -> Result<WebhookReply, Inta
 /// deduplication id is the delivery's id, attempts and last change. Redriven deliveries go
 /// through [`enqueue_redriven`] instead.
 ///
-/// [`requeue_stale`]: crate::jobs::delivery::requeue_stale
+/// [`requeue_stale`]: crate::crm_to_ehr::delivery::requeue_stale
 pub async fn enqueue(ctx: &Context, deliveries: &[Delivery]) -> Result<(), QueueError> {
     send(ctx, deliveries, |d| {
         format!(
