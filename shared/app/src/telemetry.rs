@@ -4,7 +4,8 @@
 //!
 //! What may be logged: ids, outcomes, counts, route templates, error kinds. Never names, birth
 //! dates, addresses, phones, e-mails, MRNs or HL7 payloads; the domain's PHI types print a
-//! redaction marker even if someone tries.
+//! redaction marker even if someone tries. Errors are logged as their cause chain
+//! ([`error_chain`]): error texts name kinds, ids and fields, never values.
 
 use tracing::Subscriber;
 use tracing_subscriber::EnvFilter;
@@ -54,4 +55,16 @@ where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
     tracing::subscriber::set_global_default(subscriber(writer)).is_ok()
+}
+
+/// `error: cause: cause` for an error and its sources.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

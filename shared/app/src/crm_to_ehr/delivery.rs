@@ -202,7 +202,7 @@ pub async fn handle_batch(ctx: &Context, batch: &[QueuedMessage]) -> Vec<Kept> {
             Ok(id) => match handle(ctx, &id).await {
                 Ok(d) => d,
                 Err(e) => {
-                    tracing::error!(delivery_id = %id, error = %crate::http::problem::error_chain(&e), "delivery store failure");
+                    tracing::error!(delivery_id = %id, error = %crate::telemetry::error_chain(&e), "delivery store failure");
                     Disposition::RetryAfter(Duration::from_secs(30))
                 }
             },

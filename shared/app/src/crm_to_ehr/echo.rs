@@ -44,7 +44,7 @@ pub async fn record_write(
         );
     }
     if let Err(e) = log.record(&write).await {
-        tracing::warn!(error = %crate::http::problem::error_chain(&e), "cannot record a CRM write for echo suppression");
+        tracing::warn!(error = %crate::telemetry::error_chain(&e), "cannot record a CRM write for echo suppression");
     }
 }
 

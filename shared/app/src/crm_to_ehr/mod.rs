@@ -129,7 +129,7 @@ pub async fn receive_webhook(
     match process(ctx, channel, event, payload, body).await {
         Ok(reply) => reply,
         Err(e) => {
-            tracing::error!(channel_id = %channel.channel_id, error = %crate::http::problem::error_chain(&e), "webhook intake failed");
+            tracing::error!(channel_id = %channel.channel_id, error = %crate::telemetry::error_chain(&e), "webhook intake failed");
             WebhookReply::Unavailable
         }
     }
@@ -418,7 +418,7 @@ async fn complete_with_lead(ctx: &Context, flows: &[Flow], payload: &mut CrmPayl
         }
         Ok(None) => {}
         Err(e) => {
-            tracing::warn!(lead_id = %payload.lead_id, error = %crate::http::problem::error_chain(&e), "cannot read the activity's lead");
+            tracing::warn!(lead_id = %payload.lead_id, error = %crate::telemetry::error_chain(&e), "cannot read the activity's lead");
         }
     }
 }

@@ -183,7 +183,7 @@ impl Progress<'_> {
         let holder = self.holder();
         for lock in locks {
             if let Err(e) = self.ledger.unlock_key(lock, &holder).await {
-                tracing::warn!(channel_id = %self.key.channel_id, error = %crate::http::problem::error_chain(&e), "cannot release a search key lock; it lapses with its lease");
+                tracing::warn!(channel_id = %self.key.channel_id, error = %crate::telemetry::error_chain(&e), "cannot release a search key lock; it lapses with its lease");
             }
         }
     }
@@ -457,7 +457,7 @@ async fn read_back_lead(crm: &dyn Crm, saver: &Progress<'_>, id: &LeadId) {
             tracing::warn!(lead_id = %id.0, "the lead just written cannot be read back; its webhook will not be taken for an echo");
         }
         Err(e) => {
-            tracing::warn!(lead_id = %id.0, error = %crate::http::problem::error_chain(&e), "cannot read the lead back; its webhook will not be taken for an echo");
+            tracing::warn!(lead_id = %id.0, error = %crate::telemetry::error_chain(&e), "cannot read the lead back; its webhook will not be taken for an echo");
         }
     }
 }
@@ -485,7 +485,7 @@ async fn read_back_activity(
             tracing::warn!(activity_id = %id.0, "the activity just written cannot be read back; its webhook will not be taken for an echo");
         }
         Err(e) => {
-            tracing::warn!(activity_id = %id.0, error = %crate::http::problem::error_chain(&e), "cannot read the activity back; its webhook will not be taken for an echo");
+            tracing::warn!(activity_id = %id.0, error = %crate::telemetry::error_chain(&e), "cannot read the activity back; its webhook will not be taken for an echo");
         }
     }
 }

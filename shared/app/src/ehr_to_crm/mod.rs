@@ -91,7 +91,7 @@ pub async fn receive(
         Ok(Some(channel)) => channel,
         Ok(None) => return InboundReply::UnknownChannel,
         Err(e) => {
-            tracing::error!(channel_id = %channel_id, error = %crate::http::problem::error_chain(&e), "cannot read the channel");
+            tracing::error!(channel_id = %channel_id, error = %crate::telemetry::error_chain(&e), "cannot read the channel");
             return InboundReply::Unavailable;
         }
     };
@@ -111,7 +111,7 @@ pub async fn receive(
                 };
             }
             Err(e) => {
-                tracing::error!(channel_id = %channel_id, error = %crate::http::problem::error_chain(&e), "cannot read the channel's HMAC secret");
+                tracing::error!(channel_id = %channel_id, error = %crate::telemetry::error_chain(&e), "cannot read the channel's HMAC secret");
                 return InboundReply::Unavailable;
             }
         };
@@ -125,7 +125,7 @@ pub async fn receive(
     match pipeline::process(ctx, &channel, body, now).await {
         Ok(reply) => reply,
         Err(e) => {
-            tracing::error!(channel_id = %channel_id, error = %crate::http::problem::error_chain(&e), "inbound store failure");
+            tracing::error!(channel_id = %channel_id, error = %crate::telemetry::error_chain(&e), "inbound store failure");
             InboundReply::Unavailable
         }
     }

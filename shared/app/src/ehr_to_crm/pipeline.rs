@@ -308,7 +308,7 @@ impl<'a> Received<'a> {
                 }
             }
             Err(e) => {
-                tracing::warn!(channel_id = %key.channel_id, control_id = %key.control_id, error = %crate::http::problem::error_chain(&e), "HIE feed failed");
+                tracing::warn!(channel_id = %key.channel_id, control_id = %key.control_id, error = %crate::telemetry::error_chain(&e), "HIE feed failed");
                 result.detail = json!({ "outcome": "failed", "error": "store" });
                 errors.push(AckError::new(ErrorCode::ApplicationInternalError));
             }
@@ -411,7 +411,7 @@ async fn run_flows(
                     control_id = %saver.key.control_id,
                     flow_id = %flow.flow_id,
                     failure = failure.kind(),
-                    error = %crate::http::problem::error_chain(&failure),
+                    error = %crate::telemetry::error_chain(&failure),
                     "flow failed"
                 );
                 errors.push(flow_error(&failure));

@@ -582,7 +582,7 @@ pub async fn run_every(
 ) {
     loop {
         if let Err(err) = run(&ctx, options).await {
-            tracing::error!(error.chain = %crate::http::problem::error_chain(&err), "collector run failed; the next run resumes");
+            tracing::error!(error.chain = %crate::telemetry::error_chain(&err), "collector run failed; the next run resumes");
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}

@@ -290,7 +290,7 @@ impl Attempt<'_> {
                 Ok(SendOutcome::Sent { message_id })
             }
             Err(MailError::Permanent(cause)) => {
-                let detail = subject.detail(json!({"error": "rejected", "message": crate::http::problem::error_chain(cause.as_ref())}));
+                let detail = subject.detail(json!({"error": "rejected", "message": crate::telemetry::error_chain(cause.as_ref())}));
                 let audit = subject.audit(
                     entry(work, "appointment.failed", Outcome::Error, at).with_detail(detail),
                 );
@@ -299,7 +299,7 @@ impl Attempt<'_> {
                 Ok(SendOutcome::Failed)
             }
             Err(MailError::Transient(cause)) => {
-                let detail = subject.detail(json!({"error": "transient", "message": crate::http::problem::error_chain(cause.as_ref()), "receive_count": self.receive_count}));
+                let detail = subject.detail(json!({"error": "transient", "message": crate::telemetry::error_chain(cause.as_ref()), "receive_count": self.receive_count}));
                 let audit = subject.audit(
                     entry(work, "appointment.retry", Outcome::Error, at).with_detail(detail),
                 );
@@ -380,7 +380,7 @@ pub async fn handle_batch(ctx: &Context, deliveries: &[QueuedMessage]) -> Vec<St
             Ok(outcome) if outcome.retry() => keep.push(delivery.message_id.clone()),
             Ok(_) => {}
             Err(err) => {
-                tracing::error!(error.chain = %crate::http::problem::error_chain(&err), "store failure; message kept for retry");
+                tracing::error!(error.chain = %crate::telemetry::error_chain(&err), "store failure; message kept for retry");
                 keep.push(delivery.message_id.clone());
             }
         }

@@ -9,6 +9,8 @@ use connector_domain::settings::SettingsError;
 use connector_domain::{StoreError, ValidationError};
 use serde::Serialize;
 
+use crate::telemetry::error_chain;
+
 /// A problem response.
 #[derive(Debug, Clone, Serialize)]
 pub struct Problem {
@@ -130,18 +132,6 @@ impl Problem {
             "an internal error occurred",
         )
     }
-}
-
-/// `error: cause: cause` for an error and its sources.
-pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 impl IntoResponse for Problem {

@@ -103,7 +103,7 @@ pub async fn run(
             Ok(0) => idle,
             Ok(_) => Duration::ZERO,
             Err(err) => {
-                tracing::error!(queue = job.queue_name(), error.chain = %crate::http::problem::error_chain(&err), "queue unavailable");
+                tracing::error!(queue = job.queue_name(), error.chain = %crate::telemetry::error_chain(&err), "queue unavailable");
                 idle
             }
         };

@@ -42,7 +42,7 @@ impl From<JobFailure> for Diagnostic {
 impl From<CollectorError> for JobFailure {
     fn from(err: CollectorError) -> Self {
         tracing::error!(
-            error.chain = %crate::http::problem::error_chain(&err),
+            error.chain = %crate::telemetry::error_chain(&err),
             "collector run failed; the next scheduled run resumes from the watermark"
         );
         match err {

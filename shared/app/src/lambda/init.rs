@@ -13,7 +13,7 @@ use lambda_runtime_api_client::body::Body;
 use lambda_runtime_api_client::{Client, build_request};
 use serde_json::json;
 
-use crate::http::problem::error_chain;
+use crate::telemetry::error_chain;
 use crate::{Config, Context};
 
 /// The `errorType` (and `Lambda-Runtime-Function-Error-Type`) of a configuration that stops a
