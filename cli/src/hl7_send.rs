@@ -12,7 +12,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use connector_app::ehr_to_crm::signature::sign;
 use connector_domain::flow::channel::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use connector_hl7::{AckInfo, Message};
-use connector_transport::{MllpConfig, MllpConnection, Outcome};
+use connector_transport::{AttemptOutcome, MllpConfig, MllpConnection};
 
 /// Options of `connector hl7 send`.
 #[derive(Debug, clap::Args)]
@@ -128,7 +128,7 @@ async fn send_all(args: SendArgs) -> Result<()> {
                 .send(&body)
                 .await
                 .map_err(|e| anyhow!("{}: {e}", file.display()))?;
-            all_accepted &= matches!(outcome, Outcome::Delivered { .. });
+            all_accepted &= matches!(outcome, AttemptOutcome::Delivered { .. });
             println!("{}\t{outcome}", file.display());
         }
         connection.close().await;

@@ -12,7 +12,7 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
-use connector_domain::audit::{AuditEntry, LogType, Outcome};
+use connector_domain::audit::{AuditEntry, AuditOutcome, LogType};
 use connector_domain::flow::SecretValue;
 use connector_domain::flow::secret::LocalSecret;
 use connector_domain::{Actor, Role};
@@ -57,7 +57,7 @@ pub fn run(cmd: SecretCommand, input: &mut dyn Read) -> anyhow::Result<()> {
                 now,
                 Actor::new("cli", Role::Admin),
                 "secret.set",
-                Outcome::Success,
+                AuditOutcome::Success,
             )
             .with_detail(serde_json::json!({ "name": name, "reference": format!("local:{name}") }));
             runtime

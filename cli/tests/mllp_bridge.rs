@@ -15,7 +15,7 @@ use connector_domain::flow::channel::{SIGNATURE_HEADER, TIMESTAMP_HEADER, signed
 use connector_hl7::ack::AckInfo;
 use connector_hl7::mllp;
 use connector_hl7::{AckBuilder, AckCode, Message, MllpDecoder};
-use connector_transport::{MllpConfig, MllpConnection, Outcome};
+use connector_transport::{AttemptOutcome, MllpConfig, MllpConnection};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -184,8 +184,8 @@ fn ehr(port: u16) -> MllpConnection {
 }
 
 /// The AR the bridge answers when the API does not give an ACK: for this message, ERR 207.
-fn bridge_ar() -> Outcome {
-    Outcome::Rejected {
+fn bridge_ar() -> AttemptOutcome {
+    AttemptOutcome::Rejected {
         ack_code: Some(AckCode::ApplicationReject),
         error: Some("207 Application internal error".to_owned()),
     }
@@ -199,7 +199,7 @@ async fn frames_are_signed_forwarded_and_acked() {
     for id in ["B-1", "B-2", "B-3"] {
         assert_eq!(
             ehr.send(&message(id)).await.unwrap(),
-            Outcome::Delivered {
+            AttemptOutcome::Delivered {
                 ack_code: AckCode::ApplicationAccept
             },
             "{id}"

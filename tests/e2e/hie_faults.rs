@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::Duration;
 use connector_app::Context;
 use connector_app::hie::collector;
-use connector_app::hie::sender::{self, SendOutcome};
+use connector_app::hie::sender::{self, HieSendResult};
 use connector_domain::hie::{HieWork, SkipReason};
 use connector_embedded::QueueOptions;
 use connector_testkit::faults::{CrashingCheckpoint, MailFault};
@@ -141,7 +141,7 @@ async fn a_message_delivered_twice_is_sent_once() {
     assert_eq!(
         outcomes
             .iter()
-            .filter(|o| matches!(o, SendOutcome::Sent { .. }))
+            .filter(|o| matches!(o, HieSendResult::Sent { .. }))
             .count(),
         1,
         "{outcomes:?}"
@@ -232,7 +232,7 @@ async fn a_revoke_between_collect_and_send_stops_the_send() {
     // Delivered again later, it stays skipped.
     assert_eq!(
         sender::handle(&app.ctx, &work, 2).await.unwrap(),
-        SendOutcome::Duplicate
+        HieSendResult::Duplicate
     );
     let _ = SkipReason::Revoked;
 }

@@ -17,7 +17,7 @@ mod tests {
 
     use chrono::{TimeZone, Utc};
     use connector_app::Context;
-    use connector_domain::audit::{AuditEntry, LogType, Outcome};
+    use connector_domain::audit::{AuditEntry, AuditOutcome, LogType};
     use connector_domain::ports::QueueError;
     use connector_domain::settings::HieSettings;
     use connector_domain::{Actor, Clock, FixedClock, StoreError};
@@ -85,7 +85,7 @@ mod tests {
             clock.now(),
             Actor::system("test"),
             "settings.changed",
-            Outcome::Success,
+            AuditOutcome::Success,
         );
         ctx.settings.put(&settings, 0, &audit).await.unwrap();
         let report = handler(&ctx, event()).await.unwrap();

@@ -70,7 +70,7 @@ pub enum ConfigError {
     /// The AWS adapters' variables are missing or invalid.
     #[cfg(feature = "aws")]
     #[error("AWS configuration")]
-    Aws(#[source] connector_aws::ConfigError),
+    Aws(#[source] connector_aws::AwsConfigError),
     /// A variable has a value the connector does not understand.
     #[error("environment variable {name} is invalid: {why}")]
     Invalid {

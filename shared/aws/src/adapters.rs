@@ -2,7 +2,7 @@
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
-use crate::config::{AwsConfig, ConfigError};
+use crate::config::{AwsConfig, AwsConfigError};
 use crate::config_fault::ConfigFaultLog;
 use crate::counter::RequestCounter;
 use crate::dynamo::appointments::DynamoAppointmentStore;
@@ -86,7 +86,7 @@ impl AwsAdapters {
     }
 
     /// Reads [`AwsConfig::from_env`] and the SDK configuration ([`load_sdk_config`]).
-    pub async fn from_env() -> Result<Self, ConfigError> {
+    pub async fn from_env() -> Result<Self, AwsConfigError> {
         let config = AwsConfig::from_env()?;
         Ok(Self::new(&load_sdk_config().await, config))
     }

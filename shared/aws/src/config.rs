@@ -71,7 +71,7 @@ pub struct AwsConfig {
 
 /// A configuration problem, found at start-up so that a bad deployment fails loudly at INIT.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
+pub enum AwsConfigError {
     /// A required variable is missing or empty.
     #[error("environment variable {0} is required")]
     Missing(&'static str),
@@ -90,18 +90,18 @@ impl AwsConfig {
     /// `FLOWS_TABLE`, `AUDIT_TABLE` (required); `HIE_QUEUE_URL`, `AUDIT_RETENTION_DAYS` (default
     /// 2192, six years), `SES_CONFIGURATION_SET`, `INBOUND_RETENTION_DAYS` (default 90),
     /// `DELIVERY_QUEUE_URL`, `DELIVERY_RETENTION_DAYS` (default 30) (optional).
-    pub fn from_env() -> Result<Self, ConfigError> {
+    pub fn from_env() -> Result<Self, AwsConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
     /// Reads the configuration through `lookup` (tests pass a map).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, AwsConfigError> {
         let get = |name: &str| {
             lookup(name)
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
         };
-        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+        let required = |name: &'static str| get(name).ok_or(AwsConfigError::Missing(name));
         let tables = TableNames {
             consents: required("CONSENTS_TABLE")?,
             appointments: required("APPOINTMENTS_TABLE")?,
@@ -112,7 +112,7 @@ impl AwsConfig {
             None => Ok(default),
             Some(text) => match text.parse::<u64>() {
                 Ok(days @ 1..=36_500) => Ok(Duration::from_secs(days * 24 * 60 * 60)),
-                _ => Err(ConfigError::Invalid {
+                _ => Err(AwsConfigError::Invalid {
                     name,
                     why: "expected a whole number of days between 1 and 36500",
                 }),
@@ -191,7 +191,7 @@ mod tests {
         pairs.push(("DELIVERY_RETENTION_DAYS", "36501"));
         assert_eq!(
             AwsConfig::from_lookup(env(&pairs)),
-            Err(ConfigError::Invalid {
+            Err(AwsConfigError::Invalid {
                 name: "DELIVERY_RETENTION_DAYS",
                 why: "expected a whole number of days between 1 and 36500",
             })
@@ -208,7 +208,7 @@ mod tests {
         pairs.push(("INBOUND_RETENTION_DAYS", "0"));
         assert_eq!(
             AwsConfig::from_lookup(env(&pairs)),
-            Err(ConfigError::Invalid {
+            Err(AwsConfigError::Invalid {
                 name: "INBOUND_RETENTION_DAYS",
                 why: "expected a whole number of days between 1 and 36500",
             })
@@ -218,7 +218,7 @@ mod tests {
     #[test]
     fn missing_table_is_named() {
         let err = AwsConfig::from_lookup(env(&TABLES[..3])).unwrap_err();
-        assert_eq!(err, ConfigError::Missing("AUDIT_TABLE"));
+        assert_eq!(err, AwsConfigError::Missing("AUDIT_TABLE"));
     }
 
     #[test]
@@ -236,7 +236,7 @@ mod tests {
             .collect();
         assert!(matches!(
             AwsConfig::from_lookup(env(&pairs)),
-            Err(ConfigError::Invalid { .. })
+            Err(AwsConfigError::Invalid { .. })
         ));
     }
 }

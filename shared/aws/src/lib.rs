@@ -21,7 +21,7 @@ pub mod sqs;
 
 pub use adapters::{AwsAdapters, load_sdk_config};
 pub use config::{
-    AwsConfig, ConfigError, DEFAULT_AUDIT_RETENTION, DEFAULT_DELIVERY_RETENTION,
+    AwsConfig, AwsConfigError, DEFAULT_AUDIT_RETENTION, DEFAULT_DELIVERY_RETENTION,
     DEFAULT_INBOUND_RETENTION, TableNames,
 };
 pub use counter::RequestCounter;

@@ -21,7 +21,7 @@ use serde_json::Value;
 use crate::config::LeadSquaredConfig;
 use crate::errors::{ClientBuildError, UNKNOWN_EXCEPTION, UnavailableError};
 use crate::limiter::Limiter;
-use crate::retry::{self, Failure, Idempotency, RetryPolicy, parse_retry_after};
+use crate::retry::{self, CrmRetryPolicy, Failure, Idempotency, parse_retry_after};
 use crate::wire;
 
 /// The access key header ("Authentication" page: `x-LSQ-AccessKey`; header names are
@@ -101,7 +101,7 @@ const MAX_LEADS_PER_SEARCH: usize = 1000;
 pub struct LeadSquaredClient {
     http: reqwest::Client,
     base: Url,
-    retry: RetryPolicy,
+    retry: CrmRetryPolicy,
     limiter: Option<Arc<Limiter>>,
     activity_page_size: u32,
     max_activity_pages: u32,

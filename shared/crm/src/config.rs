@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::limiter::RateLimit;
-use crate::retry::RetryPolicy;
+use crate::retry::CrmRetryPolicy;
 
 /// What `Debug` prints in place of a key.
 const REDACTED: &str = "[redacted]";
@@ -74,7 +74,7 @@ pub struct LeadSquaredConfig {
     /// Limit for establishing the connection.
     pub connect_timeout: Duration,
     /// Retries of rate-limited and failed attempts.
-    pub retry: RetryPolicy,
+    pub retry: CrmRetryPolicy,
     /// Client-side pacing of requests, or `None` to rely on the server's 429s alone.
     pub rate_limit: Option<RateLimit>,
     /// `RowCount` of each `ProspectActivity.svc/Retrieve` page when searching a lead's activities.
@@ -85,7 +85,7 @@ pub struct LeadSquaredConfig {
 }
 
 impl LeadSquaredConfig {
-    /// Production defaults: 15 s per attempt, 5 s to connect, [`RetryPolicy::default`],
+    /// Production defaults: 15 s per attempt, 5 s to connect, [`CrmRetryPolicy::default`],
     /// [`RateLimit::default`] (LeadSquared's documented 25 calls every 5 seconds), activity
     /// pages of 100 rows and at most 50 of them.
     pub fn new(base_url: impl Into<String>, access_key: AccessKey, secret_key: SecretKey) -> Self {
@@ -95,7 +95,7 @@ impl LeadSquaredConfig {
             secret_key,
             request_timeout: Duration::from_secs(15),
             connect_timeout: Duration::from_secs(5),
-            retry: RetryPolicy::default(),
+            retry: CrmRetryPolicy::default(),
             rate_limit: Some(RateLimit::default()),
             activity_page_size: 100,
             max_activity_pages: 50,
@@ -109,7 +109,7 @@ impl LeadSquaredConfig {
     }
 
     /// The same settings with another retry policy.
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+    pub fn with_retry(mut self, retry: CrmRetryPolicy) -> Self {
         self.retry = retry;
         self
     }

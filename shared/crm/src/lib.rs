@@ -38,4 +38,4 @@ pub use client::LeadSquaredClient;
 pub use config::{AccessKey, LeadSquaredConfig, SecretKey};
 pub use errors::{ClientBuildError, UnavailableError};
 pub use limiter::{RateLimit, RateLimitParseError};
-pub use retry::RetryPolicy;
+pub use retry::CrmRetryPolicy;

@@ -20,7 +20,7 @@ use tokio::time::Instant;
 
 /// How hard to retry one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
+pub struct CrmRetryPolicy {
     /// Attempts in total, the first included (1 = never retry).
     pub max_attempts: u32,
     /// Backoff before the first retry; doubled for each further retry.
@@ -32,7 +32,7 @@ pub struct RetryPolicy {
     pub budget: Duration,
 }
 
-impl Default for RetryPolicy {
+impl Default for CrmRetryPolicy {
     /// 4 attempts, 1 s initial backoff doubling to at most 8 s, within 30 s. LeadSquared counts
     /// limits per 5-second window, so waiting a few seconds is what clears a 429.
     fn default() -> Self {
@@ -45,7 +45,7 @@ impl Default for RetryPolicy {
     }
 }
 
-impl RetryPolicy {
+impl CrmRetryPolicy {
     /// Never retry.
     pub fn none() -> Self {
         Self {
@@ -93,7 +93,7 @@ pub(crate) enum Failure {
 /// Runs `attempt` (given the 1-based attempt number) until it succeeds, fails permanently, or the
 /// policy's attempts or budget run out. `endpoint` names the call in logs.
 pub(crate) async fn run<T, F, Fut>(
-    policy: &RetryPolicy,
+    policy: &CrmRetryPolicy,
     idempotency: Idempotency,
     endpoint: &'static str,
     mut attempt: F,
@@ -191,8 +191,8 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicU32, Ordering};
 
-    fn policy() -> RetryPolicy {
-        RetryPolicy {
+    fn policy() -> CrmRetryPolicy {
+        CrmRetryPolicy {
             max_attempts: 4,
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_millis(400),

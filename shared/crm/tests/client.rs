@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use connector_crm::fake::{self, FakeLeadSquared, Fault, FaultRule};
-use connector_crm::{LeadSquaredClient, RateLimit, RetryPolicy, SecretKey, UnavailableError};
+use connector_crm::{CrmRetryPolicy, LeadSquaredClient, RateLimit, SecretKey, UnavailableError};
 use connector_domain::crm::{ActivityId, ActivityInput, Crm, CrmError, CrmField, LeadId};
 use serde_json::json;
 
@@ -435,7 +435,7 @@ async fn retry_after_is_honoured() {
 async fn persistent_429_ends_as_rate_limited_within_the_budget() {
     let (fake, _) = start().await;
     let mut config = fake.config();
-    config.retry = RetryPolicy {
+    config.retry = CrmRetryPolicy {
         max_attempts: 50,
         initial_backoff: Duration::from_millis(50),
         max_backoff: Duration::from_millis(200),

@@ -52,7 +52,7 @@ impl LogType {
 /// How an audited action ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Outcome {
+pub enum AuditOutcome {
     /// Done.
     Success,
     /// Deliberately not done (e.g. no valid consent).
@@ -61,7 +61,7 @@ pub enum Outcome {
     Error,
 }
 
-impl Outcome {
+impl AuditOutcome {
     /// The outcome's wire name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -96,7 +96,7 @@ pub struct AuditEntry {
     /// What was done, e.g. `consent.created`, `consent.revoked`, `appointment.sent`.
     pub action: String,
     /// How it ended.
-    pub outcome: Outcome,
+    pub outcome: AuditOutcome,
     /// The patient concerned, if any.
     pub patient_id: Option<PatientId>,
     /// The appointment concerned, if any.
@@ -114,7 +114,7 @@ impl AuditEntry {
         at: DateTime<Utc>,
         actor: Actor,
         action: &str,
-        outcome: Outcome,
+        outcome: AuditOutcome,
     ) -> Self {
         Self {
             entry_id: uuid::Uuid::now_v7().to_string(),
@@ -169,7 +169,7 @@ pub struct AuditQuery {
     /// Only entries about this appointment.
     pub appointment_id: Option<AppointmentId>,
     /// Only entries with this outcome.
-    pub outcome: Option<Outcome>,
+    pub outcome: Option<AuditOutcome>,
     /// At most this many entries (1..=500).
     pub limit: usize,
     /// Continue after the page that returned this cursor.

@@ -555,7 +555,7 @@ pub trait CrmWriteLog: Send + Sync {
 
 /// How a delivery attempt ended on the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SendOutcome {
+pub enum EhrSendOutcome {
     /// The EHR accepted it: an AA or CA whose MSA-2 is the sent MSH-10.
     Delivered {
         /// `AA` or `CA`.
@@ -577,15 +577,15 @@ pub enum SendOutcome {
     NotSent,
 }
 
-impl SendOutcome {
+impl EhrSendOutcome {
     /// The outcome word audit entries and [`Delivery::last_outcome`] use.
     pub fn word(&self) -> String {
         match self {
-            SendOutcome::Delivered { .. } => "delivered".into(),
-            SendOutcome::Rejected { ack_code, .. } => format!("rejected_{ack_code}"),
-            SendOutcome::WrongAck => "wrong_ack".into(),
-            SendOutcome::NoAck => "no_ack".into(),
-            SendOutcome::NotSent => "not_sent".into(),
+            EhrSendOutcome::Delivered { .. } => "delivered".into(),
+            EhrSendOutcome::Rejected { ack_code, .. } => format!("rejected_{ack_code}"),
+            EhrSendOutcome::WrongAck => "wrong_ack".into(),
+            EhrSendOutcome::NoAck => "no_ack".into(),
+            EhrSendOutcome::NotSent => "not_sent".into(),
         }
     }
 }
@@ -595,5 +595,10 @@ impl SendOutcome {
 pub trait EhrTransport: Send + Sync {
     /// Sends `message` (ER7, whose MSH-10 is `control_id`) on `channel` and classifies the
     /// answer. Never logs the message.
-    async fn send(&self, channel: &Channel, control_id: &ControlId, message: &[u8]) -> SendOutcome;
+    async fn send(
+        &self,
+        channel: &Channel,
+        control_id: &ControlId,
+        message: &[u8],
+    ) -> EhrSendOutcome;
 }

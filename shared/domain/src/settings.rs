@@ -392,7 +392,7 @@ pub async fn update_settings(
     input: HieSettingsInput,
     actor: &crate::Actor,
 ) -> Result<HieSettings, SettingsError> {
-    use crate::audit::{AuditEntry, LogType, Outcome};
+    use crate::audit::{AuditEntry, AuditOutcome, LogType};
     for _ in 0..5 {
         let current = current_settings(store).await?;
         let next = input.clone().apply(&current.value)?;
@@ -412,7 +412,7 @@ pub async fn update_settings(
             clock.now(),
             actor.clone(),
             "settings.hie.updated",
-            Outcome::Success,
+            AuditOutcome::Success,
         )
         .with_detail(serde_json::json!({ "changed": changed }));
         match store.put(&next, current.version, &audit).await {

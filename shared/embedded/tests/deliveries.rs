@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use connector_domain::StoreError;
-use connector_domain::audit::{AuditEntry, AuditQuery, LogType, Outcome};
+use connector_domain::audit::{AuditEntry, AuditOutcome, AuditQuery, LogType};
 use connector_domain::crm::CrmField;
 use connector_domain::delivery::{
     AttemptEnd, CrmWrite, Delivery, DeliveryClaim, DeliveryId, DeliveryState, ECHO_WINDOW,
@@ -76,7 +76,7 @@ fn audit(action: &str, at: i64) -> AuditEntry {
         fixtures::at(at),
         fixtures::system(),
         action,
-        Outcome::Success,
+        AuditOutcome::Success,
     )
 }
 

@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use connector_domain::appointment::{Appointment, Provider, TransitionCursor};
-use connector_domain::audit::{AuditEntry, LogType, Outcome};
+use connector_domain::audit::{AuditEntry, AuditOutcome, LogType};
 use connector_domain::consent::{Consent, ConsentSource, Revocation};
 use connector_domain::hie::{SendKey, SendState};
 use connector_domain::patient::{
@@ -232,7 +232,7 @@ pub fn consent_audit(consent: &Consent, action: &str) -> AuditEntry {
         consent.created_at,
         consent.created_by.clone(),
         action,
-        Outcome::Success,
+        AuditOutcome::Success,
     )
     .with_patient(&consent.patient_id)
     .with_consent(&consent.consent_id)
@@ -241,7 +241,13 @@ pub fn consent_audit(consent: &Consent, action: &str) -> AuditEntry {
 
 /// An audit entry of `log_type` at `at`, by staff, successful, with no subject and a fresh id.
 pub fn audit_entry(log_type: LogType, at: DateTime<Utc>) -> AuditEntry {
-    AuditEntry::new(log_type, at, staff(), "fixture.action", Outcome::Success)
+    AuditEntry::new(
+        log_type,
+        at,
+        staff(),
+        "fixture.action",
+        AuditOutcome::Success,
+    )
 }
 
 /// A booked appointment of `patient`, scheduled a day after [`base_time`], never transitioned.
@@ -285,10 +291,10 @@ pub fn send_key(appointment: &str, transition_seq: u32, resend: u64) -> SendKey 
 /// connector, with a fresh id.
 pub fn send_audit(key: &SendKey, attempt: u32, state: SendState, at: DateTime<Utc>) -> AuditEntry {
     let (action, outcome) = match state {
-        SendState::Sent => ("hie.sent", Outcome::Success),
-        SendState::RetryPending => ("hie.send_retry", Outcome::Error),
-        SendState::Failed => ("hie.send_failed", Outcome::Error),
-        SendState::Sending => ("hie.sending", Outcome::Success),
+        SendState::Sent => ("hie.sent", AuditOutcome::Success),
+        SendState::RetryPending => ("hie.send_retry", AuditOutcome::Error),
+        SendState::Failed => ("hie.send_failed", AuditOutcome::Error),
+        SendState::Sending => ("hie.sending", AuditOutcome::Success),
     };
     AuditEntry::new(LogType::HieSentAppointments, at, system(), action, outcome)
         .with_appointment(&key.appointment_id)
@@ -321,7 +327,7 @@ pub fn settings_audit(at: DateTime<Utc>) -> AuditEntry {
         at,
         admin(),
         "settings.hie.updated",
-        Outcome::Success,
+        AuditOutcome::Success,
     )
 }
 

@@ -13,13 +13,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use connector_domain::flow::{Channel, HeaderValue, OutboundDelivery};
 use connector_domain::inbound::ControlId;
-use connector_domain::ports::{EhrTransport, SecretStore, SendOutcome};
+use connector_domain::ports::{EhrSendOutcome, EhrTransport, SecretStore};
 use connector_hl7::AckCode;
 use tokio::sync::Mutex;
 
 use crate::https::{HttpsClient, HttpsConfig};
 use crate::mllp::client::{MllpConfig, MllpConnection};
-use crate::outcome::Outcome;
+use crate::outcome::AttemptOutcome;
 use crate::tls::TlsConfig;
 
 /// One channel's ready client, with the settings it was built from.
@@ -129,12 +129,12 @@ impl ChannelTransport {
     }
 }
 
-fn classify(outcome: Outcome) -> SendOutcome {
+fn classify(outcome: AttemptOutcome) -> EhrSendOutcome {
     match outcome {
-        Outcome::Delivered { ack_code } => SendOutcome::Delivered {
+        AttemptOutcome::Delivered { ack_code } => EhrSendOutcome::Delivered {
             ack_code: ack_code.as_str().to_owned(),
         },
-        Outcome::Rejected { ack_code, .. } => SendOutcome::Rejected {
+        AttemptOutcome::Rejected { ack_code, .. } => EhrSendOutcome::Rejected {
             // An HTTPS 4xx without an ACK is a rejection of the request as such: an AR.
             ack_code: ack_code
                 .unwrap_or(AckCode::ApplicationReject)
@@ -142,20 +142,25 @@ fn classify(outcome: Outcome) -> SendOutcome {
                 .to_owned(),
             error_code: None,
         },
-        Outcome::WrongAck { .. } => SendOutcome::WrongAck,
-        Outcome::Unknown { .. } => SendOutcome::NoAck,
-        Outcome::NotSent { .. } => SendOutcome::NotSent,
+        AttemptOutcome::WrongAck { .. } => EhrSendOutcome::WrongAck,
+        AttemptOutcome::Unknown { .. } => EhrSendOutcome::NoAck,
+        AttemptOutcome::NotSent { .. } => EhrSendOutcome::NotSent,
     }
 }
 
 #[async_trait]
 impl EhrTransport for ChannelTransport {
-    async fn send(&self, channel: &Channel, control_id: &ControlId, message: &[u8]) -> SendOutcome {
+    async fn send(
+        &self,
+        channel: &Channel,
+        control_id: &ControlId,
+        message: &[u8],
+    ) -> EhrSendOutcome {
         let Some(outbound) = &channel.outbound else {
-            return SendOutcome::NotSent;
+            return EhrSendOutcome::NotSent;
         };
         let Some(cached) = self.client(channel, outbound).await else {
-            return SendOutcome::NotSent;
+            return EhrSendOutcome::NotSent;
         };
         let result = match &cached.client {
             Client::Mllp(connection) => connection.send(message).await,
@@ -165,7 +170,7 @@ impl EhrTransport for ChannelTransport {
             Ok(outcome) => classify(outcome),
             Err(_) => {
                 tracing::error!(channel_id = %channel.channel_id, control_id = %control_id, "the message to deliver has no readable MSH-10");
-                SendOutcome::Rejected {
+                EhrSendOutcome::Rejected {
                     ack_code: "AR".into(),
                     error_code: None,
                 }

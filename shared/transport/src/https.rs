@@ -1,14 +1,14 @@
 //! Sending HL7 to an EHR's HTTPS endpoint: `POST` of the ER7 text
 //! (`Content-Type: x-application/hl7-v2+er7`), the response body read as the ACK.
 //!
-//! | response | [`Outcome`] |
+//! | response | [`AttemptOutcome`] |
 //! |---|---|
 //! | any status with an HL7 ACK body | as the ACK says ([`crate::outcome::classify_reply`]) |
-//! | 2xx without an ACK body | [`Outcome::WrongAck`] |
-//! | 5xx, 429 or 408 without an ACK body | [`Outcome::NotSent`] (retryable) |
-//! | other 3xx/4xx without an ACK body | [`Outcome::Rejected`] with `HTTP <status>` (redirects are not followed) |
-//! | connection refused, DNS or TLS failure | [`Outcome::NotSent`] |
-//! | no response before the timeout | [`Outcome::Unknown`] |
+//! | 2xx without an ACK body | [`AttemptOutcome::WrongAck`] |
+//! | 5xx, 429 or 408 without an ACK body | [`AttemptOutcome::NotSent`] (retryable) |
+//! | other 3xx/4xx without an ACK body | [`AttemptOutcome::Rejected`] with `HTTP <status>` (redirects are not followed) |
+//! | connection refused, DNS or TLS failure | [`AttemptOutcome::NotSent`] |
+//! | no response before the timeout | [`AttemptOutcome::Unknown`] |
 //!
 //! Extra headers (credentials among them) are marked sensitive and never logged.
 
@@ -17,8 +17,10 @@ use std::time::Duration;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{StatusCode, Url};
 
-use crate::outcome::{NotSentReason, Outcome, UnknownReason, WrongAckReason, classify_reply};
-use crate::{ConfigError, ER7_CONTENT_TYPE, MessageError, control_id_of};
+use crate::outcome::{
+    AttemptOutcome, NotSentReason, UnknownReason, WrongAckReason, classify_reply,
+};
+use crate::{DestinationConfigError, ER7_CONTENT_TYPE, MessageError, control_id_of};
 
 /// The default request timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -61,9 +63,9 @@ impl std::fmt::Debug for HttpsConfig {
 /// Checks a URL for delivery: `https://`, or `http://` to `localhost` or a loopback address.
 ///
 /// # Errors
-/// [`ConfigError::InvalidUrl`], [`ConfigError::InsecureUrl`].
-pub fn check_url(url: &str) -> Result<Url, ConfigError> {
-    let url = Url::parse(url).map_err(|_| ConfigError::InvalidUrl)?;
+/// [`DestinationConfigError::InvalidUrl`], [`DestinationConfigError::InsecureUrl`].
+pub fn check_url(url: &str) -> Result<Url, DestinationConfigError> {
+    let url = Url::parse(url).map_err(|_| DestinationConfigError::InvalidUrl)?;
     let host = url.host_str().unwrap_or_default();
     let loopback = host.eq_ignore_ascii_case("localhost")
         || host
@@ -72,11 +74,11 @@ pub fn check_url(url: &str) -> Result<Url, ConfigError> {
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback());
     match url.scheme() {
-        _ if host.is_empty() => Err(ConfigError::InvalidUrl),
+        _ if host.is_empty() => Err(DestinationConfigError::InvalidUrl),
         "https" => Ok(url),
         "http" if loopback => Ok(url),
-        "http" => Err(ConfigError::InsecureUrl),
-        _ => Err(ConfigError::InvalidUrl),
+        "http" => Err(DestinationConfigError::InsecureUrl),
+        _ => Err(DestinationConfigError::InvalidUrl),
     }
 }
 
@@ -104,12 +106,12 @@ impl HttpsClient {
     /// Prepares a destination.
     ///
     /// # Errors
-    /// [`ConfigError`] for a bad or insecure URL, or a header that is not valid HTTP.
-    pub fn new(config: HttpsConfig) -> Result<Self, ConfigError> {
+    /// [`DestinationConfigError`] for a bad or insecure URL, or a header that is not valid HTTP.
+    pub fn new(config: HttpsConfig) -> Result<Self, DestinationConfigError> {
         let url = check_url(&config.url)?;
         let mut headers = HeaderMap::new();
         for (name, value) in &config.headers {
-            let invalid = || ConfigError::InvalidHeader { name: name.clone() };
+            let invalid = || DestinationConfigError::InvalidHeader { name: name.clone() };
             let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid())?;
             let mut value = HeaderValue::from_str(value).map_err(|_| invalid())?;
             value.set_sensitive(true);
@@ -118,7 +120,7 @@ impl HttpsClient {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|_| ConfigError::HttpClient)?;
+            .map_err(|_| DestinationConfigError::HttpClient)?;
         Ok(Self {
             client,
             url,
@@ -131,7 +133,7 @@ impl HttpsClient {
     ///
     /// # Errors
     /// [`MessageError`] when the message is not HL7 or has no MSH-10 (nothing is sent).
-    pub async fn send(&self, message: &[u8]) -> Result<Outcome, MessageError> {
+    pub async fn send(&self, message: &[u8]) -> Result<AttemptOutcome, MessageError> {
         let control_id = control_id_of(message)?;
         let (outcome, status) = self.exchange(message, &control_id).await;
         tracing::info!(
@@ -146,7 +148,7 @@ impl HttpsClient {
         Ok(outcome)
     }
 
-    async fn exchange(&self, message: &[u8], control_id: &str) -> (Outcome, Option<u16>) {
+    async fn exchange(&self, message: &[u8], control_id: &str) -> (AttemptOutcome, Option<u16>) {
         let sent = self
             .client
             .post(self.url.clone())
@@ -186,9 +188,9 @@ impl HttpsClient {
 }
 
 /// The outcome of a response without an ACK body.
-fn classify_status(status: StatusCode, too_large: bool) -> Outcome {
+fn classify_status(status: StatusCode, too_large: bool) -> AttemptOutcome {
     if status.is_success() {
-        Outcome::WrongAck {
+        AttemptOutcome::WrongAck {
             reason: if too_large {
                 WrongAckReason::BadFrame
             } else {
@@ -199,28 +201,28 @@ fn classify_status(status: StatusCode, too_large: bool) -> Outcome {
         || status == StatusCode::TOO_MANY_REQUESTS
         || status == StatusCode::REQUEST_TIMEOUT
     {
-        Outcome::NotSent {
+        AttemptOutcome::NotSent {
             reason: NotSentReason::HttpStatus(status.as_u16()),
         }
     } else {
-        Outcome::Rejected {
+        AttemptOutcome::Rejected {
             ack_code: None,
             error: Some(format!("HTTP {}", status.as_u16())),
         }
     }
 }
 
-fn request_failed(e: &reqwest::Error) -> Outcome {
+fn request_failed(e: &reqwest::Error) -> AttemptOutcome {
     if e.is_connect() {
-        Outcome::NotSent {
+        AttemptOutcome::NotSent {
             reason: NotSentReason::HttpConnect,
         }
     } else if e.is_timeout() {
-        Outcome::Unknown {
+        AttemptOutcome::Unknown {
             reason: UnknownReason::AckTimeout,
         }
     } else {
-        Outcome::Unknown {
+        AttemptOutcome::Unknown {
             reason: UnknownReason::Io(std::io::ErrorKind::Other),
         }
     }
@@ -238,39 +240,42 @@ mod tests {
         assert!(check_url("http://[::1]/hl7").is_ok());
         assert_eq!(
             check_url("http://ehr.example.org/hl7").unwrap_err(),
-            ConfigError::InsecureUrl
+            DestinationConfigError::InsecureUrl
         );
         assert_eq!(
             check_url("ftp://ehr.example.org").unwrap_err(),
-            ConfigError::InvalidUrl
+            DestinationConfigError::InvalidUrl
         );
-        assert_eq!(check_url("not a url").unwrap_err(), ConfigError::InvalidUrl);
+        assert_eq!(
+            check_url("not a url").unwrap_err(),
+            DestinationConfigError::InvalidUrl
+        );
     }
 
     #[test]
     fn statuses_without_an_ack() {
         assert_eq!(
             classify_status(StatusCode::SERVICE_UNAVAILABLE, false),
-            Outcome::NotSent {
+            AttemptOutcome::NotSent {
                 reason: NotSentReason::HttpStatus(503)
             }
         );
         assert_eq!(
             classify_status(StatusCode::TOO_MANY_REQUESTS, false),
-            Outcome::NotSent {
+            AttemptOutcome::NotSent {
                 reason: NotSentReason::HttpStatus(429)
             }
         );
         assert_eq!(
             classify_status(StatusCode::NOT_FOUND, false),
-            Outcome::Rejected {
+            AttemptOutcome::Rejected {
                 ack_code: None,
                 error: Some("HTTP 404".to_owned())
             }
         );
         assert_eq!(
             classify_status(StatusCode::OK, false),
-            Outcome::WrongAck {
+            AttemptOutcome::WrongAck {
                 reason: WrongAckReason::NotAnAck
             }
         );

@@ -8,7 +8,7 @@
 //!   its answer back ([`mllp::server::serve`]).
 //! - [`ehr`]: [`ChannelTransport`], the domain's `EhrTransport` port on channels' outbound
 //!   settings.
-//! - [`Outcome`]: what became of a delivery, the same for both transports, classified for
+//! - [`AttemptOutcome`]: what became of a delivery, the same for both transports, classified for
 //!   the caller's retry logic.
 //!
 //! Logs and errors carry destinations, control IDs, byte counts and outcomes, never message
@@ -26,7 +26,7 @@ pub mod tls;
 pub use ehr::ChannelTransport;
 pub use https::{HttpsClient, HttpsConfig};
 pub use mllp::client::{MllpConfig, MllpConnection};
-pub use outcome::{NotSentReason, Outcome, UnknownReason, WrongAckReason};
+pub use outcome::{AttemptOutcome, NotSentReason, UnknownReason, WrongAckReason};
 pub use tls::TlsConfig;
 
 use connector_hl7::{Message, ParseError};
@@ -37,7 +37,7 @@ pub const ER7_CONTENT_TYPE: &str = "x-application/hl7-v2+er7";
 /// Why a destination's settings are unusable. Nothing was sent; retrying will not help.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum ConfigError {
+pub enum DestinationConfigError {
     /// The TLS server name is neither a DNS name nor an IP address.
     #[error("the TLS server name is not a valid DNS name or IP address")]
     InvalidServerName,

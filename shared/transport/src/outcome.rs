@@ -4,11 +4,11 @@
 //!
 //! | outcome | meaning | caller |
 //! |---|---|---|
-//! | [`Outcome::Delivered`] | the EHR answered `AA` or `CA` for this control ID | done |
-//! | [`Outcome::Rejected`] | the EHR answered `AE`, `AR`, `CE` or `CR` (or HTTPS refused it with a 4xx) | dead-letter, do not resend as is |
-//! | [`Outcome::WrongAck`] | a reply came, but not an ACK of this message | resend later with the same control ID, alert if it persists |
-//! | [`Outcome::Unknown`] | the message went out, no reply came | resend with the same control ID (the EHR may have it already) |
-//! | [`Outcome::NotSent`] | nothing reached the EHR | safe to retry |
+//! | [`AttemptOutcome::Delivered`] | the EHR answered `AA` or `CA` for this control ID | done |
+//! | [`AttemptOutcome::Rejected`] | the EHR answered `AE`, `AR`, `CE` or `CR` (or HTTPS refused it with a 4xx) | dead-letter, do not resend as is |
+//! | [`AttemptOutcome::WrongAck`] | a reply came, but not an ACK of this message | resend later with the same control ID, alert if it persists |
+//! | [`AttemptOutcome::Unknown`] | the message went out, no reply came | resend with the same control ID (the EHR may have it already) |
+//! | [`AttemptOutcome::NotSent`] | nothing reached the EHR | safe to retry |
 //!
 //! Every text here is ours (codes, locations, table 0357 names, reasons): nothing is copied
 //! from a message or a reply, so outcomes can be logged and stored.
@@ -18,12 +18,12 @@ use std::fmt;
 use connector_hl7::ack::{AckInfo, ErrorDetail};
 use connector_hl7::{AckCode, ErrorCode, Message};
 
-/// How many ERR entries [`Outcome::Rejected`]'s description names at most.
+/// How many ERR entries [`AttemptOutcome::Rejected`]'s description names at most.
 const MAX_ERRORS_DESCRIBED: usize = 3;
 
 /// What became of one delivery attempt (see the [module documentation](self)).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum AttemptOutcome {
     /// The EHR accepted the message: MSA-1 `AA` or `CA`, MSA-2 the sent MSH-10.
     Delivered {
         /// `AA` or `CA`.
@@ -56,18 +56,20 @@ pub enum Outcome {
     },
 }
 
-impl Outcome {
+impl AttemptOutcome {
     /// Whether the EHR has the message for certain.
     pub fn is_delivered(&self) -> bool {
-        matches!(self, Outcome::Delivered { .. })
+        matches!(self, AttemptOutcome::Delivered { .. })
     }
 
-    /// Whether sending again (with the same control ID) can help: [`Outcome::WrongAck`],
-    /// [`Outcome::Unknown`] and [`Outcome::NotSent`].
+    /// Whether sending again (with the same control ID) can help: [`AttemptOutcome::WrongAck`],
+    /// [`AttemptOutcome::Unknown`] and [`AttemptOutcome::NotSent`].
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Outcome::WrongAck { .. } | Outcome::Unknown { .. } | Outcome::NotSent { .. }
+            AttemptOutcome::WrongAck { .. }
+                | AttemptOutcome::Unknown { .. }
+                | AttemptOutcome::NotSent { .. }
         )
     }
 
@@ -75,20 +77,20 @@ impl Outcome {
     /// `not_sent`.
     pub fn kind(&self) -> &'static str {
         match self {
-            Outcome::Delivered { .. } => "delivered",
-            Outcome::Rejected { .. } => "rejected",
-            Outcome::WrongAck { .. } => "wrong_ack",
-            Outcome::Unknown { .. } => "unknown",
-            Outcome::NotSent { .. } => "not_sent",
+            AttemptOutcome::Delivered { .. } => "delivered",
+            AttemptOutcome::Rejected { .. } => "rejected",
+            AttemptOutcome::WrongAck { .. } => "wrong_ack",
+            AttemptOutcome::Unknown { .. } => "unknown",
+            AttemptOutcome::NotSent { .. } => "not_sent",
         }
     }
 }
 
-impl fmt::Display for Outcome {
+impl fmt::Display for AttemptOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Outcome::Delivered { ack_code } => write!(f, "delivered ({ack_code})"),
-            Outcome::Rejected { ack_code, error } => {
+            AttemptOutcome::Delivered { ack_code } => write!(f, "delivered ({ack_code})"),
+            AttemptOutcome::Rejected { ack_code, error } => {
                 f.write_str("rejected")?;
                 match (ack_code, error) {
                     (Some(c), Some(e)) => write!(f, " ({c}: {e})"),
@@ -97,9 +99,9 @@ impl fmt::Display for Outcome {
                     (None, None) => Ok(()),
                 }
             }
-            Outcome::WrongAck { reason } => write!(f, "wrong ACK: {reason}"),
-            Outcome::Unknown { reason } => write!(f, "unknown: {reason}"),
-            Outcome::NotSent { reason } => write!(f, "not sent: {reason}"),
+            AttemptOutcome::WrongAck { reason } => write!(f, "wrong ACK: {reason}"),
+            AttemptOutcome::Unknown { reason } => write!(f, "unknown: {reason}"),
+            AttemptOutcome::NotSent { reason } => write!(f, "not sent: {reason}"),
         }
     }
 }
@@ -184,31 +186,31 @@ impl fmt::Display for NotSentReason {
 
 /// Classifies a reply as the ACK of the message whose MSH-10 was `sent_control_id`.
 ///
-/// `AA`/`CA` with a matching MSA-2 is [`Outcome::Delivered`]; `AE`/`AR`/`CE`/`CR` with a
-/// matching MSA-2 is [`Outcome::Rejected`] with a description of its ERR segments; anything
-/// else is [`Outcome::WrongAck`].
-pub fn classify_reply(reply: &[u8], sent_control_id: &str) -> Outcome {
+/// `AA`/`CA` with a matching MSA-2 is [`AttemptOutcome::Delivered`]; `AE`/`AR`/`CE`/`CR` with a
+/// matching MSA-2 is [`AttemptOutcome::Rejected`] with a description of its ERR segments; anything
+/// else is [`AttemptOutcome::WrongAck`].
+pub fn classify_reply(reply: &[u8], sent_control_id: &str) -> AttemptOutcome {
     let Ok(message) = Message::parse_bytes(reply) else {
-        return Outcome::WrongAck {
+        return AttemptOutcome::WrongAck {
             reason: WrongAckReason::Unparsable,
         };
     };
     let Ok(info) = AckInfo::read(&message) else {
-        return Outcome::WrongAck {
+        return AttemptOutcome::WrongAck {
             reason: WrongAckReason::NotAnAck,
         };
     };
     if sent_control_id.is_empty() || !info.acknowledges(sent_control_id) {
-        return Outcome::WrongAck {
+        return AttemptOutcome::WrongAck {
             reason: WrongAckReason::ControlIdMismatch,
         };
     }
     if info.code.is_accept() {
-        Outcome::Delivered {
+        AttemptOutcome::Delivered {
             ack_code: info.code,
         }
     } else {
-        Outcome::Rejected {
+        AttemptOutcome::Rejected {
             ack_code: Some(info.code),
             error: describe_errors(&info.errors),
         }
@@ -274,13 +276,13 @@ mod tests {
         let aa = b"MSH|^~\\&|EHR|C|CC|C|20240101||ACK^A01^ACK|A1|P|2.5.1\rMSA|AA|M1\r";
         assert_eq!(
             classify_reply(aa, "M1"),
-            Outcome::Delivered {
+            AttemptOutcome::Delivered {
                 ack_code: AckCode::ApplicationAccept
             }
         );
         assert_eq!(
             classify_reply(aa, "M2"),
-            Outcome::WrongAck {
+            AttemptOutcome::WrongAck {
                 reason: WrongAckReason::ControlIdMismatch
             }
         );
@@ -288,7 +290,7 @@ mod tests {
         let out = classify_reply(ae, "M1");
         assert_eq!(
             out,
-            Outcome::Rejected {
+            AttemptOutcome::Rejected {
                 ack_code: Some(AckCode::ApplicationError),
                 error: Some(
                     "101 Required field missing at PID-3; 207 Application internal error"
@@ -300,20 +302,20 @@ mod tests {
         let legacy = b"MSH|^~\\&|EHR|C|CC|C|20240101||ACK|A1|P|2.3\rMSA|AR|M1|text\rERR|MSH^1^9^201&Unsupported event code&HL70357\r";
         assert_eq!(
             classify_reply(legacy, "M1"),
-            Outcome::Rejected {
+            AttemptOutcome::Rejected {
                 ack_code: Some(AckCode::ApplicationReject),
                 error: Some("201 Unsupported event code at MSH-9".to_owned()),
             }
         );
         assert_eq!(
             classify_reply(b"not hl7", "M1"),
-            Outcome::WrongAck {
+            AttemptOutcome::WrongAck {
                 reason: WrongAckReason::Unparsable
             }
         );
         assert_eq!(
             classify_reply(b"MSH|^~\\&|EHR\rPID|1", "M1"),
-            Outcome::WrongAck {
+            AttemptOutcome::WrongAck {
                 reason: WrongAckReason::NotAnAck
             }
         );
@@ -327,7 +329,7 @@ mod tests {
         for _ in 0..5 {
             reply.extend_from_slice(b"ERR|||999\r");
         }
-        let Outcome::Rejected { error, .. } = classify_reply(&reply, "M1") else {
+        let AttemptOutcome::Rejected { error, .. } = classify_reply(&reply, "M1") else {
             panic!("not rejected");
         };
         assert_eq!(
@@ -339,20 +341,20 @@ mod tests {
     #[test]
     fn retryable_kinds() {
         assert!(
-            Outcome::NotSent {
+            AttemptOutcome::NotSent {
                 reason: NotSentReason::Tls
             }
             .is_retryable()
         );
         assert!(
-            !Outcome::Rejected {
+            !AttemptOutcome::Rejected {
                 ack_code: None,
                 error: None
             }
             .is_retryable()
         );
         assert_eq!(
-            Outcome::Unknown {
+            AttemptOutcome::Unknown {
                 reason: UnknownReason::AckTimeout
             }
             .kind(),

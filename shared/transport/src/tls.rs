@@ -10,7 +10,7 @@ use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 
-use crate::ConfigError;
+use crate::DestinationConfigError;
 
 /// TLS settings of an MLLP destination.
 #[derive(Clone, PartialEq, Eq)]
@@ -48,20 +48,20 @@ impl std::fmt::Debug for Tls {
 
 impl Tls {
     /// Builds the connector once (parsing the CA bundle and the name).
-    pub(crate) fn new(config: &TlsConfig) -> Result<Self, ConfigError> {
+    pub(crate) fn new(config: &TlsConfig) -> Result<Self, DestinationConfigError> {
         let server_name = ServerName::try_from(config.server_name.clone())
-            .map_err(|_| ConfigError::InvalidServerName)?;
+            .map_err(|_| DestinationConfigError::InvalidServerName)?;
         let mut roots = RootCertStore::empty();
         match &config.ca_pem {
             Some(pem) => {
                 for cert in CertificateDer::pem_slice_iter(pem) {
-                    let cert = cert.map_err(|_| ConfigError::InvalidCaPem)?;
+                    let cert = cert.map_err(|_| DestinationConfigError::InvalidCaPem)?;
                     roots
                         .add(cert)
-                        .map_err(|_| ConfigError::InvalidCaCertificate)?;
+                        .map_err(|_| DestinationConfigError::InvalidCaCertificate)?;
                 }
                 if roots.is_empty() {
-                    return Err(ConfigError::InvalidCaPem);
+                    return Err(DestinationConfigError::InvalidCaPem);
                 }
             }
             None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
@@ -69,7 +69,7 @@ impl Tls {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let client = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .map_err(|_| ConfigError::Tls)?
+            .map_err(|_| DestinationConfigError::Tls)?
             .with_root_certificates(roots)
             .with_no_client_auth();
         Ok(Self {

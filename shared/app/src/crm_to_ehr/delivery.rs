@@ -19,9 +19,9 @@ use std::time::Duration;
 use chrono::Utc;
 use connector_domain::Actor;
 use connector_domain::StoreError;
-use connector_domain::audit::{AuditEntry, LogType, Outcome};
+use connector_domain::audit::{AuditEntry, AuditOutcome, LogType};
 use connector_domain::delivery::{AttemptEnd, Delivery, DeliveryClaim, DeliveryId};
-use connector_domain::ports::{QueueConsumer, QueueError, SendOutcome};
+use connector_domain::ports::{EhrSendOutcome, QueueConsumer, QueueError};
 use serde_json::json;
 
 use crate::Context;
@@ -39,7 +39,7 @@ pub enum Disposition {
     RetryAfter(Duration),
 }
 
-fn audit(action: &str, outcome: Outcome, now: chrono::DateTime<Utc>) -> AuditEntry {
+fn audit(action: &str, outcome: AuditOutcome, now: chrono::DateTime<Utc>) -> AuditEntry {
     AuditEntry::new(
         LogType::CrmOutbound,
         now,
@@ -82,7 +82,7 @@ pub async fn handle(ctx: &Context, id: &DeliveryId) -> Result<Disposition, Store
                 let mut detail = detail(&d, "held");
                 detail["held_behind"] = json!(d.held_behind);
                 ctx.audit
-                    .append(&audit("delivery.held", Outcome::Skipped, now).with_detail(detail))
+                    .append(&audit("delivery.held", AuditOutcome::Skipped, now).with_detail(detail))
                     .await?;
                 tracing::info!(delivery_id = %d.delivery_id, group = %d.group, "held behind a parked delivery");
             }
@@ -113,7 +113,7 @@ pub async fn handle(ctx: &Context, id: &DeliveryId) -> Result<Disposition, Store
                 .await,
             Some(outbound.retry()),
         ),
-        None => (SendOutcome::NotSent, None),
+        None => (EhrSendOutcome::NotSent, None),
     };
     let word = if policy.is_none() {
         "no_outbound_channel".to_owned()
@@ -122,9 +122,11 @@ pub async fn handle(ctx: &Context, id: &DeliveryId) -> Result<Disposition, Store
     };
     let end_now = ctx.clock.now();
     let end = match (&outcome, policy) {
-        (SendOutcome::Delivered { .. }, _) => AttemptEnd::Delivered,
+        (EhrSendOutcome::Delivered { .. }, _) => AttemptEnd::Delivered,
         (_, None) => AttemptEnd::Park,
-        (SendOutcome::Rejected { ack_code, .. }, _) if matches!(ack_code.as_str(), "AR" | "CR") => {
+        (EhrSendOutcome::Rejected { ack_code, .. }, _)
+            if matches!(ack_code.as_str(), "AR" | "CR") =>
+        {
             AttemptEnd::Park
         }
         (_, Some(policy)) => match policy.delay_before(delivery.attempts + 1) {
@@ -136,12 +138,12 @@ pub async fn handle(ctx: &Context, id: &DeliveryId) -> Result<Disposition, Store
         },
     };
     let (action, audit_outcome) = match &end {
-        AttemptEnd::Delivered => ("delivery.delivered", Outcome::Success),
-        AttemptEnd::Retry { .. } => ("delivery.retrying", Outcome::Error),
-        AttemptEnd::Park => ("delivery.parked", Outcome::Error),
+        AttemptEnd::Delivered => ("delivery.delivered", AuditOutcome::Success),
+        AttemptEnd::Retry { .. } => ("delivery.retrying", AuditOutcome::Error),
+        AttemptEnd::Park => ("delivery.parked", AuditOutcome::Error),
     };
     let mut entry_detail = detail(&delivery, &word);
-    if let SendOutcome::Rejected {
+    if let EhrSendOutcome::Rejected {
         error_code: Some(code),
         ..
     } = &outcome
@@ -271,7 +273,7 @@ pub async fn redrive(
         now,
         actor.clone(),
         "delivery.redriven",
-        Outcome::Success,
+        AuditOutcome::Success,
     )
     .with_detail(json!({ "delivery_id": id.as_str() }));
     let deliveries = ctx.deliveries.redrive(id, now, &entry).await?;

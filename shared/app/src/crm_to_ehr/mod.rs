@@ -22,7 +22,7 @@ use std::sync::OnceLock;
 use chrono::{DateTime, Utc};
 use connector_domain::Actor;
 use connector_domain::StoreError;
-use connector_domain::audit::{AuditEntry, LogType, Outcome};
+use connector_domain::audit::{AuditEntry, AuditOutcome, LogType};
 use connector_domain::delivery::{Delivery, DeliveryId, DeliveryState, WebhookKey};
 use connector_domain::flow::{Channel, ChannelId, Direction, Flow, WebhookEvent, map_crm_to_ehr};
 use connector_domain::inbound::ControlId;
@@ -177,7 +177,7 @@ pub fn patient_group(lead_id: &str) -> String {
     format!("lead-{clean}")
 }
 
-fn audit(action: &str, outcome: Outcome, now: DateTime<Utc>) -> AuditEntry {
+fn audit(action: &str, outcome: AuditOutcome, now: DateTime<Utc>) -> AuditEntry {
     AuditEntry::new(
         LogType::CrmOutbound,
         now,
@@ -222,7 +222,8 @@ async fn process(
         detail["reason"] = json!(
             "ModifiedBy is the connector's CRM user and every mapped field equals the record as the connector's write left it"
         );
-        let entry = audit("webhook.echo_suppressed", Outcome::Skipped, now).with_detail(detail);
+        let entry =
+            audit("webhook.echo_suppressed", AuditOutcome::Skipped, now).with_detail(detail);
         return match ctx.deliveries.accept_webhook(&key, &[], &entry).await {
             Ok(()) | Err(StoreError::Conflict(_)) => {
                 tracing::info!(channel_id = %channel.channel_id, event = event.as_str(), "webhook echoes a connector write: suppressed");
@@ -287,10 +288,10 @@ async fn process(
         .filter(|f| f.get("error").is_some())
         .count();
     let (action, outcome) = match (deliveries.len(), failed) {
-        (_, 0) if flows.is_empty() => ("webhook.no_flow", Outcome::Skipped),
-        (_, 0) => ("webhook.accepted", Outcome::Success),
-        (0, _) => ("webhook.refused", Outcome::Error),
-        _ => ("webhook.partly_accepted", Outcome::Error),
+        (_, 0) if flows.is_empty() => ("webhook.no_flow", AuditOutcome::Skipped),
+        (_, 0) => ("webhook.accepted", AuditOutcome::Success),
+        (0, _) => ("webhook.refused", AuditOutcome::Error),
+        _ => ("webhook.partly_accepted", AuditOutcome::Error),
     };
     let mut detail = base_detail;
     detail["flows"] = json!(flow_detail);

@@ -20,7 +20,7 @@ pub mod signature;
 mod pipeline;
 
 use chrono::{DateTime, Utc};
-use connector_domain::audit::{AuditEntry, LogType, Outcome};
+use connector_domain::audit::{AuditEntry, AuditOutcome, LogType};
 use connector_domain::flow::{Channel, ChannelId};
 use connector_domain::inbound::ControlId;
 use connector_domain::ports::SecretError;
@@ -177,7 +177,7 @@ fn rejection_entry(
         now,
         Actor::system("hl7-inbound"),
         "hl7.rejected",
-        Outcome::Error,
+        AuditOutcome::Error,
     )
     .with_detail(json!({
         "channel_id": channel.channel_id.as_str(),

@@ -7,7 +7,7 @@ use std::ops::ControlFlow;
 use chrono::{DateTime, Utc};
 use connector_domain::Actor;
 use connector_domain::StoreError;
-use connector_domain::audit::{AuditEntry, LogType, Outcome};
+use connector_domain::audit::{AuditEntry, AuditOutcome, LogType};
 use connector_domain::flow::{Channel, Direction, Flow, MappingError, WebhookEvent};
 use connector_domain::inbound::{
     ControlId, HIE_STEP, InboundClaim, InboundKey, InboundRecord, InboundState, StepProgress,
@@ -227,13 +227,14 @@ impl<'a> Received<'a> {
         event: &str,
         record: &InboundRecord,
     ) -> Result<InboundReply, StoreError> {
-        let entry = audit_entry("hl7.duplicate", Outcome::Skipped, self.now).with_detail(json!({
-            "channel_id": key.channel_id.as_str(),
-            "control_id": key.control_id.as_str(),
-            "event": event,
-            "ack": "AA",
-            "first_received_at": record.received_at,
-        }));
+        let entry =
+            audit_entry("hl7.duplicate", AuditOutcome::Skipped, self.now).with_detail(json!({
+                "channel_id": key.channel_id.as_str(),
+                "control_id": key.control_id.as_str(),
+                "event": event,
+                "ack": "AA",
+                "first_received_at": record.received_at,
+            }));
         self.ctx.audit.append(&entry).await?;
         tracing::info!(channel_id = %key.channel_id, control_id = %key.control_id, "duplicate message: nothing done");
         Ok(ack(
@@ -331,13 +332,13 @@ impl<'a> Received<'a> {
             (
                 AckCode::ApplicationAccept,
                 InboundState::Done,
-                Outcome::Success,
+                AuditOutcome::Success,
             )
         } else {
             (
                 AckCode::ApplicationError,
                 InboundState::Failed,
-                Outcome::Error,
+                AuditOutcome::Error,
             )
         };
         let mut entry = audit_entry("hl7.processed", outcome, self.now).with_detail(json!({
@@ -471,7 +472,7 @@ fn flow_error(failure: &FlowFailure) -> AckError {
 }
 
 /// An `hl7_inbound` audit entry of the pipeline.
-pub(super) fn audit_entry(action: &str, outcome: Outcome, now: DateTime<Utc>) -> AuditEntry {
+pub(super) fn audit_entry(action: &str, outcome: AuditOutcome, now: DateTime<Utc>) -> AuditEntry {
     AuditEntry::new(
         LogType::Hl7Inbound,
         now,

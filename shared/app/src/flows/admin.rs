@@ -8,7 +8,7 @@
 //! these functions. Audit details hold ids and the names of the changed fields, never values.
 
 use chrono::{DateTime, Utc};
-use connector_domain::audit::{AuditEntry, LogType, Outcome};
+use connector_domain::audit::{AuditEntry, AuditOutcome, LogType};
 use connector_domain::flow::{
     Channel, ChannelId, ChannelInput, Direction, Flow, FlowId, FlowInput, SecretRef,
 };
@@ -80,7 +80,7 @@ fn audit(actor: &Actor, at: DateTime<Utc>, action: &str, detail: serde_json::Val
         at,
         actor.clone(),
         action,
-        Outcome::Success,
+        AuditOutcome::Success,
     )
     .with_detail(detail)
 }

@@ -6,7 +6,7 @@
 //! Nothing here logs or returns a value.
 
 use chrono::{DateTime, Utc};
-use connector_domain::audit::{AuditEntry, LogType, Outcome};
+use connector_domain::audit::{AuditEntry, AuditOutcome, LogType};
 use connector_domain::flow::secret::LocalSecret;
 use connector_domain::flow::{SecretRef, SecretValue};
 use connector_domain::ports::LocalSecretStore;
@@ -67,7 +67,7 @@ pub async fn set(
         now,
         actor.clone(),
         "secret.set",
-        Outcome::Success,
+        AuditOutcome::Success,
     )
     .with_detail(serde_json::json!({ "name": name, "reference": format!("local:{name}") }));
     store.set(&name, &value, now, &entry).await?;

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use chrono::{DateTime, Duration, Utc};
 use connector_domain::appointment::{Appointment, TransitionCursor};
-use connector_domain::audit::{AuditEntry, LogType, Outcome};
+use connector_domain::audit::{AuditEntry, AuditOutcome, LogType};
 use connector_domain::consent::{ConsentStatus, status};
 use connector_domain::hie::{Decision, HieWork, SendKey, SendState, decide};
 use connector_domain::ports::{MAX_CHECKPOINT_AUDIT_ENTRIES, QueueError, QueueMessage};
@@ -217,7 +217,7 @@ impl Planned {
             now,
             Actor::system("batch-collector"),
             "appointment.skipped",
-            Outcome::Skipped,
+            AuditOutcome::Skipped,
         )
         .with_appointment(&appointment_id)
         .with_patient(&self.patient_id)
@@ -490,9 +490,9 @@ async fn audit_run(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let outcome = if report.watermark_conflict {
-        Outcome::Skipped
+        AuditOutcome::Skipped
     } else {
-        Outcome::Success
+        AuditOutcome::Success
     };
     let entry = AuditEntry::new(
         LogType::HieSentAppointments,
@@ -638,7 +638,7 @@ mod tests {
                     at,
                     Actor::system("batch-collector"),
                     "appointment.skipped",
-                    Outcome::Skipped,
+                    AuditOutcome::Skipped,
                 );
                 (at, entry)
             })

@@ -14,7 +14,7 @@ use std::ops::ControlFlow;
 
 use chrono::{DateTime, Duration, Utc};
 use connector_domain::appointment::Appointment;
-use connector_domain::audit::{AuditEntry, LogType, Outcome};
+use connector_domain::audit::{AuditEntry, AuditOutcome, LogType};
 use connector_domain::consent::{Consent, ConsentStatus, status};
 use connector_domain::hie::{
     Claim, Decision, HieWork, SendKey, SendState, SkipReason, build_mail, decide, encounter_hl7,
@@ -38,7 +38,7 @@ static CONTROL_IDS: LazyLock<ControlIdGenerator> = LazyLock::new(ControlIdGenera
 
 /// How handling one work item ended, and so what the host does with the queue message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SendOutcome {
+pub enum HieSendResult {
     /// Sent now. Delete the message.
     Sent {
         /// The mail service's message id.
@@ -54,7 +54,7 @@ pub enum SendOutcome {
     Retry,
 }
 
-impl SendOutcome {
+impl HieSendResult {
     /// True when the queue message must stay for a later delivery.
     pub fn retry(&self) -> bool {
         matches!(self, Self::Retry)
@@ -67,7 +67,7 @@ impl SendOutcome {
 pub struct SenderError(#[from] pub StoreError);
 
 /// An `hie_sent_appointments` audit entry about the work item's appointment.
-fn entry(work: &HieWork, action: &str, outcome: Outcome, now: DateTime<Utc>) -> AuditEntry {
+fn entry(work: &HieWork, action: &str, outcome: AuditOutcome, now: DateTime<Utc>) -> AuditEntry {
     AuditEntry::new(
         LogType::HieSentAppointments,
         now,
@@ -83,7 +83,7 @@ pub async fn handle(
     ctx: &Context,
     work: &HieWork,
     receive_count: u32,
-) -> Result<SendOutcome, SenderError> {
+) -> Result<HieSendResult, SenderError> {
     let now = ctx.clock.now();
     let attempt = match claim(ctx, work, now).await? {
         ControlFlow::Continue(attempt) => attempt,
@@ -106,15 +106,15 @@ async fn claim(
     ctx: &Context,
     work: &HieWork,
     now: DateTime<Utc>,
-) -> Result<ControlFlow<SendOutcome, u32>, SenderError> {
+) -> Result<ControlFlow<HieSendResult, u32>, SenderError> {
     match ctx.send_ledger.claim(&work.key(), now, CLAIM_LEASE).await? {
         Claim::Granted { attempt } => Ok(ControlFlow::Continue(attempt)),
         Claim::AlreadySent { .. } | Claim::Closed => {
             tracing::info!(appointment_id = %work.appointment_id, transition_seq = work.transition_seq,
                 resend = work.resend, "work item already handled; dropping the duplicate");
-            Ok(ControlFlow::Break(SendOutcome::Duplicate))
+            Ok(ControlFlow::Break(HieSendResult::Duplicate))
         }
-        Claim::Busy { .. } => Ok(ControlFlow::Break(SendOutcome::Retry)),
+        Claim::Busy { .. } => Ok(ControlFlow::Break(HieSendResult::Retry)),
     }
 }
 
@@ -159,7 +159,7 @@ impl Subject {
 
 impl Attempt<'_> {
     /// The settings check, the appointment and patient, the consent check, then the send.
-    async fn run(&self) -> Result<SendOutcome, SenderError> {
+    async fn run(&self) -> Result<HieSendResult, SenderError> {
         let settings = current_settings(self.ctx.settings.as_ref()).await?.value;
         if !settings.enabled {
             return self.defer().await;
@@ -172,24 +172,29 @@ impl Attempt<'_> {
         if let Decision::Skip { reason, .. } = decide(subject.latest.as_ref(), today) {
             let detail = subject.detail(json!({"reason": reason.as_str()}));
             let audit = subject.audit(
-                entry(self.work, "appointment.skipped", Outcome::Skipped, self.now)
-                    .with_detail(detail),
+                entry(
+                    self.work,
+                    "appointment.skipped",
+                    AuditOutcome::Skipped,
+                    self.now,
+                )
+                .with_detail(detail),
             );
             self.finish(SendState::Failed, None, audit).await?;
             tracing::info!(appointment_id = %self.work.appointment_id, reason = reason.as_str(), "appointment not sent: no valid consent");
-            return Ok(SendOutcome::Skipped(reason));
+            return Ok(HieSendResult::Skipped(reason));
         }
         self.send(&settings, &subject).await
     }
 
     /// HIE is disabled: the item is left for when it is enabled again, and the claim released
     /// for a later delivery.
-    async fn defer(&self) -> Result<SendOutcome, SenderError> {
-        let audit = entry(self.work, "appointment.deferred", Outcome::Skipped, self.now).with_detail(
+    async fn defer(&self) -> Result<HieSendResult, SenderError> {
+        let audit = entry(self.work, "appointment.deferred", AuditOutcome::Skipped, self.now).with_detail(
             json!({"reason": "hie_disabled", "attempt": self.attempt, "receive_count": self.receive_count}),
         );
         self.finish(SendState::RetryPending, None, audit).await?;
-        Ok(SendOutcome::Retry)
+        Ok(HieSendResult::Retry)
     }
 
     /// The appointment (still at the work item's transition, unless a resend), its patient and
@@ -197,13 +202,13 @@ impl Attempt<'_> {
     async fn subject(
         &self,
         settings: &HieSettings,
-    ) -> Result<ControlFlow<SendOutcome, Subject>, SenderError> {
+    ) -> Result<ControlFlow<HieSendResult, Subject>, SenderError> {
         let work = self.work;
         let Some(appointment) = self.ctx.appointments.get(&work.appointment_id).await? else {
-            let audit = entry(work, "appointment.failed", Outcome::Error, self.now)
+            let audit = entry(work, "appointment.failed", AuditOutcome::Error, self.now)
                 .with_detail(json!({"error": "unknown_appointment"}));
             self.finish(SendState::Failed, None, audit).await?;
-            return Ok(ControlFlow::Break(SendOutcome::Failed));
+            return Ok(ControlFlow::Break(HieSendResult::Failed));
         };
         if work.resend == 0 && appointment.transition_seq != work.transition_seq {
             let detail = json!({"reason": "superseded", "transition_seq": work.transition_seq, "current_transition_seq": appointment.transition_seq});
@@ -239,7 +244,7 @@ impl Attempt<'_> {
         &self,
         settings: &HieSettings,
         subject: &Subject,
-    ) -> Result<SendOutcome, SenderError> {
+    ) -> Result<HieSendResult, SenderError> {
         let (work, now) = (self.work, self.now);
         let control_id = CONTROL_IDS.next(now);
         let mail = encounter_hl7(
@@ -256,11 +261,11 @@ impl Attempt<'_> {
                 let detail =
                     subject.detail(json!({"error": "invalid_message", "message": err.to_string()}));
                 let audit = subject.audit(
-                    entry(work, "appointment.failed", Outcome::Error, now).with_detail(detail),
+                    entry(work, "appointment.failed", AuditOutcome::Error, now).with_detail(detail),
                 );
                 self.finish(SendState::Failed, None, audit).await?;
                 tracing::warn!(appointment_id = %work.appointment_id, "HIE message could not be built");
-                return Ok(SendOutcome::Failed);
+                return Ok(HieSendResult::Failed);
             }
         };
         let sent = self.ctx.mailer.send(&mail).await;
@@ -273,7 +278,7 @@ impl Attempt<'_> {
         subject: &Subject,
         control_id: &str,
         sent: Result<String, MailError>,
-    ) -> Result<SendOutcome, SenderError> {
+    ) -> Result<HieSendResult, SenderError> {
         let work = self.work;
         let at = self.ctx.clock.now();
         match sent {
@@ -281,31 +286,31 @@ impl Attempt<'_> {
                 let detail =
                     subject.detail(json!({"message_id": message_id, "control_id": control_id}));
                 let audit = subject.audit(
-                    entry(work, "appointment.sent", Outcome::Success, at).with_detail(detail),
+                    entry(work, "appointment.sent", AuditOutcome::Success, at).with_detail(detail),
                 );
                 self.finish(SendState::Sent, Some(message_id.clone()), audit)
                     .await?;
                 tracing::info!(appointment_id = %work.appointment_id, transition_seq = work.transition_seq,
                     attempt = self.attempt, "appointment sent to the HIE");
-                Ok(SendOutcome::Sent { message_id })
+                Ok(HieSendResult::Sent { message_id })
             }
             Err(MailError::Permanent(cause)) => {
                 let detail = subject.detail(json!({"error": "rejected", "message": crate::telemetry::error_chain(cause.as_ref())}));
                 let audit = subject.audit(
-                    entry(work, "appointment.failed", Outcome::Error, at).with_detail(detail),
+                    entry(work, "appointment.failed", AuditOutcome::Error, at).with_detail(detail),
                 );
                 self.finish(SendState::Failed, None, audit).await?;
                 tracing::warn!(appointment_id = %work.appointment_id, "HIE mail rejected permanently");
-                Ok(SendOutcome::Failed)
+                Ok(HieSendResult::Failed)
             }
             Err(MailError::Transient(cause)) => {
                 let detail = subject.detail(json!({"error": "transient", "message": crate::telemetry::error_chain(cause.as_ref()), "receive_count": self.receive_count}));
                 let audit = subject.audit(
-                    entry(work, "appointment.retry", Outcome::Error, at).with_detail(detail),
+                    entry(work, "appointment.retry", AuditOutcome::Error, at).with_detail(detail),
                 );
                 self.finish(SendState::RetryPending, None, audit).await?;
                 tracing::warn!(appointment_id = %work.appointment_id, receive_count = self.receive_count, "HIE mail failed transiently; will retry");
-                Ok(SendOutcome::Retry)
+                Ok(HieSendResult::Retry)
             }
         }
     }
@@ -315,12 +320,17 @@ impl Attempt<'_> {
         &self,
         reason: SkipReason,
         detail: serde_json::Value,
-    ) -> Result<SendOutcome, SenderError> {
-        let audit =
-            entry(self.work, "appointment.skipped", Outcome::Skipped, self.now).with_detail(detail);
+    ) -> Result<HieSendResult, SenderError> {
+        let audit = entry(
+            self.work,
+            "appointment.skipped",
+            AuditOutcome::Skipped,
+            self.now,
+        )
+        .with_detail(detail);
         self.finish(SendState::Failed, None, audit).await?;
         tracing::info!(appointment_id = %self.work.appointment_id, reason = reason.as_str(), "appointment not sent");
-        Ok(SendOutcome::Skipped(reason))
+        Ok(HieSendResult::Skipped(reason))
     }
 
     /// Records the attempt's end with its audit entry; `false` when the lease lapsed and
@@ -365,7 +375,7 @@ pub async fn handle_batch(ctx: &Context, deliveries: &[QueuedMessage]) -> Vec<St
                 ctx.clock.now(),
                 Actor::system("hie-sender"),
                 "work.invalid",
-                Outcome::Error,
+                AuditOutcome::Error,
             )
             .with_detail(json!({"queue_message_id": delivery.message_id}));
             if ctx.audit.append(&audit).await.is_err() {

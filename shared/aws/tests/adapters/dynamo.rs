@@ -5,7 +5,7 @@ use chrono::{Duration, TimeZone, Utc};
 use connector_aws::{AwsAdapters, DEFAULT_AUDIT_RETENTION, RequestCounter};
 use connector_domain::StoreError;
 use connector_domain::appointment::TransitionCursor;
-use connector_domain::audit::{AuditQuery, LogType, Outcome};
+use connector_domain::audit::{AuditOutcome, AuditQuery, LogType};
 use connector_domain::ports::{AppointmentStore, AuditLog, ConsentStore};
 use connector_testkit::fixtures;
 
@@ -185,7 +185,7 @@ async fn audit_filtered_pages_are_full_and_cheap() {
     for i in 0..120 {
         let mut e = fixtures::audit_entry(LogType::HieSentAppointments, fixtures::at(i));
         if i % 10 == 0 {
-            e.outcome = Outcome::Error;
+            e.outcome = AuditOutcome::Error;
             errors.push(e.entry_id.clone());
         }
         log.append(&e).await.unwrap();
@@ -194,7 +194,7 @@ async fn audit_filtered_pages_are_full_and_cheap() {
     counter.reset();
     let query = AuditQuery {
         log_type: Some(LogType::HieSentAppointments),
-        outcome: Some(Outcome::Error),
+        outcome: Some(AuditOutcome::Error),
         limit: 5,
         ..AuditQuery::default()
     };

@@ -37,7 +37,7 @@ use crate::LeadSquaredClient;
 mod server;
 
 use crate::config::{AccessKey, LeadSquaredConfig, SecretKey};
-use crate::retry::RetryPolicy;
+use crate::retry::CrmRetryPolicy;
 use crate::wire::format_date_time;
 use server::handle;
 
@@ -336,7 +336,7 @@ impl FakeLeadSquared {
         )
         .with_request_timeout(Duration::from_secs(2))
         .with_rate_limit(None)
-        .with_retry(RetryPolicy {
+        .with_retry(CrmRetryPolicy {
             max_attempts: 4,
             initial_backoff: Duration::from_millis(20),
             max_backoff: Duration::from_millis(200),

@@ -4,7 +4,7 @@ use serde_json::json;
 use super::{
     Consent, ConsentInput, ConsentSource, ConsentStatus, Revocation, Validity, status, validity,
 };
-use crate::audit::{AuditEntry, LogType, Outcome};
+use crate::audit::{AuditEntry, AuditOutcome, LogType};
 use crate::patient::{Patient, PatientInput, parse_date};
 use crate::ports::{ConsentStore, PatientStore, SettingsStore};
 use crate::settings::{HieSettings, current_settings};
@@ -98,7 +98,7 @@ fn consent_audit(
         at,
         actor.clone(),
         action,
-        Outcome::Success,
+        AuditOutcome::Success,
     )
     .with_patient(&consent.patient_id)
     .with_consent(&consent.consent_id)

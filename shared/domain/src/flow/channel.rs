@@ -147,14 +147,14 @@ pub enum OutboundDelivery {
 
 impl OutboundDelivery {
     /// The retry policy of either kind.
-    pub fn retry(&self) -> RetryPolicy {
+    pub fn retry(&self) -> ChannelRetryPolicy {
         match self {
-            OutboundDelivery::Mllp(m) => RetryPolicy {
+            OutboundDelivery::Mllp(m) => ChannelRetryPolicy {
                 max_attempts: m.max_attempts,
                 backoff_initial_ms: m.backoff_initial_ms,
                 backoff_max_ms: m.backoff_max_ms,
             },
-            OutboundDelivery::Https(h) => RetryPolicy {
+            OutboundDelivery::Https(h) => ChannelRetryPolicy {
                 max_attempts: h.max_attempts,
                 backoff_initial_ms: h.backoff_initial_ms,
                 backoff_max_ms: h.backoff_max_ms,
@@ -233,7 +233,7 @@ pub enum HeaderValue {
 
 /// Attempts and exponential backoff.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
+pub struct ChannelRetryPolicy {
     /// Attempts per message, the first included.
     pub max_attempts: u32,
     /// Delay before the second attempt.
@@ -242,7 +242,7 @@ pub struct RetryPolicy {
     pub backoff_max_ms: u32,
 }
 
-impl RetryPolicy {
+impl ChannelRetryPolicy {
     /// The delay before attempt `attempt` (1-based; `None` for the first attempt and past
     /// `max_attempts`): `initial * 2^(attempt - 2)`, capped at `backoff_max_ms`.
     pub fn delay_before(&self, attempt: u32) -> Option<Duration> {
@@ -372,7 +372,7 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_caps() {
-        let r = RetryPolicy {
+        let r = ChannelRetryPolicy {
             max_attempts: 40,
             backoff_initial_ms: 1_000,
             backoff_max_ms: 5_000,

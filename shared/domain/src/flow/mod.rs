@@ -28,8 +28,8 @@ pub mod transform;
 mod validate;
 
 pub use channel::{
-    Channel, ChannelId, ChannelView, HeaderValue, HttpHeader, HttpsDelivery, InboundAuth,
-    MllpDelivery, OutboundDelivery, RetryPolicy, TlsSettings, TokenHash, WebhookAuth,
+    Channel, ChannelId, ChannelRetryPolicy, ChannelView, HeaderValue, HttpHeader, HttpsDelivery,
+    InboundAuth, MllpDelivery, OutboundDelivery, TlsSettings, TokenHash, WebhookAuth,
     WebhookAuthView,
 };
 pub use engine::{

@@ -18,7 +18,7 @@ const SENDING_APPLICATION: &str = "CLINIC_CONNECTOR";
 
 /// Why the HIE message could not be built. Never retryable: the data or settings must change.
 #[derive(Debug, thiserror::Error)]
-pub enum MessageError {
+pub enum HieMessageError {
     /// The settings lack the To or From address.
     #[error("HIE settings lack the {0} address")]
     MissingAddress(&'static str),
@@ -39,13 +39,13 @@ pub enum MessageError {
     Mime(#[source] std::io::Error),
 }
 
-fn set(msg: &mut OwnedMessage, path: &'static str, value: &str) -> Result<(), MessageError> {
+fn set(msg: &mut OwnedMessage, path: &'static str, value: &str) -> Result<(), HieMessageError> {
     if value.is_empty() {
         return Ok(());
     }
-    let parsed: Path = path.parse().map_err(|_| MessageError::Template(path))?;
+    let parsed: Path = path.parse().map_err(|_| HieMessageError::Template(path))?;
     msg.set(&parsed, value)
-        .map_err(|source| MessageError::Hl7 { path, source })
+        .map_err(|source| HieMessageError::Hl7 { path, source })
 }
 
 fn hl7_time(at: DateTime<Utc>, settings: &HieSettings) -> String {
@@ -62,9 +62,9 @@ pub fn encounter_hl7(
     settings: &HieSettings,
     now: DateTime<Utc>,
     control_id: &str,
-) -> Result<String, MessageError> {
+) -> Result<String, HieMessageError> {
     let template = "MSH|^~\\&|\rEVN|\rPID|\rPV1|";
-    let mut msg = OwnedMessage::parse(template).map_err(|_| MessageError::Template("MSH"))?;
+    let mut msg = OwnedMessage::parse(template).map_err(|_| HieMessageError::Template("MSH"))?;
     let facility = settings
         .default_from_address
         .as_ref()
@@ -170,15 +170,15 @@ pub fn build_mail(
     appointment: &Appointment,
     control_id: &str,
     now: DateTime<Utc>,
-) -> Result<OutgoingMail, MessageError> {
+) -> Result<OutgoingMail, HieMessageError> {
     let from = settings
         .default_from_address
         .clone()
-        .ok_or(MessageError::MissingAddress("From"))?;
+        .ok_or(HieMessageError::MissingAddress("From"))?;
     let to = settings
         .default_to_address
         .clone()
-        .ok_or(MessageError::MissingAddress("To"))?;
+        .ok_or(HieMessageError::MissingAddress("To"))?;
     let domain = from
         .expose()
         .rsplit('@')
@@ -202,7 +202,7 @@ pub fn build_mail(
             encounter.as_bytes(),
         )
         .write_to_vec()
-        .map_err(MessageError::Mime)?;
+        .map_err(HieMessageError::Mime)?;
     Ok(OutgoingMail {
         from,
         to: vec![to],
@@ -341,7 +341,7 @@ mod tests {
         let er7 = encounter_hl7(&patient, &appointment, &settings, now, "C").unwrap();
         assert!(matches!(
             build_mail(&settings, &er7, &appointment, "C", now),
-            Err(MessageError::MissingAddress("To"))
+            Err(HieMessageError::MissingAddress("To"))
         ));
     }
 }

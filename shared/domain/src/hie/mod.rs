@@ -15,5 +15,5 @@ pub use intake::{
     transition,
 };
 pub use ledger::{Claim, SendRecord, SendState};
-pub use message::{ATTACHMENT_MIME_TYPE, MessageError, build_mail, encounter_hl7};
+pub use message::{ATTACHMENT_MIME_TYPE, HieMessageError, build_mail, encounter_hl7};
 pub use work::{HieWork, SendKey, WorkParseError};

@@ -215,7 +215,7 @@ impl AuditLog for SqliteAuditLog {
 
 #[cfg(test)]
 mod tests {
-    use connector_domain::audit::{LogType, Outcome};
+    use connector_domain::audit::{AuditOutcome, LogType};
     use connector_domain::{AppointmentId, PatientId};
 
     use super::*;
@@ -267,7 +267,7 @@ mod tests {
             ),
             (
                 AuditQuery {
-                    outcome: Some(Outcome::Error),
+                    outcome: Some(AuditOutcome::Error),
                     ..base.clone()
                 },
                 "audit_by_outcome",

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use connector_domain::StoreError;
-use connector_domain::audit::{AuditEntry, AuditQuery, LogType, Outcome};
+use connector_domain::audit::{AuditEntry, AuditOutcome, AuditQuery, LogType};
 
 use super::{Case, StoreSet, cases};
 use crate::fixtures;
@@ -62,7 +62,7 @@ async fn audit_append_is_idempotent_by_entry_id(s: StoreSet) {
     s.audit.append(&entry).await.unwrap();
     // A retry carrying different content does not overwrite the first write either.
     let changed = AuditEntry {
-        outcome: Outcome::Error,
+        outcome: AuditOutcome::Error,
         action: "changed".into(),
         ..entry.clone()
     };
@@ -84,11 +84,11 @@ async fn audit_each_filter_and_their_combination(s: StoreSet) {
     let mut e3 = fixtures::audit_entry(sent, fixtures::at(20))
         .with_patient(&p2)
         .with_appointment(&a2);
-    e3.outcome = Outcome::Error;
+    e3.outcome = AuditOutcome::Error;
     let mut e4 = fixtures::audit_entry(sent, fixtures::at(30))
         .with_patient(&p1)
         .with_appointment(&a1);
-    e4.outcome = Outcome::Skipped;
+    e4.outcome = AuditOutcome::Skipped;
     let e5 = fixtures::audit_entry(LogType::ConfigurationChanges, fixtures::at(40));
     append_all(
         &s,
@@ -126,7 +126,7 @@ async fn audit_each_filter_and_their_combination(s: StoreSet) {
     let by_outcome = ids(
         &s,
         AuditQuery {
-            outcome: Some(Outcome::Success),
+            outcome: Some(AuditOutcome::Success),
             ..query()
         },
     )
@@ -136,7 +136,7 @@ async fn audit_each_filter_and_their_combination(s: StoreSet) {
         log_type: Some(sent),
         patient_id: Some(p1.clone()),
         appointment_id: Some(a1.clone()),
-        outcome: Some(Outcome::Success),
+        outcome: Some(AuditOutcome::Success),
         from: Some(fixtures::at(0)),
         to: Some(fixtures::at(40)),
         ..query()
@@ -153,7 +153,7 @@ async fn audit_each_filter_and_their_combination(s: StoreSet) {
     assert!(ids(&s, none).await.is_empty());
     let none = AuditQuery {
         patient_id: Some(p2),
-        outcome: Some(Outcome::Success),
+        outcome: Some(AuditOutcome::Success),
         ..query()
     };
     assert!(ids(&s, none).await.is_empty());

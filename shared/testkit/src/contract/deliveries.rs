@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use connector_domain::StoreError;
-use connector_domain::audit::{AuditEntry, AuditQuery, LogType, Outcome};
+use connector_domain::audit::{AuditEntry, AuditOutcome, AuditQuery, LogType};
 use connector_domain::delivery::{
     AttemptEnd, Delivery, DeliveryClaim, DeliveryId, DeliveryState, WebhookKey,
 };
@@ -106,7 +106,7 @@ fn audit(action: &str, at: i64, detail: serde_json::Value) -> AuditEntry {
         fixtures::at(at),
         fixtures::system(),
         action,
-        Outcome::Success,
+        AuditOutcome::Success,
     )
     .with_detail(detail)
 }

@@ -2,7 +2,7 @@
 //! `configuration_changes` audit entry each write carries (and a refused write does not).
 
 use connector_domain::StoreError;
-use connector_domain::audit::{AuditEntry, AuditQuery, LogType, Outcome};
+use connector_domain::audit::{AuditEntry, AuditOutcome, AuditQuery, LogType};
 use connector_domain::flow::{
     Channel, ChannelId, Flow, FlowId, FlowInput, HeaderValue, HttpHeader, HttpsDelivery,
     InboundAuth, MllpDelivery, OutboundDelivery, SecretRef, TlsSettings, TokenHash, WebhookAuth,
@@ -187,7 +187,7 @@ pub(super) fn config_audit(action: &str, subject: &str, at: i64) -> AuditEntry {
         fixtures::at(at),
         fixtures::admin(),
         action,
-        Outcome::Success,
+        AuditOutcome::Success,
     )
     .with_detail(json!({ "id": subject }))
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use connector_domain::audit::{AuditEntry, AuditQuery, LogType, Outcome};
+use connector_domain::audit::{AuditEntry, AuditOutcome, AuditQuery, LogType};
 use connector_domain::crm::{ActivityId, LeadId};
 use connector_domain::inbound::{
     HIE_STEP, InboundClaim, InboundKey, InboundRecord, InboundState, KeyLock, StepProgress,
@@ -122,9 +122,9 @@ fn steps(items: &[(&str, StepProgress)]) -> BTreeMap<String, StepProgress> {
 /// The audit entry of an attempt's end.
 fn inbound_audit(key: &InboundKey, state: InboundState, at: i64) -> AuditEntry {
     let outcome = if state == InboundState::Done {
-        Outcome::Success
+        AuditOutcome::Success
     } else {
-        Outcome::Error
+        AuditOutcome::Error
     };
     AuditEntry::new(
         LogType::Hl7Inbound,

@@ -4,7 +4,7 @@
 //! audit entry with it. Only the embedded adapter has this port: AWS deployments keep secrets
 //! in Secrets Manager.
 
-use connector_domain::audit::{AuditEntry, AuditQuery, LogType, Outcome};
+use connector_domain::audit::{AuditEntry, AuditOutcome, AuditQuery, LogType};
 use connector_domain::flow::secret::LocalSecret;
 use connector_domain::flow::{SecretRef, SecretValue};
 use connector_domain::ports::{SecretError, SecretStatus};
@@ -27,7 +27,7 @@ fn entry(name: &str, at: i64) -> AuditEntry {
         fixtures::at(at),
         Actor::system("contract"),
         "secret.set",
-        Outcome::Success,
+        AuditOutcome::Success,
     )
     .with_detail(serde_json::json!({ "name": name }))
 }

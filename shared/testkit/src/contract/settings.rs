@@ -1,6 +1,6 @@
 //! `SettingsStore` cases.
 
-use connector_domain::audit::{AuditEntry, AuditQuery, LogType, Outcome};
+use connector_domain::audit::{AuditEntry, AuditOutcome, AuditQuery, LogType};
 use connector_domain::ports::MAX_CHECKPOINT_AUDIT_ENTRIES;
 use connector_domain::settings::HieSettings;
 use connector_domain::{Actor, StoreError};
@@ -229,7 +229,7 @@ fn skip_entries(n: usize, at: chrono::DateTime<chrono::Utc>) -> Vec<AuditEntry> 
                 at,
                 Actor::system("batch-collector"),
                 "appointment.skipped",
-                Outcome::Skipped,
+                AuditOutcome::Skipped,
             )
             .with_appointment(&format!("a-{i}").parse().expect("valid id"))
             .with_detail(serde_json::json!({"reason": "no_consent"}))

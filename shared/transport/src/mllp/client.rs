@@ -2,7 +2,7 @@
 //!
 //! [`MllpConnection`] is one destination's long-lived session (what MLLP peers expect): it
 //! connects on first use, sends one message at a time (concurrent callers queue), waits for
-//! one framed reply and classifies it ([`Outcome`]). It keeps the connection after an ACK
+//! one framed reply and classifies it ([`AttemptOutcome`]). It keeps the connection after an ACK
 //! that acknowledges the message sent, and drops it after anything else (no reply, a wrong
 //! reply, an I/O error), so a late ACK can never be taken for the next message's. Before
 //! reusing a connection it checks that the peer has not closed it (or sent something
@@ -22,9 +22,11 @@ use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 use tokio::time::{Instant, timeout, timeout_at};
 
-use crate::outcome::{NotSentReason, Outcome, UnknownReason, WrongAckReason, classify_reply};
+use crate::outcome::{
+    AttemptOutcome, NotSentReason, UnknownReason, WrongAckReason, classify_reply,
+};
 use crate::tls::{Tls, TlsConfig};
-use crate::{ConfigError, MessageError, control_id_of};
+use crate::{DestinationConfigError, MessageError, control_id_of};
 
 /// The default connect timeout (TCP and TLS together).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -108,7 +110,7 @@ impl Session {
         control_id: &str,
         ack_timeout: Duration,
         max_reply: usize,
-    ) -> Outcome {
+    ) -> AttemptOutcome {
         let deadline = Instant::now() + ack_timeout;
         let write = async {
             self.stream.write_all(framed).await?;
@@ -116,12 +118,12 @@ impl Session {
         };
         match timeout_at(deadline, write).await {
             Err(_) => {
-                return Outcome::Unknown {
+                return AttemptOutcome::Unknown {
                     reason: UnknownReason::AckTimeout,
                 };
             }
             Ok(Err(e)) => {
-                return Outcome::Unknown {
+                return AttemptOutcome::Unknown {
                     reason: UnknownReason::Io(e.kind()),
                 };
             }
@@ -134,25 +136,25 @@ impl Session {
             if let Some(frame) = decoder.next_frame() {
                 return match frame {
                     Ok(reply) => classify_reply(&reply, control_id),
-                    Err(_) => Outcome::WrongAck {
+                    Err(_) => AttemptOutcome::WrongAck {
                         reason: WrongAckReason::BadFrame,
                     },
                 };
             }
             match timeout_at(deadline, self.stream.read(&mut buf)).await {
                 Err(_) => {
-                    return Outcome::Unknown {
+                    return AttemptOutcome::Unknown {
                         reason: UnknownReason::AckTimeout,
                     };
                 }
                 Ok(Ok(0)) => {
-                    return Outcome::Unknown {
+                    return AttemptOutcome::Unknown {
                         reason: UnknownReason::Closed,
                     };
                 }
                 Ok(Ok(n)) => decoder.push(buf.get(..n).unwrap_or_default()),
                 Ok(Err(e)) => {
-                    return Outcome::Unknown {
+                    return AttemptOutcome::Unknown {
                         reason: UnknownReason::Io(e.kind()),
                     };
                 }
@@ -188,8 +190,8 @@ impl MllpConnection {
     /// Prepares a destination (TLS settings are checked here); connects on the first send.
     ///
     /// # Errors
-    /// [`ConfigError`] when the TLS server name or CA bundle is unusable.
-    pub fn new(config: MllpConfig) -> Result<Self, ConfigError> {
+    /// [`DestinationConfigError`] when the TLS server name or CA bundle is unusable.
+    pub fn new(config: MllpConfig) -> Result<Self, DestinationConfigError> {
         let tls = config.tls.as_ref().map(Tls::new).transpose()?;
         Ok(Self {
             host: config.host,
@@ -202,13 +204,13 @@ impl MllpConnection {
         })
     }
 
-    /// Sends one ER7 message and classifies the reply (see [`Outcome`]). Concurrent calls
+    /// Sends one ER7 message and classifies the reply (see [`AttemptOutcome`]). Concurrent calls
     /// are sent one after the other on the one connection.
     ///
     /// # Errors
     /// [`MessageError`] when the message is not HL7 or has no MSH-10 (nothing is sent: the
     /// reply could not be matched).
-    pub async fn send(&self, message: &[u8]) -> Result<Outcome, MessageError> {
+    pub async fn send(&self, message: &[u8]) -> Result<AttemptOutcome, MessageError> {
         let control_id = control_id_of(message)?;
         let framed = mllp::encode(message);
         let mut guard = self.session.lock().await;
@@ -222,7 +224,7 @@ impl MllpConnection {
             None => match self.connect().await {
                 Ok(s) => guard.insert(s),
                 Err(reason) => {
-                    let outcome = Outcome::NotSent { reason };
+                    let outcome = AttemptOutcome::NotSent { reason };
                     tracing::warn!(
                         host = %self.host,
                         port = self.port,
@@ -240,7 +242,7 @@ impl MllpConnection {
             .await;
         let keep = matches!(
             outcome,
-            Outcome::Delivered { .. } | Outcome::Rejected { .. }
+            AttemptOutcome::Delivered { .. } | AttemptOutcome::Rejected { .. }
         );
         let sent_on_connection = session.sent;
         if !keep {

@@ -8,7 +8,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use connector_hl7::{AckCode, ErrorCode};
 use connector_transport::{
-    ConfigError, HttpsClient, HttpsConfig, NotSentReason, Outcome, UnknownReason, WrongAckReason,
+    AttemptOutcome, DestinationConfigError, HttpsClient, HttpsConfig, NotSentReason, UnknownReason,
+    WrongAckReason,
 };
 
 use crate::helpers::{ack, message};
@@ -73,7 +74,7 @@ async fn endpoint() -> String {
     format!("http://{address}")
 }
 
-async fn post_to(url: String) -> Outcome {
+async fn post_to(url: String) -> AttemptOutcome {
     let config = HttpsConfig {
         url,
         headers: vec![
@@ -95,58 +96,58 @@ async fn outcomes_by_response() {
     let cases = [
         (
             "/aa",
-            Outcome::Delivered {
+            AttemptOutcome::Delivered {
                 ack_code: AckCode::ApplicationAccept,
             },
         ),
         (
             "/ae",
-            Outcome::Rejected {
+            AttemptOutcome::Rejected {
                 ack_code: Some(AckCode::ApplicationError),
                 error: Some("103 Table value not found at PV1-2".to_owned()),
             },
         ),
         (
             "/ar-with-400",
-            Outcome::Rejected {
+            AttemptOutcome::Rejected {
                 ack_code: Some(AckCode::ApplicationReject),
                 error: None,
             },
         ),
         (
             "/wrong-id",
-            Outcome::WrongAck {
+            AttemptOutcome::WrongAck {
                 reason: WrongAckReason::ControlIdMismatch,
             },
         ),
         (
             "/text",
-            Outcome::WrongAck {
+            AttemptOutcome::WrongAck {
                 reason: WrongAckReason::NotAnAck,
             },
         ),
         (
             "/503",
-            Outcome::NotSent {
+            AttemptOutcome::NotSent {
                 reason: NotSentReason::HttpStatus(503),
             },
         ),
         (
             "/429",
-            Outcome::NotSent {
+            AttemptOutcome::NotSent {
                 reason: NotSentReason::HttpStatus(429),
             },
         ),
         (
             "/404",
-            Outcome::Rejected {
+            AttemptOutcome::Rejected {
                 ack_code: None,
                 error: Some("HTTP 404".to_owned()),
             },
         ),
         (
             "/slow",
-            Outcome::Unknown {
+            AttemptOutcome::Unknown {
                 reason: UnknownReason::AckTimeout,
             },
         ),
@@ -163,7 +164,7 @@ async fn a_refused_connection_is_not_sent() {
     drop(listener);
     assert_eq!(
         post_to(format!("http://127.0.0.1:{port}/hl7")).await,
-        Outcome::NotSent {
+        AttemptOutcome::NotSent {
             reason: NotSentReason::HttpConnect
         }
     );
@@ -173,7 +174,7 @@ async fn a_refused_connection_is_not_sent() {
 fn plain_http_only_to_loopback() {
     assert_eq!(
         HttpsClient::new(HttpsConfig::new("http://ehr.example.org/hl7")).unwrap_err(),
-        ConfigError::InsecureUrl
+        DestinationConfigError::InsecureUrl
     );
     let mut config = HttpsConfig::new("https://ehr.example.org/hl7");
     config
@@ -181,7 +182,7 @@ fn plain_http_only_to_loopback() {
         .push(("Bad Header".to_owned(), "x".to_owned()));
     assert_eq!(
         HttpsClient::new(config).unwrap_err(),
-        ConfigError::InvalidHeader {
+        DestinationConfigError::InvalidHeader {
             name: "Bad Header".to_owned()
         }
     );

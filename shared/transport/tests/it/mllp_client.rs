@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use connector_hl7::AckCode;
 use connector_transport::{
-    MessageError, MllpConfig, MllpConnection, NotSentReason, Outcome, TlsConfig, UnknownReason,
-    WrongAckReason,
+    AttemptOutcome, MessageError, MllpConfig, MllpConnection, NotSentReason, TlsConfig,
+    UnknownReason, WrongAckReason,
 };
 
 use crate::helpers::{Behaviour, fake_ehr, message, self_signed};
@@ -15,7 +15,7 @@ fn config(port: u16) -> MllpConfig {
         .with_timeouts(Duration::from_secs(5), Duration::from_millis(500))
 }
 
-async fn send(port: u16, id: &str) -> Outcome {
+async fn send(port: u16, id: &str) -> AttemptOutcome {
     MllpConnection::new(config(port))
         .unwrap()
         .send(&message(id))
@@ -30,7 +30,7 @@ async fn aa_is_delivered_and_the_connection_is_kept() {
     for id in ["M-1", "M-2", "M-3"] {
         assert_eq!(
             conn.send(&message(id)).await.unwrap(),
-            Outcome::Delivered {
+            AttemptOutcome::Delivered {
                 ack_code: AckCode::ApplicationAccept
             }
         );
@@ -47,7 +47,7 @@ async fn ae_with_err_is_rejected_with_codes_only() {
     let outcome = send(ehr.port, "M-1").await;
     assert_eq!(
         outcome,
-        Outcome::Rejected {
+        AttemptOutcome::Rejected {
             ack_code: Some(AckCode::ApplicationError),
             error: Some("101 Required field missing at PID-3".to_owned()),
         }
@@ -60,14 +60,14 @@ async fn another_control_id_is_a_wrong_ack() {
     let ehr = fake_ehr(Behaviour::WrongControlId, None).await;
     assert_eq!(
         send(ehr.port, "M-1").await,
-        Outcome::WrongAck {
+        AttemptOutcome::WrongAck {
             reason: WrongAckReason::ControlIdMismatch
         }
     );
     let ehr = fake_ehr(Behaviour::Garbage, None).await;
     assert_eq!(
         send(ehr.port, "M-1").await,
-        Outcome::WrongAck {
+        AttemptOutcome::WrongAck {
             reason: WrongAckReason::Unparsable
         }
     );
@@ -79,7 +79,7 @@ async fn no_reply_is_unknown_and_the_connection_is_dropped() {
     let conn = MllpConnection::new(config(ehr.port)).unwrap();
     assert_eq!(
         conn.send(&message("M-1")).await.unwrap(),
-        Outcome::Unknown {
+        AttemptOutcome::Unknown {
             reason: UnknownReason::AckTimeout
         }
     );
@@ -93,7 +93,7 @@ async fn a_close_without_reply_is_unknown() {
     let ehr = fake_ehr(Behaviour::Close, None).await;
     assert_eq!(
         send(ehr.port, "M-1").await,
-        Outcome::Unknown {
+        AttemptOutcome::Unknown {
             reason: UnknownReason::Closed
         }
     );
@@ -118,7 +118,7 @@ async fn a_refused_connection_is_not_sent() {
     drop(listener);
     assert_eq!(
         send(port, "M-1").await,
-        Outcome::NotSent {
+        AttemptOutcome::NotSent {
             reason: NotSentReason::Connect(std::io::ErrorKind::ConnectionRefused)
         }
     );
@@ -168,7 +168,7 @@ async fn tls_with_a_private_ca() {
     for id in ["T-1", "T-2"] {
         assert_eq!(
             conn.send(&message(id)).await.unwrap(),
-            Outcome::Delivered {
+            AttemptOutcome::Delivered {
                 ack_code: AckCode::ApplicationAccept
             }
         );
@@ -189,7 +189,7 @@ async fn tls_with_a_private_ca() {
         let conn = MllpConnection::new(config(ehr.port).with_tls(tls)).unwrap();
         assert_eq!(
             conn.send(&message("T-3")).await.unwrap(),
-            Outcome::NotSent {
+            AttemptOutcome::NotSent {
                 reason: NotSentReason::Tls
             }
         );
@@ -205,7 +205,7 @@ async fn tls_settings_are_checked_up_front() {
     };
     assert_eq!(
         MllpConnection::new(MllpConfig::new("127.0.0.1", 1).with_tls(bad_pem)).unwrap_err(),
-        connector_transport::ConfigError::InvalidCaPem
+        connector_transport::DestinationConfigError::InvalidCaPem
     );
     let bad_name = TlsConfig {
         server_name: "not a name!".to_owned(),
@@ -213,7 +213,7 @@ async fn tls_settings_are_checked_up_front() {
     };
     assert_eq!(
         MllpConnection::new(MllpConfig::new("127.0.0.1", 1).with_tls(bad_name)).unwrap_err(),
-        connector_transport::ConfigError::InvalidServerName
+        connector_transport::DestinationConfigError::InvalidServerName
     );
     assert!(!format!("{:?}", MllpConfig::new("h", 1)).is_empty());
 }

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use connector_domain::appointment::Appointment;
-use connector_domain::audit::{AuditEntry, LogType, Outcome};
+use connector_domain::audit::{AuditEntry, AuditOutcome, LogType};
 use connector_domain::hie::{
     AppointmentError, AppointmentInput, AppointmentPorts, HieWork, save_appointment, transition,
 };
@@ -126,7 +126,7 @@ pub(crate) async fn resend(
         now,
         actor.clone(),
         "appointment.resend_requested",
-        Outcome::Success,
+        AuditOutcome::Success,
     )
     .with_appointment(&id)
     .with_patient(&appointment.patient_id)

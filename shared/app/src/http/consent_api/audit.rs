@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
-use connector_domain::audit::{AuditEntry, AuditQuery, LogType, Outcome, Page};
+use connector_domain::audit::{AuditEntry, AuditOutcome, AuditQuery, LogType, Page};
 use connector_domain::settings::current_settings;
 use connector_domain::{AppointmentId, PatientId, ValidationError, ValidationErrors};
 
@@ -49,7 +49,7 @@ pub(crate) async fn list(
     });
     let outcome =
         params.get("outcome").and_then(|v| {
-            errors.check(Outcome::parse(v).ok_or_else(|| {
+            errors.check(AuditOutcome::parse(v).ok_or_else(|| {
                 ValidationError::new("outcome", "must be success, skipped or error")
             }))
         });
