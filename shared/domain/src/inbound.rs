@@ -124,6 +124,25 @@ impl InboundState {
     }
 }
 
+/// What a flow step did to a CRM record (a lead or an activity): saved in the ledger and
+/// written to the `hl7.processed` audit detail as its snake_case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CrmAction {
+    /// The record was created.
+    Created,
+    /// The record was found and changed.
+    Updated,
+    /// The record was found and left as it was (the flow does not update it).
+    Unchanged,
+    /// The record was not found, and the flow does not create it.
+    NotFound,
+    /// The flow writes nothing to this record (its sync behaviour is to do nothing).
+    Skipped,
+    /// The activity was skipped because the flow found no lead to attach it to.
+    SkippedNoLead,
+}
+
 /// What one step (the HIE feed, or one flow) has done so far. Saved as it happens.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepProgress {
@@ -132,15 +151,15 @@ pub struct StepProgress {
     /// The lead the step created or found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lead_id: Option<LeadId>,
-    /// What happened to the lead: `created`, `updated`, `found`, `not_found`, `skipped`.
+    /// What happened to the lead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lead_action: Option<String>,
+    pub lead_action: Option<CrmAction>,
     /// The activity the step created or found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activity_id: Option<ActivityId>,
-    /// What happened to the activity: `created`, `updated`, `found`, `not_found`, `skipped`.
+    /// What happened to the activity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub activity_action: Option<String>,
+    pub activity_action: Option<CrmAction>,
     /// The CRM fields whose values were cut to their mapping's maximum length.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub truncated: Vec<String>,
@@ -260,12 +279,13 @@ mod tests {
         let progress = StepProgress {
             done: false,
             lead_id: Some(LeadId("lead-1".into())),
-            lead_action: Some("created".into()),
+            lead_action: Some(CrmAction::Created),
             activity_id: None,
             activity_action: None,
             truncated: vec!["mx_Race".into()],
         };
         let text = serde_json::to_string(&progress).unwrap();
+        assert!(text.contains(r#""lead_action":"created""#), "{text}");
         assert_eq!(
             serde_json::from_str::<StepProgress>(&text).unwrap(),
             progress

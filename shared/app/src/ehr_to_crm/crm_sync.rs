@@ -38,7 +38,9 @@ use connector_domain::crm::CrmField;
 use connector_domain::crm::{Activity, Crm, CrmError, LeadId};
 use connector_domain::flow::{ActivityPlan, CrmPlan, Entity, WebhookEvent};
 use connector_domain::flow::{Flow, MappingErrors, SyncBehaviour, map_ehr_to_crm, phone};
-use connector_domain::inbound::{InboundKey, KEY_LOCK_LEASE, KeyLock, StepProgress, flow_step};
+use connector_domain::inbound::{
+    CrmAction, InboundKey, KEY_LOCK_LEASE, KeyLock, StepProgress, flow_step,
+};
 use connector_domain::ports::{CrmWriteLog, InboundLedger};
 use connector_hl7::{Message, Path};
 
@@ -234,7 +236,7 @@ fn skip_if_nothing_to_write(plan: &CrmPlan, progress: &mut StepProgress) {
         && plan.lead_sync == SyncBehaviour::DoNothing
         && !activity_writes
     {
-        progress.lead_action = Some("skipped".into());
+        progress.lead_action = Some(CrmAction::Skipped);
     }
 }
 
@@ -289,11 +291,11 @@ async fn activity_step(
     progress: &mut StepProgress,
 ) -> Result<(), FlowFailure> {
     if activity.sync == SyncBehaviour::DoNothing {
-        progress.activity_action = Some("skipped".into());
+        progress.activity_action = Some(CrmAction::Skipped);
         return Ok(());
     }
     let Some(lead) = progress.lead_id.clone() else {
-        progress.activity_action = Some("skipped_no_lead".into());
+        progress.activity_action = Some(CrmAction::SkippedNoLead);
         return Ok(());
     };
     match find_activity(crm, flow, activity, &lead).await? {
@@ -305,11 +307,11 @@ async fn activity_step(
                 read_back_activity(crm, saver, &lead, activity, &found.id).await;
             }
             progress.activity_id = Some(found.id);
-            progress.activity_action = Some("updated".into());
+            progress.activity_action = Some(CrmAction::Updated);
         }
         Some(found) => {
             progress.activity_id = Some(found.id);
-            progress.activity_action = Some("unchanged".into());
+            progress.activity_action = Some(CrmAction::Unchanged);
         }
         None if activity.sync.creates() => {
             let id = crm
@@ -320,9 +322,9 @@ async fn activity_step(
                 read_back_activity(crm, saver, &lead, activity, &id).await;
             }
             progress.activity_id = Some(id);
-            progress.activity_action = Some("created".into());
+            progress.activity_action = Some(CrmAction::Created);
         }
-        None => progress.activity_action = Some("not_found".into()),
+        None => progress.activity_action = Some(CrmAction::NotFound),
     }
     Ok(())
 }
@@ -379,11 +381,11 @@ async fn lead_step(
                 .await
                 .map_err(FlowFailure::Crm)?;
             progress.lead_id = Some(id);
-            progress.lead_action = Some("updated".into());
+            progress.lead_action = Some(CrmAction::Updated);
         }
         Some(id) => {
             progress.lead_id = Some(id);
-            progress.lead_action = Some("unchanged".into());
+            progress.lead_action = Some(CrmAction::Unchanged);
         }
         None if plan.lead_sync.creates() => {
             let id = crm
@@ -391,7 +393,7 @@ async fn lead_step(
                 .await
                 .map_err(FlowFailure::Crm)?;
             progress.lead_id = Some(id.clone());
-            progress.lead_action = Some("created".into());
+            progress.lead_action = Some(CrmAction::Created);
             // Saved before anything else can fail: a resend continues with this lead.
             saver.save(flow, progress).await?;
             // A CRM may follow a create's webhook with an update's: either may echo it.
@@ -399,7 +401,7 @@ async fn lead_step(
                 read_back_lead(crm, saver, &id).await;
             }
         }
-        None => progress.lead_action = Some("not_found".into()),
+        None => progress.lead_action = Some(CrmAction::NotFound),
     }
     Ok(())
 }

@@ -287,7 +287,7 @@ impl<'a> Received<'a> {
             appointment_id: None,
         };
         if record.steps.get(HIE_STEP).is_some_and(|s| s.done) {
-            result.detail = json!({ "outcome": "done_before" });
+            result.detail = json!({ "outcome": StepOutcome::DoneBefore });
             return Ok(result);
         }
         match hl7_feed::apply(self.ctx, message, hie_event).await {
@@ -310,7 +310,7 @@ impl<'a> Received<'a> {
             }
             Err(e) => {
                 tracing::warn!(channel_id = %key.channel_id, control_id = %key.control_id, error = %crate::telemetry::error_chain(&e), "HIE feed failed");
-                result.detail = json!({ "outcome": "failed", "error": "store" });
+                result.detail = json!({ "outcome": StepOutcome::Failed, "error": "store" });
                 errors.push(AckError::new(ErrorCode::ApplicationInternalError));
             }
         }
@@ -401,11 +401,11 @@ async fn run_flows(
             .cloned()
             .unwrap_or_default();
         if earlier.done {
-            details.push(flow_detail(flow, &earlier, Some("done_before"), None));
+            details.push(flow_detail(flow, &earlier, StepOutcome::DoneBefore, None));
             continue;
         }
         match run_flow(ctx.crm.as_ref(), saver, flow, message, earlier).await {
-            Ok(progress) => details.push(flow_detail(flow, &progress, None, None)),
+            Ok(progress) => details.push(flow_detail(flow, &progress, StepOutcome::Done, None)),
             Err((progress, failure)) => {
                 tracing::warn!(
                     channel_id = %saver.key.channel_id,
@@ -416,7 +416,12 @@ async fn run_flows(
                     "flow failed"
                 );
                 errors.push(flow_error(&failure));
-                details.push(flow_detail(flow, &progress, None, Some(&failure)));
+                details.push(flow_detail(
+                    flow,
+                    &progress,
+                    StepOutcome::Failed,
+                    Some(&failure),
+                ));
             }
         }
     }
@@ -482,20 +487,29 @@ pub(super) fn audit_entry(action: &str, outcome: AuditOutcome, now: DateTime<Utc
     )
 }
 
+/// How a step (the HIE feed, or one flow) ended: the `outcome` of its part of the
+/// `hl7.processed` audit detail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+enum StepOutcome {
+    /// It ran to the end now.
+    Done,
+    /// An earlier attempt of this message finished it; it did not run again.
+    DoneBefore,
+    /// It failed; a resend runs it again.
+    Failed,
+}
+
 /// A flow's part of the `hl7.processed` audit detail.
 fn flow_detail(
     flow: &Flow,
     progress: &StepProgress,
-    note: Option<&str>,
+    outcome: StepOutcome,
     failure: Option<&FlowFailure>,
 ) -> Value {
     let mut detail = json!({
         "flow_id": flow.flow_id.as_str(),
-        "outcome": match (note, failure) {
-            (Some(note), _) => note,
-            (None, Some(_)) => "failed",
-            (None, None) => "done",
-        },
+        "outcome": outcome,
         "error": failure.map(FlowFailure::kind),
         "lead_id": progress.lead_id,
         "lead": progress.lead_action,

@@ -60,22 +60,51 @@ fn siu_trigger(trigger: &str) -> bool {
         .is_some_and(|n| (12..=26).contains(&n))
 }
 
+/// What the HIE side did with a message's patient (`hie.patient` in the audit detail).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PatientAction {
+    /// Registered.
+    Created,
+    /// Already registered; demographics updated.
+    Updated,
+    /// The demographics did not validate: nothing written.
+    Invalid,
+}
+
+/// What the HIE side did with a message's appointment (`hie.appointment` in the audit detail).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppointmentAction {
+    /// Recorded.
+    Created,
+    /// Already recorded; updated.
+    Updated,
+    /// Marked transitioned (a charge, or a `Complete` filler status).
+    Transitioned,
+    /// The appointment did not validate: nothing written.
+    Invalid,
+    /// A charge for an appointment the connector does not know.
+    Unknown,
+    /// The message identifies no patient (no PID-3), so the appointment was not recorded.
+    NoPatient,
+}
+
 /// What the HIE side did with a message. Ids and outcome words only.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct HieOutcome {
     /// The patient concerned.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub patient_id: Option<PatientId>,
-    /// `created`, `updated`, `invalid` (demographics did not validate: nothing written).
+    /// What became of the patient.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub patient: Option<&'static str>,
+    pub patient: Option<PatientAction>,
     /// The appointment concerned.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub appointment_id: Option<AppointmentId>,
-    /// `created`, `updated`, `transitioned`, `invalid`, `unknown` (a charge for an
-    /// appointment the connector does not know), `no_patient`.
+    /// What became of the appointment.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub appointment: Option<&'static str>,
+    pub appointment: Option<AppointmentAction>,
     /// The fields that did not validate (names only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub invalid_fields: Vec<String>,
@@ -177,14 +206,14 @@ pub async fn apply(
             if register(ctx, message, &mut outcome).await?.is_some() {
                 schedule(ctx, message, tz, &mut outcome).await?;
             } else if outcome.patient.is_none() {
-                outcome.appointment = Some("no_patient");
+                outcome.appointment = Some(AppointmentAction::NoPatient);
             }
         }
         HieEvent::Charge => {
             let id = text(message, "PV1-19.1").and_then(|v| AppointmentId::parse(v).ok());
             outcome.appointment_id = id.clone();
             match id {
-                None => outcome.appointment = Some("unknown"),
+                None => outcome.appointment = Some(AppointmentAction::Unknown),
                 Some(id) => transition(ctx, &id, &mut outcome).await?,
             }
         }
@@ -309,14 +338,14 @@ async fn register(
     match consent::register_patient(ctx.consent_ports(), &patient_id, &input).await {
         Ok(registration) => {
             outcome.patient = Some(if registration.created {
-                "created"
+                PatientAction::Created
             } else {
-                "updated"
+                PatientAction::Updated
             });
             Ok(Some(patient_id))
         }
         Err(ConsentError::Invalid(errors)) => {
-            outcome.patient = Some("invalid");
+            outcome.patient = Some(PatientAction::Invalid);
             outcome.refuse_all(&errors, message);
             // An existing patient can still take the appointment.
             match ctx.patients.get(&patient_id).await? {
@@ -358,7 +387,7 @@ async fn schedule(
         .or_else(|| text(message, "SCH-1.1"))
         .and_then(|v| AppointmentId::parse(v).ok());
     let Some(id) = id else {
-        outcome.appointment = Some("invalid");
+        outcome.appointment = Some(AppointmentAction::Invalid);
         outcome.refuse("SCH-2", "SCH-2", true);
         return Ok(());
     };
@@ -385,10 +414,14 @@ async fn schedule(
     };
     match intake::save_appointment(appointment_ports(ctx), &id, &input).await {
         Ok((_, created)) => {
-            outcome.appointment = Some(if created { "created" } else { "updated" });
+            outcome.appointment = Some(if created {
+                AppointmentAction::Created
+            } else {
+                AppointmentAction::Updated
+            });
         }
         Err(AppointmentError::Invalid(errors)) => {
-            outcome.appointment = Some("invalid");
+            outcome.appointment = Some(AppointmentAction::Invalid);
             outcome.refuse_all(&errors, message);
             return Ok(());
         }
@@ -407,8 +440,10 @@ async fn transition(
     outcome: &mut HieOutcome,
 ) -> Result<(), HieFeedError> {
     match intake::transition(appointment_ports(ctx), id).await {
-        Ok(_) => outcome.appointment = Some("transitioned"),
-        Err(AppointmentError::UnknownAppointment) => outcome.appointment = Some("unknown"),
+        Ok(_) => outcome.appointment = Some(AppointmentAction::Transitioned),
+        Err(AppointmentError::UnknownAppointment) => {
+            outcome.appointment = Some(AppointmentAction::Unknown)
+        }
         Err(AppointmentError::Store(e)) => return Err(e.into()),
         Err(_) => return Err(HieFeedError::Contention),
     }

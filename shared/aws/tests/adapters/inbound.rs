@@ -11,7 +11,7 @@ use connector_domain::StoreError;
 use connector_domain::audit::{AuditEntry, LogType};
 use connector_domain::crm::LeadId;
 use connector_domain::inbound::{
-    self, HIE_STEP, InboundClaim, InboundKey, InboundState, StepProgress,
+    self, CrmAction, HIE_STEP, InboundClaim, InboundKey, InboundState, StepProgress,
 };
 use connector_domain::ports::{AuditLog, InboundLedger};
 use connector_testkit::fixtures;
@@ -32,7 +32,7 @@ fn lead(id: &str) -> StepProgress {
     StepProgress {
         done: true,
         lead_id: Some(LeadId(id.into())),
-        lead_action: Some("created".into()),
+        lead_action: Some(CrmAction::Created),
         ..StepProgress::default()
     }
 }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use connector_domain::audit::{AuditEntry, AuditOutcome, AuditQuery, LogType};
 use connector_domain::crm::{ActivityId, LeadId};
 use connector_domain::inbound::{
-    HIE_STEP, InboundClaim, InboundKey, InboundRecord, InboundState, KeyLock, StepProgress,
-    parse_key,
+    CrmAction, HIE_STEP, InboundClaim, InboundKey, InboundRecord, InboundState, KeyLock,
+    StepProgress, parse_key,
 };
 use serde_json::json;
 
@@ -94,7 +94,7 @@ fn lead_created(lead: &str, done: bool) -> StepProgress {
     StepProgress {
         done,
         lead_id: Some(LeadId(lead.into())),
-        lead_action: Some("created".into()),
+        lead_action: Some(CrmAction::Created),
         activity_id: None,
         activity_action: None,
         truncated: Vec::new(),
@@ -105,9 +105,9 @@ fn activity_updated(lead: &str, activity: &str) -> StepProgress {
     StepProgress {
         done: true,
         lead_id: Some(LeadId(lead.into())),
-        lead_action: Some("found".into()),
+        lead_action: Some(CrmAction::Unchanged),
         activity_id: Some(ActivityId(activity.into())),
-        activity_action: Some("updated".into()),
+        activity_action: Some(CrmAction::Updated),
         truncated: vec!["mx_Race".into()],
     }
 }
