@@ -1,4 +1,4 @@
-//! HL7 inbound benchmark: messages per second through the whole inbound pipeline of the real
+//! HL7 inbound benchmark: messages per second through the whole EHR -> CRM pipeline of the real
 //! `connector serve` binary (release build) on a temp SQLite file with the embedded CRM, over
 //! HTTP (`POST /hl7/{channel}`, HMAC-signed) and over MLLP, with per-message latency.
 //!

@@ -172,7 +172,7 @@ async fn a_webhook_echoing_the_connectors_own_crm_write_is_suppressed() {
     let app = spawn_outbound().await;
     app.put_flow("a04-capture", inbound_lead_flow()).await;
 
-    // The EHR registers the patient: the inbound pipeline creates the lead in the CRM.
+    // The EHR registers the patient: the EHR -> CRM pipeline creates the lead in the CRM.
     let (status, ack) = app.post_hl7(ADT_A04).await;
     assert_eq!(status, 200, "{ack}");
     assert!(ack.contains("MSA|AA|NE-A04-0001"), "{ack}");

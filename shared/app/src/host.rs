@@ -115,7 +115,7 @@ async fn requeue_stale_deliveries(
     }
 }
 
-/// Serves HL7 over MLLP for `channel` on `listener` until `shutdown`: the same inbound pipeline
+/// Serves HL7 over MLLP for `channel` on `listener` until `shutdown`: the same EHR -> CRM pipeline
 /// as `POST /hl7/{channel_id}` (see [`crate::ehr_to_crm::mllp_handler`]).
 pub fn spawn_mllp(
     ctx: &Arc<Context>,

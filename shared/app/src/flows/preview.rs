@@ -325,7 +325,7 @@ pub fn preview_ehr_to_crm(flow: &Flow, message: &str) -> Result<EhrToCrmPreview,
     })
 }
 
-/// The CRM fields of a webhook payload for `flow`, read exactly as the crm-outbound pipeline
+/// The CRM fields of a webhook payload for `flow`, read exactly as the CRM -> EHR intake
 /// reads a webhook body ([`crate::crm_to_ehr::payload::parse`]).
 ///
 /// # Errors
