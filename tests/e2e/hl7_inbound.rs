@@ -8,12 +8,12 @@ use connector_domain::inbound::InboundState;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::captured_logs;
 use crate::hl7_inbound_support::{
     ADT_A04, ADT_A08, ADT_A28, CrmKind, DFT_P03, MllpClient, SAMPLE_PHI, SIU_S12, SIU_S14,
     SIU_S14_COMPLETE, SIU_S15, Signing, activity_flow, last_processed, lead_flow, patient_id_of,
     spawn_inbound, with_control_id,
 };
+use crate::support::captured_logs;
 
 fn field<'a>(fields: &'a [CrmField], name: &str) -> Option<&'a str> {
     fields
@@ -601,7 +601,7 @@ async fn the_embedded_crm_takes_the_same_flows() {
         activity_flow("SIU^S14", SIU_S14, "update_only", "update_only"),
     )
     .await;
-    let crm = app.app.db.crm_records();
+    let crm = app.app.db().crm_records();
 
     app.send(ADT_A04).await.expect("AA", "NE-A04-0001");
     let leads = crm.leads().await.unwrap();

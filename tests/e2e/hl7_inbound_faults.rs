@@ -40,7 +40,7 @@ async fn a_bad_signature_is_refused_with_401_and_writes_nothing() {
         ("signed for another body", Signing::OtherBody("MSH|^~\\&|X")),
     ];
     for (case, signing) in cases {
-        let problem = app.post(ADT_A04, signing).await.assert_problem(401);
+        let problem = app.post(ADT_A04, signing).await.assert_problem(401).body;
         assert_eq!(problem["status"], 401, "{case}");
         assert!(
             !problem.to_string().contains("MRN20001"),

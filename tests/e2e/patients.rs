@@ -1,12 +1,12 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{patient_json, spawn_app};
+use crate::support::{patient_json, spawn_app};
 
 #[tokio::test]
 async fn health_answers_200() {
     let app = spawn_app().await;
-    let reply = reqwest::get(format!("{}/health", app.address))
+    let reply = reqwest::get(format!("{}/health", app.address()))
         .await
         .unwrap();
     assert_eq!(reply.status(), 200);
