@@ -369,13 +369,7 @@ async fn deliveries(
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    let args = match Args::parse() {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("{message}");
-            std::process::exit(2);
-        }
-    };
+    let args = harness::or_usage_exit(Args::parse());
     let bin = args.binary()?;
     let dir = tempfile::tempdir()?;
     let (ehr, received) = start_ehr().await?;

@@ -214,13 +214,7 @@ async fn drain_all(ctx: &Arc<Context>, loops: usize) -> Result<Drained, BoxError
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    let args = match Args::parse() {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("{message}");
-            std::process::exit(2);
-        }
-    };
+    let args = harness::or_usage_exit(Args::parse());
     let data = Dataset::generate(args.appointments, args.patients, args.seed);
     report::dataset(&args, &data);
     if matches!(args.store.as_str(), "embedded" | "both") {

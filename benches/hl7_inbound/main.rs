@@ -335,13 +335,7 @@ async fn crm_counts(db: &Path) -> Result<(usize, usize), BoxError> {
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    let args = match Args::parse() {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("{message}");
-            std::process::exit(2);
-        }
-    };
+    let args = harness::or_usage_exit(Args::parse());
     let bin = args.binary()?;
     let dir = tempfile::tempdir()?;
     let server = start_server(&bin, dir.path())?;

@@ -34,6 +34,14 @@ pub fn parse_options(
     Ok(())
 }
 
+/// The parsed options, or (on a usage error) the message on stderr and exit status 2.
+pub fn or_usage_exit<T>(parsed: Result<T, String>) -> T {
+    parsed.unwrap_or_else(|message| {
+        eprintln!("{message}");
+        std::process::exit(2)
+    })
+}
+
 /// A whole number option's value (`_` allowed as a separator).
 pub fn number(arg: &str, value: String) -> Result<u64, String> {
     value

@@ -1,19 +1,16 @@
 //! Faults and duplicates in the HIE pipeline: nothing lost, nothing sent twice, every outcome
 //! audited.
 
-use std::sync::Arc;
-
 use chrono::Duration;
-use connector_app::Context;
 use connector_app::jobs::collector;
 use connector_app::jobs::sender::{self, SendOutcome};
 use connector_domain::hie::HieWork;
 use connector_embedded::QueueOptions;
-use connector_testkit::faults::{CrashingCheckpoint, MailFault};
+use connector_testkit::faults::MailFault;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::support::hie::one_consented_transition;
+use crate::support::hie::{crashing_checkpoint, one_consented_transition};
 use crate::support::{actions, spawn_app};
 
 #[tokio::test]
@@ -150,11 +147,7 @@ async fn a_collector_stopped_between_enqueue_and_checkpoint_loses_nothing_and_se
         app.clock.advance(Duration::seconds(1));
     }
     app.clock.advance(Duration::minutes(5));
-    let crashing = Arc::new(CrashingCheckpoint::new(app.ctx.settings.clone()));
-    let crashing_ctx = Context {
-        settings: crashing.clone(),
-        ..(*app.ctx).clone()
-    };
+    let crashing_ctx = crashing_checkpoint(&app);
     let options = collector::CollectorOptions {
         page_size: 10,
         ..Default::default()

@@ -201,6 +201,24 @@ impl InboundApp {
             .expect("this app runs the fake LeadSquared")
     }
 
+    /// The `a04-capture` flow: ADT^A04 captures the lead.
+    pub async fn put_a04_capture(&self) {
+        let flow = lead_flow("ADT^A04", ADT_A04, "capture");
+        self.put_flow("a04-capture", flow).await;
+    }
+
+    /// The `s12-capture` flow: SIU^S12 captures the lead and the activity.
+    pub async fn put_s12_capture(&self) {
+        let flow = activity_flow("SIU^S12", SIU_S12, "capture", "capture");
+        self.put_flow("s12-capture", flow).await;
+    }
+
+    /// The `s14-update` flow: SIU^S14 updates the lead and the activity, creating neither.
+    pub async fn put_s14_update(&self) {
+        let flow = activity_flow("SIU^S14", SIU_S14, "update_only", "update_only");
+        self.put_flow("s14-update", flow).await;
+    }
+
     /// POSTs `body` to `/hl7/north-ehr`, signed as `signing` says.
     pub async fn post(&self, body: &str, signing: Signing<'_>) -> Reply {
         self.post_to(CHANNEL, body, signing).await

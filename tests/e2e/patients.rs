@@ -83,12 +83,7 @@ async fn invalid_demographics_get_422_naming_every_field_and_nothing_is_stored()
         .call(Method::PUT, "/patients/p-102", "staff", Some(bad))
         .await
         .assert_problem(422);
-    let fields: Vec<&str> = reply.body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = reply.error_fields();
     assert_eq!(fields, ["mrn", "birth_date", "sex", "email"]);
     let text = reply.body.to_string();
     assert!(

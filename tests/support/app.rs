@@ -609,16 +609,10 @@ impl TestApp {
         }
     }
 
-    /// Registers the fixture patient `patient_id` as staff; asserts success.
-    pub async fn register(&self, patient_id: &str) -> Reply {
-        let path = format!("/patients/{patient_id}");
+    /// PUTs `body` to `path` as staff; asserts it was created or updated.
+    pub async fn put_ok(&self, path: &str, body: Value) -> Reply {
         let reply = self
-            .call(
-                Method::PUT,
-                &path,
-                Caller::Staff,
-                Some(patient_json(patient_id)),
-            )
+            .call(Method::PUT, path, Caller::Staff, Some(body))
             .await;
         assert!(
             reply.status == 201 || reply.status == 200,
@@ -626,6 +620,12 @@ impl TestApp {
             reply.body
         );
         reply
+    }
+
+    /// Registers the fixture patient `patient_id` as staff; asserts success.
+    pub async fn register(&self, patient_id: &str) -> Reply {
+        self.put_ok(&format!("/patients/{patient_id}"), patient_json(patient_id))
+            .await
     }
 
     /// Gives consent for `patient_id` as staff with the given body.
@@ -705,19 +705,7 @@ impl TestApp {
     /// Creates `appointment_id` for `patient_id` and transitions it now; asserts success.
     pub async fn transitioned_appointment(&self, appointment_id: &str, patient_id: &str) -> Value {
         let path = format!("/appointments/{appointment_id}");
-        let reply = self
-            .call(
-                Method::PUT,
-                &path,
-                Caller::Staff,
-                Some(appointment_json(patient_id)),
-            )
-            .await;
-        assert!(
-            reply.status == 201 || reply.status == 200,
-            "{:#}",
-            reply.body
-        );
+        self.put_ok(&path, appointment_json(patient_id)).await;
         self.call(
             Method::POST,
             &format!("{path}/transition"),

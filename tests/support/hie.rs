@@ -100,6 +100,21 @@ pub async fn consented_transition(app: &TestApp) {
     app.clock.advance(Duration::minutes(5));
 }
 
+/// The app's context with a settings store whose checkpoint fails, as a collector stopped
+/// between enqueueing and checkpointing would.
+pub fn crashing_checkpoint(app: &TestApp) -> Context {
+    Context {
+        settings: Arc::new(CrashingCheckpoint::new(app.ctx.settings.clone())),
+        ..(*app.ctx).clone()
+    }
+}
+
+/// The actions of the HIE audit entries about `appointment_id`, oldest first.
+pub async fn hie_actions(app: &TestApp, appointment_id: &str) -> Vec<String> {
+    let query = format!("log_type=hie_sent_appointments&appointment_id={appointment_id}");
+    actions(&app.audit(&query).await)
+}
+
 /// The HL7 attachment of a raw mail.
 pub fn attachment_hl7(raw: &[u8]) -> String {
     let mail = MessageParser::default().parse(raw).expect("MIME");
@@ -251,10 +266,7 @@ pub async fn only_consented_new_transitions_are_sent_each_exactly_once(app: &Tes
     }
     assert_eq!(app.mails().len(), 1, "sent once");
     assert_eq!(app.mailer.sent(), 1);
-    let sent_again = app
-        .audit("log_type=hie_sent_appointments&appointment_id=a-active")
-        .await;
-    assert_eq!(actions(&sent_again), ["appointment.sent"]);
+    assert_eq!(hie_actions(app, "a-active").await, ["appointment.sent"]);
 }
 
 /// Rewinding the watermark picks up what was missed, and never sends again what was sent.
@@ -387,12 +399,7 @@ pub async fn appointment_intake_validates(app: &TestApp) {
         .call(Method::PUT, "/appointments/a-1", "staff", Some(bad))
         .await
         .assert_problem(422);
-    let fields: Vec<&str> = reply.body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = reply.error_fields();
     assert_eq!(fields, ["scheduled_start", "provider.name"]);
     let reply = app
         .call(
@@ -706,10 +713,7 @@ pub async fn a_revoke_between_collect_and_send_stops_the_send(app: &TestApp) {
         deliver_one(app).await;
     }
     assert_eq!(app.mailer.sent(), 0);
-    let entries = app
-        .audit("log_type=hie_sent_appointments&appointment_id=a-1")
-        .await;
-    assert_eq!(actions(&entries), ["appointment.skipped"]);
+    assert_eq!(hie_actions(app, "a-1").await, ["appointment.skipped"]);
 }
 
 /// Skips are audited only with the checkpoint that passes them: a checkpoint that fails
@@ -723,11 +727,7 @@ pub async fn skips_are_audited_only_with_the_checkpoint_that_passes_them(app: &T
         app.clock.advance(Duration::seconds(1));
     }
     app.clock.advance(Duration::minutes(5));
-    let crashing = Arc::new(CrashingCheckpoint::new(app.ctx.settings.clone()));
-    let crashing_ctx = Context {
-        settings: crashing.clone(),
-        ..(*app.ctx).clone()
-    };
+    let crashing_ctx = crashing_checkpoint(app);
     let options = CollectorOptions {
         page_size: 10,
         ..Default::default()

@@ -92,6 +92,17 @@ impl Reply {
         self
     }
 
+    /// The `field` of each entry of a validation problem's `errors`, in order.
+    #[track_caller]
+    pub fn error_fields(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .expect("a problem with errors")
+            .iter()
+            .map(|e| e["field"].as_str().expect("a field").to_owned())
+            .collect()
+    }
+
     /// The ACK in the body; asserts a 200 with the ER7 media type.
     #[track_caller]
     pub fn ack(&self) -> Ack {
