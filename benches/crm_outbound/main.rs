@@ -30,21 +30,20 @@
 //! target dir).
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use connector_benches::harness::{
+    self, BoxError, Server, ServerSetup, connector_binary, latency_cells, mib, ms, number,
+    per_second, percentile, print_table,
+};
 use connector_domain::delivery::{DeliveryId, DeliveryState};
 use connector_hl7::{Message, MllpDecoder, Path as Hl7Path};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 const CHANNEL: &str = "bench-ehr";
 const SECRET_ENV: &str = "CONNECTOR_SECRET_BENCH_HMAC";
@@ -79,39 +78,27 @@ impl Args {
             rate: 0.0,
             bin: None,
         };
-        let mut it = std::env::args().skip(1);
-        while let Some(arg) = it.next() {
-            // `cargo bench` appends `--bench`.
-            if arg == "--bench" || arg == "--" {
-                continue;
-            }
-            let mut value = || it.next().ok_or(format!("{arg} needs a value"));
-            let number = |v: String| {
-                v.replace('_', "")
-                    .parse::<usize>()
-                    .map_err(|_| format!("{arg}: `{v}` is not a number"))
-            };
-            match arg.as_str() {
-                "--messages" | "-n" => args.messages = number(value()?)?,
-                "--patients" | "-p" => args.patients = number(value()?)?,
-                "--senders" | "-k" => args.senders = number(value()?)?.max(1),
-                "--rate" | "-r" => {
-                    let v = value()?;
-                    args.rate = v
-                        .parse::<f64>()
-                        .ok()
-                        .filter(|r| r.is_finite() && *r >= 0.0)
-                        .ok_or(format!("--rate: `{v}` is not a rate"))?;
+        harness::parse_options(
+            "options: --messages N --patients P --senders K --rate R --bin PATH",
+            |arg, value| {
+                match arg {
+                    "--messages" | "-n" => args.messages = number(arg, value()?)? as usize,
+                    "--patients" | "-p" => args.patients = number(arg, value()?)? as usize,
+                    "--senders" | "-k" => args.senders = (number(arg, value()?)? as usize).max(1),
+                    "--rate" | "-r" => {
+                        let v = value()?;
+                        args.rate = v
+                            .parse::<f64>()
+                            .ok()
+                            .filter(|r| r.is_finite() && *r >= 0.0)
+                            .ok_or(format!("--rate: `{v}` is not a rate"))?;
+                    }
+                    "--bin" => args.bin = Some(PathBuf::from(value()?)),
+                    other => return Err(format!("unknown option {other}")),
                 }
-                "--bin" => args.bin = Some(PathBuf::from(value()?)),
-                "--help" | "-h" => {
-                    return Err(
-                        "options: --messages N --patients P --senders K --rate R --bin PATH".into(),
-                    );
-                }
-                other => return Err(format!("unknown option {other}")),
-            }
-        }
+                Ok(())
+            },
+        )?;
         if args.messages == 0 || args.patients == 0 || args.patients > args.messages {
             return Err("need 1 <= --patients <= --messages".into());
         }
@@ -119,27 +106,7 @@ impl Args {
     }
 
     fn binary(&self) -> Result<PathBuf, BoxError> {
-        let path = match &self.bin {
-            Some(path) => path.clone(),
-            None => {
-                // target/release/deps/crm_outbound-<hash> -> target/release/connector
-                let exe = std::env::current_exe()?;
-                let release = exe
-                    .parent()
-                    .and_then(Path::parent)
-                    .ok_or("cannot locate the target directory")?;
-                release.join(format!("connector{}", std::env::consts::EXE_SUFFIX))
-            }
-        };
-        if !path.is_file() {
-            return Err(format!(
-                "{} not found: build it first with `cargo build --release -p connector-cli` \
-                 (same CARGO_TARGET_DIR), or pass --bin PATH",
-                path.display()
-            )
-            .into());
-        }
-        Ok(path)
+        connector_binary(self.bin.as_deref())
     }
 }
 
@@ -308,100 +275,15 @@ async fn start_ehr() -> Result<(SocketAddr, Arc<Mutex<Received>>), BoxError> {
     Ok((address, received))
 }
 
-/// A started `connector serve`.
-struct Server {
-    child: Child,
-    http: SocketAddr,
-    log_lines: Arc<AtomicU64>,
-}
-
-impl Server {
-    fn start(bin: &Path, dir: &Path, ehr: SocketAddr) -> Result<Self, BoxError> {
-        let db = dir.join("connector.db");
-        let config = dir.join("flows.json");
-        std::fs::write(&config, serde_json::to_vec_pretty(&flows_config(ehr))?)?;
-        let apply = Command::new(bin)
-            .args(["flows", "apply"])
-            .arg(&config)
-            .arg("--db")
-            .arg(&db)
-            // A channel's secret reference must resolve when it is applied.
-            .env(SECRET_ENV, SECRET)
-            .output()?;
-        if !apply.status.success() {
-            return Err(format!(
-                "connector flows apply failed: {}{}",
-                String::from_utf8_lossy(&apply.stdout),
-                String::from_utf8_lossy(&apply.stderr)
-            )
-            .into());
-        }
-        let mut child = Command::new(bin)
-            .arg("serve")
-            .args(["--listen", "127.0.0.1:0", "--collect-every", "0"])
-            .arg("--db")
-            .arg(&db)
-            .arg("--outbox")
-            .arg(dir.join("outbox"))
-            .env(SECRET_ENV, SECRET)
-            .env_remove("CONNECTOR_CRM")
-            .env_remove("CONNECTOR_STORE")
-            .env_remove("CONNECTOR_MLLP_LISTEN")
-            .env_remove("CONNECTOR_MLLP_CHANNEL")
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        let log_lines = Arc::new(AtomicU64::new(0));
-        let counter = Arc::clone(&log_lines);
-        // Reads the address line, then drains the JSON logs so the server never blocks.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                counter.fetch_add(1, Ordering::Relaxed);
-                if let Some(rest) = line.strip_prefix("connector listening on http://") {
-                    let address = rest.split_whitespace().next().unwrap_or_default();
-                    let _ = tx.send(address.to_owned());
-                }
-            }
-        });
-        let address = rx
-            .recv_timeout(Duration::from_secs(30))
-            .map_err(|_| "connector serve did not start listening within 30 s")?;
-        Ok(Self {
-            child,
-            http: address.parse()?,
-            log_lines,
-        })
-    }
-
-    /// SIGTERM (graceful shutdown), then waits.
-    fn stop(mut self) -> Result<(), BoxError> {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if self.child.try_wait()?.is_some() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        self.child.kill()?;
-        self.child.wait()?;
-        Ok(())
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// Starts `connector serve` with the flows delivering to `ehr`.
+fn start_server(bin: &Path, dir: &Path, ehr: SocketAddr) -> Result<Server, BoxError> {
+    let flows = serde_json::to_vec_pretty(&flows_config(ehr))?;
+    let setup = ServerSetup {
+        flows: &flows,
+        secret: (SECRET_ENV, SECRET),
+        mllp_channel: None,
+    };
+    Server::start(bin, dir, &setup)
 }
 
 /// What one webhook POST gave.
@@ -464,18 +346,6 @@ async fn sender(
     Ok(posted)
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
 /// Each delivery's MSH-10 and state, read from the database file after the run.
 async fn deliveries(
     db: &Path,
@@ -499,17 +369,11 @@ async fn deliveries(
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    let args = match Args::parse() {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("{message}");
-            std::process::exit(2);
-        }
-    };
+    let args = harness::or_usage_exit(Args::parse());
     let bin = args.binary()?;
     let dir = tempfile::tempdir()?;
     let (ehr, received) = start_ehr().await?;
-    let server = Server::start(&bin, dir.path(), ehr)?;
+    let server = start_server(&bin, dir.path(), ehr)?;
     eprintln!(
         "connector serve ({}) on http://{}, EHR listener on mllp://{ehr}",
         bin.display(),
@@ -532,22 +396,10 @@ async fn main() -> Result<(), BoxError> {
     );
     let began = Instant::now();
     let start = tokio::time::Instant::now();
-    let tasks: Vec<_> = work
-        .into_iter()
-        .map(|webhooks| {
-            tokio::spawn(sender(
-                client.clone(),
-                base.clone(),
-                webhooks,
-                start,
-                args.rate,
-            ))
-        })
-        .collect();
-    let mut posted = Vec::with_capacity(args.messages);
-    for task in tasks {
-        posted.extend(task.await??);
-    }
+    let posted = harness::run_clients(work, |webhooks| {
+        sender(client.clone(), base.clone(), webhooks, start, args.rate)
+    })
+    .await?;
     let posted_in = began.elapsed();
     // Wait for the last ACK (the worker polls every 500 ms when idle).
     let deadline = Instant::now() + Duration::from_secs(600);
@@ -569,12 +421,12 @@ async fn main() -> Result<(), BoxError> {
     }
     // A little longer, to catch a message delivered twice.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let log_lines = server.log_lines.load(Ordering::Relaxed);
+    let log_lines = server.log_lines();
+    let db_path = server.db.clone();
     server.stop()?;
 
     let received = std::mem::take(&mut *received.lock().unwrap_or_else(|p| p.into_inner()));
     let ids: Vec<String> = posted.iter().map(|p| p.delivery_id.clone()).collect();
-    let db_path = dir.path().join("connector.db");
     let stored = deliveries(&db_path, &ids).await?;
 
     // Checks: each delivered, each MSH-10 received once, each patient's order kept.
@@ -635,27 +487,35 @@ async fn main() -> Result<(), BoxError> {
         args.patients,
         args.senders
     );
-    println!(
-        "| messages | webhooks posted in (s) | first POST to last ACK (s) | msgs/s | webhook->ACK p50 (ms) | p99 (ms) | max (ms) | webhook response p50 (ms) | p99 (ms) |"
-    );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    println!(
-        "| {} | {:.2} | {:.2} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
-        latencies.len(),
-        posted_in.as_secs_f64(),
-        elapsed.as_secs_f64(),
-        latencies.len() as f64 / elapsed.as_secs_f64().max(1e-9),
-        ms(percentile(&latencies, 50.0)),
-        ms(percentile(&latencies, 99.0)),
-        ms(latencies.last().copied().unwrap_or_default()),
-        ms(percentile(&responses, 50.0)),
-        ms(percentile(&responses, 99.0)),
+    let mut row = vec![
+        latencies.len().to_string(),
+        format!("{:.2}", posted_in.as_secs_f64()),
+        format!("{:.2}", elapsed.as_secs_f64()),
+        format!("{:.0}", per_second(latencies.len(), elapsed)),
+    ];
+    row.extend(latency_cells(&latencies));
+    row.push(format!("{:.1}", ms(percentile(&responses, 50.0))));
+    row.push(format!("{:.1}", ms(percentile(&responses, 99.0))));
+    print_table(
+        &[
+            "messages",
+            "webhooks posted in (s)",
+            "first POST to last ACK (s)",
+            "msgs/s",
+            "webhook->ACK p50 (ms)",
+            "p99 (ms)",
+            "max (ms)",
+            "webhook response p50 (ms)",
+            "p99 (ms)",
+        ],
+        0,
+        &[row],
     );
     println!(
         "\nChecked: {} deliveries delivered, each MSH-10 received exactly once, every patient's \
          messages in webhook order; {log_lines} log lines from the server; database {:.1} MiB.",
         stored.len(),
-        std::fs::metadata(&db_path)?.len() as f64 / (1024.0 * 1024.0)
+        mib(&db_path)?
     );
     Ok(())
 }

@@ -28,12 +28,11 @@ use std::time::{Duration, Instant};
 use connector_app::Context;
 use connector_app::hie::collector::{self, CollectorOptions};
 use connector_app::hie::sender;
+use connector_benches::harness::{self, BoxError};
 use connector_benches::{ConsentKind, Dataset};
 use connector_domain::StoreError;
 use connector_testkit::fixtures;
 use futures::{StreamExt, TryStreamExt, stream};
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Command-line options.
 #[derive(Debug, Clone)]
@@ -60,37 +59,25 @@ impl Args {
             seed: 0x5eed_0005,
             collector_only: false,
         };
-        let mut it = std::env::args().skip(1);
-        while let Some(arg) = it.next() {
-            // `cargo bench` appends `--bench`; a filter argument may follow `--`.
-            if arg == "--bench" || arg == "--" {
-                continue;
-            }
-            let mut value = || it.next().ok_or(format!("{arg} needs a value"));
-            let number = |v: String| {
-                v.replace('_', "")
-                    .parse::<u64>()
-                    .map_err(|_| format!("{arg}: `{v}` is not a number"))
-            };
-            match arg.as_str() {
-                "--appointments" | "-n" => args.appointments = number(value()?)? as usize,
-                "--patients" => args.patients = number(value()?)? as usize,
-                "--store" => args.store = value()?,
-                "--page-size" => args.page_size = number(value()?)? as usize,
-                "--senders" => args.senders = (number(value()?)? as usize).max(1),
-                "--seed-concurrency" => args.seed_concurrency = (number(value()?)? as usize).max(1),
-                "--seed" => args.seed = number(value()?)?,
-                "--collector-only" => args.collector_only = true,
-                "--help" | "-h" => {
-                    return Err(
-                        "options: --appointments N --patients P --store embedded|aws|both \
-                         --page-size S --senders K --seed-concurrency C --seed X --collector-only"
-                            .into(),
-                    );
+        harness::parse_options(
+            "options: --appointments N --patients P --store embedded|aws|both \
+             --page-size S --senders K --seed-concurrency C --seed X --collector-only",
+            |arg, value| {
+                let mut number = || harness::number(arg, value()?);
+                match arg {
+                    "--appointments" | "-n" => args.appointments = number()? as usize,
+                    "--patients" => args.patients = number()? as usize,
+                    "--store" => args.store = value()?,
+                    "--page-size" => args.page_size = number()? as usize,
+                    "--senders" => args.senders = (number()? as usize).max(1),
+                    "--seed-concurrency" => args.seed_concurrency = (number()? as usize).max(1),
+                    "--seed" => args.seed = number()?,
+                    "--collector-only" => args.collector_only = true,
+                    other => return Err(format!("unknown option {other}")),
                 }
-                other => return Err(format!("unknown option {other}")),
-            }
-        }
+                Ok(())
+            },
+        )?;
         if args.patients == 0 {
             args.patients = (args.appointments / 2).max(1);
         }
@@ -227,13 +214,7 @@ async fn drain_all(ctx: &Arc<Context>, loops: usize) -> Result<Drained, BoxError
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    let args = match Args::parse() {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("{message}");
-            std::process::exit(2);
-        }
-    };
+    let args = harness::or_usage_exit(Args::parse());
     let data = Dataset::generate(args.appointments, args.patients, args.seed);
     report::dataset(&args, &data);
     if matches!(args.store.as_str(), "embedded" | "both") {

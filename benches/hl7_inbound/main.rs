@@ -26,20 +26,18 @@
 //! http|mllp|both` (both), `--bin PATH` (the `connector` binary; default `../connector` next
 //! to this bench's executable, i.e. the release build of the same target dir).
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use connector_benches::harness::{
+    self, BoxError, Server, ServerSetup, connector_binary, latency_cells, mib, number, per_second,
+    print_table,
+};
 use connector_hl7::{AckCode, AckInfo, Message, MllpDecoder};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 const CHANNEL: &str = "bench-ehr";
 const SECRET_ENV: &str = "CONNECTOR_SECRET_BENCH_HMAC";
@@ -65,32 +63,19 @@ impl Args {
             transport: "both".into(),
             bin: None,
         };
-        let mut it = std::env::args().skip(1);
-        while let Some(arg) = it.next() {
-            // `cargo bench` appends `--bench`.
-            if arg == "--bench" || arg == "--" {
-                continue;
-            }
-            let mut value = || it.next().ok_or(format!("{arg} needs a value"));
-            let number = |v: String| {
-                v.replace('_', "")
-                    .parse::<usize>()
-                    .map_err(|_| format!("{arg}: `{v}` is not a number"))
-            };
-            match arg.as_str() {
-                "--messages" | "-n" => args.messages = number(value()?)?,
-                "--clients" | "-k" => args.clients = number(value()?)?.max(1),
-                "--transport" => args.transport = value()?,
-                "--bin" => args.bin = Some(PathBuf::from(value()?)),
-                "--help" | "-h" => {
-                    return Err(
-                        "options: --messages N --clients K --transport http|mllp|both --bin PATH"
-                            .into(),
-                    );
+        harness::parse_options(
+            "options: --messages N --clients K --transport http|mllp|both --bin PATH",
+            |arg, value| {
+                match arg {
+                    "--messages" | "-n" => args.messages = number(arg, value()?)? as usize,
+                    "--clients" | "-k" => args.clients = (number(arg, value()?)? as usize).max(1),
+                    "--transport" => args.transport = value()?,
+                    "--bin" => args.bin = Some(PathBuf::from(value()?)),
+                    other => return Err(format!("unknown option {other}")),
                 }
-                other => return Err(format!("unknown option {other}")),
-            }
-        }
+                Ok(())
+            },
+        )?;
         if args.messages < 2 || !args.messages.is_multiple_of(2) {
             return Err("--messages must be even (A04 + S12 per patient) and at least 2".into());
         }
@@ -101,27 +86,7 @@ impl Args {
     }
 
     fn binary(&self) -> Result<PathBuf, BoxError> {
-        let path = match &self.bin {
-            Some(path) => path.clone(),
-            None => {
-                // target/release/deps/hl7_inbound-<hash> -> target/release/connector
-                let exe = std::env::current_exe()?;
-                let release = exe
-                    .parent()
-                    .and_then(Path::parent)
-                    .ok_or("cannot locate the target directory")?;
-                release.join(format!("connector{}", std::env::consts::EXE_SUFFIX))
-            }
-        };
-        if !path.is_file() {
-            return Err(format!(
-                "{} not found: build it first with `cargo build --release -p connector-cli` \
-                 (same CARGO_TARGET_DIR), or pass --bin PATH",
-                path.display()
-            )
-            .into());
-        }
-        Ok(path)
+        connector_binary(self.bin.as_deref())
     }
 }
 
@@ -228,114 +193,15 @@ fn workload(tag: &str, messages: usize, clients: usize) -> Vec<Vec<Outgoing>> {
     per_client
 }
 
-/// A started `connector serve`.
-struct Server {
-    child: Child,
-    http: SocketAddr,
-    mllp: SocketAddr,
-    log_lines: Arc<AtomicU64>,
-}
-
-impl Server {
-    fn start(bin: &Path, dir: &Path) -> Result<Self, BoxError> {
-        let db = dir.join("connector.db");
-        let config = dir.join("flows.json");
-        std::fs::write(&config, serde_json::to_vec_pretty(&flows_config())?)?;
-        let apply = Command::new(bin)
-            .args(["flows", "apply"])
-            .arg(&config)
-            .arg("--db")
-            .arg(&db)
-            // A channel's secret reference must resolve when it is applied.
-            .env(SECRET_ENV, SECRET)
-            .output()?;
-        if !apply.status.success() {
-            return Err(format!(
-                "connector flows apply failed: {}{}",
-                String::from_utf8_lossy(&apply.stdout),
-                String::from_utf8_lossy(&apply.stderr)
-            )
-            .into());
-        }
-        let mut child = Command::new(bin)
-            .arg("serve")
-            .args(["--listen", "127.0.0.1:0", "--mllp", "127.0.0.1:0"])
-            .args(["--mllp-channel", CHANNEL, "--collect-every", "0"])
-            .arg("--db")
-            .arg(&db)
-            .arg("--outbox")
-            .arg(dir.join("outbox"))
-            .env(SECRET_ENV, SECRET)
-            .env_remove("CONNECTOR_CRM")
-            .env_remove("CONNECTOR_STORE")
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        let log_lines = Arc::new(AtomicU64::new(0));
-        let counter = Arc::clone(&log_lines);
-        // Reads the two address lines, then drains the JSON logs so the server never blocks.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                counter.fetch_add(1, Ordering::Relaxed);
-                for (prefix, kind) in [
-                    ("connector listening on http://", "http"),
-                    ("connector MLLP listening on ", "mllp"),
-                ] {
-                    if let Some(rest) = line.strip_prefix(prefix) {
-                        let address = rest.split_whitespace().next().unwrap_or_default();
-                        let _ = tx.send((kind, address.to_owned()));
-                    }
-                }
-            }
-        });
-        let (mut http, mut mllp) = (None, None);
-        while http.is_none() || mllp.is_none() {
-            let (kind, address) = rx
-                .recv_timeout(Duration::from_secs(30))
-                .map_err(|_| "connector serve did not start listening within 30 s")?;
-            let address: SocketAddr = address.parse()?;
-            match kind {
-                "http" => http = Some(address),
-                _ => mllp = Some(address),
-            }
-        }
-        Ok(Self {
-            child,
-            http: http.ok_or("no HTTP address")?,
-            mllp: mllp.ok_or("no MLLP address")?,
-            log_lines,
-        })
-    }
-
-    /// SIGTERM (graceful shutdown), then waits.
-    fn stop(mut self) -> Result<(), BoxError> {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if self.child.try_wait()?.is_some() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        self.child.kill()?;
-        self.child.wait()?;
-        Ok(())
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// Starts `connector serve` with the flows and an MLLP listener on the channel.
+fn start_server(bin: &Path, dir: &Path) -> Result<Server, BoxError> {
+    let flows = serde_json::to_vec_pretty(&flows_config())?;
+    let setup = ServerSetup {
+        flows: &flows,
+        secret: (SECRET_ENV, SECRET),
+        mllp_channel: Some(CHANNEL),
+    };
+    Server::start(bin, dir, &setup)
 }
 
 /// Checks an ACK: an AA for `control_id`.
@@ -433,18 +299,18 @@ async fn run_mode(
         .pool_max_idle_per_host(clients)
         .build()?;
     let url = format!("http://{}/hl7/{CHANNEL}", server.http);
+    let mllp = server.mllp.ok_or("no MLLP listener")?;
     let began = Instant::now();
-    let tasks: Vec<_> = work
-        .into_iter()
-        .map(|messages| match transport {
-            "http" => tokio::spawn(http_client(http.clone(), url.clone(), messages)),
-            _ => tokio::spawn(mllp_client(server.mllp, messages)),
-        })
-        .collect();
-    let mut latencies = Vec::with_capacity(messages);
-    for task in tasks {
-        latencies.extend(task.await??);
-    }
+    let mut latencies = harness::run_clients(work, |messages| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            match transport {
+                "http" => http_client(http, url, messages).await,
+                _ => mllp_client(mllp, messages).await,
+            }
+        }
+    })
+    .await?;
     let elapsed = began.elapsed();
     latencies.sort_unstable();
     Ok(ModeResult {
@@ -453,18 +319,6 @@ async fn run_mode(
         latencies,
         elapsed,
     })
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 /// Leads and activities in the embedded CRM after the run, read from the file.
@@ -481,21 +335,15 @@ async fn crm_counts(db: &Path) -> Result<(usize, usize), BoxError> {
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    let args = match Args::parse() {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("{message}");
-            std::process::exit(2);
-        }
-    };
+    let args = harness::or_usage_exit(Args::parse());
     let bin = args.binary()?;
     let dir = tempfile::tempdir()?;
-    let server = Server::start(&bin, dir.path())?;
+    let server = start_server(&bin, dir.path())?;
     eprintln!(
         "connector serve ({}) on http://{} and mllp://{}",
         bin.display(),
         server.http,
-        server.mllp
+        server.mllp.ok_or("no MLLP listener")?
     );
 
     let transports: &[&'static str] = match args.transport.as_str() {
@@ -515,9 +363,9 @@ async fn main() -> Result<(), BoxError> {
             results.push(result);
         }
     }
-    let log_lines = server.log_lines.load(Ordering::Relaxed);
+    let log_lines = server.log_lines();
+    let db_path = server.db.clone();
     server.stop()?;
-    let db_path = dir.path().join("connector.db");
     let (leads, activities) = crm_counts(&db_path).await?;
     let expected = results.len() * args.messages / 2;
     if (leads, activities) != (expected, expected) {
@@ -535,27 +383,38 @@ async fn main() -> Result<(), BoxError> {
         args.messages,
         args.messages / 2
     );
-    println!(
-        "| transport | clients | messages | elapsed (s) | msgs/s | p50 (ms) | p99 (ms) | max (ms) |"
+    let rows: Vec<Vec<String>> = results
+        .iter()
+        .map(|r| {
+            let mut row = vec![
+                r.transport.to_owned(),
+                r.clients.to_string(),
+                r.latencies.len().to_string(),
+                format!("{:.2}", r.elapsed.as_secs_f64()),
+                format!("{:.0}", per_second(r.latencies.len(), r.elapsed)),
+            ];
+            row.extend(latency_cells(&r.latencies));
+            row
+        })
+        .collect();
+    print_table(
+        &[
+            "transport",
+            "clients",
+            "messages",
+            "elapsed (s)",
+            "msgs/s",
+            "p50 (ms)",
+            "p99 (ms)",
+            "max (ms)",
+        ],
+        1,
+        &rows,
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
-    for r in &results {
-        println!(
-            "| {} | {} | {} | {:.2} | {:.0} | {:.1} | {:.1} | {:.1} |",
-            r.transport,
-            r.clients,
-            r.latencies.len(),
-            r.elapsed.as_secs_f64(),
-            r.latencies.len() as f64 / r.elapsed.as_secs_f64().max(1e-9),
-            ms(percentile(&r.latencies, 50.0)),
-            ms(percentile(&r.latencies, 99.0)),
-            ms(r.latencies.last().copied().unwrap_or_default()),
-        );
-    }
     println!(
         "\nAfterwards: {leads} leads and {activities} activities in the embedded CRM (as \
          expected); {log_lines} log lines from the server; database {:.1} MiB.",
-        std::fs::metadata(&db_path)?.len() as f64 / (1024.0 * 1024.0)
+        mib(&db_path)?
     );
     Ok(())
 }

@@ -1,9 +1,12 @@
 //! Support for Clinic Connector's benchmarks: a deterministic generator of invented clinic data
 //! (patients with a spread of consent situations, transitioned appointments), and the arithmetic
-//! that predicts how many store requests the collector needs for it.
+//! that predicts how many store requests the collector needs for it; and the [`harness`] the
+//! benchmarks of the `connector serve` binary share.
 //!
 //! Everything here is fictional: the patients are the testkit's fixture patient (reserved phone
 //! numbers, `.invalid` e-mail) under generated ids.
+
+pub mod harness;
 
 use std::collections::BTreeSet;
 

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::helpers::{Caller, n, s, sample_event, spawn_on_aws};
+use crate::support::{Caller, n, s, sample_event, spawn_on_aws};
 
 /// A sample event whose `CONSENT_ID` placeholders name `consent_id`.
 fn with_consent_id(name: &str, consent_id: &str) -> Value {
@@ -128,7 +128,7 @@ async fn the_sample_events_drive_the_consent_api_on_dynamodb() {
     assert_eq!(portal.body["hie_enabled"], false);
     // A patient is forbidden the staff routes.
     app.call(
-        "GET",
+        reqwest::Method::GET,
         "/patients/p-1001/consents",
         Caller::Patient("p-1001"),
         None,

@@ -20,25 +20,16 @@ use connector_domain::delivery::{DeliveryId, DeliveryState};
 use connector_domain::ports::QueueConsumer;
 use connector_hl7::{AckBuilder, AckCode, Message};
 use connector_testkit::local_aws::{LocalAws, unique_name};
-use http_body_util::BodyExt;
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 use sha2::Digest;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-use crate::helpers::start_time;
+use crate::support::fixtures::event;
+use crate::support::{Reply, start_time};
 
 const WEBHOOK_TOKEN: &str = "aws-test-webhook-token";
-
-fn event(folder: &str, name: &str) -> Value {
-    let path = format!(
-        "{}/../events/{folder}/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
 
 /// An event re-targeted at `channel` (path, path parameter, both route paths).
 fn for_channel(mut event: Value, channel: &str) -> Value {
@@ -58,9 +49,8 @@ fn for_channel(mut event: Value, channel: &str) -> Value {
 async fn invoke(router: &Router, event: &Value) -> (u16, String) {
     let request = lambda_http::request::from_str(&event.to_string()).expect("an API Gateway event");
     let response = router.clone().oneshot(request).await.expect("infallible");
-    let status = response.status().as_u16();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8(bytes.to_vec()).unwrap())
+    let reply = Reply::read_axum(response).await;
+    (reply.status, reply.text)
 }
 
 /// A consent-api call as an admin: the `register-patient` sample with route and body replaced.

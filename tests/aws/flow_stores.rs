@@ -14,7 +14,7 @@ use connector_domain::ports::SecretError;
 use connector_testkit::contract::{FlowStoreHarness, FlowStoreSet, run_flow_store_suite};
 use connector_testkit::local_aws::{LocalAws, unique_name};
 
-use crate::helpers::start_time;
+use crate::support::start_time;
 
 /// The context on four new tables. The HIE queue is never used by these ports: its URL is a
 /// placeholder `from_aws` requires.

@@ -1,16 +1,15 @@
-//! Faults in the HIE pipeline on AWS: a revoke between collect and send, SES failures (moto's
-//! own rejection of an unverified sender; injected transient failures), and SQS's real redelivery
-//! and dead-letter redrive.
+//! Faults in the HIE pipeline on AWS: SES failures (moto's own rejection of an unverified sender;
+//! injected transient failures), and SQS's real redelivery and dead-letter redrive. (A revoke
+//! between collect and send is a scenario of `support::hie`, run on both backends.)
 
 use std::time::{Duration as StdDuration, Instant};
 
-use chrono::Duration;
 use connector_domain::hie::HieWork;
 use connector_domain::ports::QueueMessage;
 use connector_testkit::faults::MailFault;
-use serde_json::json;
 
-use crate::helpers::{AwsApp, Polled, QueueSetup, actions, spawn_on_aws, spawn_on_aws_with};
+use crate::support::hie::{consented_transition, one_consented_transition};
+use crate::support::{Polled, QueueSetup, TestApp, actions, spawn_on_aws_with};
 
 /// A one-second visibility timeout, so redeliveries come quickly (these tests only).
 const QUICK: QueueSetup = QueueSetup {
@@ -18,16 +17,8 @@ const QUICK: QueueSetup = QueueSetup {
     visibility_secs: 1,
 };
 
-async fn one_consented_transition(app: &AwsApp, verified_sender: bool) {
-    app.enable_hie(verified_sender).await;
-    app.register("p-1").await;
-    app.give("p-1", json!({})).await;
-    app.transitioned_appointment("a-1", "p-1").await;
-    app.clock.advance(Duration::minutes(5));
-}
-
 /// Polls until SQS delivers something (its visibility timeout elapsing), within `within`.
-async fn poll_until_delivered(app: &AwsApp, within: StdDuration) -> Polled {
+async fn poll_until_delivered(app: &TestApp, within: StdDuration) -> Polled {
     let deadline = Instant::now() + within;
     loop {
         let polled = app.lambda_poll().await;
@@ -39,60 +30,18 @@ async fn poll_until_delivered(app: &AwsApp, within: StdDuration) -> Polled {
 }
 
 #[tokio::test]
-async fn a_revoke_between_collect_and_send_stops_the_send() {
-    let Some(app) = spawn_on_aws().await else {
-        return;
-    };
-    one_consented_transition(&app, true).await;
-    assert_eq!(app.collect().await.enqueued, 1);
-    let consent_id = app.revoke_current("p-1").await;
-
-    let polled = app.lambda_poll().await;
-    assert_eq!(polled.received, 1);
-    assert!(polled.kept.is_empty(), "a skip is acknowledged");
-    assert_eq!(app.mailer.sent(), 0);
-    assert!(app.sent_mails().is_empty());
-    let entries = app
-        .audit("log_type=hie_sent_appointments&appointment_id=a-1")
-        .await;
-    assert_eq!(actions(&entries), ["appointment.skipped"]);
-    assert_eq!(entries[0]["outcome"], "skipped");
-    assert_eq!(entries[0]["detail"]["reason"], "revoked");
-    assert_eq!(entries[0]["detail"]["consent_status"], "revoked");
-    assert_eq!(entries[0]["consent_id"], consent_id.as_str());
-
-    // Delivered again later, it stays skipped.
-    let work = HieWork {
-        appointment_id: "a-1".parse().unwrap(),
-        transition_seq: 1,
-        resend: 0,
-    };
-    app.ctx
-        .hie_queue
-        .send_batch(&[work.to_message()])
-        .await
-        .unwrap();
-    let polled = app.lambda_poll().await;
-    assert_eq!((polled.received, polled.kept.len()), (1, 0));
-    assert_eq!(app.mailer.sent(), 0);
-    let entries = app
-        .audit("log_type=hie_sent_appointments&appointment_id=a-1")
-        .await;
-    assert_eq!(actions(&entries), ["appointment.skipped"]);
-}
-
-#[tokio::test]
 async fn a_sender_ses_rejects_is_a_permanent_failure_audited_and_acknowledged() {
     let Some(app) = spawn_on_aws_with(QUICK).await else {
         return;
     };
     // The sender's domain is not a verified SES identity: moto rejects the mail, as SES does.
-    one_consented_transition(&app, false).await;
+    app.enable_hie_unverified().await;
+    consented_transition(&app).await;
     app.collect().await;
     let polled = app.lambda_poll().await;
     assert_eq!(polled.received, 1);
     assert!(polled.kept.is_empty(), "retrying cannot help: acknowledged");
-    assert!(app.sent_mails().is_empty());
+    assert!(app.mails().is_empty());
     tokio::time::sleep(StdDuration::from_millis(1500)).await;
     assert_eq!(
         app.lambda_poll().await.received,
@@ -112,20 +61,20 @@ async fn a_transient_failure_is_redelivered_by_sqs_then_sent_once() {
     let Some(app) = spawn_on_aws_with(QUICK).await else {
         return;
     };
-    one_consented_transition(&app, true).await;
+    one_consented_transition(&app).await;
     app.mailer.fail_next(&[MailFault::Transient]);
     app.collect().await;
 
     let first = app.lambda_poll().await;
     assert_eq!(first.received, 1);
     assert_eq!(first.kept.len(), 1, "reported as a batch item failure");
-    assert!(app.sent_mails().is_empty());
+    assert!(app.mails().is_empty());
 
     // Left on the queue, SQS delivers it again once the visibility timeout lapses.
     let second = poll_until_delivered(&app, StdDuration::from_secs(5)).await;
     assert_eq!(second.receive_counts, [2]);
     assert!(second.kept.is_empty());
-    assert_eq!(app.sent_mails().len(), 1);
+    assert_eq!(app.mails().len(), 1);
     tokio::time::sleep(StdDuration::from_millis(1500)).await;
     assert_eq!(app.lambda_poll().await.received, 0, "deleted once sent");
 
@@ -142,7 +91,7 @@ async fn failures_that_never_end_are_redriven_to_the_dead_letter_queue_by_sqs() 
     let Some(app) = spawn_on_aws_with(QUICK).await else {
         return;
     };
-    one_consented_transition(&app, true).await;
+    one_consented_transition(&app).await;
     app.mailer.fail_always(Some(MailFault::Transient));
     app.collect().await;
 
@@ -180,6 +129,6 @@ async fn failures_that_never_end_are_redriven_to_the_dead_letter_queue_by_sqs() 
         .unwrap();
     let polled = poll_until_delivered(&app, StdDuration::from_secs(5)).await;
     assert_eq!((polled.received, polled.kept.len()), (1, 0));
-    assert_eq!(app.sent_mails().len(), 1);
+    assert_eq!(app.mails().len(), 1);
     assert_eq!(app.mailer.sent(), 1);
 }

@@ -11,9 +11,8 @@
 //! Every test prints `SKIPPED` and passes when the endpoints cannot start outside CI (see
 //! `connector_testkit::local_aws`); install them with `scripts/local-aws/install.sh`.
 
-mod helpers;
-#[path = "../support/logs.rs"]
-mod logs;
+#[path = "../support/mod.rs"]
+mod support;
 
 mod consent_api;
 mod ehr_crm;

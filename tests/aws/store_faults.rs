@@ -2,8 +2,8 @@
 //! missing) is a configuration fault: 500 `/problems/store-misconfigured` and an ERROR
 //! line naming the table and the index, not 503 "retry later".
 
-use crate::helpers::{Caller, spawn_on_aws};
-use crate::logs::{capture_logs, captured_logs};
+use crate::support::{Caller, spawn_on_aws};
+use crate::support::{capture_logs, captured_logs};
 
 #[tokio::test]
 async fn a_missing_table_is_a_configuration_fault_not_retry_later() {
@@ -11,12 +11,13 @@ async fn a_missing_table_is_a_configuration_fault_not_retry_later() {
     let Some(app) = spawn_on_aws().await else {
         return;
     };
-    let audit_table = app.adapters.config().tables.audit.clone();
+    let audit_table = app.aws().adapters.config().tables.audit.clone();
     // The audit table deleted (as by hand, or a *_TABLE variable naming another stack's table).
     // Removing only its by_type index would be the subtler case, but DynamoDB Local answers
     // queries on an index being deleted with InternalFailure under load, so the test uses the
     // deterministic fault; both are ResourceNotFound/ValidationException on AWS.
-    app.adapters
+    app.aws()
+        .adapters
         .dynamodb_client()
         .delete_table()
         .table_name(&audit_table)
@@ -26,7 +27,7 @@ async fn a_missing_table_is_a_configuration_fault_not_retry_later() {
 
     let reply = app
         .call(
-            "GET",
+            reqwest::Method::GET,
             "/audit-entries?log_type=hie_sent_appointments",
             Caller::Admin,
             None,

@@ -2,7 +2,7 @@ use chrono::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::spawn_app;
+use crate::support::spawn_app;
 
 fn entries(reply: &Value) -> &Vec<Value> {
     reply["items"].as_array().unwrap()
@@ -143,12 +143,7 @@ async fn bad_parameters_get_422() {
         )
         .await;
     let reply = reply.assert_problem(422);
-    let fields: Vec<&str> = reply.body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = reply.error_fields();
     assert_eq!(fields, ["log_type", "from", "limit"]);
     app.call(
         Method::GET,

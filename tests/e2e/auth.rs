@@ -5,7 +5,7 @@ use connector_domain::{Actor, Role};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{patient_json, spawn_app, spawn_app_with};
+use crate::support::{patient_json, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn roles_limit_what_callers_reach() {
@@ -95,7 +95,7 @@ async fn bearer_tokens_are_required_when_configured() {
     let tokens = BearerTokens::parse(&line).unwrap();
     let app = spawn_app_with(Arc::new(tokens)).await;
     let client = reqwest::Client::new();
-    let url = format!("{}/patients/p-403", app.address);
+    let url = format!("{}/patients/p-403", app.address());
     let reply = client
         .put(&url)
         .json(&patient_json("p-403"))
@@ -130,7 +130,7 @@ async fn bearer_tokens_are_required_when_configured() {
         .unwrap();
     assert_eq!(reply.status(), 201);
     let health = client
-        .get(format!("{}/health", app.address))
+        .get(format!("{}/health", app.address()))
         .send()
         .await
         .unwrap();

@@ -8,8 +8,8 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{captured_logs, spawn_app};
 use crate::hl7_inbound_support::{ADT_A04, CHANNEL, CrmKind, Signing, spawn_inbound};
+use crate::support::{captured_logs, spawn_app};
 
 /// A secret value distinctive enough to grep the logs and every answer for.
 const SECRET_VALUE: &str = "zq-local-secret-value-7731";
@@ -294,7 +294,7 @@ async fn a_secret_that_goes_missing_is_shown_and_hl7_gets_a_non_retryable_error(
     assert!(
         inbound
             .app
-            .db
+            .db()
             .delete_local_secret("north-hmac")
             .await
             .unwrap()
@@ -309,7 +309,7 @@ async fn a_secret_that_goes_missing_is_shown_and_hl7_gets_a_non_retryable_error(
     // Every message gets a non-retryable 500 naming the problem, not 503 "resend later".
     for _ in 0..3 {
         let reply = inbound.post(ADT_A04, Signing::Valid).await;
-        let problem = reply.assert_problem(500);
+        let problem = reply.assert_problem(500).body;
         assert_eq!(problem["type"], "/problems/channel-misconfigured");
         let detail = problem["detail"].as_str().unwrap();
         assert!(detail.contains("inbound.secret"), "{detail}");

@@ -2,7 +2,7 @@ use chrono::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::spawn_app;
+use crate::support::spawn_app;
 
 fn statuses(history: &Value) -> Vec<String> {
     history["consents"]

@@ -11,7 +11,7 @@ use crate::crm_outbound_support::{
     SAMPLE_PHI, TOKEN, at, inbound_lead_flow, lead_payload, modified, outbound_flow,
     spawn_outbound,
 };
-use crate::helpers::captured_logs;
+use crate::support::captured_logs;
 
 fn sample() -> Value {
     serde_json::from_str(LEAD_UPDATE).expect("the sample payload")
@@ -255,7 +255,7 @@ async fn bad_tokens_and_unknown_channels_change_nothing_and_head_answers_200() {
     let client = reqwest::Client::new();
     for channel in [CHANNEL, "south-ehr"] {
         let head = client
-            .head(format!("{}/crm/webhooks/{channel}", app.address))
+            .head(format!("{}/crm/webhooks/{channel}", app.address()))
             .send()
             .await
             .expect("HEAD");

@@ -87,7 +87,7 @@ async fn an_ae_is_retried_with_the_same_control_id_and_delivered_once() {
     // 1 s backoff (the channel's first delay), on the connector's clock.
     assert_eq!(
         retrying.next_attempt_at,
-        Some(crate::helpers::start_time() + chrono::Duration::seconds(1))
+        Some(crate::support::start_time() + chrono::Duration::seconds(1))
     );
     // Not due yet: nothing happens.
     assert_eq!(app.drain().await, 0);
@@ -479,7 +479,7 @@ async fn a_delivery_whose_enqueue_failed_and_is_never_retried_is_requeued_once()
 /// A second worker process on the same database file: its own connection to the file, queue
 /// handle and MLLP connection to the EHR; the same clock.
 fn second_worker(app: &OutboundApp) -> Arc<Context> {
-    let db = SqliteDb::open(&app.app.db_path).expect("open the database again");
+    let db = SqliteDb::open(app.app.db_path()).expect("open the database again");
     Arc::new(Context::from_embedded(
         &db,
         app.app.mailer.clone(),

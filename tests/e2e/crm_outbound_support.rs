@@ -3,7 +3,7 @@
 //! the `north-ehr` channel delivering over MLLP to a scripted EHR listener in the test, a
 //! `lead_update` -> ADT^A08 flow, and a delivery queue that can be told to fail.
 //!
-//! Delivery is driven by `crm_to_ehr::delivery::drain_once` (deterministic); retries wait on the
+//! Delivery is driven by `jobs::delivery::drain_once` (deterministic); retries wait on the
 //! connector's `FixedClock`, which the tests move instead of sleeping. The MLLP sockets are real.
 //!
 //! Every value is invented: the sample lead is Casey Rivera (MRN20001) from `events/`, and other
@@ -11,29 +11,27 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::ops::Deref;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use connector_app::Context;
 use connector_app::crm_to_ehr::delivery;
-use connector_app::ehr_to_crm::ER7_CONTENT_TYPE;
-use connector_app::flows::admin::{self, AdminPorts};
-use connector_app::http::auth::{LocalHeaders, ROLE_HEADER, USER_HEADER};
 use connector_domain::delivery::{Delivery, DeliveryId};
-use connector_domain::flow::channel::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
-use connector_domain::flow::{ChannelId, ChannelInput, FlowId, FlowInput};
 use connector_domain::ports::{QueueError, QueueMessage, WorkQueue};
-use connector_domain::{Actor, Clock, Role};
+use connector_domain::{Actor, Role};
 use connector_hl7::{Message, Path};
 use connector_transport::mllp::server::{ServerConfig, serve_with};
+use reqwest::Method;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::hl7_inbound_support::SECRET;
+pub use crate::hl7_inbound_support::{ADT_A04, CHANNEL};
+use crate::support::hl7::Signing;
+use crate::support::{Backend, Reply, TestApp};
 
-/// The channel every test uses.
-pub const CHANNEL: &str = "north-ehr";
 /// The CRM webhook token (the channel keeps its SHA-256 only).
 pub const TOKEN: &str = "north-ehr-webhook-token-e2e-0001";
 /// SHA-256 of [`TOKEN`].
@@ -41,7 +39,7 @@ const TOKEN_SHA256: &str = "b7d78210b1bdc21070c358713d3ee0daf4db8ff5ab1b3d41960d
 /// The header the token travels in (the default).
 pub const TOKEN_HEADER: &str = "x-connector-webhook-token";
 /// The channel's inbound HMAC secret (`local:north-hmac`).
-pub const HMAC_SECRET: &[u8] = b"north-ehr-shared-secret-0001";
+pub const HMAC_SECRET: &[u8] = SECRET;
 /// The `lead_update` -> ADT^A08 flow.
 pub const FLOW_ID: &str = "lead-updates-to-ehr";
 /// The query string LeadSquared's lead update webhook is registered with.
@@ -51,9 +49,6 @@ pub const LEAD_UPDATE_QUERY: &str = "event=lead_update&entityType=Lead&eventType
 pub const LEAD_UPDATE: &str = include_str!("../../events/crm-outbound/lead-update.payload.json");
 /// The sample lead's ProspectID.
 pub const SAMPLE_LEAD: &str = "7f3c2a10-5d1e-4c8b-9a61-0b2d4e6f8a01";
-/// ADT^A04 of the sample patient (EHR -> CRM), MSH-10 `NE-A04-0001`.
-pub const ADT_A04: &str = include_str!("../../events/hl7-inbound/adt-a04.hl7");
-
 /// The ADT^A08 template of the outbound flow, holding sample values only.
 pub const A08_TEMPLATE: &str = "MSH|^~\\&|CONNECTOR|CRM|NORTHEHR|NORTHCLINIC|20260101000000||ADT^A08^ADT_A01|TEMPLATE|P|2.5\r\
 EVN|A08|20260101000000\r\
@@ -283,58 +278,20 @@ impl WorkQueue for FlakyQueue {
     }
 }
 
-/// A webhook's answer.
-#[derive(Debug)]
-pub struct HookReply {
-    /// The HTTP status.
-    pub status: u16,
-    /// The content type.
-    pub content_type: String,
-    /// The JSON body (`Null` when empty).
-    pub body: Value,
-}
-
-impl HookReply {
-    /// The delivery ids of a `Success` answer (asserting a 200 `Success`).
-    #[track_caller]
-    pub fn delivery_ids(&self) -> Vec<String> {
-        assert_eq!(self.status, 200, "{:#}", self.body);
-        assert_eq!(self.body["Status"], "Success", "{:#}", self.body);
-        self.body["DeliveryIds"]
-            .as_array()
-            .expect("DeliveryIds")
-            .iter()
-            .map(|v| v.as_str().expect("an id").to_owned())
-            .collect()
-    }
-
-    /// Asserts a problem+json answer with `status`.
-    #[track_caller]
-    pub fn assert_problem(&self, status: u16) {
-        assert_eq!(self.status, status, "{:#}", self.body);
-        assert_eq!(self.content_type, "application/problem+json");
-    }
-}
-
 /// A running connector with the CRM webhook route and the `north-ehr` channel.
 pub struct OutboundApp {
-    /// The consent API (audit queries) on the same database and clock.
+    /// The connector, its context's delivery queue being [`OutboundApp::queue`].
     pub app: TestApp,
-    /// The wiring the routes and the delivery worker use (with the flaky delivery queue).
-    pub ctx: Arc<Context>,
     /// The delivery queue as the intake sees it.
     pub queue: Arc<FlakyQueue>,
-    /// `http://127.0.0.1:PORT` of the routes mounted as `connector serve` mounts them.
-    pub address: String,
     /// The EHR.
     pub ehr: FakeEhr,
-    client: reqwest::Client,
-    shutdown: CancellationToken,
 }
 
-impl Drop for OutboundApp {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
+impl Deref for OutboundApp {
+    type Target = TestApp;
+    fn deref(&self) -> &TestApp {
+        &self.app
     }
 }
 
@@ -433,103 +390,43 @@ pub fn modified(n: u32) -> String {
     format!("2026-11-21 09:{:02}:{:02}", n / 60, n % 60)
 }
 
-fn setup_actor() -> Actor {
-    Actor::system("e2e-setup")
-}
-
 /// Starts the connector and the EHR, with the channel (`max_attempts` 3) and the outbound flow.
 pub async fn spawn_outbound() -> OutboundApp {
-    let app = spawn_app().await;
     let ehr = FakeEhr::start().await;
-    let queue = Arc::new(FlakyQueue {
-        inner: Arc::clone(&app.ctx.delivery_queue),
-        failures: AtomicUsize::new(0),
-        sent: AtomicUsize::new(0),
-    });
-    let ctx = Arc::new(Context {
-        delivery_queue: Arc::clone(&queue) as Arc<dyn WorkQueue>,
-        ..(*app.ctx).clone()
-    });
-    // What `connector serve` mounts.
-    let router = connector_app::host::router(&ctx, Arc::new(LocalHeaders));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    let flaky = Arc::new(std::sync::OnceLock::new());
+    let slot = Arc::clone(&flaky);
+    let app = TestApp::builder(Backend::Sqlite)
+        .context(move |ctx| {
+            let queue = Arc::new(FlakyQueue {
+                inner: Arc::clone(&ctx.delivery_queue),
+                failures: AtomicUsize::new(0),
+                sent: AtomicUsize::new(0),
+            });
+            let _ = slot.set(Arc::clone(&queue));
+            Context {
+                delivery_queue: queue as Arc<dyn WorkQueue>,
+                ..ctx
+            }
+        })
+        .spawn()
         .await
-        .expect("bind");
-    let address = format!("http://{}", listener.local_addr().expect("addr"));
-    let shutdown = CancellationToken::new();
-    let stop = shutdown.clone();
-    tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await
-    });
-    app.db
+        .expect("the SQLite backend starts");
+    app.db()
         .set_local_secret("north-hmac", HMAC_SECRET)
         .await
         .expect("store the channel secret");
-    let outbound = OutboundApp {
-        app,
-        ctx,
-        queue,
-        address,
-        ehr,
-        client: reqwest::Client::new(),
-        shutdown,
-    };
+    let queue = Arc::clone(flaky.get().expect("the context was built"));
+    let outbound = OutboundApp { app, queue, ehr };
     outbound.set_max_attempts(3).await;
     outbound.put_flow(FLOW_ID, outbound_flow()).await;
     outbound
 }
 
 impl OutboundApp {
-    fn ports(&self) -> AdminPorts<'_> {
-        AdminPorts {
-            flows: self.ctx.flows.as_ref(),
-            secrets: self.ctx.secrets.as_ref(),
-            clock: self.ctx.clock.as_ref(),
-        }
-    }
-
     /// (Re)configures the channel with `max_attempts` attempts per message.
     pub async fn set_max_attempts(&self, max_attempts: u32) {
         self.put_channel(CHANNEL, channel_json(self.ehr.address, max_attempts))
             .await;
-    }
-
-    /// Creates or replaces the channel `id`; asserts it is valid.
-    pub async fn put_channel(&self, id: &str, channel: Value) {
-        let input: ChannelInput = serde_json::from_value(channel).expect("a channel input");
-        if let Err(e) = admin::put_channel(
-            self.ports(),
-            &setup_actor(),
-            &ChannelId::parse(id).unwrap(),
-            input,
-        )
-        .await
-        {
-            match e {
-                admin::AdminError::Invalid(errors) => panic!("invalid channel: {:?}", errors.0),
-                other => panic!("channel: {other}"),
-            }
-        }
-    }
-
-    /// Creates or replaces the flow `id`; asserts it is valid.
-    pub async fn put_flow(&self, id: &str, flow: Value) {
-        let input: FlowInput = serde_json::from_value(flow).expect("a flow input");
-        if let Err(e) = admin::put_flow(
-            self.ports(),
-            &setup_actor(),
-            &FlowId::parse(id).unwrap(),
-            input,
-        )
-        .await
-        {
-            match e {
-                admin::AdminError::Invalid(errors) => panic!("invalid flow {id}: {:?}", errors.0),
-                other => panic!("flow {id}: {other}"),
-            }
-        }
     }
 
     /// POSTs `body` to `/crm/webhooks/{channel}?{query}` with `token` in the token header.
@@ -539,39 +436,13 @@ impl OutboundApp {
         query: &str,
         token: Option<&str>,
         body: Vec<u8>,
-    ) -> HookReply {
-        let mut request = self
-            .client
-            .post(format!("{}/crm/webhooks/{channel}?{query}", self.address))
-            .header("content-type", "application/json")
-            .header("user-agent", "LeadSquared-Webhook")
-            .body(body);
-        if let Some(token) = token {
-            request = request.header(TOKEN_HEADER, token);
-        }
-        let response = request.send().await.expect("webhook request");
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
-        let bytes = response.bytes().await.expect("body");
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).expect("a JSON body")
-        };
-        HookReply {
-            status,
-            content_type,
-            body,
-        }
+    ) -> Reply {
+        let token = token.map(|t| (TOKEN_HEADER, t));
+        self.app.post_webhook(channel, query, token, body).await
     }
 
     /// POSTs a lead update webhook for `body` to `north-ehr` with the right token.
-    pub async fn lead_update(&self, body: &Value) -> HookReply {
+    pub async fn lead_update(&self, body: &Value) -> Reply {
         let lead = body["ProspectID"].as_str().unwrap_or_default();
         self.post_webhook(
             CHANNEL,
@@ -627,7 +498,7 @@ impl OutboundApp {
 
     /// Moves the connector's clock forward (past any backoff the channel allows).
     pub fn advance(&self, seconds: i64) {
-        self.app.clock.advance(chrono::Duration::seconds(seconds));
+        self.clock.advance(chrono::Duration::seconds(seconds));
     }
 
     /// Redrives a parked delivery as an admin; returns the ids queued again.
@@ -645,23 +516,9 @@ impl OutboundApp {
     }
 
     /// Calls the admin API (local headers) as `user` in `role`; returns the status and JSON body.
-    pub async fn call_api(&self, method: reqwest::Method, path: &str, role: &str) -> (u16, Value) {
-        let response = self
-            .client
-            .request(method, format!("{}{path}", self.address))
-            .header(USER_HEADER, "dana.admin")
-            .header(ROLE_HEADER, role)
-            .send()
-            .await
-            .expect("API request");
-        let status = response.status().as_u16();
-        let bytes = response.bytes().await.expect("body");
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).expect("a JSON body")
-        };
-        (status, body)
+    pub async fn call_api(&self, method: Method, path: &str, role: &str) -> (u16, Value) {
+        let reply = self.call_as(method, path, "dana.admin", role, None).await;
+        (reply.status, reply.body)
     }
 
     /// The `crm_outbound` audit entries, oldest first.
@@ -684,21 +541,11 @@ impl OutboundApp {
     /// POSTs an HL7 message to `/hl7/north-ehr`, signed with the channel's secret; returns
     /// the status and body.
     pub async fn post_hl7(&self, message: &str) -> (u16, String) {
-        let now = self.app.clock.now().timestamp();
-        let (timestamp, signature) =
-            connector_app::ehr_to_crm::signature::sign(HMAC_SECRET, now, message.as_bytes());
-        let response = self
-            .client
-            .post(format!("{}/hl7/{CHANNEL}", self.address))
-            .header("content-type", ER7_CONTENT_TYPE)
-            .header(TIMESTAMP_HEADER, timestamp)
-            .header(SIGNATURE_HEADER, signature)
-            .body(message.to_owned())
-            .send()
-            .await
-            .expect("HL7 request");
-        let status = response.status().as_u16();
-        (status, response.text().await.expect("body"))
+        let reply = self
+            .app
+            .post_hl7(CHANNEL, message, HMAC_SECRET, Signing::Valid)
+            .await;
+        (reply.status, reply.text)
     }
 }
 

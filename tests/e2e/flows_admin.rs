@@ -5,14 +5,14 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, captured_logs};
+use crate::support::{TestApp, captured_logs};
 
 /// A connector with the secrets `channel_json` refers to stored (a channel whose secret
 /// references do not resolve is refused).
 async fn spawn_app() -> TestApp {
-    let app = crate::helpers::spawn_app().await;
+    let app = crate::support::spawn_app().await;
     for name in ["north-hmac", "north-ehr-token"] {
-        app.db
+        app.db()
             .set_local_secret(name, b"flows-admin-test-secret")
             .await
             .expect("store a secret");
@@ -621,7 +621,7 @@ async fn flow_tests_show_the_plan_and_write_nothing() {
     let flow_id = app.create_flow(lead_flow_json(&channel_id)).await;
     let outbound_id = app.create_flow(outbound_flow_json(&channel_id)).await;
     let audit_before = app.audit("").await.len();
-    let crm = app.db.crm_records();
+    let crm = app.db().crm_records();
 
     let reply = app
         .call(

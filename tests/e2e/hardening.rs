@@ -11,7 +11,7 @@ use reqwest::header::HeaderValue;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{TestApp, appointment_json, patient_json, spawn_app};
+use crate::support::{TestApp, appointment_json, patient_json, spawn_app};
 
 /// The connector as `connector serve` mounts it: the consent API behind local-header
 /// authentication, the HL7 and CRM webhook routes beside it.
@@ -131,7 +131,7 @@ async fn an_identity_header_that_is_not_utf8_is_401_not_the_local_admin() {
     let app = spawn_app().await;
     for header in [ROLE_HEADER, USER_HEADER] {
         let response = reqwest::Client::new()
-            .get(format!("{}/settings/hie", app.address))
+            .get(format!("{}/settings/hie", app.address()))
             .header(header, HeaderValue::from_bytes(b"adm\xffin").unwrap())
             .send()
             .await

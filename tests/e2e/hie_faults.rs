@@ -1,35 +1,17 @@
 //! Faults and duplicates in the HIE pipeline: nothing lost, nothing sent twice, every outcome
 //! audited.
 
-use std::sync::Arc;
-
 use chrono::Duration;
-use connector_app::Context;
 use connector_app::hie::collector;
 use connector_app::hie::sender::{self, HieSendResult};
-use connector_domain::hie::{HieWork, SkipReason};
+use connector_domain::hie::HieWork;
 use connector_embedded::QueueOptions;
-use connector_testkit::faults::{CrashingCheckpoint, MailFault};
+use connector_testkit::faults::MailFault;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{TestApp, enable_hie, spawn_app};
-
-async fn one_consented_transition(app: &TestApp) {
-    enable_hie(app).await;
-    app.register("p-1").await;
-    app.give("p-1", json!({})).await;
-    app.transitioned_appointment("a-1", "p-1").await;
-    app.clock.advance(Duration::minutes(5));
-}
-
-fn actions(entries: &[serde_json::Value]) -> Vec<String> {
-    entries
-        .iter()
-        .rev()
-        .map(|e| e["action"].as_str().unwrap().to_owned())
-        .collect()
-}
+use crate::support::hie::{crashing_checkpoint, one_consented_transition};
+use crate::support::{actions, spawn_app};
 
 #[tokio::test]
 async fn a_transient_failure_is_retried_with_backoff_then_sent_once() {
@@ -38,7 +20,7 @@ async fn a_transient_failure_is_retried_with_backoff_then_sent_once() {
     app.mailer.fail_next(&[MailFault::Transient]);
     app.collect().await;
     assert_eq!(app.drain().await, 1);
-    assert_eq!(app.outbox_mails().len(), 0);
+    assert_eq!(app.mails().len(), 0);
     assert_eq!(
         app.drain().await,
         0,
@@ -46,7 +28,7 @@ async fn a_transient_failure_is_retried_with_backoff_then_sent_once() {
     );
     app.clock.advance(Duration::seconds(31));
     assert_eq!(app.drain().await, 1);
-    assert_eq!(app.outbox_mails().len(), 1);
+    assert_eq!(app.mails().len(), 1);
     let entries = app
         .audit("log_type=hie_sent_appointments&appointment_id=a-1")
         .await;
@@ -87,7 +69,7 @@ async fn failures_that_never_end_park_the_work_in_the_dead_letter_queue() {
         app.drain().await;
         app.clock.advance(Duration::minutes(20));
     }
-    let queue = app.db.queue(
+    let queue = app.db().queue(
         connector_app::config::HIE_QUEUE_NAME,
         QueueOptions::default().clock(app.clock.clone()),
     );
@@ -150,13 +132,13 @@ async fn a_message_delivered_twice_is_sent_once() {
     app.clock.advance(Duration::minutes(10));
     app.drain().await;
     assert_eq!(app.mailer.sent(), 1);
-    assert_eq!(app.outbox_mails().len(), 1);
+    assert_eq!(app.mails().len(), 1);
 }
 
 #[tokio::test]
 async fn a_collector_stopped_between_enqueue_and_checkpoint_loses_nothing_and_sends_once() {
     let app = spawn_app().await;
-    enable_hie(&app).await;
+    app.enable_hie().await;
     for i in 0..25 {
         let p = format!("p-{i}");
         app.register(&p).await;
@@ -165,11 +147,7 @@ async fn a_collector_stopped_between_enqueue_and_checkpoint_loses_nothing_and_se
         app.clock.advance(Duration::seconds(1));
     }
     app.clock.advance(Duration::minutes(5));
-    let crashing = Arc::new(CrashingCheckpoint::new(app.ctx.settings.clone()));
-    let crashing_ctx = Context {
-        settings: crashing.clone(),
-        ..(*app.ctx).clone()
-    };
+    let crashing_ctx = crashing_checkpoint(&app);
     let options = collector::CollectorOptions {
         page_size: 10,
         ..Default::default()
@@ -192,7 +170,7 @@ async fn a_collector_stopped_between_enqueue_and_checkpoint_loses_nothing_and_se
     assert_eq!(report.enqueued, 25);
     app.drain().await;
     assert_eq!(app.mailer.sent(), 25, "each appointment exactly once");
-    assert_eq!(app.outbox_mails().len(), 25);
+    assert_eq!(app.mails().len(), 25);
     let sent = app
         .audit("log_type=hie_sent_appointments&outcome=success")
         .await;
@@ -201,80 +179,5 @@ async fn a_collector_stopped_between_enqueue_and_checkpoint_loses_nothing_and_se
             .filter(|e| e["action"] == "appointment.sent")
             .count(),
         25
-    );
-}
-
-#[tokio::test]
-async fn a_revoke_between_collect_and_send_stops_the_send() {
-    let app = spawn_app().await;
-    one_consented_transition(&app).await;
-    app.collect().await;
-    let history = app.history("p-1").await;
-    let path = format!(
-        "/patients/p-1/consents/{}/revoke",
-        history["current"]["consent_id"].as_str().unwrap()
-    );
-    app.call(Method::POST, &path, "staff", None).await;
-    let work = HieWork {
-        appointment_id: "a-1".parse().unwrap(),
-        transition_seq: 1,
-        resend: 0,
-    };
-    assert_eq!(app.drain().await, 1);
-    assert_eq!(app.mailer.sent(), 0);
-    let entries = app
-        .audit("log_type=hie_sent_appointments&appointment_id=a-1")
-        .await;
-    assert_eq!(actions(&entries), ["appointment.skipped"]);
-    assert_eq!(entries[0]["detail"]["reason"], "revoked");
-    assert_eq!(entries[0]["detail"]["consent_status"], "revoked");
-    assert_eq!(entries[0]["consent_id"], history["current"]["consent_id"]);
-    // Delivered again later, it stays skipped.
-    assert_eq!(
-        sender::handle(&app.ctx, &work, 2).await.unwrap(),
-        HieSendResult::Duplicate
-    );
-    let _ = SkipReason::Revoked;
-}
-
-#[tokio::test]
-async fn skips_are_audited_only_with_the_checkpoint_that_passes_them() {
-    let app = spawn_app().await;
-    enable_hie(&app).await;
-    for i in 0..15 {
-        let p = format!("p-{i}");
-        app.register(&p).await;
-        app.transitioned_appointment(&format!("a-{i}"), &p).await; // no consent: skipped
-        app.clock.advance(Duration::seconds(1));
-    }
-    app.clock.advance(Duration::minutes(5));
-    let crashing = Arc::new(CrashingCheckpoint::new(app.ctx.settings.clone()));
-    let crashing_ctx = Context {
-        settings: crashing.clone(),
-        ..(*app.ctx).clone()
-    };
-    let options = collector::CollectorOptions {
-        page_size: 10,
-        ..Default::default()
-    };
-    assert!(collector::run(&crashing_ctx, options).await.is_err());
-    let skipped = |entries: Vec<serde_json::Value>| {
-        entries
-            .iter()
-            .filter(|e| e["action"] == "appointment.skipped")
-            .count()
-    };
-    assert_eq!(
-        skipped(app.audit("log_type=hie_sent_appointments").await),
-        0,
-        "no skip is audited by a checkpoint that failed"
-    );
-
-    let report = collector::run(&app.ctx, options).await.unwrap();
-    assert_eq!(report.skipped["no_consent"], 15);
-    assert_eq!(
-        skipped(app.audit("log_type=hie_sent_appointments").await),
-        15,
-        "each skip audited once, with the checkpoint that passed it"
     );
 }

@@ -8,12 +8,12 @@ use connector_domain::inbound::InboundState;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::captured_logs;
 use crate::hl7_inbound_support::{
     ADT_A04, ADT_A08, ADT_A28, CrmKind, DFT_P03, MllpClient, SAMPLE_PHI, SIU_S12, SIU_S14,
     SIU_S14_COMPLETE, SIU_S15, Signing, activity_flow, last_processed, lead_flow, patient_id_of,
     spawn_inbound, with_control_id,
 };
+use crate::support::captured_logs;
 
 fn field<'a>(fields: &'a [CrmField], name: &str) -> Option<&'a str> {
     fields
@@ -32,8 +32,7 @@ fn other_patient(message: &str, control_id: &str) -> String {
 #[tokio::test]
 async fn capture_creates_the_lead_then_updates_it() {
     let app = spawn_inbound(CrmKind::Fake).await;
-    app.put_flow("a04-capture", lead_flow("ADT^A04", ADT_A04, "capture"))
-        .await;
+    app.put_a04_capture().await;
     app.put_flow("a08-capture", lead_flow("ADT^A08", ADT_A08, "capture"))
         .await;
     let fake = app.fake();
@@ -221,16 +220,8 @@ async fn the_secondary_key_finds_the_lead_when_the_primary_finds_nothing() {
 #[tokio::test]
 async fn an_activity_flow_creates_the_activity_and_a_later_s14_updates_it() {
     let app = spawn_inbound(CrmKind::Fake).await;
-    app.put_flow(
-        "s12-capture",
-        activity_flow("SIU^S12", SIU_S12, "capture", "capture"),
-    )
-    .await;
-    app.put_flow(
-        "s14-update",
-        activity_flow("SIU^S14", SIU_S14, "update_only", "update_only"),
-    )
-    .await;
+    app.put_s12_capture().await;
+    app.put_s14_update().await;
     let fake = app.fake();
 
     app.send(SIU_S12).await.expect("AA", "NE-S12-0004");
@@ -275,8 +266,7 @@ async fn an_activity_flow_creates_the_activity_and_a_later_s14_updates_it() {
 #[tokio::test]
 async fn acks_accept_error_and_reject_as_hl7_says() {
     let app = spawn_inbound(CrmKind::Fake).await;
-    app.put_flow("a04-capture", lead_flow("ADT^A04", ADT_A04, "capture"))
-        .await;
+    app.put_a04_capture().await;
 
     // AA: MSA-2 is the message's MSH-10, no ERR.
     let ack = app.send(ADT_A04).await.expect("AA", "NE-A04-0001");
@@ -340,11 +330,7 @@ async fn acks_accept_error_and_reject_as_hl7_says() {
 #[tokio::test]
 async fn a_resent_message_changes_nothing() {
     let app = spawn_inbound(CrmKind::Fake).await;
-    app.put_flow(
-        "s12-capture",
-        activity_flow("SIU^S12", SIU_S12, "capture", "capture"),
-    )
-    .await;
+    app.put_s12_capture().await;
     let fake = app.fake();
     let first = app.send(SIU_S12).await.expect("AA", "NE-S12-0004");
     let requests = fake.requests().len();
@@ -377,11 +363,7 @@ async fn a_resent_message_changes_nothing() {
 #[tokio::test]
 async fn two_concurrent_sends_of_one_message_create_one_lead() {
     let app = spawn_inbound(CrmKind::Fake).await;
-    app.put_flow(
-        "s12-capture",
-        activity_flow("SIU^S12", SIU_S12, "capture", "capture"),
-    )
-    .await;
+    app.put_s12_capture().await;
     let fake = app.fake();
     // Hold the first search so that the two sends overlap.
     fake.inject(
@@ -493,13 +475,8 @@ async fn the_hie_side_registers_schedules_and_transitions_each_message_once() {
 #[tokio::test]
 async fn mllp_acks_each_message_only_after_its_ledger_record_is_done() {
     let app = spawn_inbound(CrmKind::Fake).await;
-    app.put_flow("a04-capture", lead_flow("ADT^A04", ADT_A04, "capture"))
-        .await;
-    app.put_flow(
-        "s12-capture",
-        activity_flow("SIU^S12", SIU_S12, "capture", "capture"),
-    )
-    .await;
+    app.put_a04_capture().await;
+    app.put_s12_capture().await;
     let mllp = app.start_mllp().await;
     let mut client = MllpClient::connect(mllp).await;
     for (message, control_id) in [(ADT_A04, "NE-A04-0001"), (SIU_S12, "NE-S12-0004")] {
@@ -532,20 +509,11 @@ async fn mllp_acks_each_message_only_after_its_ledger_record_is_done() {
 #[tokio::test]
 async fn mllp_takes_several_messages_on_one_connection_in_order() {
     let app = spawn_inbound(CrmKind::Fake).await;
-    app.put_flow("a04-capture", lead_flow("ADT^A04", ADT_A04, "capture"))
-        .await;
+    app.put_a04_capture().await;
     app.put_flow("a08-update", lead_flow("ADT^A08", ADT_A08, "update_only"))
         .await;
-    app.put_flow(
-        "s12-capture",
-        activity_flow("SIU^S12", SIU_S12, "capture", "capture"),
-    )
-    .await;
-    app.put_flow(
-        "s14-update",
-        activity_flow("SIU^S14", SIU_S14, "update_only", "update_only"),
-    )
-    .await;
+    app.put_s12_capture().await;
+    app.put_s14_update().await;
     let mllp = app.start_mllp().await;
     let mut client = MllpClient::connect(mllp).await;
 
@@ -587,21 +555,12 @@ async fn mllp_takes_several_messages_on_one_connection_in_order() {
 #[tokio::test]
 async fn the_embedded_crm_takes_the_same_flows() {
     let app = spawn_inbound(CrmKind::Embedded).await;
-    app.put_flow("a04-capture", lead_flow("ADT^A04", ADT_A04, "capture"))
-        .await;
+    app.put_a04_capture().await;
     app.put_flow("a08-capture", lead_flow("ADT^A08", ADT_A08, "capture"))
         .await;
-    app.put_flow(
-        "s12-capture",
-        activity_flow("SIU^S12", SIU_S12, "capture", "capture"),
-    )
-    .await;
-    app.put_flow(
-        "s14-update",
-        activity_flow("SIU^S14", SIU_S14, "update_only", "update_only"),
-    )
-    .await;
-    let crm = app.app.db.crm_records();
+    app.put_s12_capture().await;
+    app.put_s14_update().await;
+    let crm = app.app.db().crm_records();
 
     app.send(ADT_A04).await.expect("AA", "NE-A04-0001");
     let leads = crm.leads().await.unwrap();
@@ -640,8 +599,7 @@ async fn the_embedded_crm_takes_the_same_flows() {
 async fn an_inbound_session_logs_no_patient_data() {
     let app = spawn_inbound(CrmKind::Fake).await;
     app.app.settings(json!({"opt_in_by_default": true})).await;
-    app.put_flow("a04-capture", lead_flow("ADT^A04", ADT_A04, "capture"))
-        .await;
+    app.put_a04_capture().await;
     app.put_flow("a08-update", lead_flow("ADT^A08", ADT_A08, "update_only"))
         .await;
     let mut no_secondary = lead_flow("ADT^A28", ADT_A28, "create_only");
@@ -650,16 +608,8 @@ async fn an_inbound_session_logs_no_patient_data() {
         .unwrap()
         .remove("secondary_search");
     app.put_flow("a28-create", no_secondary).await;
-    app.put_flow(
-        "s12-capture",
-        activity_flow("SIU^S12", SIU_S12, "capture", "capture"),
-    )
-    .await;
-    app.put_flow(
-        "s14-update",
-        activity_flow("SIU^S14", SIU_S14, "update_only", "update_only"),
-    )
-    .await;
+    app.put_s12_capture().await;
+    app.put_s14_update().await;
     let fake = app.fake();
 
     app.send(ADT_A04).await.expect("AA", "NE-A04-0001");

@@ -7,8 +7,7 @@ use connector_domain::crm::CrmField;
 use serde_json::{Value, json};
 
 use crate::hl7_inbound_support::{
-    ADT_A08, CrmKind, MllpClient, SAMPLE_PHI, SIU_S14, activity_flow, last_processed, lead_flow,
-    spawn_inbound,
+    ADT_A08, CrmKind, MllpClient, SAMPLE_PHI, SIU_S14, last_processed, lead_flow, spawn_inbound,
 };
 
 /// The sample patient's phone (PID-13.1 of ADT^A08) as LeadSquared stores it.
@@ -116,11 +115,7 @@ async fn a_phone_stored_in_leadsquareds_form_is_found_by_its_e164_value() {
 #[tokio::test]
 async fn two_activities_sharing_the_match_key_answer_ae_205_over_mllp() {
     let app = spawn_inbound(CrmKind::Fake).await;
-    app.put_flow(
-        "s14-update",
-        activity_flow("SIU^S14", SIU_S14, "update_only", "update_only"),
-    )
-    .await;
+    app.put_s14_update().await;
     let fake = app.fake();
     let lead = fake.insert_lead(vec![
         CrmField::new("mx_MRN", "MRN20001"),

@@ -1,9 +1,8 @@
 //! End-to-end tests: the real routers served over real HTTP on random ports, on a real SQLite
-//! file. One test binary (zero2prod's shape) with `helpers::spawn_app`.
+//! file. One test binary (zero2prod's shape) with `support::spawn_app`.
 
-mod helpers;
-#[path = "../support/logs.rs"]
-mod logs;
+#[path = "../support/mod.rs"]
+mod support;
 
 mod audit_log;
 mod auth;

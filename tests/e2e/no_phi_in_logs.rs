@@ -1,7 +1,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{captured_logs, patient_json, phi_values, spawn_app};
+use crate::support::{captured_logs, patient_json, phi_values, spawn_app};
 
 /// A whole API session with a patient's data — registration, bad input, consents, revocation,
 /// history, audit queries — and not one of the patient's values in the log output.

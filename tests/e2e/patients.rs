@@ -1,12 +1,12 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{patient_json, spawn_app};
+use crate::support::{patient_json, spawn_app};
 
 #[tokio::test]
 async fn health_answers_200() {
     let app = spawn_app().await;
-    let reply = reqwest::get(format!("{}/health", app.address))
+    let reply = reqwest::get(format!("{}/health", app.address()))
         .await
         .unwrap();
     assert_eq!(reply.status(), 200);
@@ -83,12 +83,7 @@ async fn invalid_demographics_get_422_naming_every_field_and_nothing_is_stored()
         .call(Method::PUT, "/patients/p-102", "staff", Some(bad))
         .await
         .assert_problem(422);
-    let fields: Vec<&str> = reply.body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = reply.error_fields();
     assert_eq!(fields, ["mrn", "birth_date", "sex", "email"]);
     let text = reply.body.to_string();
     assert!(

@@ -1,7 +1,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::spawn_app;
+use crate::support::spawn_app;
 
 #[tokio::test]
 async fn defaults_then_saved_values() {
@@ -61,12 +61,7 @@ async fn invalid_settings_get_422_and_nothing_is_saved() {
         )
         .await
         .assert_problem(422);
-    let fields: Vec<&str> = reply.body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = reply.error_fields();
     assert_eq!(
         fields,
         ["default_to_address", "consent_expire_days", "time_zone"]
