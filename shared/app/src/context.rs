@@ -88,7 +88,7 @@ pub enum ContextError {
 impl Context {
     /// Builds the adapters `config` names.
     pub async fn from_config(config: &Config) -> Result<Self, ContextError> {
-        let ctx = match &config.store {
+        let ctx: Self = match &config.store {
             #[cfg(feature = "embedded")]
             StoreConfig::Embedded {
                 db_path,
