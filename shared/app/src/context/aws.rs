@@ -17,65 +17,75 @@ use connector_domain::ports::{
 use super::{ContextError, MissingAdapter, NotAvailableYet};
 
 /// The SQS HIE queue (`HIE_QUEUE_URL` is required when this build has SQS).
+#[cfg(feature = "sqs")]
 pub(super) fn hie_queue(adapters: &AwsAdapters) -> Result<Arc<dyn WorkQueue>, ContextError> {
-    #[cfg(feature = "sqs")]
-    return Ok(Arc::new(
-        adapters
-            .hie_queue()
-            .ok_or(ContextError::AwsMissing("HIE_QUEUE_URL"))?,
-    ));
-    #[cfg(not(feature = "sqs"))]
-    {
-        let _ = adapters;
-        Ok(Arc::new(MissingAdapter("the HIE queue")))
-    }
+    let queue = adapters
+        .hie_queue()
+        .ok_or(ContextError::AwsMissing("HIE_QUEUE_URL"))?;
+    Ok(Arc::new(queue))
+}
+
+/// A build without SQS has no HIE queue.
+#[cfg(not(feature = "sqs"))]
+pub(super) fn hie_queue(_: &AwsAdapters) -> Result<Arc<dyn WorkQueue>, ContextError> {
+    Ok(Arc::new(MissingAdapter("the HIE queue")))
 }
 
 /// The FIFO delivery queue's producer and consumer sides, when `DELIVERY_QUEUE_URL` is set.
+#[cfg(feature = "sqs")]
 pub(super) fn delivery_queue(
     adapters: &AwsAdapters,
 ) -> (Arc<dyn WorkQueue>, Option<Arc<dyn QueueConsumer>>) {
-    #[cfg(feature = "sqs")]
-    if let Some(queue) = adapters.delivery_queue().map(Arc::new) {
-        return (queue.clone(), Some(queue));
+    match adapters.delivery_queue().map(Arc::new) {
+        Some(queue) => (queue.clone(), Some(queue)),
+        None => (Arc::new(MissingAdapter("the delivery queue")), None),
     }
-    let _ = adapters;
+}
+
+/// A build without SQS has no delivery queue.
+#[cfg(not(feature = "sqs"))]
+pub(super) fn delivery_queue(
+    _: &AwsAdapters,
+) -> (Arc<dyn WorkQueue>, Option<Arc<dyn QueueConsumer>>) {
     (Arc::new(MissingAdapter("the delivery queue")), None)
 }
 
 /// The SES v2 mailer.
+#[cfg(feature = "ses")]
 pub(super) fn mailer(adapters: &AwsAdapters) -> Arc<dyn Mailer> {
-    #[cfg(feature = "ses")]
-    return Arc::new(adapters.mailer());
-    #[cfg(not(feature = "ses"))]
-    {
-        let _ = adapters;
-        Arc::new(MissingAdapter("the HIE mailer"))
-    }
+    Arc::new(adapters.mailer())
+}
+
+/// A build without SES sends no mail.
+#[cfg(not(feature = "ses"))]
+pub(super) fn mailer(_: &AwsAdapters) -> Arc<dyn Mailer> {
+    Arc::new(MissingAdapter("the HIE mailer"))
 }
 
 /// `env:` and `secretsmanager:` references.
+#[cfg(feature = "secretsmanager")]
 pub(super) fn secrets(adapters: &AwsAdapters) -> Arc<dyn SecretStore> {
-    #[cfg(feature = "secretsmanager")]
-    return Arc::new(adapters.secrets());
-    #[cfg(not(feature = "secretsmanager"))]
-    {
-        let _ = adapters;
-        Arc::new(MissingAdapter("the secret store"))
-    }
+    Arc::new(adapters.secrets())
+}
+
+/// A build without Secrets Manager resolves no reference.
+#[cfg(not(feature = "secretsmanager"))]
+pub(super) fn secrets(_: &AwsAdapters) -> Arc<dyn SecretStore> {
+    Arc::new(MissingAdapter("the secret store"))
 }
 
 /// HL7 to EHRs on channels' outbound settings, with credentials from `secrets`.
+#[cfg(feature = "ehr-transport")]
 pub(super) fn ehr(secrets: &Arc<dyn SecretStore>) -> Arc<dyn EhrTransport> {
-    #[cfg(feature = "ehr-transport")]
-    return Arc::new(connector_transport::ChannelTransport::new(Arc::clone(
+    Arc::new(connector_transport::ChannelTransport::new(Arc::clone(
         secrets,
-    )));
-    #[cfg(not(feature = "ehr-transport"))]
-    {
-        let _ = secrets;
-        Arc::new(MissingAdapter("the EHR transport"))
-    }
+    )))
+}
+
+/// A build without the EHR transport sends nothing.
+#[cfg(not(feature = "ehr-transport"))]
+pub(super) fn ehr(_: &Arc<dyn SecretStore>) -> Arc<dyn EhrTransport> {
+    Arc::new(MissingAdapter("the EHR transport"))
 }
 
 #[async_trait]
