@@ -12,13 +12,19 @@ counted); median, p90, min and max are reported, and the peak RSS the kernel rep
 killed process.
 
 If the function reports an INIT failure (`POST /runtime/init/error`) or exits before asking
-for an event, the run fails and the function's output is shown.
+for an event, the run fails and the function's output is shown. Every AWS endpoint
+(`AWS_ENDPOINT_URL`) points at the same loopback server, so INIT must not call AWS: a request
+there fails the run (a real DynamoDB, SQS or Secrets Manager call would add a network round
+trip, and fail, at every cold start).
 
     python3 scripts/bench/cold_start.py target/lambda/consent-api/bootstrap --runs 30
     python3 scripts/bench/cold_start.py a/bootstrap b/bootstrap --json results.json
 
 Only the standard library is used. Nothing here talks to AWS: the dummy credentials and
-table names are never used, because no request is served.
+table names are never used, because no request is served. The environment is the one
+infra/template.yaml gives each function (the Globals plus the function's own variables); the
+CRM functions get `CONNECTOR_CRM=leadsquared` with `env:` key references, so their INIT builds
+the LeadSquared client as a deployment with a CRM does.
 """
 
 from __future__ import annotations
@@ -69,12 +75,36 @@ def function_env(name: str, port: int) -> dict[str, str]:
         "FLOWS_TABLE": "connector-flows",
         "AUDIT_TABLE": "connector-audit",
         "HIE_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/connector-hie",
+        "DELIVERY_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/connector-delivery.fifo",
+        "AUDIT_RETENTION_DAYS": "2190",
         "AWS_LAMBDA_LOG_LEVEL": "info",
+        # Any AWS call at INIT lands on the fake Runtime API's server and fails the run.
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}/aws",
     }
+    env.update(FUNCTION_ENV.get(name, {}))
     # Keep PATH only: nothing else from the caller's environment leaks in (no real credentials,
     # no AWS_PROFILE, no endpoint overrides).
     env["PATH"] = os.environ.get("PATH", "/usr/bin:/bin")
     return env
+
+
+# What infra/template.yaml sets per function, on top of the Globals above.
+HTTP = {"AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH": "true"}
+CRM = {
+    **HTTP,
+    "CONNECTOR_CRM": "leadsquared",
+    "LEADSQUARED_BASE_URL": "https://api-us11.leadsquared.com",
+    "LEADSQUARED_ACCESS_KEY_REF": "env:CONNECTOR_SECRET_LSQ_ACCESS",
+    "LEADSQUARED_SECRET_KEY_REF": "env:CONNECTOR_SECRET_LSQ_SECRET",
+    "CONNECTOR_SECRET_LSQ_ACCESS": "u$bench-access-key",
+    "CONNECTOR_SECRET_LSQ_SECRET": "bench-secret-key",
+}
+FUNCTION_ENV = {
+    "consent-api": {**HTTP, "JWT_ROLE_CLAIM": "role", "JWT_PATIENT_ID_CLAIM": "patient_id"},
+    "hie-sender": {"SES_CONFIGURATION_SET": "connector-hie"},
+    "hl7-inbound": CRM,
+    "crm-outbound": CRM,
+}
 
 
 class RuntimeApi(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -89,12 +119,14 @@ class RuntimeApi(socketserver.ThreadingMixIn, http.server.HTTPServer):
         self.release = threading.Event()
         self.ready_at: float | None = None
         self.init_error: str | None = None
+        self.aws_call: str | None = None
 
     def reset(self) -> None:
         self.ready.clear()
         self.release.clear()
         self.ready_at = None
         self.init_error = None
+        self.aws_call = None
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -110,11 +142,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
             # Hold: no event is ever delivered; the process is killed meanwhile.
             self.server.release.wait(30)
             return
-        self.send_error(404)
+        self.aws(f"GET {self.path}")
+
+    def aws(self, what: str) -> None:
+        """A request that is not the Runtime API's: an AWS call (AWS_ENDPOINT_URL is here)."""
+        if self.server.aws_call is None:
+            target = self.headers.get("x-amz-target") or self.headers.get("host", "")
+            self.server.aws_call = f"{what} {target}"
+        self.send_error(500)
 
     def do_POST(self) -> None:  # noqa: N802
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
+        if not self.path.startswith("/2018-06-01/"):
+            self.aws(f"POST {self.path}")
+            return
         if self.path.startswith(INIT_ERROR):
             self.server.init_error = body or "(empty init error)"
             self.server.ready.set()
@@ -148,7 +190,7 @@ def one_run(binary: Path, env: dict[str, str], api: RuntimeApi, timeout: float) 
                 break
             if time.perf_counter() > deadline:
                 break
-        ready_at, init_error = api.ready_at, api.init_error
+        ready_at, init_error, aws_call = api.ready_at, api.init_error, api.aws_call
         exited = None
         if reaped is None:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -165,11 +207,13 @@ def one_run(binary: Path, env: dict[str, str], api: RuntimeApi, timeout: float) 
         out.seek(0)
         output = out.read().decode("utf-8", "replace")
     result = {"max_rss_kb": usage.ru_maxrss}
-    if ready_at is not None and init_error is None:
+    if ready_at is not None and init_error is None and aws_call is None:
         result["ms"] = (ready_at - started) * 1000.0
     else:
         why = (
-            f"init error reported: {init_error}"
+            f"INIT called AWS: {aws_call}"
+            if aws_call
+            else f"init error reported: {init_error}"
             if init_error
             else f"exited with status {exited} before asking for an event"
             if exited is not None

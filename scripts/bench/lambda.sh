@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# Lambda binaries (issue 4): build every function package with cargo-lambda (x86_64), report
-# each bootstrap's size, and measure its cold start (process start to the first
-# /runtime/invocation/next) with scripts/bench/cold_start.py.
+# Lambda binaries (issues 4, 15.8): build every function package with cargo-lambda (x86_64) in
+# the workspace's `lambda` profile, one package at a time (each with only its own features: a
+# build of several packages at once would unify their features), report each bootstrap's size,
+# and measure its cold start (process start to the first /runtime/invocation/next) with
+# scripts/bench/cold_start.py.
 #
 #   bash scripts/bench/lambda.sh            # all packages under functions/
 #   bash scripts/bench/lambda.sh consent-api
 #   RUNS=50 bash scripts/bench/lambda.sh
+#   PROFILE=release bash scripts/bench/lambda.sh   # another profile
 #
 # cargo-lambda (and zig) live in a venv under .local/cargo-lambda (git-ignored); it is created on
 # first use with `pip install cargo-lambda`. No --arm64: that would download a rustup target.
-# Set FALLBACK=1 to build with plain `cargo build --release` instead (host linker, same profile).
+# Set FALLBACK=1 to build with plain `cargo build --profile lambda` instead (host linker, same
+# profile).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
@@ -30,13 +34,14 @@ else
     done
 fi
 
+profile="${PROFILE:-lambda}"
 binaries=()
 for package in "${packages[@]}"; do
     if [[ "${FALLBACK:-0}" == 1 ]]; then
-        cargo build --release -p "$package"
-        binaries+=("$CARGO_TARGET_DIR/release/$package")
+        cargo build --profile "$profile" -p "$package"
+        binaries+=("$CARGO_TARGET_DIR/$profile/$package")
     else
-        cargo lambda build --release -p "$package"
+        cargo lambda build --profile "$profile" -p "$package"
         binaries+=("$CARGO_TARGET_DIR/lambda/$package/bootstrap")
     fi
 done
@@ -47,7 +52,7 @@ echo "|---|---:|---:|---:|---|"
 for binary in "${binaries[@]}"; do
     bytes=$(stat -c %s "$binary")
     name=$(basename "$(dirname "$binary")")
-    [[ "$name" == release ]] && name=$(basename "$binary")
+    [[ "$name" == "$profile" ]] && name=$(basename "$binary")
     desc=$(file -b "$binary" | sed 's/, BuildID\[[^]]*\]=[0-9a-f]*//' | cut -c1-110)
     printf '| %s | %d | %.2f | %.2f | %s |\n' "$name" "$bytes" \
         "$(echo "$bytes / 1000000" | bc -l)" "$(echo "$bytes / 1048576" | bc -l)" "$desc"

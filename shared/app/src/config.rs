@@ -25,7 +25,7 @@ pub enum StoreConfig {
     },
     /// DynamoDB tables, SQS queues and SES, named by environment variables (see
     /// `connector_aws::AwsConfig`); endpoints come from the SDK's standard configuration.
-    #[cfg(feature = "aws")]
+    #[cfg(feature = "dynamodb")]
     Aws(connector_aws::AwsConfig),
 }
 
@@ -68,7 +68,7 @@ pub enum ConfigError {
     #[error("environment variable {0} is required")]
     Missing(&'static str),
     /// The AWS adapters' variables are missing or invalid.
-    #[cfg(feature = "aws")]
+    #[cfg(feature = "dynamodb")]
     #[error("AWS configuration")]
     Aws(#[source] connector_aws::AwsConfigError),
     /// A variable has a value the connector does not understand.
@@ -105,14 +105,14 @@ impl Config {
                     .unwrap_or_else(|| "outbox".to_owned())
                     .into(),
             },
-            #[cfg(feature = "aws")]
+            #[cfg(feature = "dynamodb")]
             "aws" => StoreConfig::Aws(
                 connector_aws::AwsConfig::from_lookup(&lookup).map_err(ConfigError::Aws)?,
             ),
             _ => {
                 return Err(ConfigError::Invalid {
                     name: "CONNECTOR_STORE",
-                    why: if cfg!(feature = "aws") {
+                    why: if cfg!(feature = "dynamodb") {
                         "expected `embedded` or `aws`"
                     } else {
                         "expected `embedded`"
@@ -195,7 +195,7 @@ mod tests {
         }
     }
 
-    #[cfg(feature = "aws")]
+    #[cfg(feature = "dynamodb")]
     #[test]
     fn aws_store_reads_the_table_and_queue_variables() {
         let vars = [

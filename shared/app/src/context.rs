@@ -16,6 +16,9 @@ use connector_domain::ports::{
 
 use crate::config::{Config, CrmConfig, StoreConfig};
 
+#[cfg(feature = "dynamodb")]
+mod aws;
+
 /// The adapters behind every port, built once per process (Lambda INIT, `connector serve` start).
 #[derive(Clone)]
 pub struct Context {
@@ -85,7 +88,7 @@ pub enum ContextError {
 impl Context {
     /// Builds the adapters `config` names.
     pub async fn from_config(config: &Config) -> Result<Self, ContextError> {
-        let ctx = match &config.store {
+        let ctx: Self = match &config.store {
             #[cfg(feature = "embedded")]
             StoreConfig::Embedded {
                 db_path,
@@ -93,7 +96,7 @@ impl Context {
             } => Self::embedded(db_path, outbox_dir),
             #[cfg(not(feature = "embedded"))]
             StoreConfig::Embedded { .. } => Err(ContextError::NotBuiltIn("embedded")),
-            #[cfg(feature = "aws")]
+            #[cfg(feature = "dynamodb")]
             StoreConfig::Aws(aws) => {
                 let sdk = connector_aws::load_sdk_config().await;
                 let adapters = connector_aws::AwsAdapters::new(&sdk, aws.clone());
@@ -213,16 +216,16 @@ impl Context {
     /// both producer and consumer (the ehr-delivery Lambda uses the consumer side only to give
     /// a retry its delay, ChangeMessageVisibility; a host that pulls works the queue through
     /// it); without it the delivery queue is a [`MissingAdapter`], so functions that never
-    /// enqueue deliveries need not configure it.
-    #[cfg(feature = "aws")]
+    /// enqueue deliveries need not configure it. A port whose adapter this build lacks (connector-app's
+    /// `sqs`, `ses`, `secretsmanager` and `ehr-transport` features) is a [`MissingAdapter`].
+    #[cfg(feature = "dynamodb")]
     pub fn from_aws(
         adapters: &connector_aws::AwsAdapters,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, ContextError> {
-        let queue = adapters
-            .hie_queue()
-            .ok_or(ContextError::AwsMissing("HIE_QUEUE_URL"))?;
-        let delivery_queue = adapters.delivery_queue().map(Arc::new);
+        let secrets = aws::secrets(adapters);
+        let ehr = aws::ehr(&secrets);
+        let (delivery_queue, delivery_consumer) = aws::delivery_queue(adapters);
         Ok(Self {
             patients: Arc::new(adapters.patients()),
             consents: Arc::new(adapters.consents()),
@@ -230,25 +233,19 @@ impl Context {
             audit: Arc::new(adapters.audit()),
             appointments: Arc::new(adapters.appointments()),
             send_ledger: Arc::new(adapters.send_ledger()),
-            hie_queue: Arc::new(queue),
+            hie_queue: aws::hie_queue(adapters)?,
             hie_consumer: None,
-            mailer: Arc::new(adapters.mailer()),
+            mailer: aws::mailer(adapters),
             flows: Arc::new(adapters.flows()),
             inbound_ledger: Arc::new(adapters.inbound_ledger()),
             crm: Arc::new(UnconfiguredCrm),
-            secrets: Arc::new(adapters.secrets()),
+            secrets,
             local_secrets: None,
-            ehr: Arc::new(connector_transport::ChannelTransport::new(Arc::new(
-                adapters.secrets(),
-            ))),
+            ehr,
             deliveries: Arc::new(adapters.deliveries()),
             crm_writes: Arc::new(adapters.crm_writes()),
-            delivery_queue: match &delivery_queue {
-                Some(queue) => Arc::clone(queue) as Arc<dyn WorkQueue>,
-                // Every send fails as unavailable, naming the missing queue.
-                None => Arc::new(MissingAdapter("the delivery queue")),
-            },
-            delivery_consumer: delivery_queue.map(|queue| queue as Arc<dyn QueueConsumer>),
+            delivery_queue,
+            delivery_consumer,
             clock,
         })
     }

@@ -1,3 +1,4 @@
+#![cfg(feature = "ehr-transport")]
 //! The local host's assembly, written once: the router every API is served on and the workers
 //! that run beside it. `connector serve` runs exactly this on the embedded store; the end-to-end
 //! tests build their app from the same functions, so what they test is what `serve` runs.

@@ -16,9 +16,12 @@ use crate::dynamo::ledger::DynamoSendLedger;
 use crate::dynamo::patients::DynamoPatientStore;
 use crate::dynamo::settings::DynamoSettingsStore;
 use crate::dynamo::{Dynamo, tables};
+#[cfg(feature = "secretsmanager")]
 use crate::secrets::AwsSecrets;
+#[cfg(feature = "ses")]
 use crate::sesv2::SesMailer;
 use crate::setup::SetupError;
+#[cfg(feature = "sqs")]
 use crate::sqs::SqsQueue;
 
 /// Loads the SDK configuration the standard way (environment, profile, instance/Lambda role):
@@ -33,26 +36,35 @@ pub async fn load_sdk_config() -> SdkConfig {
 #[derive(Debug, Clone)]
 pub struct AwsAdapters {
     dynamodb: aws_sdk_dynamodb::Client,
+    #[cfg(feature = "sqs")]
     sqs: aws_sdk_sqs::Client,
+    #[cfg(feature = "ses")]
     ses: aws_sdk_sesv2::Client,
+    #[cfg(feature = "secretsmanager")]
     secrets: AwsSecrets,
+    #[cfg(feature = "secretsmanager")]
     secretsmanager: aws_sdk_secretsmanager::Client,
     config: AwsConfig,
 }
 
 impl AwsAdapters {
-    /// Clients for DynamoDB, SQS, SES v2 and Secrets Manager from `sdk`, for the resources in
-    /// `config`.
+    /// Clients for DynamoDB, SQS, SES v2 and Secrets Manager (those this build has) from `sdk`,
+    /// for the resources in `config`.
     pub fn new(sdk: &SdkConfig, config: AwsConfig) -> Self {
+        #[cfg(feature = "secretsmanager")]
         let secretsmanager = aws_sdk_secretsmanager::Client::new(sdk);
         let dynamodb = aws_sdk_dynamodb::config::Builder::from(sdk)
             .interceptor(ConfigFaultLog)
             .build();
         Self {
             dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb),
+            #[cfg(feature = "sqs")]
             sqs: aws_sdk_sqs::Client::new(sdk),
+            #[cfg(feature = "ses")]
             ses: aws_sdk_sesv2::Client::new(sdk),
+            #[cfg(feature = "secretsmanager")]
             secrets: AwsSecrets::new(secretsmanager.clone()),
+            #[cfg(feature = "secretsmanager")]
             secretsmanager,
             config,
         }
@@ -64,12 +76,7 @@ impl AwsAdapters {
             .interceptor(ConfigFaultLog)
             .interceptor(counter.clone())
             .build();
-        let sqs = aws_sdk_sqs::config::Builder::from(sdk)
-            .interceptor(counter.clone())
-            .build();
-        let ses = aws_sdk_sesv2::config::Builder::from(sdk)
-            .interceptor(counter.clone())
-            .build();
+        #[cfg(feature = "secretsmanager")]
         let secretsmanager = aws_sdk_secretsmanager::Client::from_conf(
             aws_sdk_secretsmanager::config::Builder::from(sdk)
                 .interceptor(counter.clone())
@@ -77,9 +84,21 @@ impl AwsAdapters {
         );
         Self {
             dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb),
-            sqs: aws_sdk_sqs::Client::from_conf(sqs),
-            ses: aws_sdk_sesv2::Client::from_conf(ses),
+            #[cfg(feature = "sqs")]
+            sqs: aws_sdk_sqs::Client::from_conf(
+                aws_sdk_sqs::config::Builder::from(sdk)
+                    .interceptor(counter.clone())
+                    .build(),
+            ),
+            #[cfg(feature = "ses")]
+            ses: aws_sdk_sesv2::Client::from_conf(
+                aws_sdk_sesv2::config::Builder::from(sdk)
+                    .interceptor(counter.clone())
+                    .build(),
+            ),
+            #[cfg(feature = "secretsmanager")]
             secrets: AwsSecrets::new(secretsmanager.clone()),
+            #[cfg(feature = "secretsmanager")]
             secretsmanager,
             config,
         }
@@ -102,16 +121,19 @@ impl AwsAdapters {
     }
 
     /// The SQS client.
+    #[cfg(feature = "sqs")]
     pub fn sqs_client(&self) -> &aws_sdk_sqs::Client {
         &self.sqs
     }
 
     /// The SES v2 client.
+    #[cfg(feature = "ses")]
     pub fn ses_client(&self) -> &aws_sdk_sesv2::Client {
         &self.ses
     }
 
     /// The Secrets Manager client.
+    #[cfg(feature = "secretsmanager")]
     pub fn secretsmanager_client(&self) -> &aws_sdk_secretsmanager::Client {
         &self.secretsmanager
     }
@@ -178,11 +200,13 @@ impl AwsAdapters {
 
     /// The secret store: `env:` and `secretsmanager:` references, values cached for five
     /// minutes in a cache every call and clone shares.
+    #[cfg(feature = "secretsmanager")]
     pub fn secrets(&self) -> AwsSecrets {
         self.secrets.clone()
     }
 
     /// The HIE work queue, when `HIE_QUEUE_URL` is configured.
+    #[cfg(feature = "sqs")]
     pub fn hie_queue(&self) -> Option<SqsQueue> {
         self.config
             .hie_queue_url
@@ -193,6 +217,7 @@ impl AwsAdapters {
     /// The delivery queue (FIFO, one group per patient), when `DELIVERY_QUEUE_URL` is
     /// configured. Its consumer side's `release` is ChangeMessageVisibility, which is how a
     /// Lambda consumer delays a retry.
+    #[cfg(feature = "sqs")]
     pub fn delivery_queue(&self) -> Option<SqsQueue> {
         self.config
             .delivery_queue_url
@@ -201,11 +226,13 @@ impl AwsAdapters {
     }
 
     /// The queue at `url`.
+    #[cfg(feature = "sqs")]
     pub fn queue(&self, url: &str) -> SqsQueue {
         SqsQueue::new(self.sqs.clone(), url)
     }
 
     /// The SES v2 mailer.
+    #[cfg(feature = "ses")]
     pub fn mailer(&self) -> SesMailer {
         SesMailer::new(self.ses.clone(), self.config.ses_configuration_set.clone())
     }

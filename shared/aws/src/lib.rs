@@ -2,6 +2,10 @@
 //! ([`sqs`]), the SES v2 mailer ([`sesv2`]) and the secret store ([`secrets`]: environment and
 //! Secrets Manager).
 //!
+//! The SQS, SES v2 and Secrets Manager adapters are behind the features of the same names
+//! (`sqs`, `ses`, `secretsmanager`, all on by default), so a Lambda function links only the
+//! SDKs it calls; DynamoDB is always there.
+//!
 //! Build them all with [`AwsAdapters`] from one `aws_config::SdkConfig` loaded once per process.
 //! Local endpoints (DynamoDB Local, moto) are reached through the SDK's standard
 //! `AWS_ENDPOINT_URL*` variables, the same code path as production. docs/dynamodb.md describes the
@@ -14,9 +18,12 @@ pub mod config_fault;
 pub mod counter;
 pub mod dynamo;
 pub mod error_map;
+#[cfg(feature = "secretsmanager")]
 pub mod secrets;
+#[cfg(feature = "ses")]
 pub mod sesv2;
 pub mod setup;
+#[cfg(feature = "sqs")]
 pub mod sqs;
 
 pub use adapters::{AwsAdapters, load_sdk_config};
@@ -37,7 +44,10 @@ pub use dynamo::ledger::DynamoSendLedger;
 pub use dynamo::patients::DynamoPatientStore;
 pub use dynamo::settings::DynamoSettingsStore;
 pub use dynamo::tables::create_tables;
+#[cfg(feature = "secretsmanager")]
 pub use secrets::{AwsSecrets, DEFAULT_SECRET_CACHE_TTL, SecretsManagerRefusal};
+#[cfg(feature = "ses")]
 pub use sesv2::SesMailer;
 pub use setup::SetupError;
+#[cfg(feature = "sqs")]
 pub use sqs::{BatchEntriesFailed, QueueUrls, SqsQueue, create_queue, create_queue_with_dlq};
