@@ -10,8 +10,8 @@ use connector_aws::AwsAdapters;
 use connector_domain::flow::{Channel, SecretRef, SecretValue};
 use connector_domain::inbound::ControlId;
 use connector_domain::ports::{
-    EhrTransport, MailError, Mailer, OutgoingMail, QueueConsumer, SecretError, SecretStore,
-    SendOutcome, WorkQueue,
+    EhrSendOutcome, EhrTransport, MailError, Mailer, OutgoingMail, QueueConsumer, SecretError,
+    SecretStore, WorkQueue,
 };
 
 use super::{ContextError, MissingAdapter, NotAvailableYet};
@@ -109,11 +109,11 @@ impl EhrTransport for MissingAdapter {
         _channel: &Channel,
         _control_id: &ControlId,
         _message: &[u8],
-    ) -> SendOutcome {
+    ) -> EhrSendOutcome {
         tracing::warn!(
             adapter = self.0,
             "not sent: this build has no EHR transport"
         );
-        SendOutcome::NotSent
+        EhrSendOutcome::NotSent
     }
 }
