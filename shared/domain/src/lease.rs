@@ -93,15 +93,28 @@ pub fn queue_visibility(lease: Duration) -> std::time::Duration {
         .unwrap_or(std::time::Duration::ZERO)
 }
 
+/// Instants and leases for the transitions' unit tests.
 #[cfg(test)]
-mod tests {
-    use chrono::TimeZone;
+pub(crate) mod test_support {
+    use chrono::{DateTime, Duration, TimeZone, Utc};
 
-    use super::*;
+    use super::Lease;
 
-    fn at(seconds: i64) -> DateTime<Utc> {
+    /// `seconds` after a fixed instant.
+    pub fn at(seconds: i64) -> DateTime<Utc> {
         Utc.timestamp_opt(1_700_000_000 + seconds, 0).unwrap()
     }
+
+    /// A minute's lease taken at `now`.
+    pub fn lease(now: DateTime<Utc>) -> Lease {
+        Lease::claim(now, Duration::seconds(60)).unwrap()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::at;
+    use super::*;
 
     #[test]
     fn a_lease_holds_until_its_end_and_lapses_there() {

@@ -140,16 +140,11 @@ impl Delivery {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{Duration, TimeZone};
-
     use super::*;
     use crate::flow::{ChannelId, FlowId};
     use crate::inbound::ControlId;
+    use crate::lease::test_support::{at, lease};
     use crate::phi::Phi;
-
-    fn at(seconds: i64) -> DateTime<Utc> {
-        Utc.timestamp_opt(1_700_000_000 + seconds, 0).unwrap()
-    }
 
     fn queued(id: &str) -> Delivery {
         Delivery {
@@ -169,10 +164,6 @@ mod tests {
             created_at: at(0),
             updated_at: at(0),
         }
-    }
-
-    fn lease(now: DateTime<Utc>) -> Lease {
-        Lease::claim(now, Duration::seconds(60)).unwrap()
     }
 
     #[test]

@@ -132,14 +132,9 @@ impl SendRecord {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{Duration, TimeZone};
-
     use super::*;
     use crate::AppointmentId;
-
-    fn at(seconds: i64) -> DateTime<Utc> {
-        Utc.timestamp_opt(1_700_000_000 + seconds, 0).unwrap()
-    }
+    use crate::lease::test_support::{at, lease};
 
     fn key() -> SendKey {
         SendKey {
@@ -147,10 +142,6 @@ mod tests {
             transition_seq: 1,
             resend: 0,
         }
-    }
-
-    fn lease(now: DateTime<Utc>) -> Lease {
-        Lease::claim(now, Duration::seconds(60)).unwrap()
     }
 
     fn take(step: SendClaimStep) -> SendRecord {

@@ -101,19 +101,10 @@ impl InboundRecord {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{Duration, TimeZone};
-
     use super::*;
     use crate::flow::ChannelId;
     use crate::inbound::ControlId;
-
-    fn at(seconds: i64) -> DateTime<Utc> {
-        Utc.timestamp_opt(1_700_000_000 + seconds, 0).unwrap()
-    }
-
-    fn lease(now: DateTime<Utc>) -> Lease {
-        Lease::claim(now, Duration::seconds(60)).unwrap()
-    }
+    use crate::lease::test_support::{at, lease};
 
     fn first() -> InboundRecord {
         let key = InboundKey::new(
