@@ -25,6 +25,10 @@ use crate::flow::{ChannelId, FlowId};
 use crate::inbound::ControlId;
 use crate::phi::Phi;
 
+mod transitions;
+
+pub use transitions::{HELD_OUTCOME, NOT_CURRENT};
+
 crate::ids::external_id!(
     /// A delivery's identifier (UUIDv7: time-ordered, so creation order within a group).
     DeliveryId,

@@ -20,6 +20,8 @@ use crate::crm::{ActivityId, LeadId};
 use crate::flow::ChannelId;
 use crate::{ValidationError, ValidationErrors};
 
+mod transitions;
+
 /// The longest MSH-10 accepted (HL7 v2.5 gives the field 20 characters; later versions 199).
 pub const MAX_CONTROL_ID_LEN: usize = 199;
 
@@ -232,7 +234,7 @@ pub struct KeyLock(String);
 
 /// How long a [`KeyLock`] is held at most: longer than a search and a create take with the
 /// CRM client's retries, so a lapse means the holder died.
-pub const KEY_LOCK_LEASE: chrono::Duration = chrono::Duration::seconds(60);
+pub const KEY_LOCK_LEASE: chrono::Duration = crate::lease::KEY_LOCK;
 
 impl KeyLock {
     /// The lock on `value` of CRM field `field` on `channel`. Values are compared as the CRM

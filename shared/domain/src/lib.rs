@@ -17,6 +17,7 @@ pub mod flow;
 pub mod hie;
 pub mod ids;
 pub mod inbound;
+pub mod lease;
 pub mod patient;
 pub mod phi;
 pub mod ports;

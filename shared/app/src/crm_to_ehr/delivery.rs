@@ -28,7 +28,7 @@ use crate::Context;
 use crate::jobs::worker::{self, BatchJob, Kept, QueuedMessage};
 
 /// How long a worker holds a delivery: longer than any connect + ACK timeout.
-pub const CLAIM_LEASE: chrono::Duration = chrono::Duration::minutes(5);
+pub const CLAIM_LEASE: chrono::Duration = connector_domain::lease::DELIVERY_CLAIM;
 
 /// What to do with the queue message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -237,10 +237,7 @@ impl BatchJob for EhrDelivery {
     }
 
     fn visibility(&self) -> Duration {
-        Duration::from_secs(
-            u64::try_from((CLAIM_LEASE + chrono::Duration::minutes(1)).num_seconds())
-                .unwrap_or(360),
-        )
+        connector_domain::lease::queue_visibility(CLAIM_LEASE)
     }
 
     async fn handle_batch(&self, ctx: &Context, batch: &[QueuedMessage]) -> Vec<Kept> {

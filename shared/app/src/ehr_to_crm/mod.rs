@@ -32,7 +32,7 @@ use crate::Context;
 use crate::ehr_to_crm::signature::SignatureError;
 
 /// How long a handler holds a message before another may take it over.
-pub const CLAIM_LEASE: chrono::Duration = chrono::Duration::minutes(2);
+pub const CLAIM_LEASE: chrono::Duration = connector_domain::lease::INBOUND_CLAIM;
 
 /// The media type of ER7 over HTTP.
 pub const ER7_CONTENT_TYPE: &str = "x-application/hl7-v2+er7";

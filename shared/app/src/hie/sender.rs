@@ -32,7 +32,7 @@ use crate::Context;
 use crate::jobs::worker::{self, BatchJob, Kept, QueuedMessage};
 
 /// How long a claim protects a send in progress before another sender may take it over.
-pub const CLAIM_LEASE: Duration = Duration::minutes(5);
+pub const CLAIM_LEASE: Duration = connector_domain::lease::HIE_SEND_CLAIM;
 
 static CONTROL_IDS: LazyLock<ControlIdGenerator> = LazyLock::new(ControlIdGenerator::random);
 
@@ -419,9 +419,7 @@ impl BatchJob for HieSender {
     }
 
     fn visibility(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(
-            u64::try_from((CLAIM_LEASE + Duration::minutes(1)).num_seconds()).unwrap_or(360),
-        )
+        connector_domain::lease::queue_visibility(CLAIM_LEASE)
     }
 
     async fn handle_batch(&self, ctx: &Context, batch: &[QueuedMessage]) -> Vec<Kept> {

@@ -11,12 +11,12 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 use chrono::{DateTime, Utc};
 use connector_domain::appointment::{Appointment, TransitionCursor};
 use connector_domain::ports::AppointmentStore;
 use connector_domain::{AppointmentId, StoreError};
 
+use super::client::Updated;
 use super::keys::{self, FIRST_MONTH, PK, TKEY, TMONTH, key1, n, s};
 use super::{Dynamo, Expr, codec};
 use crate::config::TableNames;
@@ -146,19 +146,13 @@ fn months_between(first: &str, last: &str) -> Vec<String> {
 #[async_trait]
 impl AppointmentStore for DynamoAppointmentStore {
     async fn get(&self, id: &AppointmentId) -> Result<Option<Appointment>, StoreError> {
-        let out = self
-            .db
-            .client
-            .get_item()
-            .table_name(&self.db.tables.appointments)
-            .set_key(Some(key1(keys::appointment_pk(id))))
-            .consistent_read(true)
-            .send()
+        self.db
+            .consistent_get(
+                &self.db.tables.appointments,
+                key1(keys::appointment_pk(id)),
+                KIND,
+            )
             .await
-            .map_err(error_map::dynamo)?;
-        out.item
-            .map(|item| codec::from_item(item, KIND))
-            .transpose()
     }
 
     async fn put(&self, appointment: &Appointment) -> Result<(), StoreError> {
@@ -215,39 +209,22 @@ impl AppointmentStore for DynamoAppointmentStore {
             e.name(PK),
             e.value(n(expected_seq))
         );
-        let result = self
+        let updated = self
             .db
-            .client
-            .update_item()
-            .table_name(&self.db.tables.appointments)
-            .set_key(Some(key1(keys::appointment_pk(id))))
-            .update_expression(update)
-            .condition_expression(condition)
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(out) => codec::from_item(out.attributes.unwrap_or_default(), KIND),
-            Err(err) if error_map::is_condition_failure(&err) => {
-                let existed = err
-                    .as_service_error()
-                    .and_then(|e| match e {
-                        aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => {
-                            c.item.as_ref()
-                        }
-                        _ => None,
-                    })
-                    .is_some_and(|item| !item.is_empty());
-                Err(if existed {
-                    StoreError::Conflict("transition_seq changed")
-                } else {
-                    StoreError::NotFound
-                })
+            .conditional_update(
+                &self.db.tables.appointments,
+                key1(keys::appointment_pk(id)),
+                &e,
+                update,
+                condition,
+            )
+            .await?;
+        match updated {
+            Updated::Written(item) => codec::from_item(item, KIND),
+            Updated::Refused(Some(item)) if !item.is_empty() => {
+                Err(StoreError::Conflict("transition_seq changed"))
             }
-            Err(err) => Err(error_map::dynamo(err)),
+            Updated::Refused(_) => Err(StoreError::NotFound),
         }
     }
 

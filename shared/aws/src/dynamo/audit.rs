@@ -14,7 +14,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::TransactWriteItem;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use connector_domain::StoreError;
@@ -22,8 +22,9 @@ use connector_domain::audit::{AuditEntry, AuditQuery, LogType, Page};
 use connector_domain::ports::AuditLog;
 use serde::{Deserialize, Serialize};
 
+use super::client::put_item;
 use super::keys::{self, EXPIRES_AT, OKEY, PK, n, s};
-use super::{Dynamo, Expr, Item, built, codec};
+use super::{Dynamo, Expr, Item, codec};
 use crate::config::TableNames;
 use crate::error_map;
 
@@ -77,15 +78,12 @@ pub(crate) fn entry_item(entry: &AuditEntry, retention: Duration) -> Result<Item
 pub(crate) fn put_entry(db: &Dynamo, entry: &AuditEntry) -> Result<TransactWriteItem, StoreError> {
     let mut e = Expr::default();
     let condition = format!("attribute_not_exists({})", e.name(PK));
-    let put = built(
-        Put::builder()
-            .table_name(&db.tables.audit)
-            .set_item(Some(entry_item(entry, db.audit_retention)?))
-            .condition_expression(condition)
-            .set_expression_attribute_names(e.names())
-            .build(),
-    )?;
-    Ok(TransactWriteItem::builder().put(put).build())
+    put_item(
+        &db.tables.audit,
+        entry_item(entry, db.audit_retention)?,
+        &e,
+        condition,
+    )
 }
 
 /// The cursor: where the previous page stopped.

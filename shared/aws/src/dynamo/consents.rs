@@ -10,14 +10,13 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{
-    Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use connector_domain::audit::AuditEntry;
 use connector_domain::consent::Consent;
 use connector_domain::ports::ConsentStore;
 use connector_domain::{ConsentId, PatientId, StoreError};
 
+use super::client::{put_item, update_item};
 use super::keys::{self, PK, SK, key2, n, s};
 use super::{Dynamo, Expr, Item, audit, batch, built, codec};
 use crate::config::TableNames;
@@ -40,11 +39,7 @@ impl DynamoConsentStore {
         audit_retention: Duration,
     ) -> Self {
         Self {
-            db: Dynamo {
-                client,
-                tables,
-                audit_retention,
-            },
+            db: Dynamo::new(client, tables, audit_retention),
         }
     }
 
@@ -66,16 +61,7 @@ fn put(
     condition: String,
     e: &Expr,
 ) -> Result<TransactWriteItem, StoreError> {
-    let put = built(
-        Put::builder()
-            .table_name(table)
-            .set_item(Some(item))
-            .condition_expression(condition)
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
-            .build(),
-    )?;
-    Ok(TransactWriteItem::builder().put(put).build())
+    put_item(table, item, e, condition)
 }
 
 /// The items that record a new consent as the latest: the record, the LATEST copy (conditional on
@@ -191,16 +177,8 @@ impl ConsentStore for DynamoConsentStore {
                 "consent seq must be the expected latest seq plus one",
             ));
         }
-        let mut items = new_record_items(&self.db, consent, expected_latest_seq)?;
-        items.push(audit::put_entry(&self.db, audit_entry)?);
-        self.db
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map_err(error_map::transaction)?;
-        Ok(())
+        let items = new_record_items(&self.db, consent, expected_latest_seq)?;
+        self.db.transact_with_audit(items, [audit_entry]).await
     }
 
     async fn revoke(&self, consent: &Consent, audit_entry: &AuditEntry) -> Result<(), StoreError> {
@@ -252,20 +230,11 @@ impl ConsentStore for DynamoConsentStore {
             e.value(s(consent.consent_id.as_str())),
             e.name("revocation")
         );
-        let latest = built(
-            Update::builder()
-                .table_name(table)
-                .set_key(Some(key2(pk, keys::SK_LATEST)))
-                .update_expression(set)
-                .condition_expression(condition)
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
-                .build(),
-        )?;
+        let latest = update_item(table, key2(pk, keys::SK_LATEST), &e, set, condition)?;
 
         let items = vec![
             TransactWriteItem::builder().update(record).build(),
-            TransactWriteItem::builder().update(latest).build(),
+            latest,
             audit::put_entry(&self.db, audit_entry)?,
         ];
         let result = self
@@ -294,19 +263,13 @@ impl ConsentStore for DynamoConsentStore {
     }
 
     async fn latest(&self, patient: &PatientId) -> Result<Option<Consent>, StoreError> {
-        let out = self
-            .db
-            .client
-            .get_item()
-            .table_name(&self.db.tables.consents)
-            .set_key(Some(key2(keys::patient_pk(patient), keys::SK_LATEST)))
-            .consistent_read(true)
-            .send()
+        self.db
+            .consistent_get(
+                &self.db.tables.consents,
+                key2(keys::patient_pk(patient), keys::SK_LATEST),
+                KIND,
+            )
             .await
-            .map_err(error_map::dynamo)?;
-        out.item
-            .map(|item| codec::from_item(item, KIND))
-            .transpose()
     }
 
     async fn latest_many(&self, patients: &[PatientId]) -> Result<Vec<Consent>, StoreError> {

@@ -150,30 +150,11 @@ impl CrmWriteLog for DynamoCrmWriteLog {
             e.name(SK),
             e.value(s(keys::sortable_time(since)))
         );
-        let mut writes = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .db
-                .client
-                .query()
-                .table_name(&self.db.tables.flows)
-                .key_condition_expression(&key_condition)
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(error_map::dynamo)?;
-            for item in out.items() {
-                writes.push(decode(item)?);
-            }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(writes),
-            }
-        }
+        let items = self
+            .db
+            .query_all(&self.db.tables.flows, &key_condition, None, &e)
+            .await?;
+        items.iter().map(decode).collect()
     }
 }
 

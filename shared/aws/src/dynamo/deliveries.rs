@@ -59,7 +59,6 @@ mod finish;
 mod items;
 mod reads;
 mod redrive;
-mod transitions;
 
 const KIND: &str = "delivery";
 const WEBHOOK_KIND: &str = "webhook";
@@ -87,8 +86,6 @@ const RACE_ATTEMPTS: u32 = 8;
 /// The first pause after a lost race; doubles per attempt, plus up to as much again at random.
 const FIRST_BACKOFF: Duration = Duration::from_millis(10);
 
-/// The outcome word of a delivery held behind a parked one.
-const HELD_OUTCOME: &str = "held";
 /// The block attribute naming the parked delivery.
 const PARKED: &str = "parked";
 /// The block attribute listing the held deliveries.
@@ -125,14 +122,7 @@ impl DynamoDeliveryStore {
         audit_retention: Duration,
         retention: Duration,
     ) -> Self {
-        Self::from_dynamo(
-            Dynamo {
-                client,
-                tables,
-                audit_retention,
-            },
-            retention,
-        )
+        Self::from_dynamo(Dynamo::new(client, tables, audit_retention), retention)
     }
 
     pub(crate) fn from_dynamo(db: Dynamo, retention: Duration) -> Self {
@@ -289,7 +279,6 @@ mod tests {
     use super::super::Item;
     use super::super::keys::{DKEY, DSTATE, EXPIRES_AT, n, s};
     use super::items::{decode, item_size};
-    use super::transitions::settled_or_busy;
     use super::*;
 
     fn delivery(state: DeliveryState) -> Delivery {
@@ -359,19 +348,19 @@ mod tests {
             DeliveryState::Held,
         ] {
             assert!(matches!(
-                settled_or_busy(&delivery(state), at),
+                delivery(state).settled_or_busy(at),
                 Some(DeliveryClaim::Settled(_))
             ));
         }
         let earlier = at - chrono::Duration::seconds(1);
         for state in [DeliveryState::Delivering, DeliveryState::Retrying] {
             assert_eq!(
-                settled_or_busy(&delivery(state), earlier),
+                delivery(state).settled_or_busy(earlier),
                 Some(DeliveryClaim::Busy { until: at })
             );
-            assert_eq!(settled_or_busy(&delivery(state), at), None, "lapsed or due");
+            assert_eq!(delivery(state).settled_or_busy(at), None, "lapsed or due");
         }
-        assert_eq!(settled_or_busy(&delivery(DeliveryState::Queued), at), None);
+        assert_eq!(delivery(DeliveryState::Queued).settled_or_busy(at), None);
     }
 
     #[test]

@@ -18,7 +18,7 @@
 //! only for the filter.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
 use connector_domain::StoreError;
 use connector_domain::audit::AuditEntry;
 use connector_domain::flow::{Channel, ChannelId, Flow, FlowId};
@@ -26,6 +26,7 @@ use connector_domain::ports::FlowStore;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::client::put_item;
 use super::keys::{self, CHANNEL_ID, DOC, PK, SK, key2, s};
 use super::{Dynamo, Expr, Item, audit, built};
 use crate::config::TableNames;
@@ -53,11 +54,7 @@ impl DynamoFlowStore {
         audit_retention: std::time::Duration,
     ) -> Self {
         Self {
-            db: Dynamo {
-                client,
-                tables,
-                audit_retention,
-            },
+            db: Dynamo::new(client, tables, audit_retention),
         }
     }
 
@@ -102,15 +99,7 @@ impl DynamoFlowStore {
         } else {
             format!("attribute_exists({})", e.name(PK))
         };
-        let put = built(
-            Put::builder()
-                .table_name(&self.db.tables.flows)
-                .set_item(Some(item))
-                .condition_expression(condition)
-                .set_expression_attribute_names(e.names())
-                .build(),
-        )?;
-        Ok(TransactWriteItem::builder().put(put).build())
+        put_item(&self.db.tables.flows, item, &e, condition)
     }
 
     /// A Delete of `key` conditional on `attribute_exists(pk)`.
@@ -165,31 +154,11 @@ impl DynamoFlowStore {
         );
         let filter =
             channel.map(|c| format!("{} = {}", e.name(CHANNEL_ID), e.value(s(c.as_str()))));
-        let mut docs = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .db
-                .client
-                .query()
-                .table_name(&self.db.tables.flows)
-                .key_condition_expression(&key_condition)
-                .set_filter_expression(filter.clone())
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(error_map::dynamo)?;
-            for item in out.items() {
-                docs.push(decode(item, kind)?);
-            }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(docs),
-            }
-        }
+        let items = self
+            .db
+            .query_all(&self.db.tables.flows, &key_condition, filter, &e)
+            .await?;
+        items.iter().map(|item| decode(item, kind)).collect()
     }
 }
 

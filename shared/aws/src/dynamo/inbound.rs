@@ -25,20 +25,18 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{
-    ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
-};
 use chrono::{DateTime, Utc};
 use connector_domain::StoreError;
 use connector_domain::audit::AuditEntry;
 use connector_domain::inbound::{
     InboundClaim, InboundKey, InboundRecord, InboundState, KeyLock, StepProgress,
 };
+use connector_domain::lease::Lease;
 use connector_domain::ports::InboundLedger;
 
+use super::client::{Updated, update_item};
 use super::keys::{self, EXPIRES_AT, PK, key2, n, s};
-use super::{Dynamo, Expr, Item, audit, built, codec};
+use super::{Dynamo, Expr, Item, codec};
 use crate::config::TableNames;
 use crate::error_map;
 
@@ -63,14 +61,7 @@ impl DynamoInboundLedger {
         audit_retention: Duration,
         retention: Duration,
     ) -> Self {
-        Self::from_dynamo(
-            Dynamo {
-                client,
-                tables,
-                audit_retention,
-            },
-            retention,
-        )
+        Self::from_dynamo(Dynamo::new(client, tables, audit_retention), retention)
     }
 
     pub(crate) fn from_dynamo(db: Dynamo, retention: Duration) -> Self {
@@ -115,14 +106,18 @@ fn held_at(e: &mut Expr, attempt: u32) -> String {
     )
 }
 
-/// What a refused claim means, from the record that refused it.
-fn refusal(record: InboundRecord) -> Result<InboundClaim, StoreError> {
-    match record.state {
-        InboundState::Done => Ok(InboundClaim::AlreadyDone(record)),
-        InboundState::Processing => Ok(InboundClaim::Busy(record)),
-        // A failed record always satisfies the condition; seeing one here means it changed
+/// What a refused claim means, from the record that refused it (the domain's claim rule, which
+/// the condition repeats).
+fn refusal(
+    record: InboundRecord,
+    now: DateTime<Utc>,
+    lease: &Lease,
+) -> Result<InboundClaim, StoreError> {
+    match record.claim(now, lease)? {
+        // A claimable record always satisfies the condition; seeing one here means it changed
         // between evaluation and reply, which DynamoDB does not do.
-        InboundState::Failed => Err(StoreError::Corrupt(KIND)),
+        InboundClaim::Granted(_) => Err(StoreError::Corrupt(KIND)),
+        refused => Ok(refused),
     }
 }
 
@@ -136,7 +131,8 @@ impl InboundLedger for DynamoInboundLedger {
         now: DateTime<Utc>,
         lease: chrono::Duration,
     ) -> Result<InboundClaim, StoreError> {
-        let until = now + lease;
+        let lease = Lease::claim(now, lease)?;
+        let until = lease.until;
         let retention = i64::try_from(self.retention.as_secs()).unwrap_or(i64::MAX);
         let expires_at = now.timestamp().saturating_add(retention);
         let mut e = Expr::default();
@@ -185,36 +181,23 @@ impl InboundLedger for DynamoInboundLedger {
             e.value(s(InboundState::Failed.as_str())),
             e.value(s(keys::sortable_time(now))),
         );
-        let result = self
+        let updated = self
             .db
-            .client
-            .update_item()
-            .table_name(&self.db.tables.flows)
-            .set_key(Some(record_key(key)))
-            .update_expression(format!("SET {}", sets.join(", ")))
-            .condition_expression(condition)
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(out) => Ok(InboundClaim::Granted(codec::from_item(
-                out.attributes.unwrap_or_default(),
-                KIND,
-            )?)),
-            Err(err) if error_map::is_condition_failure(&err) => {
-                let current = match err.into_service_error() {
-                    UpdateItemError::ConditionalCheckFailedException(c) => c.item,
-                    _ => None,
-                };
-                refusal(codec::from_item(
-                    current.ok_or(StoreError::Corrupt(KIND))?,
-                    KIND,
-                )?)
-            }
-            Err(err) => Err(error_map::dynamo(err)),
+            .conditional_update(
+                &self.db.tables.flows,
+                record_key(key),
+                &e,
+                format!("SET {}", sets.join(", ")),
+                condition,
+            )
+            .await?;
+        match updated {
+            Updated::Written(item) => Ok(InboundClaim::Granted(codec::from_item(item, KIND)?)),
+            Updated::Refused(current) => refusal(
+                codec::from_item(current.ok_or(StoreError::Corrupt(KIND))?, KIND)?,
+                now,
+                &lease,
+            ),
         }
     }
 
@@ -266,44 +249,23 @@ impl InboundLedger for DynamoInboundLedger {
             e.name(LEASE_KEY)
         );
         let condition = held_at(&mut e, attempt);
-        let update = built(
-            Update::builder()
-                .table_name(&self.db.tables.flows)
-                .set_key(Some(record_key(key)))
-                .update_expression(update_expression)
-                .condition_expression(condition)
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
-                .build(),
+        let item = update_item(
+            &self.db.tables.flows,
+            record_key(key),
+            &e,
+            update_expression,
+            condition,
         )?;
-        let items = vec![
-            TransactWriteItem::builder().update(update).build(),
-            audit::put_entry(&self.db, audit_entry)?,
-        ];
         self.db
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map_err(error_map::transaction)?;
+            .transact_with_audit(vec![item], [audit_entry])
+            .await?;
         Ok(())
     }
 
     async fn get(&self, key: &InboundKey) -> Result<Option<InboundRecord>, StoreError> {
-        let out = self
-            .db
-            .client
-            .get_item()
-            .table_name(&self.db.tables.flows)
-            .set_key(Some(record_key(key)))
-            .consistent_read(true)
-            .send()
+        self.db
+            .consistent_get(&self.db.tables.flows, record_key(key), KIND)
             .await
-            .map_err(error_map::dynamo)?;
-        out.item
-            .map(|item| codec::from_item(item, KIND))
-            .transpose()
     }
 
     async fn lock_key(
@@ -313,9 +275,8 @@ impl InboundLedger for DynamoInboundLedger {
         now: DateTime<Utc>,
         lease: chrono::Duration,
     ) -> Result<bool, StoreError> {
-        let until = now
-            .checked_add_signed(lease)
-            .ok_or(StoreError::Invalid("lease out of range"))?;
+        // The condition below is `Lease::is_free_for`.
+        let until = Lease::claim_for(holder, now, lease)?.until;
         let mut item = key2(keys::key_lock_pk(lock), keys::SK_KEY_LOCK);
         item.insert(HOLDER.to_owned(), s(holder));
         item.insert(LEASE_KEY.to_owned(), s(keys::sortable_time(until)));
@@ -406,15 +367,18 @@ mod tests {
 
     #[test]
     fn refusals_say_why() {
+        let lease_end = record(InboundState::Processing).lease_until.unwrap();
+        let now = lease_end - chrono::Duration::seconds(1);
+        let lease = Lease::claim(now, chrono::Duration::seconds(60)).unwrap();
         assert!(matches!(
-            refusal(record(InboundState::Done)),
+            refusal(record(InboundState::Done), now, &lease),
             Ok(InboundClaim::AlreadyDone(_))
         ));
         assert!(matches!(
-            refusal(record(InboundState::Processing)),
+            refusal(record(InboundState::Processing), now, &lease),
             Ok(InboundClaim::Busy(_))
         ));
-        assert!(refusal(record(InboundState::Failed)).is_err());
+        assert!(refusal(record(InboundState::Failed), now, &lease).is_err());
     }
 
     #[test]

@@ -8,20 +8,17 @@
 //! audit entry.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{
-    ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
-};
 use chrono::{DateTime, Utc};
 use connector_domain::StoreError;
 use connector_domain::audit::AuditEntry;
-use connector_domain::hie::{Claim, SendKey, SendRecord, SendState};
+use connector_domain::hie::{Claim, SendClaimStep, SendKey, SendRecord, SendState};
+use connector_domain::lease::Lease;
 use connector_domain::ports::SendLedger;
 
+use super::client::{Updated, update_item};
 use super::keys::{self, PK, key1, n, s};
-use super::{Dynamo, Expr, Item, audit, batch, built, codec};
+use super::{Dynamo, Expr, Item, batch, codec};
 use crate::config::TableNames;
-use crate::error_map;
 
 const KIND: &str = "send record";
 /// The sortable copy of `lease_until` that conditions compare (the domain field's serialisation
@@ -43,11 +40,7 @@ impl DynamoSendLedger {
         audit_retention: std::time::Duration,
     ) -> Self {
         Self {
-            db: Dynamo {
-                client,
-                tables,
-                audit_retention,
-            },
+            db: Dynamo::new(client, tables, audit_retention),
         }
     }
 
@@ -70,20 +63,14 @@ fn ledger_key(key: &SendKey) -> Item {
     ))
 }
 
-/// What a refused claim means, from the record that refused it.
-fn refusal(record: SendRecord) -> Result<Claim, StoreError> {
-    match record.state {
-        SendState::Sent => Ok(Claim::AlreadySent {
-            message_id: record.message_id.unwrap_or_default(),
-        }),
-        SendState::Failed => Ok(Claim::Closed),
-        SendState::Sending => record
-            .lease_until
-            .map(|until| Claim::Busy { until })
-            .ok_or(StoreError::Corrupt(KIND)),
-        // A pending retry always satisfies the condition; seeing one here means it changed
+/// What a refused claim means, from the record that refused it (the domain's claim rule, which
+/// the condition repeats).
+fn refusal(record: &SendRecord, now: DateTime<Utc>, lease: &Lease) -> Result<Claim, StoreError> {
+    match SendRecord::claim(Some(record), &record.key, now, lease)? {
+        SendClaimStep::Refused(claim) => Ok(claim),
+        // A claimable record always satisfies the condition; seeing one here means it changed
         // between evaluation and reply, which DynamoDB does not do.
-        SendState::RetryPending => Err(StoreError::Corrupt(KIND)),
+        SendClaimStep::Take(_) => Err(StoreError::Corrupt(KIND)),
     }
 }
 
@@ -95,7 +82,8 @@ impl SendLedger for DynamoSendLedger {
         now: DateTime<Utc>,
         lease: chrono::Duration,
     ) -> Result<Claim, StoreError> {
-        let until = now + lease;
+        let lease = Lease::claim(now, lease)?;
+        let until = lease.until;
         let mut e = Expr::default();
         let state = e.name("state");
         let attempts = e.name("attempts");
@@ -121,39 +109,27 @@ impl SendLedger for DynamoSendLedger {
             e.value(s(state_name(SendState::RetryPending)?)),
             e.value(s(keys::sortable_time(now))),
         );
-        let result = self
+        let updated = self
             .db
-            .client
-            .update_item()
-            .table_name(&self.db.tables.appointments)
-            .set_key(Some(ledger_key(key)))
-            .update_expression(update)
-            .condition_expression(condition)
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(out) => {
-                let record: SendRecord =
-                    codec::from_item(out.attributes.unwrap_or_default(), KIND)?;
+            .conditional_update(
+                &self.db.tables.appointments,
+                ledger_key(key),
+                &e,
+                update,
+                condition,
+            )
+            .await?;
+        match updated {
+            Updated::Written(item) => {
+                let record: SendRecord = codec::from_item(item, KIND)?;
                 Ok(Claim::Granted {
                     attempt: record.attempts,
                 })
             }
-            Err(err) if error_map::is_condition_failure(&err) => {
-                let current = match err.into_service_error() {
-                    UpdateItemError::ConditionalCheckFailedException(c) => c.item,
-                    _ => None,
-                };
-                refusal(codec::from_item(
-                    current.ok_or(StoreError::Corrupt(KIND))?,
-                    KIND,
-                )?)
+            Updated::Refused(current) => {
+                let record = codec::from_item(current.ok_or(StoreError::Corrupt(KIND))?, KIND)?;
+                refusal(&record, now, &lease)
             }
-            Err(err) => Err(error_map::dynamo(err)),
         }
     }
 
@@ -166,9 +142,7 @@ impl SendLedger for DynamoSendLedger {
         now: DateTime<Utc>,
         audit_entry: &AuditEntry,
     ) -> Result<(), StoreError> {
-        if state == SendState::Sending {
-            return Err(StoreError::Invalid("a finished delivery cannot be Sending"));
-        }
+        SendRecord::check_finish(state, message_id)?;
         let mut e = Expr::default();
         let st = e.name("state");
         let mut sets = vec![
@@ -190,48 +164,23 @@ impl SendLedger for DynamoSendLedger {
             e.name("attempts"),
             e.value(n(attempt))
         );
-        let update = built(
-            Update::builder()
-                .table_name(&self.db.tables.appointments)
-                .set_key(Some(ledger_key(key)))
-                .update_expression(format!(
-                    "SET {} REMOVE {}",
-                    sets.join(", "),
-                    removes.join(", ")
-                ))
-                .condition_expression(condition)
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
-                .build(),
+        let item = update_item(
+            &self.db.tables.appointments,
+            ledger_key(key),
+            &e,
+            format!("SET {} REMOVE {}", sets.join(", "), removes.join(", ")),
+            condition,
         )?;
-        let items = vec![
-            TransactWriteItem::builder().update(update).build(),
-            audit::put_entry(&self.db, audit_entry)?,
-        ];
         self.db
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map_err(error_map::transaction)?;
+            .transact_with_audit(vec![item], [audit_entry])
+            .await?;
         Ok(())
     }
 
     async fn get(&self, key: &SendKey) -> Result<Option<SendRecord>, StoreError> {
-        let out = self
-            .db
-            .client
-            .get_item()
-            .table_name(&self.db.tables.appointments)
-            .set_key(Some(ledger_key(key)))
-            .consistent_read(true)
-            .send()
+        self.db
+            .consistent_get(&self.db.tables.appointments, ledger_key(key), KIND)
             .await
-            .map_err(error_map::dynamo)?;
-        out.item
-            .map(|item| codec::from_item(item, KIND))
-            .transpose()
     }
 
     async fn get_many(&self, keys: &[SendKey]) -> Result<Vec<SendRecord>, StoreError> {

@@ -14,6 +14,7 @@ use crate::config::TableNames;
 pub mod appointments;
 pub mod audit;
 pub mod batch;
+pub(crate) mod client;
 pub mod codec;
 pub mod consents;
 pub mod crm_writes;

@@ -5,15 +5,15 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use connector_domain::audit::AuditEntry;
 use connector_domain::consent::Consent;
 use connector_domain::patient::Patient;
 use connector_domain::ports::PatientStore;
 use connector_domain::{PatientId, StoreError};
 
+use super::client::put_item;
 use super::keys::{self, PK, SK, key2, s};
-use super::{Dynamo, Expr, Item, audit, built, codec, consents};
+use super::{Dynamo, Expr, Item, codec, consents};
 use crate::config::TableNames;
 use crate::error_map;
 
@@ -34,11 +34,7 @@ impl DynamoPatientStore {
         audit_retention: Duration,
     ) -> Self {
         Self {
-            db: Dynamo {
-                client,
-                tables,
-                audit_retention,
-            },
+            db: Dynamo::new(client, tables, audit_retention),
         }
     }
 
@@ -57,19 +53,13 @@ fn profile_item(patient: &Patient) -> Result<Item, StoreError> {
 #[async_trait]
 impl PatientStore for DynamoPatientStore {
     async fn get(&self, id: &PatientId) -> Result<Option<Patient>, StoreError> {
-        let out = self
-            .db
-            .client
-            .get_item()
-            .table_name(&self.db.tables.consents)
-            .set_key(Some(key2(keys::patient_pk(id), keys::SK_PROFILE)))
-            .consistent_read(true)
-            .send()
+        self.db
+            .consistent_get(
+                &self.db.tables.consents,
+                key2(keys::patient_pk(id), keys::SK_PROFILE),
+                KIND,
+            )
             .await
-            .map_err(error_map::dynamo)?;
-        out.item
-            .map(|item| codec::from_item(item, KIND))
-            .transpose()
     }
 
     async fn insert(
@@ -79,15 +69,14 @@ impl PatientStore for DynamoPatientStore {
     ) -> Result<(), StoreError> {
         let mut e = Expr::default();
         let condition = format!("attribute_not_exists({})", e.name(PK));
-        let profile = built(
-            Put::builder()
-                .table_name(&self.db.tables.consents)
-                .set_item(Some(profile_item(patient)?))
-                .condition_expression(condition)
-                .set_expression_attribute_names(e.names())
-                .build(),
+        let profile = put_item(
+            &self.db.tables.consents,
+            profile_item(patient)?,
+            &e,
+            condition,
         )?;
-        let mut items = vec![TransactWriteItem::builder().put(profile).build()];
+        let mut items = vec![profile];
+        let mut entries = None;
         if let Some((consent, entry)) = initial {
             if consent.seq != 1 || consent.patient_id != patient.patient_id {
                 return Err(StoreError::Invalid(
@@ -95,16 +84,9 @@ impl PatientStore for DynamoPatientStore {
                 ));
             }
             items.extend(consents::new_record_items(&self.db, consent, None)?);
-            items.push(audit::put_entry(&self.db, entry)?);
+            entries = Some(entry);
         }
-        self.db
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map_err(error_map::transaction)?;
-        Ok(())
+        self.db.transact_with_audit(items, entries).await
     }
 
     async fn update(&self, patient: &Patient) -> Result<(), StoreError> {

@@ -4,15 +4,15 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use connector_domain::StoreError;
 use connector_domain::audit::AuditEntry;
 use connector_domain::ports::{MAX_CHECKPOINT_AUDIT_ENTRIES, SettingsStore};
 use connector_domain::settings::{HieSettings, Versioned};
 
+use super::client::{put_item, update_item};
 use super::keys::{self, PK, VERSION, key2, n};
-use super::{Dynamo, Expr, Item, audit, built, codec};
+use super::{Dynamo, Expr, Item, codec};
 use crate::config::TableNames;
 use crate::error_map;
 
@@ -35,11 +35,7 @@ impl DynamoSettingsStore {
         audit_retention: Duration,
     ) -> Self {
         Self {
-            db: Dynamo {
-                client,
-                tables,
-                audit_retention,
-            },
+            db: Dynamo::new(client, tables, audit_retention),
         }
     }
 
@@ -93,26 +89,10 @@ impl SettingsStore for DynamoSettingsStore {
         } else {
             format!("{} = {}", e.name(VERSION), e.value(n(expected_version)))
         };
-        let put = built(
-            Put::builder()
-                .table_name(&self.db.tables.flows)
-                .set_item(Some(item))
-                .condition_expression(condition)
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
-                .build(),
-        )?;
-        let items = vec![
-            TransactWriteItem::builder().put(put).build(),
-            audit::put_entry(&self.db, audit_entry)?,
-        ];
+        let item = put_item(&self.db.tables.flows, item, &e, condition)?;
         self.db
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map_err(error_map::transaction)?;
+            .transact_with_audit(vec![item], [audit_entry])
+            .await?;
         Ok(version)
     }
 
@@ -177,27 +157,15 @@ impl SettingsStore for DynamoSettingsStore {
         }
         // With audit entries: one transaction, the watermark's conditional update and the
         // entries' puts (at most 100 items).
-        let update = built(
-            Update::builder()
-                .table_name(&self.db.tables.flows)
-                .set_key(Some(settings_key()))
-                .update_expression(format!("SET {}", sets.join(", ")))
-                .condition_expression(condition)
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
-                .build(),
+        let update = update_item(
+            &self.db.tables.flows,
+            settings_key(),
+            &e,
+            format!("SET {}", sets.join(", ")),
+            condition,
         )?;
-        let mut items = vec![TransactWriteItem::builder().update(update).build()];
-        for entry in audit_entries {
-            items.push(audit::put_entry(&self.db, entry)?);
-        }
         self.db
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
+            .transact_with_audit(vec![update], audit_entries)
             .await
-            .map_err(error_map::transaction)?;
-        Ok(())
     }
 }

@@ -14,6 +14,6 @@ pub use intake::{
     AppointmentError, AppointmentInput, AppointmentPorts, ProviderInput, save_appointment,
     transition,
 };
-pub use ledger::{Claim, SendRecord, SendState};
+pub use ledger::{Claim, SendClaimStep, SendRecord, SendState};
 pub use message::{ATTACHMENT_MIME_TYPE, HieMessageError, build_mail, encounter_hl7};
 pub use work::{HieWork, SendKey, WorkParseError};

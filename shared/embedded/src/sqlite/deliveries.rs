@@ -19,10 +19,11 @@ use chrono::{DateTime, Utc};
 use connector_domain::StoreError;
 use connector_domain::audit::AuditEntry;
 use connector_domain::delivery::{
-    AttemptEnd, Delivery, DeliveryClaim, DeliveryId, DeliveryState, WebhookKey,
+    AttemptEnd, Delivery, DeliveryClaim, DeliveryId, DeliveryState, NOT_CURRENT, WebhookKey,
 };
 use connector_domain::flow::{ChannelId, FlowId};
 use connector_domain::inbound::ControlId;
+use connector_domain::lease::Lease;
 use connector_domain::phi::Phi;
 use connector_domain::ports::DeliveryStore;
 use rusqlite::types::Value;
@@ -31,7 +32,7 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use super::audit::{self, AuditRow};
 use super::sql_limit;
 use crate::SqliteDb;
-use crate::error::{UnsupportedValue, conflict_or, db_err, invalid_call};
+use crate::error::{conflict_or, db_err, invalid_call};
 use crate::time::{from_nanos, nanos};
 
 /// The delivery store of a [`SqliteDb`].
@@ -274,15 +275,6 @@ fn replace_if(
     }
 }
 
-/// Whether `delivery` is what `accept_webhook` takes: new and queued.
-fn is_new(delivery: &Delivery) -> bool {
-    delivery.state == DeliveryState::Queued
-        && delivery.attempts == 0
-        && delivery.lease_until.is_none()
-        && delivery.next_attempt_at.is_none()
-        && delivery.held_behind.is_none()
-}
-
 #[async_trait]
 impl DeliveryStore for SqliteDeliveryStore {
     async fn accept_webhook(
@@ -291,7 +283,7 @@ impl DeliveryStore for SqliteDeliveryStore {
         deliveries: &[Delivery],
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
-        if !deliveries.iter().all(is_new) {
+        if !deliveries.iter().all(Delivery::is_new) {
             return Err(invalid_call(
                 "accepted deliveries are new: queued, no attempts, lease, retry time or hold",
             ));
@@ -347,66 +339,28 @@ impl DeliveryStore for SqliteDeliveryStore {
         now: DateTime<Utc>,
         lease: chrono::Duration,
     ) -> Result<DeliveryClaim, StoreError> {
-        if lease <= chrono::Duration::zero() {
-            return Err(invalid_call("a delivery lease must be positive"));
-        }
-        let lease_until = now
-            .checked_add_signed(lease)
-            .ok_or_else(|| StoreError::unavailable(UnsupportedValue("lease end")))?;
+        let lease = Lease::claim(now, lease)?;
         // Both instants must be storable before anything is written.
         nanos(now)?;
-        nanos(lease_until)?;
+        nanos(lease.until)?;
         let id_owned = id.clone();
         let claim = self
             .db
             .write(move |tx| {
                 let stored = load(tx, &id_owned)?.ok_or(StoreError::NotFound)?;
-                match (stored.state, stored.lease_until, stored.next_attempt_at) {
-                    (
-                        DeliveryState::Delivered | DeliveryState::Parked | DeliveryState::Held,
-                        ..,
-                    ) => {
-                        return Ok(DeliveryClaim::Settled(stored));
-                    }
-                    (DeliveryState::Delivering, Some(until), _)
-                    | (DeliveryState::Retrying, _, Some(until))
-                        if until > now =>
-                    {
-                        return Ok(DeliveryClaim::Busy { until });
-                    }
-                    // Queued, a due retry, or a lapsed lease (its worker crashed or stalled).
-                    _ => {}
+                if let Some(claim) = stored.settled_or_busy(now) {
+                    return Ok(claim);
                 }
-                let blocked_by =
-                    block_of(tx, &stored.group)?.filter(|parked| *parked != stored.delivery_id);
-                if let Some(parked) = blocked_by {
-                    let held = Delivery {
-                        state: DeliveryState::Held,
-                        last_outcome: Some("held".into()),
-                        lease_until: None,
-                        next_attempt_at: None,
-                        held_behind: Some(parked),
-                        updated_at: now,
-                        ..stored.clone()
-                    };
-                    replace_if(tx, &held, stored.state, stored.attempts)?;
-                    return Ok(DeliveryClaim::Settled(held));
-                }
-                let attempts = stored
-                    .attempts
-                    .checked_add(1)
-                    .ok_or(StoreError::Conflict("delivery attempts exhausted"))?;
-                let granted = Delivery {
-                    state: DeliveryState::Delivering,
-                    attempts,
-                    lease_until: Some(lease_until),
-                    next_attempt_at: None,
-                    held_behind: None,
-                    updated_at: now,
-                    ..stored.clone()
+                let blocked_by = block_of(tx, &stored.group)?.filter(|p| stored.is_blocked_by(p));
+                let next = match blocked_by {
+                    Some(parked) => stored.hold_behind(parked, now),
+                    None => stored.grant(now, &lease)?,
                 };
-                replace_if(tx, &granted, stored.state, stored.attempts)?;
-                Ok(DeliveryClaim::Granted(granted))
+                replace_if(tx, &next, stored.state, stored.attempts)?;
+                Ok(match next.state {
+                    DeliveryState::Held => DeliveryClaim::Settled(next),
+                    _ => DeliveryClaim::Granted(next),
+                })
             })
             .await?;
         match &claim {
@@ -433,38 +387,18 @@ impl DeliveryStore for SqliteDeliveryStore {
         audit: &AuditEntry,
     ) -> Result<Delivery, StoreError> {
         let now_ns = nanos(now)?;
-        let (state, next_attempt_at) = match end {
-            AttemptEnd::Delivered => (DeliveryState::Delivered, None),
-            AttemptEnd::Retry { next_attempt_at } => {
-                nanos(*next_attempt_at)?;
-                (DeliveryState::Retrying, Some(*next_attempt_at))
-            }
-            AttemptEnd::Park => (DeliveryState::Parked, None),
-        };
+        if let AttemptEnd::Retry { next_attempt_at } = end {
+            nanos(*next_attempt_at)?;
+        }
         let entry = AuditRow::new(audit)?;
-        let (id_owned, outcome) = (id.clone(), outcome.to_owned());
+        let (id_owned, end, outcome) = (id.clone(), end.clone(), outcome.to_owned());
         let finished = self
             .db
             .write(move |tx| {
-                let stored = match load(tx, &id_owned)? {
-                    Some(d) if d.state == DeliveryState::Delivering && d.attempts == attempt => d,
-                    _ => {
-                        return Err(StoreError::Conflict(
-                            "delivery attempt is not the current one",
-                        ));
-                    }
-                };
-                let next = Delivery {
-                    state,
-                    last_outcome: Some(outcome),
-                    lease_until: None,
-                    next_attempt_at,
-                    held_behind: None,
-                    updated_at: now,
-                    ..stored.clone()
-                };
+                let stored = load(tx, &id_owned)?.ok_or(NOT_CURRENT)?;
+                let next = stored.finish(attempt, &end, &outcome, now)?;
                 replace_if(tx, &next, stored.state, stored.attempts)?;
-                if state == DeliveryState::Parked {
+                if next.state == DeliveryState::Parked {
                     tx.prepare_cached(
                         "INSERT INTO delivery_group_blocks (group_id, delivery_id, blocked_at) \
                          VALUES (?1, ?2, ?3) ON CONFLICT (group_id) DO NOTHING",
@@ -478,6 +412,7 @@ impl DeliveryStore for SqliteDeliveryStore {
                 Ok(next)
             })
             .await?;
+        let state = finished.state;
         tracing::debug!(delivery_id = %id, attempt, state = state.as_str(), "delivery attempt finished");
         Ok(finished)
     }
@@ -495,9 +430,7 @@ impl DeliveryStore for SqliteDeliveryStore {
             .db
             .write(move |tx| {
                 let parked = load(tx, &id_owned)?.ok_or(StoreError::NotFound)?;
-                if parked.state != DeliveryState::Parked {
-                    return Err(StoreError::Conflict("delivery is not parked"));
-                }
+                parked.check_redrivable()?;
                 let mut all = select(
                     tx,
                     "group_id = ?1 AND state = 'held'",
@@ -505,20 +438,10 @@ impl DeliveryStore for SqliteDeliveryStore {
                     CREATION_ORDER,
                 )?;
                 all.push(parked.clone());
-                all.sort_by(|a, b| {
-                    (a.created_at, &a.delivery_id).cmp(&(b.created_at, &b.delivery_id))
-                });
+                all.sort_by(Delivery::creation_order);
                 let mut queued = Vec::with_capacity(all.len());
                 for stored in all {
-                    let next = Delivery {
-                        state: DeliveryState::Queued,
-                        attempts: 0,
-                        lease_until: None,
-                        next_attempt_at: None,
-                        held_behind: None,
-                        updated_at: now,
-                        ..stored.clone()
-                    };
+                    let next = stored.requeue(now);
                     replace_if(tx, &next, stored.state, stored.attempts)?;
                     queued.push(next);
                 }

@@ -4,8 +4,6 @@
 //! what it read, so two claims are never both granted (across tasks, or processes sharing the
 //! file), and a lost claim's `save_step` or `finish` writes nothing.
 
-use std::collections::BTreeMap;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use connector_domain::StoreError;
@@ -14,13 +12,14 @@ use connector_domain::flow::ChannelId;
 use connector_domain::inbound::{
     ControlId, InboundClaim, InboundKey, InboundRecord, InboundState, KeyLock, StepProgress,
 };
+use connector_domain::lease::Lease;
 use connector_domain::ports::InboundLedger;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::audit::{self, AuditRow};
 use super::{from_json, to_json};
 use crate::SqliteDb;
-use crate::error::{UnsupportedValue, conflict_or, db_err, invalid_call};
+use crate::error::{conflict_or, db_err};
 use crate::time::{from_nanos, nanos};
 
 /// The inbound ledger of a [`SqliteDb`].
@@ -159,14 +158,11 @@ fn current_attempt(
     key: &InboundKey,
     attempt: u32,
 ) -> Result<InboundRecord, StoreError> {
-    match load(conn, key)? {
-        Some(record) if record.state == InboundState::Processing && record.attempts == attempt => {
-            Ok(record)
-        }
-        _ => Err(StoreError::Conflict(
-            "inbound attempt is not the current one",
-        )),
-    }
+    let record = load(conn, key)?.ok_or(StoreError::Conflict(
+        "inbound attempt is not the current one",
+    ))?;
+    record.check_current(attempt)?;
+    Ok(record)
 }
 
 #[async_trait]
@@ -179,32 +175,16 @@ impl InboundLedger for SqliteInboundLedger {
         now: DateTime<Utc>,
         lease: chrono::Duration,
     ) -> Result<InboundClaim, StoreError> {
-        if lease <= chrono::Duration::zero() {
-            return Err(invalid_call("an inbound lease must be positive"));
-        }
-        let lease_until = now
-            .checked_add_signed(lease)
-            .ok_or_else(|| StoreError::unavailable(UnsupportedValue("lease end")))?;
+        let lease = Lease::claim(now, lease)?;
         // Both instants must be storable before anything is written.
-        let (now_ns, lease_ns) = (nanos(now)?, nanos(lease_until)?);
+        let (now_ns, lease_ns) = (nanos(now)?, nanos(lease.until)?);
         let key_owned = key.clone();
         let (body_sha256, event) = (body_sha256.to_owned(), event.to_owned());
         let claim = self
             .db
             .write(move |tx| {
-                let key = key_owned;
-                let Some(stored) = load(tx, &key)? else {
-                    let record = InboundRecord {
-                        key,
-                        body_sha256,
-                        event,
-                        state: InboundState::Processing,
-                        attempts: 1,
-                        lease_until: Some(lease_until),
-                        steps: BTreeMap::new(),
-                        received_at: now,
-                        updated_at: now,
-                    };
+                let Some(stored) = load(tx, &key_owned)? else {
+                    let record = InboundRecord::first(key_owned, body_sha256, event, now, &lease);
                     tx.prepare_cached(&format!(
                         "INSERT INTO inbound_ledger ({COLUMNS}) \
                          VALUES (?1, ?2, ?3, ?4, 'processing', 1, ?5, '{{}}', ?6, ?6)"
@@ -222,28 +202,11 @@ impl InboundLedger for SqliteInboundLedger {
                     .map_err(conflict_or("inbound record exists"))?;
                     return Ok(InboundClaim::Granted(record));
                 };
-                match (stored.state, stored.lease_until) {
-                    (InboundState::Done, _) => Ok(InboundClaim::AlreadyDone(stored)),
-                    (InboundState::Processing, Some(until)) if until > now => {
-                        Ok(InboundClaim::Busy(stored))
-                    }
-                    // Failed, or a lapsed lease (its handler crashed or stalled).
-                    (InboundState::Failed | InboundState::Processing, _) => {
-                        let attempts = stored
-                            .attempts
-                            .checked_add(1)
-                            .ok_or(StoreError::Conflict("inbound attempts exhausted"))?;
-                        let next = InboundRecord {
-                            state: InboundState::Processing,
-                            attempts,
-                            lease_until: Some(lease_until),
-                            updated_at: now,
-                            ..stored.clone()
-                        };
-                        replace_if(tx, &next, stored.state, stored.attempts)?;
-                        Ok(InboundClaim::Granted(next))
-                    }
+                let claim = stored.claim(now, &lease)?;
+                if let InboundClaim::Granted(next) = &claim {
+                    replace_if(tx, next, stored.state, stored.attempts)?;
                 }
+                Ok(claim)
             })
             .await?;
         let outcome = match &claim {
@@ -274,9 +237,7 @@ impl InboundLedger for SqliteInboundLedger {
         self.db
             .write(move |tx| {
                 let record = current_attempt(tx, &key_owned, attempt)?;
-                let mut next = record.clone();
-                next.steps.insert(step_name, progress);
-                next.updated_at = now;
+                let next = record.with_step(step_name, progress, now);
                 replace_if(tx, &next, record.state, record.attempts)
             })
             .await?;
@@ -292,21 +253,14 @@ impl InboundLedger for SqliteInboundLedger {
         now: DateTime<Utc>,
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
-        if state == InboundState::Processing {
-            return Err(invalid_call("finish ends an attempt: Done or Failed"));
-        }
+        InboundRecord::check_end(state)?;
         nanos(now)?;
         let entry = AuditRow::new(audit)?;
         let key_owned = key.clone();
         self.db
             .write(move |tx| {
                 let record = current_attempt(tx, &key_owned, attempt)?;
-                let next = InboundRecord {
-                    state,
-                    lease_until: None,
-                    updated_at: now,
-                    ..record.clone()
-                };
+                let next = record.finish(state, now);
                 replace_if(tx, &next, record.state, record.attempts)?;
                 audit::insert(tx, &entry)
             })
@@ -327,19 +281,18 @@ impl InboundLedger for SqliteInboundLedger {
         now: DateTime<Utc>,
         lease: chrono::Duration,
     ) -> Result<bool, StoreError> {
-        let until = now
-            .checked_add_signed(lease)
-            .ok_or(StoreError::Invalid("lease out of range"))?;
+        let lease = Lease::claim_for(holder.to_owned(), now, lease)?;
         let (id, holder, now, until) = (
             lock.as_str().to_owned(),
-            holder.to_owned(),
+            lease.holder,
             nanos(now)?,
-            nanos(until)?,
+            nanos(lease.until)?,
         );
         self.db
             .write(move |tx| {
                 // One statement: inserts a free lock, or takes over a lapsed (or our own) one;
-                // a live lease of another holder leaves the row as it is (0 rows changed).
+                // a live lease of another holder leaves the row as it is (0 rows changed): the
+                // condition is `Lease::is_free_for`.
                 tx.prepare_cached(
                     "INSERT INTO inbound_key_locks (lock_id, holder, lease_until) VALUES (?1, ?2, ?3) \
                      ON CONFLICT (lock_id) DO UPDATE SET holder = excluded.holder, \

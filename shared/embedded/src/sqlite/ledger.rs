@@ -10,14 +10,15 @@ use std::collections::BTreeSet;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use connector_domain::audit::AuditEntry;
-use connector_domain::hie::{Claim, SendKey, SendRecord, SendState};
+use connector_domain::hie::{Claim, SendClaimStep, SendKey, SendRecord, SendState};
+use connector_domain::lease::Lease;
 use connector_domain::ports::SendLedger;
 use connector_domain::{AppointmentId, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::audit::{self, AuditRow};
 use crate::SqliteDb;
-use crate::error::{UnsupportedValue, conflict_or, db_err, invalid_call};
+use crate::error::{UnsupportedValue, conflict_or, db_err};
 use crate::time::{from_nanos, nanos};
 
 /// The send ledger of a [`SqliteDb`].
@@ -209,21 +210,6 @@ fn take_over(
     }
 }
 
-/// Checks `finish`'s arguments: it ends an attempt (so not `Sending`), and only a `Sent` end
-/// carries (and needs) the message id.
-fn check_finish(state: SendState, message_id: Option<&str>) -> Result<(), StoreError> {
-    match (state, message_id) {
-        (SendState::Sending, _) => Err(invalid_call(
-            "finish ends an attempt: Sent, RetryPending or Failed",
-        )),
-        (SendState::Sent, None) => Err(invalid_call("finishing as Sent needs the message id")),
-        (SendState::RetryPending | SendState::Failed, Some(_)) => {
-            Err(invalid_call("only finishing as Sent carries a message id"))
-        }
-        _ => Ok(()),
-    }
-}
-
 #[async_trait]
 impl SendLedger for SqliteSendLedger {
     async fn claim(
@@ -232,46 +218,32 @@ impl SendLedger for SqliteSendLedger {
         now: DateTime<Utc>,
         lease: chrono::Duration,
     ) -> Result<Claim, StoreError> {
-        if lease <= chrono::Duration::zero() {
-            return Err(invalid_call("a send lease must be positive"));
-        }
+        let lease = Lease::claim(now, lease)?;
         let row = KeyRow::new(key)?;
-        let lease_end = now
-            .checked_add_signed(lease)
-            .ok_or_else(|| StoreError::unavailable(UnsupportedValue("lease end")))?;
-        let (now_ns, lease_end_ns) = (nanos(now)?, nanos(lease_end)?);
+        let (now_ns, lease_end_ns) = (nanos(now)?, nanos(lease.until)?);
+        let key_owned = key.clone();
         let claim = self
             .db
             .write(move |tx| {
-                let Some(record) = load(tx, &row)? else {
-                    insert_first(tx, &row, lease_end_ns, now_ns)?;
-                    return Ok(Claim::Granted { attempt: 1 });
+                let stored = load(tx, &row)?;
+                let next = match SendRecord::claim(stored.as_ref(), &key_owned, now, &lease)? {
+                    SendClaimStep::Refused(claim) => return Ok(claim),
+                    SendClaimStep::Take(next) => next,
                 };
-                match (record.state, record.lease_until) {
-                    (SendState::Sent, _) => Ok(Claim::AlreadySent {
-                        message_id: record
-                            .message_id
-                            .ok_or(StoreError::Corrupt("send record"))?,
-                    }),
-                    (SendState::Failed, _) => Ok(Claim::Closed),
-                    (SendState::Sending, Some(until)) if until > now => Ok(Claim::Busy { until }),
-                    // Retry pending, or a lapsed lease (its sender crashed or stalled).
-                    (SendState::Sending | SendState::RetryPending, _) => {
-                        let attempt = record
-                            .attempts
-                            .checked_add(1)
-                            .ok_or(StoreError::Conflict("send attempts exhausted"))?;
-                        take_over(
-                            tx,
-                            &row,
-                            record.state,
-                            record.attempts,
-                            lease_end_ns,
-                            now_ns,
-                        )?;
-                        Ok(Claim::Granted { attempt })
-                    }
+                match stored {
+                    None => insert_first(tx, &row, lease_end_ns, now_ns)?,
+                    Some(record) => take_over(
+                        tx,
+                        &row,
+                        record.state,
+                        record.attempts,
+                        lease_end_ns,
+                        now_ns,
+                    )?,
                 }
+                Ok(Claim::Granted {
+                    attempt: next.attempts,
+                })
             })
             .await?;
         match &claim {
@@ -294,7 +266,7 @@ impl SendLedger for SqliteSendLedger {
         now: DateTime<Utc>,
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
-        check_finish(state, message_id)?;
+        SendRecord::check_finish(state, message_id)?;
         let row = KeyRow::new(key)?;
         let message_id = message_id.map(str::to_owned);
         let now_ns = nanos(now)?;

@@ -3,14 +3,15 @@
 
 use std::collections::BTreeSet;
 
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use connector_domain::StoreError;
 use connector_domain::audit::AuditEntry;
 use connector_domain::delivery::{Delivery, DeliveryId, WebhookKey};
 
+use super::super::client::put_item;
 use super::super::keys::{self, EXPIRES_AT, PK, n, s};
-use super::super::{Expr, Item, audit, built, codec};
-use super::items::{expiry, is_new, item_size, webhook_key};
+use super::super::{Expr, Item, audit, codec};
+use super::items::{expiry, item_size, webhook_key};
 use super::{
     DynamoDeliveryStore, MAX_ITEM_BYTES, MAX_PARTITION_KEY_BYTES, MAX_TRANSACTION_BYTES,
     MAX_WEBHOOK_DELIVERIES, TxError, WEBHOOK_DELIVERIES, WEBHOOK_KIND, condition_failed,
@@ -106,22 +107,14 @@ impl DynamoDeliveryStore {
     fn put_new(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
         let mut e = Expr::default();
         let condition = format!("attribute_not_exists({})", e.name(PK));
-        let put = built(
-            Put::builder()
-                .table_name(self.table())
-                .set_item(Some(item))
-                .condition_expression(condition)
-                .set_expression_attribute_names(e.names())
-                .build(),
-        )?;
-        Ok(TransactWriteItem::builder().put(put).build())
+        put_item(self.table(), item, &e, condition)
     }
 }
 
 /// What the store refuses before writing: deliveries that are not new, too many of them, a
 /// key too long for DynamoDB, or the same id twice.
 fn check_acceptable(key: &WebhookKey, deliveries: &[Delivery]) -> Result<(), StoreError> {
-    if !deliveries.iter().all(is_new) {
+    if !deliveries.iter().all(Delivery::is_new) {
         return Err(StoreError::Invalid(
             "accepted deliveries are new: queued, no attempts, lease, retry time or hold",
         ));

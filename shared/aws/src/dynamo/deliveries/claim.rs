@@ -1,16 +1,17 @@
 //! Claims: grant an attempt, or hold the delivery behind its group's parked one.
 
 use aws_sdk_dynamodb::types::{
-    ConditionCheck, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    ConditionCheck, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 use chrono::{DateTime, Utc};
 use connector_domain::StoreError;
 use connector_domain::delivery::{Delivery, DeliveryClaim, DeliveryId};
+use connector_domain::lease::Lease;
 
+use super::super::client::update_item;
 use super::super::keys::{PK, REV, n, s};
 use super::super::{Expr, built};
 use super::items::{block_key, decode_block, ss};
-use super::transitions::{granted, held, settled_or_busy};
 use super::{
     Block, DynamoDeliveryStore, HELD, PARKED, RACE_ATTEMPTS, Stored, TxError, back_off,
     condition_failed, raced,
@@ -34,15 +35,10 @@ impl DynamoDeliveryStore {
         now: DateTime<Utc>,
         lease: chrono::Duration,
     ) -> Result<DeliveryClaim, StoreError> {
-        if lease <= chrono::Duration::zero() {
-            return Err(StoreError::Invalid("a delivery lease must be positive"));
-        }
-        let lease_until = now
-            .checked_add_signed(lease)
-            .ok_or(StoreError::Invalid("the lease ends out of range"))?;
+        let lease = Lease::claim(now, lease)?;
         for round in 0..RACE_ATTEMPTS {
             let stored = self.load(id).await?.ok_or(StoreError::NotFound)?;
-            if let Some(claim) = settled_or_busy(&stored.delivery, now) {
+            if let Some(claim) = stored.delivery.settled_or_busy(now) {
                 match &claim {
                     DeliveryClaim::Settled(d) => {
                         tracing::debug!(delivery_id = %id, state = d.state.as_str(), "delivery claim settled");
@@ -51,7 +47,7 @@ impl DynamoDeliveryStore {
                 }
                 return Ok(claim);
             }
-            let block = match self.try_grant(&stored, now, lease_until).await? {
+            let block = match self.try_grant(&stored, now, &lease).await? {
                 Grant::Granted(delivery) => {
                     tracing::debug!(delivery_id = %id, attempt = delivery.attempts, "delivery claim granted");
                     return Ok(DeliveryClaim::Granted(delivery));
@@ -80,9 +76,9 @@ impl DynamoDeliveryStore {
         &self,
         stored: &Stored,
         now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
+        lease: &Lease,
     ) -> Result<Grant, StoreError> {
-        let next = granted(&stored.delivery, now, lease_until)?;
+        let next = stored.delivery.grant(now, lease)?;
         let mut e = Expr::default();
         let condition = format!(
             "attribute_not_exists({}) OR {} = {}",
@@ -130,7 +126,7 @@ impl DynamoDeliveryStore {
         block: &Block,
         now: DateTime<Utc>,
     ) -> Result<Option<Delivery>, StoreError> {
-        let next = held(&stored.delivery, block.parked.clone(), now);
+        let next = stored.delivery.hold_behind(block.parked.clone(), now);
         let mut e = Expr::default();
         let rev = e.name(REV);
         let expression = format!(
@@ -141,20 +137,14 @@ impl DynamoDeliveryStore {
             e.value(ss([next.delivery_id.clone()]))
         );
         let condition = format!("{} = {}", e.name(PARKED), e.value(s(block.parked.as_str())));
-        let update = built(
-            Update::builder()
-                .table_name(self.table())
-                .set_key(Some(block_key(&next.group)))
-                .update_expression(expression)
-                .condition_expression(condition)
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
-                .build(),
+        let update = update_item(
+            self.table(),
+            block_key(&next.group),
+            &e,
+            expression,
+            condition,
         )?;
-        let items = vec![
-            TransactWriteItem::builder().update(update).build(),
-            self.change(&next, stored.rev)?,
-        ];
+        let items = vec![update, self.change(&next, stored.rev)?];
         match self.transact(items).await {
             Ok(()) => Ok(Some(next)),
             Err(TxError::Cancelled(reasons, _)) if reasons.iter().any(raced) => Ok(None),

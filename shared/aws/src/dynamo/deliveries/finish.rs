@@ -1,11 +1,12 @@
 //! Finishing an attempt: delivered, retrying or parked (which blocks the group).
 
-use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use connector_domain::StoreError;
 use connector_domain::audit::AuditEntry;
-use connector_domain::delivery::{AttemptEnd, Delivery, DeliveryId, DeliveryState};
+use connector_domain::delivery::{AttemptEnd, Delivery, DeliveryId, DeliveryState, NOT_CURRENT};
 
+use super::super::client::put_item;
 use super::super::keys::{PK, REV, n, s};
 use super::super::{Expr, audit, built, codec};
 use super::items::block_key;
@@ -25,8 +26,6 @@ impl DynamoDeliveryStore {
         now: DateTime<Utc>,
         audit_entry: &AuditEntry,
     ) -> Result<Delivery, StoreError> {
-        const NOT_CURRENT: StoreError =
-            StoreError::Conflict("delivery attempt is not the current one");
         // A park first tries to block the group; if it is blocked already, it checks that.
         let mut group_blocked = false;
         let mut cached: Option<Stored> = None;
@@ -35,11 +34,7 @@ impl DynamoDeliveryStore {
                 Some(stored) => stored,
                 None => self.load(id).await?.ok_or(NOT_CURRENT)?,
             };
-            let current = &stored.delivery;
-            if current.state != DeliveryState::Delivering || current.attempts != attempt {
-                return Err(NOT_CURRENT);
-            }
-            let next = finished(current, end, outcome, now);
+            let next = stored.delivery.finish(attempt, end, outcome, now)?;
             let state = next.state;
             let mut items = vec![
                 self.change(&next, stored.rev)?,
@@ -93,15 +88,7 @@ impl DynamoDeliveryStore {
         item.insert(REV.to_owned(), n(0));
         let mut e = Expr::default();
         let condition = format!("attribute_not_exists({})", e.name(PK));
-        let put = built(
-            Put::builder()
-                .table_name(self.table())
-                .set_item(Some(item))
-                .condition_expression(condition)
-                .set_expression_attribute_names(e.names())
-                .build(),
-        )?;
-        Ok(TransactWriteItem::builder().put(put).build())
+        put_item(self.table(), item, &e, condition)
     }
 
     /// A check that `group` is blocked (by whichever delivery).
@@ -117,23 +104,5 @@ impl DynamoDeliveryStore {
                 .build(),
         )?;
         Ok(TransactWriteItem::builder().condition_check(check).build())
-    }
-}
-
-/// `current` as the attempt's `end` leaves it, with its `outcome`.
-fn finished(current: &Delivery, end: &AttemptEnd, outcome: &str, now: DateTime<Utc>) -> Delivery {
-    let (state, next_attempt_at) = match end {
-        AttemptEnd::Delivered => (DeliveryState::Delivered, None),
-        AttemptEnd::Retry { next_attempt_at } => (DeliveryState::Retrying, Some(*next_attempt_at)),
-        AttemptEnd::Park => (DeliveryState::Parked, None),
-    };
-    Delivery {
-        state,
-        last_outcome: Some(outcome.to_owned()),
-        lease_until: None,
-        next_attempt_at,
-        held_behind: None,
-        updated_at: now,
-        ..current.clone()
     }
 }

@@ -3,13 +3,14 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use connector_domain::StoreError;
 use connector_domain::delivery::{Delivery, DeliveryId, DeliveryState, WebhookKey};
 
+use super::super::client::update_item;
 use super::super::keys::{self, DKEY, DSTATE, EXPIRES_AT, REV, key2, n, s};
-use super::super::{Expr, Item, built, codec};
+use super::super::{Expr, Item, codec};
 use super::{BLOCK_KIND, Block, DynamoDeliveryStore, HELD, KIND, PARKED, REQUEUED, Stored};
 
 pub(super) fn delivery_key(id: &DeliveryId) -> Item {
@@ -29,15 +30,6 @@ pub(super) fn consistent(d: &Delivery) -> bool {
     (d.state == DeliveryState::Delivering) == d.lease_until.is_some()
         && (d.state == DeliveryState::Retrying) == d.next_attempt_at.is_some()
         && (d.state == DeliveryState::Held) == d.held_behind.is_some()
-}
-
-/// Whether `delivery` is what `accept_webhook` takes: new and queued.
-pub(super) fn is_new(delivery: &Delivery) -> bool {
-    delivery.state == DeliveryState::Queued
-        && delivery.attempts == 0
-        && delivery.lease_until.is_none()
-        && delivery.next_attempt_at.is_none()
-        && delivery.held_behind.is_none()
 }
 
 pub(super) fn corrupt(kind: &'static str) -> StoreError {
@@ -183,16 +175,12 @@ impl DynamoDeliveryStore {
             expression += &format!(" REMOVE {}", removes.join(", "));
         }
         let condition = format!("{} = {}", e.name(REV), e.value(n(rev)));
-        let update = built(
-            Update::builder()
-                .table_name(self.table())
-                .set_key(Some(delivery_key(&next.delivery_id)))
-                .update_expression(expression)
-                .condition_expression(condition)
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
-                .build(),
-        )?;
-        Ok(TransactWriteItem::builder().update(update).build())
+        update_item(
+            self.table(),
+            delivery_key(&next.delivery_id),
+            &e,
+            expression,
+            condition,
+        )
     }
 }

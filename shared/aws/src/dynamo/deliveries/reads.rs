@@ -9,7 +9,6 @@ use connector_domain::delivery::{Delivery, DeliveryId, DeliveryState, WebhookKey
 use super::super::keys::{self, DSTATE, s};
 use super::super::{Expr, Item, batch};
 use super::items::{block_key, corrupt, decode, decode_block, delivery_key, webhook_key};
-use super::transitions::creation_order;
 use super::{
     ALL_STATES, Block, DynamoDeliveryStore, MAX_PARTITION_KEY_BYTES, Stored, WEBHOOK_DELIVERIES,
     WEBHOOK_KIND,
@@ -140,7 +139,7 @@ impl DynamoDeliveryStore {
             .into_iter()
             .map(|stored| stored.delivery)
             .collect();
-        deliveries.sort_by(creation_order);
+        deliveries.sort_by(Delivery::creation_order);
         Ok(deliveries)
     }
 
@@ -168,7 +167,7 @@ impl DynamoDeliveryStore {
                 [a, b, c, d, e, f].concat()
             }
         };
-        all.sort_by(|a, b| creation_order(b, a));
+        all.sort_by(|a, b| Delivery::creation_order(b, a));
         all.truncate(limit);
         Ok(all)
     }

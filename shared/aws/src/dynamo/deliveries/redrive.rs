@@ -2,16 +2,16 @@
 
 use std::collections::BTreeSet;
 
-use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use connector_domain::StoreError;
 use connector_domain::audit::AuditEntry;
 use connector_domain::delivery::{Delivery, DeliveryId, DeliveryState};
 
+use super::super::client::update_item;
 use super::super::keys::{PK, REV, n};
 use super::super::{Expr, audit, built};
 use super::items::{block_key, ss};
-use super::transitions::{creation_order, requeued};
 use super::{
     Block, DynamoDeliveryStore, FINAL_REDRIVE_HELD, HELD, RACE_ATTEMPTS, REDRIVE_CHUNK, REQUEUED,
     Stored, TxError, back_off, condition_failed, raced,
@@ -48,7 +48,7 @@ impl DynamoDeliveryStore {
                 match self.final_redrive(&group, now, audit_entry).await? {
                     Some(mut queued) => {
                         queued.extend(group.already);
-                        queued.sort_by(creation_order);
+                        queued.sort_by(Delivery::creation_order);
                         tracing::debug!(delivery_id = %id, requeued = queued.len(), "parked delivery redriven");
                         return Ok(queued);
                     }
@@ -71,9 +71,7 @@ impl DynamoDeliveryStore {
     /// still held (in creation order) and those a chunked redrive requeued already.
     async fn read_group(&self, id: &DeliveryId) -> Result<Group, StoreError> {
         let parked = self.load(id).await?.ok_or(StoreError::NotFound)?;
-        if parked.delivery.state != DeliveryState::Parked {
-            return Err(StoreError::Conflict("delivery is not parked"));
-        }
+        parked.delivery.check_redrivable()?;
         let name = parked.delivery.group.clone();
         let block = self.load_block(&name).await?;
         let mut members = BTreeSet::new();
@@ -97,7 +95,7 @@ impl DynamoDeliveryStore {
                 }
             }
         }
-        to_queue.sort_by(|a, b| creation_order(&a.delivery, &b.delivery));
+        to_queue.sort_by(|a, b| Delivery::creation_order(&a.delivery, &b.delivery));
         Ok(Group {
             parked,
             name,
@@ -135,10 +133,10 @@ impl DynamoDeliveryStore {
         now: DateTime<Utc>,
         audit_entry: &AuditEntry,
     ) -> Result<Option<Vec<Delivery>>, StoreError> {
-        let mut queued = vec![requeued(&group.parked.delivery, now)];
+        let mut queued = vec![group.parked.delivery.requeue(now)];
         let mut items = vec![self.change(&queued[0], group.parked.rev)?];
         for stored in &group.to_queue {
-            let next = requeued(&stored.delivery, now);
+            let next = stored.delivery.requeue(now);
             items.push(self.change(&next, stored.rev)?);
             queued.push(next);
         }
@@ -199,19 +197,10 @@ impl DynamoDeliveryStore {
             e.value(ss(ids()))
         );
         let condition = format!("{rev} = {}", e.value(n(block.rev)));
-        let update = built(
-            Update::builder()
-                .table_name(self.table())
-                .set_key(Some(block_key(group)))
-                .update_expression(expression)
-                .condition_expression(condition)
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
-                .build(),
-        )?;
-        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        let update = update_item(self.table(), block_key(group), &e, expression, condition)?;
+        let mut items = vec![update];
         for stored in chunk {
-            items.push(self.change(&requeued(&stored.delivery, now), stored.rev)?);
+            items.push(self.change(&stored.delivery.requeue(now), stored.rev)?);
         }
         match self.transact(items).await {
             Ok(()) => Ok(true),

@@ -1,0 +1,198 @@
+//! The helpers every DynamoDB store uses on the shared client: a transaction with its audit
+//! entries, a consistent read, a conditional update that returns the item it found, and the
+//! builders of conditional transaction items. Each maps DynamoDB's errors the one way the
+//! stores do (`error_map`).
+
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+use connector_domain::StoreError;
+use connector_domain::audit::AuditEntry;
+use serde::de::DeserializeOwned;
+
+use super::{Dynamo, Expr, Item, audit, built, codec};
+use crate::config::TableNames;
+use crate::error_map;
+
+/// What a conditional update came to.
+pub(crate) enum Updated {
+    /// Written: the item as it is now.
+    Written(Item),
+    /// The condition failed: the item as it was (`None` when there was none).
+    Refused(Option<Item>),
+}
+
+impl Dynamo {
+    /// The shared client, table names and audit retention.
+    pub(crate) fn new(
+        client: aws_sdk_dynamodb::Client,
+        tables: TableNames,
+        audit_retention: std::time::Duration,
+    ) -> Self {
+        Dynamo {
+            client,
+            tables,
+            audit_retention,
+        }
+    }
+
+    /// Writes `items` and the audit `entries` in one TransactWriteItems (a failed condition or
+    /// a concurrent transaction is `Conflict`).
+    pub(crate) async fn transact_with_audit<'a>(
+        &self,
+        mut items: Vec<TransactWriteItem>,
+        entries: impl IntoIterator<Item = &'a AuditEntry>,
+    ) -> Result<(), StoreError> {
+        for entry in entries {
+            items.push(audit::put_entry(self, entry)?);
+        }
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map_err(error_map::transaction)?;
+        Ok(())
+    }
+
+    /// The item at `key` in `table`, read consistently.
+    pub(crate) async fn consistent_get_item(
+        &self,
+        table: &str,
+        key: Item,
+    ) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(error_map::dynamo)?;
+        Ok(out.item)
+    }
+
+    /// The record of `kind` at `key` in `table`, read consistently and decoded.
+    pub(crate) async fn consistent_get<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        key: Item,
+        kind: &'static str,
+    ) -> Result<Option<T>, StoreError> {
+        self.consistent_get_item(table, key)
+            .await?
+            .map(|item| codec::from_item(item, kind))
+            .transpose()
+    }
+
+    /// Every item a consistent Query of `table` finds (`key_condition`, then `filter` if any;
+    /// placeholders from `e`), page by page, in key order.
+    pub(crate) async fn query_all(
+        &self,
+        table: &str,
+        key_condition: &str,
+        filter: Option<String>,
+        e: &Expr,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(table)
+                .key_condition_expression(key_condition)
+                .set_filter_expression(filter.clone())
+                .set_expression_attribute_names(e.names())
+                .set_expression_attribute_values(e.values())
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(error_map::dynamo)?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    /// One UpdateItem of `key` in `table` with `update` under `condition` (placeholders from
+    /// `e`): the new item, or the old one when the condition failed.
+    pub(crate) async fn conditional_update(
+        &self,
+        table: &str,
+        key: Item,
+        e: &Expr,
+        update: String,
+        condition: String,
+    ) -> Result<Updated, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(table)
+            .set_key(Some(key))
+            .update_expression(update)
+            .condition_expression(condition)
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(Updated::Written(out.attributes.unwrap_or_default())),
+            Err(err) if error_map::is_condition_failure(&err) => {
+                Ok(Updated::Refused(match err.into_service_error() {
+                    UpdateItemError::ConditionalCheckFailedException(c) => c.item,
+                    _ => None,
+                }))
+            }
+            Err(err) => Err(error_map::dynamo(err)),
+        }
+    }
+}
+
+/// A transaction's Update of `key` in `table` with `update` under `condition` (placeholders
+/// from `e`).
+pub(crate) fn update_item(
+    table: &str,
+    key: Item,
+    e: &Expr,
+    update: String,
+    condition: String,
+) -> Result<TransactWriteItem, StoreError> {
+    let update = built(
+        Update::builder()
+            .table_name(table)
+            .set_key(Some(key))
+            .update_expression(update)
+            .condition_expression(condition)
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .build(),
+    )?;
+    Ok(TransactWriteItem::builder().update(update).build())
+}
+
+/// A transaction's Put of `item` in `table` under `condition` (placeholders from `e`).
+pub(crate) fn put_item(
+    table: &str,
+    item: Item,
+    e: &Expr,
+    condition: String,
+) -> Result<TransactWriteItem, StoreError> {
+    let put = built(
+        Put::builder()
+            .table_name(table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .build(),
+    )?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
