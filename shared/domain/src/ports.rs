@@ -47,9 +47,10 @@ pub trait PatientStore: Send + Sync {
 
     /// Patients matching `search`, at most `limit` (1..=100) per page after `cursor` (a
     /// `next_cursor` this store returned for the same search): by MRN ordered by patient id; by
-    /// last-name prefix and birth date ordered by (folded last name, patient id). Every inserted
-    /// or updated patient is findable at once, from its current demographics only. Adapters read
-    /// an index (never a scan); MUST return `InvalidCursor` for a cursor they did not produce.
+    /// last-name prefix and birth date ordered by (folded last name, patient id). An inserted or
+    /// updated patient is found by its current demographics only (at once on SQLite; DynamoDB's
+    /// indexes are eventually consistent, typically within a second). Adapters read an index
+    /// (never a scan); MUST return `InvalidCursor` for a cursor they did not produce.
     async fn search(
         &self,
         search: &PatientSearch,
