@@ -19,6 +19,7 @@ pub mod ids;
 pub mod inbound;
 pub mod lease;
 pub mod patient;
+pub mod patient_search;
 pub mod phi;
 pub mod ports;
 pub mod settings;
