@@ -144,6 +144,11 @@ impl AwsAdapters {
         DynamoAuditLog::from_dynamo(self.dynamo())
     }
 
+    /// The admin dashboard's counts (on the flows table).
+    pub fn dashboard(&self) -> crate::DynamoDashboard {
+        crate::DynamoDashboard::from_dynamo(self.dynamo())
+    }
+
     /// The appointment store.
     pub fn appointments(&self) -> DynamoAppointmentStore {
         DynamoAppointmentStore::from_dynamo(self.dynamo())

@@ -30,6 +30,7 @@ pub use dynamo::audit::DynamoAuditLog;
 pub use dynamo::batch::UnprocessedKeys;
 pub use dynamo::consents::DynamoConsentStore;
 pub use dynamo::crm_writes::DynamoCrmWriteLog;
+pub use dynamo::dashboard::DynamoDashboard;
 pub use dynamo::deliveries::{DynamoDeliveryStore, MAX_WEBHOOK_DELIVERIES};
 pub use dynamo::flows::DynamoFlowStore;
 pub use dynamo::inbound::DynamoInboundLedger;
