@@ -59,6 +59,16 @@ impl Counter {
         }
     }
 
+    /// The counter `series` and `name` name (as stored), or `None`.
+    pub fn parse(series: &str, name: &str) -> Option<Self> {
+        match (series, name) {
+            ("hie", "sent") => Some(Self::HieSent),
+            ("hie", "errors") => Some(Self::HieError),
+            ("hl7", code) => AckCount::parse(code).map(Self::Hl7),
+            _ => None,
+        }
+    }
+
     /// The counter's name inside its series: `sent`, `errors`, `AA`, `AE`, `AR`.
     pub fn name(self) -> &'static str {
         match self {

@@ -140,6 +140,14 @@ pub trait DashboardStore: Send + Sync {
         to: DateTime<Utc>,
     ) -> Result<Vec<crate::dashboard::HourCounts>, StoreError>;
 
+    /// Records a batch run that left no audit entry (a run that found nothing), under the
+    /// unique `run_id`; recording one id again changes nothing.
+    async fn record_batch_run(
+        &self,
+        run_id: &str,
+        run: &crate::dashboard::BatchRunSummary,
+    ) -> Result<(), StoreError>;
+
     /// The batch run that finished last, or `None` before the first.
     async fn last_batch_run(&self)
     -> Result<Option<crate::dashboard::BatchRunSummary>, StoreError>;

@@ -25,6 +25,22 @@ pub async fn run(
     let _turn = RUN_LOCK.lock().await;
     let started_at = ctx.clock.now();
     let result = collector::run(ctx, options).await;
+    if let Ok(report) = &result {
+        // A run that found nothing leaves no audit entry; the dashboard still shows it ran.
+        if report.enabled && report.scanned == 0 && !report.watermark_conflict {
+            let summary = BatchRunSummary {
+                started_at,
+                finished_at: ctx.clock.now(),
+                queued: 0,
+                skipped: 0,
+                errors: 0,
+            };
+            let id = uuid::Uuid::now_v7().to_string();
+            if let Err(err) = ctx.dashboard.record_batch_run(&id, &summary).await {
+                tracing::warn!(error.chain = %crate::http::problem::error_chain(&err), "the empty batch run could not be recorded");
+            }
+        }
+    }
     if let Err(err) = &result {
         let entry = AuditEntry::new(
             LogType::HieSentAppointments,

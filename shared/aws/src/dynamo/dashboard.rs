@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use connector_domain::StoreError;
 use connector_domain::audit::AuditEntry;
 use connector_domain::dashboard::{
-    AckCount, BatchRunSummary, Counter, CrmError, DeliveryCounts, HourCounts, tallies,
+    BatchRunSummary, Counter, CrmError, DeliveryCounts, HourCounts, tallies,
 };
 use connector_domain::delivery::DeliveryState;
 use connector_domain::ports::DashboardStore;
@@ -106,16 +106,18 @@ pub(crate) fn entry_writes(
         items.push(put(db, item)?);
     }
     if let Some(run) = &tally.batch_run {
-        let mut item = codec::to_item(run, KIND)?;
-        item.insert(PK.into(), s(PK_BATCH_RUNS));
-        item.insert(
-            SK.into(),
-            s(keys::occurred_key(run.finished_at, &entry.entry_id)),
-        );
-        item.insert(EXPIRES_AT.into(), expires(run.finished_at));
-        items.push(put(db, item)?);
+        items.push(put(db, batch_run_item(run, &entry.entry_id)?)?);
     }
     Ok(items)
+}
+
+/// The `DASH#batch_runs` item of a run recorded under `id`.
+fn batch_run_item(run: &BatchRunSummary, id: &str) -> Result<Item, StoreError> {
+    let mut item = codec::to_item(run, KIND)?;
+    item.insert(PK.into(), s(PK_BATCH_RUNS));
+    item.insert(SK.into(), s(keys::occurred_key(run.finished_at, id)));
+    item.insert(EXPIRES_AT.into(), expires(run.finished_at));
+    Ok(item)
 }
 
 fn put(db: &Dynamo, item: Item) -> Result<TransactWriteItem, StoreError> {
@@ -249,16 +251,6 @@ impl DynamoDashboard {
     }
 }
 
-/// The counter a stored attribute of `series` names.
-fn counter(series: &str, name: &str) -> Option<Counter> {
-    match (series, name) {
-        ("hie", "sent") => Some(Counter::HieSent),
-        ("hie", "errors") => Some(Counter::HieError),
-        ("hl7", code) => AckCount::parse(code).map(Counter::Hl7),
-        _ => None,
-    }
-}
-
 #[async_trait]
 impl DashboardStore for DynamoDashboard {
     async fn hours(
@@ -285,7 +277,7 @@ impl DashboardStore for DynamoDashboard {
                 .to_utc();
             let mut counts = Vec::new();
             for (name, value) in &item {
-                let Some(counter) = counter(series, name) else {
+                let Some(counter) = Counter::parse(series, name) else {
                     continue;
                 };
                 let count = value
@@ -299,6 +291,22 @@ impl DashboardStore for DynamoDashboard {
             hours.push(HourCounts { hour, counts });
         }
         Ok(hours)
+    }
+
+    async fn record_batch_run(
+        &self,
+        run_id: &str,
+        run: &BatchRunSummary,
+    ) -> Result<(), StoreError> {
+        self.db
+            .client
+            .put_item()
+            .table_name(&self.db.tables.flows)
+            .set_item(Some(batch_run_item(run, run_id)?))
+            .send()
+            .await
+            .map_err(error_map::dynamo)?;
+        Ok(())
     }
 
     async fn last_batch_run(&self) -> Result<Option<BatchRunSummary>, StoreError> {

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use connector_domain::StoreError;
 use connector_domain::dashboard::{
-    AckCount, BatchRunSummary, Counter, CrmError, DeliveryCounts, HourCounts, Tally,
+    BatchRunSummary, Counter, CrmError, DeliveryCounts, HourCounts, Tally,
 };
 use connector_domain::ports::DashboardStore;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -84,16 +84,6 @@ pub(crate) fn apply(conn: &Connection, entry_id: &str, tally: &Tally) -> Result<
     Ok(())
 }
 
-/// The counter a stored `(series, counter)` pair names.
-fn counter(series: &str, name: &str) -> Option<Counter> {
-    match (series, name) {
-        ("hie", "sent") => Some(Counter::HieSent),
-        ("hie", "errors") => Some(Counter::HieError),
-        ("hl7", code) => AckCount::parse(code).map(Counter::Hl7),
-        _ => None,
-    }
-}
-
 #[async_trait]
 impl DashboardStore for SqliteDashboard {
     async fn hours(
@@ -127,7 +117,8 @@ impl DashboardStore for SqliteDashboard {
             .await?;
         let mut hours: Vec<HourCounts> = Vec::new();
         for (hour, name, n) in rows {
-            let counter = counter(series, &name).ok_or(StoreError::Corrupt("dashboard counter"))?;
+            let counter =
+                Counter::parse(series, &name).ok_or(StoreError::Corrupt("dashboard counter"))?;
             let hour = from_nanos(hour);
             let n = u64::try_from(n).map_err(|_| StoreError::Corrupt("dashboard counter"))?;
             match hours.last_mut() {
@@ -139,6 +130,19 @@ impl DashboardStore for SqliteDashboard {
             }
         }
         Ok(hours)
+    }
+
+    async fn record_batch_run(
+        &self,
+        run_id: &str,
+        run: &BatchRunSummary,
+    ) -> Result<(), StoreError> {
+        let tally = Tally {
+            batch_run: Some(run.clone()),
+            ..Tally::default()
+        };
+        let run_id = run_id.to_owned();
+        self.db.write(move |tx| apply(tx, &run_id, &tally)).await
     }
 
     async fn last_batch_run(&self) -> Result<Option<BatchRunSummary>, StoreError> {

@@ -293,6 +293,17 @@ async fn dashboard_last_batch_run_is_the_latest_finished(s: DashboardSet) {
     s.audit.append(&failed).await.unwrap();
     let last = s.dashboard.last_batch_run().await.unwrap().unwrap();
     assert_eq!((last.finished_at, last.errors), (fixtures::at(200), 1));
+    // A run without an audit entry, recorded directly (twice: once).
+    let empty = connector_domain::dashboard::BatchRunSummary {
+        started_at: fixtures::at(299),
+        finished_at: fixtures::at(300),
+        queued: 0,
+        skipped: 0,
+        errors: 0,
+    };
+    s.dashboard.record_batch_run("run-1", &empty).await.unwrap();
+    s.dashboard.record_batch_run("run-1", &empty).await.unwrap();
+    assert_eq!(s.dashboard.last_batch_run().await.unwrap(), Some(empty));
 }
 
 async fn dashboard_delivery_counts_by_state(s: DashboardSet) {

@@ -13,6 +13,7 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use connector_domain::dashboard::{AckCount, Counter, hour_of};
 use connector_domain::settings::current_settings;
+use connector_domain::{ValidationError, ValidationErrors};
 use serde_json::{Value, json};
 
 use super::query::QueryParams;
@@ -40,6 +41,21 @@ fn start_of(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
         .map_or_else(|| midnight.and_utc(), |t| t.with_timezone(&Utc))
 }
 
+/// 422 when the query string names any parameter (these routes take none).
+fn no_parameters(raw: Option<&str>) -> Result<(), Problem> {
+    let params = QueryParams::parse(raw, &[]);
+    match (raw.filter(|q| !q.is_empty()), params) {
+        (None, Ok(_)) => Ok(()),
+        (Some(query), _) => {
+            let name = query.split(['=', '&']).next().unwrap_or_default();
+            Err(Problem::validation(ValidationErrors::from(
+                ValidationError::new(name, "is not a parameter; this route takes none"),
+            )))
+        }
+        (None, Err(problem)) => Err(problem),
+    }
+}
+
 /// `GET /dashboard` (admin).
 pub(crate) async fn get(
     State(ctx): State<Arc<Context>>,
@@ -47,7 +63,7 @@ pub(crate) async fn get(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, Problem> {
     caller.require_admin()?;
-    QueryParams::parse(raw.as_deref(), &[])?;
+    no_parameters(raw.as_deref())?;
     let tz = current_settings(ctx.settings.as_ref())
         .await?
         .value
@@ -114,7 +130,7 @@ pub(crate) async fn run_batch(
     body: axum::body::Bytes,
 ) -> Result<Response, Problem> {
     caller.require_admin()?;
-    QueryParams::parse(raw.as_deref(), &[])?;
+    no_parameters(raw.as_deref())?;
     if !body.iter().all(u8::is_ascii_whitespace) && body.as_ref() != b"{}" {
         return Err(Problem::bad_request(
             "this request takes no body (or an empty JSON object)",
