@@ -154,10 +154,12 @@ pub fn tallies(entry: &AuditEntry) -> Tally {
             _ => {}
         },
         LogType::Hl7Inbound => {
-            if let Some(code) = detail.get("ack").and_then(Value::as_str) {
-                if let Some(code) = AckCount::parse(code) {
-                    tally.counters.push(Counter::Hl7(code));
-                }
+            if let Some(code) = detail
+                .get("ack")
+                .and_then(Value::as_str)
+                .and_then(AckCount::parse)
+            {
+                tally.counters.push(Counter::Hl7(code));
             }
             let channel_id = detail.get("channel_id").and_then(Value::as_str);
             let flows = detail.get("flows").and_then(Value::as_array);
