@@ -3,7 +3,7 @@
 //! the `north-ehr` channel delivering over MLLP to a scripted EHR listener in the test, a
 //! `lead_update` -> ADT^A08 flow, and a delivery queue that can be told to fail.
 //!
-//! Delivery is driven by `jobs::delivery::drain_once` (deterministic); retries wait on the
+//! Delivery is driven by `crm_to_ehr::delivery::drain_once` (deterministic); retries wait on the
 //! connector's `FixedClock`, which the tests move instead of sleeping. The MLLP sockets are real.
 //!
 //! Every value is invented: the sample lead is Casey Rivera (MRN20001) from `events/`, and other

@@ -11,6 +11,7 @@ mod consents;
 mod crm_outbound;
 mod crm_outbound_delivery;
 mod crm_outbound_support;
+mod dashboard;
 mod flows_admin;
 mod hardening;
 mod hie_faults;

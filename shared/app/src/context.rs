@@ -9,9 +9,9 @@ use connector_domain::crm::{
     Activity, ActivityId, ActivityInput, Crm, CrmError, CrmField, Lead, LeadId,
 };
 use connector_domain::ports::{
-    AppointmentStore, AuditLog, ConsentStore, CrmWriteLog, DeliveryStore, EhrTransport, FlowStore,
-    InboundLedger, LocalSecretStore, Mailer, PatientStore, QueueConsumer, QueueError, QueueMessage,
-    SecretStore, SendLedger, SettingsStore, WorkQueue,
+    AppointmentStore, AuditLog, ConsentStore, CrmWriteLog, DashboardStore, DeliveryStore,
+    EhrTransport, FlowStore, InboundLedger, LocalSecretStore, Mailer, PatientStore, QueueConsumer,
+    QueueError, QueueMessage, SecretStore, SendLedger, SettingsStore, WorkQueue,
 };
 
 use crate::config::{Config, CrmConfig, StoreConfig};
@@ -64,6 +64,11 @@ pub struct Context {
     pub delivery_consumer: Option<Arc<dyn QueueConsumer>>,
     /// Sends HL7 to EHRs on channels' outbound settings (MLLP or HTTPS).
     pub ehr: Arc<dyn EhrTransport>,
+    /// The admin dashboard's counts.
+    pub dashboard: Arc<dyn DashboardStore>,
+    /// Starts a batch collector run on demand: in this process (embedded), or by invoking the
+    /// collector function (AWS).
+    pub batch_trigger: Arc<dyn crate::hie::batch_run::BatchTrigger>,
     /// Time.
     pub clock: Arc<dyn Clock>,
 }
@@ -206,6 +211,8 @@ impl Context {
             crm_writes: db.crm_writes(),
             delivery_queue: Arc::new(delivery_queue.clone()),
             delivery_consumer: Some(Arc::new(delivery_queue)),
+            dashboard: db.dashboard(),
+            batch_trigger: Arc::new(crate::hie::batch_run::InProcess),
             clock,
         }
     }
@@ -246,6 +253,8 @@ impl Context {
             crm_writes: Arc::new(adapters.crm_writes()),
             delivery_queue,
             delivery_consumer,
+            dashboard: Arc::new(adapters.dashboard()),
+            batch_trigger: aws::batch_trigger(&adapters),
             clock,
         })
     }

@@ -44,6 +44,8 @@ pub struct AwsAdapters {
     secrets: AwsSecrets,
     #[cfg(feature = "secretsmanager")]
     secretsmanager: aws_sdk_secretsmanager::Client,
+    #[cfg(feature = "invoke")]
+    lambda: aws_sdk_lambda::Client,
     config: AwsConfig,
 }
 
@@ -66,6 +68,8 @@ impl AwsAdapters {
             secrets: AwsSecrets::new(secretsmanager.clone()),
             #[cfg(feature = "secretsmanager")]
             secretsmanager,
+            #[cfg(feature = "invoke")]
+            lambda: aws_sdk_lambda::Client::new(sdk),
             config,
         }
     }
@@ -100,6 +104,8 @@ impl AwsAdapters {
             secrets: AwsSecrets::new(secretsmanager.clone()),
             #[cfg(feature = "secretsmanager")]
             secretsmanager,
+            #[cfg(feature = "invoke")]
+            lambda: aws_sdk_lambda::Client::new(sdk),
             config,
         }
     }
@@ -108,6 +114,15 @@ impl AwsAdapters {
     pub async fn from_env() -> Result<Self, AwsConfigError> {
         let config = AwsConfig::from_env()?;
         Ok(Self::new(&load_sdk_config().await, config))
+    }
+
+    #[cfg(feature = "invoke")]
+    /// The invoker of the batch collector function, when `BATCH_COLLECTOR_FUNCTION` is set.
+    pub fn batch_collector(&self) -> Option<crate::invoke::FunctionInvoker> {
+        self.config
+            .batch_collector_function
+            .clone()
+            .map(|function| crate::invoke::FunctionInvoker::new(self.lambda.clone(), function))
     }
 
     /// The resource configuration.
@@ -164,6 +179,11 @@ impl AwsAdapters {
     /// The audit log.
     pub fn audit(&self) -> DynamoAuditLog {
         DynamoAuditLog::from_dynamo(self.dynamo())
+    }
+
+    /// The admin dashboard's counts (on the flows table).
+    pub fn dashboard(&self) -> crate::DynamoDashboard {
+        crate::DynamoDashboard::from_dynamo(self.dynamo())
     }
 
     /// The appointment store.

@@ -19,6 +19,8 @@ pub mod counter;
 pub mod dynamo;
 pub mod error_map;
 #[cfg(feature = "secretsmanager")]
+#[cfg(feature = "invoke")]
+pub mod invoke;
 pub mod secrets;
 #[cfg(feature = "ses")]
 pub mod sesv2;
@@ -37,6 +39,7 @@ pub use dynamo::audit::DynamoAuditLog;
 pub use dynamo::batch::UnprocessedKeys;
 pub use dynamo::consents::DynamoConsentStore;
 pub use dynamo::crm_writes::DynamoCrmWriteLog;
+pub use dynamo::dashboard::DynamoDashboard;
 pub use dynamo::deliveries::{DynamoDeliveryStore, MAX_WEBHOOK_DELIVERIES};
 pub use dynamo::flows::DynamoFlowStore;
 pub use dynamo::inbound::DynamoInboundLedger;
@@ -45,6 +48,8 @@ pub use dynamo::patients::DynamoPatientStore;
 pub use dynamo::settings::DynamoSettingsStore;
 pub use dynamo::tables::create_tables;
 #[cfg(feature = "secretsmanager")]
+#[cfg(feature = "invoke")]
+pub use invoke::{FunctionInvoker, InvokeError};
 pub use secrets::{AwsSecrets, DEFAULT_SECRET_CACHE_TTL, SecretsManagerRefusal};
 #[cfg(feature = "ses")]
 pub use sesv2::SesMailer;

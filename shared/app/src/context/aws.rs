@@ -3,6 +3,7 @@
 //! port of a left-out adapter is a [`MissingAdapter`] that refuses every call, naming itself,
 //! so a function that did call it would fail loudly (and retryably) rather than do nothing.
 
+use crate::hie::batch_run::BatchTrigger;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -116,4 +117,22 @@ impl EhrTransport for MissingAdapter {
         );
         EhrSendOutcome::NotSent
     }
+}
+
+/// How `POST /hie/batch-runs` starts a run on AWS: invoking the collector function.
+#[cfg(feature = "invoke")]
+pub(super) fn batch_trigger(adapters: &AwsAdapters) -> Arc<dyn BatchTrigger> {
+    match adapters.batch_collector() {
+        Some(invoker) => Arc::new(crate::hie::batch_run::InvokeCollector(invoker)),
+        None => Arc::new(crate::hie::batch_run::NoTrigger(
+            "this deployment cannot start batch runs: BATCH_COLLECTOR_FUNCTION is not set",
+        )),
+    }
+}
+
+#[cfg(not(feature = "invoke"))]
+pub(super) fn batch_trigger(_: &AwsAdapters) -> Arc<dyn BatchTrigger> {
+    Arc::new(crate::hie::batch_run::NoTrigger(
+        "this function cannot start batch runs: it is built without the `invoke` feature",
+    ))
 }

@@ -37,23 +37,19 @@ impl Dynamo {
         }
     }
 
-    /// Writes `items` and the audit `entries` in one TransactWriteItems (a failed condition or
-    /// a concurrent transaction is `Conflict`).
+    /// Writes `items`, the audit `entries` and the dashboard counters they add in one
+    /// TransactWriteItems. A failed condition is `Conflict`; a transaction cancelled only by a
+    /// concurrent one on a shared counter is sent again (its conditions are checked anew).
     pub(crate) async fn transact_with_audit<'a>(
         &self,
         mut items: Vec<TransactWriteItem>,
         entries: impl IntoIterator<Item = &'a AuditEntry>,
     ) -> Result<(), StoreError> {
+        // Each entry brings the dashboard counters it adds, so they count it exactly once.
         for entry in entries {
-            items.push(audit::put_entry(self, entry)?);
+            items.extend(super::dashboard::entry_writes(self, entry)?);
         }
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map_err(error_map::transaction)?;
-        Ok(())
+        super::dashboard::transact(self, items).await
     }
 
     /// The item at `key` in `table`, read consistently.

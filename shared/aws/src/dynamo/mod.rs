@@ -18,6 +18,7 @@ pub(crate) mod client;
 pub mod codec;
 pub mod consents;
 pub mod crm_writes;
+pub mod dashboard;
 pub mod deliveries;
 pub mod flows;
 pub mod inbound;

@@ -134,6 +134,7 @@ pub(crate) async fn appointments(
                 patient_id: None,
                 appointment_id: Some(appointment.appointment_id.clone()),
                 outcome: None,
+                channel_id: None,
                 limit: STATUS_ENTRIES,
                 cursor: None,
             };
