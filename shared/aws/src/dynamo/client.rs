@@ -11,7 +11,7 @@ use connector_domain::StoreError;
 use connector_domain::audit::AuditEntry;
 use serde::de::DeserializeOwned;
 
-use super::{Dynamo, Expr, Item, audit, built, codec};
+use super::{Dynamo, Expr, Item, built, codec};
 use crate::config::TableNames;
 use crate::error_map;
 
