@@ -105,6 +105,16 @@ class ProblemError extends Error {
 }
 
 let counter = 0;
+let sheet = null;
+
+/** The component's styles as a constructable stylesheet (allowed by a CSP without 'unsafe-inline'). */
+function styles() {
+  if (!sheet) {
+    sheet = new CSSStyleSheet();
+    sheet.replaceSync(STYLES);
+  }
+  return sheet;
+}
 
 export class HieConsent extends HTMLElement {
   static get observedAttributes() {
@@ -114,6 +124,7 @@ export class HieConsent extends HTMLElement {
   constructor() {
     super();
     this.attachShadow({ mode: 'open' });
+    this.shadowRoot.adoptedStyleSheets = [styles()];
     this.tokenProvider = null;
     this._headers = {};
     this._history = null;
@@ -209,7 +220,7 @@ export class HieConsent extends HTMLElement {
   _render({ loading, error, message }) {
     const root = this.shadowRoot;
     const titleId = `${this._uid}-title`;
-    const parts = [h('style', {}, STYLES)];
+    const parts = [];
     const section = h('section', { 'aria-labelledby': titleId });
     parts.push(section);
     section.append(h('h2', { id: titleId }, this._staff ? 'HIE consent' : 'Share my medical information'));

@@ -3,13 +3,14 @@
 
 // Front desk
 import * as patients from './patients.js';
+import * as register from './register.js';
 import * as patient from './patient.js';
 
 // Admin
 
 // Integration
 
-const frontDesk = [patients, patient];
+const frontDesk = [patients, register, patient];
 
 const admin = [];
 
