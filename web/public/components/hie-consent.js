@@ -125,12 +125,22 @@ export class HieConsent extends HTMLElement {
     super();
     this.attachShadow({ mode: 'open' });
     this.shadowRoot.adoptedStyleSheets = [styles()];
-    this.tokenProvider = null;
+    this._tokenProvider = null;
     this._headers = {};
     this._history = null;
     this._selected = null;
     this._formOpen = false;
     this._uid = `hc${(counter += 1)}`;
+  }
+
+  /** async () => bearer token (sent as Authorization: Bearer); setting it reloads. */
+  get tokenProvider() {
+    return this._tokenProvider;
+  }
+
+  set tokenProvider(value) {
+    this._tokenProvider = typeof value === 'function' ? value : null;
+    if (this.isConnected) this.load();
   }
 
   /** Extra request headers (merged over the `headers` attribute's JSON). */
@@ -168,8 +178,8 @@ export class HieConsent extends HTMLElement {
       fromAttribute = {};
     }
     const headers = { accept: 'application/json', ...fromAttribute, ...this._headers };
-    if (typeof this.tokenProvider === 'function') {
-      const token = await this.tokenProvider();
+    if (this._tokenProvider) {
+      const token = await this._tokenProvider();
       if (token) headers.authorization = `Bearer ${token}`;
     }
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -223,7 +233,7 @@ export class HieConsent extends HTMLElement {
     const parts = [];
     const section = h('section', { 'aria-labelledby': titleId });
     parts.push(section);
-    section.append(h('h2', { id: titleId }, this._staff ? 'HIE consent' : 'Share my medical information'));
+    section.append(h('h2', { id: titleId }, this._staff ? 'HIE consent' : 'My consent to share with the HIE'));
     if (this._portal && this._portal.explanation) {
       section.append(h('p', { class: 'explanation' }, this._portal.explanation));
     }
