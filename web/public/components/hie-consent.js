@@ -57,7 +57,9 @@ dialog::backdrop { background: rgb(0 0 0 / 45%); }
   thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); }
   table, tbody, tr, td { display: block; width: 100%; }
   tr { border-bottom: 2px solid #c9d1d9; padding: 0.25rem 0; }
+  caption { display: block; }
   td { border: 0; padding: 0.2rem 0.6rem; }
+  td:empty { display: none; }
   td::before { content: attr(data-label) ': '; font-weight: 600; }
   .fields { flex-direction: column; }
   .actions button { flex: 1 1 auto; }
@@ -75,7 +77,7 @@ function h(tag, attrs = {}, ...children) {
     else node.setAttribute(k, v === true ? '' : String(v));
   }
   for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
+    if (child === null || child === undefined || child === false || child === '') continue;
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
   return node;
@@ -315,17 +317,18 @@ export class HieConsent extends HTMLElement {
       });
       body.append(tr);
     });
-    return h(
+    const table = h(
       'div',
       { class: 'table-wrap' },
       h(
         'table',
         {},
-        h('caption', {}, 'Consent History (newest first; select a record with a click, Enter or Space)'),
+        h('caption', {}, 'Consent History (newest first)'),
         h('thead', {}, h('tr', {}, columns.map((c) => h('th', { scope: 'col' }, c)))),
         body,
       ),
     );
+    return h('div', {}, table, h('p', { class: 'small' }, 'Select a record (click, or Enter or Space) to revoke it.'));
   }
 
   _actions() {
