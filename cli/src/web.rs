@@ -96,10 +96,10 @@ pub async fn serve(request: Request) -> Response {
     } else {
         path.as_str()
     };
-    let body = if method == Method::HEAD {
-        Body::empty()
-    } else {
-        Body::from(bytes.into_owned())
+    let body = match bytes {
+        _ if method == Method::HEAD => Body::empty(),
+        Cow::Borrowed(bytes) => Body::from(bytes),
+        Cow::Owned(bytes) => Body::from(bytes),
     };
     let mut response = Response::new(body);
     let headers = response.headers_mut();
