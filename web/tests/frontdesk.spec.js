@@ -107,6 +107,12 @@ test('front desk: register, consent New/Save/Active, Revoke with a reason, searc
   await page.getByRole('link', { name: `${PATIENT.last}, ${PATIENT.first}` }).click();
   await expect(page.getByRole('heading', { name: 'Appointments and HIE status' })).toBeVisible();
 
+  // Registering the same patient ID again does not overwrite them
+  await page.getByRole('link', { name: 'Register a patient' }).click();
+  await page.getByLabel('Patient ID').fill(PATIENT.id);
+  await page.getByRole('button', { name: 'Register' }).click();
+  await expect(page.locator('[data-error-for="patient_id"]')).toContainText('already registered');
+
   await expectNoPatientDataStored(page, PHI);
   expectNoPatientDataLogged(server, PHI);
 });
