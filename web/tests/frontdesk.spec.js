@@ -32,6 +32,7 @@ test('front desk: register, consent New/Save/Active, Revoke with a reason, searc
   await expect(email).toHaveAttribute('aria-invalid', 'true');
   await expect(page.locator('[data-error-for="email"]')).toContainText('e-mail address');
   await expect(email).toBeFocused();
+  await checkA11y(page);
   await snap(page, 'front-desk-register', { docs: true });
   await email.fill('');
   await page.getByRole('button', { name: 'Register' }).click();
