@@ -22,5 +22,6 @@ mod hl7_inbound_faults;
 mod hl7_inbound_support;
 mod hl7_value_limits;
 mod no_phi_in_logs;
+mod patient_search;
 mod patients;
 mod settings;

@@ -18,6 +18,7 @@ pub mod hie;
 pub mod ids;
 pub mod inbound;
 pub mod patient;
+pub mod patient_search;
 pub mod phi;
 pub mod ports;
 pub mod settings;

@@ -23,6 +23,7 @@ use crate::inbound::{
     ControlId, InboundClaim, InboundKey, InboundRecord, InboundState, KeyLock, StepProgress,
 };
 use crate::patient::{Email, Patient};
+use crate::patient_search::PatientSearch;
 use crate::settings::{HieSettings, Versioned};
 use crate::{AppointmentId, ConsentId, PatientId, StoreError};
 
@@ -43,6 +44,19 @@ pub trait PatientStore: Send + Sync {
 
     /// Replaces an existing patient's demographics. MUST return `NotFound` when it does not exist.
     async fn update(&self, patient: &Patient) -> Result<(), StoreError>;
+
+    /// Patients matching `search`, at most `limit` (1..=100) per page after `cursor` (a
+    /// `next_cursor` this store returned for the same search): by MRN ordered by patient id; by
+    /// last-name prefix and birth date ordered by (folded last name, patient id). An inserted or
+    /// updated patient is found by its current demographics only (at once on SQLite; DynamoDB's
+    /// indexes are eventually consistent, typically within a second). Adapters read an index
+    /// (never a scan); MUST return `InvalidCursor` for a cursor they did not produce.
+    async fn search(
+        &self,
+        search: &PatientSearch,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Patient>, StoreError>;
 }
 
 /// Consent records, with a "latest" pointer per patient.
@@ -153,6 +167,18 @@ pub trait AppointmentStore: Send + Sync {
         until: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<Appointment>, StoreError>;
+
+    /// The patient's appointments, newest first (by `scheduled_start`, then appointment id,
+    /// both descending), at most `limit` (1..=100) per page after `cursor` (a `next_cursor`
+    /// this store returned for the same patient). An appointment moved to another patient is
+    /// listed under its new patient only. Adapters read an index (never a scan); MUST return
+    /// `InvalidCursor` for a cursor they did not produce.
+    async fn for_patient(
+        &self,
+        patient: &PatientId,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Appointment>, StoreError>;
 }
 
 /// A message to put on a work queue. Bodies carry ids only, never PHI.

@@ -14,11 +14,12 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 use chrono::{DateTime, Utc};
 use connector_domain::appointment::{Appointment, TransitionCursor};
+use connector_domain::audit::Page;
 use connector_domain::ports::AppointmentStore;
-use connector_domain::{AppointmentId, StoreError};
+use connector_domain::{AppointmentId, PatientId, StoreError};
 
 use super::keys::{self, FIRST_MONTH, PK, TKEY, TMONTH, key1, n, s};
-use super::{Dynamo, Expr, codec};
+use super::{Dynamo, Expr, codec, search};
 use crate::config::TableNames;
 use crate::error_map;
 
@@ -170,6 +171,9 @@ impl AppointmentStore for DynamoAppointmentStore {
             if !TRANSITION_FIELDS.contains(&field.as_str()) {
                 sets.push(format!("{} = {}", e.name(&field), e.value(value)));
             }
+        }
+        for (name, value) in search::appointment_attributes(appointment) {
+            sets.push(format!("{} = {}", e.name(name), e.value(value)));
         }
         let seq = e.name("transition_seq");
         sets.push(format!("{seq} = if_not_exists({seq}, {})", e.value(n(0))));
@@ -323,6 +327,15 @@ impl AppointmentStore for DynamoAppointmentStore {
             }
         }
         Ok(found)
+    }
+
+    async fn for_patient(
+        &self,
+        patient: &PatientId,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Appointment>, StoreError> {
+        search::patient_appointments(&self.db, patient, cursor, limit).await
     }
 }
 

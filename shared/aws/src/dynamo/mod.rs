@@ -23,6 +23,7 @@ pub mod inbound;
 pub mod keys;
 pub mod ledger;
 pub mod patients;
+pub mod search;
 pub mod settings;
 pub mod tables;
 

@@ -6,14 +6,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
-use connector_domain::audit::AuditEntry;
+use connector_domain::audit::{AuditEntry, Page};
 use connector_domain::consent::Consent;
 use connector_domain::patient::Patient;
+use connector_domain::patient_search::PatientSearch;
 use connector_domain::ports::PatientStore;
 use connector_domain::{PatientId, StoreError};
 
 use super::keys::{self, PK, SK, key2, s};
-use super::{Dynamo, Expr, Item, audit, built, codec, consents};
+use super::{Dynamo, Expr, Item, audit, built, codec, consents, search};
 use crate::config::TableNames;
 use crate::error_map;
 
@@ -51,6 +52,9 @@ fn profile_item(patient: &Patient) -> Result<Item, StoreError> {
     let mut item = codec::to_item(patient, KIND)?;
     item.insert(PK.to_owned(), s(keys::patient_pk(&patient.patient_id)));
     item.insert(SK.to_owned(), s(keys::SK_PROFILE));
+    for (name, value) in search::patient_attributes(patient) {
+        item.insert(name.to_owned(), value);
+    }
     Ok(item)
 }
 
@@ -125,5 +129,14 @@ impl PatientStore for DynamoPatientStore {
             Err(err) if error_map::is_condition_failure(&err) => Err(StoreError::NotFound),
             Err(err) => Err(error_map::dynamo(err)),
         }
+    }
+
+    async fn search(
+        &self,
+        search: &PatientSearch,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Patient>, StoreError> {
+        search::search_patients(&self.db, search, cursor, limit).await
     }
 }

@@ -13,6 +13,7 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::keys::{self, DKEY, DSTATE, EXPIRES_AT, OKEY, PK, SK, TKEY, TMONTH};
+use super::search;
 use crate::config::TableNames;
 use crate::setup::SetupError;
 
@@ -34,13 +35,23 @@ fn specs(names: &TableNames) -> [TableSpec<'_>; 4] {
         TableSpec {
             name: &names.consents,
             sort_key: true,
-            indexes: &[],
+            indexes: &[
+                (search::INDEX_BY_MRN, search::SMRN, PK),
+                (search::INDEX_BY_BIRTH_NAME, search::SBIRTH, search::SNAME),
+            ],
             ttl: None,
         },
         TableSpec {
             name: &names.appointments,
             sort_key: false,
-            indexes: &[(keys::INDEX_BY_TRANSITION, TMONTH, TKEY)],
+            indexes: &[
+                (keys::INDEX_BY_TRANSITION, TMONTH, TKEY),
+                (
+                    search::INDEX_BY_PATIENT_START,
+                    search::APATIENT,
+                    search::AKEY,
+                ),
+            ],
             ttl: None,
         },
         TableSpec {

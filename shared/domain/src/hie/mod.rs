@@ -7,6 +7,7 @@ mod decision;
 mod intake;
 mod ledger;
 mod message;
+mod status;
 mod work;
 
 pub use decision::{Decision, SkipReason, decide};
@@ -16,4 +17,5 @@ pub use intake::{
 };
 pub use ledger::{Claim, SendRecord, SendState};
 pub use message::{ATTACHMENT_MIME_TYPE, MessageError, build_mail, encounter_hl7};
+pub use status::{HieStatus, hie_status};
 pub use work::{HieWork, SendKey, WorkParseError};

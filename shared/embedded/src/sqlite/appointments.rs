@@ -4,11 +4,12 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use connector_domain::appointment::{Appointment, TransitionCursor};
+use connector_domain::audit::Page;
 use connector_domain::ports::AppointmentStore;
-use connector_domain::{AppointmentId, StoreError};
+use connector_domain::{AppointmentId, PatientId, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{from_json, sql_limit, to_json};
+use super::{from_json, search_columns, sql_limit, to_json};
 use crate::SqliteDb;
 use crate::error::db_err;
 use crate::time::{nanos, nanos_clamped};
@@ -42,10 +43,11 @@ fn save(conn: &Connection, appointment: &Appointment) -> Result<(), StoreError> 
     let transitioned_at = appointment.transitioned_at.map(nanos).transpose()?;
     let body = to_json(appointment, "appointment")?;
     conn.prepare_cached(
-        "INSERT INTO appointments (appointment_id, patient_id, transition_seq, transitioned_at, body) \
-         VALUES (?1, ?2, ?3, ?4, ?5) \
+        "INSERT INTO appointments (appointment_id, patient_id, transition_seq, transitioned_at, body, starts_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
          ON CONFLICT (appointment_id) DO UPDATE SET patient_id = excluded.patient_id, \
-         transition_seq = excluded.transition_seq, transitioned_at = excluded.transitioned_at, body = excluded.body",
+         transition_seq = excluded.transition_seq, transitioned_at = excluded.transitioned_at, body = excluded.body, \
+         starts_at = excluded.starts_at",
     )
     .and_then(|mut stmt| {
         stmt.execute(params![
@@ -53,7 +55,8 @@ fn save(conn: &Connection, appointment: &Appointment) -> Result<(), StoreError> 
             appointment.patient_id.as_str(),
             appointment.transition_seq,
             transitioned_at,
-            body
+            body,
+            search_columns::starts_at(appointment)
         ])
     })
     .map_err(db_err)?;
@@ -172,6 +175,20 @@ impl AppointmentStore for SqliteAppointmentStore {
             "transitioned appointments listed"
         );
         Ok(appointments)
+    }
+
+    async fn for_patient(
+        &self,
+        patient: &PatientId,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Appointment>, StoreError> {
+        let (patient, cursor) = (patient.clone(), cursor.map(str::to_owned));
+        self.db
+            .read(move |tx| {
+                search_columns::patient_appointments(tx, &patient, cursor.as_deref(), limit)
+            })
+            .await
     }
 }
 

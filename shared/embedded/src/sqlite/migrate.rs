@@ -3,7 +3,8 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 use super::SCHEMA_VERSION;
-use super::schema::MIGRATIONS;
+use super::schema::{MIGRATIONS, SEARCH_COLUMNS_VERSION};
+use super::search_columns;
 use crate::error::OpenError;
 
 /// The file's schema version (`PRAGMA user_version`).
@@ -33,6 +34,13 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<u32, OpenError> {
         let next = current + 1;
         let sql = MIGRATIONS[current as usize];
         tx.execute_batch(sql)
+            .and_then(|()| {
+                if next == SEARCH_COLUMNS_VERSION {
+                    search_columns::backfill(&tx)
+                } else {
+                    Ok(())
+                }
+            })
             .map_err(|source| OpenError::Migration {
                 version: next,
                 source,

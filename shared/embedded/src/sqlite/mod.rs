@@ -12,6 +12,7 @@ pub(crate) mod ledger;
 pub(crate) mod migrate;
 pub(crate) mod patients;
 pub(crate) mod schema;
+pub(crate) mod search_columns;
 pub(crate) mod secrets;
 pub(crate) mod settings;
 

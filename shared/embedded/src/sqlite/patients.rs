@@ -1,15 +1,17 @@
 //! `PatientStore`: one row per patient, the demographics as JSON.
 
 use async_trait::async_trait;
-use connector_domain::audit::AuditEntry;
+use connector_domain::audit::{AuditEntry, Page};
 use connector_domain::consent::Consent;
 use connector_domain::patient::Patient;
+use connector_domain::patient_search::PatientSearch;
 use connector_domain::ports::PatientStore;
 use connector_domain::{PatientId, StoreError};
 use rusqlite::{OptionalExtension, params};
 
 use super::audit::{self, AuditRow};
 use super::consents::{self, ConsentRow};
+use super::search_columns;
 use super::{from_json, to_json};
 use crate::SqliteDb;
 use crate::error::{conflict_or, db_err, invalid_call};
@@ -49,6 +51,7 @@ impl PatientStore for SqlitePatientStore {
     ) -> Result<(), StoreError> {
         let patient_id = patient.patient_id.as_str().to_owned();
         let body = to_json(patient, "patient")?;
+        let (mrn, birth_date, name_key) = search_columns::patient_columns(patient);
         let initial = match initial {
             None => None,
             Some((consent, entry)) => {
@@ -64,9 +67,12 @@ impl PatientStore for SqlitePatientStore {
         let id = patient_id.clone();
         self.db
             .write(move |tx| {
-                tx.prepare_cached("INSERT INTO patients (patient_id, body) VALUES (?1, ?2)")
-                    .and_then(|mut stmt| stmt.execute(params![id, body]))
-                    .map_err(conflict_or("patient exists"))?;
+                tx.prepare_cached(
+                    "INSERT INTO patients (patient_id, body, mrn, birth_date, name_key) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .and_then(|mut stmt| stmt.execute(params![id, body, mrn, birth_date, name_key]))
+                .map_err(conflict_or("patient exists"))?;
                 if let Some((consent, entry)) = initial {
                     consents::insert_record(tx, &consent, None)?;
                     audit::insert(tx, &entry)?;
@@ -81,12 +87,16 @@ impl PatientStore for SqlitePatientStore {
     async fn update(&self, patient: &Patient) -> Result<(), StoreError> {
         let id = patient.patient_id.as_str().to_owned();
         let body = to_json(patient, "patient")?;
+        let (mrn, birth_date, name_key) = search_columns::patient_columns(patient);
         let changed = self
             .db
             .write(move |tx| {
-                tx.prepare_cached("UPDATE patients SET body = ?2 WHERE patient_id = ?1")
-                    .and_then(|mut stmt| stmt.execute(params![id, body]))
-                    .map_err(db_err)
+                tx.prepare_cached(
+                    "UPDATE patients SET body = ?2, mrn = ?3, birth_date = ?4, name_key = ?5 \
+                     WHERE patient_id = ?1",
+                )
+                .and_then(|mut stmt| stmt.execute(params![id, body, mrn, birth_date, name_key]))
+                .map_err(db_err)
             })
             .await?;
         if changed == 0 {
@@ -94,5 +104,17 @@ impl PatientStore for SqlitePatientStore {
         }
         tracing::debug!(patient_id = %patient.patient_id, "patient updated");
         Ok(())
+    }
+
+    async fn search(
+        &self,
+        search: &PatientSearch,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Patient>, StoreError> {
+        let (search, cursor) = (search.clone(), cursor.map(str::to_owned));
+        self.db
+            .read(move |tx| search_columns::search_patients(tx, &search, cursor.as_deref(), limit))
+            .await
     }
 }

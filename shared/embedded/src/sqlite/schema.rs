@@ -6,7 +6,7 @@
 //! domain type on read.
 
 /// Every migration, in order.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// Version 1: stores and queues.
 const V1: &str = r#"
@@ -256,3 +256,23 @@ CREATE TABLE inbound_key_locks (
     lease_until INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 "#;
+
+/// Version 6: the search columns. Patients get their MRN, birth date and folded last name
+/// (`connector_domain::patient_search::name_key`) as columns with an index for each way the
+/// front desk searches; appointments get `starts_at` (the scheduled start, nanoseconds since the
+/// epoch) indexed per patient, newest first. Rows stored before are filled in by
+/// [`super::search_columns::backfill`] in the same transaction (the fold is Rust code).
+const V6: &str = r#"
+ALTER TABLE patients ADD COLUMN mrn TEXT;
+ALTER TABLE patients ADD COLUMN birth_date TEXT;
+ALTER TABLE patients ADD COLUMN name_key TEXT;
+CREATE INDEX patients_by_mrn ON patients (mrn, patient_id);
+CREATE INDEX patients_by_birth_date_name ON patients (birth_date, name_key, patient_id);
+
+ALTER TABLE appointments ADD COLUMN starts_at INTEGER;
+CREATE INDEX appointments_by_patient_start ON appointments (patient_id, starts_at, appointment_id);
+"#;
+
+/// The migration that adds the search columns, after which [`super::search_columns::backfill`]
+/// runs.
+pub(crate) const SEARCH_COLUMNS_VERSION: u32 = 6;

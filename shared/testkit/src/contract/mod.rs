@@ -37,6 +37,7 @@ mod flows;
 mod inbound;
 mod ledger;
 mod local_secrets;
+mod patient_search;
 mod patients;
 mod queue;
 mod settings;
@@ -209,6 +210,7 @@ pub fn store_cases() -> Vec<Case<StoreSet>> {
     all.extend(audit::cases());
     all.extend(appointments::cases());
     all.extend(ledger::cases());
+    all.extend(patient_search::cases());
     all
 }
 

@@ -7,6 +7,7 @@ mod audit;
 mod consents;
 mod deliveries;
 mod me;
+mod patient_search;
 mod patients;
 mod query;
 mod settings;
@@ -24,6 +25,11 @@ use crate::Context;
 /// guard ([`guarded`]), checked before the path or body is read.
 pub fn router(ctx: Arc<Context>) -> Router {
     let clinic = Router::new()
+        .route("/patients", get(patient_search::search))
+        .route(
+            "/patients/{patient_id}/appointments",
+            get(patient_search::appointments),
+        )
         .route(
             "/patients/{patient_id}",
             put(patients::register).get(patients::get),
@@ -71,8 +77,10 @@ pub fn router(ctx: Arc<Context>) -> Router {
 
 /// The route templates this router serves, as `(method, path)`; the OpenAPI check compares them.
 pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/patients"),
     ("PUT", "/patients/{patient_id}"),
     ("GET", "/patients/{patient_id}"),
+    ("GET", "/patients/{patient_id}/appointments"),
     ("POST", "/patients/{patient_id}/consents"),
     ("GET", "/patients/{patient_id}/consents"),
     (

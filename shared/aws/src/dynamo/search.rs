@@ -1,0 +1,226 @@
+//! The front desk's patient search and a patient's appointment list, on GSIs (never a scan).
+//!
+//! Consents table, on each patient profile item (`pk = PATIENT#<id>, sk = PROFILE`), written
+//! with the profile itself (so in the same transaction as a new patient's consent):
+//! - `by_mrn`: partition `smrn = <MRN>`, sort `pk`;
+//! - `by_birth_name`: partition `sbirth = <YYYY-MM-DD>`, sort `sname = <folded last name>#<id>`,
+//!   queried with `begins_with(sname, <folded prefix>)` (a folded name holds only letters and
+//!   digits, so `#` ends it and sorts before any of them).
+//!
+//! Appointments table, on each appointment item, written by every `put`:
+//! - `by_patient_start`: partition `apatient = <patient id>`, sort
+//!   `akey = <scheduled_start, fixed width>#<appointment id>`, read newest first.
+//!
+//! All three are sparse and project ALL. Items written before these attributes existed are in
+//! no index until they are written again (see the README).
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use connector_domain::appointment::Appointment;
+use connector_domain::audit::Page;
+use connector_domain::patient::Patient;
+use connector_domain::patient_search::{PatientSearch, decode_cursor, encode_cursor, name_key};
+use connector_domain::{PatientId, StoreError};
+use serde::de::DeserializeOwned;
+
+use super::keys::{self, PK, SK, s};
+use super::{Dynamo, Expr, Item, codec};
+use crate::error_map;
+
+/// Consents table: index of patient profiles by MRN.
+pub const INDEX_BY_MRN: &str = "by_mrn";
+/// Consents table: partition attribute of `by_mrn` (the MRN).
+pub const SMRN: &str = "smrn";
+/// Consents table: index of patient profiles by birth date and folded last name.
+pub const INDEX_BY_BIRTH_NAME: &str = "by_birth_name";
+/// Consents table: partition attribute of `by_birth_name` (`YYYY-MM-DD`).
+pub const SBIRTH: &str = "sbirth";
+/// Consents table: sort attribute of `by_birth_name` (`<folded last name>#<patient id>`).
+pub const SNAME: &str = "sname";
+/// Appointments table: index of appointments by patient and scheduled start.
+pub const INDEX_BY_PATIENT_START: &str = "by_patient_start";
+/// Appointments table: partition attribute of `by_patient_start` (the patient id).
+pub const APATIENT: &str = "apatient";
+/// Appointments table: sort attribute of `by_patient_start` (`<start>#<appointment id>`).
+pub const AKEY: &str = "akey";
+
+/// The search attributes of a patient's profile item.
+pub(crate) fn patient_attributes(patient: &Patient) -> [(&'static str, AttributeValue); 3] {
+    [
+        (SMRN, s(patient.mrn.expose())),
+        (
+            SBIRTH,
+            s(patient.birth_date.expose().format("%Y-%m-%d").to_string()),
+        ),
+        (
+            SNAME,
+            s(format!("{}#{}", name_key(patient), patient.patient_id)),
+        ),
+    ]
+}
+
+/// The index attributes of an appointment item.
+pub(crate) fn appointment_attributes(
+    appointment: &Appointment,
+) -> [(&'static str, AttributeValue); 2] {
+    [
+        (APATIENT, s(appointment.patient_id.as_str())),
+        (
+            AKEY,
+            s(format!(
+                "{}#{}",
+                keys::sortable_time(appointment.scheduled_start),
+                appointment.appointment_id
+            )),
+        ),
+    ]
+}
+
+/// One index query: key condition, where to start, and which attribute the cursor keeps.
+struct IndexQuery<'a> {
+    table: &'a str,
+    index: &'static str,
+    expr: Expr,
+    key_condition: String,
+    forward: bool,
+    start: Option<Item>,
+    /// The index's sort attribute (the cursor keeps its value and the table key).
+    sort: &'static str,
+    kind: &'static str,
+}
+
+/// Reads up to `limit` items (and one more, to tell whether a next page exists), following
+/// DynamoDB's pages; the cursor holds the last item's sort value and table key.
+async fn query_page<T: DeserializeOwned>(
+    db: &Dynamo,
+    mut q: IndexQuery<'_>,
+    limit: usize,
+) -> Result<Page<T>, StoreError> {
+    let want = limit.saturating_add(1);
+    let mut found: Vec<Item> = Vec::new();
+    loop {
+        let out = db
+            .client
+            .query()
+            .table_name(q.table)
+            .index_name(q.index)
+            .key_condition_expression(&q.key_condition)
+            .set_expression_attribute_names(q.expr.names())
+            .set_expression_attribute_values(q.expr.values())
+            .scan_index_forward(q.forward)
+            .limit(i32::try_from(want - found.len()).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(q.start.take())
+            .send()
+            .await
+            .map_err(error_map::dynamo)?;
+        found.extend(out.items.unwrap_or_default());
+        match out.last_evaluated_key {
+            Some(k) if !k.is_empty() && found.len() < want => q.start = Some(k),
+            _ => break,
+        }
+    }
+    let more = found.len() > limit;
+    found.truncate(limit);
+    let next_cursor = match found.last() {
+        Some(item) if more => {
+            let sort = codec::string(item, q.sort, q.kind)?;
+            let pk = codec::string(item, PK, q.kind)?;
+            Some(encode_cursor(&[sort, pk]))
+        }
+        _ => None,
+    };
+    let items = found
+        .into_iter()
+        .map(|item| codec::from_item(item, q.kind))
+        .collect::<Result<_, _>>()?;
+    Ok(Page { items, next_cursor })
+}
+
+/// The exclusive start key of an index query from a cursor: the index key
+/// (`partition`, `sort` from the cursor) and the table key (`pk` from the cursor, `sk` when the
+/// table has one).
+fn start_key(
+    cursor: Option<&str>,
+    partition: (&str, &AttributeValue),
+    sort: &str,
+    sk: Option<&str>,
+) -> Result<Option<Item>, StoreError> {
+    let Some(cursor) = cursor else {
+        return Ok(None);
+    };
+    let mut parts = decode_cursor(cursor, 2)?;
+    let pk = parts.pop().unwrap_or_default();
+    let sort_value = parts.pop().unwrap_or_default();
+    let mut item = Item::new();
+    item.insert(partition.0.to_owned(), partition.1.clone());
+    item.insert(sort.to_owned(), s(sort_value));
+    item.insert(PK.to_owned(), s(pk));
+    if let Some(sk) = sk {
+        item.insert(SK.to_owned(), s(sk));
+    }
+    Ok(Some(item))
+}
+
+/// `PatientStore::search` on the consents table's indexes.
+pub(crate) async fn search_patients(
+    db: &Dynamo,
+    search: &PatientSearch,
+    cursor: Option<&str>,
+    limit: usize,
+) -> Result<Page<Patient>, StoreError> {
+    let mut e = Expr::default();
+    let (index, key_condition, start, sort) = match search {
+        PatientSearch::Mrn(mrn) => {
+            let value = s(mrn.expose());
+            let start = start_key(cursor, (SMRN, &value), PK, Some(keys::SK_PROFILE))?;
+            let condition = format!("{} = {}", e.name(SMRN), e.value(value));
+            (INDEX_BY_MRN, condition, start, PK)
+        }
+        PatientSearch::LastNameBirthDate { prefix, birth_date } => {
+            let date = s(birth_date.format("%Y-%m-%d").to_string());
+            let start = start_key(cursor, (SBIRTH, &date), SNAME, Some(keys::SK_PROFILE))?;
+            let condition = format!(
+                "{} = {} AND begins_with({}, {})",
+                e.name(SBIRTH),
+                e.value(date),
+                e.name(SNAME),
+                e.value(s(prefix.as_str()))
+            );
+            (INDEX_BY_BIRTH_NAME, condition, start, SNAME)
+        }
+    };
+    let q = IndexQuery {
+        table: &db.tables.consents,
+        index,
+        expr: e,
+        key_condition,
+        forward: true,
+        start,
+        sort,
+        kind: "patient",
+    };
+    query_page(db, q, limit).await
+}
+
+/// `AppointmentStore::for_patient` on the appointments table's `by_patient_start` index.
+pub(crate) async fn patient_appointments(
+    db: &Dynamo,
+    patient: &PatientId,
+    cursor: Option<&str>,
+    limit: usize,
+) -> Result<Page<Appointment>, StoreError> {
+    let mut e = Expr::default();
+    let value = s(patient.as_str());
+    let start = start_key(cursor, (APATIENT, &value), AKEY, None)?;
+    let key_condition = format!("{} = {}", e.name(APATIENT), e.value(value));
+    let q = IndexQuery {
+        table: &db.tables.appointments,
+        index: INDEX_BY_PATIENT_START,
+        expr: e,
+        key_condition,
+        forward: false,
+        start,
+        sort: AKEY,
+        kind: "appointment",
+    };
+    query_page(db, q, limit).await
+}

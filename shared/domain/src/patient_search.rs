@@ -1,0 +1,262 @@
+//! Finding patients: by medical record number, or by the start of the last name plus the birth
+//! date (the front desk's two ways). Names are compared in their folded form ([`fold_name`]):
+//! lower case, Latin diacritics removed, only letters and digits kept, so `Núñez`, `NUNEZ` and
+//! `nu` all meet.
+
+use chrono::NaiveDate;
+
+use crate::patient::{Mrn, Patient, parse_date};
+use crate::{ValidationError, ValidationErrors};
+
+/// One patient search.
+#[derive(Clone, PartialEq, Eq)]
+pub enum PatientSearch {
+    /// Exactly this medical record number.
+    Mrn(Mrn),
+    /// Last names whose folded form starts with `prefix` (already folded, not empty), born on
+    /// `birth_date`.
+    LastNameBirthDate {
+        /// The folded last-name prefix.
+        prefix: String,
+        /// The birth date.
+        birth_date: NaiveDate,
+    },
+}
+
+impl std::fmt::Debug for PatientSearch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Mrn(_) => f.write_str("PatientSearch::Mrn([redacted])"),
+            Self::LastNameBirthDate { .. } => {
+                f.write_str("PatientSearch::LastNameBirthDate([redacted])")
+            }
+        }
+    }
+}
+
+impl PatientSearch {
+    /// Validates a search as a client gives it: exactly one of `mrn`, or `last_name` together
+    /// with `birth_date` (`YYYY-MM-DD`). Empty values count as absent. Every problem is reported,
+    /// naming the field, never the value.
+    pub fn parse(
+        mrn: Option<&str>,
+        last_name: Option<&str>,
+        birth_date: Option<&str>,
+    ) -> Result<Self, ValidationErrors> {
+        fn present(v: Option<&str>) -> Option<&str> {
+            v.map(str::trim).filter(|v| !v.is_empty())
+        }
+        let (mrn, last_name, birth_date) = (present(mrn), present(last_name), present(birth_date));
+        let mut errors = ValidationErrors::default();
+        match (mrn, last_name, birth_date) {
+            (Some(mrn), None, None) => {
+                let mrn = errors.check(Mrn::parse(mrn));
+                errors.finish(|| Self::Mrn(mrn.expect("checked")))
+            }
+            (Some(_), _, _) => Err(ValidationError::new(
+                "mrn",
+                "give either mrn, or last_name with birth_date, not both",
+            )
+            .into()),
+            (None, None, None) => {
+                Err(ValidationError::new("mrn", "give mrn, or last_name with birth_date").into())
+            }
+            (None, last_name, birth_date) => {
+                let prefix = match last_name {
+                    None => {
+                        errors.push(ValidationError::new(
+                            "last_name",
+                            "is required with birth_date",
+                        ));
+                        None
+                    }
+                    Some(name) => {
+                        let folded = fold_name(name);
+                        if folded.is_empty() {
+                            errors.push(ValidationError::new(
+                                "last_name",
+                                "must contain a letter or digit",
+                            ));
+                            None
+                        } else if folded.chars().count() > 100 {
+                            errors.push(ValidationError::new(
+                                "last_name",
+                                "must be at most 100 characters",
+                            ));
+                            None
+                        } else {
+                            Some(folded)
+                        }
+                    }
+                };
+                let birth_date = match birth_date {
+                    None => {
+                        errors.push(ValidationError::new(
+                            "birth_date",
+                            "is required with last_name",
+                        ));
+                        None
+                    }
+                    Some(date) => errors.check(parse_date("birth_date", date)),
+                };
+                errors.finish(|| Self::LastNameBirthDate {
+                    prefix: prefix.expect("checked"),
+                    birth_date: birth_date.expect("checked"),
+                })
+            }
+        }
+    }
+}
+
+/// The folded form of the patient's last name, which name searches compare against.
+pub fn name_key(patient: &Patient) -> String {
+    fold_name(patient.last_name.expose())
+}
+
+/// A name's folded form: lower case, Latin letters with diacritics as their base letters
+/// (`ß` as `ss`, `æ` as `ae`, ...), combining marks dropped, and only letters and digits kept
+/// (`O'Brien-Núñez` folds to `obriennunez`).
+pub fn fold_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if ('\u{300}'..='\u{36f}').contains(&c) {
+            continue;
+        }
+        match base_letters(c) {
+            Some(base) => out.push_str(base),
+            None if c.is_alphanumeric() => out.push(c),
+            None => {}
+        }
+    }
+    out
+}
+
+/// The base letters of a lower-case Latin letter with a diacritic (Latin-1 Supplement, Latin
+/// Extended-A and the Romanian comma-below letters), or `None`.
+fn base_letters(c: char) -> Option<&'static str> {
+    Some(match c {
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' | 'ă' | 'ą' => "a",
+        'ç' | 'ć' | 'ĉ' | 'ċ' | 'č' => "c",
+        'ď' | 'đ' | 'ð' => "d",
+        'è' | 'é' | 'ê' | 'ë' | 'ē' | 'ĕ' | 'ė' | 'ę' | 'ě' => "e",
+        'ĝ' | 'ğ' | 'ġ' | 'ģ' => "g",
+        'ĥ' | 'ħ' => "h",
+        'ì' | 'í' | 'î' | 'ï' | 'ĩ' | 'ī' | 'ĭ' | 'į' | 'ı' => "i",
+        'ĵ' => "j",
+        'ķ' => "k",
+        'ĺ' | 'ļ' | 'ľ' | 'ŀ' | 'ł' => "l",
+        'ñ' | 'ń' | 'ņ' | 'ň' | 'ŉ' => "n",
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'ō' | 'ŏ' | 'ő' => "o",
+        'ŕ' | 'ŗ' | 'ř' => "r",
+        'ś' | 'ŝ' | 'ş' | 'š' | 'ș' => "s",
+        'ţ' | 'ť' | 'ŧ' | 'ț' => "t",
+        'ù' | 'ú' | 'û' | 'ü' | 'ũ' | 'ū' | 'ŭ' | 'ů' | 'ű' | 'ų' => "u",
+        'ŵ' => "w",
+        'ý' | 'ÿ' | 'ŷ' => "y",
+        'ź' | 'ż' | 'ž' => "z",
+        'ß' => "ss",
+        'æ' => "ae",
+        'œ' => "oe",
+        'þ' => "th",
+        'ĳ' => "ij",
+        _ => return None,
+    })
+}
+
+/// An opaque page cursor made of a few key strings (hex of `v1` and the parts, separated by
+/// U+001F), for the adapters' keyset pagination. [`decode_cursor`] accepts only what this wrote.
+pub fn encode_cursor(parts: &[&str]) -> String {
+    let mut text = String::from("v1");
+    for part in parts {
+        text.push('\u{1f}');
+        text.push_str(part);
+    }
+    text.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The `n` parts of a cursor [`encode_cursor`] wrote; `InvalidCursor` for anything else.
+pub fn decode_cursor(text: &str, n: usize) -> Result<Vec<String>, crate::StoreError> {
+    let bad = || crate::StoreError::InvalidCursor;
+    if !text.len().is_multiple_of(2) || text.len() > 1024 {
+        return Err(bad());
+    }
+    let bytes = (0..text.len())
+        .step_by(2)
+        .map(|i| {
+            text.get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect::<Option<Vec<u8>>>()
+        .ok_or_else(bad)?;
+    let plain = String::from_utf8(bytes).map_err(|_| bad())?;
+    let mut parts = plain.split('\u{1f}');
+    if parts.next() != Some("v1") {
+        return Err(bad());
+    }
+    let parts: Vec<String> = parts.map(str::to_owned).collect();
+    if parts.len() != n || parts.iter().any(String::is_empty) {
+        return Err(bad());
+    }
+    Ok(parts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folding_ignores_case_accents_and_punctuation() {
+        assert_eq!(fold_name("Núñez"), "nunez");
+        assert_eq!(fold_name("O'Brien-NÚÑEZ"), "obriennunez");
+        assert_eq!(fold_name("Straße"), "strasse");
+        assert_eq!(fold_name("Nu\u{301}n\u{303}ez"), "nunez");
+        assert_eq!(fold_name("Łukasiewicz Ørsted"), "lukasiewiczorsted");
+        assert_eq!(fold_name("- '"), "");
+    }
+
+    #[test]
+    fn exactly_one_way_to_search() {
+        assert!(matches!(
+            PatientSearch::parse(Some(" M-1 "), None, None),
+            Ok(PatientSearch::Mrn(m)) if m.expose() == "M-1"
+        ));
+        let by_name = PatientSearch::parse(None, Some("NÚ"), Some("1980-02-29")).unwrap();
+        assert_eq!(
+            by_name,
+            PatientSearch::LastNameBirthDate {
+                prefix: "nu".into(),
+                birth_date: NaiveDate::from_ymd_opt(1980, 2, 29).unwrap()
+            }
+        );
+        let fields = |r: Result<PatientSearch, ValidationErrors>| -> Vec<String> {
+            r.unwrap_err().0.into_iter().map(|e| e.field).collect()
+        };
+        assert_eq!(fields(PatientSearch::parse(None, None, None)), ["mrn"]);
+        assert_eq!(
+            fields(PatientSearch::parse(Some("M"), Some("x"), None)),
+            ["mrn"]
+        );
+        assert_eq!(
+            fields(PatientSearch::parse(None, Some("x"), None)),
+            ["birth_date"]
+        );
+        assert_eq!(
+            fields(PatientSearch::parse(None, None, Some("1980-01-01"))),
+            ["last_name"]
+        );
+        assert_eq!(
+            fields(PatientSearch::parse(None, Some("'"), Some("1980-13-01"))),
+            ["last_name", "birth_date"]
+        );
+    }
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let c = encode_cursor(&["nunez", "p-1"]);
+        assert_eq!(decode_cursor(&c, 2).unwrap(), ["nunez", "p-1"]);
+        assert!(decode_cursor(&c, 1).is_err());
+        for bad in ["", "zz", "abc", &encode_cursor(&["", "p"])] {
+            assert!(decode_cursor(bad, 2).is_err(), "{bad}");
+        }
+    }
+}
