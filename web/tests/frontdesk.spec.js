@@ -154,7 +154,7 @@ test('front desk: a patient’s appointments with their HIE status, and Resend f
   await page.getByRole('button', { name: 'Resend appointment a-open' }).click();
   await expect(rows.first().getByRole('alert')).toContainText('not been transitioned');
   await page.getByRole('button', { name: 'Resend appointment a-sent' }).click();
-  await expect(page.getByRole('status')).toHaveText('Queued to be sent again');
+  await expect(page.locator('#status')).toHaveText('Queued to be sent again');
   await checkA11y(page);
   await snap(page, 'front-desk-appointments', { docs: true });
 });
