@@ -2,6 +2,7 @@
 //! tools around it.
 
 mod collect;
+mod cors;
 mod flows;
 mod hl7_cmd;
 mod hl7_listen;
@@ -12,6 +13,7 @@ mod mllp_bridge;
 mod secret;
 mod serve;
 mod token;
+mod web;
 
 use clap::{Parser, Subcommand};
 

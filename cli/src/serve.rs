@@ -1,7 +1,8 @@
 //! `connector serve`: every API on the embedded store over HTTP (the consent API behind its
 //! authentication; the hl7-inbound and CRM webhook routes beside it, authenticated per channel),
 //! an optional MLLP listener, the batch collector on an interval, and the HIE sender and EHR
-//! delivery workers on the embedded queues.
+//! delivery workers on the embedded queues; the web console and patient portal (`crate::web`)
+//! on every path no API route takes.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -43,6 +44,14 @@ pub struct ServeArgs {
     /// connection; its network is the trust, so restrict who can reach the port).
     #[arg(long, env = "CONNECTOR_MLLP_CHANNEL", requires = "mllp")]
     mllp_channel: Option<String>,
+    /// Let pages of this origin (e.g. https://portal.example.org) load the embeddable
+    /// <hie-consent> component and call the API from the browser (CORS). Repeat for several.
+    #[arg(
+        long = "allow-origin",
+        env = "CONNECTOR_ALLOW_ORIGINS",
+        value_delimiter = ','
+    )]
+    allow_origins: Vec<String>,
     #[command(flatten)]
     http_settings: HttpSettings,
     #[command(flatten)]
@@ -76,6 +85,7 @@ fn authenticator(args: &ServeArgs) -> anyhow::Result<Arc<dyn Authenticate>> {
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     telemetry::init(std::io::stdout);
     let auth = authenticator(&args)?;
+    let origins = crate::cors::AllowedOrigins::parse(&args.allow_origins)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -118,7 +128,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             }
             _ => None,
         };
-        let router = host::router(&ctx, auth);
+        // The web console and portal answer whatever no API route does.
+        let mut router = host::router(&ctx, auth).fallback(crate::web::serve);
+        if !origins.is_empty() {
+            router = router.layer(axum::middleware::from_fn_with_state(
+                origins.clone(),
+                crate::cors::layer,
+            ));
+        }
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
