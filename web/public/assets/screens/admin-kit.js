@@ -1,5 +1,7 @@
 // Helpers the admin and integration screens share: wall-clock times in the clinic's time zone,
-// the vendored browser libraries (loaded on first use), and file downloads.
+// the vendored browser libraries (loaded on first use), file downloads, problems found before
+// sending.
+import { ApiError } from '../api.js';
 
 /** Every IANA time zone the browser knows, UTC first. */
 export function timeZones() {
@@ -107,3 +109,8 @@ export const LABELS = {
     do_nothing: 'Do nothing',
   },
 };
+
+/** Problems found before sending, as the API's 422 would carry them (for showFieldErrors). */
+export function validationError(errors) {
+  return new ApiError(422, { type: '/problems/validation', title: 'Validation failed', status: 422, detail: 'Some fields are not valid.', errors });
+}

@@ -1,6 +1,6 @@
 // Audit log report (admin): the seed's Utilities > View Audit Logs > Display Results. Filters,
 // a paginated table, a row's detail, and a CSV export of every page of the current filter.
-import { el, field, showFieldErrors, dataTable, pager, formatDateTime } from '../ui.js';
+import { el, field, showFieldErrors, clearFieldErrors, dataTable, pager, formatDateTime } from '../ui.js';
 import { LABELS, downloadText, loadVendor } from './admin-kit.js';
 
 export const screen = { path: '#/audit', title: 'Audit log', nav: 'Admin', roles: ['admin'] };
@@ -32,18 +32,18 @@ export async function render(root, ctx) {
   const form = el(
     'form',
     { novalidate: '', class: 'form filters', 'aria-label': 'Audit log filters' },
-    el('div', { class: 'form-errors', role: 'alert', tabindex: '-1' }),
-    field({ label: 'Log type', name: 'log_type', value: 'hie_sent_appointments', options: options(LABELS.log_type) }),
+    el('p', { class: 'form-error', role: 'alert', hidden: true }),
+    field({ label: 'Log type', name: 'log_type', type: 'select', value: 'hie_sent_appointments', options: options(LABELS.log_type) }),
     field({ label: 'From', name: 'from', type: 'date', hint: `Dates are in the clinic's time zone (${tz}).` }),
     field({ label: 'To (inclusive)', name: 'to', type: 'date' }),
     field({ label: 'Patient id', name: 'patient_id' }),
     field({ label: 'Appointment id', name: 'appointment_id' }),
-    field({ label: 'Outcome', name: 'outcome', options: options(LABELS.outcome) }),
+    field({ label: 'Outcome', name: 'outcome', type: 'select', options: options(LABELS.outcome) }),
     el(
       'div',
       { class: 'actions' },
       el('button', { type: 'submit', class: 'primary' }, 'Display Results'),
-      el('button', { type: 'button', 'data-action': 'export' }, 'Export CSV'),
+      el('button', { type: 'button', class: 'secondary', 'data-action': 'export' }, 'Export CSV'),
     ),
   );
   const results = el('section', { 'aria-labelledby': 'audit-results-heading' }, el('h2', { id: 'audit-results-heading' }, 'Results'));
@@ -65,7 +65,7 @@ export async function render(root, ctx) {
       el('h2', { id: 'audit-detail-heading', tabindex: '-1' }, `Entry ${entry.entry_id}`),
       el(
         'dl',
-        {},
+        { class: 'facts' },
         ...[
           ['When', formatDateTime(entry.occurred_at, tz)],
           ['Log type', LABELS.log_type[entry.log_type] ?? entry.log_type],
@@ -105,7 +105,7 @@ export async function render(root, ctx) {
   const load = async (cursor) => {
     try {
       const page = await ctx.api.get('/audit-entries', { ...currentQuery(), limit: PAGE, cursor });
-      showFieldErrors(form, null);
+      clearFieldErrors(form);
       shown = cursor ? shown.concat(page.items) : page.items;
       drawTable();
       more.replaceChildren(page.next_cursor ? pager({ next: page.next_cursor, onNext: () => load(page.next_cursor) }) : '');

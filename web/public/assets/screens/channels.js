@@ -2,6 +2,7 @@
 // and shown only as set or not set; the CRM webhook token is hashed in the browser and only its
 // SHA-256 is sent.
 import { el, field, showFieldErrors, dataTable } from '../ui.js';
+import { validationError } from './admin-kit.js';
 
 export const screen = { path: '#/channels', title: 'Channels', nav: 'Integration', roles: ['admin'] };
 
@@ -67,7 +68,7 @@ function channelForm(ctx, channel, onSaved) {
     'form',
     { novalidate: '', class: 'form' },
     el('h2', { id: 'channel-form-heading' }, channel ? `Edit channel ${channel.channel_id}` : 'New channel'),
-    el('div', { class: 'form-errors', role: 'alert', tabindex: '-1' }),
+    el('p', { class: 'form-error', role: 'alert', hidden: true }),
     channel ? '' : field({ label: 'Channel id', name: 'channel_id', hint: 'Optional: the id the EHR\u2019s URL and --mllp-channel use (letters, digits, - _ . : @). Left blank, one is generated.' }),
     field({ label: 'Name', name: 'name', value: channel?.name ?? '' }),
     field({ label: 'Description', name: 'description', type: 'textarea', value: channel?.description ?? '' }),
@@ -87,6 +88,7 @@ function channelForm(ctx, channel, onSaved) {
       field({
         label: 'Delivery',
         name: 'outbound.type',
+        type: 'select',
         value: out?.type ?? '',
         options: [
           { value: '', label: 'None' },
@@ -141,7 +143,7 @@ function channelForm(ctx, channel, onSaved) {
     try {
       if (secretValue) {
         if (!ref.startsWith('local:')) {
-          showFieldErrors(form, localProblem('secret_value', 'can only be stored behind a local: reference'));
+          showFieldErrors(form, validationError([{ field: 'secret_value', message: 'can only be stored behind a local: reference' }]));
           return;
         }
         await ctx.api.put(`/secrets/${encodeURIComponent(ref.slice('local:'.length))}`, { value: secretValue });
@@ -170,10 +172,4 @@ function slug(text) {
 async function sha256Hex(text) {
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
-}
-
-function localProblem(fieldName, message) {
-  const errors = [{ field: fieldName, message }];
-  const problem = { type: '/problems/validation', title: 'Validation failed', status: 422, detail: 'Some fields are not valid.', errors };
-  return { status: 422, problem, message: problem.detail, fieldErrors: () => new Map(errors.map((e) => [e.field, e.message])) };
 }

@@ -102,7 +102,7 @@ export async function render(root, ctx) {
         run
           ? el(
               'dl',
-              {},
+              { class: 'facts' },
               el('dt', {}, 'Finished'),
               el('dd', {}, formatDateTime(run.finished_at, tz)),
               el('dt', {}, 'Queued'),

@@ -9,7 +9,7 @@ const STATES = ['queued', 'delivering', 'retrying', 'delivered', 'parked', 'held
 export async function render(root, ctx) {
   const settings = await ctx.api.get('/settings/hie');
   const tz = settings.time_zone;
-  const stateField = field({ label: 'State', name: 'state', options: [{ value: '', label: 'Any' }, ...STATES.map((s) => ({ value: s, label: s }))] });
+  const stateField = field({ label: 'State', name: 'state', type: 'select', options: [{ value: '', label: 'Any' }, ...STATES.map((s) => ({ value: s, label: s }))] });
   const table = el('div', {});
   const detail = el('section', { class: 'detail', 'aria-labelledby': 'delivery-detail-heading', hidden: '' });
   const select = stateField.querySelector('select');
@@ -43,7 +43,7 @@ export async function render(root, ctx) {
       el('h2', { id: 'delivery-detail-heading', tabindex: '-1' }, `Delivery ${d.delivery_id}`),
       el(
         'dl',
-        {},
+        { class: 'facts' },
         ...[
           ['State', d.state],
           ['Event', d.event],

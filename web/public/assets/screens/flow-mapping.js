@@ -43,7 +43,7 @@ export async function mappingStep(ctx, holder, { template, mappings, entity, dir
     el('datalist', { id: 'crm-fields' }, ...CRM_FIELDS.map((n) => el('option', { value: n }))),
     el(
       'table',
-      { class: 'mapping-table' },
+      { class: 'data mapping-table' },
       el('caption', {}, `${fields.length} fields in the template`),
       el(
         'thead',
@@ -61,7 +61,8 @@ export async function mappingStep(ctx, holder, { template, mappings, entity, dir
           'div',
           { class: 'field' },
           el('label', { for: 'test_payload' }, 'Test webhook payload (JSON)'),
-          el('textarea', { id: 'test_payload', name: 'test_payload', rows: '6' }, '{"ProspectID": "lead-test-1"}'),
+          el('textarea', { id: 'test_payload', name: 'test_payload', rows: '6', 'aria-describedby': 'test_payload-error' }, '{"ProspectID": "lead-test-1"}'),
+          el('p', { class: 'field-error', id: 'test_payload-error', 'data-error-for': 'test_payload', hidden: true }),
         )
       : '',
   );
@@ -88,7 +89,7 @@ function row(f, mapping, entity) {
   const crm = el('input', { type: 'text', list: 'crm-fields', 'data-role': 'crm_field', value: mapping?.crm_field ?? '', 'aria-label': `CRM field for ${f.path}` });
   const transforms = el('div', { class: 'transforms' });
   for (const t of mapping?.transforms ?? []) transforms.append(transformRow(f.path, t));
-  const add = el('button', { type: 'button', class: 'small' }, 'Add transform');
+  const add = el('button', { type: 'button', class: 'small secondary' }, 'Add transform');
   add.addEventListener('click', () => {
     const r = transformRow(f.path, { type: 'trim' });
     transforms.append(r);
@@ -99,7 +100,7 @@ function row(f, mapping, entity) {
   const cells = [
     el('th', { scope: 'row' }, el('span', { class: 'hl7-field-wrap' }, path, tip)),
     el('td', {}, f.name ?? '', f.field && f.field !== f.name ? el('span', { class: 'muted' }, ` (${f.field}${f.data_type ? `, ${f.data_type}` : ''})`) : f.data_type ? el('span', { class: 'muted' }, ` (${f.data_type})`) : ''),
-    el('td', {}, el('div', { class: 'field' }, crm, el('span', { class: 'field-error', 'data-error-for': '' }))),
+    el('td', {}, el('div', { class: 'field' }, crm, el('p', { class: 'field-error', id: `${tipId}-error`, 'data-error-for': '', hidden: true }))),
   ];
   if (entity === 'activity') {
     const target = el('select', { 'data-role': 'target', 'aria-label': `${f.path} goes to` }, el('option', { value: 'lead' }, 'Lead'), el('option', { value: 'activity' }, 'Activity'));
@@ -115,7 +116,7 @@ function transformRow(path, t) {
   const type = el('select', { 'data-role': 'transform-type', 'aria-label': `Transform for ${path}` }, ...TRANSFORMS.map(([v, label]) => el('option', { value: v }, label)));
   type.value = t.type;
   const param = el('input', { type: 'text', 'data-role': 'transform-param', 'aria-label': `Transform parameter for ${path}`, value: paramOf(t) });
-  const remove = el('button', { type: 'button', class: 'small', 'aria-label': `Remove transform from ${path}` }, 'Remove');
+  const remove = el('button', { type: 'button', class: 'small secondary', 'aria-label': `Remove transform from ${path}` }, 'Remove');
   const wrap = el('div', { class: 'transform' }, type, param, remove);
   const hint = () => {
     const help = TRANSFORMS.find(([v]) => v === type.value)?.[2] ?? '';
@@ -185,7 +186,7 @@ export function readMappings(holder, fallback = []) {
     const i = out.length;
     const prefix = name ? `mappings[${i}]` : `unmapped[${n}]`;
     crm.name = `${prefix}.crm_field`;
-    crm.nextElementSibling?.setAttribute('data-error-for', crm.name);
+    crm.nextElementSibling.setAttribute('data-error-for', crm.name);
     r.querySelector('[data-role="required"]').name = `${prefix}.required`;
     const target = r.querySelector('[data-role="target"]');
     if (target) target.name = `${prefix}.target`;

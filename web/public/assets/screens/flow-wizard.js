@@ -2,8 +2,8 @@
 // settings > HL7 event and template > mapping. The mapping step lists every field of the template
 // (POST /flows/template-fields) with its data-dictionary name and its value (on hover and on
 // keyboard focus); Test shows what the flow would do (POST /flows/test); Save & Close stores it.
-import { el, field, showFieldErrors } from '../ui.js';
-import { LABELS, timeZones } from './admin-kit.js';
+import { el, field, showFieldErrors, clearFieldErrors } from '../ui.js';
+import { LABELS, timeZones, validationError } from './admin-kit.js';
 import { mappingStep, readMappings } from './flow-mapping.js';
 
 export const screen = { path: '#/flows/:id', title: 'Flow', nav: null, roles: ['admin'] };
@@ -69,7 +69,7 @@ export async function render(root, ctx) {
   const leadSources = [...new Set([...(f.lead_source ? [f.lead_source] : []), ...LEAD_SOURCES])];
   const steps = el('ol', { class: 'wizard-steps' });
   const form = el('form', { novalidate: '', class: 'form wizard' });
-  const mrnNote = el('p', { class: 'note', id: 'mrn-rule' });
+  const mrnNote = el('span', { id: 'mrn-rule' });
 
   const panels = [
     el(
@@ -78,10 +78,10 @@ export async function render(root, ctx) {
       el('legend', {}, STEPS[0]),
       field({ label: 'Flow name', name: 'name', value: f.name ?? '' }),
       field({ label: 'Flow description', name: 'description', type: 'textarea', value: f.description ?? '' }),
-      field({ label: 'Channel', name: 'channel_id', value: f.channel_id ?? channels.items[0]?.channel_id ?? '', options: channels.items.map((c) => ({ value: c.channel_id, label: `${c.name} (${c.channel_id})` })), hint: channels.items.length ? '' : 'No channel yet: create one under Channels first.' }),
-      field({ label: 'Flow type', name: 'direction', value: f.direction ?? 'ehr_to_crm', options: opt([['ehr_to_crm', 'EHR to CRM'], ['crm_to_ehr', 'CRM to EHR']]) }),
-      field({ label: 'Entity', name: 'entity', value: f.entity ?? 'lead', options: opt([['lead', 'Lead'], ['activity', 'Activity']]) }),
-      el('div', { 'data-when': 'crm_to_ehr' }, field({ label: 'CRM webhook event', name: 'webhook_event', value: f.webhook_event ?? 'lead_update', options: opt([['lead_create', 'Lead create'], ['lead_update', 'Lead update'], ['activity_create', 'Lead activity create'], ['activity_update', 'Lead activity update']]) })),
+      field({ label: 'Channel', name: 'channel_id', type: 'select', value: f.channel_id ?? channels.items[0]?.channel_id ?? '', options: channels.items.map((c) => ({ value: c.channel_id, label: `${c.name} (${c.channel_id})` })), hint: channels.items.length ? '' : 'No channel yet: create one under Channels first.' }),
+      field({ label: 'Flow type', name: 'direction', type: 'select', value: f.direction ?? 'ehr_to_crm', options: opt([['ehr_to_crm', 'EHR to CRM'], ['crm_to_ehr', 'CRM to EHR']]) }),
+      field({ label: 'Entity', name: 'entity', type: 'select', value: f.entity ?? 'lead', options: opt([['lead', 'Lead'], ['activity', 'Activity']]) }),
+      el('div', { 'data-when': 'crm_to_ehr' }, field({ label: 'CRM webhook event', name: 'webhook_event', type: 'select', value: f.webhook_event ?? 'lead_update', options: opt([['lead_create', 'Lead create'], ['lead_update', 'Lead update'], ['activity_create', 'Lead activity create'], ['activity_update', 'Lead activity update']]) })),
       field({ label: 'Enabled', name: 'enabled', type: 'checkbox', value: f.enabled ?? true }),
     ),
     el(
@@ -91,11 +91,11 @@ export async function render(root, ctx) {
       el(
         'div',
         { 'data-when': 'ehr_to_crm' },
-        field({ label: 'Sync behaviour – Lead', name: 'lead_sync', value: f.lead_sync ?? 'capture', options: syncOptions, hint: el('span', { 'data-help': 'lead_sync' }) }),
+        field({ label: 'Sync behaviour – Lead', name: 'lead_sync', type: 'select', value: f.lead_sync ?? 'capture', options: syncOptions, hint: el('span', { 'data-help': 'lead_sync' }) }),
         el(
           'div',
           { 'data-when': 'activity' },
-          field({ label: 'Sync behaviour – Activity', name: 'activity_sync', value: f.activity_sync ?? 'capture', options: syncOptions, hint: el('span', { 'data-help': 'activity_sync' }) }),
+          field({ label: 'Sync behaviour – Activity', name: 'activity_sync', type: 'select', value: f.activity_sync ?? 'capture', options: syncOptions, hint: el('span', { 'data-help': 'activity_sync' }) }),
           field({ label: 'Activity type (CRM ActivityEvent code)', name: 'activity_type', type: 'number', value: f.activity_type != null ? String(f.activity_type) : '' }),
           field({ label: 'Activity match: CRM field', name: 'activity_match.crm_field', value: f.activity_match?.crm_field ?? '', hint: 'The activity field that finds an existing activity, e.g. mx_Custom_1.' }),
           field({ label: 'Activity match: HL7 path', name: 'activity_match.hl7_path', value: f.activity_match?.hl7_path ?? '', hint: 'e.g. SCH-1.1 (the appointment id).' }),
@@ -105,21 +105,21 @@ export async function render(root, ctx) {
       field({ label: 'Primary search key: HL7 path', name: 'primary_search.hl7_path', value: f.primary_search?.hl7_path ?? 'PID-3.1' }),
       field({ label: 'Secondary search key: CRM field', name: 'secondary_search.crm_field', value: f.secondary_search?.crm_field ?? '', hint: 'Optional: tried when the primary key finds no lead.' }),
       field({ label: 'Secondary search key: HL7 path', name: 'secondary_search.hl7_path', value: f.secondary_search?.hl7_path ?? '' }),
-      field({ label: 'MRN field', name: 'mrn_crm_field', value: f.mrn_crm_field ?? 'mx_MRN', options: [], hint: mrnNote }),
+      field({ label: 'MRN field', name: 'mrn_crm_field', type: 'select', value: f.mrn_crm_field ?? 'mx_MRN', options: [], hint: mrnNote }),
     ),
     el(
       'fieldset',
       {},
       el('legend', {}, STEPS[2]),
-      el('div', { 'data-when': 'ehr_to_crm' }, field({ label: 'Lead source', name: 'lead_source', value: f.lead_source ?? 'EHR Connector', options: [{ value: '', label: 'None' }, ...leadSources.map((s) => ({ value: s, label: s }))], hint: 'Shown on the lead as its Lead Source.' })),
-      field({ label: 'Default country code', name: 'default_country_code', value: f.default_country_code ?? '+1', options: opt(COUNTRY_CODES), hint: 'Added to phone numbers that arrive without one (phone_e164 mappings need it).' }),
-      field({ label: 'Time zone', name: 'time_zone', value: f.time_zone ?? 'UTC', options: zones.map((z) => ({ value: z, label: z })), hint: 'The time zone HL7 times without an offset are read in.' }),
+      el('div', { 'data-when': 'ehr_to_crm' }, field({ label: 'Lead source', name: 'lead_source', type: 'select', value: f.lead_source ?? 'EHR Connector', options: [{ value: '', label: 'None' }, ...leadSources.map((s) => ({ value: s, label: s }))], hint: 'Shown on the lead as its Lead Source.' })),
+      field({ label: 'Default country code', name: 'default_country_code', type: 'select', value: f.default_country_code ?? '+1', options: opt(COUNTRY_CODES), hint: 'Added to phone numbers that arrive without one (phone_e164 mappings need it).' }),
+      field({ label: 'Time zone', name: 'time_zone', type: 'select', value: f.time_zone ?? 'UTC', options: zones.map((z) => ({ value: z, label: z })), hint: 'The time zone HL7 times without an offset are read in.' }),
     ),
     el(
       'fieldset',
       {},
       el('legend', {}, STEPS[3]),
-      field({ label: 'HL7 event type', name: 'event_type', value: f.event_type ?? 'ADT^A04', options: opt(EVENTS) }),
+      field({ label: 'HL7 event type', name: 'event_type', type: 'select', value: f.event_type ?? 'ADT^A04', options: opt(EVENTS) }),
       field({ label: 'HL7 message template', name: 'template', type: 'textarea', value: f.template ?? '', hint: 'A sample message of this event type from your EHR (ER7, one segment per line). Its fields are listed on the next step.' }),
     ),
     el('fieldset', {}, el('legend', {}, STEPS[4]), el('div', { 'data-mapping': '' })),
@@ -127,11 +127,11 @@ export async function render(root, ctx) {
   panels.forEach((p, i) => p.setAttribute('data-step', String(i)));
 
   const preview = el('section', { class: 'flow-preview', 'aria-labelledby': 'flow-preview-heading', hidden: '' });
-  const back = el('button', { type: 'button' }, 'Back');
+  const back = el('button', { type: 'button', class: 'secondary' }, 'Back');
   const next = el('button', { type: 'button', class: 'primary' }, 'Save & Next');
-  const test = el('button', { type: 'button' }, 'Test');
+  const test = el('button', { type: 'button', class: 'secondary' }, 'Test');
   const save = el('button', { type: 'submit', class: 'primary' }, 'Save & Close');
-  form.append(el('div', { class: 'form-errors', role: 'alert', tabindex: '-1' }), ...panels, el('div', { class: 'actions' }, back, next, test, save));
+  form.append(el('p', { class: 'form-error', role: 'alert', hidden: true }), ...panels, el('div', { class: 'actions' }, back, next, test, save));
 
   const value = (name) => form.elements[name]?.value.trim() ?? '';
   const direction = () => value('direction');
@@ -223,13 +223,13 @@ export async function render(root, ctx) {
       try {
         body.payload = JSON.parse(form.elements.test_payload?.value || '{}');
       } catch {
-        showFieldErrors(form, { problem: { detail: 'The test payload is not JSON.', errors: [{ field: 'payload', message: 'must be a JSON object' }] }, fieldErrors: () => new Map([['payload', 'must be a JSON object']]) });
+        showFieldErrors(form, validationError([{ field: 'test_payload', message: 'must be a JSON object' }]));
         return;
       }
     }
     try {
       const result = await ctx.api.post('/flows/test', body);
-      showFieldErrors(form, null);
+      clearFieldErrors(form);
       showPreview(preview, result);
       preview.querySelector('h2').focus();
     } catch (error) {

@@ -1,7 +1,7 @@
 // Message log (integration): inbound HL7 by channel with its ACK code and each flow's outcome
 // (the hl7_inbound audit log), filterable, with each message's detail. No HL7 content is shown:
 // the audit log carries ids, events and outcomes only.
-import { el, field, showFieldErrors, dataTable, pager, formatDateTime } from '../ui.js';
+import { el, field, showFieldErrors, clearFieldErrors, dataTable, pager, formatDateTime } from '../ui.js';
 import { LABELS } from './admin-kit.js';
 
 export const screen = { path: '#/messages', title: 'Message log', nav: 'Integration', roles: ['admin'] };
@@ -12,11 +12,11 @@ export async function render(root, ctx) {
   const form = el(
     'form',
     { novalidate: '', class: 'form filters', 'aria-label': 'Message filters' },
-    el('div', { class: 'form-errors', role: 'alert', tabindex: '-1' }),
-    field({ label: 'Channel', name: 'channel_id', options: [{ value: '', label: 'All channels' }, ...channels.map((c) => ({ value: c.channel_id, label: `${c.name} (${c.channel_id})` }))] }),
+    el('p', { class: 'form-error', role: 'alert', hidden: true }),
+    field({ label: 'Channel', name: 'channel_id', type: 'select', options: [{ value: '', label: 'All channels' }, ...channels.map((c) => ({ value: c.channel_id, label: `${c.name} (${c.channel_id})` }))] }),
     field({ label: 'From', name: 'from', type: 'date' }),
     field({ label: 'To (inclusive)', name: 'to', type: 'date' }),
-    field({ label: 'Outcome', name: 'outcome', options: [{ value: '', label: 'Any' }, ...Object.entries(LABELS.outcome).map(([value, label]) => ({ value, label }))] }),
+    field({ label: 'Outcome', name: 'outcome', type: 'select', options: [{ value: '', label: 'Any' }, ...Object.entries(LABELS.outcome).map(([value, label]) => ({ value, label }))] }),
     el('div', { class: 'actions' }, el('button', { type: 'submit', class: 'primary' }, 'Show messages')),
   );
   const table = el('div', {});
@@ -31,7 +31,7 @@ export async function render(root, ctx) {
       el('h2', { id: 'message-detail-heading', tabindex: '-1' }, `Message ${d.control_id ?? e.entry_id}`),
       el(
         'dl',
-        {},
+        { class: 'facts' },
         ...[
           ['Received', formatDateTime(e.occurred_at, tz)],
           ['Channel', d.channel_id ?? '—'],
@@ -66,7 +66,7 @@ export async function render(root, ctx) {
     const q = Object.fromEntries(['channel_id', 'from', 'to', 'outcome'].map((n) => [n, form.elements[n].value]));
     try {
       const page = await ctx.api.get('/audit-entries', { log_type: 'hl7_inbound', ...q, limit: 50, cursor });
-      showFieldErrors(form, null);
+      clearFieldErrors(form);
       shown = cursor ? shown.concat(page.items) : page.items;
       table.replaceChildren(
         dataTable({

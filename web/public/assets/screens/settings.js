@@ -1,7 +1,7 @@
 // HIE settings (admin): every field of PUT /settings/hie, each 422 problem beside its field,
 // Next Batch Start Time in the clinic's time zone, and a live preview of the portal text.
-import { el, field, showFieldErrors } from '../ui.js';
-import { timeZones, utcToZonedInput, zonedInputToUtc } from './admin-kit.js';
+import { el, field, showFieldErrors, clearFieldErrors } from '../ui.js';
+import { timeZones, utcToZonedInput, validationError, zonedInputToUtc } from './admin-kit.js';
 
 export const screen = { path: '#/settings', title: 'HIE settings', nav: 'Admin', roles: ['admin'] };
 
@@ -24,7 +24,7 @@ export async function render(root, ctx) {
   };
 
   form.append(
-    el('div', { class: 'form-errors', role: 'alert', tabindex: '-1' }),
+    el('p', { class: 'form-error', role: 'alert', hidden: true }),
     el(
       'fieldset',
       {},
@@ -39,7 +39,7 @@ export async function render(root, ctx) {
       'fieldset',
       {},
       el('legend', {}, 'Batch'),
-      field({ label: 'Time zone', name: 'time_zone', value: settings.time_zone, options: zones.map((z) => ({ value: z, label: z })), hint: "The clinic's time zone: calendar dates and the batch start time are in it." }),
+      field({ label: 'Time zone', name: 'time_zone', type: 'select', value: settings.time_zone, options: zones.map((z) => ({ value: z, label: z })), hint: "The clinic's time zone: calendar dates and the batch start time are in it." }),
       field({ label: 'Next Batch Start Time', name: 'next_batch_start_time', type: 'datetime-local', value: utcToZonedInput(settings.next_batch_start_time, settings.time_zone), hint: zoneHint }),
       field({ label: 'Safety lag (seconds)', name: 'safety_lag_seconds', type: 'number', value: String(settings.safety_lag_seconds), hint: 'Appointments transitioned this recently wait for a later run (0 to 3600).' }),
     ),
@@ -84,12 +84,12 @@ export async function render(root, ctx) {
       else local.push({ field: name, message: rule });
     }
     if (local.length) {
-      showFieldErrors(form, localProblem(local));
+      showFieldErrors(form, validationError(local));
       return;
     }
     try {
       const saved = await ctx.api.put('/settings/hie', body);
-      showFieldErrors(form, null);
+      clearFieldErrors(form);
       f.next_batch_start_time.value = utcToZonedInput(saved.next_batch_start_time, saved.time_zone);
       ctx.announce('HIE settings saved.');
     } catch (error) {
@@ -98,10 +98,4 @@ export async function render(root, ctx) {
   });
 
   root.append(el('h1', { id: 'settings-heading' }, 'HIE settings'), form);
-}
-
-/** Problems found before sending, in the shape of the API's 422 (for showFieldErrors). */
-function localProblem(errors) {
-  const problem = { type: '/problems/validation', title: 'Validation failed', status: 422, detail: 'Some fields are not valid.', errors };
-  return { status: 422, problem, message: problem.detail, fieldErrors: () => new Map(errors.map((e) => [e.field, e.message])) };
 }
