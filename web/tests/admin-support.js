@@ -1,35 +1,15 @@
-// What the admin and integration specs need besides the browser: the API as an administrator
-// (to arrange data the test is not about), a signed HL7 POST, a stand-in EHR MLLP listener, and
-// the embedded CRM's leads read from the connector's SQLite file.
+// What the admin and integration specs need besides support.js: a signed HL7 POST, a stand-in
+// EHR MLLP listener, the embedded CRM's leads read from the connector's SQLite file, polling.
 import { createHmac } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import net from 'node:net';
-
-const ADMIN = { 'x-connector-user': 'robin', 'x-connector-role': 'admin' };
-
-/** Calls the API as a local administrator; resolves to { status, body }. */
-export async function adminCall(baseURL, method, path, body) {
-  const res = await fetch(new URL(path, baseURL), {
-    method,
-    headers: { ...ADMIN, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text && res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text };
-}
-
-/** Like adminCall, failing unless the answer is 2xx. */
-export async function admin(baseURL, method, path, body) {
-  const r = await adminCall(baseURL, method, path, body);
-  if (r.status < 200 || r.status > 299) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body;
-}
+import { join } from 'node:path';
 
 /** POSTs an ER7 message to /hl7/{channel} signed with the channel's HMAC secret; the ACK text. */
-export async function postHl7(baseURL, channelId, secret, message) {
+export async function postHl7(server, channelId, secret, message) {
   const ts = String(Math.floor(Date.now() / 1000));
   const sig = createHmac('sha256', secret).update(`${ts}.${message}`).digest('hex');
-  const res = await fetch(new URL(`/hl7/${channelId}`, baseURL), {
+  const res = await fetch(`${server.url}/hl7/${channelId}`, {
     method: 'POST',
     headers: { 'content-type': 'x-application/hl7-v2+er7', 'x-connector-timestamp': ts, 'x-connector-signature': `sha256=${sig}` },
     body: message,
@@ -74,8 +54,9 @@ export async function mllpEhr(port) {
   return { received, close: () => new Promise((resolve) => server.close(resolve)) };
 }
 
-/** The embedded CRM's leads (fields as stored) in the connector's SQLite file. */
-export function crmLeads(dbPath) {
+/** The embedded CRM's leads (fields as stored) in the SQLite file of `server` (support.js). */
+export function crmLeads(server) {
+  const dbPath = join(server.dir, 'c.db');
   const script = 'import json,sqlite3,sys\nc=sqlite3.connect(sys.argv[1])\nprint(json.dumps([{"lead_id":r[0],"fields":json.loads(r[1])} for r in c.execute("SELECT lead_id, fields FROM crm_leads ORDER BY seq")]))';
   return JSON.parse(execFileSync('python3', ['-c', script, dbPath], { encoding: 'utf8' }));
 }
@@ -89,4 +70,13 @@ export async function eventually(check, ms = 15000, what = 'the condition') {
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/**
+ * Arranges a channel `id` through the API with its HMAC key stored as the local secret
+ * `<id>-hmac` (= `secret`); `extra` adds outbound / crm_webhook.
+ */
+export async function arrangeChannel(server, id, secret, extra = {}) {
+  await server.api('PUT', `/secrets/${id}-hmac`, { value: secret });
+  return server.api('PUT', `/channels/${id}`, { name: `Test channel ${id}`, inbound: { secret: `local:${id}-hmac` }, ...extra });
 }

@@ -126,7 +126,7 @@ export async function render(root, ctx) {
         entries.push(...page.items);
         cursor = page.next_cursor ?? undefined;
       } while (cursor);
-      const Papa = await loadVendor('papaparse.min.js', 'Papa');
+      const Papa = await loadVendor('papaparse/papaparse.min.js', 'Papa');
       const csv = Papa.unparse({ fields: CSV_COLUMNS.map(([h]) => h), data: entries.map((e) => CSV_COLUMNS.map(([, f]) => f(e))) }, { newline: '\r\n' });
       downloadText(`audit-log-${new Date().toISOString().slice(0, 10)}.csv`, csv);
       ctx.announce(`Exported ${entries.length} audit entries as CSV.`);

@@ -13,7 +13,7 @@ export async function render(root, ctx) {
   const [data, settings] = await Promise.all([ctx.api.get('/dashboard'), ctx.api.get('/settings/hie')]);
   const tz = settings.time_zone;
   const charts = [];
-  const Chart = await loadVendor('chart.umd.js', 'Chart').catch(() => null);
+  const Chart = await loadVendor('chart.js/chart.umd.min.js', 'Chart').catch(() => null);
 
   const hourLabel = (hour) => formatDateTime(hour, tz).replace(/:00(:00)?\b/, ':00');
   const sentTotal = sum(data.hie_sent_per_day, 'sent');
