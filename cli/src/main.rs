@@ -12,6 +12,7 @@ mod mllp_bridge;
 mod secret;
 mod serve;
 mod token;
+mod web;
 
 use clap::{Parser, Subcommand};
 

@@ -1,7 +1,8 @@
 //! `connector serve`: every API on the embedded store over HTTP (the consent API behind its
 //! authentication; the hl7-inbound and CRM webhook routes beside it, authenticated per channel),
 //! an optional MLLP listener, the batch collector on an interval, and the HIE sender and EHR
-//! delivery workers on the embedded queues.
+//! delivery workers on the embedded queues; the web console and patient portal (`crate::web`)
+//! on every path no API route takes.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -118,7 +119,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             }
             _ => None,
         };
-        let router = host::router(&ctx, auth);
+        // The web console and portal answer whatever no API route does.
+        let router = host::router(&ctx, auth).fallback(crate::web::serve);
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;

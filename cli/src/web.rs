@@ -1,0 +1,98 @@
+//! The web console (`/`) and patient portal (`/portal/`): the files of `web/public/`, embedded in
+//! the binary by `build.rs`, served after every API route (GET and HEAD only; any other path or
+//! method is the API's 404 problem). Each answer carries a Content-Security-Policy without
+//! 'unsafe-inline' (the app has no inline script or style) and `nosniff`.
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+include!(concat!(env!("OUT_DIR"), "/web_assets.rs"));
+
+/// The policy of every page: only this origin's scripts, styles, images and API.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// The embedded file at `path` (`/` and `.../` mean that folder's index.html).
+pub fn asset(path: &str) -> Option<&'static [u8]> {
+    let path = if path.ends_with('/') {
+        format!("{path}index.html")
+    } else {
+        path.to_owned()
+    };
+    ASSETS
+        .iter()
+        .find(|(name, _)| *name == path)
+        .map(|(_, bytes)| *bytes)
+}
+
+/// The media type of a file by its extension.
+fn content_type(path: &str) -> &'static str {
+    let extension = path.rsplit_once('.').map_or("", |(_, e)| e);
+    match extension {
+        "html" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "json" => "application/json",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "ico" => "image/x-icon",
+        "txt" | "md" => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+/// The router's fallback: an embedded file for GET/HEAD, else the API's 404 problem. A folder
+/// without its slash (`/portal`) is redirected to it.
+pub async fn serve(request: Request) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    if method != Method::GET && method != Method::HEAD {
+        return connector_app::http::problem::not_found()
+            .await
+            .into_response();
+    }
+    let Some(bytes) = asset(&path) else {
+        if asset(&format!("{path}/")).is_some() {
+            let mut response = StatusCode::PERMANENT_REDIRECT.into_response();
+            if let Ok(location) = HeaderValue::from_str(&format!("{path}/")) {
+                response.headers_mut().insert(header::LOCATION, location);
+            }
+            return response;
+        }
+        return connector_app::http::problem::not_found()
+            .await
+            .into_response();
+    };
+    let name = if path.ends_with('/') {
+        "index.html"
+    } else {
+        path.as_str()
+    };
+    let body = if method == Method::HEAD {
+        Body::empty()
+    } else {
+        Body::from(bytes)
+    };
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type(name)),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
