@@ -18,6 +18,8 @@ const TRANSFORMS = [
 const CRM_FIELDS = ['mx_MRN', 'FirstName', 'LastName', 'EmailAddress', 'Mobile', 'Phone', 'mx_Date_of_Birth', 'mx_Gender', 'mx_Street1', 'mx_City', 'mx_State', 'mx_Zip', 'ActivityNote', 'ActivityDateTime', 'mx_Custom_1', 'mx_Custom_2', 'mx_Custom_3', 'mx_Custom_4'];
 
 let tipSeq = 0;
+/** The value tooltip shown now, if any. */
+let openTip = null;
 
 /**
  * Fills `holder` with the mapping table for `template`, pre-filled from `mappings` (a flow's or
@@ -74,7 +76,10 @@ function row(f, mapping, entity) {
   const tipId = `hl7-tip-${++tipSeq}`;
   const tip = el('span', { role: 'tooltip', id: tipId, class: 'tooltip', hidden: '' }, f.value === null ? 'Not in the template' : f.value === '' ? 'Value: "" (the HL7 null)' : `Value: ${f.value}`);
   const path = el('button', { type: 'button', class: 'hl7-field', 'aria-describedby': tipId, 'data-path': f.path }, f.path);
+  // One value shows at a time: hovering or focusing a field hides the one shown before.
   const showTip = () => {
+    if (openTip && openTip !== tip) openTip.hidden = true;
+    openTip = tip;
     tip.hidden = false;
   };
   const hideTip = () => {
