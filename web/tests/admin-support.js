@@ -32,7 +32,10 @@ export async function freePort() {
  */
 export async function mllpEhr(port) {
   const received = [];
+  const sockets = new Set();
   const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
     let buffer = Buffer.alloc(0);
     socket.on('data', (chunk) => {
       buffer = Buffer.concat([buffer, chunk]);
@@ -51,7 +54,13 @@ export async function mllpEhr(port) {
     socket.on('error', () => {});
   });
   await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return { received, close: () => new Promise((resolve) => server.close(resolve)) };
+  // The connector keeps its MLLP connection open: close ends those too.
+  const close = () =>
+    new Promise((resolve) => {
+      server.close(resolve);
+      for (const socket of sockets) socket.destroy();
+    });
+  return { received, close };
 }
 
 /** The embedded CRM's leads (fields as stored) in the SQLite file of `server` (support.js). */

@@ -140,6 +140,7 @@ test('flow wizard: a channel, a flow built step by step, tested, saved, then a m
   await page.goto('/#/messages');
   await page.getByLabel('Channel').selectOption('web-ehr');
   await page.getByRole('button', { name: 'Show messages' }).click();
+  await expect(page.locator('.form-error')).toBeHidden();
   const messageRow = page.locator('table.data tbody tr', { hasText: 'WEB-A04-0001' });
   await expect(messageRow).toContainText('AA');
   await expect(messageRow).toContainText(flow.flow_id);

@@ -111,6 +111,9 @@ export async function render(root, ctx) {
       more.replaceChildren(page.next_cursor ? pager({ next: page.next_cursor, onNext: () => load(page.next_cursor) }) : '');
       ctx.announce(`${shown.length} audit entries shown${page.next_cursor ? '; more follow' : ''}.`);
     } catch (error) {
+      shown = [];
+      table.replaceChildren();
+      more.replaceChildren();
       showFieldErrors(form, error);
     }
   };

@@ -6,6 +6,18 @@ export const screen = { path: '#/deliveries', title: 'Deliveries', nav: 'Integra
 
 const STATES = ['queued', 'delivering', 'retrying', 'delivered', 'parked', 'held'];
 
+/** What each last outcome means, in words. */
+const OUTCOMES = {
+  delivered: 'Delivered: the EHR accepted it (AA)',
+  rejected_AE: 'The EHR answered AE (error)',
+  rejected_AR: 'The EHR rejected it (AR)',
+  no_ack: 'No ACK in time',
+  wrong_ack: 'An ACK for another message',
+  not_sent: 'Not sent: the EHR could not be reached',
+  no_outbound_channel: 'The channel has no outbound connection',
+  held: 'Held behind a parked delivery',
+};
+
 export async function render(root, ctx) {
   const settings = await ctx.api.get('/settings/hie');
   const tz = settings.time_zone;
@@ -50,7 +62,7 @@ export async function render(root, ctx) {
           ['Control id (MSH-10)', d.control_id],
           ['Patient group', d.group],
           ['Attempts', String(d.attempts)],
-          ['Last outcome', d.last_outcome ?? '—'],
+          ['Last outcome', d.last_outcome ? `${OUTCOMES[d.last_outcome] ?? d.last_outcome} (${d.last_outcome})` : '—'],
           ['Next attempt', d.next_attempt_at ? formatDateTime(d.next_attempt_at, tz) : '—'],
           ['Held behind', d.held_behind ?? '—'],
           ['Updated', formatDateTime(d.updated_at, tz)],

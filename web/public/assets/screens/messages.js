@@ -86,6 +86,9 @@ export async function render(root, ctx) {
       more.replaceChildren(page.next_cursor ? pager({ next: page.next_cursor, onNext: () => load(page.next_cursor) }) : '');
       ctx.announce(`${shown.length} messages shown.`);
     } catch (error) {
+      shown = [];
+      table.replaceChildren();
+      more.replaceChildren();
       showFieldErrors(form, error);
     }
   };
