@@ -2,6 +2,7 @@
 //! tools around it.
 
 mod collect;
+mod cors;
 mod flows;
 mod hl7_cmd;
 mod hl7_listen;

@@ -44,6 +44,14 @@ pub struct ServeArgs {
     /// connection; its network is the trust, so restrict who can reach the port).
     #[arg(long, env = "CONNECTOR_MLLP_CHANNEL", requires = "mllp")]
     mllp_channel: Option<String>,
+    /// Let pages of this origin (e.g. https://portal.example.org) load the embeddable
+    /// <hie-consent> component and call the API from the browser (CORS). Repeat for several.
+    #[arg(
+        long = "allow-origin",
+        env = "CONNECTOR_ALLOW_ORIGINS",
+        value_delimiter = ','
+    )]
+    allow_origins: Vec<String>,
     #[command(flatten)]
     http_settings: HttpSettings,
     #[command(flatten)]
@@ -77,6 +85,7 @@ fn authenticator(args: &ServeArgs) -> anyhow::Result<Arc<dyn Authenticate>> {
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     telemetry::init(std::io::stdout);
     let auth = authenticator(&args)?;
+    let origins = crate::cors::AllowedOrigins::parse(&args.allow_origins)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -120,7 +129,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             _ => None,
         };
         // The web console and portal answer whatever no API route does.
-        let router = host::router(&ctx, auth).fallback(crate::web::serve);
+        let mut router = host::router(&ctx, auth).fallback(crate::web::serve);
+        if !origins.is_empty() {
+            router = router.layer(axum::middleware::from_fn_with_state(
+                origins.clone(),
+                crate::cors::layer,
+            ));
+        }
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;

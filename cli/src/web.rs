@@ -2,6 +2,13 @@
 //! the binary by `build.rs`, served after every API route (GET and HEAD only; any other path or
 //! method is the API's 404 problem). Each answer carries a Content-Security-Policy without
 //! 'unsafe-inline' (the app has no inline script or style) and `nosniff`.
+//!
+//! For working on the web app, `CONNECTOR_WEB_ROOT=web/public` serves the files from that folder
+//! instead, read on each request (no rebuild after an edit).
+
+use std::borrow::Cow;
+use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -14,17 +21,36 @@ include!(concat!(env!("OUT_DIR"), "/web_assets.rs"));
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
      connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-/// The embedded file at `path` (`/` and `.../` mean that folder's index.html).
-pub fn asset(path: &str) -> Option<&'static [u8]> {
+/// The folder `CONNECTOR_WEB_ROOT` names, if set.
+fn web_root() -> Option<&'static PathBuf> {
+    static ROOT: OnceLock<Option<PathBuf>> = OnceLock::new();
+    ROOT.get_or_init(|| std::env::var_os("CONNECTOR_WEB_ROOT").map(PathBuf::from))
+        .as_ref()
+}
+
+/// The file at `path` (`/` and `.../` mean that folder's index.html): embedded, or read from
+/// `CONNECTOR_WEB_ROOT` when set (paths with `..` or `\\` are never read).
+fn asset(path: &str) -> Option<Cow<'static, [u8]>> {
     let path = if path.ends_with('/') {
         format!("{path}index.html")
     } else {
         path.to_owned()
     };
+    if let Some(root) = web_root() {
+        if path
+            .split('/')
+            .any(|part| part == ".." || part.contains('\\'))
+        {
+            return None;
+        }
+        return std::fs::read(root.join(path.trim_start_matches('/')))
+            .ok()
+            .map(Cow::Owned);
+    }
     ASSETS
         .iter()
         .find(|(name, _)| *name == path)
-        .map(|(_, bytes)| *bytes)
+        .map(|(_, bytes)| Cow::Borrowed(*bytes))
 }
 
 /// The media type of a file by its extension.
@@ -73,7 +99,7 @@ pub async fn serve(request: Request) -> Response {
     let body = if method == Method::HEAD {
         Body::empty()
     } else {
-        Body::from(bytes)
+        Body::from(bytes.into_owned())
     };
     let mut response = Response::new(body);
     let headers = response.headers_mut();

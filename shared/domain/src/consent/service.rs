@@ -76,6 +76,8 @@ pub struct ConsentHistory {
     pub today: NaiveDate,
     /// Whether sharing is allowed, decided by the latest record.
     pub validity: Validity,
+    /// The Expires On a new record given today gets by default (`consent_expire_days` later).
+    pub default_expires_on: Option<NaiveDate>,
     /// Every record, newest first, with its status.
     pub records: Vec<(Consent, ConsentStatus)>,
 }
@@ -340,6 +342,7 @@ pub async fn history(
         patient_id: patient_id.clone(),
         today,
         validity,
+        default_expires_on: settings.default_expiry(today),
         records,
     })
 }

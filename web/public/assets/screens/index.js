@@ -5,6 +5,7 @@
 
 // Front desk
 import * as patients from './patients.js';
+import * as register from './register.js';
 import * as patient from './patient.js';
 
 // Admin
@@ -20,7 +21,7 @@ import * as flowWizard from './flow-wizard.js';
 import * as messages from './messages.js';
 import * as deliveries from './deliveries.js';
 
-const frontDesk = [patients, patient];
+const frontDesk = [patients, register, patient];
 
 const admin = [dashboard, settings, audit, batch];
 

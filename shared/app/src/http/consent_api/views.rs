@@ -57,11 +57,21 @@ pub(crate) struct RegistrationView {
     pub(crate) consent: Option<ConsentView>,
 }
 
+/// The dates a new consent record gets by default.
+#[derive(Serialize)]
+struct NewDefaults {
+    given_on: NaiveDate,
+    expires_on: Option<NaiveDate>,
+}
+
 /// `GET .../consents`'s answer.
 #[derive(Serialize)]
 pub(crate) struct HistoryView {
     patient_id: PatientId,
     today: NaiveDate,
+    /// What a new record gets when its dates are left out: given today, expiring
+    /// `consent_expire_days` later (the form's defaults).
+    new_defaults: NewDefaults,
     valid: bool,
     reason: &'static str,
     current: Option<ConsentView>,
@@ -76,6 +86,10 @@ impl From<ConsentHistory> for HistoryView {
         Self {
             patient_id: history.patient_id,
             today: history.today,
+            new_defaults: NewDefaults {
+                given_on: history.today,
+                expires_on: history.default_expires_on,
+            },
             valid: history.validity.is_valid(),
             reason: history.validity.reason(),
             current,
