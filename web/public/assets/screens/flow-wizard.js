@@ -257,7 +257,7 @@ export async function render(root, ctx) {
 function showPreview(section, r) {
   const pairs = (items) =>
     items.length
-      ? el('table', {}, el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'CRM field'), el('th', { scope: 'col' }, 'Value'))), el('tbody', {}, ...items.map((p) => el('tr', {}, el('td', {}, p.field), el('td', {}, p.value)))))
+      ? el('table', { class: 'data' }, el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'CRM field'), el('th', { scope: 'col' }, 'Value'))), el('tbody', {}, ...items.map((p) => el('tr', {}, el('td', {}, p.field), el('td', {}, p.value)))))
       : el('p', {}, 'None.');
   const parts = [el('h2', { id: 'flow-preview-heading', tabindex: '-1' }, 'Test: what this flow would do')];
   if (r.direction === 'ehr_to_crm') {
