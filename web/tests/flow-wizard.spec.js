@@ -133,6 +133,12 @@ test('flow wizard: a channel, a flow built step by step, tested, saved, then a m
   const [flow] = (await server.api('GET', '/flows')).items;
   expect(flow).toMatchObject({ channel_id: 'web-ehr', direction: 'ehr_to_crm', entity: 'lead', lead_sync: 'capture', mrn_crm_field: 'mx_MRN', lead_source: 'EHR Connector', default_country_code: '+1', time_zone: 'America/New_York' });
   expect(flow.mappings.find((m) => m.hl7_path === 'PID-8').transforms).toEqual([{ type: 'value_map', map: { F: 'Female', M: 'Male' }, otherwise: 'Other' }]);
+  // A saved flow opens in the wizard with what was stored, mappings included.
+  await page.locator('table.data tbody tr', { hasText: 'Web registrations' }).click();
+  await expect(page).toHaveURL(new RegExp(`#/flows/${flow.flow_id}$`));
+  await expect(page.getByLabel('Flow name')).toHaveValue('Web registrations');
+  for (let i = 0; i < 4; i += 1) await page.getByRole('button', { name: 'Save & Next' }).click();
+  await expect(page.locator('tr[data-hl7-path="PID-8"]').getByLabel('Transform parameter for PID-8')).toHaveValue('F=Female; M=Male; *=Other');
 
   // The saved flow processes a signed message into a lead in the CRM the server uses.
   const { status, ack } = await postHl7(server, 'web-ehr', SECRET, MESSAGE.replaceAll('\n', '\r'));
