@@ -1,7 +1,9 @@
 // Front desk: register a patient, the consent cycle of seed 000 (New with the configured defaults,
 // Save, the Active record green and marked in text, Revoke with a reason; 409 and 422 shown beside
 // their cause), and finding the patient again by MRN and by last name + birth date.
-import { test, expect, checkA11y, snap, signInLocal, expectNoPatientDataStored, expectNoPatientDataLogged } from './support.js';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { test, expect, CONNECTOR_BIN, checkA11y, snap, signInLocal, expectNoPatientDataStored, expectNoPatientDataLogged } from './support.js';
 
 const PATIENT = { id: 'p-web-1', mrn: 'MRN-WEB-4711', first: 'Juniper', last: 'Testwell', birth: '1980-02-29' };
 const PHI = [PATIENT.mrn, PATIENT.first, PATIENT.last, PATIENT.birth];
@@ -30,6 +32,7 @@ test('front desk: register, consent New/Save/Active, Revoke with a reason, searc
   await expect(email).toHaveAttribute('aria-invalid', 'true');
   await expect(page.locator('[data-error-for="email"]')).toContainText('e-mail address');
   await expect(email).toBeFocused();
+  await checkA11y(page);
   await snap(page, 'front-desk-register', { docs: true });
   await email.fill('');
   await page.getByRole('button', { name: 'Register' }).click();
@@ -107,6 +110,51 @@ test('front desk: register, consent New/Save/Active, Revoke with a reason, searc
   await page.getByRole('link', { name: `${PATIENT.last}, ${PATIENT.first}` }).click();
   await expect(page.getByRole('heading', { name: 'Appointments and HIE status' })).toBeVisible();
 
+  // Registering the same patient ID again does not overwrite them
+  await page.getByRole('link', { name: 'Register a patient' }).click();
+  await page.getByLabel('Patient ID').fill(PATIENT.id);
+  await page.getByRole('button', { name: 'Register' }).click();
+  await expect(page.locator('[data-error-for="patient_id"]')).toContainText('already registered');
+
   await expectNoPatientDataStored(page, PHI);
   expectNoPatientDataLogged(server, PHI);
+});
+
+test('front desk: a patient’s appointments with their HIE status, and Resend for admins', async ({ page, server }) => {
+  await server.api('PUT', '/settings/hie', {
+    enabled: true,
+    default_to_address: 'intake@direct.examplehie.org',
+    default_from_address: 'records@direct.exampleclinic.org',
+    next_batch_start_time: '2020-01-01T00:00:00Z',
+    safety_lag_seconds: 0,
+  });
+  const staff = { user: 'dana', role: 'staff' };
+  await server.api('PUT', '/patients/p-appt-1', { mrn: 'MRN-APPT-1', first_name: 'Ada', last_name: 'Apptwell', birth_date: '1966-03-03', sex: 'F' }, staff);
+  await server.api('POST', '/patients/p-appt-1/consents', {}, staff);
+  const appointment = (id, start) => ({
+    patient_id: 'p-appt-1', scheduled_start: start, provider: { id: 'NPI-1234567890', name: 'Dr. Rowan Ashby' },
+    location: 'CLINIC-2', reason: 'follow-up', status: 'complete',
+  });
+  await server.api('PUT', '/appointments/a-sent', appointment('a-sent', '2026-11-20T09:30:00Z'), staff);
+  await server.api('POST', '/appointments/a-sent/transition', {}, staff);
+  await server.api('PUT', '/appointments/a-open', appointment('a-open', '2026-11-21T09:30:00Z'), staff);
+  // One batch run on the same database sends the transitioned appointment
+  execFileSync(CONNECTOR_BIN, ['collect', '--db', join(server.dir, 'c.db'), '--outbox', join(server.dir, 'outbox')]);
+
+  await signInLocal(page, { user: 'robin', role: 'admin' });
+  await page.goto('/#/patients/p-appt-1');
+  const table = page.locator('section', { has: page.getByRole('heading', { name: 'Appointments and HIE status' }) });
+  const rows = table.locator('tbody tr');
+  await expect(rows).toHaveCount(2);
+  await expect(rows.nth(1)).toContainText('Sent');
+  await expect(rows.nth(1)).toContainText('control id');
+  await expect(rows.first()).toContainText('Not eligible');
+
+  // Resend: refused for the appointment never transitioned (409 beside its button), queued for the sent one
+  await page.getByRole('button', { name: 'Resend appointment a-open' }).click();
+  await expect(rows.first().getByRole('alert')).toContainText('not been transitioned');
+  await page.getByRole('button', { name: 'Resend appointment a-sent' }).click();
+  await expect(page.getByRole('status')).toHaveText('Queued to be sent again');
+  await checkA11y(page);
+  await snap(page, 'front-desk-appointments', { docs: true });
 });

@@ -50,55 +50,75 @@ export async function detectMode(baseUrl = '') {
 }
 
 /**
+ * The role a bearer token stands for, asked of the API: null when it refuses the token (401).
+ * A patient may read /me/consents; an admin /settings/hie; anyone else is staff.
+ */
+export async function roleOfToken(token, baseUrl = '') {
+  const status = async (path) =>
+    (await fetch(`${baseUrl}${path}`, { headers: { accept: 'application/json', authorization: `Bearer ${token}` } })).status;
+  const mine = await status('/me/consents');
+  if (mine === 401) return null;
+  if (mine < 400 || mine === 404) return 'patient';
+  return (await status('/settings/hie')) < 400 ? 'admin' : 'staff';
+}
+
+/**
  * The sign-in form for `mode`: a local user picker (name + role; for a patient the name is the
- * patient id) or a bearer token with the role it was issued for. Calls `onSignedIn(identity)`.
+ * patient id) or a bearer token (its role asked of the API). Calls `onSignedIn(identity)`.
  */
 export function signInForm({ mode, roles = ROLES, defaultRole = roles[0], onSignedIn }) {
-  const heading = el('h1', { id: 'sign-in-title' }, mode === 'token' ? 'Sign in' : 'Choose a local user');
+  const token = mode === 'token';
+  const heading = el('h1', { id: 'sign-in-title' }, token ? 'Sign in' : 'Choose a local user');
   const intro = el(
     'p',
     {},
-    mode === 'token'
-      ? 'This connector requires a bearer token (ask your administrator for one: connector token add).'
+    token
+      ? 'This connector requires a bearer token (an administrator creates one with connector token add).'
       : 'This connector runs on your computer and trusts the user you pick here. For a patient, the name is the patient id.',
   );
-  const roleField = field({
-    label: 'Role',
-    name: 'role',
-    type: 'select',
-    value: defaultRole,
-    options: roles.map((role) => ({ value: role, label: role })),
-  });
-  const nameField =
-    mode === 'token'
-      ? field({ label: 'Bearer token', name: 'token', type: 'password', hint: 'Kept only in this browser tab.' })
-      : field({ label: 'Name (patient id for a patient)', name: 'user', value: '' });
-  const error = el('p', { class: 'form-error', role: 'alert', hidden: '' });
+  const inputs = token
+    ? [field({ label: 'Bearer token', name: 'token', type: 'password', hint: 'Kept only in this browser tab.' })]
+    : [
+        field({ label: 'Name (patient id for a patient)', name: 'user', value: '' }),
+        field({ label: 'Role', name: 'role', type: 'select', value: defaultRole, options: roles.map((r) => ({ value: r, label: r })) }),
+      ];
+  const error = el('p', { class: 'form-error', role: 'alert', hidden: true });
   const form = el(
     'form',
-    { class: 'card sign-in', 'aria-labelledby': 'sign-in-title', novalidate: '' },
+    { class: 'card sign-in', 'aria-labelledby': 'sign-in-title', novalidate: true },
     heading,
     intro,
-    nameField,
-    roleField,
+    inputs,
     error,
     el('div', { class: 'actions' }, el('button', { type: 'submit', class: 'primary' }, 'Sign in')),
   );
-  form.addEventListener('submit', (event) => {
+  const fail = (message) => {
+    error.hidden = false;
+    error.textContent = message;
+    form.querySelector('input').focus();
+  };
+  form.addEventListener('submit', async (event) => {
     event.preventDefault();
     const data = new FormData(form);
-    const role = String(data.get('role'));
-    const secret = String(data.get(mode === 'token' ? 'token' : 'user') || '').trim();
-    if (!secret) {
-      error.hidden = false;
-      error.textContent = mode === 'token' ? 'Enter your token.' : 'Enter a name.';
-      form.querySelector('input').focus();
-      return;
+    const secret = String(data.get(token ? 'token' : 'user') || '').trim();
+    if (!secret) return fail(token ? 'Enter your token.' : 'Enter a name.');
+    let identity;
+    if (token) {
+      let role;
+      try {
+        role = await roleOfToken(secret);
+      } catch {
+        return fail('The connector cannot be reached.');
+      }
+      if (!role) return fail('The connector does not accept this token.');
+      if (!roles.includes(role)) return fail(`This token is for a ${role} user; this page is for ${roles.join(' or ')} users.`);
+      identity = { mode, token: secret, role, user: `${role} (token)` };
+    } else {
+      identity = { mode, user: secret, role: String(data.get('role')) };
     }
-    const identity =
-      mode === 'token' ? { mode, token: secret, role, user: `${role} (token)` } : { mode, user: secret, role };
     saveIdentity(identity);
     onSignedIn(identity);
+    return undefined;
   });
   return form;
 }

@@ -1,6 +1,8 @@
 // Shared DOM helpers: built with el() (never innerHTML with data), labelled fields with an error
 // slot, problem+json errors beside their inputs, a confirmation dialog, tables, a pager, dates.
 
+import { selectableRow } from '/components/hie-consent.js';
+
 let uid = 0;
 /** A unique element id with `prefix`. */
 export function uniqueId(prefix = 'id') {
@@ -209,19 +211,7 @@ export function dataTable({ columns, rows, caption, onSelect, rowAttrs, empty = 
         tr.setAttribute('aria-selected', 'true');
         onSelect(row, tr);
       };
-      tr.addEventListener('click', select);
-      tr.addEventListener('keydown', (event) => {
-        if (event.key === 'Enter' || event.key === ' ') {
-          event.preventDefault();
-          select();
-        } else if (event.key === 'ArrowDown' && tr.nextElementSibling) {
-          event.preventDefault();
-          tr.nextElementSibling.focus();
-        } else if (event.key === 'ArrowUp' && tr.previousElementSibling) {
-          event.preventDefault();
-          tr.previousElementSibling.focus();
-        }
-      });
+      selectableRow(tr, select);
     }
     body.append(tr);
   }

@@ -106,6 +106,24 @@ class ProblemError extends Error {
   }
 }
 
+/**
+ * Makes a table row selectable: `select()` on click, Enter or Space; ArrowUp/ArrowDown move focus
+ * between rows. (Also used by the console's tables.)
+ */
+export function selectableRow(tr, select) {
+  tr.addEventListener('click', select);
+  tr.addEventListener('keydown', (event) => {
+    const target = { ArrowDown: tr.nextElementSibling, ArrowUp: tr.previousElementSibling }[event.key];
+    if (event.key === 'Enter' || event.key === ' ') {
+      event.preventDefault();
+      select();
+    } else if (target) {
+      event.preventDefault();
+      target.focus();
+    }
+  });
+}
+
 let counter = 0;
 let sheet = null;
 
@@ -156,7 +174,10 @@ export class HieConsent extends HTMLElement {
   }
 
   connectedCallback() {
-    this.load();
+    // Give the page a moment to set tokenProvider / headers (setting either loads at once).
+    setTimeout(() => {
+      if (!this._loading) this.load();
+    }, 0);
   }
 
   attributeChangedCallback(_name, before, after) {
@@ -298,22 +319,10 @@ export class HieConsent extends HTMLElement {
         this._revokeButton.disabled = Boolean(c.revoked_at);
         this._revokeError.textContent = '';
       };
-      tr.addEventListener('click', select);
+      selectableRow(tr, select);
       tr.addEventListener('dblclick', () => {
         select();
         this._revoke();
-      });
-      tr.addEventListener('keydown', (event) => {
-        if (event.key === 'Enter' || event.key === ' ') {
-          event.preventDefault();
-          select();
-        } else if (event.key === 'ArrowDown' && tr.nextElementSibling) {
-          event.preventDefault();
-          tr.nextElementSibling.focus();
-        } else if (event.key === 'ArrowUp' && tr.previousElementSibling) {
-          event.preventDefault();
-          tr.previousElementSibling.focus();
-        }
       });
       body.append(tr);
     });

@@ -33,6 +33,17 @@ function bodyOf(form) {
   return body;
 }
 
+/** Whether patient `id` is registered already (a new registration must not overwrite it). */
+async function exists(api, id) {
+  try {
+    await api.get(`/patients/${encodeURIComponent(id)}`);
+    return true;
+  } catch (error) {
+    if (error.status === 404) return false;
+    throw error;
+  }
+}
+
 /**
  * The form for `patient` (null: a new one, then with a Patient ID field). `onSaved(answer, id)`
  * runs after a 200/201.
@@ -77,6 +88,10 @@ export function demographicsForm({ api, patient, onSaved, submitLabel = 'Save de
     }
     submit.disabled = true;
     try {
+      if (!patient && (await exists(api, id))) {
+        showFieldErrors(form, { message: '', fieldErrors: () => new Map([['patient_id', 'a patient with this ID is already registered; find them to edit']]) });
+        return;
+      }
       const answer = await api.put(`/patients/${encodeURIComponent(id)}`, bodyOf(form));
       onSaved(answer, id);
     } catch (error) {
