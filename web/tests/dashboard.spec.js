@@ -67,9 +67,10 @@ test('batch preview, run now, and the dashboard charts show the real counts', as
   await expect(page.locator('#last-batch-run')).toContainText('Queued1');
   await expect(page.locator('#last-batch-run')).toContainText('Skipped1');
   await expect(page.locator('#delivery-counts')).toContainText('0 parked');
-  await page.getByText('Inbound HL7 per hour by ACK code: the numbers').click();
-  await checkA11y(page);
   await snap(page, 'dashboard', { docs: true });
+  await page.getByText('Inbound HL7 per hour by ACK code: the numbers').click();
+  await expect(page.getByRole('region', { name: 'Inbound HL7 per hour by ACK code: the numbers' })).toBeVisible();
+  await checkA11y(page);
 
   await expectNoPatientDataStored(page, PHI);
   expectNoPatientDataLogged(server, PHI);

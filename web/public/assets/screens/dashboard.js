@@ -15,7 +15,8 @@ export async function render(root, ctx) {
   const charts = [];
   const Chart = await loadVendor('chart.js/chart.umd.min.js', 'Chart').catch(() => null);
 
-  const hourLabel = (hour) => formatDateTime(hour, tz).replace(/:00(:00)?\b/, ':00');
+  const hourLabel = (hour) => formatDateTime(hour, tz);
+  const hourTick = new Intl.DateTimeFormat(undefined, { timeZone: tz, hour: '2-digit', minute: '2-digit' });
   const sentTotal = sum(data.hie_sent_per_day, 'sent');
   const sentErrors = sum(data.hie_sent_per_day, 'errors');
   const acks = ['AA', 'AE', 'AR'].map((code) => [code, sum(data.hl7_inbound_per_hour, code)]);
@@ -28,7 +29,7 @@ export async function render(root, ctx) {
       el('h2', { id: `${id}-heading` }, title),
       el('p', { class: 'chart-summary', id: `${id}-summary` }, summary),
       el('div', { class: 'chart-box' }, canvas),
-      el('details', {}, el('summary', {}, `${title}: the numbers`), dataTable({ caption: title, columns, rows })),
+      el('details', {}, el('summary', {}, `${title}: the numbers`), scrollable(dataTable({ caption: title, columns, rows }), `${title}: the numbers`)),
     );
     if (Chart) {
       charts.push(
@@ -58,7 +59,7 @@ export async function render(root, ctx) {
       chartCard({
         id: 'hie-sent',
         title: 'HIE messages sent per day',
-        summary: `Last ${data.hie_sent_per_day.length} days: ${sentTotal} sent, ${sentErrors} errors.`,
+        summary: `Last ${data.hie_sent_per_day.length} days: ${sentTotal} sent, ${sentErrors} error${sentErrors === 1 ? '' : 's'}.`,
         labels: data.hie_sent_per_day.map((r) => r.date),
         series: [
           ['sent', 'Sent'],
@@ -76,7 +77,7 @@ export async function render(root, ctx) {
         id: 'hl7-inbound',
         title: 'Inbound HL7 per hour by ACK code',
         summary: `Last 24 hours: ${acks.map(([code, n]) => `${n} ${code}`).join(', ')}.`,
-        labels: data.hl7_inbound_per_hour.map((r) => hourLabel(r.hour)),
+        labels: data.hl7_inbound_per_hour.map((r) => hourTick.format(new Date(r.hour))),
         series: [
           ['AA', 'AA (accepted)'],
           ['AE', 'AE (error)'],
@@ -130,10 +131,11 @@ export async function render(root, ctx) {
       ),
       el(
         'section',
-        { class: 'card', 'aria-labelledby': 'crm-errors-heading' },
+        { class: 'card wide', 'aria-labelledby': 'crm-errors-heading' },
         el('h2', { id: 'crm-errors-heading' }, 'Recent CRM errors'),
         data.recent_crm_errors.length
-          ? dataTable({
+          ? scrollable(
+              dataTable({
               caption: 'The last 10 CRM errors, newest first',
               columns: [
                 { label: 'When', value: (e) => formatDateTime(e.at, tz) },
@@ -142,12 +144,22 @@ export async function render(root, ctx) {
                 { label: 'What', value: (e) => e.summary },
               ],
               rows: data.recent_crm_errors,
-            })
+              }),
+              'Recent CRM errors',
+            )
           : el('p', {}, 'No CRM errors recently.'),
       ),
     ),
   );
   return () => charts.forEach((c) => c.destroy());
+}
+
+/** A table's scrolling wrapper, reachable by keyboard (it may scroll sideways in a narrow card). */
+function scrollable(wrap, label) {
+  wrap.tabIndex = 0;
+  wrap.setAttribute('role', 'region');
+  wrap.setAttribute('aria-label', label);
+  return wrap;
 }
 
 function sum(rows, key) {
