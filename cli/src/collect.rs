@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use connector_app::jobs::collector::{self, CollectorOptions};
+use connector_app::jobs::collector::CollectorOptions;
 use connector_app::jobs::sender;
 use connector_app::{Context, telemetry};
 
@@ -31,7 +31,7 @@ pub fn run(args: CollectArgs) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let ctx = Context::embedded(&args.db, &args.outbox)
             .with_context(|| format!("cannot open {}", args.db.display()))?;
-        let report = collector::run(&ctx, CollectorOptions::default()).await?;
+        let report = connector_app::jobs::batch_run::run(&ctx, CollectorOptions::default()).await?;
         println!("{}", serde_json::to_string_pretty(&report)?);
         println!("{}", report.summary());
         if !args.no_send {

@@ -9,9 +9,9 @@ use connector_domain::crm::{
     Activity, ActivityId, ActivityInput, Crm, CrmError, CrmField, Lead, LeadId,
 };
 use connector_domain::ports::{
-    AppointmentStore, AuditLog, ConsentStore, CrmWriteLog, DeliveryStore, EhrTransport, FlowStore,
-    InboundLedger, LocalSecretStore, Mailer, PatientStore, QueueConsumer, QueueError, QueueMessage,
-    SecretStore, SendLedger, SettingsStore, WorkQueue,
+    AppointmentStore, AuditLog, ConsentStore, CrmWriteLog, DashboardStore, DeliveryStore,
+    EhrTransport, FlowStore, InboundLedger, LocalSecretStore, Mailer, PatientStore, QueueConsumer,
+    QueueError, QueueMessage, SecretStore, SendLedger, SettingsStore, WorkQueue,
 };
 
 use crate::config::{Config, CrmConfig, StoreConfig};
@@ -61,6 +61,11 @@ pub struct Context {
     pub delivery_consumer: Option<Arc<dyn QueueConsumer>>,
     /// Sends HL7 to EHRs on channels' outbound settings (MLLP or HTTPS).
     pub ehr: Arc<dyn EhrTransport>,
+    /// The admin dashboard's counts.
+    pub dashboard: Arc<dyn DashboardStore>,
+    /// Starts a batch collector run on demand: in this process (embedded), or by invoking the
+    /// collector function (AWS).
+    pub batch_trigger: Arc<dyn crate::jobs::batch_run::BatchTrigger>,
     /// Time.
     pub clock: Arc<dyn Clock>,
 }
@@ -203,6 +208,8 @@ impl Context {
             crm_writes: db.crm_writes(),
             delivery_queue: Arc::new(delivery_queue.clone()),
             delivery_consumer: Some(Arc::new(delivery_queue)),
+            dashboard: db.dashboard(),
+            batch_trigger: Arc::new(crate::jobs::batch_run::InProcess),
             clock,
         }
     }
@@ -249,6 +256,13 @@ impl Context {
                 None => Arc::new(MissingAdapter("the delivery queue")),
             },
             delivery_consumer: delivery_queue.map(|queue| queue as Arc<dyn QueueConsumer>),
+            dashboard: Arc::new(adapters.dashboard()),
+            batch_trigger: match adapters.batch_collector() {
+                Some(invoker) => Arc::new(crate::jobs::batch_run::InvokeCollector(invoker)),
+                None => Arc::new(crate::jobs::batch_run::NoTrigger(
+                    "this deployment cannot start batch runs: BATCH_COLLECTOR_FUNCTION is not set",
+                )),
+            },
             clock,
         })
     }

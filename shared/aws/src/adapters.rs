@@ -37,6 +37,7 @@ pub struct AwsAdapters {
     ses: aws_sdk_sesv2::Client,
     secrets: AwsSecrets,
     secretsmanager: aws_sdk_secretsmanager::Client,
+    lambda: aws_sdk_lambda::Client,
     config: AwsConfig,
 }
 
@@ -54,6 +55,7 @@ impl AwsAdapters {
             ses: aws_sdk_sesv2::Client::new(sdk),
             secrets: AwsSecrets::new(secretsmanager.clone()),
             secretsmanager,
+            lambda: aws_sdk_lambda::Client::new(sdk),
             config,
         }
     }
@@ -81,6 +83,7 @@ impl AwsAdapters {
             ses: aws_sdk_sesv2::Client::from_conf(ses),
             secrets: AwsSecrets::new(secretsmanager.clone()),
             secretsmanager,
+            lambda: aws_sdk_lambda::Client::new(sdk),
             config,
         }
     }
@@ -89,6 +92,14 @@ impl AwsAdapters {
     pub async fn from_env() -> Result<Self, ConfigError> {
         let config = AwsConfig::from_env()?;
         Ok(Self::new(&load_sdk_config().await, config))
+    }
+
+    /// The invoker of the batch collector function, when `BATCH_COLLECTOR_FUNCTION` is set.
+    pub fn batch_collector(&self) -> Option<crate::invoke::FunctionInvoker> {
+        self.config
+            .batch_collector_function
+            .clone()
+            .map(|function| crate::invoke::FunctionInvoker::new(self.lambda.clone(), function))
     }
 
     /// The resource configuration.
@@ -142,6 +153,11 @@ impl AwsAdapters {
     /// The audit log.
     pub fn audit(&self) -> DynamoAuditLog {
         DynamoAuditLog::from_dynamo(self.dynamo())
+    }
+
+    /// The admin dashboard's counts (on the flows table).
+    pub fn dashboard(&self) -> crate::DynamoDashboard {
+        crate::DynamoDashboard::from_dynamo(self.dynamo())
     }
 
     /// The appointment store.

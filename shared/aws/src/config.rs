@@ -67,6 +67,9 @@ pub struct AwsConfig {
     /// How long delivered deliveries and accepted webhooks are kept before DynamoDB's TTL
     /// deletes them (`DELIVERY_RETENTION_DAYS`).
     pub delivery_retention: Duration,
+    /// The batch collector function (`BATCH_COLLECTOR_FUNCTION`, name or ARN) the consent API
+    /// invokes for `POST /hie/batch-runs`; only that function needs it.
+    pub batch_collector_function: Option<String>,
 }
 
 /// A configuration problem, found at start-up so that a bad deployment fails loudly at INIT.
@@ -89,7 +92,8 @@ impl AwsConfig {
     /// Reads the configuration from environment variables: `CONSENTS_TABLE`, `APPOINTMENTS_TABLE`,
     /// `FLOWS_TABLE`, `AUDIT_TABLE` (required); `HIE_QUEUE_URL`, `AUDIT_RETENTION_DAYS` (default
     /// 2192, six years), `SES_CONFIGURATION_SET`, `INBOUND_RETENTION_DAYS` (default 90),
-    /// `DELIVERY_QUEUE_URL`, `DELIVERY_RETENTION_DAYS` (default 30) (optional).
+    /// `DELIVERY_QUEUE_URL`, `DELIVERY_RETENTION_DAYS` (default 30), `BATCH_COLLECTOR_FUNCTION`
+    /// (optional).
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -126,6 +130,7 @@ impl AwsConfig {
             inbound_retention: days("INBOUND_RETENTION_DAYS", DEFAULT_INBOUND_RETENTION)?,
             delivery_queue_url: get("DELIVERY_QUEUE_URL"),
             delivery_retention: days("DELIVERY_RETENTION_DAYS", DEFAULT_DELIVERY_RETENTION)?,
+            batch_collector_function: get("BATCH_COLLECTOR_FUNCTION"),
         })
     }
 
@@ -139,6 +144,7 @@ impl AwsConfig {
             inbound_retention: DEFAULT_INBOUND_RETENTION,
             delivery_queue_url: None,
             delivery_retention: DEFAULT_DELIVERY_RETENTION,
+            batch_collector_function: None,
         }
     }
 }

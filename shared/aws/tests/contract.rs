@@ -11,9 +11,10 @@ use async_trait::async_trait;
 use connector_aws::{AwsAdapters, AwsConfig, create_queue};
 use connector_domain::ports::{QueueConsumer, WorkQueue};
 use connector_testkit::contract::{
-    CrmWriteLogHarness, CrmWriteLogUnderTest, DeliveryStoreHarness, DeliveryStoreSet,
-    FlowStoreHarness, FlowStoreSet, QueueHarness, StoreHarness, StoreSet, run_crm_write_log_suite,
-    run_delivery_store_suite, run_flow_store_suite, run_queue_suite, run_store_suite,
+    CrmWriteLogHarness, CrmWriteLogUnderTest, DashboardHarness, DashboardSet, DeliveryStoreHarness,
+    DeliveryStoreSet, FlowStoreHarness, FlowStoreSet, QueueHarness, StoreHarness, StoreSet,
+    run_crm_write_log_suite, run_dashboard_suite, run_delivery_store_suite, run_flow_store_suite,
+    run_queue_suite, run_store_suite,
 };
 use connector_testkit::local_aws::{LocalAws, unique_name};
 
@@ -55,6 +56,20 @@ impl DeliveryStoreHarness for DynamoHarness {
         DeliveryStoreSet {
             deliveries: Arc::new(adapters.deliveries()),
             audit: Arc::new(adapters.audit()),
+        }
+    }
+}
+
+#[async_trait]
+impl DashboardHarness for DynamoHarness {
+    async fn fresh_dashboard(&self) -> DashboardSet {
+        let adapters = common::fresh_adapters(self.aws).await;
+        DashboardSet {
+            dashboard: Arc::new(adapters.dashboard()),
+            audit: Arc::new(adapters.audit()),
+            send_ledger: Arc::new(adapters.send_ledger()),
+            inbound_ledger: Arc::new(adapters.inbound_ledger()),
+            deliveries: Arc::new(adapters.deliveries()),
         }
     }
 }
@@ -112,6 +127,12 @@ async fn flow_store_contract_on_dynamodb_local() {
 async fn delivery_store_contract_on_dynamodb_local() {
     let Some(aws) = common::local() else { return };
     run_delivery_store_suite(&DynamoHarness { aws }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_contract_on_dynamodb_local() {
+    let Some(aws) = common::local() else { return };
+    run_dashboard_suite(&DynamoHarness { aws }).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

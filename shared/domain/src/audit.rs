@@ -82,6 +82,14 @@ impl Outcome {
     }
 }
 
+/// The channel an `hl7_inbound` or `crm_outbound` entry is about (`detail.channel_id`);
+/// `None` for other log types. The audit log indexes it for [`AuditQuery::channel_id`].
+pub fn entry_channel(entry: &AuditEntry) -> Option<&str> {
+    matches!(entry.log_type, LogType::Hl7Inbound | LogType::CrmOutbound)
+        .then(|| entry.detail.get("channel_id")?.as_str())
+        .flatten()
+}
+
 /// One audit log entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEntry {
@@ -170,6 +178,9 @@ pub struct AuditQuery {
     pub appointment_id: Option<AppointmentId>,
     /// Only entries with this outcome.
     pub outcome: Option<Outcome>,
+    /// Only entries about this channel (`hl7_inbound` and `crm_outbound` entries name theirs in
+    /// `detail.channel_id`); callers pair it with one of those log types.
+    pub channel_id: Option<crate::flow::ChannelId>,
     /// At most this many entries (1..=500).
     pub limit: usize,
     /// Continue after the page that returned this cursor.

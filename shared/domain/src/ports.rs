@@ -124,6 +124,37 @@ pub trait AuditLog: Send + Sync {
     async fn query(&self, query: &AuditQuery) -> Result<Page<AuditEntry>, StoreError>;
 }
 
+/// The admin dashboard's counts (see [`crate::dashboard`]). Adapters keep them in the same
+/// transaction as the audit entries they derive from ([`crate::dashboard::tallies`]): every
+/// write of an audit entry that the entry's tally is not empty for also applies the tally, and
+/// only when the entry is new (a retried write counts nothing twice). Reads are bounded by the
+/// number of hours asked for, never by the size of the audit log.
+#[async_trait]
+pub trait DashboardStore: Send + Sync {
+    /// The hourly counts of `series` (`hie` or `hl7`, see [`crate::dashboard::Counter::series`])
+    /// for the hours starting in `[from, to)`, ascending; hours that counted nothing are absent.
+    async fn hours(
+        &self,
+        series: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<crate::dashboard::HourCounts>, StoreError>;
+
+    /// The batch run that finished last, or `None` before the first.
+    async fn last_batch_run(&self)
+    -> Result<Option<crate::dashboard::BatchRunSummary>, StoreError>;
+
+    /// The newest `limit` CRM errors, newest first.
+    async fn recent_crm_errors(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<crate::dashboard::CrmError>, StoreError>;
+
+    /// How many deliveries are parked, held and pending (queued, delivering, retrying), read
+    /// from the deliveries' state index.
+    async fn delivery_counts(&self) -> Result<crate::dashboard::DeliveryCounts, StoreError>;
+}
+
 /// Appointments.
 #[async_trait]
 pub trait AppointmentStore: Send + Sync {

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use connector_domain::crm::{Crm, CrmError};
 use connector_domain::ports::{
-    AppointmentStore, AuditLog, ConsentStore, CrmWriteLog, DeliveryStore, FlowStore, InboundLedger,
-    LocalSecretStore, PatientStore, QueueError, SecretError, SecretStore, SendLedger,
-    SettingsStore,
+    AppointmentStore, AuditLog, ConsentStore, CrmWriteLog, DashboardStore, DeliveryStore,
+    FlowStore, InboundLedger, LocalSecretStore, PatientStore, QueueError, SecretError, SecretStore,
+    SendLedger, SettingsStore,
 };
 use connector_domain::{Clock, StoreError};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
@@ -122,6 +122,11 @@ impl SqliteDb {
     /// The audit log.
     pub fn audit(&self) -> Arc<dyn AuditLog> {
         Arc::new(SqliteAuditLog::new(self.clone()))
+    }
+
+    /// The admin dashboard's counts.
+    pub fn dashboard(&self) -> Arc<dyn DashboardStore> {
+        Arc::new(crate::sqlite::dashboard::SqliteDashboard::new(self.clone()))
     }
 
     /// The appointment store.

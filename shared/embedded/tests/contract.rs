@@ -9,11 +9,11 @@ use connector_crm::fake::FakeLeadSquared;
 use connector_domain::ports::{QueueConsumer, WorkQueue};
 use connector_embedded::{QueueOptions, SqliteDb};
 use connector_testkit::contract::{
-    CrmHarness, CrmUnderTest, CrmWriteLogHarness, CrmWriteLogUnderTest, DeliveryStoreHarness,
-    DeliveryStoreSet, FlowStoreHarness, FlowStoreSet, LocalSecretSet, LocalSecretStoreHarness,
-    QueueHarness, StoreHarness, StoreSet, run_crm_suite, run_crm_write_log_suite,
-    run_delivery_store_suite, run_flow_store_suite, run_local_secret_store_suite, run_queue_suite,
-    run_store_suite,
+    CrmHarness, CrmUnderTest, CrmWriteLogHarness, CrmWriteLogUnderTest, DashboardHarness,
+    DashboardSet, DeliveryStoreHarness, DeliveryStoreSet, FlowStoreHarness, FlowStoreSet,
+    LocalSecretSet, LocalSecretStoreHarness, QueueHarness, StoreHarness, StoreSet, run_crm_suite,
+    run_crm_write_log_suite, run_dashboard_suite, run_delivery_store_suite, run_flow_store_suite,
+    run_local_secret_store_suite, run_queue_suite, run_store_suite,
 };
 
 /// Each store set is a new database file in one temporary folder.
@@ -72,6 +72,20 @@ impl DeliveryStoreHarness for FileStores {
         DeliveryStoreSet {
             deliveries: db.deliveries(),
             audit: db.audit(),
+        }
+    }
+}
+
+#[async_trait]
+impl DashboardHarness for FileStores {
+    async fn fresh_dashboard(&self) -> DashboardSet {
+        let db = self.open_next();
+        DashboardSet {
+            dashboard: db.dashboard(),
+            audit: db.audit(),
+            send_ledger: db.send_ledger(),
+            inbound_ledger: db.inbound_ledger(),
+            deliveries: db.deliveries(),
         }
     }
 }
@@ -158,6 +172,11 @@ async fn sqlite_flow_stores_honour_the_flow_store_contract() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_delivery_store_honours_the_delivery_store_contract() {
     run_delivery_store_suite(&FileStores::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_dashboard_honours_the_dashboard_contract() {
+    run_dashboard_suite(&FileStores::new()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -494,14 +494,19 @@ async fn audit_run(
     } else {
         Outcome::Success
     };
+    let mut detail = serde_json::to_value(report).unwrap_or_default();
+    if let Some(fields) = detail.as_object_mut() {
+        fields.insert("started_at".into(), serde_json::json!(now));
+    }
+    // At the run's end: the dashboard's last batch run shows when it started and finished.
     let entry = AuditEntry::new(
         LogType::HieSentAppointments,
-        now,
+        ctx.clock.now(),
         Actor::system("batch-collector"),
         "batch.collected",
         outcome,
     )
-    .with_detail(serde_json::to_value(report).unwrap_or_default());
+    .with_detail(detail);
     ctx.audit.append(&entry).await
 }
 
@@ -581,7 +586,7 @@ pub async fn run_every(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     loop {
-        if let Err(err) = run(&ctx, options).await {
+        if let Err(err) = super::batch_run::run(&ctx, options).await {
             tracing::error!(error.chain = %crate::http::problem::error_chain(&err), "collector run failed; the next run resumes");
         }
         tokio::select! {

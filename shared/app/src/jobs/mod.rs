@@ -3,6 +3,7 @@
 //! `connector serve`), the EHR delivery (the FIFO delivery queue), and the queue worker that
 //! serves both where the host pulls its own work.
 
+pub mod batch_run;
 pub mod collector;
 pub mod delivery;
 pub mod sender;

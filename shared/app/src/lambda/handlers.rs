@@ -9,11 +9,13 @@ use lambda_runtime::LambdaEvent;
 
 use super::{JobFailure, sqs};
 use crate::Context;
-use crate::jobs::collector::{self, CollectorOptions, CollectorReport};
+use crate::jobs::batch_run;
+use crate::jobs::collector::{CollectorOptions, CollectorReport};
 use crate::jobs::delivery::EhrDelivery;
 use crate::jobs::sender::HieSender;
 
-/// batch-collector: one collector run per scheduled EventBridge event; returns the run's
+/// batch-collector: one collector run per scheduled EventBridge event (or per asynchronous
+/// invoke from `POST /hie/batch-runs`, with the same shape); returns the run's
 /// report (counts and watermarks, no patient data). Time comes from the context's clock, not
 /// from the event.
 ///
@@ -23,7 +25,7 @@ pub async fn batch_collector(
     ctx: &Context,
     _event: LambdaEvent<EventBridgeEvent>,
 ) -> Result<CollectorReport, JobFailure> {
-    collector::run(ctx, CollectorOptions::default())
+    batch_run::run(ctx, CollectorOptions::default())
         .await
         .map_err(JobFailure::from)
 }

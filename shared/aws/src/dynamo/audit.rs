@@ -18,11 +18,12 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use connector_domain::StoreError;
-use connector_domain::audit::{AuditEntry, AuditQuery, LogType, Page};
+use connector_domain::audit::{AuditEntry, AuditQuery, LogType, Page, entry_channel};
+use connector_domain::dashboard::tallies;
 use connector_domain::ports::AuditLog;
 use serde::{Deserialize, Serialize};
 
-use super::keys::{self, EXPIRES_AT, OKEY, PK, n, s};
+use super::keys::{self, CHANNEL_LOG, EXPIRES_AT, OKEY, PK, n, s};
 use super::{Dynamo, Expr, Item, built, codec};
 use crate::config::TableNames;
 use crate::error_map;
@@ -65,6 +66,12 @@ pub(crate) fn entry_item(entry: &AuditEntry, retention: Duration) -> Result<Item
         OKEY.to_owned(),
         s(keys::occurred_key(entry.occurred_at, &entry.entry_id)),
     );
+    if let Some(channel) = entry_channel(entry) {
+        item.insert(
+            CHANNEL_LOG.to_owned(),
+            s(channel_partition(entry.log_type, channel)),
+        );
+    }
     let retention = i64::try_from(retention.as_secs()).unwrap_or(i64::MAX);
     item.insert(
         EXPIRES_AT.to_owned(),
@@ -73,7 +80,14 @@ pub(crate) fn entry_item(entry: &AuditEntry, retention: Duration) -> Result<Item
     Ok(item)
 }
 
-/// The transaction item that writes `entry` if it does not exist yet.
+/// The `by_channel` partition of a log type's entries about a channel.
+fn channel_partition(log_type: LogType, channel: &str) -> String {
+    format!("{}#{channel}", log_type.as_str())
+}
+
+/// The transaction item that writes `entry` if it does not exist yet. Only for entries whose
+/// dashboard tally is empty (consent, settings, configuration, delivery entries); an entry that
+/// may count goes through [`super::dashboard::entry_writes`], which adds its counters.
 pub(crate) fn put_entry(db: &Dynamo, entry: &AuditEntry) -> Result<TransactWriteItem, StoreError> {
     let mut e = Expr::default();
     let condition = format!("attribute_not_exists({})", e.name(PK));
@@ -132,7 +146,13 @@ struct Plan {
 /// The most selective index for the query's filters; `None` when it has none of them (merge the
 /// log types).
 fn plan(query: &AuditQuery) -> Option<Plan> {
-    if let Some(id) = &query.appointment_id {
+    if let (Some(log_type), Some(channel)) = (query.log_type, &query.channel_id) {
+        Some(Plan {
+            index: keys::INDEX_BY_CHANNEL,
+            attribute: CHANNEL_LOG,
+            value: channel_partition(log_type, channel.as_str()),
+        })
+    } else if let Some(id) = &query.appointment_id {
         Some(Plan {
             index: keys::INDEX_BY_APPOINTMENT,
             attribute: "appointment_id",
@@ -203,7 +223,9 @@ impl DynamoAuditLog {
 
         // The filters the index key does not already apply.
         let mut filters = Vec::new();
-        let log_type = query.log_type.filter(|_| plan.attribute != "log_type");
+        let log_type = query
+            .log_type
+            .filter(|_| plan.attribute != "log_type" && plan.attribute != CHANNEL_LOG);
         let patient = query
             .patient_id
             .as_ref()
@@ -216,6 +238,18 @@ impl DynamoAuditLog {
             if let Some(value) = value {
                 filters.push(format!("{} = {}", e.name(attribute), e.value(s(value))));
             }
+        }
+        if let Some(channel) = query
+            .channel_id
+            .as_ref()
+            .filter(|_| plan.attribute != CHANNEL_LOG)
+        {
+            filters.push(format!(
+                "{}.{} = {}",
+                e.name("detail"),
+                e.name("channel_id"),
+                e.value(s(channel.as_str()))
+            ));
         }
         let filter = (!filters.is_empty()).then(|| filters.join(" AND "));
 
@@ -264,6 +298,15 @@ impl DynamoAuditLog {
 #[async_trait]
 impl AuditLog for DynamoAuditLog {
     async fn append(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        if !tallies(entry).is_empty() {
+            // With its dashboard counters, in one transaction; an entry that exists already
+            // fails the put's condition: a retried append, which is success.
+            let items = super::dashboard::entry_writes(&self.db, entry)?;
+            return match super::dashboard::transact(&self.db, items).await {
+                Ok(()) | Err(StoreError::Conflict("condition failed")) => Ok(()),
+                Err(err) => Err(err),
+            };
+        }
         let mut e = Expr::default();
         let condition = format!("attribute_not_exists({})", e.name(PK));
         let result = self

@@ -38,7 +38,7 @@ use connector_domain::inbound::{
 use connector_domain::ports::InboundLedger;
 
 use super::keys::{self, EXPIRES_AT, PK, key2, n, s};
-use super::{Dynamo, Expr, Item, audit, built, codec};
+use super::{Dynamo, Expr, Item, built, codec};
 use crate::config::TableNames;
 use crate::error_map;
 
@@ -276,18 +276,9 @@ impl InboundLedger for DynamoInboundLedger {
                 .set_expression_attribute_values(e.values())
                 .build(),
         )?;
-        let items = vec![
-            TransactWriteItem::builder().update(update).build(),
-            audit::put_entry(&self.db, audit_entry)?,
-        ];
-        self.db
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map_err(error_map::transaction)?;
-        Ok(())
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        items.extend(super::dashboard::entry_writes(&self.db, audit_entry)?);
+        super::dashboard::transact(&self.db, items).await
     }
 
     async fn get(&self, key: &InboundKey) -> Result<Option<InboundRecord>, StoreError> {

@@ -83,6 +83,11 @@ pub const EXPIRES_AT: &str = "expires_at";
 pub const INDEX_BY_TYPE: &str = "by_type";
 /// Audit table: index by patient.
 pub const INDEX_BY_PATIENT: &str = "by_patient";
+/// Audit table: the `by_channel` partition key of `hl7_inbound` and `crm_outbound` entries
+/// (`<log_type>#<channel_id>`).
+pub const CHANNEL_LOG: &str = "channel_log";
+/// Audit table: index by log type and channel.
+pub const INDEX_BY_CHANNEL: &str = "by_channel";
 /// Audit table: index by appointment.
 pub const INDEX_BY_APPOINTMENT: &str = "by_appointment";
 

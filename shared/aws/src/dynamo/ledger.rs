@@ -19,7 +19,7 @@ use connector_domain::hie::{Claim, SendKey, SendRecord, SendState};
 use connector_domain::ports::SendLedger;
 
 use super::keys::{self, PK, key1, n, s};
-use super::{Dynamo, Expr, Item, audit, batch, built, codec};
+use super::{Dynamo, Expr, Item, batch, built, codec};
 use crate::config::TableNames;
 use crate::error_map;
 
@@ -204,18 +204,9 @@ impl SendLedger for DynamoSendLedger {
                 .set_expression_attribute_values(e.values())
                 .build(),
         )?;
-        let items = vec![
-            TransactWriteItem::builder().update(update).build(),
-            audit::put_entry(&self.db, audit_entry)?,
-        ];
-        self.db
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map_err(error_map::transaction)?;
-        Ok(())
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        items.extend(super::dashboard::entry_writes(&self.db, audit_entry)?);
+        super::dashboard::transact(&self.db, items).await
     }
 
     async fn get(&self, key: &SendKey) -> Result<Option<SendRecord>, StoreError> {

@@ -17,6 +17,7 @@ pub mod batch;
 pub mod codec;
 pub mod consents;
 pub mod crm_writes;
+pub mod dashboard;
 pub mod deliveries;
 pub mod flows;
 pub mod inbound;

@@ -58,6 +58,7 @@ fn specs(names: &TableNames) -> [TableSpec<'_>; 4] {
                 (keys::INDEX_BY_TYPE, "log_type", OKEY),
                 (keys::INDEX_BY_PATIENT, "patient_id", OKEY),
                 (keys::INDEX_BY_APPOINTMENT, "appointment_id", OKEY),
+                (keys::INDEX_BY_CHANNEL, keys::CHANNEL_LOG, OKEY),
             ],
             ttl: Some(EXPIRES_AT),
         },

@@ -3,7 +3,8 @@
 
 use async_trait::async_trait;
 use connector_domain::StoreError;
-use connector_domain::audit::{AuditEntry, AuditQuery, Page};
+use connector_domain::audit::{AuditEntry, AuditQuery, Page, entry_channel};
+use connector_domain::dashboard::{Tally, tallies};
 use connector_domain::ports::AuditLog;
 use rusqlite::types::Value;
 use rusqlite::{Connection, params, params_from_iter};
@@ -38,7 +39,9 @@ pub(crate) struct AuditRow {
     patient_id: Option<String>,
     appointment_id: Option<String>,
     consent_id: Option<String>,
+    channel_id: Option<String>,
     body: String,
+    tally: Tally,
 }
 
 impl AuditRow {
@@ -55,31 +58,40 @@ impl AuditRow {
                 .as_ref()
                 .map(|id| id.as_str().to_owned()),
             consent_id: entry.consent_id.as_ref().map(|id| id.as_str().to_owned()),
+            channel_id: entry_channel(entry).map(str::to_owned),
             body: to_json(entry, "audit entry")?,
+            tally: tallies(entry),
         })
     }
 }
 
-/// Inserts an entry unless one with its id exists. Call inside a write transaction.
+/// Inserts an entry unless one with its id exists, and applies its dashboard tally when it was
+/// inserted (so a retried insert counts nothing twice). Call inside a write transaction.
 pub(crate) fn insert(conn: &Connection, row: &AuditRow) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO audit_log \
-         (entry_id, occurred_at, log_type, outcome, patient_id, appointment_id, consent_id, body) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (entry_id) DO NOTHING",
-    )
-    .and_then(|mut stmt| {
-        stmt.execute(params![
-            row.entry_id,
-            row.occurred_at,
-            row.log_type,
-            row.outcome,
-            row.patient_id,
-            row.appointment_id,
-            row.consent_id,
-            row.body
-        ])
-    })
-    .map_err(db_err)?;
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO audit_log \
+             (entry_id, occurred_at, log_type, outcome, patient_id, appointment_id, consent_id, \
+              channel_id, body) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (entry_id) DO NOTHING",
+        )
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                row.entry_id,
+                row.occurred_at,
+                row.log_type,
+                row.outcome,
+                row.patient_id,
+                row.appointment_id,
+                row.consent_id,
+                row.channel_id,
+                row.body
+            ])
+        })
+        .map_err(db_err)?;
+    if inserted == 1 && !row.tally.is_empty() {
+        super::dashboard::apply(conn, &row.entry_id, &row.tally)?;
+    }
     Ok(())
 }
 
@@ -145,6 +157,9 @@ fn select(query: &AuditQuery, cursor: Option<&Cursor>, limit: usize) -> (String,
     }
     if let Some(outcome) = query.outcome {
         text(&mut sql, "outcome", outcome.as_str());
+    }
+    if let Some(channel) = &query.channel_id {
+        text(&mut sql, "channel_id", channel.as_str());
     }
     if let Some(from) = query.from {
         sql.push_str(" AND occurred_at >= ?");
@@ -271,6 +286,14 @@ mod tests {
                     ..base.clone()
                 },
                 "audit_by_outcome",
+            ),
+            (
+                AuditQuery {
+                    log_type: Some(LogType::Hl7Inbound),
+                    channel_id: Some(connector_domain::flow::ChannelId::parse("c").unwrap()),
+                    ..base.clone()
+                },
+                "audit_by_channel",
             ),
         ];
         for (query, index) in cases {

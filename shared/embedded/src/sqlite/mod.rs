@@ -5,6 +5,7 @@ pub(crate) mod audit;
 pub(crate) mod consents;
 pub(crate) mod crm;
 pub(crate) mod crm_writes;
+pub(crate) mod dashboard;
 pub(crate) mod deliveries;
 pub(crate) mod flows;
 pub(crate) mod inbound;

@@ -6,7 +6,7 @@
 //! domain type on read.
 
 /// Every migration, in order.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6_DASHBOARD];
 
 /// Version 1: stores and queues.
 const V1: &str = r#"
@@ -255,4 +255,58 @@ CREATE TABLE inbound_key_locks (
     holder      TEXT NOT NULL,
     lease_until INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
+"#;
+
+/// Version 6: the admin dashboard and the message log's channel filter. `audit_log.channel_id`
+/// (the channel of `hl7_inbound` and `crm_outbound` entries, backfilled from their detail) with
+/// its index; `dashboard_hours`, counters per series, UTC hour (nanoseconds) and counter name,
+/// incremented in the transaction that inserts the audit entry they count (backfilled from the
+/// entries already stored); `dashboard_crm_errors` and `dashboard_batch_runs`, the newest CRM
+/// errors and batch run summaries (bodies hold ids and counts only), kept short.
+const V6_DASHBOARD: &str = r#"
+ALTER TABLE audit_log ADD COLUMN channel_id TEXT;
+UPDATE audit_log SET channel_id = json_extract(body, '$.detail.channel_id')
+    WHERE log_type IN ('hl7_inbound', 'crm_outbound');
+CREATE INDEX audit_by_channel ON audit_log (log_type, channel_id, occurred_at, entry_id)
+    WHERE channel_id IS NOT NULL;
+
+CREATE TABLE dashboard_hours (
+    series  TEXT NOT NULL,
+    hour    INTEGER NOT NULL,
+    counter TEXT NOT NULL,
+    n       INTEGER NOT NULL CHECK (n >= 0),
+    PRIMARY KEY (series, hour, counter)
+) STRICT, WITHOUT ROWID;
+
+INSERT INTO dashboard_hours (series, hour, counter, n)
+    SELECT 'hie', occurred_at - (occurred_at % 3600000000000),
+           CASE json_extract(body, '$.action') WHEN 'appointment.sent' THEN 'sent' ELSE 'errors' END,
+           count(*)
+    FROM audit_log
+    WHERE log_type = 'hie_sent_appointments'
+      AND ((json_extract(body, '$.action') = 'appointment.sent' AND outcome = 'success')
+        OR (json_extract(body, '$.action') = 'appointment.failed' AND outcome = 'error'))
+    GROUP BY 1, 2, 3;
+INSERT INTO dashboard_hours (series, hour, counter, n)
+    SELECT 'hl7', occurred_at - (occurred_at % 3600000000000), json_extract(body, '$.detail.ack'),
+           count(*)
+    FROM audit_log
+    WHERE log_type = 'hl7_inbound' AND json_extract(body, '$.detail.ack') IN ('AA', 'AE', 'AR')
+    GROUP BY 1, 2, 3;
+
+CREATE TABLE dashboard_crm_errors (
+    entry_id TEXT NOT NULL,
+    seq      INTEGER NOT NULL,
+    at       INTEGER NOT NULL,
+    body     TEXT NOT NULL,
+    PRIMARY KEY (entry_id, seq)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX dashboard_crm_errors_by_time ON dashboard_crm_errors (at, entry_id, seq);
+
+CREATE TABLE dashboard_batch_runs (
+    entry_id    TEXT PRIMARY KEY NOT NULL,
+    finished_at INTEGER NOT NULL,
+    body        TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX dashboard_batch_runs_by_time ON dashboard_batch_runs (finished_at, entry_id);
 "#;

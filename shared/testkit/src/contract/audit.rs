@@ -19,6 +19,7 @@ pub(super) fn cases() -> Vec<Case<StoreSet>> {
         audit_pagination_with_a_filter,
         audit_limit_is_clamped,
         audit_invalid_cursor_is_rejected,
+        audit_channel_filter_selects_one_channels_entries,
     ]
 }
 
@@ -350,4 +351,53 @@ async fn audit_invalid_cursor_is_rejected(s: StoreSet) {
             "cursor {bad:?}: expected InvalidCursor, got {result:?}"
         );
     }
+}
+
+async fn audit_channel_filter_selects_one_channels_entries(s: StoreSet) {
+    let on = |log_type, channel: &str, at| {
+        fixtures::audit_entry(log_type, fixtures::at(at))
+            .with_detail(serde_json::json!({ "channel_id": channel }))
+    };
+    let a1 = on(LogType::Hl7Inbound, "north-ehr", 0);
+    let a2 = on(LogType::Hl7Inbound, "north-ehr", 1);
+    let b = on(LogType::Hl7Inbound, "south-ehr", 2);
+    let out = on(LogType::CrmOutbound, "north-ehr", 3);
+    // A channel id in another log's detail is not indexed as a channel.
+    let config = on(LogType::ConfigurationChanges, "north-ehr", 4);
+    append_all(
+        &s,
+        &[a1.clone(), a2.clone(), b.clone(), out.clone(), config],
+    )
+    .await;
+    let north = Some(connector_domain::flow::ChannelId::parse("north-ehr").unwrap());
+    let by = |log_type| AuditQuery {
+        log_type: Some(log_type),
+        channel_id: north.clone(),
+        ..query()
+    };
+    assert_eq!(
+        ids(&s, by(LogType::Hl7Inbound)).await,
+        entry_ids(&[&a2, &a1])
+    );
+    assert_eq!(ids(&s, by(LogType::CrmOutbound)).await, entry_ids(&[&out]));
+    // Pages of a channel's entries.
+    let first = s
+        .audit
+        .query(&AuditQuery {
+            limit: 1,
+            ..by(LogType::Hl7Inbound)
+        })
+        .await
+        .unwrap();
+    assert_eq!(first.items, vec![a2]);
+    let second = s
+        .audit
+        .query(&AuditQuery {
+            limit: 1,
+            cursor: first.next_cursor,
+            ..by(LogType::Hl7Inbound)
+        })
+        .await
+        .unwrap();
+    assert_eq!(second.items, vec![a1]);
 }

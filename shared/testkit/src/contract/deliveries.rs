@@ -67,7 +67,7 @@ fn id(text: &str) -> DeliveryId {
 
 /// A new delivery `delivery_id` of `group`, accepted at `at`, whose message carries the fixture
 /// patient's PHI.
-fn delivery(delivery_id: &str, group: &str, at: i64) -> Delivery {
+pub(super) fn delivery(delivery_id: &str, group: &str, at: i64) -> Delivery {
     let control_id = format!("CC{delivery_id}");
     let message = format!(
         "MSH|^~\\&|CONNECTOR|CRM|EHR|CLINIC|20261121100000||ADT^A08^ADT_A01|{control_id}|P|2.5\r\
@@ -113,7 +113,7 @@ fn audit(action: &str, at: i64, detail: serde_json::Value) -> AuditEntry {
 
 /// Accepts a webhook for `lead` (version `v<at>`) at `at` with `deliveries`; returns its key
 /// and audit entry.
-async fn accept(
+pub(super) async fn accept(
     s: &DeliveryStoreSet,
     lead: &str,
     at: i64,
@@ -140,7 +140,7 @@ async fn get(s: &DeliveryStoreSet, delivery: &str) -> Delivery {
         .expect("the delivery exists")
 }
 
-async fn claim(s: &DeliveryStoreSet, delivery: &str, at: i64) -> DeliveryClaim {
+pub(super) async fn claim(s: &DeliveryStoreSet, delivery: &str, at: i64) -> DeliveryClaim {
     s.deliveries
         .claim(&id(delivery), fixtures::at(at), lease())
         .await
@@ -184,7 +184,7 @@ async fn finish(
 }
 
 /// Claims `delivery` at `at` and parks that attempt as `rejected_AR`; returns the parked record.
-async fn park(s: &DeliveryStoreSet, delivery: &str, at: i64) -> Delivery {
+pub(super) async fn park(s: &DeliveryStoreSet, delivery: &str, at: i64) -> Delivery {
     let attempt = granted(s, delivery, at).await.attempts;
     let (_, result) = finish(s, delivery, attempt, &AttemptEnd::Park, "rejected_AR", at).await;
     result.expect("the current attempt parks")

@@ -32,6 +32,7 @@ mod audit;
 mod consents;
 mod crm;
 mod crm_writes;
+mod dashboard;
 mod deliveries;
 mod flows;
 mod inbound;
@@ -49,9 +50,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use connector_domain::crm::Crm;
 use connector_domain::ports::{
-    AppointmentStore, AuditLog, ConsentStore, CrmWriteLog, DeliveryStore, FlowStore, InboundLedger,
-    LocalSecretStore, PatientStore, QueueConsumer, SecretStore, SendLedger, SettingsStore,
-    WorkQueue,
+    AppointmentStore, AuditLog, ConsentStore, CrmWriteLog, DashboardStore, DeliveryStore,
+    FlowStore, InboundLedger, LocalSecretStore, PatientStore, QueueConsumer, SecretStore,
+    SendLedger, SettingsStore, WorkQueue,
 };
 
 /// One set of store ports, backed by one (isolated) store.
@@ -115,6 +116,29 @@ pub trait DeliveryStoreHarness: Send + Sync {
     /// A new set of ports over an empty store that no other call's set shares: every case
     /// starts from nothing (no webhooks, deliveries, group blocks or audit entries).
     async fn fresh_delivery_stores(&self) -> DeliveryStoreSet;
+}
+
+/// The ports a dashboard case runs against, all on one (isolated) store: the dashboard and
+/// every writer whose audit entries it counts.
+#[derive(Clone)]
+pub struct DashboardSet {
+    /// The counts under test.
+    pub dashboard: Arc<dyn DashboardStore>,
+    /// The audit log.
+    pub audit: Arc<dyn AuditLog>,
+    /// The HIE send ledger.
+    pub send_ledger: Arc<dyn SendLedger>,
+    /// The inbound ledger.
+    pub inbound_ledger: Arc<dyn InboundLedger>,
+    /// Outbound deliveries.
+    pub deliveries: Arc<dyn DeliveryStore>,
+}
+
+/// Builds dashboard sets for the dashboard suite.
+#[async_trait]
+pub trait DashboardHarness: Send + Sync {
+    /// A new set of ports over an empty store that no other call's set shares.
+    async fn fresh_dashboard(&self) -> DashboardSet;
 }
 
 /// The CRM write log a CRM write log case runs against.
@@ -225,6 +249,11 @@ pub fn delivery_store_cases() -> Vec<Case<DeliveryStoreSet>> {
     deliveries::cases()
 }
 
+/// Every case of the dashboard suite, in run order.
+pub fn dashboard_cases() -> Vec<Case<DashboardSet>> {
+    dashboard::cases()
+}
+
 /// Every case of the CRM write log suite, in run order.
 pub fn crm_write_log_cases() -> Vec<Case<CrmWriteLogUnderTest>> {
     crm_writes::cases()
@@ -282,6 +311,19 @@ pub async fn run_delivery_store_suite(harness: &dyn DeliveryStoreHarness) {
     for case in delivery_store_cases() {
         if report.selected(case.name) {
             let set = harness.fresh_delivery_stores().await;
+            report.run(case, set).await;
+        }
+    }
+    report.finish();
+}
+
+/// Runs every dashboard case, each on `harness.fresh_dashboard()`; panics at the end if any
+/// failed.
+pub async fn run_dashboard_suite(harness: &dyn DashboardHarness) {
+    let mut report = Report::new("dashboard");
+    for case in dashboard_cases() {
+        if report.selected(case.name) {
+            let set = harness.fresh_dashboard().await;
             report.run(case, set).await;
         }
     }

@@ -3,6 +3,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use connector_domain::audit::{AuditEntry, AuditQuery, LogType, Outcome, Page};
+use connector_domain::flow::ChannelId;
 use connector_domain::settings::current_settings;
 use connector_domain::{AppointmentId, PatientId, ValidationError, ValidationErrors};
 
@@ -22,6 +23,7 @@ const PARAMS: &[&str] = &[
     "patient_id",
     "appointment_id",
     "outcome",
+    "channel_id",
     "limit",
     "cursor",
 ];
@@ -70,6 +72,21 @@ pub(crate) async fn list(
     let appointment_id = params
         .get("appointment_id")
         .and_then(|v| errors.check(AppointmentId::parse(v)));
+    let channel_id = params.get("channel_id").and_then(|v| {
+        errors.check(
+            ChannelId::parse(v)
+                .map_err(|_| ValidationError::new("channel_id", "is not a valid channel id")),
+        )
+    });
+    if channel_id.is_some()
+        && !matches!(log_type, Some(LogType::Hl7Inbound | LogType::CrmOutbound))
+        && !errors.0.iter().any(|e| e.field == "log_type")
+    {
+        errors.push(ValidationError::new(
+            "channel_id",
+            "needs log_type hl7_inbound or crm_outbound",
+        ));
+    }
     let limit = match params.get("limit") {
         None => Some(DEFAULT_LIMIT),
         Some(v) => errors.check(
@@ -94,6 +111,7 @@ pub(crate) async fn list(
         patient_id,
         appointment_id,
         outcome,
+        channel_id,
         limit: limit.unwrap_or(DEFAULT_LIMIT),
         cursor: params.get("cursor").map(str::to_owned),
     };

@@ -5,6 +5,7 @@
 mod appointments;
 mod audit;
 mod consents;
+mod dashboard;
 mod deliveries;
 mod me;
 mod patients;
@@ -52,6 +53,8 @@ pub fn router(ctx: Arc<Context>) -> Router {
             post(appointments::resend),
         )
         .route("/hie/batch-preview", get(appointments::batch_preview))
+        .route("/hie/batch-runs", post(dashboard::run_batch))
+        .route("/dashboard", get(dashboard::get))
         .route("/deliveries", get(deliveries::list))
         .route("/deliveries/{delivery_id}", get(deliveries::get))
         .route(
@@ -91,6 +94,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/appointments/{appointment_id}/transition"),
     ("POST", "/appointments/{appointment_id}/resend"),
     ("GET", "/hie/batch-preview"),
+    ("POST", "/hie/batch-runs"),
+    ("GET", "/dashboard"),
     ("GET", "/deliveries"),
     ("GET", "/deliveries/{delivery_id}"),
     ("POST", "/deliveries/{delivery_id}/redrive"),
