@@ -11,6 +11,8 @@ const web = join(dirname(fileURLToPath(import.meta.url)), '..');
 const FILES = [
   ['chart.js/dist/chart.umd.min.js', 'chart.js/chart.umd.min.js'],
   ['chart.js/LICENSE.md', 'chart.js/LICENSE.md'],
+  ['papaparse/papaparse.min.js', 'papaparse/papaparse.min.js'],
+  ['papaparse/LICENSE', 'papaparse/LICENSE'],
 ];
 
 const check = process.argv.includes('--check');

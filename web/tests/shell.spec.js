@@ -39,7 +39,7 @@ test('with --tokens the console asks for a bearer token and learns its role from
     await page.getByLabel('Bearer token').fill(admin);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await expect(page.getByText('Signed in as')).toContainText('(admin)');
-    await expect(page.getByRole('heading', { name: 'Find a patient' })).toBeVisible();
+    await expect(page.getByRole('heading', { name: 'Dashboard', level: 1 }), 'an admin lands on the dashboard').toBeVisible();
   } finally {
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
