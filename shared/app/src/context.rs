@@ -254,7 +254,7 @@ impl Context {
             delivery_queue,
             delivery_consumer,
             dashboard: Arc::new(adapters.dashboard()),
-            batch_trigger: aws::batch_trigger(&adapters),
+            batch_trigger: aws::batch_trigger(adapters),
             clock,
         })
     }

@@ -3,6 +3,8 @@
 //! timestamps from the clock, refusals; `env:`, `local:` and `secretsmanager:` references;
 //! data surviving a reopen; and the version 2 -> 3 migration.
 
+mod support;
+
 use std::path::Path;
 use std::sync::Arc;
 
@@ -450,13 +452,14 @@ async fn a_version_2_file_migrates_keeping_its_data() {
     {
         // Take the file back to version 2 as an older build left it.
         let raw = rusqlite::Connection::open(dir.path().join("connector.db")).unwrap();
-        raw.execute_batch(
-            "DROP TABLE channels; DROP TABLE flows; DROP TABLE inbound_ledger; \
+        raw.execute_batch(&format!(
+            "{} DROP TABLE channels; DROP TABLE flows; DROP TABLE inbound_ledger; \
              DROP TABLE crm_lead_values; DROP TABLE crm_activities; DROP TABLE crm_leads; \
              DROP TABLE local_secrets; DROP TABLE delivery_group_blocks; \
              DROP TABLE deliveries; DROP TABLE webhooks; DROP TABLE crm_writes; \
              DROP TABLE inbound_key_locks; PRAGMA user_version = 2;",
-        )
+            support::UNDO_SEARCH_AND_DASHBOARD
+        ))
         .unwrap();
     }
     let db = open(dir.path());
@@ -464,7 +467,7 @@ async fn a_version_2_file_migrates_keeping_its_data() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!((version, SCHEMA_VERSION), (5, 5));
+    assert_eq!((version, SCHEMA_VERSION), (7, 7));
     assert!(
         db.patients()
             .get(&fixtures::patient_id("p-1"))

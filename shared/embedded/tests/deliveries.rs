@@ -3,6 +3,8 @@
 //! (two processes), the refusal of deliveries that are not new, the CRM write log forgetting
 //! writes older than the echo window, and the version 3 -> 4 migration.
 
+mod support;
+
 use std::path::Path;
 use std::sync::Arc;
 
@@ -287,16 +289,17 @@ async fn a_version_3_file_migrates_keeping_its_data() {
     }
     // Take the file back to version 3 as the previous build left it.
     raw(dir.path())
-        .execute_batch(
-            "DROP TABLE delivery_group_blocks; DROP TABLE deliveries; DROP TABLE webhooks; \
+        .execute_batch(&format!(
+            "{} DROP TABLE delivery_group_blocks; DROP TABLE deliveries; DROP TABLE webhooks; \
              DROP TABLE crm_writes; DROP TABLE inbound_key_locks; PRAGMA user_version = 3;",
-        )
+            support::UNDO_SEARCH_AND_DASHBOARD
+        ))
         .unwrap();
     let db = open(dir.path());
     let version: u32 = raw(dir.path())
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!((version, SCHEMA_VERSION), (5, 5));
+    assert_eq!((version, SCHEMA_VERSION), (7, 7));
     assert!(
         db.patients()
             .get(&fixtures::patient_id("p-1"))
