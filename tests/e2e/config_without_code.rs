@@ -22,6 +22,19 @@ fn channel(secret: &str) -> Value {
     })
 }
 
+/// PUTs `body` to `path` as robin (admin) over HTTP; asserts 201 Created at `path`.
+async fn put_created(app: &TestApp, path: &str, body: &Value) -> reqwest::Response {
+    let created = app
+        .request_as(Method::PUT, path, "robin", "admin")
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status().as_u16(), 201);
+    assert_eq!(created.headers()["location"].to_str().unwrap(), path);
+    created
+}
+
 /// PUTs [`SECRET_VALUE`] to `path` (`/secrets/{name}`) as admin.
 async fn put_secret(app: &TestApp, path: &str) -> Reply {
     app.put(path, "admin", json!({"value": SECRET_VALUE})).await
@@ -162,17 +175,12 @@ async fn put_on_a_new_id_creates_the_channel_and_the_flow() {
         json!({"value": SECRET_VALUE}),
     )
     .await;
-    let created = app
-        .request_as(Method::PUT, "/channels/cfg-west-ehr", "robin", "admin")
-        .json(&channel("local:cfg-put-hmac"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status().as_u16(), 201);
-    assert_eq!(
-        created.headers()["location"].to_str().unwrap(),
-        "/channels/cfg-west-ehr"
-    );
+    let created = put_created(
+        &app,
+        "/channels/cfg-west-ehr",
+        &channel("local:cfg-put-hmac"),
+    )
+    .await;
     let body: Value = created.json().await.unwrap();
     assert_eq!(body["channel_id"], "cfg-west-ehr");
     // Again: an update (200), here with nothing changed.
@@ -199,17 +207,7 @@ async fn put_on_a_new_id_creates_the_channel_and_the_flow() {
         ),
         json!({"lead_source": null, "default_country_code": null}),
     );
-    let created = app
-        .request_as(Method::PUT, "/flows/cfg-register", "robin", "admin")
-        .json(&flow)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status().as_u16(), 201);
-    assert_eq!(
-        created.headers()["location"].to_str().unwrap(),
-        "/flows/cfg-register"
-    );
+    put_created(&app, "/flows/cfg-register", &flow).await;
     let again = app.put("/flows/cfg-register", "admin", flow).await;
     assert_eq!(again.status, 200, "{:#}", again.body);
     // Ids the routes reserve, and bad ids, are still refused.
