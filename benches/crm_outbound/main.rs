@@ -40,6 +40,7 @@ use connector_benches::harness::{
     per_second, percentile, print_table,
 };
 use connector_domain::delivery::{DeliveryId, DeliveryState};
+use connector_domain::flow::fixtures as ff;
 use connector_hl7::{Message, MllpDecoder, Path as Hl7Path};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -110,6 +111,19 @@ impl Args {
     }
 }
 
+/// The CRM -> EHR flow: `lead_update` -> ADT^A08 in America/Chicago, MRN (mx_MRN) to PID-3.1.
+fn lead_updates_flow() -> Value {
+    let flow = ff::crm_to_ehr_lead(
+        "Lead updates to the EHR",
+        CHANNEL,
+        ("lead_update", "ADT^A08"),
+        "America/Chicago",
+        A08_TEMPLATE,
+        ff::lead_update_mappings(),
+    );
+    ff::with(flow, json!({"default_country_code": "1"}))
+}
+
 /// The flows configuration `connector flows apply` takes: the channel delivers to `ehr`.
 fn flows_config(ehr: SocketAddr) -> Value {
     json!({
@@ -131,32 +145,7 @@ fn flows_config(ehr: SocketAddr) -> Value {
             }
         },
         "flows": {
-            "bench-lead-updates": {
-                "name": "Lead updates to the EHR",
-                "channel_id": CHANNEL,
-                "direction": "crm_to_ehr",
-                "entity": "lead",
-                "event_type": "ADT^A08",
-                "webhook_event": "lead_update",
-                "default_country_code": "1",
-                "time_zone": "America/Chicago",
-                "primary_search": {"crm_field": "mx_MRN", "hl7_path": "PID-3.1"},
-                "mrn_crm_field": "mx_MRN",
-                "template": A08_TEMPLATE,
-                "mappings": [
-                    {"hl7_path": "PID-5.1", "crm_field": "LastName", "required": true},
-                    {"hl7_path": "PID-5.2", "crm_field": "FirstName"},
-                    {"hl7_path": "PID-7", "crm_field": "mx_Date_of_Birth",
-                     "transforms": [{"type": "date", "to_format": "%Y-%m-%d"}]},
-                    {"hl7_path": "PID-8", "crm_field": "mx_Gender",
-                     "transforms": [{"type": "value_map", "map": {"Female": "F", "Male": "M"}, "otherwise": "U"}]},
-                    {"hl7_path": "PID-11.1", "crm_field": "mx_Street1"},
-                    {"hl7_path": "PID-11.3", "crm_field": "mx_City"},
-                    {"hl7_path": "PID-11.4", "crm_field": "mx_State"},
-                    {"hl7_path": "PID-11.5", "crm_field": "mx_Zip"},
-                    {"hl7_path": "PID-13.1", "crm_field": "Mobile", "transforms": [{"type": "phone_e164"}]}
-                ]
-            }
+            "bench-lead-updates": lead_updates_flow(),
         }
     })
 }

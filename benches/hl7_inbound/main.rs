@@ -34,6 +34,7 @@ use connector_benches::harness::{
     self, BoxError, Server, ServerSetup, connector_binary, latency_cells, mib, number, per_second,
     print_table,
 };
+use connector_domain::flow::fixtures as ff;
 use connector_hl7::{AckCode, AckInfo, Message, MllpDecoder};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -92,25 +93,29 @@ impl Args {
 
 /// The flows configuration `connector flows apply` takes.
 fn flows_config() -> Value {
-    let search = json!({"crm_field": "mx_MRN", "hl7_path": "PID-3.1"});
-    let lead_mappings = json!([
-        {"hl7_path": "PID-3.1", "crm_field": "mx_MRN", "required": true},
-        {"hl7_path": "PID-5.2", "crm_field": "FirstName"},
-        {"hl7_path": "PID-5.1", "crm_field": "LastName", "required": true},
-        {"hl7_path": "PID-7", "crm_field": "mx_Date_of_Birth",
-         "transforms": [{"type": "date", "to_format": "%Y-%m-%d"}]},
-        {"hl7_path": "PID-11.3", "crm_field": "mx_City"},
-        {"hl7_path": "PID-13.1", "crm_field": "Mobile", "transforms": [{"type": "phone_e164"}]},
-        {"hl7_path": "PID-13[2].4", "crm_field": "EmailAddress",
-         "transforms": [{"type": "trim"}, {"type": "lower"}]}
-    ]);
-    let mut activity_mappings = lead_mappings.as_array().cloned().unwrap_or_default();
+    let lead_mappings = ff::registration_mappings();
+    let mut activity_mappings = lead_mappings.clone();
     activity_mappings.extend([
         json!({"hl7_path": "SCH-2.1", "crm_field": "mx_Custom_1", "target": "activity", "required": true}),
-        json!({"hl7_path": "SCH-11.4", "crm_field": "ActivityDateTime", "target": "activity"}),
-        json!({"hl7_path": "SCH-7.2", "crm_field": "ActivityNote", "target": "activity"}),
-        json!({"hl7_path": "SCH-25", "crm_field": "mx_Custom_3", "target": "activity"}),
+        ff::activity("SCH-11.4", "ActivityDateTime"),
+        ff::activity("SCH-7.2", "ActivityNote"),
+        ff::activity("SCH-25", "mx_Custom_3"),
     ]);
+    let chicago = "America/Chicago";
+    let leads = ff::ehr_to_crm_lead(
+        "Registrations become leads",
+        CHANNEL,
+        chicago,
+        ADT_A04,
+        lead_mappings,
+    );
+    let appointments = ff::ehr_to_crm_lead(
+        "Bookings become activities",
+        CHANNEL,
+        chicago,
+        SIU_S12,
+        activity_mappings,
+    );
     json!({
         "channels": {
             CHANNEL: {
@@ -119,40 +124,14 @@ fn flows_config() -> Value {
             }
         },
         "flows": {
-            "bench-a04-leads": {
-                "name": "Registrations become leads",
-                "channel_id": CHANNEL,
-                "direction": "ehr_to_crm",
-                "entity": "lead",
-                "event_type": "ADT^A04",
-                "lead_sync": "capture",
-                "lead_source": "EHR Connector",
-                "default_country_code": "+1",
-                "time_zone": "America/Chicago",
-                "primary_search": search,
-                "secondary_search": {"crm_field": "EmailAddress", "hl7_path": "PID-13[2].4"},
-                "mrn_crm_field": "mx_MRN",
-                "template": ADT_A04,
-                "mappings": lead_mappings,
-            },
-            "bench-s12-appointments": {
-                "name": "Bookings become activities",
-                "channel_id": CHANNEL,
-                "direction": "ehr_to_crm",
+            "bench-a04-leads": ff::with(leads, json!({"secondary_search": ff::email_search()})),
+            "bench-s12-appointments": ff::with(appointments, json!({
                 "entity": "activity",
                 "event_type": "SIU^S12",
-                "lead_sync": "capture",
                 "activity_sync": "capture",
                 "activity_type": 201,
                 "activity_match": {"crm_field": "mx_Custom_1", "hl7_path": "SCH-2.1"},
-                "lead_source": "EHR Connector",
-                "default_country_code": "+1",
-                "time_zone": "America/Chicago",
-                "primary_search": search,
-                "mrn_crm_field": "mx_MRN",
-                "template": SIU_S12,
-                "mappings": activity_mappings,
-            }
+            })),
         }
     })
 }

@@ -22,11 +22,9 @@ async fn consent_changes_are_audited_with_who_and_when() {
         .await;
 
     let reply = app
-        .call(
-            Method::GET,
+        .get(
             "/audit-entries?log_type=hie_consent_changes&patient_id=p-300",
             "admin",
-            None,
         )
         .await;
     assert_eq!(reply.status, 200, "{:#}", reply.body);
@@ -64,7 +62,7 @@ async fn filters_and_pages() {
         if let Some(c) = &cursor {
             path.push_str(&format!("&cursor={c}"));
         }
-        let reply = app.call(Method::GET, &path, "admin", None).await;
+        let reply = app.get(&path, "admin").await;
         assert_eq!(reply.status, 200, "{:#}", reply.body);
         seen.extend(
             entries(&reply.body)
@@ -84,26 +82,19 @@ async fn filters_and_pages() {
 
     // Date range: entries at 15:00..=17:00 on the 21st, `to` exclusive.
     let reply = app
-        .call(Method::GET, "/audit-entries?log_type=hie_consent_changes&from=2026-11-21T15:00:00Z&to=2026-11-21T18:00:00Z", "admin", None)
+        .get("/audit-entries?log_type=hie_consent_changes&from=2026-11-21T15:00:00Z&to=2026-11-21T18:00:00Z", "admin")
         .await;
     assert_eq!(entries(&reply.body).len(), 3);
     // A bare `to` date includes the whole day (clinic time zone, UTC here).
     let reply = app
-        .call(
-            Method::GET,
+        .get(
             "/audit-entries?log_type=hie_consent_changes&to=2026-11-21",
             "admin",
-            None,
         )
         .await;
     assert_eq!(entries(&reply.body).len(), 9);
     let reply = app
-        .call(
-            Method::GET,
-            "/audit-entries?log_type=configuration_changes",
-            "admin",
-            None,
-        )
+        .get("/audit-entries?log_type=configuration_changes", "admin")
         .await;
     assert_eq!(entries(&reply.body).len(), 1);
     assert_eq!(
@@ -111,12 +102,7 @@ async fn filters_and_pages() {
         json!(["default_subject"])
     );
     let reply = app
-        .call(
-            Method::GET,
-            "/audit-entries?patient_id=p-3105&outcome=success",
-            "admin",
-            None,
-        )
+        .get("/audit-entries?patient_id=p-3105&outcome=success", "admin")
         .await;
     assert_eq!(entries(&reply.body).len(), 1);
 }
@@ -125,32 +111,23 @@ async fn filters_and_pages() {
 async fn bad_parameters_get_422() {
     let app = spawn_app().await;
     let reply = app
-        .call(
-            Method::GET,
+        .get(
             "/audit-entries?log_type=everything&limit=0&from=yesterday&colour=blue",
             "admin",
-            None,
         )
         .await
         .assert_problem(422);
     assert_eq!(reply.body["errors"][0]["field"], "colour");
     let reply = app
-        .call(
-            Method::GET,
+        .get(
             "/audit-entries?log_type=everything&limit=0&from=yesterday",
             "admin",
-            None,
         )
         .await;
     let reply = reply.assert_problem(422);
     let fields = reply.error_fields();
     assert_eq!(fields, ["log_type", "from", "limit"]);
-    app.call(
-        Method::GET,
-        "/audit-entries?cursor=not-a-cursor",
-        "admin",
-        None,
-    )
-    .await
-    .assert_problem(400);
+    app.get("/audit-entries?cursor=not-a-cursor", "admin")
+        .await
+        .assert_problem(400);
 }

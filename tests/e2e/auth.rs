@@ -10,24 +10,13 @@ use crate::support::{patient_json, spawn_app, spawn_app_with};
 #[tokio::test]
 async fn roles_limit_what_callers_reach() {
     let app = spawn_app().await;
-    app.call(Method::GET, "/settings/hie", "staff", None)
+    app.get("/settings/hie", "staff").await.assert_problem(403);
+    app.get("/audit-entries", "staff").await.assert_problem(403);
+    app.put("/patients/p-400", "patient", patient_json("p-400"))
         .await
         .assert_problem(403);
-    app.call(Method::GET, "/audit-entries", "staff", None)
-        .await
-        .assert_problem(403);
-    app.call(
-        Method::PUT,
-        "/patients/p-400",
-        "patient",
-        Some(patient_json("p-400")),
-    )
-    .await
-    .assert_problem(403);
-    app.call(Method::GET, "/me/consents", "staff", None)
-        .await
-        .assert_problem(403);
-    app.call(Method::GET, "/patients/p-400/consents", "root", None)
+    app.get("/me/consents", "staff").await.assert_problem(403);
+    app.get("/patients/p-400/consents", "root")
         .await
         .assert_problem(401);
 }
@@ -96,38 +85,19 @@ async fn bearer_tokens_are_required_when_configured() {
     let app = spawn_app_with(Arc::new(tokens)).await;
     let client = reqwest::Client::new();
     let url = format!("{}/patients/p-403", app.address());
-    let reply = client
-        .put(&url)
-        .json(&patient_json("p-403"))
-        .send()
-        .await
-        .unwrap();
+    let put = |request: reqwest::RequestBuilder| async move {
+        let request = request.json(&patient_json("p-403"));
+        request.send().await.unwrap()
+    };
+    let reply = put(client.put(&url)).await;
     assert_eq!(reply.status(), 401);
     assert_eq!(reply.headers()["content-type"], "application/problem+json");
-    let reply = client
-        .put(&url)
-        .bearer_auth("wrong")
-        .json(&patient_json("p-403"))
-        .send()
-        .await
-        .unwrap();
+    let reply = put(client.put(&url).bearer_auth("wrong")).await;
     assert_eq!(reply.status(), 401);
     // Headers that loopback trusts mean nothing here.
-    let reply = client
-        .put(&url)
-        .header("x-connector-role", "admin")
-        .json(&patient_json("p-403"))
-        .send()
-        .await
-        .unwrap();
+    let reply = put(client.put(&url).header("x-connector-role", "admin")).await;
     assert_eq!(reply.status(), 401);
-    let reply = client
-        .put(&url)
-        .bearer_auth("tok-staff-1")
-        .json(&patient_json("p-403"))
-        .send()
-        .await
-        .unwrap();
+    let reply = put(client.put(&url).bearer_auth("tok-staff-1")).await;
     assert_eq!(reply.status(), 201);
     let health = client
         .get(format!("{}/health", app.address()))

@@ -5,11 +5,12 @@
 //! answered by `POST /hl7/{id}` with a non-retryable problem (not 503 "resend later"); and
 //! `PUT /channels/{id}` / `PUT /flows/{id}` creating what does not exist yet (201, Location).
 
+use connector_domain::flow::fixtures as ff;
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::hl7_inbound_support::{ADT_A04, CHANNEL, CrmKind, Signing, spawn_inbound};
-use crate::support::{captured_logs, spawn_app};
+use crate::support::{Reply, TestApp, captured_logs, spawn_app};
 
 /// A secret value distinctive enough to grep the logs and every answer for.
 const SECRET_VALUE: &str = "zq-local-secret-value-7731";
@@ -21,17 +22,28 @@ fn channel(secret: &str) -> Value {
     })
 }
 
+/// PUTs `body` to `path` as robin (admin) over HTTP; asserts 201 Created at `path`.
+async fn put_created(app: &TestApp, path: &str, body: &Value) -> reqwest::Response {
+    let created = app
+        .request_as(Method::PUT, path, "robin", "admin")
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status().as_u16(), 201);
+    assert_eq!(created.headers()["location"].to_str().unwrap(), path);
+    created
+}
+
+/// PUTs [`SECRET_VALUE`] to `path` (`/secrets/{name}`) as admin.
+async fn put_secret(app: &TestApp, path: &str) -> Reply {
+    app.put(path, "admin", json!({"value": SECRET_VALUE})).await
+}
+
 #[tokio::test]
 async fn secrets_are_write_only_and_listed_by_name_and_time() {
     let app = spawn_app().await;
-    let put = app
-        .call(
-            Method::PUT,
-            "/secrets/cfg-north-hmac",
-            "admin",
-            Some(json!({"value": SECRET_VALUE})),
-        )
-        .await;
+    let put = put_secret(&app, "/secrets/cfg-north-hmac").await;
     assert_eq!(put.status, 204, "{:#}", put.body);
     assert_eq!(
         put.body,
@@ -39,7 +51,7 @@ async fn secrets_are_write_only_and_listed_by_name_and_time() {
         "no body: the value is never returned"
     );
 
-    let listed = app.call(Method::GET, "/secrets", "admin", None).await;
+    let listed = app.get("/secrets", "admin").await;
     assert_eq!(listed.status, 200, "{:#}", listed.body);
     assert_eq!(
         listed.body["items"],
@@ -56,10 +68,7 @@ async fn secrets_are_write_only_and_listed_by_name_and_time() {
         ("/secrets/cfg-empty", json!({"value": ""}), "value"),
         ("/secrets/cfg-empty", json!({}), "value"),
     ] {
-        let refused = app
-            .call(Method::PUT, path, "admin", Some(body))
-            .await
-            .assert_problem(422);
+        let refused = app.put(path, "admin", body).await.assert_problem(422);
         assert_eq!(
             refused.body["errors"][0]["field"], field,
             "{:#}",
@@ -67,18 +76,11 @@ async fn secrets_are_write_only_and_listed_by_name_and_time() {
         );
     }
     // Administrators only.
-    app.call(
-        Method::PUT,
-        "/secrets/cfg-staff",
-        "staff",
-        Some(json!({"value": "x"})),
-    )
-    .await
-    .assert_problem(403);
-    app.call(Method::GET, "/secrets", "staff", None)
+    app.put("/secrets/cfg-staff", "staff", json!({"value": "x"}))
         .await
         .assert_problem(403);
-    let listed = app.call(Method::GET, "/secrets", "admin", None).await;
+    app.get("/secrets", "staff").await.assert_problem(403);
+    let listed = app.get("/secrets", "admin").await;
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
 
     // The audit trail names the secret, never its value.
@@ -104,12 +106,7 @@ async fn secrets_are_write_only_and_listed_by_name_and_time() {
 async fn a_channel_whose_secret_cannot_be_resolved_is_refused_naming_the_reference() {
     let app = spawn_app().await;
     let refused = app
-        .call(
-            Method::POST,
-            "/channels",
-            "admin",
-            Some(channel("local:cfg-missing-hmac")),
-        )
+        .post_json("/channels", "admin", channel("local:cfg-missing-hmac"))
         .await
         .assert_problem(422);
     assert_eq!(refused.body["errors"][0]["field"], "inbound.secret");
@@ -122,7 +119,7 @@ async fn a_channel_whose_secret_cannot_be_resolved_is_refused_naming_the_referen
         refused.body
     );
     assert!(
-        app.call(Method::GET, "/channels", "admin", None).await.body["items"]
+        app.get("/channels", "admin").await.body["items"]
             .as_array()
             .unwrap()
             .is_empty(),
@@ -130,22 +127,10 @@ async fn a_channel_whose_secret_cannot_be_resolved_is_refused_naming_the_referen
     );
 
     // Once the secret is stored, the same channel is accepted.
-    let put = app
-        .call(
-            Method::PUT,
-            "/secrets/cfg-missing-hmac",
-            "admin",
-            Some(json!({"value": SECRET_VALUE})),
-        )
-        .await;
+    let put = put_secret(&app, "/secrets/cfg-missing-hmac").await;
     assert_eq!(put.status, 204);
     let created = app
-        .call(
-            Method::POST,
-            "/channels",
-            "admin",
-            Some(channel("local:cfg-missing-hmac")),
-        )
+        .post_json("/channels", "admin", channel("local:cfg-missing-hmac"))
         .await;
     assert_eq!(created.status, 201, "{:#}", created.body);
     let id = created.body["channel_id"].as_str().unwrap().to_owned();
@@ -158,12 +143,7 @@ async fn a_channel_whose_secret_cannot_be_resolved_is_refused_naming_the_referen
         "headers": [{"name": "Authorization", "secret": "local:cfg-no-such-token"}]
     });
     let refused = app
-        .call(
-            Method::PUT,
-            &format!("/channels/{id}"),
-            "admin",
-            Some(update),
-        )
+        .put(&format!("/channels/{id}"), "admin", update)
         .await
         .assert_problem(422);
     assert_eq!(
@@ -178,14 +158,9 @@ async fn a_channel_whose_secret_cannot_be_resolved_is_refused_naming_the_referen
     );
     // Secrets Manager is not available to the embedded deployment.
     let refused = app
-        .call(
-            Method::POST,
-            "/channels",
-            "admin",
-            Some(channel(
+        .post_json("/channels", "admin", channel(
                 "secretsmanager:arn:aws:secretsmanager:us-east-1:123456789012:secret:clinic/x-AbC123",
-            )),
-        )
+            ))
         .await
         .assert_problem(422);
     assert_eq!(refused.body["errors"][0]["field"], "inbound.secret");
@@ -194,80 +169,52 @@ async fn a_channel_whose_secret_cannot_be_resolved_is_refused_naming_the_referen
 #[tokio::test]
 async fn put_on_a_new_id_creates_the_channel_and_the_flow() {
     let app = spawn_app().await;
-    app.call(
-        Method::PUT,
+    app.put(
         "/secrets/cfg-put-hmac",
         "admin",
-        Some(json!({"value": SECRET_VALUE})),
+        json!({"value": SECRET_VALUE}),
     )
     .await;
-    let created = app
-        .request_as(Method::PUT, "/channels/cfg-west-ehr", "robin", "admin")
-        .json(&channel("local:cfg-put-hmac"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status().as_u16(), 201);
-    assert_eq!(
-        created.headers()["location"].to_str().unwrap(),
-        "/channels/cfg-west-ehr"
-    );
+    let created = put_created(
+        &app,
+        "/channels/cfg-west-ehr",
+        &channel("local:cfg-put-hmac"),
+    )
+    .await;
     let body: Value = created.json().await.unwrap();
     assert_eq!(body["channel_id"], "cfg-west-ehr");
     // Again: an update (200), here with nothing changed.
     let again = app
-        .call(
-            Method::PUT,
+        .put(
             "/channels/cfg-west-ehr",
             "admin",
-            Some(channel("local:cfg-put-hmac")),
+            channel("local:cfg-put-hmac"),
         )
         .await;
     assert_eq!(again.status, 200, "{:#}", again.body);
 
-    let flow = json!({
-        "name": "Register patients",
-        "channel_id": "cfg-west-ehr",
-        "direction": "ehr_to_crm",
-        "entity": "lead",
-        "event_type": "ADT^A04",
-        "lead_sync": "capture",
-        "time_zone": "America/Chicago",
-        "primary_search": {"crm_field": "mx_MRN", "hl7_path": "PID-3.1"},
-        "mrn_crm_field": "mx_MRN",
-        "template": ADT_A04,
-        "mappings": [
-            {"hl7_path": "PID-3.1", "crm_field": "mx_MRN", "required": true},
-            {"hl7_path": "PID-5.1", "crm_field": "LastName", "required": true}
-        ]
-    });
-    let created = app
-        .request_as(Method::PUT, "/flows/cfg-register", "robin", "admin")
-        .json(&flow)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status().as_u16(), 201);
-    assert_eq!(
-        created.headers()["location"].to_str().unwrap(),
-        "/flows/cfg-register"
+    let mappings = vec![
+        ff::required("PID-3.1", "mx_MRN"),
+        ff::required("PID-5.1", "LastName"),
+    ];
+    let flow = ff::with(
+        ff::ehr_to_crm_lead(
+            "Register patients",
+            "cfg-west-ehr",
+            "America/Chicago",
+            ADT_A04,
+            mappings,
+        ),
+        json!({"lead_source": null, "default_country_code": null}),
     );
-    let again = app
-        .call(Method::PUT, "/flows/cfg-register", "admin", Some(flow))
-        .await;
+    put_created(&app, "/flows/cfg-register", &flow).await;
+    let again = app.put("/flows/cfg-register", "admin", flow).await;
     assert_eq!(again.status, 200, "{:#}", again.body);
     // Ids the routes reserve, and bad ids, are still refused.
     let mut bad = again.body.clone();
     bad.as_object_mut().unwrap().remove("flow_id");
     for id in ["test", "template-fields"] {
-        let refused = app
-            .call(
-                Method::PUT,
-                &format!("/flows/{id}"),
-                "admin",
-                Some(bad.clone()),
-            )
-            .await;
+        let refused = app.put(&format!("/flows/{id}"), "admin", bad.clone()).await;
         assert!(
             refused.status == 422 || refused.status == 405,
             "{id}: {:#}",
@@ -284,7 +231,7 @@ async fn put_on_a_new_id_creates_the_channel_and_the_flow() {
 async fn a_secret_that_goes_missing_is_shown_and_hl7_gets_a_non_retryable_error() {
     let inbound = spawn_inbound(CrmKind::Embedded).await;
     let path = format!("/channels/{CHANNEL}");
-    let shown = inbound.app.call(Method::GET, &path, "admin", None).await;
+    let shown = inbound.app.get(&path, "admin").await;
     assert_eq!(
         shown.body["secrets"],
         json!([{"field": "inbound.secret", "reference": "local:north-hmac", "status": "resolved"}])
@@ -299,7 +246,7 @@ async fn a_secret_that_goes_missing_is_shown_and_hl7_gets_a_non_retryable_error(
             .await
             .unwrap()
     );
-    let shown = inbound.app.call(Method::GET, &path, "admin", None).await;
+    let shown = inbound.app.get(&path, "admin").await;
     assert_eq!(shown.status, 200);
     assert_eq!(
         shown.body["secrets"],
@@ -340,11 +287,10 @@ async fn a_secret_that_goes_missing_is_shown_and_hl7_gets_a_non_retryable_error(
     // Storing the secret again heals the channel.
     let put = inbound
         .app
-        .call(
-            Method::PUT,
+        .put(
             "/secrets/north-hmac",
             "admin",
-            Some(json!({"value": String::from_utf8_lossy(crate::hl7_inbound_support::SECRET)})),
+            json!({"value": String::from_utf8_lossy(crate::hl7_inbound_support::SECRET)}),
         )
         .await;
     assert_eq!(put.status, 204);

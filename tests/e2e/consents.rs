@@ -95,16 +95,15 @@ async fn the_latest_record_decides_and_only_it_can_be_revoked() {
             c["consent_id"].as_str().unwrap()
         )
     };
-    app.call(Method::POST, &path(&first), "staff", Some(json!({})))
+    app.post_json(&path(&first), "staff", json!({}))
         .await
         .assert_problem(409);
 
     let revoked = app
-        .call(
-            Method::POST,
+        .post_json(
             &path(&second),
             "staff",
-            Some(json!({"reason": "patient request"})),
+            json!({"reason": "patient request"}),
         )
         .await;
     assert_eq!(revoked.status, 200, "{:#}", revoked.body);

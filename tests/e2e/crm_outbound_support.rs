@@ -19,6 +19,7 @@ use async_trait::async_trait;
 use connector_app::Context;
 use connector_app::crm_to_ehr::delivery;
 use connector_domain::delivery::{Delivery, DeliveryId};
+use connector_domain::flow::fixtures as ff;
 use connector_domain::ports::{QueueError, QueueMessage, WorkQueue};
 use connector_domain::{Actor, Role};
 use connector_hl7::{Message, Path};
@@ -318,61 +319,27 @@ pub fn channel_json(ehr: SocketAddr, max_attempts: u32) -> Value {
 
 /// The CRM -> EHR flow: `lead_update` -> ADT^A08 in America/Chicago, MRN (mx_MRN) to PID-3.1.
 pub fn outbound_flow() -> Value {
-    json!({
-        "name": "Lead updates to the EHR",
-        "channel_id": CHANNEL,
-        "direction": "crm_to_ehr",
-        "entity": "lead",
-        "event_type": "ADT^A08",
-        "webhook_event": "lead_update",
-        "default_country_code": "1",
-        "time_zone": "America/Chicago",
-        "primary_search": {"crm_field": "mx_MRN", "hl7_path": "PID-3.1"},
-        "mrn_crm_field": "mx_MRN",
-        "template": A08_TEMPLATE,
-        "mappings": [
-            {"hl7_path": "PID-5.1", "crm_field": "LastName", "required": true},
-            {"hl7_path": "PID-5.2", "crm_field": "FirstName"},
-            {"hl7_path": "PID-7", "crm_field": "mx_Date_of_Birth",
-             "transforms": [{"type": "date", "to_format": "%Y-%m-%d"}]},
-            {"hl7_path": "PID-8", "crm_field": "mx_Gender",
-             "transforms": [{"type": "value_map", "map": {"Female": "F", "Male": "M"}, "otherwise": "U"}]},
-            {"hl7_path": "PID-11.1", "crm_field": "mx_Street1"},
-            {"hl7_path": "PID-11.3", "crm_field": "mx_City"},
-            {"hl7_path": "PID-11.4", "crm_field": "mx_State"},
-            {"hl7_path": "PID-11.5", "crm_field": "mx_Zip"},
-            {"hl7_path": "PID-13.1", "crm_field": "Mobile", "transforms": [{"type": "phone_e164"}]}
-        ]
-    })
+    let flow = ff::crm_to_ehr_lead(
+        "Lead updates to the EHR",
+        CHANNEL,
+        ("lead_update", "ADT^A08"),
+        "America/Chicago",
+        A08_TEMPLATE,
+        ff::lead_update_mappings(),
+    );
+    ff::with(flow, json!({"default_country_code": "1"}))
 }
 
 /// The EHR -> CRM flow for the echo test: ADT^A04 captures the lead (embedded CRM).
 pub fn inbound_lead_flow() -> Value {
-    json!({
-        "name": "Registrations become leads",
-        "channel_id": CHANNEL,
-        "direction": "ehr_to_crm",
-        "entity": "lead",
-        "event_type": "ADT^A04",
-        "lead_sync": "capture",
-        "lead_source": "EHR Connector",
-        "default_country_code": "+1",
-        "time_zone": "America/Chicago",
-        "primary_search": {"crm_field": "mx_MRN", "hl7_path": "PID-3.1"},
-        "mrn_crm_field": "mx_MRN",
-        "template": ADT_A04,
-        "mappings": [
-            {"hl7_path": "PID-3.1", "crm_field": "mx_MRN", "required": true},
-            {"hl7_path": "PID-5.2", "crm_field": "FirstName"},
-            {"hl7_path": "PID-5.1", "crm_field": "LastName", "required": true},
-            {"hl7_path": "PID-7", "crm_field": "mx_Date_of_Birth",
-             "transforms": [{"type": "date", "to_format": "%Y-%m-%d"}]},
-            {"hl7_path": "PID-11.3", "crm_field": "mx_City"},
-            {"hl7_path": "PID-13.1", "crm_field": "Mobile", "transforms": [{"type": "phone_e164"}]},
-            {"hl7_path": "PID-13[2].4", "crm_field": "EmailAddress",
-             "transforms": [{"type": "trim"}, {"type": "lower"}]}
-        ]
-    })
+    let mappings = ff::registration_mappings();
+    ff::ehr_to_crm_lead(
+        "Registrations become leads",
+        CHANNEL,
+        "America/Chicago",
+        ADT_A04,
+        mappings,
+    )
 }
 
 /// The sample lead update body as another lead: `lead` as ProspectID, `mrn` as mx_MRN,

@@ -2,6 +2,7 @@
 //! roles, secrets never answered, channels in use, template fields, flow tests that write
 //! nothing, and the `configuration_changes` audit trail.
 
+use connector_domain::flow::fixtures as ff;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -58,65 +59,50 @@ fn channel_json() -> Value {
 }
 
 fn lead_flow_json(channel_id: &str) -> Value {
-    json!({
-        "name": "Register patients",
-        "channel_id": channel_id,
-        "direction": "ehr_to_crm",
-        "entity": "lead",
-        "event_type": "ADT^A04",
-        "lead_sync": "capture",
-        "lead_source": "EHR Connector",
-        "default_country_code": "+1",
-        "time_zone": "America/New_York",
-        "primary_search": {"crm_field": "mx_MRN", "hl7_path": "PID-3.1"},
-        "secondary_search": {"crm_field": "EmailAddress", "hl7_path": "PID-13[2].4"},
-        "mrn_crm_field": "mx_MRN",
-        "template": ADT_A04,
-        "mappings": [
-            {"hl7_path": "PID-3.1", "crm_field": "mx_MRN", "required": true},
-            {"hl7_path": "PID-5.2", "crm_field": "FirstName"},
-            {"hl7_path": "PID-5.1", "crm_field": "LastName", "required": true},
-            {"hl7_path": "PID-7", "crm_field": "mx_Date_of_Birth",
-             "transforms": [{"type": "date", "to_format": "%Y-%m-%d"}]},
-            {"hl7_path": "PID-13.1", "crm_field": "Mobile", "transforms": [{"type": "phone_e164"}]},
-            {"hl7_path": "PID-13[2].4", "crm_field": "EmailAddress",
-             "transforms": [{"type": "trim"}, {"type": "lower"}]}
-        ]
-    })
+    let mappings = vec![
+        ff::required("PID-3.1", "mx_MRN"),
+        ff::map("PID-5.2", "FirstName"),
+        ff::required("PID-5.1", "LastName"),
+        ff::birth_date(),
+        ff::mobile(),
+        ff::email(),
+    ];
+    let flow = ff::ehr_to_crm_lead(
+        "Register patients",
+        channel_id,
+        "America/New_York",
+        ADT_A04,
+        mappings,
+    );
+    ff::with(flow, json!({"secondary_search": ff::email_search()}))
 }
 
 fn outbound_flow_json(channel_id: &str) -> Value {
-    json!({
-        "name": "Lead updates to the EHR",
-        "channel_id": channel_id,
-        "direction": "crm_to_ehr",
-        "entity": "lead",
-        "event_type": "ADT^A08",
-        "webhook_event": "lead_update",
-        "time_zone": "America/New_York",
-        "primary_search": {"crm_field": "mx_MRN", "hl7_path": "PID-3.1"},
-        "mrn_crm_field": "mx_MRN",
-        "template": OUTBOUND_A08,
-        "mappings": [
-            {"hl7_path": "PID-5.1", "crm_field": "LastName", "required": true},
-            {"hl7_path": "PID-5.2", "crm_field": "FirstName"}
-        ]
-    })
+    let mappings = vec![
+        ff::required("PID-5.1", "LastName"),
+        ff::map("PID-5.2", "FirstName"),
+    ];
+    ff::crm_to_ehr_lead(
+        "Lead updates to the EHR",
+        channel_id,
+        ("lead_update", "ADT^A08"),
+        "America/New_York",
+        OUTBOUND_A08,
+        mappings,
+    )
 }
 
 impl TestApp {
     /// Creates a channel as admin; returns its id.
     async fn create_channel(&self, body: Value) -> String {
-        let reply = self
-            .call(Method::POST, "/channels", "admin", Some(body))
-            .await;
+        let reply = self.post_json("/channels", "admin", body).await;
         assert_eq!(reply.status, 201, "{:#}", reply.body);
         reply.body["channel_id"].as_str().unwrap().to_owned()
     }
 
     /// Creates a flow as admin; returns its id.
     async fn create_flow(&self, body: Value) -> String {
-        let reply = self.call(Method::POST, "/flows", "admin", Some(body)).await;
+        let reply = self.post_json("/flows", "admin", body).await;
         assert_eq!(reply.status, 201, "{:#}", reply.body);
         reply.body["flow_id"].as_str().unwrap().to_owned()
     }
@@ -155,17 +141,10 @@ async fn channels_and_flows_crud_with_audit() {
         json!({"type": "hmac", "secret": "local:north-hmac", "replay_window_secs": 300})
     );
 
-    let listed = app.call(Method::GET, "/channels", "admin", None).await;
+    let listed = app.get("/channels", "admin").await;
     assert_eq!(listed.status, 200);
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
-    let fetched = app
-        .call(
-            Method::GET,
-            &format!("/channels/{channel_id}"),
-            "admin",
-            None,
-        )
-        .await;
+    let fetched = app.get(&format!("/channels/{channel_id}"), "admin").await;
     // The channel as created, and whether each secret reference resolves.
     let mut detail = fetched.body.clone();
     let secrets = detail.as_object_mut().unwrap().remove("secrets");
@@ -196,24 +175,18 @@ async fn channels_and_flows_crud_with_audit() {
 
     // Flows: create, list (all and by channel), read, replace, replace unchanged.
     let flow_id = app.create_flow(lead_flow_json(&channel_id)).await;
-    let flow = app
-        .call(Method::GET, &format!("/flows/{flow_id}"), "admin", None)
-        .await;
+    let flow = app.get(&format!("/flows/{flow_id}"), "admin").await;
     assert_eq!(flow.status, 200);
     assert_eq!(flow.body["lead_sync"], "capture");
     assert_eq!(flow.body["default_country_code"], "+1");
     for query in ["", &format!("?channel_id={channel_id}")] {
-        let list = app
-            .call(Method::GET, &format!("/flows{query}"), "admin", None)
-            .await;
+        let list = app.get(&format!("/flows{query}"), "admin").await;
         assert_eq!(list.status, 200);
         assert_eq!(list.body["items"].as_array().unwrap().len(), 1, "{query}");
     }
-    let none = app
-        .call(Method::GET, "/flows?channel_id=other", "admin", None)
-        .await;
+    let none = app.get("/flows?channel_id=other", "admin").await;
     assert_eq!(none.body["items"], json!([]));
-    app.call(Method::GET, "/flows?channel=x", "admin", None)
+    app.get("/flows?channel=x", "admin")
         .await
         .assert_problem(422);
 
@@ -221,34 +194,19 @@ async fn channels_and_flows_crud_with_audit() {
     update_only["lead_sync"] = json!("update_only");
     update_only["name"] = json!("Update patients");
     let replaced = app
-        .call(
-            Method::PUT,
-            &format!("/flows/{flow_id}"),
-            "admin",
-            Some(update_only.clone()),
-        )
+        .put(&format!("/flows/{flow_id}"), "admin", update_only.clone())
         .await;
     assert_eq!(replaced.status, 200, "{:#}", replaced.body);
     assert_eq!(replaced.body["lead_sync"], "update_only");
     let again = app
-        .call(
-            Method::PUT,
-            &format!("/flows/{flow_id}"),
-            "admin",
-            Some(update_only),
-        )
+        .put(&format!("/flows/{flow_id}"), "admin", update_only)
         .await;
     assert_eq!(again.status, 200);
     assert_eq!(again.body["updated_at"], replaced.body["updated_at"]);
 
     // A channel in use cannot be deleted.
     let conflict = app
-        .call(
-            Method::DELETE,
-            &format!("/channels/{channel_id}"),
-            "admin",
-            None,
-        )
+        .delete(&format!("/channels/{channel_id}"), "admin")
         .await
         .assert_problem(409);
     assert!(
@@ -261,32 +219,20 @@ async fn channels_and_flows_crud_with_audit() {
     );
 
     // Deletes, then 404s.
-    let deleted = app
-        .call(Method::DELETE, &format!("/flows/{flow_id}"), "admin", None)
-        .await;
+    let deleted = app.delete(&format!("/flows/{flow_id}"), "admin").await;
     assert_eq!(deleted.status, 204);
-    app.call(Method::GET, &format!("/flows/{flow_id}"), "admin", None)
+    app.get(&format!("/flows/{flow_id}"), "admin")
         .await
         .assert_problem(404);
     // (PUT on an id that does not exist creates it: see config_without_code.)
     let deleted = app
-        .call(
-            Method::DELETE,
-            &format!("/channels/{channel_id}"),
-            "admin",
-            None,
-        )
+        .delete(&format!("/channels/{channel_id}"), "admin")
         .await;
     assert_eq!(deleted.status, 204);
-    app.call(
-        Method::GET,
-        &format!("/channels/{channel_id}"),
-        "admin",
-        None,
-    )
-    .await
-    .assert_problem(404);
-    app.call(Method::DELETE, "/channels/no-such-channel", "admin", None)
+    app.get(&format!("/channels/{channel_id}"), "admin")
+        .await
+        .assert_problem(404);
+    app.delete("/channels/no-such-channel", "admin")
         .await
         .assert_problem(404);
 
@@ -343,7 +289,7 @@ async fn invalid_flows_get_422_listing_every_problem() {
     flow["mappings"][1]["transforms"] = json!([{"type": "shout"}]);
     flow["template"] = json!(ADT_A04.replace("ADT^A04^ADT_A01", "ADT^A08^ADT_A01"));
     let reply = app
-        .call(Method::POST, "/flows", "admin", Some(flow))
+        .post_json("/flows", "admin", flow)
         .await
         .assert_problem(422);
     let found = fields(&reply.body);
@@ -381,12 +327,7 @@ async fn invalid_flows_get_422_listing_every_problem() {
     bare.as_object_mut().unwrap().remove("crm_webhook");
     let bare_id = app.create_channel(bare.clone()).await;
     let reply = app
-        .call(
-            Method::POST,
-            "/flows",
-            "admin",
-            Some(outbound_flow_json(&bare_id)),
-        )
+        .post_json("/flows", "admin", outbound_flow_json(&bare_id))
         .await
         .assert_problem(422);
     assert_eq!(fields(&reply.body), ["channel_id", "channel_id"]);
@@ -394,28 +335,18 @@ async fn invalid_flows_get_422_listing_every_problem() {
     // A channel that crm_to_ehr flows use keeps what they need.
     app.create_flow(outbound_flow_json(&channel_id)).await;
     let reply = app
-        .call(
-            Method::PUT,
-            &format!("/channels/{channel_id}"),
-            "admin",
-            Some(bare),
-        )
+        .put(&format!("/channels/{channel_id}"), "admin", bare)
         .await
         .assert_problem(422);
     assert_eq!(fields(&reply.body), ["outbound", "crm_webhook"]);
 
     // Channel inputs: every problem too; unknown fields are a 400 naming the field.
     let reply = app
-        .call(
-            Method::POST,
-            "/channels",
-            "admin",
-            Some(json!({
+        .post_json("/channels", "admin", json!({
                 "inbound": {"secret": "plain-text-secret-value"},
                 "outbound": {"type": "https", "url": "http://ehr.example.org", "headers": [{"name": "Authorization", "value": "Bearer abc"}]},
                 "crm_webhook": {"token_hash": "not-hex"}
-            })),
-        )
+            }))
         .await
         .assert_problem(422);
     let found = fields(&reply.body);
@@ -437,20 +368,15 @@ async fn invalid_flows_get_422_listing_every_problem() {
         "{text}"
     );
     let reply = app
-        .call(
-            Method::POST,
-            "/channels",
-            "admin",
-            Some(json!({"name": "x", "token": "abc"})),
-        )
+        .post_json("/channels", "admin", json!({"name": "x", "token": "abc"}))
         .await
         .assert_problem(400);
     assert!(reply.body["detail"].as_str().unwrap().contains("`token`"));
 
     // Nothing invalid was stored.
-    let flows = app.call(Method::GET, "/flows", "admin", None).await;
+    let flows = app.get("/flows", "admin").await;
     assert_eq!(flows.body["items"].as_array().unwrap().len(), 1);
-    let channels = app.call(Method::GET, "/channels", "admin", None).await;
+    let channels = app.get("/channels", "admin").await;
     assert_eq!(channels.body["items"].as_array().unwrap().len(), 2);
 }
 
@@ -518,31 +444,19 @@ async fn non_admins_get_403() {
 async fn secrets_are_never_in_a_response() {
     let app = spawn_app().await;
     let mut bodies = Vec::new();
-    let created = app
-        .call(Method::POST, "/channels", "admin", Some(channel_json()))
-        .await;
+    let created = app.post_json("/channels", "admin", channel_json()).await;
     let channel_id = created.body["channel_id"].as_str().unwrap().to_owned();
     bodies.push(created.body);
-    bodies.push(app.call(Method::GET, "/channels", "admin", None).await.body);
+    bodies.push(app.get("/channels", "admin").await.body);
     bodies.push(
-        app.call(
-            Method::GET,
-            &format!("/channels/{channel_id}"),
-            "admin",
-            None,
-        )
-        .await
-        .body,
+        app.get(&format!("/channels/{channel_id}"), "admin")
+            .await
+            .body,
     );
     bodies.push(
-        app.call(
-            Method::PUT,
-            &format!("/channels/{channel_id}"),
-            "admin",
-            Some(channel_json()),
-        )
-        .await
-        .body,
+        app.put(&format!("/channels/{channel_id}"), "admin", channel_json())
+            .await
+            .body,
     );
     for body in &bodies {
         let text = body.to_string();
@@ -567,11 +481,10 @@ async fn secrets_are_never_in_a_response() {
 async fn template_fields_name_every_populated_leaf() {
     let app = spawn_app().await;
     let reply = app
-        .call(
-            Method::POST,
+        .post_json(
             "/flows/template-fields",
             "admin",
-            Some(json!({"template": ADT_A04})),
+            json!({"template": ADT_A04}),
         )
         .await;
     assert_eq!(reply.status, 200, "{:#}", reply.body);
@@ -590,11 +503,10 @@ async fn template_fields_name_every_populated_leaf() {
 
     // An unparseable template: 422 with the position, never the content.
     let reply = app
-        .call(
-            Method::POST,
+        .post_json(
             "/flows/template-fields",
             "admin",
-            Some(json!({"template": "MSH|^~\\&|A|B\rPID|1\rzephyrine|Quillfeather\r"})),
+            json!({"template": "MSH|^~\\&|A|B\rPID|1\rzephyrine|Quillfeather\r"}),
         )
         .await
         .assert_problem(422);
@@ -603,12 +515,7 @@ async fn template_fields_name_every_populated_leaf() {
     assert!(message.contains("segment 3"), "{message}");
     assert!(!reply.body.to_string().contains("Quillfeather"));
     let reply = app
-        .call(
-            Method::POST,
-            "/flows/template-fields",
-            "admin",
-            Some(json!({})),
-        )
+        .post_json("/flows/template-fields", "admin", json!({}))
         .await
         .assert_problem(422);
     assert_eq!(reply.body["errors"][0]["field"], "template");
@@ -624,11 +531,10 @@ async fn flow_tests_show_the_plan_and_write_nothing() {
     let crm = app.db().crm_records();
 
     let reply = app
-        .call(
-            Method::POST,
+        .post_json(
             &format!("/flows/{flow_id}/test"),
             "admin",
-            Some(json!({"message": REGISTRATION})),
+            json!({"message": REGISTRATION}),
         )
         .await;
     assert_eq!(reply.status, 200, "{:#}", reply.body);
@@ -656,11 +562,10 @@ async fn flow_tests_show_the_plan_and_write_nothing() {
     // A message the flow cannot map: 422 of kind mapping, every problem by path.
     let broken = REGISTRATION.replace("MRN-QX-4242^^^NORTH^MR||Quillfeather^Zephyrine^R", "||");
     let reply = app
-        .call(
-            Method::POST,
+        .post_json(
             &format!("/flows/{flow_id}/test"),
             "admin",
-            Some(json!({"message": broken})),
+            json!({"message": broken}),
         )
         .await
         .assert_problem(422);
@@ -668,22 +573,20 @@ async fn flow_tests_show_the_plan_and_write_nothing() {
     assert_eq!(fields(&reply.body), ["message.PID-3.1", "message.PID-5.1"]);
     // Not a message at all; the wrong input for the direction.
     let reply = app
-        .call(
-            Method::POST,
+        .post_json(
             &format!("/flows/{flow_id}/test"),
             "admin",
-            Some(json!({"message": "Zephyrine Quillfeather"})),
+            json!({"message": "Zephyrine Quillfeather"}),
         )
         .await
         .assert_problem(422);
     assert_eq!(reply.body["type"], "/problems/validation");
     assert!(!reply.body.to_string().contains("Zephyrine"));
     let reply = app
-        .call(
-            Method::POST,
+        .post_json(
             &format!("/flows/{flow_id}/test"),
             "admin",
-            Some(json!({"payload": {"LastName": "Quillfeather"}})),
+            json!({"payload": {"LastName": "Quillfeather"}}),
         )
         .await
         .assert_problem(422);
@@ -691,12 +594,7 @@ async fn flow_tests_show_the_plan_and_write_nothing() {
 
     // CRM -> EHR: the HL7 message the flow would build from a webhook payload.
     let reply = app
-        .call(
-            Method::POST,
-            &format!("/flows/{outbound_id}/test"),
-            "admin",
-            Some(json!({"payload": {"ProspectID": "p-9", "LastName": "Quillfeather", "FirstName": "Zephyrine", "mx_MRN": "MRN-QX-4242"}})),
-        )
+        .post_json(&format!("/flows/{outbound_id}/test"), "admin", json!({"payload": {"ProspectID": "p-9", "LastName": "Quillfeather", "FirstName": "Zephyrine", "mx_MRN": "MRN-QX-4242"}}))
         .await;
     assert_eq!(reply.status, 200, "{:#}", reply.body);
     assert_eq!(reply.body["direction"], "crm_to_ehr");
@@ -714,11 +612,10 @@ async fn flow_tests_show_the_plan_and_write_nothing() {
         "{pid}"
     );
     let reply = app
-        .call(
-            Method::POST,
+        .post_json(
             &format!("/flows/{outbound_id}/test"),
             "admin",
-            Some(json!({"payload": {"ProspectID": "p-9", "FirstName": "Zephyrine"}})),
+            json!({"payload": {"ProspectID": "p-9", "FirstName": "Zephyrine"}}),
         )
         .await
         .assert_problem(422);
@@ -726,11 +623,10 @@ async fn flow_tests_show_the_plan_and_write_nothing() {
     assert_eq!(fields(&reply.body), ["payload.LastName", "payload.mx_MRN"]);
     // The payload is read as the webhook pipeline reads it: it must name the lead.
     let reply = app
-        .call(
-            Method::POST,
+        .post_json(
             &format!("/flows/{outbound_id}/test"),
             "admin",
-            Some(json!({"payload": {"LastName": "Quillfeather", "mx_MRN": "MRN-QX-4242"}})),
+            json!({"payload": {"LastName": "Quillfeather", "mx_MRN": "MRN-QX-4242"}}),
         )
         .await
         .assert_problem(422);
@@ -742,11 +638,10 @@ async fn flow_tests_show_the_plan_and_write_nothing() {
     let mut unsaved = lead_flow_json(&channel_id);
     unsaved["lead_sync"] = json!("update_only");
     let reply = app
-        .call(
-            Method::POST,
+        .post_json(
             "/flows/test",
             "admin",
-            Some(json!({"flow": unsaved, "message": REGISTRATION})),
+            json!({"flow": unsaved, "message": REGISTRATION}),
         )
         .await;
     assert_eq!(reply.status, 200, "{:#}", reply.body);
@@ -755,20 +650,18 @@ async fn flow_tests_show_the_plan_and_write_nothing() {
     let mut invalid = lead_flow_json(&channel_id);
     invalid["mrn_crm_field"] = json!("mx_Nope");
     let reply = app
-        .call(
-            Method::POST,
+        .post_json(
             "/flows/test",
             "admin",
-            Some(json!({"flow": invalid, "message": REGISTRATION})),
+            json!({"flow": invalid, "message": REGISTRATION}),
         )
         .await
         .assert_problem(422);
     assert_eq!(fields(&reply.body), ["flow.mrn_crm_field"]);
-    app.call(
-        Method::POST,
+    app.post_json(
         "/flows/no-such-flow/test",
         "admin",
-        Some(json!({"message": REGISTRATION})),
+        json!({"message": REGISTRATION}),
     )
     .await
     .assert_problem(404);

@@ -275,11 +275,10 @@ async fn an_array_where_an_object_is_required_changes_nothing() {
     let app = spawn_app().await;
     app.register("p-array").await;
     let reply = app
-        .call(
-            Method::POST,
+        .post_json(
             "/patients/p-array/consents",
             "staff",
-            Some(json!(["2026-01-01", "2026-06-01"])),
+            json!(["2026-01-01", "2026-06-01"]),
         )
         .await;
     reply.assert_problem(400);
@@ -294,10 +293,10 @@ async fn an_array_where_an_object_is_required_changes_nothing() {
         "97999",
         "US"
     ]);
-    app.call(Method::PUT, "/patients/p-array-2", "staff", Some(patient))
+    app.put("/patients/p-array-2", "staff", patient)
         .await
         .assert_problem(400);
-    app.call(Method::GET, "/patients/p-array-2", "staff", None)
+    app.get("/patients/p-array-2", "staff")
         .await
         .assert_problem(404);
 }
@@ -343,7 +342,7 @@ async fn a_body_that_is_not_application_json_is_415() {
 #[tokio::test]
 async fn a_required_body_cannot_be_left_out() {
     let app = spawn_app().await;
-    let before = app.call(Method::GET, "/settings/hie", "admin", None).await;
+    let before = app.get("/settings/hie", "admin").await;
     for (method, path) in [
         (Method::PUT, "/settings/hie"),
         (Method::PUT, "/patients/p-nobody"),
@@ -354,7 +353,7 @@ async fn a_required_body_cannot_be_left_out() {
         let reply = app.call(method, path, "admin", None).await;
         reply.assert_problem(400);
     }
-    let after = app.call(Method::GET, "/settings/hie", "admin", None).await;
+    let after = app.get("/settings/hie", "admin").await;
     assert_eq!(before.body, after.body);
     // An optional body may be left out.
     app.register("p-nobody-2").await;
@@ -368,11 +367,10 @@ async fn a_required_body_cannot_be_left_out() {
 async fn integral_floats_are_not_integers_and_empty_query_values_are_absent() {
     let app = spawn_app().await;
     let reply = app
-        .call(
-            Method::PUT,
+        .put(
             "/settings/hie",
             "admin",
-            Some(json!({"consent_expire_days": 17.0})),
+            json!({"consent_expire_days": 17.0}),
         )
         .await
         .assert_problem(400);
@@ -381,9 +379,7 @@ async fn integral_floats_are_not_integers_and_empty_query_values_are_absent() {
         "{:#}",
         reply.body
     );
-    let reply = app
-        .call(Method::GET, "/audit-entries?limit=&cursor=", "admin", None)
-        .await;
+    let reply = app.get("/audit-entries?limit=&cursor=", "admin").await;
     assert_eq!(reply.status, 200, "{:#}", reply.body);
 }
 
@@ -428,17 +424,10 @@ async fn dot_segments_and_bad_ids_are_refused() {
     let longest = "b".repeat(128);
     for id in ["urn:ehr:12345", "p@north", "..a", ".a", longest.as_str()] {
         let reply = app
-            .call(
-                Method::PUT,
-                &format!("/patients/{id}"),
-                "staff",
-                Some(patient_json("long")),
-            )
+            .put(&format!("/patients/{id}"), "staff", patient_json("long"))
             .await;
         assert_eq!(reply.status, 201, "{id}: {:#}", reply.body);
-        let reply = app
-            .call(Method::GET, &format!("/patients/{id}"), "staff", None)
-            .await;
+        let reply = app.get(&format!("/patients/{id}"), "staff").await;
         assert_eq!(reply.status, 200, "{id}: {:#}", reply.body);
     }
 }

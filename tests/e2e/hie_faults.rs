@@ -7,7 +7,6 @@ use connector_app::hie::sender::{self, HieSendResult};
 use connector_domain::hie::HieWork;
 use connector_embedded::QueueOptions;
 use connector_testkit::faults::MailFault;
-use reqwest::Method;
 use serde_json::json;
 
 use crate::support::hie::{crashing_checkpoint, one_consented_transition};
@@ -42,15 +41,13 @@ async fn a_permanent_failure_is_audited_and_not_retried() {
     let app = spawn_app().await;
     one_consented_transition(&app).await;
     app.mailer.fail_next(&[MailFault::Permanent]);
-    app.collect().await;
-    app.drain().await;
+    app.collect_and_drain().await;
     app.clock.advance(Duration::hours(1));
     assert_eq!(app.drain().await, 0, "the message was acknowledged");
     // A rewind re-enqueues it; the ledger keeps it closed.
     app.settings(json!({"next_batch_start_time": "2026-11-21T00:00:00Z"}))
         .await;
-    app.collect().await;
-    app.drain().await;
+    app.collect_and_drain().await;
     assert_eq!(app.mailer.sent(), 0);
     let entries = app
         .audit("log_type=hie_sent_appointments&appointment_id=a-1")
@@ -156,10 +153,7 @@ async fn a_collector_stopped_between_enqueue_and_checkpoint_loses_nothing_and_se
         collector::run(&crashing_ctx, options).await.is_err(),
         "dies at its first checkpoint"
     );
-    let settings = app
-        .call(Method::GET, "/settings/hie", "admin", None)
-        .await
-        .body;
+    let settings = app.get("/settings/hie", "admin").await.body;
     assert_eq!(
         settings["next_batch_start_time"], "2026-11-21T00:00:00Z",
         "the watermark did not move"

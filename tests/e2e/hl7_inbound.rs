@@ -5,7 +5,6 @@
 use connector_crm::fake::{Fault, FaultRule};
 use connector_domain::crm::CrmField;
 use connector_domain::inbound::InboundState;
-use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::hl7_inbound_support::{
@@ -176,10 +175,7 @@ async fn do_nothing_leaves_the_crm_alone() {
     );
     // The HIE side still takes the messages.
     let patient = patient_id_of(ADT_A04);
-    let reply = app
-        .app
-        .call(Method::GET, &format!("/patients/{patient}"), "staff", None)
-        .await;
+    let reply = app.app.get(&format!("/patients/{patient}"), "staff").await;
     assert_eq!(reply.status, 200, "{:#}", reply.body);
     assert!(app.transition_seq("APT-5001").await.is_some());
 }
@@ -304,12 +300,7 @@ async fn acks_accept_error_and_reject_as_hl7_says() {
     assert_eq!(ack.errors, [201]);
     assert!(app.ledger("NE-A03-0010").await.is_none());
 
-    let rejected: Vec<Value> = app
-        .hl7_audit()
-        .await
-        .into_iter()
-        .filter(|e| e["action"] == "hl7.rejected")
-        .collect();
+    let rejected = app.hl7_audit_of("hl7.rejected").await;
     let mut reasons: Vec<&str> = rejected
         .iter()
         .map(|e| e["detail"]["reason"].as_str().unwrap())
@@ -426,10 +417,7 @@ async fn the_hie_side_registers_schedules_and_transitions_each_message_once() {
 
     // No flows: the HIE side alone takes these events.
     app.send(ADT_A04).await.expect("AA", "NE-A04-0001");
-    let reply = app
-        .app
-        .call(Method::GET, &format!("/patients/{patient}"), "staff", None)
-        .await;
+    let reply = app.app.get(&format!("/patients/{patient}"), "staff").await;
     assert_eq!(reply.status, 200, "{:#}", reply.body);
     assert_eq!(reply.body["mrn"], "MRN20001");
     assert_eq!(reply.body["last_name"], "Rivera");
@@ -648,12 +636,7 @@ async fn an_inbound_session_logs_no_patient_data() {
 
     let reply = app
         .app
-        .call(
-            Method::GET,
-            "/audit-entries?log_type=hl7_inbound",
-            "admin",
-            None,
-        )
+        .get("/audit-entries?log_type=hl7_inbound", "admin")
         .await;
     assert_eq!(reply.status, 200);
     let audit = reply.body.to_string();

@@ -5,7 +5,6 @@
 
 use connector_crm::fake::{Fault, FaultRule};
 use connector_domain::inbound::InboundState;
-use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::hl7_inbound_support::{
@@ -15,11 +14,7 @@ use crate::hl7_inbound_support::{
 
 /// The `hl7.processed` audit entries, newest first.
 async fn processed(app: &InboundApp) -> Vec<Value> {
-    app.hl7_audit()
-        .await
-        .into_iter()
-        .filter(|e| e["action"] == "hl7.processed")
-        .collect()
+    app.hl7_audit_of("hl7.processed").await
 }
 
 #[tokio::test]
@@ -62,10 +57,7 @@ async fn a_bad_signature_is_refused_with_401_and_writes_nothing() {
         "no audit entry"
     );
     assert!(app.fake().requests().is_empty(), "the CRM was not called");
-    let reply = app
-        .app
-        .call(Method::GET, &format!("/patients/{patient}"), "staff", None)
-        .await;
+    let reply = app.app.get(&format!("/patients/{patient}"), "staff").await;
     assert_eq!(reply.status, 404, "no patient registered");
 
     // Signed properly, the same message goes through.
@@ -223,12 +215,7 @@ async fn a_control_id_reused_for_another_message_is_refused_and_the_original_sti
     let impostor = with_control_id(SIU_S15, "NE-S12-0004");
     let ack = app.send(&impostor).await.expect("AR", "NE-S12-0004");
     assert_eq!(ack.errors, [205], "duplicate key identifier");
-    let rejected: Vec<Value> = app
-        .hl7_audit()
-        .await
-        .into_iter()
-        .filter(|e| e["action"] == "hl7.rejected")
-        .collect();
+    let rejected = app.hl7_audit_of("hl7.rejected").await;
     assert_eq!(rejected.len(), 1);
     assert_eq!(rejected[0]["detail"]["reason"], "control_id_reused");
     let record = app.ledger("NE-S12-0004").await.unwrap();

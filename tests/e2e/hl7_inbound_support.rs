@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use connector_crm::fake::FakeLeadSquared;
 use connector_domain::flow::ChannelId;
+use connector_domain::flow::fixtures as ff;
 use connector_domain::inbound::{ControlId, InboundKey, InboundRecord};
 use connector_domain::{AppointmentId, PatientId};
 use connector_hl7::Message;
@@ -117,36 +118,15 @@ pub async fn spawn_inbound(crm: CrmKind) -> InboundApp {
 /// A lead flow on `north-ehr` for `event_type` (`ADT^A04`), the template being `template`:
 /// primary key `mx_MRN` = PID-3.1, secondary key `EmailAddress` = PID-13[2].4.
 pub fn lead_flow(event_type: &str, template: &str, lead_sync: &str) -> Value {
-    json!({
-        "name": format!("{event_type} leads ({lead_sync})"),
-        "channel_id": CHANNEL,
-        "direction": "ehr_to_crm",
-        "entity": "lead",
+    let name = format!("{event_type} leads ({lead_sync})");
+    let mappings = ff::registration_mappings();
+    let flow = ff::ehr_to_crm_lead(&name, CHANNEL, "America/Chicago", template, mappings);
+    let changes = json!({
         "event_type": event_type,
         "lead_sync": lead_sync,
-        "lead_source": "EHR Connector",
-        "default_country_code": "+1",
-        "time_zone": "America/Chicago",
-        "primary_search": {"crm_field": "mx_MRN", "hl7_path": "PID-3.1"},
-        "secondary_search": {"crm_field": "EmailAddress", "hl7_path": "PID-13[2].4"},
-        "mrn_crm_field": "mx_MRN",
-        "template": template,
-        "mappings": lead_mappings(),
-    })
-}
-
-fn lead_mappings() -> Vec<Value> {
-    vec![
-        json!({"hl7_path": "PID-3.1", "crm_field": "mx_MRN", "required": true}),
-        json!({"hl7_path": "PID-5.2", "crm_field": "FirstName"}),
-        json!({"hl7_path": "PID-5.1", "crm_field": "LastName", "required": true}),
-        json!({"hl7_path": "PID-7", "crm_field": "mx_Date_of_Birth",
-               "transforms": [{"type": "date", "to_format": "%Y-%m-%d"}]}),
-        json!({"hl7_path": "PID-11.3", "crm_field": "mx_City"}),
-        json!({"hl7_path": "PID-13.1", "crm_field": "Mobile", "transforms": [{"type": "phone_e164"}]}),
-        json!({"hl7_path": "PID-13[2].4", "crm_field": "EmailAddress",
-               "transforms": [{"type": "trim"}, {"type": "lower"}]}),
-    ]
+        "secondary_search": ff::email_search(),
+    });
+    ff::with(flow, changes)
 }
 
 /// An activity flow (type 201) on `north-ehr` for `event_type` (`SIU^S12`), matching
@@ -157,32 +137,25 @@ pub fn activity_flow(
     lead_sync: &str,
     activity_sync: &str,
 ) -> Value {
-    let mut mappings = lead_mappings();
+    let mut mappings = ff::registration_mappings();
     mappings.extend([
         json!({"hl7_path": "SCH-2.1", "crm_field": "mx_Custom_1", "target": "activity", "required": true}),
-        json!({"hl7_path": "SCH-11.4", "crm_field": "ActivityDateTime", "target": "activity"}),
-        json!({"hl7_path": "SCH-7.2", "crm_field": "ActivityNote", "target": "activity"}),
+        ff::activity("SCH-11.4", "ActivityDateTime"),
+        ff::activity("SCH-7.2", "ActivityNote"),
         json!({"hl7_path": "SCH-25", "crm_field": "mx_Custom_3", "target": "activity",
                "transforms": [{"type": "value_map", "map": {"Booked": "Scheduled"}}]}),
     ]);
-    json!({
-        "name": format!("{event_type} appointments ({activity_sync})"),
-        "channel_id": CHANNEL,
-        "direction": "ehr_to_crm",
+    let name = format!("{event_type} appointments ({activity_sync})");
+    let flow = ff::ehr_to_crm_lead(&name, CHANNEL, "America/Chicago", template, mappings);
+    let changes = json!({
         "entity": "activity",
         "event_type": event_type,
         "lead_sync": lead_sync,
         "activity_sync": activity_sync,
         "activity_type": 201,
         "activity_match": {"crm_field": "mx_Custom_1", "hl7_path": "SCH-2.1"},
-        "lead_source": "EHR Connector",
-        "default_country_code": "+1",
-        "time_zone": "America/Chicago",
-        "primary_search": {"crm_field": "mx_MRN", "hl7_path": "PID-3.1"},
-        "mrn_crm_field": "mx_MRN",
-        "template": template,
-        "mappings": mappings,
-    })
+    });
+    ff::with(flow, changes)
 }
 
 /// `message` with MSH-10 replaced by `control_id`.
@@ -242,6 +215,15 @@ impl InboundApp {
     /// The `hl7_inbound` audit entries, newest first.
     pub async fn hl7_audit(&self) -> Vec<Value> {
         self.app.audit("log_type=hl7_inbound").await
+    }
+
+    /// The `hl7_inbound` audit entries of `action` (newest first).
+    pub async fn hl7_audit_of(&self, action: &str) -> Vec<Value> {
+        let entries = self.hl7_audit().await;
+        entries
+            .into_iter()
+            .filter(|e| e["action"] == action)
+            .collect()
     }
 
     /// The ledger record of the message with MSH-10 `control_id` on `north-ehr`.

@@ -13,7 +13,7 @@ async fn a_full_api_session_logs_no_patient_data() {
     app.register("p-500").await;
     let mut bad = patient_json("p-500");
     bad["birth_date"] = json!("1979-04-33");
-    app.call(Method::PUT, "/patients/p-500", "staff", Some(bad))
+    app.put("/patients/p-500", "staff", bad)
         .await
         .assert_problem(422);
     app.call_raw(
@@ -32,23 +32,11 @@ async fn a_full_api_session_logs_no_patient_data() {
         "/patients/p-500/consents/{}/revoke",
         consent["consent_id"].as_str().unwrap()
     );
-    app.call(
-        Method::POST,
-        &path,
-        "staff",
-        Some(json!({"reason": "Zephyrine moved away"})),
-    )
-    .await;
-    app.history("p-500").await;
-    app.call(Method::GET, "/patients/p-500", "staff", None)
+    app.post_json(&path, "staff", json!({"reason": "Zephyrine moved away"}))
         .await;
-    app.call(
-        Method::GET,
-        "/audit-entries?patient_id=p-500",
-        "admin",
-        None,
-    )
-    .await;
+    app.history("p-500").await;
+    app.get("/patients/p-500", "staff").await;
+    app.get("/audit-entries?patient_id=p-500", "admin").await;
 
     let logs = captured_logs();
     assert!(

@@ -16,12 +16,7 @@ async fn health_answers_200() {
 async fn registering_creates_then_updates() {
     let app = spawn_app().await;
     let created = app
-        .call(
-            Method::PUT,
-            "/patients/p-100",
-            "staff",
-            Some(patient_json("p-100")),
-        )
+        .put("/patients/p-100", "staff", patient_json("p-100"))
         .await;
     assert_eq!(created.status, 201, "{:#}", created.body);
     assert_eq!(created.body["patient"]["patient_id"], "p-100");
@@ -34,9 +29,7 @@ async fn registering_creates_then_updates() {
 
     let mut changed = patient_json("p-100");
     changed["last_name"] = json!("Quillfeather-Ash");
-    let updated = app
-        .call(Method::PUT, "/patients/p-100", "staff", Some(changed))
-        .await;
+    let updated = app.put("/patients/p-100", "staff", changed).await;
     assert_eq!(updated.status, 200);
     assert_eq!(updated.body["patient"]["last_name"], "Quillfeather-Ash");
     assert_eq!(
@@ -44,9 +37,7 @@ async fn registering_creates_then_updates() {
         created.body["patient"]["created_at"]
     );
 
-    let fetched = app
-        .call(Method::GET, "/patients/p-100", "staff", None)
-        .await;
+    let fetched = app.get("/patients/p-100", "staff").await;
     assert_eq!(fetched.body["last_name"], "Quillfeather-Ash");
 }
 
@@ -80,7 +71,7 @@ async fn invalid_demographics_get_422_naming_every_field_and_nothing_is_stored()
     bad["sex"] = json!("Q");
     bad.as_object_mut().unwrap().remove("mrn");
     let reply = app
-        .call(Method::PUT, "/patients/p-102", "staff", Some(bad))
+        .put("/patients/p-102", "staff", bad)
         .await
         .assert_problem(422);
     let fields = reply.error_fields();
@@ -90,17 +81,12 @@ async fn invalid_demographics_get_422_naming_every_field_and_nothing_is_stored()
         !text.contains("03/04/1979") && !text.contains("zephyrine at example"),
         "problem echoes input: {text}"
     );
-    app.call(Method::GET, "/patients/p-102", "staff", None)
+    app.get("/patients/p-102", "staff")
         .await
         .assert_problem(404);
 
     let bad_id = app
-        .call(
-            Method::PUT,
-            "/patients/bad%20id",
-            "staff",
-            Some(patient_json("x")),
-        )
+        .put("/patients/bad%20id", "staff", patient_json("x"))
         .await;
     bad_id.assert_problem(422);
 }
@@ -152,7 +138,5 @@ async fn malformed_json_gets_400_without_echo() {
 #[tokio::test]
 async fn unknown_routes_are_problems() {
     let app = spawn_app().await;
-    app.call(Method::GET, "/nope", "staff", None)
-        .await
-        .assert_problem(404);
+    app.get("/nope", "staff").await.assert_problem(404);
 }

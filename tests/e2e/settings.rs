@@ -1,4 +1,3 @@
-use reqwest::Method;
 use serde_json::json;
 
 use crate::support::spawn_app;
@@ -6,7 +5,7 @@ use crate::support::spawn_app;
 #[tokio::test]
 async fn defaults_then_saved_values() {
     let app = spawn_app().await;
-    let defaults = app.call(Method::GET, "/settings/hie", "admin", None).await;
+    let defaults = app.get("/settings/hie", "admin").await;
     assert_eq!(defaults.status, 200);
     assert_eq!(defaults.body["enabled"], false);
     assert_eq!(defaults.body["consent_expire_days"], 365);
@@ -28,10 +27,7 @@ async fn defaults_then_saved_values() {
         }))
         .await;
     assert_eq!(saved["next_batch_start_time"], "2026-11-01T05:00:00Z");
-    let fetched = app
-        .call(Method::GET, "/settings/hie", "admin", None)
-        .await
-        .body;
+    let fetched = app.get("/settings/hie", "admin").await.body;
     assert_eq!(fetched, saved);
 
     // Fields left out keep their value.
@@ -43,21 +39,17 @@ async fn defaults_then_saved_values() {
 #[tokio::test]
 async fn invalid_settings_get_422_and_nothing_is_saved() {
     let app = spawn_app().await;
-    let before = app
-        .call(Method::GET, "/settings/hie", "admin", None)
-        .await
-        .body;
+    let before = app.get("/settings/hie", "admin").await.body;
     let reply = app
-        .call(
-            Method::PUT,
+        .put(
             "/settings/hie",
             "admin",
-            Some(json!({
+            json!({
                 "default_to_address": "not an address",
                 "consent_expire_days": 4000,
                 "time_zone": "Mars/Olympus_Mons",
                 "opt_in_by_default": true
-            })),
+            }),
         )
         .await
         .assert_problem(422);
@@ -66,28 +58,15 @@ async fn invalid_settings_get_422_and_nothing_is_saved() {
         fields,
         ["default_to_address", "consent_expire_days", "time_zone"]
     );
-    let after = app
-        .call(Method::GET, "/settings/hie", "admin", None)
-        .await
-        .body;
+    let after = app.get("/settings/hie", "admin").await.body;
     assert_eq!(before, after);
 
     let reply = app
-        .call(
-            Method::PUT,
-            "/settings/hie",
-            "admin",
-            Some(json!({"enabled": true})),
-        )
+        .put("/settings/hie", "admin", json!({"enabled": true}))
         .await;
     reply.assert_problem(422);
     let reply = app
-        .call(
-            Method::PUT,
-            "/settings/hie",
-            "admin",
-            Some(json!({"consent_expire_days": 0})),
-        )
+        .put("/settings/hie", "admin", json!({"consent_expire_days": 0}))
         .await;
     reply.assert_problem(422);
 }
@@ -95,7 +74,7 @@ async fn invalid_settings_get_422_and_nothing_is_saved() {
 #[tokio::test]
 async fn the_safety_lag_is_a_setting_from_0_to_3600_seconds() {
     let app = spawn_app().await;
-    let defaults = app.call(Method::GET, "/settings/hie", "admin", None).await;
+    let defaults = app.get("/settings/hie", "admin").await;
     assert_eq!(defaults.body["safety_lag_seconds"], 120);
 
     assert_eq!(
@@ -113,12 +92,7 @@ async fn the_safety_lag_is_a_setting_from_0_to_3600_seconds() {
         (json!("120"), 400),
     ] {
         let reply = app
-            .call(
-                Method::PUT,
-                "/settings/hie",
-                "admin",
-                Some(json!({"safety_lag_seconds": bad})),
-            )
+            .put("/settings/hie", "admin", json!({"safety_lag_seconds": bad}))
             .await
             .assert_problem(status);
         if status == 422 {
@@ -129,6 +103,6 @@ async fn the_safety_lag_is_a_setting_from_0_to_3600_seconds() {
             );
         }
     }
-    let after = app.call(Method::GET, "/settings/hie", "admin", None).await;
+    let after = app.get("/settings/hie", "admin").await;
     assert_eq!(after.body["safety_lag_seconds"], 3600, "nothing saved");
 }

@@ -449,6 +449,31 @@ impl TestApp {
         }
     }
 
+    /// GETs `path_and_query` as `caller` (see [`TestApp::call`]).
+    pub async fn get<'a>(&self, path_and_query: &str, caller: impl Into<Caller<'a>>) -> Reply {
+        self.call(Method::GET, path_and_query, caller, None).await
+    }
+
+    /// DELETEs `path` as `caller` (see [`TestApp::call`]).
+    pub async fn delete<'a>(&self, path: &str, caller: impl Into<Caller<'a>>) -> Reply {
+        self.call(Method::DELETE, path, caller, None).await
+    }
+
+    /// PUTs the JSON `body` to `path` as `caller` (see [`TestApp::call`]).
+    pub async fn put<'a>(&self, path: &str, caller: impl Into<Caller<'a>>, body: Value) -> Reply {
+        self.call(Method::PUT, path, caller, Some(body)).await
+    }
+
+    /// POSTs the JSON `body` to `path` as `caller` (see [`TestApp::call`]).
+    pub async fn post_json<'a>(
+        &self,
+        path: &str,
+        caller: impl Into<Caller<'a>>,
+        body: Value,
+    ) -> Reply {
+        self.call(Method::POST, path, caller, Some(body)).await
+    }
+
     /// The consent-api Lambda's handler on an API Gateway v2 event: the request `lambda_http`
     /// makes of it (with the JWT claims in its `RequestContext`) through the authenticated
     /// router (AWS backend).
@@ -722,6 +747,13 @@ impl TestApp {
         connector_app::hie::collector::run(&self.ctx, Default::default())
             .await
             .expect("collector run")
+    }
+
+    /// Runs the collector, then drains the HIE queue (see [`TestApp::collect`] and
+    /// [`TestApp::drain`]).
+    pub async fn collect_and_drain(&self) {
+        self.collect().await;
+        self.drain().await;
     }
 
     /// Lets the sender work the HIE queue until nothing is visible (on AWS, polls as Lambda's

@@ -272,8 +272,7 @@ pub async fn only_consented_new_transitions_are_sent_each_exactly_once(app: &Tes
 /// Rewinding the watermark picks up what was missed, and never sends again what was sent.
 pub async fn rewinding_the_watermark_picks_up_what_was_missed_and_never_resends(app: &TestApp) {
     clinic_day(app).await;
-    app.collect().await;
-    app.drain().await;
+    app.collect_and_drain().await;
     assert_eq!(app.mails().len(), 1);
 
     app.settings(json!({"next_batch_start_time": "2026-11-19T00:00:00Z"}))
@@ -303,8 +302,7 @@ pub async fn rewinding_the_watermark_picks_up_what_was_missed_and_never_resends(
 /// A corrected appointment, transitioned again, is sent again.
 pub async fn a_corrected_appointment_transitioned_again_is_sent_again(app: &TestApp) {
     clinic_day(app).await;
-    app.collect().await;
-    app.drain().await;
+    app.collect_and_drain().await;
     app.clock.advance(Duration::minutes(1));
     let again = app.transitioned_appointment("a-active", "p-active").await;
     assert_eq!(again["transition_seq"], 2);
@@ -318,8 +316,7 @@ pub async fn a_corrected_appointment_transitioned_again_is_sent_again(app: &Test
 /// An administrator can resend deliberately; staff cannot.
 pub async fn an_administrator_can_resend_deliberately(app: &TestApp) {
     clinic_day(app).await;
-    app.collect().await;
-    app.drain().await;
+    app.collect_and_drain().await;
     app.call(Method::POST, "/appointments/a-active/resend", "staff", None)
         .await
         .assert_problem(403);
@@ -357,9 +354,7 @@ pub async fn an_administrator_can_resend_deliberately(app: &TestApp) {
 /// The batch preview explains each decision and writes nothing.
 pub async fn the_batch_preview_explains_and_writes_nothing(app: &TestApp) {
     clinic_day(app).await;
-    let reply = app
-        .call(Method::GET, "/hie/batch-preview", "admin", None)
-        .await;
+    let reply = app.get("/hie/batch-preview", "admin").await;
     assert_eq!(reply.status, 200, "{:#}", reply.body);
     assert_eq!(reply.body["would_send"], 1);
     assert_eq!(reply.body["would_skip"], 4);
@@ -377,14 +372,10 @@ pub async fn the_batch_preview_explains_and_writes_nothing(app: &TestApp) {
     assert!(reasons.contains(&("a-revoked".into(), "revoked".into())));
     assert!(reasons.contains(&("a-future".into(), "future_dated".into())));
     assert!(reasons.contains(&("a-active".into(), "send".into())));
-    let settings = app
-        .call(Method::GET, "/settings/hie", "admin", None)
-        .await
-        .expect(200)
-        .body;
+    let settings = app.get("/settings/hie", "admin").await.expect(200).body;
     assert_eq!(settings["next_batch_start_time"], "2026-11-21T00:00:00Z");
     assert_eq!(app.drain().await, 0, "nothing was enqueued");
-    app.call(Method::GET, "/hie/batch-preview?limit=0", "admin", None)
+    app.get("/hie/batch-preview?limit=0", "admin")
         .await
         .assert_problem(422);
 }
@@ -396,36 +387,26 @@ pub async fn appointment_intake_validates(app: &TestApp) {
     bad["scheduled_start"] = json!("next tuesday");
     bad["provider"] = json!({"id": "NPI-1"});
     let reply = app
-        .call(Method::PUT, "/appointments/a-1", "staff", Some(bad))
+        .put("/appointments/a-1", "staff", bad)
         .await
         .assert_problem(422);
     let fields = reply.error_fields();
     assert_eq!(fields, ["scheduled_start", "provider.name"]);
     let reply = app
-        .call(
-            Method::PUT,
-            "/appointments/a-1",
-            "staff",
-            Some(appointment_json("p-unknown")),
-        )
+        .put("/appointments/a-1", "staff", appointment_json("p-unknown"))
         .await;
     assert_eq!(
         reply.assert_problem(422).body["errors"][0]["field"],
         "patient_id"
     );
-    app.call(Method::GET, "/appointments/a-1", "staff", None)
+    app.get("/appointments/a-1", "staff")
         .await
         .assert_problem(404);
     app.call(Method::POST, "/appointments/a-1/transition", "staff", None)
         .await
         .assert_problem(404);
     let created = app
-        .call(
-            Method::PUT,
-            "/appointments/a-1",
-            "staff",
-            Some(appointment_json("p-1")),
-        )
+        .put("/appointments/a-1", "staff", appointment_json("p-1"))
         .await;
     assert_eq!(created.status, 201);
     assert_eq!(created.body["transition_seq"], 0);
@@ -435,12 +416,7 @@ pub async fn appointment_intake_validates(app: &TestApp) {
     assert_eq!(t.body["transition_seq"], 1);
     assert_eq!(t.body["transitioned_at"], "2026-11-21T15:00:00Z");
     let updated = app
-        .call(
-            Method::PUT,
-            "/appointments/a-1",
-            "staff",
-            Some(appointment_json("p-1")),
-        )
+        .put("/appointments/a-1", "staff", appointment_json("p-1"))
         .await;
     assert_eq!(updated.status, 200);
     assert_eq!(
@@ -451,7 +427,7 @@ pub async fn appointment_intake_validates(app: &TestApp) {
 
 /// `GET /hie/batch-preview` as an administrator; asserts 200.
 async fn batch_preview(app: &TestApp) -> Value {
-    app.call(Method::GET, "/hie/batch-preview", "admin", None)
+    app.get("/hie/batch-preview", "admin")
         .await
         .expect(200)
         .body
@@ -470,8 +446,7 @@ fn planned<'a>(preview: &'a Value, appointment_id: &str) -> &'a Value {
 /// After a rewind, the batch preview shows what was already sent, and the batch agrees.
 pub async fn after_a_rewind_the_batch_preview_shows_what_was_already_sent(app: &TestApp) {
     clinic_day(app).await;
-    app.collect().await;
-    app.drain().await;
+    app.collect_and_drain().await;
     app.settings(json!({"next_batch_start_time": "2026-11-19T00:00:00Z"}))
         .await;
 
@@ -485,16 +460,14 @@ pub async fn after_a_rewind_the_batch_preview_shows_what_was_already_sent(app: &
     assert_eq!(preview["would_skip"], 4);
 
     // The batch agrees: only a-old is sent.
-    app.collect().await;
-    app.drain().await;
+    app.collect_and_drain().await;
     assert_eq!(app.mails().len(), 2);
 }
 
 /// The batch preview consults the send ledger and shows what waits for the safety lag.
 pub async fn the_batch_preview_consults_the_send_ledger_and_shows_the_safety_lag(app: &TestApp) {
     clinic_day(app).await;
-    app.collect().await;
-    app.drain().await;
+    app.collect_and_drain().await;
     assert_eq!(app.mails().len(), 1);
     app.settings(json!({"next_batch_start_time": "2026-11-19T00:00:00Z"}))
         .await;
@@ -668,11 +641,7 @@ pub async fn more_skips_than_one_checkpoint_holds_are_each_audited_once(app: &Te
         .collect();
     assert_eq!((skips.len(), ids.len()), (total, total), "each once");
     assert_eq!(skips[0]["detail"]["reason"], "no_consent");
-    let settings = app
-        .call(Method::GET, "/settings/hie", "admin", None)
-        .await
-        .expect(200)
-        .body;
+    let settings = app.get("/settings/hie", "admin").await.expect(200).body;
     let watermark = start_time() + Duration::seconds(spread);
     assert_eq!(
         settings["next_batch_start_time"],

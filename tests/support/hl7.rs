@@ -66,6 +66,19 @@ impl Ack {
         );
         self
     }
+
+    /// Asserts the ACK carries exactly the error `code` and that its text has `location` (the
+    /// ERR segment's field); returns self.
+    #[track_caller]
+    pub fn expect_error_at(self, code: u16, location: &str) -> Self {
+        assert_eq!(self.errors, vec![code], "{}", self.text);
+        assert!(
+            self.text.contains(location),
+            "the ERR names {location}: {}",
+            self.text.replace('\r', "\n")
+        );
+        self
+    }
 }
 
 /// A real MLLP client connection.

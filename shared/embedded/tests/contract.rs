@@ -1,120 +1,21 @@
 //! The port contract suites from `connector-testkit`, run against the SQLite adapters on
 //! temporary files (and the CRM suite also against the LeadSquared client on its fake).
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
+use common::FileStores;
 use connector_crm::fake::FakeLeadSquared;
 use connector_domain::ports::{QueueConsumer, WorkQueue};
 use connector_embedded::{QueueOptions, SqliteDb};
 use connector_testkit::contract::{
-    CrmHarness, CrmUnderTest, CrmWriteLogHarness, CrmWriteLogUnderTest, DashboardHarness,
-    DashboardSet, DeliveryStoreHarness, DeliveryStoreSet, FlowStoreHarness, FlowStoreSet,
-    LocalSecretSet, LocalSecretStoreHarness, QueueHarness, StoreHarness, StoreSet, run_crm_suite,
-    run_crm_write_log_suite, run_dashboard_suite, run_delivery_store_suite, run_flow_store_suite,
+    CrmHarness, CrmUnderTest, QueueHarness, run_crm_suite, run_crm_write_log_suite,
+    run_dashboard_suite, run_delivery_store_suite, run_flow_store_suite,
     run_local_secret_store_suite, run_queue_suite, run_store_suite,
 };
-
-/// Each store set is a new database file in one temporary folder.
-struct FileStores {
-    dir: tempfile::TempDir,
-    next: AtomicUsize,
-}
-
-#[async_trait]
-impl StoreHarness for FileStores {
-    async fn fresh(&self) -> StoreSet {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let db = SqliteDb::open(self.dir.path().join(format!("case-{n}.db")))
-            .expect("open a fresh database");
-        StoreSet {
-            patients: db.patients(),
-            consents: db.consents(),
-            settings: db.settings(),
-            audit: db.audit(),
-            appointments: db.appointments(),
-            send_ledger: db.send_ledger(),
-        }
-    }
-}
-
-impl FileStores {
-    fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().unwrap(),
-            next: AtomicUsize::new(0),
-        }
-    }
-
-    fn open_next(&self) -> SqliteDb {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        SqliteDb::open(self.dir.path().join(format!("case-{n}.db"))).expect("open a fresh database")
-    }
-}
-
-#[async_trait]
-impl FlowStoreHarness for FileStores {
-    async fn fresh_flow_stores(&self) -> FlowStoreSet {
-        let db = self.open_next();
-        FlowStoreSet {
-            flows: db.flows(),
-            inbound_ledger: db.inbound_ledger(),
-            audit: db.audit(),
-        }
-    }
-}
-
-#[async_trait]
-impl DeliveryStoreHarness for FileStores {
-    async fn fresh_delivery_stores(&self) -> DeliveryStoreSet {
-        let db = self.open_next();
-        DeliveryStoreSet {
-            deliveries: db.deliveries(),
-            audit: db.audit(),
-        }
-    }
-}
-
-#[async_trait]
-impl DashboardHarness for FileStores {
-    async fn fresh_dashboard(&self) -> DashboardSet {
-        let db = self.open_next();
-        DashboardSet {
-            dashboard: db.dashboard(),
-            audit: db.audit(),
-            send_ledger: db.send_ledger(),
-            inbound_ledger: db.inbound_ledger(),
-            deliveries: db.deliveries(),
-        }
-    }
-}
-
-#[async_trait]
-impl CrmWriteLogHarness for FileStores {
-    async fn fresh_crm_write_log(&self) -> CrmWriteLogUnderTest {
-        self.open_next().crm_writes()
-    }
-}
-
-#[async_trait]
-impl LocalSecretStoreHarness for FileStores {
-    async fn fresh_local_secrets(&self) -> LocalSecretSet {
-        let db = self.open_next();
-        LocalSecretSet {
-            local: db.local_secrets(),
-            secrets: db.secrets(),
-            audit: db.audit(),
-        }
-    }
-}
-
-#[async_trait]
-impl CrmHarness for FileStores {
-    async fn fresh_crm(&self) -> CrmUnderTest {
-        self.open_next().crm()
-    }
-}
 
 /// Each CRM is the LeadSquared client on a new in-memory LeadSquared fake (kept running until
 /// the suite ends).
@@ -157,11 +58,7 @@ impl QueueHarness for FileQueues {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_stores_honour_the_store_contract() {
-    let harness = FileStores {
-        dir: tempfile::tempdir().unwrap(),
-        next: AtomicUsize::new(0),
-    };
-    run_store_suite(&harness).await;
+    run_store_suite(&FileStores::new()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,12 +3,12 @@
 //! timestamps from the clock, refusals; `env:`, `local:` and `secretsmanager:` references;
 //! data surviving a reopen; and the version 2 -> 3 migration.
 
-mod support;
+mod common;
 
-use std::path::Path;
 use std::sync::Arc;
 
 use chrono::Duration;
+use common::{open, open_with_patient};
 use connector_domain::crm::{ActivityInput, CrmError, CrmField, LeadId};
 use connector_domain::flow::SecretRef;
 use connector_domain::inbound::{InboundClaim, parse_key};
@@ -25,10 +25,6 @@ const SYSTEM_FIELDS: [&str; 5] = [
     "ModifiedBy",
     "ModifiedOn",
 ];
-
-fn open(dir: &Path) -> SqliteDb {
-    SqliteDb::open(dir.join("connector.db")).expect("open")
-}
 
 fn fields(pairs: &[(&str, &str)]) -> Vec<CrmField> {
     pairs.iter().map(|(n, v)| CrmField::new(*n, *v)).collect()
@@ -442,13 +438,7 @@ async fn flows_inbound_records_leads_and_secrets_survive_a_reopen() {
 #[tokio::test]
 async fn a_version_2_file_migrates_keeping_its_data() {
     let dir = tempfile::tempdir().unwrap();
-    {
-        let db = open(dir.path());
-        db.patients()
-            .insert(&fixtures::patient("p-1"), None)
-            .await
-            .unwrap();
-    }
+    open_with_patient(dir.path()).await;
     {
         // Take the file back to version 2 as an older build left it.
         let raw = rusqlite::Connection::open(dir.path().join("connector.db")).unwrap();
@@ -458,7 +448,7 @@ async fn a_version_2_file_migrates_keeping_its_data() {
              DROP TABLE local_secrets; DROP TABLE delivery_group_blocks; \
              DROP TABLE deliveries; DROP TABLE webhooks; DROP TABLE crm_writes; \
              DROP TABLE inbound_key_locks; PRAGMA user_version = 2;",
-            support::UNDO_SEARCH_AND_DASHBOARD
+            common::UNDO_SEARCH_AND_DASHBOARD
         ))
         .unwrap();
     }

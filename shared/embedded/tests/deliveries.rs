@@ -3,83 +3,32 @@
 //! (two processes), the refusal of deliveries that are not new, the CRM write log forgetting
 //! writes older than the echo window, and the version 3 -> 4 migration.
 
-mod support;
+mod common;
 
 use std::path::Path;
 use std::sync::Arc;
 
+use common::{open, open_with_patient, raw};
 use connector_domain::StoreError;
-use connector_domain::audit::{AuditEntry, AuditOutcome, AuditQuery, LogType};
+use connector_domain::audit::{AuditEntry, AuditQuery};
 use connector_domain::crm::CrmField;
 use connector_domain::delivery::{
-    AttemptEnd, CrmWrite, Delivery, DeliveryClaim, DeliveryId, DeliveryState, ECHO_WINDOW,
-    WebhookKey,
+    AttemptEnd, CrmWrite, Delivery, DeliveryClaim, DeliveryState, ECHO_WINDOW, WebhookKey,
 };
-use connector_domain::flow::{ChannelId, FlowId};
-use connector_domain::inbound::ControlId;
-use connector_domain::phi::Phi;
-use connector_embedded::{SCHEMA_VERSION, SqliteDb};
+use connector_embedded::SCHEMA_VERSION;
 use connector_testkit::fixtures;
-
-fn open(dir: &Path) -> SqliteDb {
-    SqliteDb::open(dir.join("connector.db")).expect("open")
-}
-
-fn raw(dir: &Path) -> rusqlite::Connection {
-    rusqlite::Connection::open(dir.join("connector.db")).expect("raw open")
-}
+use connector_testkit::fixtures::{delivery, delivery_id as id};
 
 fn lease() -> chrono::Duration {
     chrono::Duration::seconds(60)
 }
 
-fn id(text: &str) -> DeliveryId {
-    DeliveryId::parse(text).unwrap()
-}
-
 fn key(version: &str) -> WebhookKey {
-    WebhookKey {
-        channel_id: ChannelId::parse("north-ehr").unwrap(),
-        entity: "lead".into(),
-        entity_id: "1".into(),
-        version: version.into(),
-    }
-}
-
-/// A new delivery whose message carries the fixture patient's name.
-fn delivery(delivery_id: &str, group: &str, at: i64) -> Delivery {
-    Delivery {
-        delivery_id: id(delivery_id),
-        channel_id: ChannelId::parse("north-ehr").unwrap(),
-        flow_id: FlowId::parse("lead-to-adt").unwrap(),
-        group: group.into(),
-        control_id: ControlId::parse(format!("CC{delivery_id}")).unwrap(),
-        event: "ADT^A08".into(),
-        message: Phi::new(format!(
-            "MSH|^~\\&|CONNECTOR|CRM|EHR|CLINIC|20261121100000||ADT^A08|CC{delivery_id}|P|2.5\r\
-             PID|1||X^^^CLINIC^MR||{}^{}\r",
-            fixtures::LAST_NAME,
-            fixtures::FIRST_NAME
-        )),
-        state: DeliveryState::Queued,
-        attempts: 0,
-        last_outcome: None,
-        lease_until: None,
-        next_attempt_at: None,
-        held_behind: None,
-        created_at: fixtures::at(at),
-        updated_at: fixtures::at(at),
-    }
+    fixtures::webhook_key("1", version)
 }
 
 fn audit(action: &str, at: i64) -> AuditEntry {
-    AuditEntry::new(
-        LogType::CrmOutbound,
-        fixtures::at(at),
-        fixtures::system(),
-        action,
-        AuditOutcome::Success,
-    )
+    fixtures::crm_outbound_audit(action, at)
 }
 
 fn count(dir: &Path, table: &str) -> i64 {
@@ -277,11 +226,7 @@ async fn crm_writes_older_than_the_echo_window_are_forgotten() {
 async fn a_version_3_file_migrates_keeping_its_data() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let db = open(dir.path());
-        db.patients()
-            .insert(&fixtures::patient("p-1"), None)
-            .await
-            .unwrap();
+        let db = open_with_patient(dir.path()).await;
         db.audit()
             .append(&audit("webhook.accepted", 0))
             .await
@@ -292,7 +237,7 @@ async fn a_version_3_file_migrates_keeping_its_data() {
         .execute_batch(&format!(
             "{} DROP TABLE delivery_group_blocks; DROP TABLE deliveries; DROP TABLE webhooks; \
              DROP TABLE crm_writes; DROP TABLE inbound_key_locks; PRAGMA user_version = 3;",
-            support::UNDO_SEARCH_AND_DASHBOARD
+            common::UNDO_SEARCH_AND_DASHBOARD
         ))
         .unwrap();
     let db = open(dir.path());

@@ -2,11 +2,13 @@
 //! concurrency, dead letters, queue timers on a moved clock, the outbox mailer, and error
 //! translation.
 
-use std::path::Path;
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::TimeZone;
+use common::{open, open_with_patient, raw};
 use connector_domain::audit::{AuditQuery, LogType};
 use connector_domain::hie::{Claim, SendState};
 use connector_domain::patient::Email;
@@ -18,14 +20,6 @@ use connector_embedded::{
     OpenError, OutboxMailer, QueueOptions, SCHEMA_VERSION, SqliteDb, SqliteQueue,
 };
 use connector_testkit::fixtures;
-
-fn open(dir: &Path) -> SqliteDb {
-    SqliteDb::open(dir.join("connector.db")).expect("open")
-}
-
-fn raw(dir: &Path) -> rusqlite::Connection {
-    rusqlite::Connection::open(dir.join("connector.db")).expect("raw open")
-}
 
 // ---------------------------------------------------------------------------------------------
 // Durability and migrations
@@ -43,14 +37,7 @@ async fn data_survives_closing_and_reopening_the_file() {
             .insert(&patient, Some((&consent, &entry)))
             .await
             .unwrap();
-        db.settings()
-            .put(
-                &fixtures::settings(),
-                0,
-                &fixtures::settings_audit(fixtures::at(0)),
-            )
-            .await
-            .unwrap();
+        fixtures::save_settings(&*db.settings()).await;
         db.appointments().put(&appointment).await.unwrap();
         appointment = db
             .appointments()
@@ -702,11 +689,7 @@ async fn outbox_write_failures_are_transient() {
 #[tokio::test]
 async fn a_stored_record_that_fails_domain_validation_is_corrupt_and_not_quoted() {
     let dir = tempfile::tempdir().unwrap();
-    let db = open(dir.path());
-    db.patients()
-        .insert(&fixtures::patient("p-1"), None)
-        .await
-        .unwrap();
+    let db = open_with_patient(dir.path()).await;
     // A manual edit puts an invalid e-mail into the stored demographics.
     let conn = raw(dir.path());
     let body: String = conn

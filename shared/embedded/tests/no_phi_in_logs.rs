@@ -4,19 +4,19 @@
 //! domain's registration flow run over fixture patients, is free of the fixtures' PHI values.
 //! (Its own test binary: it installs the global subscriber.)
 
+mod common;
+
 use std::io::Write;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use async_trait::async_trait;
+use common::FileStores;
 use connector_domain::consent::{ConsentPorts, register_patient};
 use connector_domain::ports::{Mailer, OutgoingMail};
 use connector_domain::{FixedClock, patient::Email};
-use connector_embedded::{OutboxMailer, SqliteDb};
+use connector_embedded::OutboxMailer;
 use connector_testkit::contract::{
-    CrmHarness, CrmUnderTest, CrmWriteLogHarness, CrmWriteLogUnderTest, DeliveryStoreHarness,
-    DeliveryStoreSet, FlowStoreHarness, FlowStoreSet, StoreHarness, StoreSet, run_crm_suite,
-    run_crm_write_log_suite, run_delivery_store_suite, run_flow_store_suite, run_store_suite,
+    StoreHarness, run_crm_suite, run_crm_write_log_suite, run_delivery_store_suite,
+    run_flow_store_suite, run_store_suite,
 };
 use connector_testkit::fixtures;
 
@@ -33,72 +33,6 @@ impl Write for Capture {
     }
 }
 
-struct Stores {
-    dir: tempfile::TempDir,
-    next: AtomicUsize,
-}
-
-#[async_trait]
-impl StoreHarness for Stores {
-    async fn fresh(&self) -> StoreSet {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let db = SqliteDb::open(self.dir.path().join(format!("{n}.db"))).unwrap();
-        StoreSet {
-            patients: db.patients(),
-            consents: db.consents(),
-            settings: db.settings(),
-            audit: db.audit(),
-            appointments: db.appointments(),
-            send_ledger: db.send_ledger(),
-        }
-    }
-}
-
-#[async_trait]
-impl FlowStoreHarness for Stores {
-    async fn fresh_flow_stores(&self) -> FlowStoreSet {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let db = SqliteDb::open(self.dir.path().join(format!("{n}.db"))).unwrap();
-        FlowStoreSet {
-            flows: db.flows(),
-            inbound_ledger: db.inbound_ledger(),
-            audit: db.audit(),
-        }
-    }
-}
-
-#[async_trait]
-impl DeliveryStoreHarness for Stores {
-    async fn fresh_delivery_stores(&self) -> DeliveryStoreSet {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let db = SqliteDb::open(self.dir.path().join(format!("{n}.db"))).unwrap();
-        DeliveryStoreSet {
-            deliveries: db.deliveries(),
-            audit: db.audit(),
-        }
-    }
-}
-
-#[async_trait]
-impl CrmWriteLogHarness for Stores {
-    async fn fresh_crm_write_log(&self) -> CrmWriteLogUnderTest {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        SqliteDb::open(self.dir.path().join(format!("{n}.db")))
-            .unwrap()
-            .crm_writes()
-    }
-}
-
-#[async_trait]
-impl CrmHarness for Stores {
-    async fn fresh_crm(&self) -> CrmUnderTest {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        SqliteDb::open(self.dir.path().join(format!("{n}.db")))
-            .unwrap()
-            .crm()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_carry_no_phi() {
     let capture = Capture::default();
@@ -109,10 +43,7 @@ async fn logs_carry_no_phi() {
         .with_writer(move || writer.clone())
         .init();
 
-    let stores = Stores {
-        dir: tempfile::tempdir().unwrap(),
-        next: AtomicUsize::new(0),
-    };
+    let stores = FileStores::new();
     run_store_suite(&stores).await;
     run_flow_store_suite(&stores).await;
     run_crm_suite(&stores).await;
@@ -120,14 +51,7 @@ async fn logs_carry_no_phi() {
     run_crm_write_log_suite(&stores).await;
 
     let set = stores.fresh().await;
-    set.settings
-        .put(
-            &fixtures::settings(),
-            0,
-            &fixtures::settings_audit(fixtures::at(0)),
-        )
-        .await
-        .unwrap();
+    fixtures::save_settings(&*set.settings).await;
     let clock = FixedClock::at(fixtures::base_time());
     let ports = ConsentPorts {
         patients: &*set.patients,

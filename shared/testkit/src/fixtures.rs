@@ -9,12 +9,15 @@ use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use connector_domain::appointment::{Appointment, Provider, TransitionCursor};
 use connector_domain::audit::{AuditEntry, AuditOutcome, LogType};
 use connector_domain::consent::{Consent, ConsentSource, Revocation};
+use connector_domain::delivery::{Delivery, DeliveryId, DeliveryState, WebhookKey};
+use connector_domain::flow::{ChannelId, FlowId};
 use connector_domain::hie::{SendKey, SendState};
+use connector_domain::inbound::ControlId;
 use connector_domain::patient::{
     Address, AddressPart, Email, Mrn, Patient, PatientInput, PersonName, Phone, Sex,
 };
 use connector_domain::phi::Phi;
-use connector_domain::ports::QueueMessage;
+use connector_domain::ports::{QueueMessage, SettingsStore};
 use connector_domain::settings::HieSettings;
 use connector_domain::{Actor, AppointmentId, ConsentId, PatientId, Role};
 
@@ -331,6 +334,15 @@ pub fn settings_audit(at: DateTime<Utc>) -> AuditEntry {
     )
 }
 
+/// Saves [`settings`] as the first version of the settings (audited at 0); panics if refused.
+pub async fn save_settings(store: &dyn SettingsStore) {
+    let audit = settings_audit(at(0));
+    store
+        .put(&settings(), 0, &audit)
+        .await
+        .expect("the first settings");
+}
+
 /// A standard-queue message.
 pub fn queue_message(body: &str) -> QueueMessage {
     QueueMessage {
@@ -347,6 +359,65 @@ pub fn fifo_message(group: &str, body: &str) -> QueueMessage {
         group_id: Some(group.to_owned()),
         dedup_id: Some(body.to_owned()),
     }
+}
+
+/// The delivery id `text`.
+pub fn delivery_id(text: &str) -> DeliveryId {
+    DeliveryId::parse(text).expect("a valid delivery id")
+}
+
+/// The key of the webhook about lead `lead` at `version` on the `north-ehr` channel.
+pub fn webhook_key(lead: &str, version: &str) -> WebhookKey {
+    WebhookKey {
+        channel_id: ChannelId::parse("north-ehr").expect("a valid channel id"),
+        entity: "lead".into(),
+        entity_id: lead.into(),
+        version: version.into(),
+    }
+}
+
+/// A new ADT^A08 delivery `id` of `group` on `north-ehr` (flow `lead-to-adt`), accepted at
+/// `seconds`, whose message carries the fixture patient's PHI.
+pub fn delivery(id: &str, group: &str, seconds: i64) -> Delivery {
+    let control_id = format!("CC{id}");
+    let message = format!(
+        "MSH|^~\\&|CONNECTOR|CRM|EHR|CLINIC|20261121100000||ADT^A08^ADT_A01|{control_id}|P|2.5\r\
+         PID|1||{mrn}^^^CLINIC^MR||{LAST_NAME}^{FIRST_NAME}||19610714|F|||{STREET}^^{CITY}^^{POSTAL_CODE}||{PHONE}\r",
+        mrn = format_args!("{MRN_PREFIX}0001"),
+    );
+    Delivery {
+        delivery_id: delivery_id(id),
+        channel_id: ChannelId::parse("north-ehr").expect("a valid channel id"),
+        flow_id: FlowId::parse("lead-to-adt").expect("a valid flow id"),
+        group: group.into(),
+        control_id: ControlId::parse(control_id).expect("a valid control id"),
+        event: "ADT^A08".into(),
+        message: Phi::new(message),
+        state: DeliveryState::Queued,
+        attempts: 0,
+        last_outcome: None,
+        lease_until: None,
+        next_attempt_at: None,
+        held_behind: None,
+        created_at: at(seconds),
+        updated_at: at(seconds),
+    }
+}
+
+/// A successful `crm_outbound` audit entry by the system about `action`, at `seconds`.
+pub fn crm_outbound_audit(action: &str, seconds: i64) -> AuditEntry {
+    AuditEntry::new(
+        LogType::CrmOutbound,
+        at(seconds),
+        system(),
+        action,
+        AuditOutcome::Success,
+    )
+}
+
+/// New deliveries `ids` of `group`, all accepted at 0 (see [`delivery`]).
+pub fn deliveries(group: &str, ids: &[&str]) -> Vec<Delivery> {
+    ids.iter().map(|id| delivery(id, group, 0)).collect()
 }
 
 #[cfg(test)]

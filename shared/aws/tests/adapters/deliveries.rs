@@ -13,58 +13,17 @@ use connector_domain::StoreError;
 use connector_domain::audit::{AuditEntry, LogType};
 use connector_domain::crm::CrmField;
 use connector_domain::delivery::{
-    AttemptEnd, CrmWrite, Delivery, DeliveryClaim, DeliveryId, DeliveryState, ECHO_WINDOW,
-    WebhookKey,
+    AttemptEnd, CrmWrite, Delivery, DeliveryClaim, DeliveryState, ECHO_WINDOW, WebhookKey,
 };
-use connector_domain::flow::{ChannelId, FlowId};
-use connector_domain::inbound::ControlId;
 use connector_domain::phi::Phi;
 use connector_domain::ports::{AuditLog, CrmWriteLog, DeliveryStore};
 use connector_testkit::fixtures;
+use connector_testkit::fixtures::{delivery, delivery_id as id, webhook_key as key};
 
 use crate::common;
 
 fn lease() -> Duration {
     Duration::seconds(60)
-}
-
-fn id(text: &str) -> DeliveryId {
-    DeliveryId::parse(text).unwrap()
-}
-
-fn key(lead: &str, version: &str) -> WebhookKey {
-    WebhookKey {
-        channel_id: ChannelId::parse("north-ehr").unwrap(),
-        entity: "lead".into(),
-        entity_id: lead.into(),
-        version: version.into(),
-    }
-}
-
-/// A new delivery of `group` accepted at `at` seconds, its message carrying fixture PHI.
-fn delivery(name: &str, group: &str, at: i64) -> Delivery {
-    Delivery {
-        delivery_id: id(name),
-        channel_id: ChannelId::parse("north-ehr").unwrap(),
-        flow_id: FlowId::parse("lead-to-adt").unwrap(),
-        group: group.into(),
-        control_id: ControlId::parse(format!("CC{name}")).unwrap(),
-        event: "ADT^A08".into(),
-        message: Phi::new(format!(
-            "MSH|^~\\&|CONNECTOR|CRM|EHR|CLINIC|20261121100000||ADT^A08|CC{name}|P|2.5\rPID|1||{}0001||{}^{}\r",
-            fixtures::MRN_PREFIX,
-            fixtures::LAST_NAME,
-            fixtures::FIRST_NAME
-        )),
-        state: DeliveryState::Queued,
-        attempts: 0,
-        last_outcome: None,
-        lease_until: None,
-        next_attempt_at: None,
-        held_behind: None,
-        created_at: fixtures::at(at),
-        updated_at: fixtures::at(at),
-    }
 }
 
 fn entry(at: i64) -> AuditEntry {
@@ -300,10 +259,7 @@ async fn parking_into_a_blocked_group_checks_the_block_instead() {
         &a,
         "1",
         0,
-        &[
-            delivery("dlv-1", "lead-1", 0),
-            delivery("dlv-2", "lead-1", 0),
-        ],
+        &fixtures::deliveries("lead-1", &["dlv-1", "dlv-2"]),
     )
     .await;
     claim(&store, "dlv-2", 1).await;
@@ -519,11 +475,7 @@ async fn a_redrive_interrupted_after_a_chunk_returns_the_chunk_when_repeated() {
         &a,
         "1",
         0,
-        &[
-            delivery("dlv-1", "lead-1", 0),
-            delivery("dlv-2", "lead-1", 0),
-            delivery("dlv-3", "lead-1", 0),
-        ],
+        &fixtures::deliveries("lead-1", &["dlv-1", "dlv-2", "dlv-3"]),
     )
     .await;
     park(&store, "dlv-1", 1).await;
@@ -656,10 +608,7 @@ async fn delivered_deliveries_webhooks_and_crm_writes_carry_their_expiry() {
         &a,
         "1",
         0,
-        &[
-            delivery("dlv-1", "lead-1", 0),
-            delivery("dlv-2", "lead-1", 0),
-        ],
+        &fixtures::deliveries("lead-1", &["dlv-1", "dlv-2"]),
     )
     .await;
     let webhook = raw(&a, "WEBHOOK#north-ehr|lead|1|v0", "WEBHOOK")

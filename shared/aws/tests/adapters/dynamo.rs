@@ -7,6 +7,7 @@ use connector_domain::StoreError;
 use connector_domain::appointment::TransitionCursor;
 use connector_domain::audit::{AuditOutcome, AuditQuery, LogType};
 use connector_domain::ports::{AppointmentStore, AuditLog, ConsentStore};
+use connector_testkit::contract::paginate_audit;
 use connector_testkit::fixtures;
 
 use crate::common;
@@ -198,22 +199,7 @@ async fn audit_filtered_pages_are_full_and_cheap() {
         limit: 5,
         ..AuditQuery::default()
     };
-    let (mut seen, mut sizes, mut cursor) = (Vec::new(), Vec::new(), None);
-    loop {
-        let page = log
-            .query(&AuditQuery {
-                cursor: cursor.take(),
-                ..query.clone()
-            })
-            .await
-            .unwrap();
-        sizes.push(page.items.len());
-        seen.extend(page.items.into_iter().map(|e| e.entry_id));
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
+    let (sizes, seen) = paginate_audit(&log, query).await;
     assert_eq!(sizes, [5, 5, 2], "a filter never makes short pages");
     assert_eq!(seen, errors);
     assert_eq!(

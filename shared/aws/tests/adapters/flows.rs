@@ -5,6 +5,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use connector_aws::{AwsAdapters, RequestCounter};
 use connector_domain::StoreError;
 use connector_domain::audit::{AuditEntry, AuditQuery, LogType};
+use connector_domain::flow::fixtures as ff;
 use connector_domain::flow::{
     Channel, ChannelId, Flow, FlowId, FlowInput, InboundAuth, MllpDelivery, OutboundDelivery,
     SecretRef,
@@ -47,29 +48,23 @@ fn channel(id: &str) -> Channel {
 const TEMPLATE: &str = "MSH|^~\\&|EPIC|NORTH|CONNECTOR|CRM|20240310013000||ADT^A04^ADT_A01|MSG00001|P|2.5\rEVN|A04|20240310013000\rPID|1||MRN12345^^^NORTH^MR||Doe^Jane||19800102|F\r";
 
 fn flow(id: &str, channel: &str) -> Flow {
-    let input: FlowInput = serde_json::from_value(json!({
-        "name": format!("Flow {id}"),
+    let gender = json!([{"type": "value_map",
+                         "map": {"F": "Female", "M": "Male", "a.b#c": "dotted"},
+                         "otherwise": "Other"}]);
+    let mappings = vec![
+        ff::required("PID-3.1", "mx_MRN"),
+        ff::required("PID-5.1", "LastName"),
+        ff::transformed("PID-8", "mx_Gender", gender),
+    ];
+    let name = format!("Flow {id}");
+    let lead = ff::ehr_to_crm_lead(&name, channel, "America/New_York", TEMPLATE, mappings);
+    let changes = json!({
         "description": "registrations become leads",
-        "channel_id": channel,
-        "direction": "ehr_to_crm",
-        "entity": "lead",
-        "event_type": "ADT^A04",
-        "lead_sync": "capture",
-        "time_zone": "America/New_York",
-        "primary_search": {"crm_field": "mx_MRN", "hl7_path": "PID-3.1"},
-        "mrn_crm_field": "mx_MRN",
-        "template": TEMPLATE,
-        "mappings": [
-            {"hl7_path": "PID-3.1", "crm_field": "mx_MRN", "required": true},
-            {"hl7_path": "PID-5.1", "crm_field": "LastName", "required": true},
-            {"hl7_path": "PID-8", "crm_field": "mx_Gender",
-             "transforms": [{"type": "value_map",
-                             "map": {"F": "Female", "M": "Male", "a.b#c": "dotted"},
-                             "otherwise": "Other"}]}
-        ],
+        "lead_source": null,
+        "default_country_code": null,
         "enabled": true
-    }))
-    .unwrap();
+    });
+    let input: FlowInput = serde_json::from_value(ff::with(lead, changes)).unwrap();
     input
         .into_flow(FlowId::parse(id).unwrap(), fixtures::base_time())
         .unwrap_or_else(|e| panic!("invalid fixture flow: {:?}", e.0))
@@ -262,14 +257,7 @@ async fn refused_writes_write_nothing_not_even_the_audit_entry() {
 async fn channels_and_flows_live_beside_the_settings_without_touching_them() {
     let Some(aws) = common::local() else { return };
     let a = common::fresh_adapters(aws).await;
-    a.settings()
-        .put(
-            &fixtures::settings(),
-            0,
-            &fixtures::settings_audit(fixtures::at(0)),
-        )
-        .await
-        .unwrap();
+    fixtures::save_settings(&a.settings()).await;
     let store = a.flows();
     store
         .create_channel(&channel("north"), &change())

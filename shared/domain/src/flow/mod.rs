@@ -18,8 +18,8 @@
 
 pub mod channel;
 pub mod engine;
-#[cfg(test)]
-mod fixtures;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
 pub mod input;
 pub mod model;
 pub mod phone;

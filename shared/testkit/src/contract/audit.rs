@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use connector_domain::StoreError;
 use connector_domain::audit::{AuditEntry, AuditOutcome, AuditQuery, LogType};
 
-use super::{Case, StoreSet, cases};
+use super::{Case, StoreSet, cases, paginate_audit};
 use crate::fixtures;
 
 pub(super) fn cases() -> Vec<Case<StoreSet>> {
@@ -225,27 +225,8 @@ fn tied_entries() -> Vec<AuditEntry> {
         .collect()
 }
 
-/// Reads every page of `q` (page size `q.limit`); returns the pages' sizes and the ids in order.
 async fn paginate(s: &StoreSet, q: AuditQuery) -> (Vec<usize>, Vec<String>) {
-    let (mut sizes, mut seen) = (Vec::new(), Vec::new());
-    let mut cursor = None;
-    for _ in 0..100 {
-        let page = s
-            .audit
-            .query(&AuditQuery {
-                cursor: cursor.take(),
-                ..q.clone()
-            })
-            .await
-            .unwrap();
-        sizes.push(page.items.len());
-        seen.extend(page.items.into_iter().map(|e| e.entry_id));
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => return (sizes, seen),
-        }
-    }
-    panic!("pagination did not end");
+    paginate_audit(&*s.audit, q).await
 }
 
 async fn audit_pagination_visits_each_entry_once(s: StoreSet) {

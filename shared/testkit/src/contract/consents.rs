@@ -6,7 +6,7 @@ use connector_domain::StoreError;
 use connector_domain::audit::{AuditEntry, AuditQuery};
 use connector_domain::consent::Consent;
 
-use super::{Case, StoreSet, assert_conflict, assert_not_found, cases};
+use super::{Case, StoreSet, assert_conflict, assert_not_found, audit_matching, cases};
 use crate::fixtures;
 
 pub(super) fn cases() -> Vec<Case<StoreSet>> {
@@ -44,15 +44,14 @@ async fn append_n(s: &StoreSet, patient: &str, n: u64) -> Vec<Consent> {
 }
 
 async fn audit_of(s: &StoreSet, patient: &str) -> Vec<AuditEntry> {
-    s.audit
-        .query(&AuditQuery {
+    audit_matching(
+        &*s.audit,
+        AuditQuery {
             patient_id: Some(fixtures::patient_id(patient)),
-            limit: 500,
             ..AuditQuery::default()
-        })
-        .await
-        .unwrap()
-        .items
+        },
+    )
+    .await
 }
 
 async fn consent_append_sequence_and_latest(s: StoreSet) {

@@ -92,18 +92,20 @@ fn visit(appointment: &str, at: i64, extra: &[(&str, &str)]) -> ActivityInput {
 }
 
 /// Asserts that `activity` is `id` of `lead` with event `event`, holding at least `expected`.
-#[track_caller]
-fn assert_activity(
-    activity: Option<Activity>,
-    id: &ActivityId,
+/// Asserts that `lead`'s visit found by `field` = `value` is activity `id` with (at least)
+/// the `expected` fields.
+async fn assert_visit(
+    crm: &CrmUnderTest,
     lead: &LeadId,
-    event: i32,
+    (field, value): (&str, &str),
+    id: &ActivityId,
     expected: &[CrmField],
 ) {
-    let activity = activity.expect("an activity is found");
+    let found = crm.find_activity(lead, VISIT, field, value).await.unwrap();
+    let activity = found.expect("an activity is found");
     assert_eq!(
         (&activity.id, &activity.lead, activity.event),
-        (id, lead, event)
+        (id, lead, VISIT)
     );
     let got = by_name(&activity.fields);
     for (name, value) in by_name(expected) {
@@ -305,33 +307,23 @@ async fn crm_a_created_activity_is_found_by_lead_event_and_field(crm: CrmUnderTe
         .await
         .unwrap();
     assert_ne!(id, second);
-    assert_activity(
-        crm.find_activity(&lead, VISIT, "mx_Custom_1", "APT-1001")
-            .await
-            .unwrap(),
-        &id,
+    assert_visit(&crm, &lead, ("mx_Custom_1", "APT-1001"), &id, &input.fields).await;
+    assert_visit(
+        &crm,
         &lead,
-        VISIT,
-        &input.fields,
-    );
-    assert_activity(
-        crm.find_activity(&lead, VISIT, "mx_Custom_2", "Scheduled")
-            .await
-            .unwrap(),
+        ("mx_Custom_2", "Scheduled"),
         &id,
-        &lead,
-        VISIT,
         &input.fields,
-    );
-    assert_activity(
-        crm.find_activity(&lead, VISIT, "mx_Custom_1", "APT-1002")
-            .await
-            .unwrap(),
+    )
+    .await;
+    assert_visit(
+        &crm,
+        &lead,
+        ("mx_Custom_1", "APT-1002"),
         &second,
-        &lead,
-        VISIT,
         &fields(&[("mx_Custom_1", "APT-1002")]),
-    );
+    )
+    .await;
 }
 
 async fn crm_find_activity_without_a_match_is_none(crm: CrmUnderTest) {
@@ -462,33 +454,16 @@ async fn crm_update_activity_sets_the_given_fields_and_keeps_the_others(crm: Crm
         ("mx_Custom_4", "Dr. Fixture"),
         ("mx_Custom_5", "Room 2"),
     ]);
-    assert_activity(
-        crm.find_activity(&lead, VISIT, "mx_Custom_1", "APT-1001")
-            .await
-            .unwrap(),
-        &id,
+    assert_visit(&crm, &lead, ("mx_Custom_1", "APT-1001"), &id, &expected).await;
+    assert_visit(&crm, &lead, ("mx_Custom_2", "Cancelled"), &id, &expected).await;
+    assert_visit(
+        &crm,
         &lead,
-        VISIT,
-        &expected,
-    );
-    assert_activity(
-        crm.find_activity(&lead, VISIT, "mx_Custom_2", "Cancelled")
-            .await
-            .unwrap(),
-        &id,
-        &lead,
-        VISIT,
-        &expected,
-    );
-    assert_activity(
-        crm.find_activity(&lead, VISIT, "mx_Custom_2", "Scheduled")
-            .await
-            .unwrap(),
+        ("mx_Custom_2", "Scheduled"),
         &other,
-        &lead,
-        VISIT,
         &fields(&[("mx_Custom_1", "APT-1002"), ("mx_Custom_2", "Scheduled")]),
-    );
+    )
+    .await;
 }
 
 async fn crm_activities_of_missing_leads_or_ids_are_rejected(crm: CrmUnderTest) {

@@ -318,9 +318,9 @@ async fn dashboard_delivery_counts_by_state(s: DashboardSet) {
         audit: s.audit.clone(),
     };
     let batch = [
-        deliveries::delivery("dlv-0001", "lead-1", 0),
-        deliveries::delivery("dlv-0002", "lead-1", 0),
-        deliveries::delivery("dlv-0003", "lead-2", 0),
+        fixtures::delivery("dlv-0001", "lead-1", 0),
+        fixtures::delivery("dlv-0002", "lead-1", 0),
+        fixtures::delivery("dlv-0003", "lead-2", 0),
     ];
     deliveries::accept(&set, "lead-1", 0, &batch).await;
     assert_eq!(s.dashboard.delivery_counts().await.unwrap().pending, 3);

@@ -7,20 +7,18 @@
 //! Message texts carry the fixture patient's PHI, so the no-PHI-in-logs tests that run this
 //! suite catch an adapter that logs them.
 
-use std::sync::Arc;
-
 use connector_domain::StoreError;
-use connector_domain::audit::{AuditEntry, AuditOutcome, AuditQuery, LogType};
-use connector_domain::delivery::{
-    AttemptEnd, Delivery, DeliveryClaim, DeliveryId, DeliveryState, WebhookKey,
-};
-use connector_domain::inbound::ControlId;
-use connector_domain::phi::Phi;
+use connector_domain::audit::{AuditEntry, LogType};
+use connector_domain::delivery::{AttemptEnd, Delivery, DeliveryClaim, DeliveryState, WebhookKey};
 use serde_json::json;
 
 use super::flows::{channel_id, flow_id};
-use super::{Case, DeliveryStoreSet, assert_conflict, assert_not_found, cases};
+use super::{
+    Case, DeliveryStoreSet, assert_conflict, assert_newest_since, assert_not_found, audit_entries,
+    cases, together,
+};
 use crate::fixtures;
+use crate::fixtures::{delivery, delivery_id as id, webhook_key as key};
 
 pub(super) fn cases() -> Vec<Case<DeliveryStoreSet>> {
     cases![
@@ -49,66 +47,9 @@ fn lease() -> chrono::Duration {
     chrono::Duration::seconds(60)
 }
 
-const CHANNEL: &str = "north-ehr";
-
-/// A lead webhook's key on the default channel.
-fn key(lead: &str, version: &str) -> WebhookKey {
-    WebhookKey {
-        channel_id: channel_id(CHANNEL),
-        entity: "lead".into(),
-        entity_id: lead.into(),
-        version: version.into(),
-    }
-}
-
-fn id(text: &str) -> DeliveryId {
-    DeliveryId::parse(text).expect("a valid delivery id")
-}
-
-/// A new delivery `delivery_id` of `group`, accepted at `at`, whose message carries the fixture
-/// patient's PHI.
-pub(super) fn delivery(delivery_id: &str, group: &str, at: i64) -> Delivery {
-    let control_id = format!("CC{delivery_id}");
-    let message = format!(
-        "MSH|^~\\&|CONNECTOR|CRM|EHR|CLINIC|20261121100000||ADT^A08^ADT_A01|{control_id}|P|2.5\r\
-         PID|1||{mrn}^^^CLINIC^MR||{last}^{first}||19610714|F|||{street}^^{city}^^{postal}||{phone}\r",
-        mrn = format_args!("{}0001", fixtures::MRN_PREFIX),
-        last = fixtures::LAST_NAME,
-        first = fixtures::FIRST_NAME,
-        street = fixtures::STREET,
-        city = fixtures::CITY,
-        postal = fixtures::POSTAL_CODE,
-        phone = fixtures::PHONE,
-    );
-    Delivery {
-        delivery_id: id(delivery_id),
-        channel_id: channel_id(CHANNEL),
-        flow_id: flow_id("lead-to-adt"),
-        group: group.into(),
-        control_id: ControlId::parse(control_id).expect("a valid control id"),
-        event: "ADT^A08".into(),
-        message: Phi::new(message),
-        state: DeliveryState::Queued,
-        attempts: 0,
-        last_outcome: None,
-        lease_until: None,
-        next_attempt_at: None,
-        held_behind: None,
-        created_at: fixtures::at(at),
-        updated_at: fixtures::at(at),
-    }
-}
-
 /// A `crm_outbound` audit entry at `at` about `action`.
 fn audit(action: &str, at: i64, detail: serde_json::Value) -> AuditEntry {
-    AuditEntry::new(
-        LogType::CrmOutbound,
-        fixtures::at(at),
-        fixtures::system(),
-        action,
-        AuditOutcome::Success,
-    )
-    .with_detail(detail)
+    fixtures::crm_outbound_audit(action, at).with_detail(detail)
 }
 
 /// Accepts a webhook for `lead` (version `v<at>`) at `at` with `deliveries`; returns its key
@@ -205,15 +146,7 @@ async fn redrive(
 
 /// Every `crm_outbound` audit entry, newest first.
 async fn outbound_audits(s: &DeliveryStoreSet) -> Vec<AuditEntry> {
-    s.audit
-        .query(&AuditQuery {
-            log_type: Some(LogType::CrmOutbound),
-            limit: 500,
-            ..AuditQuery::default()
-        })
-        .await
-        .unwrap()
-        .items
+    audit_entries(&*s.audit, LogType::CrmOutbound).await
 }
 
 /// `delivery` as a claim granted attempt `attempts` at `at` leaves it.
@@ -491,19 +424,15 @@ async fn deliveries_concurrent_claims_grant_one(s: DeliveryStoreSet) {
     let queued = delivery("dlv-0001", "lead-1", 0);
     accept(&s, "1", 0, std::slice::from_ref(&queued)).await;
     for (round, at) in [(1u32, 0i64), (2, 60)] {
-        let barrier = Arc::new(tokio::sync::Barrier::new(CLAIMERS));
-        let mut tasks = tokio::task::JoinSet::new();
-        for _ in 0..CLAIMERS {
-            let (store, barrier) = (s.deliveries.clone(), barrier.clone());
-            tasks.spawn(async move {
-                barrier.wait().await;
-                store
-                    .claim(&id("dlv-0001"), fixtures::at(at), lease())
-                    .await
-                    .unwrap()
-            });
-        }
-        let claims = tasks.join_all().await;
+        let claims = together(CLAIMERS, |_| {
+            let store = s.deliveries.clone();
+            async move {
+                let claimed = id("dlv-0001");
+                let claim = store.claim(&claimed, fixtures::at(at), lease());
+                claim.await.unwrap()
+            }
+        })
+        .await;
         let winner = delivering(&queued, round, at);
         let granted = claims
             .iter()
@@ -576,17 +505,7 @@ async fn deliveries_finish_records_the_end_and_its_audit_entry(s: DeliveryStoreS
         expected,
         "each finish is audited, newest first"
     );
-    let by_time = s
-        .audit
-        .query(&AuditQuery {
-            from: Some(fixtures::at(41)),
-            limit: 10,
-            ..AuditQuery::default()
-        })
-        .await
-        .unwrap()
-        .items;
-    assert_eq!(by_time, vec![done_entry], "queryable by time as well");
+    assert_newest_since(&*s.audit, fixtures::at(41), done_entry).await;
 }
 
 async fn deliveries_finish_with_a_stale_attempt_conflicts_and_writes_nothing(s: DeliveryStoreSet) {
@@ -597,10 +516,7 @@ async fn deliveries_finish_with_a_stale_attempt_conflicts_and_writes_nothing(s: 
         &s,
         "1",
         0,
-        &[
-            delivery("dlv-0001", "lead-1", 0),
-            delivery("dlv-0002", "lead-1", 0),
-        ],
+        &fixtures::deliveries("lead-1", &["dlv-0001", "dlv-0002"]),
     )
     .await;
     let accepted = outbound_audits(&s).await;
@@ -724,11 +640,7 @@ async fn deliveries_a_second_park_keeps_the_first_block(s: DeliveryStoreSet) {
         &s,
         "1",
         0,
-        &[
-            delivery("dlv-0001", "lead-1", 0),
-            delivery("dlv-0002", "lead-1", 0),
-            delivery("dlv-0003", "lead-1", 0),
-        ],
+        &fixtures::deliveries("lead-1", &["dlv-0001", "dlv-0002", "dlv-0003"]),
     )
     .await;
     granted(&s, "dlv-0002", 1).await;
@@ -946,44 +858,15 @@ async fn deliveries_list_newest_first_optionally_by_state(s: DeliveryStoreSet) {
         ["dlv-0004", "dlv-0003"],
         "at most `limit`"
     );
-    assert_eq!(
-        ids(s
-            .deliveries
-            .list(Some(DeliveryState::Queued), 10)
-            .await
-            .unwrap()),
-        ["dlv-0003", "dlv-0001"]
-    );
-    assert_eq!(
-        ids(s
-            .deliveries
-            .list(Some(DeliveryState::Queued), 1)
-            .await
-            .unwrap()),
-        ["dlv-0003"]
-    );
-    assert_eq!(
-        ids(s
-            .deliveries
-            .list(Some(DeliveryState::Parked), 10)
-            .await
-            .unwrap()),
-        ["dlv-0002"]
-    );
-    assert_eq!(
-        ids(s
-            .deliveries
-            .list(Some(DeliveryState::Delivering), 10)
-            .await
-            .unwrap()),
-        ["dlv-0004"]
-    );
-    assert_eq!(
-        ids(s
-            .deliveries
-            .list(Some(DeliveryState::Delivered), 10)
-            .await
-            .unwrap()),
-        Vec::<String>::new()
-    );
+    let by_state: [(DeliveryState, usize, &[&str]); 5] = [
+        (DeliveryState::Queued, 10, &["dlv-0003", "dlv-0001"]),
+        (DeliveryState::Queued, 1, &["dlv-0003"]),
+        (DeliveryState::Parked, 10, &["dlv-0002"]),
+        (DeliveryState::Delivering, 10, &["dlv-0004"]),
+        (DeliveryState::Delivered, 10, &[]),
+    ];
+    for (state, limit, expected) in by_state {
+        let listed = s.deliveries.list(Some(state), limit).await.unwrap();
+        assert_eq!(ids(listed), expected, "{state:?}, at most {limit}");
+    }
 }

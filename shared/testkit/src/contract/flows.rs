@@ -2,14 +2,15 @@
 //! `configuration_changes` audit entry each write carries (and a refused write does not).
 
 use connector_domain::StoreError;
-use connector_domain::audit::{AuditEntry, AuditOutcome, AuditQuery, LogType};
+use connector_domain::audit::{AuditEntry, AuditOutcome, LogType};
+use connector_domain::flow::fixtures as ff;
 use connector_domain::flow::{
     Channel, ChannelId, Flow, FlowId, FlowInput, HeaderValue, HttpHeader, HttpsDelivery,
     InboundAuth, MllpDelivery, OutboundDelivery, SecretRef, TlsSettings, TokenHash, WebhookAuth,
 };
 use serde_json::json;
 
-use super::{Case, FlowStoreSet, assert_conflict, assert_not_found, cases};
+use super::{Case, FlowStoreSet, assert_conflict, assert_not_found, audit_entries, cases};
 use crate::fixtures;
 
 pub(super) fn cases() -> Vec<Case<FlowStoreSet>> {
@@ -114,62 +115,41 @@ fn mllp_channel(id: &str, at: i64) -> Channel {
 
 /// A valid EHR -> CRM lead flow (ADT^A04) on `channel`, created at `at`.
 pub(super) fn flow(id: &str, channel: &str, at: i64) -> Flow {
-    validated(
-        id,
-        at,
-        json!({
-            "name": format!("Flow {id}"),
-            "description": "Registrations become leads",
-            "channel_id": channel,
-            "direction": "ehr_to_crm",
-            "entity": "lead",
-            "event_type": "ADT^A04",
-            "lead_sync": "capture",
-            "lead_source": "EHR Connector",
-            "default_country_code": "+1",
-            "time_zone": "America/New_York",
-            "primary_search": {"crm_field": "mx_MRN", "hl7_path": "PID-3.1"},
-            "secondary_search": {"crm_field": "Phone", "hl7_path": "PID-13.1"},
-            "mrn_crm_field": "mx_MRN",
-            "template": ADT_TEMPLATE,
-            "mappings": [
-                {"hl7_path": "PID-3.1", "crm_field": "mx_MRN", "required": true},
-                {"hl7_path": "PID-5.2", "crm_field": "FirstName", "transforms": [{"type": "trim"}]},
-                {"hl7_path": "PID-5.1", "crm_field": "LastName", "required": true},
-                {"hl7_path": "PID-7", "crm_field": "mx_Date_of_Birth",
-                 "transforms": [{"type": "date", "to_format": "%Y-%m-%d"}]},
-                {"hl7_path": "PID-8", "crm_field": "mx_Gender",
-                 "transforms": [{"type": "value_map", "map": {"F": "Female", "M": "Male"}, "otherwise": "Other"}]},
-                {"hl7_path": "PID-13.1", "crm_field": "Phone", "transforms": [{"type": "phone_e164"}]}
-            ],
-            "enabled": true
-        }),
-    )
+    let mappings = vec![
+        ff::required("PID-3.1", "mx_MRN"),
+        ff::transformed("PID-5.2", "FirstName", json!([{"type": "trim"}])),
+        ff::required("PID-5.1", "LastName"),
+        ff::birth_date(),
+        ff::gender_to_crm(),
+        ff::transformed("PID-13.1", "Phone", json!([{"type": "phone_e164"}])),
+    ];
+    let name = format!("Flow {id}");
+    let input = ff::ehr_to_crm_lead(&name, channel, "America/New_York", ADT_TEMPLATE, mappings);
+    let changes = json!({
+        "description": "Registrations become leads",
+        "secondary_search": {"crm_field": "Phone", "hl7_path": "PID-13.1"},
+        "enabled": true
+    });
+    validated(id, at, ff::with(input, changes))
 }
 
 /// A valid CRM -> EHR lead flow (lead created -> ADT^A04) on `channel`.
 fn outbound_flow(id: &str, channel: &str, at: i64) -> Flow {
-    validated(
-        id,
-        at,
-        json!({
-            "name": format!("Outbound {id}"),
-            "channel_id": channel,
-            "direction": "crm_to_ehr",
-            "entity": "lead",
-            "event_type": "ADT^A04",
-            "webhook_event": "lead_create",
-            "time_zone": "Europe/Paris",
-            "primary_search": {"crm_field": "mx_MRN", "hl7_path": "PID-3.1"},
-            "mrn_crm_field": "mx_MRN",
-            "template": ADT_TEMPLATE,
-            "mappings": [
-                {"hl7_path": "PID-5.1", "crm_field": "LastName", "required": true},
-                {"hl7_path": "PID-5.2", "crm_field": "FirstName"}
-            ],
-            "enabled": false
-        }),
-    )
+    let mappings = vec![
+        ff::required("PID-5.1", "LastName"),
+        ff::map("PID-5.2", "FirstName"),
+    ];
+    let name = format!("Outbound {id}");
+    let event = ("lead_create", "ADT^A04");
+    let input = ff::crm_to_ehr_lead(
+        &name,
+        channel,
+        event,
+        "Europe/Paris",
+        ADT_TEMPLATE,
+        mappings,
+    );
+    validated(id, at, ff::with(input, json!({"enabled": false})))
 }
 
 fn validated(id: &str, at: i64, input: serde_json::Value) -> Flow {
@@ -194,15 +174,7 @@ pub(super) fn config_audit(action: &str, subject: &str, at: i64) -> AuditEntry {
 
 /// Every `configuration_changes` entry, newest first.
 async fn config_audits(s: &FlowStoreSet) -> Vec<AuditEntry> {
-    s.audit
-        .query(&AuditQuery {
-            log_type: Some(LogType::ConfigurationChanges),
-            limit: 500,
-            ..AuditQuery::default()
-        })
-        .await
-        .unwrap()
-        .items
+    audit_entries(&*s.audit, LogType::ConfigurationChanges).await
 }
 
 /// Creates `channel` with its audit entry at `at` (distinct times keep the audit order plain).

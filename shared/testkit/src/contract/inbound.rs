@@ -2,9 +2,8 @@
 //! `now` is passed, never by sleeping.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use connector_domain::audit::{AuditEntry, AuditOutcome, AuditQuery, LogType};
+use connector_domain::audit::{AuditEntry, AuditOutcome, LogType};
 use connector_domain::crm::{ActivityId, LeadId};
 use connector_domain::inbound::{
     CrmAction, HIE_STEP, InboundClaim, InboundKey, InboundRecord, InboundState, KeyLock,
@@ -12,7 +11,9 @@ use connector_domain::inbound::{
 };
 use serde_json::json;
 
-use super::{Case, FlowStoreSet, assert_conflict, cases};
+use super::{
+    Case, FlowStoreSet, assert_conflict, assert_newest_since, audit_entries, cases, together,
+};
 use crate::fixtures;
 
 pub(super) fn cases() -> Vec<Case<FlowStoreSet>> {
@@ -171,15 +172,7 @@ async fn save(
 
 /// Every `hl7_inbound` audit entry, newest first.
 async fn inbound_audits(s: &FlowStoreSet) -> Vec<AuditEntry> {
-    s.audit
-        .query(&AuditQuery {
-            log_type: Some(LogType::Hl7Inbound),
-            limit: 500,
-            ..AuditQuery::default()
-        })
-        .await
-        .unwrap()
-        .items
+    audit_entries(&*s.audit, LogType::Hl7Inbound).await
 }
 
 async fn inbound_first_claim_creates_a_processing_record(s: FlowStoreSet) {
@@ -446,36 +439,21 @@ async fn inbound_finish_writes_its_audit_entry_and_clears_the_lease(s: FlowStore
         vec![done.clone(), failed],
         "each finish is audited, newest first"
     );
-    let by_time = s
-        .audit
-        .query(&AuditQuery {
-            from: Some(fixtures::at(15)),
-            limit: 10,
-            ..AuditQuery::default()
-        })
-        .await
-        .unwrap()
-        .items;
-    assert_eq!(by_time, vec![done], "queryable by time as well");
+    assert_newest_since(&*s.audit, fixtures::at(15), done).await;
 }
 
 async fn inbound_concurrent_claims_grant_one(s: FlowStoreSet) {
     const CLAIMERS: usize = 20;
     let key = key();
     for (round, at) in [(1u32, 0i64), (2, 61)] {
-        let barrier = Arc::new(tokio::sync::Barrier::new(CLAIMERS));
-        let mut tasks = tokio::task::JoinSet::new();
-        for _ in 0..CLAIMERS {
-            let (ledger, key, barrier) = (s.inbound_ledger.clone(), key.clone(), barrier.clone());
-            tasks.spawn(async move {
-                barrier.wait().await;
-                ledger
-                    .claim(&key, SHA, EVENT, fixtures::at(at), lease())
-                    .await
-                    .unwrap()
-            });
-        }
-        let claims = tasks.join_all().await;
+        let claims = together(CLAIMERS, |_| {
+            let (ledger, key) = (s.inbound_ledger.clone(), key.clone());
+            async move {
+                let claim = ledger.claim(&key, SHA, EVENT, fixtures::at(at), lease());
+                claim.await.unwrap()
+            }
+        })
+        .await;
         let winner = processing(&key, round, 0, at, BTreeMap::new());
         let granted = claims
             .iter()
@@ -567,20 +545,15 @@ async fn key_lock_is_granted_to_one_holder_until_released_or_lapsed(s: FlowStore
 async fn key_lock_concurrent_takers_get_one(s: FlowStoreSet) {
     const TAKERS: usize = 16;
     let mrn = mrn_lock("north-ehr", "MRN20002");
-    let barrier = Arc::new(tokio::sync::Barrier::new(TAKERS));
-    let mut tasks = tokio::task::JoinSet::new();
-    for n in 0..TAKERS {
-        let (ledger, mrn, barrier) = (s.inbound_ledger.clone(), mrn.clone(), barrier.clone());
-        tasks.spawn(async move {
-            barrier.wait().await;
-            let granted = ledger
-                .lock_key(&mrn, &format!("msg-{n}"), fixtures::at(0), lease())
-                .await
-                .unwrap();
-            (n, granted)
-        });
-    }
-    let results = tasks.join_all().await;
+    let results = together(TAKERS, |n| {
+        let (ledger, mrn) = (s.inbound_ledger.clone(), mrn.clone());
+        async move {
+            let holder = format!("msg-{n}");
+            let granted = ledger.lock_key(&mrn, &holder, fixtures::at(0), lease());
+            (n, granted.await.unwrap())
+        }
+    })
+    .await;
     let winners: Vec<usize> = results.iter().filter(|r| r.1).map(|r| r.0).collect();
     assert_eq!(winners.len(), 1, "exactly one taker holds it: {results:?}");
     // Only the winner's release frees it.

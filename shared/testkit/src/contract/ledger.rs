@@ -2,12 +2,13 @@
 //! is passed, never by sleeping.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use connector_domain::audit::{AuditEntry, AuditQuery, LogType};
 use connector_domain::hie::{Claim, SendKey, SendRecord, SendState};
 
-use super::{Case, StoreSet, assert_conflict, cases};
+use super::{
+    Case, StoreSet, assert_conflict, assert_newest_since, audit_matching, cases, together,
+};
 use crate::fixtures;
 
 pub(super) fn cases() -> Vec<Case<StoreSet>> {
@@ -102,16 +103,15 @@ async fn finish(
 
 /// The "Sent Appointments" audit entries of `key`'s appointment, newest first.
 async fn send_audits(s: &StoreSet, key: &SendKey) -> Vec<AuditEntry> {
-    s.audit
-        .query(&AuditQuery {
+    audit_matching(
+        &*s.audit,
+        AuditQuery {
             log_type: Some(LogType::HieSentAppointments),
             appointment_id: Some(key.appointment_id.clone()),
-            limit: 500,
             ..AuditQuery::default()
-        })
-        .await
-        .unwrap()
-        .items
+        },
+    )
+    .await
 }
 
 async fn ledger_first_claim_is_granted_attempt_1(s: StoreSet) {
@@ -263,33 +263,18 @@ async fn ledger_finish_writes_its_audit_entry_in_the_same_write(s: StoreSet) {
         vec![sent.clone(), retry],
         "each finish is audited, newest first"
     );
-    let by_time = s
-        .audit
-        .query(&AuditQuery {
-            from: Some(fixtures::at(15)),
-            limit: 10,
-            ..AuditQuery::default()
-        })
-        .await
-        .unwrap()
-        .items;
-    assert_eq!(by_time, vec![sent], "queryable by time as well");
+    assert_newest_since(&*s.audit, fixtures::at(15), sent).await;
 }
 
 async fn ledger_concurrent_claims_grant_one_attempt(s: StoreSet) {
     const CLAIMERS: usize = 20;
     let key = key();
     for (round, at) in [(1u32, 0i64), (2, 61)] {
-        let barrier = Arc::new(tokio::sync::Barrier::new(CLAIMERS));
-        let mut tasks = tokio::task::JoinSet::new();
-        for _ in 0..CLAIMERS {
-            let (ledger, key, barrier) = (s.send_ledger.clone(), key.clone(), barrier.clone());
-            tasks.spawn(async move {
-                barrier.wait().await;
-                ledger.claim(&key, fixtures::at(at), lease()).await.unwrap()
-            });
-        }
-        let claims = tasks.join_all().await;
+        let claims = together(CLAIMERS, |_| {
+            let (ledger, key) = (s.send_ledger.clone(), key.clone());
+            async move { ledger.claim(&key, fixtures::at(at), lease()).await.unwrap() }
+        })
+        .await;
         let granted: Vec<&Claim> = claims
             .iter()
             .filter(|c| matches!(c, Claim::Granted { .. }))

@@ -4,13 +4,13 @@
 //! audit entry with it. Only the embedded adapter has this port: AWS deployments keep secrets
 //! in Secrets Manager.
 
-use connector_domain::audit::{AuditEntry, AuditOutcome, AuditQuery, LogType};
+use connector_domain::audit::{AuditEntry, AuditOutcome, LogType};
 use connector_domain::flow::secret::LocalSecret;
 use connector_domain::flow::{SecretRef, SecretValue};
 use connector_domain::ports::{SecretError, SecretStatus};
 use connector_domain::{Actor, StoreError};
 
-use super::{Case, LocalSecretSet, cases};
+use super::{Case, LocalSecretSet, audit_entries, cases};
 use crate::fixtures;
 
 pub(super) fn cases() -> Vec<Case<LocalSecretSet>> {
@@ -37,15 +37,8 @@ fn local(name: &str) -> SecretRef {
 }
 
 async fn audit_actions(set: &LocalSecretSet) -> Vec<String> {
-    set.audit
-        .query(&AuditQuery {
-            log_type: Some(LogType::ConfigurationChanges),
-            limit: 500,
-            ..AuditQuery::default()
-        })
+    audit_entries(&*set.audit, LogType::ConfigurationChanges)
         .await
-        .unwrap()
-        .items
         .into_iter()
         .map(|e| e.action)
         .collect()

@@ -49,6 +49,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use connector_domain::audit::{AuditEntry, AuditQuery, LogType};
 use connector_domain::crm::Crm;
 use connector_domain::ports::{
     AppointmentStore, AuditLog, ConsentStore, CrmWriteLog, DashboardStore, DeliveryStore,
@@ -283,40 +285,25 @@ pub fn fifo_queue_cases() -> Vec<Case<QueuePair>> {
 
 /// Runs every store case, each on `harness.fresh()`; panics at the end if any failed.
 pub async fn run_store_suite(harness: &dyn StoreHarness) {
-    let mut report = Report::new("store");
-    for case in store_cases() {
-        if report.selected(case.name) {
-            let set = harness.fresh().await;
-            report.run(case, set).await;
-        }
-    }
-    report.finish();
+    run_cases("store", store_cases(), || harness.fresh()).await;
 }
 
 /// Runs every flow store case, each on `harness.fresh_flow_stores()`; panics at the end if any
 /// failed.
 pub async fn run_flow_store_suite(harness: &dyn FlowStoreHarness) {
-    let mut report = Report::new("flow store");
-    for case in flow_store_cases() {
-        if report.selected(case.name) {
-            let set = harness.fresh_flow_stores().await;
-            report.run(case, set).await;
-        }
-    }
-    report.finish();
+    run_cases("flow store", flow_store_cases(), || {
+        harness.fresh_flow_stores()
+    })
+    .await;
 }
 
 /// Runs every delivery store case, each on `harness.fresh_delivery_stores()`; panics at the
 /// end if any failed.
 pub async fn run_delivery_store_suite(harness: &dyn DeliveryStoreHarness) {
-    let mut report = Report::new("delivery store");
-    for case in delivery_store_cases() {
-        if report.selected(case.name) {
-            let set = harness.fresh_delivery_stores().await;
-            report.run(case, set).await;
-        }
-    }
-    report.finish();
+    run_cases("delivery store", delivery_store_cases(), || {
+        harness.fresh_delivery_stores()
+    })
+    .await;
 }
 
 /// Runs every dashboard case, each on `harness.fresh_dashboard()`; panics at the end if any
@@ -335,39 +322,24 @@ pub async fn run_dashboard_suite(harness: &dyn DashboardHarness) {
 /// Runs every CRM write log case, each on `harness.fresh_crm_write_log()`; panics at the end
 /// if any failed.
 pub async fn run_crm_write_log_suite(harness: &dyn CrmWriteLogHarness) {
-    let mut report = Report::new("crm write log");
-    for case in crm_write_log_cases() {
-        if report.selected(case.name) {
-            let log = harness.fresh_crm_write_log().await;
-            report.run(case, log).await;
-        }
-    }
-    report.finish();
+    run_cases("crm write log", crm_write_log_cases(), || {
+        harness.fresh_crm_write_log()
+    })
+    .await;
 }
 
 /// Runs every local secret store case, each on `harness.fresh_local_secrets()`; panics at
 /// the end if any failed.
 pub async fn run_local_secret_store_suite(harness: &dyn LocalSecretStoreHarness) {
-    let mut report = Report::new("local secret store");
-    for case in local_secret_store_cases() {
-        if report.selected(case.name) {
-            let set = harness.fresh_local_secrets().await;
-            report.run(case, set).await;
-        }
-    }
-    report.finish();
+    run_cases("local secret store", local_secret_store_cases(), || {
+        harness.fresh_local_secrets()
+    })
+    .await;
 }
 
 /// Runs every CRM case, each on `harness.fresh_crm()`; panics at the end if any failed.
 pub async fn run_crm_suite(harness: &dyn CrmHarness) {
-    let mut report = Report::new("crm");
-    for case in crm_cases() {
-        if report.selected(case.name) {
-            let crm = harness.fresh_crm().await;
-            report.run(case, crm).await;
-        }
-    }
-    report.finish();
+    run_cases("crm", crm_cases(), || harness.fresh_crm()).await;
 }
 
 /// Runs every queue case, each on a fresh queue (standard, then FIFO); panics at the end if any
@@ -391,6 +363,94 @@ pub async fn run_queue_suite(harness: &dyn QueueHarness) {
         }
     }
     report.finish();
+}
+
+/// Runs `cases` of the suite `suite`, each on a fresh fixture from `fresh`; panics at the end
+/// if any failed.
+async fn run_cases<S, F, Fut>(suite: &'static str, cases: Vec<Case<S>>, mut fresh: F)
+where
+    S: Send + 'static,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = S>,
+{
+    let mut report = Report::new(suite);
+    for case in cases {
+        if report.selected(case.name) {
+            let fixture = fresh().await;
+            report.run(case, fixture).await;
+        }
+    }
+    report.finish();
+}
+
+/// Every audit entry of `log_type`, newest first (up to 500).
+async fn audit_entries(audit: &dyn AuditLog, log_type: LogType) -> Vec<AuditEntry> {
+    let query = AuditQuery {
+        log_type: Some(log_type),
+        ..AuditQuery::default()
+    };
+    audit_matching(audit, query).await
+}
+
+/// Every audit entry `query` selects, newest first (up to 500; `query.limit` is ignored).
+async fn audit_matching(audit: &dyn AuditLog, query: AuditQuery) -> Vec<AuditEntry> {
+    let query = AuditQuery {
+        limit: 500,
+        ..query
+    };
+    audit.query(&query).await.unwrap().items
+}
+
+/// Runs `task(0..n)` in `n` tasks released together by a barrier; returns their results.
+async fn together<T, F, Fut>(n: usize, task: F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+{
+    let barrier = Arc::new(tokio::sync::Barrier::new(n));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let (barrier, run) = (barrier.clone(), task(i));
+        tasks.spawn(async move {
+            barrier.wait().await;
+            run.await
+        });
+    }
+    tasks.join_all().await
+}
+
+/// Asserts that `newest` is the only audit entry from `from` on (the log is queryable by time).
+async fn assert_newest_since(audit: &dyn AuditLog, from: DateTime<Utc>, newest: AuditEntry) {
+    let query = AuditQuery {
+        from: Some(from),
+        limit: 10,
+        ..AuditQuery::default()
+    };
+    let by_time = audit.query(&query).await.unwrap().items;
+    assert_eq!(by_time, vec![newest], "queryable by time as well");
+}
+
+/// Reads every page of `q` (page size `q.limit`); returns the pages' sizes and the ids in order.
+pub async fn paginate_audit(log: &dyn AuditLog, q: AuditQuery) -> (Vec<usize>, Vec<String>) {
+    let (mut sizes, mut seen) = (Vec::new(), Vec::new());
+    let mut cursor = None;
+    for _ in 0..100 {
+        let page = log
+            .query(&AuditQuery {
+                cursor: cursor.take(),
+                ..q.clone()
+            })
+            .await
+            .unwrap();
+        sizes.push(page.items.len());
+        seen.extend(page.items.into_iter().map(|e| e.entry_id));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return (sizes, seen),
+        }
+    }
+    panic!("pagination did not end");
 }
 
 /// Collects case outcomes.

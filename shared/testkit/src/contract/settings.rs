@@ -5,7 +5,7 @@ use connector_domain::ports::MAX_CHECKPOINT_AUDIT_ENTRIES;
 use connector_domain::settings::HieSettings;
 use connector_domain::{Actor, StoreError};
 
-use super::{Case, StoreSet, assert_conflict, cases};
+use super::{Case, StoreSet, assert_conflict, audit_entries, cases};
 use crate::fixtures;
 
 pub(super) fn cases() -> Vec<Case<StoreSet>> {
@@ -23,15 +23,8 @@ pub(super) fn cases() -> Vec<Case<StoreSet>> {
 }
 
 async fn config_audit_count(s: &StoreSet) -> usize {
-    s.audit
-        .query(&AuditQuery {
-            log_type: Some(LogType::ConfigurationChanges),
-            limit: 500,
-            ..AuditQuery::default()
-        })
+    audit_entries(&*s.audit, LogType::ConfigurationChanges)
         .await
-        .unwrap()
-        .items
         .len()
 }
 
@@ -109,14 +102,7 @@ async fn settings_put_with_stale_version_conflicts(s: StoreSet) {
 }
 
 async fn settings_watermark_compare_and_set(s: StoreSet) {
-    s.settings
-        .put(
-            &fixtures::settings(),
-            0,
-            &fixtures::settings_audit(fixtures::at(0)),
-        )
-        .await
-        .unwrap();
+    fixtures::save_settings(&*s.settings).await;
     let (t1, t2) = (fixtures::at(3_600), fixtures::at(7_200));
 
     s.settings.advance_watermark(None, t1, &[]).await.unwrap();
@@ -153,14 +139,7 @@ async fn settings_watermark_compare_and_set(s: StoreSet) {
 }
 
 async fn settings_put_after_watermark_moved_conflicts(s: StoreSet) {
-    s.settings
-        .put(
-            &fixtures::settings(),
-            0,
-            &fixtures::settings_audit(fixtures::at(0)),
-        )
-        .await
-        .unwrap();
+    fixtures::save_settings(&*s.settings).await;
     let read = s.settings.get().await.unwrap().expect("saved");
     // The collector moves the watermark between an administrator's read and write.
     s.settings
@@ -238,15 +217,7 @@ fn skip_entries(n: usize, at: chrono::DateTime<chrono::Utc>) -> Vec<AuditEntry> 
 }
 
 async fn skipped_entries(s: &StoreSet) -> Vec<AuditEntry> {
-    s.audit
-        .query(&AuditQuery {
-            log_type: Some(LogType::HieSentAppointments),
-            limit: 500,
-            ..AuditQuery::default()
-        })
-        .await
-        .unwrap()
-        .items
+    audit_entries(&*s.audit, LogType::HieSentAppointments).await
 }
 
 async fn settings_watermark_checkpoint_appends_its_audit_entries_atomically(s: StoreSet) {

@@ -160,3 +160,11 @@ pub fn self_signed() -> (String, TlsAcceptor) {
         .unwrap();
     (certified.cert.pem(), TlsAcceptor::from(Arc::new(config)))
 }
+
+/// A local port nothing listens on (bound, then released).
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    port
+}

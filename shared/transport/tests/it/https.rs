@@ -12,7 +12,7 @@ use connector_transport::{
     WrongAckReason,
 };
 
-use crate::helpers::{ack, message};
+use crate::helpers::{ack, closed_port, message};
 
 async fn endpoint() -> String {
     let app = Router::new()
@@ -159,9 +159,7 @@ async fn outcomes_by_response() {
 
 #[tokio::test]
 async fn a_refused_connection_is_not_sent() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
+    let port = closed_port();
     assert_eq!(
         post_to(format!("http://127.0.0.1:{port}/hl7")).await,
         AttemptOutcome::NotSent {

@@ -8,7 +8,7 @@ use connector_transport::{
     UnknownReason, WrongAckReason,
 };
 
-use crate::helpers::{Behaviour, fake_ehr, message, self_signed};
+use crate::helpers::{Behaviour, closed_port, fake_ehr, message, self_signed};
 
 fn config(port: u16) -> MllpConfig {
     MllpConfig::new("127.0.0.1", port)
@@ -113,9 +113,7 @@ async fn a_connection_the_peer_closed_is_replaced_before_sending() {
 
 #[tokio::test]
 async fn a_refused_connection_is_not_sent() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
+    let port = closed_port();
     assert_eq!(
         send(port, "M-1").await,
         AttemptOutcome::NotSent {

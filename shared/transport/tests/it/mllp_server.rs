@@ -58,6 +58,15 @@ where
     }
 }
 
+impl Server {
+    /// Cancels the server and waits (within [`LIMIT`]) for it to finish cleanly.
+    async fn stop(self) {
+        self.shutdown.cancel();
+        let finished = tokio::time::timeout(LIMIT, self.task).await;
+        finished.unwrap().unwrap();
+    }
+}
+
 async fn no_hook() {}
 
 async fn connect(port: u16) -> (TcpStream, MllpDecoder) {
@@ -261,11 +270,7 @@ async fn idle_connections_are_closed() {
         .expect("the idle connection was not closed")
         .unwrap();
     assert_eq!(n, 0);
-    server.shutdown.cancel();
-    tokio::time::timeout(LIMIT, server.task)
-        .await
-        .unwrap()
-        .unwrap();
+    server.stop().await;
 }
 
 #[tokio::test]
@@ -279,11 +284,7 @@ async fn the_transport_client_talks_to_the_server() {
     for id in ["R-1", "R-2"] {
         assert!(conn.send(&message(id)).await.unwrap().is_delivered());
     }
-    server.shutdown.cancel();
-    tokio::time::timeout(LIMIT, server.task)
-        .await
-        .unwrap()
-        .unwrap();
+    server.stop().await;
 }
 
 #[tokio::test]
