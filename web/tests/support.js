@@ -101,14 +101,15 @@ export async function checkA11y(page, { include, exclude } = {}) {
 }
 
 /**
- * A screenshot into web/test-results/screenshots/<name>.png; with `docs` (the README's main
- * screens) also into docs/screenshots/<name>.png.
+ * A screenshot into web/test-results/screenshots/<name>.png (the test artifact). With `docs` (the
+ * README's main screens) and `UPDATE_SCREENSHOTS=1` also into docs/screenshots/<name>.png, so an
+ * ordinary test run leaves the committed pictures alone.
  */
 export async function snap(page, name, { docs = false, fullPage = true } = {}) {
   const file = join(web, 'test-results', 'screenshots', `${name}.png`);
   mkdirSync(dirname(file), { recursive: true });
   await page.screenshot({ path: file, fullPage, animations: 'disabled' });
-  if (docs) {
+  if (docs && process.env.UPDATE_SCREENSHOTS === '1') {
     const target = join(repo, 'docs', 'screenshots', `${name}.png`);
     mkdirSync(dirname(target), { recursive: true });
     copyFileSync(file, target);
