@@ -10,7 +10,10 @@
     on every consent-api route but /health, and on none of the webhook functions' routes, which
     authenticate per channel),
   * events/<function>/*.json (every route has an event; every event names a known route of its
-    function, and its path matches the route template; `*.payload.json` files are bodies).
+    function, and its path matches the route template; `*.payload.json` files are bodies),
+  * the template's WebDistribution (every route's path reaches the API origin through a cache
+    behaviour, no file of web/public does, and the response headers policy sends the
+    Content-Security-Policy cli/src/web.rs sends).
 
 Usage: check_contract.py REPO_ROOT
 """
@@ -156,6 +159,51 @@ def event_problems(root: Path, folder: str, routes: set[tuple[str, str]]) -> lis
     return problems
 
 
+def path_pattern_regex(pattern: str) -> re.Pattern[str]:
+    """A CloudFront cache behaviour's PathPattern (`*` any characters, `?` one) as a regex."""
+    parts = ("." if c == "?" else ".*" if c == "*" else re.escape(c) for c in pattern)
+    return re.compile("".join(parts) + r"\Z")
+
+
+def collapse(text: str) -> str:
+    """`text` with every run of whitespace one space."""
+    return " ".join(text.split())
+
+
+def web_distribution_problems(root: Path, routes: set[tuple[str, str]]) -> list[str]:
+    """The web console's distribution sends every API path, and no web file, to the API origin,
+    with the Content-Security-Policy of `connector serve`."""
+    resources = yaml_parse((root / "infra/template.yaml").read_text())["Resources"]
+    if "WebDistribution" not in resources:
+        return ["infra/template.yaml: no WebDistribution"]
+    config = resources["WebDistribution"]["Properties"]["DistributionConfig"]
+    api = [
+        path_pattern_regex(b["PathPattern"])
+        for b in config.get("CacheBehaviors", [])
+        if b.get("TargetOriginId") == "api"
+    ]
+    problems = []
+    for path in sorted({path for _, path in routes}):
+        concrete = re.sub(r"\{[^}]+\}", "x", path)
+        if not any(p.match(concrete) for p in api):
+            problems.append(f"WebDistribution: no cache behaviour sends {path} to the api origin")
+    public = root / "web/public"
+    for file in sorted(f for f in public.rglob("*") if f.is_file()):
+        path = "/" + file.relative_to(public).as_posix()
+        if any(p.match(path) for p in api):
+            problems.append(f"WebDistribution: web file {path} would be sent to the api origin")
+
+    rust = (root / "cli/src/web.rs").read_text()
+    literal = re.search(r'const CSP: &str = "(.*?)";', rust, re.S)
+    policy = resources.get("WebSecurityHeaders", {}).get("Properties", {}).get("ResponseHeadersPolicyConfig", {})
+    sent = policy.get("SecurityHeadersConfig", {}).get("ContentSecurityPolicy", {}).get("ContentSecurityPolicy", "")
+    if not literal:
+        problems.append("cli/src/web.rs: `const CSP` not found")
+    elif collapse(re.sub(r"\\\n\s*", "", literal.group(1))) != collapse(sent):
+        problems.append("WebSecurityHeaders: Content-Security-Policy differs from cli/src/web.rs's CSP")
+    return problems
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print(__doc__, file=sys.stderr)
@@ -182,12 +230,13 @@ def main(argv: list[str]) -> int:
         problems.append(f"infra/openapi.yaml: missing {' '.join(route)}")
     for route in sorted(documented - all_routes):
         problems.append(f"infra/openapi.yaml: {' '.join(route)} is not a route of any router")
+    problems += web_distribution_problems(root, all_routes)
 
     for problem in problems:
         print(f"contract: {problem}", file=sys.stderr)
     if problems:
         return 1
-    print(f"contract: {len(all_routes)} routes agree across the routers, openapi.yaml, template.yaml and events/")
+    print(f"contract: {len(all_routes)} routes agree across the routers, openapi.yaml, template.yaml, events/ and the web distribution")
     return 0
 
 
