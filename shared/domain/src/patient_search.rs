@@ -1,9 +1,11 @@
 //! Finding patients: by medical record number, or by the start of the last name plus the birth
 //! date (the front desk's two ways). Names are compared in their folded form ([`fold_name`]):
-//! lower case, Latin diacritics removed, only letters and digits kept, so `Núñez`, `NUNEZ` and
+//! lower case, diacritics removed, only letters and digits kept, so `Núñez`, `NUNEZ` and
 //! `nu` all meet.
 
 use chrono::NaiveDate;
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
 
 use crate::patient::{Mrn, Patient, parse_date};
 use crate::{ValidationError, ValidationErrors};
@@ -113,54 +115,38 @@ pub fn name_key(patient: &Patient) -> String {
     fold_name(patient.last_name.expose())
 }
 
-/// A name's folded form: lower case, Latin letters with diacritics as their base letters
-/// (`ß` as `ss`, `æ` as `ae`, ...), combining marks dropped, and only letters and digits kept
-/// (`O'Brien-Núñez` folds to `obriennunez`).
+/// A name's folded form: compatibility-decomposed (NFKD) with the combining marks dropped, so
+/// letters with diacritics become their base letters in every script; lower case; the Latin
+/// letters that do not decompose (`ß` as `ss`, `æ` as `ae`, `ø` as `o`, `ł` as `l`, ...) as
+/// their usual spelling; and only letters and digits kept (`O'Brien-Núñez` folds to
+/// `obriennunez`).
 pub fn fold_name(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
-    for c in name.chars().flat_map(char::to_lowercase) {
-        if ('\u{300}'..='\u{36f}').contains(&c) {
+    for c in name.nfkd().flat_map(char::to_lowercase) {
+        if is_combining_mark(c) {
             continue;
         }
-        match base_letters(c) {
-            Some(base) => out.push_str(base),
-            None if c.is_alphanumeric() => out.push(c),
-            None => {}
+        match c {
+            'ß' => out.push_str("ss"),
+            'æ' => out.push_str("ae"),
+            'œ' => out.push_str("oe"),
+            'þ' => out.push_str("th"),
+            'ø' => out.push('o'),
+            'ł' => out.push('l'),
+            'đ' | 'ð' => out.push('d'),
+            'ħ' => out.push('h'),
+            'ı' => out.push('i'),
+            'ŧ' => out.push('t'),
+            c if c.is_alphanumeric() && !is_modifier_apostrophe(c) => out.push(c),
+            _ => {}
         }
     }
     out
 }
 
-/// The base letters of a lower-case Latin letter with a diacritic (Latin-1 Supplement, Latin
-/// Extended-A and the Romanian comma-below letters), or `None`.
-fn base_letters(c: char) -> Option<&'static str> {
-    Some(match c {
-        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' | 'ă' | 'ą' => "a",
-        'ç' | 'ć' | 'ĉ' | 'ċ' | 'č' => "c",
-        'ď' | 'đ' | 'ð' => "d",
-        'è' | 'é' | 'ê' | 'ë' | 'ē' | 'ĕ' | 'ė' | 'ę' | 'ě' => "e",
-        'ĝ' | 'ğ' | 'ġ' | 'ģ' => "g",
-        'ĥ' | 'ħ' => "h",
-        'ì' | 'í' | 'î' | 'ï' | 'ĩ' | 'ī' | 'ĭ' | 'į' | 'ı' => "i",
-        'ĵ' => "j",
-        'ķ' => "k",
-        'ĺ' | 'ļ' | 'ľ' | 'ŀ' | 'ł' => "l",
-        'ñ' | 'ń' | 'ņ' | 'ň' | 'ŉ' => "n",
-        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'ō' | 'ŏ' | 'ő' => "o",
-        'ŕ' | 'ŗ' | 'ř' => "r",
-        'ś' | 'ŝ' | 'ş' | 'š' | 'ș' => "s",
-        'ţ' | 'ť' | 'ŧ' | 'ț' => "t",
-        'ù' | 'ú' | 'û' | 'ü' | 'ũ' | 'ū' | 'ŭ' | 'ů' | 'ű' | 'ų' => "u",
-        'ŵ' => "w",
-        'ý' | 'ÿ' | 'ŷ' => "y",
-        'ź' | 'ż' | 'ž' => "z",
-        'ß' => "ss",
-        'æ' => "ae",
-        'œ' => "oe",
-        'þ' => "th",
-        'ĳ' => "ij",
-        _ => return None,
-    })
+/// `ʼ` (U+02BC) is a letter to Unicode but an apostrophe in names (`ŉ` decomposes to `ʼn`).
+fn is_modifier_apostrophe(c: char) -> bool {
+    c == '\u{2bc}'
 }
 
 /// An opaque page cursor made of a few key strings (hex of `v1` and the parts, separated by
@@ -212,6 +198,8 @@ mod tests {
         assert_eq!(fold_name("Nu\u{301}n\u{303}ez"), "nunez");
         assert_eq!(fold_name("Łukasiewicz Ørsted"), "lukasiewiczorsted");
         assert_eq!(fold_name("- '"), "");
+        assert_eq!(fold_name("Nguyễn Thị Ðặng"), "nguyenthidang");
+        assert_eq!(fold_name("ﬁnn ĳssel ŉ"), "finnijsseln");
     }
 
     #[test]
