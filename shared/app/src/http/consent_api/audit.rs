@@ -87,20 +87,7 @@ pub(crate) async fn list(
             "needs log_type hl7_inbound or crm_outbound",
         ));
     }
-    let limit = match params.get("limit") {
-        None => Some(DEFAULT_LIMIT),
-        Some(v) => errors.check(
-            v.parse::<usize>()
-                .ok()
-                .filter(|n| (1..=MAX_LIMIT).contains(n))
-                .ok_or_else(|| {
-                    ValidationError::new(
-                        "limit",
-                        format!("must be a whole number from 1 to {MAX_LIMIT}"),
-                    )
-                }),
-        ),
-    };
+    let limit = params.limit(DEFAULT_LIMIT, MAX_LIMIT, &mut errors);
     if !errors.is_empty() {
         return Err(Problem::validation(errors));
     }
@@ -112,7 +99,7 @@ pub(crate) async fn list(
         appointment_id,
         outcome,
         channel_id,
-        limit: limit.unwrap_or(DEFAULT_LIMIT),
+        limit,
         cursor: params.get("cursor").map(str::to_owned),
     };
     Ok(Json(ctx.audit.query(&query).await?))

@@ -9,7 +9,7 @@ use connector_domain::audit::{AuditQuery, LogType, Page};
 use connector_domain::hie::{SendKey, hie_status};
 use connector_domain::patient::Patient;
 use connector_domain::patient_search::PatientSearch;
-use connector_domain::{PatientId, ValidationError, ValidationErrors};
+use connector_domain::{PatientId, ValidationErrors};
 use serde_json::Value;
 
 use super::query::QueryParams;
@@ -21,26 +21,6 @@ const DEFAULT_LIMIT: usize = 25;
 const MAX_LIMIT: usize = 100;
 /// How many of an appointment's newest HIE audit entries its status is read from.
 const STATUS_ENTRIES: usize = 20;
-
-/// `limit` (1..=100, default 25), checked into `errors`.
-fn limit(params: &QueryParams, errors: &mut ValidationErrors) -> usize {
-    match params.get("limit") {
-        None => DEFAULT_LIMIT,
-        Some(v) => errors
-            .check(
-                v.parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=MAX_LIMIT).contains(n))
-                    .ok_or_else(|| {
-                        ValidationError::new(
-                            "limit",
-                            format!("must be a whole number from 1 to {MAX_LIMIT}"),
-                        )
-                    }),
-            )
-            .unwrap_or(DEFAULT_LIMIT),
-    }
-}
 
 /// `GET /patients?mrn=` or `?last_name=&birth_date=` (staff, admin): matching patients, each as
 /// `GET /patients/{patient_id}` shows it.
@@ -55,7 +35,7 @@ pub(crate) async fn search(
         &["mrn", "last_name", "birth_date", "limit", "cursor"],
     )?;
     let mut errors = ValidationErrors::default();
-    let limit = limit(&params, &mut errors);
+    let limit = params.limit(DEFAULT_LIMIT, MAX_LIMIT, &mut errors);
     let search = PatientSearch::parse(
         params.get("mrn"),
         params.get("last_name"),
@@ -96,7 +76,7 @@ pub(crate) async fn appointments(
         PatientId::parse(patient_id).map_err(|_| Problem::not_found_resource("patient"))?;
     let params = QueryParams::parse(raw.as_deref(), &["limit", "cursor"])?;
     let mut errors = ValidationErrors::default();
-    let limit = limit(&params, &mut errors);
+    let limit = params.limit(DEFAULT_LIMIT, MAX_LIMIT, &mut errors);
     if !errors.is_empty() {
         return Err(Problem::validation(errors));
     }

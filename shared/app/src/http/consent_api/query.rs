@@ -53,6 +53,28 @@ impl QueryParams {
             .map(String::as_str)
             .filter(|v| !v.is_empty())
     }
+
+    /// `limit`: a whole number from 1 to `max`, `default` when absent; a bad value is recorded
+    /// in `errors` (and `default` returned, for the caller to refuse with the other errors).
+    pub(crate) fn limit(&self, default: usize, max: usize, errors: &mut ValidationErrors) -> usize {
+        let Some(value) = self.get("limit") else {
+            return default;
+        };
+        errors
+            .check(
+                value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=max).contains(n))
+                    .ok_or_else(|| {
+                        ValidationError::new(
+                            "limit",
+                            format!("must be a whole number from 1 to {max}"),
+                        )
+                    }),
+            )
+            .unwrap_or(default)
+    }
 }
 
 /// Reads an instant: RFC 3339, or a date `YYYY-MM-DD` meaning the start of that day in `tz`
