@@ -679,6 +679,9 @@ async fn flow_tests_show_the_plan_and_write_nothing() {
         "19790403",
         "010-0142",
     ] {
-        assert!(!logs.contains(value), "{value} reached the logs");
+        assert!(
+            !crate::support::mentions(&logs, value),
+            "{value} reached the logs"
+        );
     }
 }

@@ -23,5 +23,5 @@ pub use aws::Polled;
 pub use fixtures::{
     actions, appointment_json, n, patient_json, phi_values, s, sample_event, start_time,
 };
-pub use logs::{capture_logs, captured_logs};
+pub use logs::{capture_logs, captured_logs, mentions};
 pub use reply::Reply;
