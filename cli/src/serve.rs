@@ -43,6 +43,10 @@ pub struct ServeArgs {
     /// JWT bearer tokens are checked here and others against the token file.
     #[arg(long, env = "CONNECTOR_OIDC")]
     oidc: Option<PathBuf>,
+    /// With --oidc: the least time between two fetches of an issuer's keys (a token naming an
+    /// unknown key fetches them again, at most this often).
+    #[arg(long, default_value_t = 30, env = "CONNECTOR_OIDC_REFRESH_SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    oidc_refresh_seconds: u64,
     /// Also listen for HL7 over MLLP on this address (e.g. 0.0.0.0:2575), feeding the same
     /// inbound pipeline as POST /hl7/{channel_id}. Each message is ACKed only after its work is
     /// durably recorded. Requires --mllp-channel.
@@ -92,6 +96,7 @@ fn authenticator(
                 file.issuer.clone(),
                 ClaimNames::from_env(),
                 http.clone(),
+                Duration::from_secs(args.oidc_refresh_seconds),
             ));
             let auth: Arc<dyn Authenticate> = match tokens {
                 Some(tokens) => Arc::new(JwtOrTokens {

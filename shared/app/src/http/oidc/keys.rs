@@ -12,7 +12,8 @@ use tokio::sync::Mutex;
 
 use super::discovery::FetchError;
 
-/// At most one fetch per issuer in this interval.
+/// At most one fetch per issuer in this interval (by default; `connector serve
+/// --oidc-refresh-seconds`).
 pub const REFRESH_INTERVAL: Duration = Duration::from_secs(30);
 /// Keys older than this are fetched again before use (still used if that fails).
 pub const MAX_AGE: Duration = Duration::from_secs(3600);

@@ -6,6 +6,7 @@
 //! value other than a configured issuer.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -19,7 +20,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::discovery::{FetchError, fetch_keys};
-use super::keys::{KeyCache, KeyError, KeySource};
+use super::keys::{KeyCache, KeyError, KeySource, MAX_AGE};
 use crate::http::auth::{Authenticate, bearer_token};
 use crate::http::claims::ClaimNames;
 use crate::http::problem::Problem;
@@ -91,8 +92,14 @@ struct RawHeader {
 }
 
 impl OidcVerifier {
-    /// A verifier for `issuers`, fetching keys with `http` and mapping claims with `claims`.
-    pub fn new(issuers: Vec<IssuerSettings>, claims: ClaimNames, http: reqwest::Client) -> Self {
+    /// A verifier for `issuers`, fetching keys with `http` (at most once per
+    /// `refresh_interval` per issuer) and mapping claims with `claims`.
+    pub fn new(
+        issuers: Vec<IssuerSettings>,
+        claims: ClaimNames,
+        http: reqwest::Client,
+        refresh_interval: Duration,
+    ) -> Self {
         let issuers = issuers
             .into_iter()
             .map(|settings| {
@@ -100,7 +107,7 @@ impl OidcVerifier {
                     http: http.clone(),
                     issuer: settings.issuer.clone(),
                 };
-                let keys = KeyCache::new(Box::new(source));
+                let keys = KeyCache::with_timing(Box::new(source), refresh_interval, MAX_AGE);
                 (settings.issuer.clone(), Issuer { settings, keys })
             })
             .collect();
