@@ -13,6 +13,7 @@
 #
 # Installs the SAM CLI, cfn-lint and openapi-spec-validator (pinned) into the git-ignored venv
 # .local/sam on first use; re-running skips the install. Needs python3 with venv and PyPI.
+# LOCAL_AWS_HOME names another .local (a git worktree sharing its main checkout's tools).
 set -euo pipefail
 
 SAM_CLI_VERSION="1.170.0"            # bundles aws-lambda-builders 1.67.0 (Cargo workspace members as CodeUri)
@@ -20,7 +21,8 @@ CFN_LINT_VERSION="1.58.0"
 OPENAPI_SPEC_VALIDATOR_VERSION="0.9.0"
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-venv="${root}/.local/sam"
+local_home="${LOCAL_AWS_HOME:-${root}/.local}"
+venv="${local_home}/sam"
 py="${venv}/bin/python"
 
 installed() {
