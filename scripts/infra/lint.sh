@@ -8,7 +8,12 @@
 #                                  dangling !Ref in a function's environment
 #   (c) contract                   router ROUTES == infra/openapi.yaml (a valid OpenAPI 3.1
 #                                  document) == the template's consent-api routes, and every route
-#                                  has an events/consent-api/ request (scripts/infra/check_contract.py)
+#                                  has an events/consent-api/ request; the web distribution and
+#                                  sign-in (scripts/infra/check_contract.py)
+#   (d) inline code                the template's inline functions run as deployed: the CloudFront
+#                                  Function in node, the Cognito trigger, the app-client custom
+#                                  resource against moto's Cognito (scripts/infra/check_inline_code.py;
+#                                  moto from scripts/local-aws/install.sh, installed if missing)
 # Any finding fails the run; no rule is ignored.
 #
 # Installs the SAM CLI, cfn-lint and openapi-spec-validator (pinned) into the git-ignored venv
@@ -80,6 +85,13 @@ fi
 
 echo "== (c) contract: router, openapi.yaml, template routes, events"
 if ! "${py}" "${root}/scripts/infra/check_contract.py" "${root}"; then
+  status=1
+fi
+
+echo "== (d) inline code: CloudFront Function, Cognito trigger, app-client settings"
+moto_server="${local_home}/moto/bin/moto_server"
+[[ -x "${moto_server}" ]] || bash "${root}/scripts/local-aws/install.sh"
+if ! "${py}" "${root}/scripts/infra/check_inline_code.py" "${root}" "${moto_server}"; then
   status=1
 fi
 
