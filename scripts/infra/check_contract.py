@@ -172,20 +172,29 @@ def path_pattern_regex(pattern: str) -> re.Pattern[str]:
 
 def directives(policy: str) -> dict[str, list[str]]:
     """A Content-Security-Policy as {directive: [sources]}, whitespace-insensitive."""
-    parsed = {}
+    parsed: dict[str, list[str]] = {}
     for part in policy.split(";"):
         words = part.split()
         if words:
-            parsed[words[0]] = words[1:]
+            parsed.setdefault(words[0], []).extend(w for w in words[1:] if w not in parsed[words[0]])
     return parsed
 
 
+CSP_DIRECTIVE = re.compile(r"\b(default-src|script-src|style-src|img-src|connect-src|object-src|base-uri|form-action|frame-ancestors)\b")
+
+
 def rust_csp(root: Path) -> str | None:
-    """The Content-Security-Policy literal of cli/src/web.rs (the first string literal naming
-    `default-src`, continuation lines joined)."""
-    rust = (root / "cli/src/web.rs").read_text()
-    literal = re.search(r'"((?:[^"\\]|\\.)*default-src(?:[^"\\]|\\.)*)"', rust, re.S)
-    return re.sub(r"\\\n\s*", "", literal.group(1)) if literal else None
+    """The Content-Security-Policy cli/src/web.rs sends: its string literals naming CSP
+    directives (continuation lines joined), as one policy; a `{}` placeholder (a source added
+    at run time) is left out, and so are comment lines and the unit tests."""
+    rust = (root / "cli/src/web.rs").read_text().split("#[cfg(test)]")[0]
+    rust = re.sub(r"(?m)^\s*//.*$", "", rust)
+    literals = [
+        re.sub(r"\\\n\s*", "", literal)
+        for literal in re.findall(r'"((?:[^"\\]|\\.)*)"', rust, re.S)
+        if CSP_DIRECTIVE.search(literal)
+    ]
+    return re.sub(r"\{[^}]*\}", "", "; ".join(literals)) if literals else None
 
 
 def sub_parts(value) -> tuple[str, dict]:
@@ -231,7 +240,7 @@ def csp_problems(root: Path, resources: dict) -> list[str]:
         problems.append(f"{where} allows unsafe-inline or unsafe-eval")
     literal = rust_csp(root)
     if literal is None:
-        problems.append("cli/src/web.rs: no Content-Security-Policy literal (a string naming default-src)")
+        problems.append("cli/src/web.rs: no Content-Security-Policy literal (a string naming CSP directives)")
     else:
         theirs = directives(literal)
         for name in sorted(set(ours) | set(theirs)):
