@@ -13,6 +13,7 @@ pub struct Server {
     /// `http://127.0.0.1:PORT`.
     pub address: String,
     /// Everything the server wrote to stdout (its log) so far.
+    #[allow(dead_code)] // read only by the tests that check the log
     pub log: Arc<Mutex<String>>,
 }
 

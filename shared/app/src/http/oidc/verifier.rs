@@ -212,12 +212,12 @@ fn accepted_algorithm(alg: &str) -> Result<Algorithm, Refusal> {
 
 /// A key's own `alg` and `use`, when it states them, must allow this signature.
 fn check_key_agrees(key: &Jwk, algorithm: Algorithm) -> Result<(), Refusal> {
-    if let Some(key_alg) = key.common.key_algorithm {
-        if key_alg.to_string() != format!("{algorithm:?}") {
-            return Err(Refusal::Invalid(
-                "the signing key is for another algorithm than the token's",
-            ));
-        }
+    if let Some(key_alg) = key.common.key_algorithm
+        && key_alg.to_string() != format!("{algorithm:?}")
+    {
+        return Err(Refusal::Invalid(
+            "the signing key is for another algorithm than the token's",
+        ));
     }
     match &key.common.public_key_use {
         None | Some(PublicKeyUse::Signature) => Ok(()),
