@@ -120,16 +120,20 @@ export async function startProvider({ port = 0, host = '127.0.0.1', accessTokenT
   }
 
   /**
-   * A signed access token for negative tests: `claims` over the defaults a provider token carries
-   * (iss, aud, sub, iat, exp). `signer`: 'provider' (its own key, kid in the JWKS), 'stranger' (a
-   * key whose kid is not in the JWKS) or 'none' (an unsigned `alg: none` token).
+   * An access token for setting data up and for negative tests: `claims` over those a provider
+   * token carries (iss, aud, sub, client_id, role, iat, exp = now + `lifetime` seconds). `signer`:
+   * 'provider' (its own key, kid in its JWKS), 'stranger' (an RSA key whose kid is not in the
+   * JWKS), 'none' (an unsigned `alg: none` token) or 'hs256' (HMAC with a made-up secret).
    */
-  async function mint(claims = {}, { signer = 'provider' } = {}) {
+  async function mint(claims = {}, { signer = 'provider', lifetime = 300 } = {}) {
     const now = Math.floor(Date.now() / 1000);
-    const payload = { iss: issuer, aud: AUDIENCE, sub: 'frontdesk', client_id: CLIENTS.console, iat: now, exp: now + 300, role: 'staff', ...claims };
+    const payload = { iss: issuer, aud: AUDIENCE, sub: 'frontdesk', client_id: CLIENTS.console, role: 'staff', iat: now, exp: now + lifetime, ...claims };
     if (signer === 'none') {
       const part = (value) => base64url.encode(JSON.stringify(value));
       return `${part({ alg: 'none', typ: 'at+jwt' })}.${part(payload)}.`;
+    }
+    if (signer === 'hs256') {
+      return new SignJWT(payload).setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid: key.jwk.kid }).sign(randomBytes(32));
     }
     const { privateKey, jwk } = signer === 'stranger' ? stranger : key;
     return new SignJWT(payload).setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: jwk.kid }).sign(privateKey);

@@ -1,0 +1,79 @@
+// The patient portal with OIDC sign-in, on a phone (375 x 740): the patient signs in at the
+// provider with the portal's own client, gives consent and revokes it for their own patient id
+// (the access token's patient_id claim), and signs out.
+import { test, expect } from '@playwright/test';
+import { checkA11y, snap, expectNoPatientDataStored, expectNoPatientDataLogged } from './support.js';
+import { startOidcStack, signInAtProvider, storedUser, expectLocalStorageEmpty } from './oidc/stack.js';
+import { CLIENTS } from './oidc/provider.mjs';
+
+const PATIENT = { id: 'p-oidc-portal-3', mrn: 'MRN-OIDC-PORTAL-3', first: 'Ottilie', last: 'Tokenfield', birth: '1958-11-02' };
+const PHI = [PATIENT.mrn, PATIENT.first, PATIENT.last, PATIENT.birth];
+const EXPLANATION = 'Sharing lets the hospital doctors see your visits here. You can stop at any time.';
+
+test.use({ viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true });
+
+test('portal: a patient signs in at the provider, gives and revokes consent, and signs out', async ({ page }) => {
+  const stack = await startOidcStack();
+  const { idp, server } = stack;
+  try {
+    await stack.api('PUT', '/settings/hie', { portal_explanation: EXPLANATION, consent_expire_days: 365 });
+    await stack.api('PUT', `/patients/${PATIENT.id}`, {
+      mrn: PATIENT.mrn, first_name: PATIENT.first, last_name: PATIENT.last, birth_date: PATIENT.birth, sex: 'F',
+    });
+
+    await page.goto(`${server.url}/portal/`);
+    await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
+    await checkA11y(page);
+    await snap(page, 'oidc-portal-sign-in', { docs: true });
+    await page.getByRole('button', { name: 'Sign in' }).tap();
+    expect(new URL(page.url()).searchParams.get('client_id'), 'the portal signs in with its own client').toBe(CLIENTS.portal);
+    await signInAtProvider(page, idp, `patient-${PATIENT.id}`);
+
+    await expect(page).toHaveURL(`${server.url}/portal/`);
+    const consent = page.locator('hie-consent');
+    await expect(consent.getByText(EXPLANATION)).toBeVisible();
+    await expect(consent.getByText('No consent recorded yet.')).toBeVisible();
+    await consent.getByRole('button', { name: 'Save' }).tap();
+    const rows = consent.locator('tbody tr');
+    await expect(rows.first()).toContainText('Active (latest)');
+    await expect(rows.first()).toContainText('Patient portal');
+    // It is this patient's record the API changed
+    const history = await stack.api('GET', `/patients/${PATIENT.id}/consents`);
+    expect(history.consents[0].status).toBe('active');
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow, 'no sideways scrolling on a phone').toBeLessThanOrEqual(0);
+    await checkA11y(page);
+
+    await rows.first().tap();
+    await consent.getByRole('button', { name: 'Revoke' }).tap();
+    await consent.getByRole('button', { name: 'Revoke consent' }).tap();
+    await expect(rows.first()).toContainText('Revoked (latest)');
+    expect((await stack.api('GET', `/patients/${PATIENT.id}/consents`)).consents[0].status).toBe('revoked');
+
+    await expectNoPatientDataStored(page, PHI);
+    await expectLocalStorageEmpty(page);
+    expect((await storedUser(page)).profile.sub).toBe(`patient-${PATIENT.id}`);
+
+    await page.getByRole('button', { name: 'Sign out' }).tap();
+    await page.getByRole('button', { name: 'Yes, sign me out' }).tap();
+    await expect(page).toHaveURL(`${server.url}/portal/`);
+    await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
+    expect(await storedUser(page)).toBeNull();
+    expectNoPatientDataLogged(server, PHI);
+  } finally {
+    await stack.stop();
+  }
+});
+
+test('portal: a staff account is told the portal is for patients', async ({ page }) => {
+  const stack = await startOidcStack();
+  try {
+    await page.goto(`${stack.server.url}/portal/`);
+    await page.getByRole('button', { name: 'Sign in' }).tap();
+    await signInAtProvider(page, stack.idp, 'frontdesk');
+    await expect(page.getByRole('alert')).toContainText('You signed in as a staff user; this page is for patient users.');
+    await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible();
+  } finally {
+    await stack.stop();
+  }
+});
