@@ -10,6 +10,7 @@ mod hl7_send;
 mod http_server;
 mod listen_settings;
 mod mllp_bridge;
+mod oidc_file;
 mod secret;
 mod serve;
 mod token;

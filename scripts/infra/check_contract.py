@@ -12,8 +12,13 @@
   * events/<function>/*.json (every route has an event; every event names a known route of its
     function, and its path matches the route template; `*.payload.json` files are bodies),
   * the template's WebDistribution (every route's path reaches the API origin through a cache
-    behaviour, no file of web/public does, and the response headers policy sends the
-    Content-Security-Policy cli/src/web.rs sends).
+    behaviour, no file of web/public does, nor /config.json, which the web behaviour's
+    WebIndexFunction answers; the response headers policy sends the Content-Security-Policy
+    cli/src/web.rs sends, without unsafe-inline, its connect-src admitting the identity provider),
+  * sign-in: the JWT authorizer trusts the created user pool (its issuer, both app clients as
+    audiences) or JwtIssuer/JwtAudience; the pool has the groups staff, admin and patient, no
+    self sign-up, no client that may write custom:patient_id; the consent API reads
+    cognito:groups with it; config.json names the authorizer's issuer and clients.
 
 Usage: check_contract.py REPO_ROOT
 """
@@ -165,14 +170,150 @@ def path_pattern_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(parts) + r"\Z")
 
 
-def collapse(text: str) -> str:
-    """`text` with every run of whitespace one space."""
-    return " ".join(text.split())
+def directives(policy: str) -> dict[str, list[str]]:
+    """A Content-Security-Policy as {directive: [sources]}, whitespace-insensitive."""
+    parsed: dict[str, list[str]] = {}
+    for part in policy.split(";"):
+        words = part.split()
+        if words:
+            parsed.setdefault(words[0], []).extend(w for w in words[1:] if w not in parsed[words[0]])
+    return parsed
+
+
+CSP_DIRECTIVE = re.compile(r"\b(default-src|script-src|style-src|img-src|connect-src|object-src|base-uri|form-action|frame-ancestors)\b")
+
+
+def rust_csp(root: Path) -> str | None:
+    """The Content-Security-Policy cli/src/web.rs sends: its string literals naming CSP
+    directives (continuation lines joined), as one policy; a `{}` placeholder (a source added
+    at run time) is left out, and so are comment lines and the unit tests."""
+    rust = (root / "cli/src/web.rs").read_text().split("#[cfg(test)]")[0]
+    rust = re.sub(r"(?m)^\s*//.*$", "", rust)
+    literals = [
+        re.sub(r"\\\n\s*", "", literal)
+        for literal in re.findall(r'"((?:[^"\\]|\\.)*)"', rust, re.S)
+        if CSP_DIRECTIVE.search(literal)
+    ]
+    return re.sub(r"\{[^}]*\}", "", "; ".join(literals)) if literals else None
+
+
+def sub_parts(value) -> tuple[str, dict]:
+    """An `Fn::Sub` value as (template string, variables)."""
+    sub = value.get("Fn::Sub") if isinstance(value, dict) else None
+    if isinstance(sub, str):
+        return sub, {}
+    if isinstance(sub, list) and len(sub) == 2 and isinstance(sub[0], str):
+        return sub[0], sub[1]
+    return "", {}
+
+
+def if_branches(value, condition: str) -> tuple | None:
+    """The (true, false) branches of `Fn::If [condition, ...]`, or None."""
+    branches = value.get("Fn::If") if isinstance(value, dict) else None
+    if isinstance(branches, list) and len(branches) == 3 and branches[0] == condition:
+        return branches[1], branches[2]
+    return None
+
+
+# The created user pool's issuer, as the authorizer, the pages' config and the outputs name it.
+POOL_ISSUER = {"Fn::Sub": "https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}/${UserPool}"}
+POOL_AUDIENCES = [{"Ref": "ConsoleClient"}, {"Ref": "PortalClient"}]
+COGNITO_ORIGINS = (
+    "https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}",
+    "https://${CognitoDomainPrefix}.auth.${AWS::Region}.amazoncognito.com",
+)
+
+
+def csp_problems(root: Path, resources: dict) -> list[str]:
+    """The distribution's Content-Security-Policy is the one `connector serve` sends, without
+    `unsafe-inline`, with connect-src admitting the identity provider: Cognito's regional
+    endpoint and managed-login domain for the created pool, JwtIssuer's origin otherwise."""
+    policy = resources.get("WebSecurityHeaders", {}).get("Properties", {}).get("ResponseHeadersPolicyConfig", {})
+    sent = policy.get("SecurityHeadersConfig", {}).get("ContentSecurityPolicy", {}).get("ContentSecurityPolicy", "")
+    template, variables = sub_parts(sent) if isinstance(sent, dict) else (sent, {})
+    where = "WebSecurityHeaders: Content-Security-Policy"
+    if not template:
+        return [f"{where} is neither a string nor an Fn::Sub"]
+    problems = []
+    ours = directives(template)
+    if "unsafe-inline" in template or "unsafe-eval" in template:
+        problems.append(f"{where} allows unsafe-inline or unsafe-eval")
+    literal = rust_csp(root)
+    if literal is None:
+        problems.append("cli/src/web.rs: no Content-Security-Policy literal (a string naming CSP directives)")
+    else:
+        theirs = directives(literal)
+        for name in sorted(set(ours) | set(theirs)):
+            if name != "connect-src" and ours.get(name) != theirs.get(name):
+                problems.append(f"{where}: {name} differs from cli/src/web.rs's CSP")
+        missing = [s for s in theirs.get("connect-src", []) if s not in ours.get("connect-src", [])]
+        if missing:
+            problems.append(f"{where}: connect-src lacks {missing} that cli/src/web.rs sends")
+    connect = ours.get("connect-src", [])
+    if "'self'" not in connect or "${IdpOrigins}" not in connect:
+        problems.append(f"{where}: connect-src must be 'self' plus ${{IdpOrigins}}")
+        return problems
+    branches = if_branches(variables.get("IdpOrigins"), "CreateUserPool")
+    if branches is None:
+        return problems + [f"{where}: IdpOrigins must be Fn::If [CreateUserPool, ...]"]
+    created, _ = sub_parts(branches[0])
+    for origin in COGNITO_ORIGINS:
+        if origin not in created.split():
+            problems.append(f"{where}: connect-src does not admit {origin} for the created user pool")
+    outside = json.dumps(branches[1])
+    if "JwtIssuer" not in outside or '"OidcConnectSources"' not in outside:
+        problems.append(f"{where}: connect-src does not admit JwtIssuer's origin and OidcConnectSources")
+    return problems
+
+
+def sign_in_problems(resources: dict) -> list[str]:
+    """The JWT authorizer follows the created user pool (its issuer, both app clients as
+    audiences) or JwtIssuer/JwtAudience; the pool has the groups staff and admin (the role
+    claim) and the consent API reads cognito:groups when the pool is created; the pages'
+    config.json names the same issuer and clients."""
+    problems = []
+    api = resources["ConnectorApi"]["Properties"]["Auth"]
+    jwt = api["Authorizers"][api["DefaultAuthorizer"]]["JwtConfiguration"]
+    if if_branches(jwt.get("issuer"), "CreateUserPool") != (POOL_ISSUER, {"Ref": "JwtIssuer"}):
+        problems.append("ConnectorApi: the JWT issuer must be the created pool's, else JwtIssuer")
+    if if_branches(jwt.get("audience"), "CreateUserPool") != (POOL_AUDIENCES, {"Ref": "JwtAudience"}):
+        problems.append("ConnectorApi: the JWT audiences must be ConsoleClient and PortalClient, else JwtAudience")
+    groups = {
+        r["Properties"].get("GroupName")
+        for r in resources.values()
+        if r.get("Type") == "AWS::Cognito::UserPoolGroup" and r["Properties"].get("UserPoolId") == {"Ref": "UserPool"}
+    }
+    for group in ("staff", "admin", "patient"):
+        if group not in groups:
+            problems.append(f"UserPool: no group {group!r} (the role claim cognito:groups)")
+    env = resources["ConsentApiFunction"]["Properties"]["Environment"]["Variables"]
+    if if_branches(env.get("JWT_ROLE_CLAIM"), "CreateUserPool") != ("cognito:groups", {"Ref": "JwtRoleClaim"}):
+        problems.append("ConsentApiFunction: JWT_ROLE_CLAIM must be cognito:groups for the created pool, else JwtRoleClaim")
+    pool = resources.get("UserPool", {}).get("Properties", {})
+    if pool.get("AdminCreateUserConfig", {}).get("AllowAdminCreateUserOnly") is not True:
+        problems.append("UserPool: self sign-up must be off (AllowAdminCreateUserOnly)")
+    for name in ("ConsoleClientSettings", "PortalClientSettings"):
+        settings = resources.get(name, {}).get("Properties", {})
+        if any("patient_id" in attribute for attribute in settings.get("WriteAttributes", ["custom:patient_id"])):
+            problems.append(f"{name}: WriteAttributes must be given and must not include custom:patient_id")
+
+    function = resources.get("WebIndexFunction", {}).get("Properties", {})
+    code, variables = sub_parts(function.get("FunctionCode"))
+    if "'/config.json'" not in code or "auth: 'oidc'" not in code or "api: ''" not in code:
+        problems.append("WebIndexFunction: must answer /config.json with auth 'oidc' and api ''")
+    if if_branches(variables.get("Authority"), "CreateUserPool") != (POOL_ISSUER, {"Ref": "JwtIssuer"}):
+        problems.append("WebIndexFunction: config.json's authority must be the authorizer's issuer")
+    for key, client in (("ConsoleClientId", "ConsoleClient"), ("PortalClientId", "PortalClient")):
+        branches = if_branches(variables.get(key), "CreateUserPool")
+        if not branches or branches[0] != {"Ref": client}:
+            problems.append(f"WebIndexFunction: config.json's {key} must be {client} for the created pool")
+    return problems
 
 
 def web_distribution_problems(root: Path, routes: set[tuple[str, str]]) -> list[str]:
-    """The web console's distribution sends every API path, and no web file, to the API origin,
-    with the Content-Security-Policy of `connector serve`."""
+    """The web console's distribution sends every API path, and no web file nor /config.json,
+    to the API origin; /config.json is the web behaviour's (WebIndexFunction answers it); the
+    Content-Security-Policy is `connector serve`'s with the identity provider admitted."""
     resources = yaml_parse((root / "infra/template.yaml").read_text())["Resources"]
     if "WebDistribution" not in resources:
         return ["infra/template.yaml: no WebDistribution"]
@@ -192,16 +333,20 @@ def web_distribution_problems(root: Path, routes: set[tuple[str, str]]) -> list[
         path = "/" + file.relative_to(public).as_posix()
         if any(p.match(path) for p in api):
             problems.append(f"WebDistribution: web file {path} would be sent to the api origin")
-
-    rust = (root / "cli/src/web.rs").read_text()
-    literal = re.search(r'const CSP: &str = "(.*?)";', rust, re.S)
-    policy = resources.get("WebSecurityHeaders", {}).get("Properties", {}).get("ResponseHeadersPolicyConfig", {})
-    sent = policy.get("SecurityHeadersConfig", {}).get("ContentSecurityPolicy", {}).get("ContentSecurityPolicy", "")
-    if not literal:
-        problems.append("cli/src/web.rs: `const CSP` not found")
-    elif collapse(re.sub(r"\\\n\s*", "", literal.group(1))) != collapse(sent):
-        problems.append("WebSecurityHeaders: Content-Security-Policy differs from cli/src/web.rs's CSP")
-    return problems
+    if (public / "config.json").exists():
+        problems.append("web/public/config.json: never served (WebIndexFunction answers /config.json)")
+    for behaviour in config.get("CacheBehaviors", []):
+        if path_pattern_regex(behaviour["PathPattern"]).match("/config.json"):
+            problems.append(f"WebDistribution: {behaviour['PathPattern']} takes /config.json from the web behaviour")
+    default = config.get("DefaultCacheBehavior", {})
+    index = {"Fn::GetAtt": ["WebIndexFunction", "FunctionMetadata.FunctionARN"]}
+    associated = [
+        a for a in default.get("FunctionAssociations", [])
+        if a.get("EventType") == "viewer-request" and a.get("FunctionARN") in (index, {"Fn::GetAtt": "WebIndexFunction.FunctionMetadata.FunctionARN"})
+    ]
+    if default.get("TargetOriginId") != "web" or not associated:
+        problems.append("WebDistribution: the default behaviour must be the web origin with WebIndexFunction on viewer-request")
+    return problems + csp_problems(root, resources) + sign_in_problems(resources)
 
 
 def main(argv: list[str]) -> int:

@@ -8,11 +8,17 @@
 #                                  dangling !Ref in a function's environment
 #   (c) contract                   router ROUTES == infra/openapi.yaml (a valid OpenAPI 3.1
 #                                  document) == the template's consent-api routes, and every route
-#                                  has an events/consent-api/ request (scripts/infra/check_contract.py)
+#                                  has an events/consent-api/ request; the web distribution and
+#                                  sign-in (scripts/infra/check_contract.py)
+#   (d) inline code                the template's inline functions run as deployed: the CloudFront
+#                                  Function in node, the Cognito trigger, the app-client custom
+#                                  resource against moto's Cognito (scripts/infra/check_inline_code.py;
+#                                  moto from scripts/local-aws/install.sh, installed if missing)
 # Any finding fails the run; no rule is ignored.
 #
 # Installs the SAM CLI, cfn-lint and openapi-spec-validator (pinned) into the git-ignored venv
 # .local/sam on first use; re-running skips the install. Needs python3 with venv and PyPI.
+# LOCAL_AWS_HOME names another .local (a git worktree sharing its main checkout's tools).
 set -euo pipefail
 
 SAM_CLI_VERSION="1.170.0"            # bundles aws-lambda-builders 1.67.0 (Cargo workspace members as CodeUri)
@@ -20,7 +26,8 @@ CFN_LINT_VERSION="1.58.0"
 OPENAPI_SPEC_VALIDATOR_VERSION="0.9.0"
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-venv="${root}/.local/sam"
+local_home="${LOCAL_AWS_HOME:-${root}/.local}"
+venv="${local_home}/sam"
 py="${venv}/bin/python"
 
 installed() {
@@ -78,6 +85,13 @@ fi
 
 echo "== (c) contract: router, openapi.yaml, template routes, events"
 if ! "${py}" "${root}/scripts/infra/check_contract.py" "${root}"; then
+  status=1
+fi
+
+echo "== (d) inline code: CloudFront Function, Cognito trigger, app-client settings"
+moto_server="${local_home}/moto/bin/moto_server"
+[[ -x "${moto_server}" ]] || bash "${root}/scripts/local-aws/install.sh"
+if ! "${py}" "${root}/scripts/infra/check_inline_code.py" "${root}" "${moto_server}"; then
   status=1
 fi
 

@@ -4,6 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 
 /// A running `connector serve`.
 pub struct Server {
@@ -11,6 +12,8 @@ pub struct Server {
     pub child: Child,
     /// `http://127.0.0.1:PORT`.
     pub address: String,
+    /// Everything the server wrote to stdout (its log) so far.
+    pub log: Arc<Mutex<String>>,
 }
 
 impl Drop for Server {
@@ -22,16 +25,23 @@ impl Drop for Server {
 
 /// Starts `connector serve` on a random loopback port and waits for its "listening" line.
 pub fn serve(db: &std::path::Path, extra: &[&str]) -> Server {
+    serve_with_env(db, extra, &[])
+}
+
+/// [`serve`] with environment variables set for the server.
+pub fn serve_with_env(db: &std::path::Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_connector"))
         .args(["serve", "--listen", "127.0.0.1:0", "--db"])
         .arg(db)
         .args(extra)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("start connector");
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
+    let mut early = String::new();
     let address = loop {
         let line = lines
             .next()
@@ -40,8 +50,22 @@ pub fn serve(db: &std::path::Path, extra: &[&str]) -> Server {
         if let Some(url) = line.strip_prefix("connector listening on ") {
             break url.to_owned();
         }
+        early.push_str(&line);
+        early.push('\n');
     };
-    // Keep draining stdout so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, address }
+    // Keep draining stdout so the server never blocks on a full pipe, keeping it for the test.
+    let log = Arc::new(Mutex::new(early));
+    let sink = Arc::clone(&log);
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            let mut log = sink.lock().unwrap();
+            log.push_str(&line);
+            log.push('\n');
+        }
+    });
+    Server {
+        child,
+        address,
+        log,
+    }
 }

@@ -4,19 +4,24 @@
 //! handlers read the caller with the [`Caller`] extractor (and may check roles again with its
 //! `require_*` methods).
 //!
-//! Hosts choose the implementation: `connector serve` uses [`LocalHeaders`] on loopback or
-//! [`BearerTokens`] elsewhere; the Lambda functions read API Gateway's JWT claims.
+//! Hosts choose the implementation: `connector serve` uses [`LocalHeaders`] on loopback,
+//! [`BearerTokens`] and/or OIDC access tokens (`super::oidc`, [`JwtOrTokens`]) elsewhere; the
+//! Lambda functions read API Gateway's JWT claims. Claims become an [`Actor`] the same way on
+//! both hosts ([`super::claims`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use connector_domain::{Actor, PatientId, Role};
 use sha2::{Digest, Sha256};
 
+#[cfg(feature = "lambda")]
+use super::claims::ClaimNames;
 use super::problem::Problem;
 
 /// Header naming the local user (loopback `connector serve` only).
@@ -24,10 +29,34 @@ pub const USER_HEADER: &str = "x-connector-user";
 /// Header naming the local user's role (loopback `connector serve` only).
 pub const ROLE_HEADER: &str = "x-connector-role";
 
-/// Turns request headers into the caller's identity.
+/// Turns request headers into the caller's identity. Async, since verifying a token may fetch
+/// the identity provider's keys.
+#[async_trait::async_trait]
 pub trait Authenticate: Send + Sync {
-    /// The caller, or a 401 problem.
-    fn authenticate(&self, parts: &Parts) -> Result<Actor, Problem>;
+    /// The caller, or a 401 problem (403 for a valid token without a role; 503 when the keys
+    /// to check it cannot be had).
+    async fn authenticate(&self, parts: &Parts) -> Result<Actor, Problem>;
+
+    /// True when callers authenticate with `Authorization: Bearer`: a 401 then carries
+    /// `WWW-Authenticate: Bearer` (RFC 6750).
+    fn bearer(&self) -> bool {
+        false
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header, or the 401 problem.
+pub fn bearer_token(parts: &Parts) -> Result<&str, Problem> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| Problem::unauthorized("send `Authorization: Bearer <token>`"))
 }
 
 /// Trusts `x-connector-user` / `x-connector-role`, defaulting to a local administrator. Only
@@ -35,8 +64,9 @@ pub trait Authenticate: Send + Sync {
 #[derive(Debug, Clone, Default)]
 pub struct LocalHeaders;
 
+#[async_trait::async_trait]
 impl Authenticate for LocalHeaders {
-    fn authenticate(&self, parts: &Parts) -> Result<Actor, Problem> {
+    async fn authenticate(&self, parts: &Parts) -> Result<Actor, Problem> {
         // Fail closed: a header that is present but unusable (repeated, not visible ASCII, empty,
         // an unknown role) is 401, never the default administrator.
         let header = |name: &str| -> Result<Option<&str>, Problem> {
@@ -148,24 +178,46 @@ impl BearerTokens {
     }
 }
 
+#[async_trait::async_trait]
 impl Authenticate for BearerTokens {
-    fn authenticate(&self, parts: &Parts) -> Result<Actor, Problem> {
-        let token = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .ok_or_else(|| Problem::unauthorized("send `Authorization: Bearer <token>`"))?;
+    async fn authenticate(&self, parts: &Parts) -> Result<Actor, Problem> {
+        let token = bearer_token(parts)?;
         // Looking up the token's hash, not the token, keeps comparisons off the secret itself.
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         self.by_hash
             .get(&digest)
             .cloned()
             .ok_or_else(|| Problem::unauthorized("the token is not valid"))
+    }
+
+    fn bearer(&self) -> bool {
+        true
+    }
+}
+
+/// JWT bearer tokens (three dot-separated parts) go to `jwt`, any other bearer token to the
+/// token file: `connector serve --oidc FILE --tokens FILE`, people signing in and machine
+/// clients side by side.
+pub struct JwtOrTokens {
+    /// Verifies JWTs (the OIDC verifier).
+    pub jwt: Arc<dyn Authenticate>,
+    /// The token file.
+    pub tokens: BearerTokens,
+}
+
+#[async_trait::async_trait]
+impl Authenticate for JwtOrTokens {
+    async fn authenticate(&self, parts: &Parts) -> Result<Actor, Problem> {
+        let token = bearer_token(parts)?;
+        if token.split('.').count() == 3 {
+            self.jwt.authenticate(parts).await
+        } else {
+            self.tokens.authenticate(parts).await
+        }
+    }
+
+    fn bearer(&self) -> bool {
+        true
     }
 }
 
@@ -175,12 +227,28 @@ pub async fn layer(auth: Arc<dyn Authenticate>, request: Request, next: Next) ->
         return next.run(request).await;
     }
     let (mut parts, body) = request.into_parts();
-    match auth.authenticate(&parts) {
+    match auth.authenticate(&parts).await {
         Ok(actor) => {
             parts.extensions.insert(Caller(actor));
             next.run(Request::from_parts(parts, body)).await
         }
-        Err(problem) => problem.into_response(),
+        Err(problem) => {
+            let unauthorized = problem.status == StatusCode::UNAUTHORIZED.as_u16();
+            let mut response = problem.into_response();
+            if unauthorized && auth.bearer() {
+                // RFC 6750 section 3.1: no error code when the request carried no credentials.
+                let challenge = if parts.headers.contains_key(header::AUTHORIZATION) {
+                    r#"Bearer error="invalid_token""#
+                } else {
+                    "Bearer"
+                };
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(challenge),
+                );
+            }
+            response
+        }
     }
 }
 
@@ -295,30 +363,35 @@ mod tests {
         builder.body(()).unwrap().into_parts().0
     }
 
-    #[test]
-    fn local_headers_default_to_admin() {
-        let actor = LocalHeaders.authenticate(&parts(&[])).unwrap();
+    #[tokio::test]
+    async fn local_headers_default_to_admin() {
+        let actor = LocalHeaders.authenticate(&parts(&[])).await.unwrap();
         assert_eq!(actor, Actor::new("local-admin", Role::Admin));
         let actor = LocalHeaders
             .authenticate(&parts(&[(USER_HEADER, "dana"), (ROLE_HEADER, "staff")]))
+            .await
             .unwrap();
         assert_eq!(actor, Actor::new("dana", Role::Staff));
         assert!(
             LocalHeaders
                 .authenticate(&parts(&[(ROLE_HEADER, "system")]))
+                .await
                 .is_err()
         );
     }
 
-    #[test]
-    fn unusable_local_headers_fail_closed() {
+    #[tokio::test]
+    async fn unusable_local_headers_fail_closed() {
         for headers in [
             &[(USER_HEADER, "")][..],
             &[(ROLE_HEADER, " ")][..],
             &[(ROLE_HEADER, "root")][..],
             &[(ROLE_HEADER, "staff"), (ROLE_HEADER, "admin")][..],
         ] {
-            let err = LocalHeaders.authenticate(&parts(headers)).unwrap_err();
+            let err = LocalHeaders
+                .authenticate(&parts(headers))
+                .await
+                .unwrap_err();
             assert_eq!(err.status, 401, "{headers:?}");
         }
         let mut not_ascii = parts(&[]);
@@ -327,28 +400,37 @@ mod tests {
             axum::http::HeaderValue::from_bytes(b"admin\xff").unwrap(),
         );
         assert_eq!(
-            LocalHeaders.authenticate(&not_ascii).unwrap_err().status,
+            LocalHeaders
+                .authenticate(&not_ascii)
+                .await
+                .unwrap_err()
+                .status,
             401
         );
     }
 
-    #[test]
-    fn bearer_tokens_match_by_hash() {
+    #[tokio::test]
+    async fn bearer_tokens_match_by_hash() {
         let line = BearerTokens::file_line("s3cret-token", &Actor::new("robin", Role::Staff));
         let tokens = BearerTokens::parse(&format!("# comment\n\n{line}\n")).unwrap();
         assert_eq!(tokens.len(), 1);
         let ok = tokens
             .authenticate(&parts(&[("authorization", "Bearer s3cret-token")]))
+            .await
             .unwrap();
         assert_eq!(ok.user, "robin");
         assert_eq!(
             tokens
                 .authenticate(&parts(&[("authorization", "Bearer wrong")]))
+                .await
                 .unwrap_err()
                 .status,
             401
         );
-        assert_eq!(tokens.authenticate(&parts(&[])).unwrap_err().status, 401);
+        assert_eq!(
+            tokens.authenticate(&parts(&[])).await.unwrap_err().status,
+            401
+        );
     }
 
     #[test]
@@ -362,56 +444,35 @@ mod tests {
 
 /// Callers identified by API Gateway's JWT authorizer (HTTP API): the gateway has already
 /// verified the token's signature, issuer, audience and expiry; this reads its claims from the
-/// request context. `sub` names the user; the role comes from a role claim (`role` unless
-/// `JWT_ROLE_CLAIM` names another, e.g. `custom:role` or `cognito:groups`); a list of roles
-/// (`[staff admin]`) yields the most privileged. A patient's user id is the `patient_id` claim
-/// (or `JWT_PATIENT_ID_CLAIM`), falling back to `sub`.
+/// request context and maps them with [`ClaimNames`] (the same mapping `connector serve --oidc`
+/// uses).
 #[cfg(feature = "lambda")]
 #[derive(Debug, Clone)]
 pub struct ApiGatewayJwt {
-    role_claim: String,
-    patient_id_claim: String,
+    claims: ClaimNames,
 }
 
 #[cfg(feature = "lambda")]
 impl ApiGatewayJwt {
-    /// Claim names from `JWT_ROLE_CLAIM` and `JWT_PATIENT_ID_CLAIM`, with the defaults above.
+    /// Claim names from `JWT_ROLE_CLAIM` and `JWT_PATIENT_ID_CLAIM` ([`ClaimNames::from_env`]).
     pub fn from_env() -> Result<Self, crate::ConfigError> {
-        Ok(Self::new(
-            std::env::var("JWT_ROLE_CLAIM").unwrap_or_else(|_| "role".to_owned()),
-            std::env::var("JWT_PATIENT_ID_CLAIM").unwrap_or_else(|_| "patient_id".to_owned()),
-        ))
+        Ok(Self {
+            claims: ClaimNames::from_env(),
+        })
     }
 
     /// Reads the role from `role_claim` and a patient's id from `patient_id_claim`.
     pub fn new(role_claim: impl Into<String>, patient_id_claim: impl Into<String>) -> Self {
         Self {
-            role_claim: role_claim.into(),
-            patient_id_claim: patient_id_claim.into(),
+            claims: ClaimNames::new(role_claim, patient_id_claim),
         }
     }
 }
 
-/// The most privileged role named in a claim value: `admin`, `[staff admin]`, `staff,patient`.
-#[cfg(any(test, feature = "lambda"))]
-fn strongest_role(value: &str) -> Option<Role> {
-    let rank = |r: &Role| match r {
-        Role::Admin => 3,
-        Role::Staff => 2,
-        Role::Patient => 1,
-        Role::System => 0,
-    };
-    value
-        .trim_matches(|c| c == '[' || c == ']')
-        .split(|c: char| c == ',' || c.is_whitespace())
-        .filter_map(Role::parse)
-        .filter(|r| *r != Role::System)
-        .max_by_key(rank)
-}
-
 #[cfg(feature = "lambda")]
+#[async_trait::async_trait]
 impl Authenticate for ApiGatewayJwt {
-    fn authenticate(&self, parts: &Parts) -> Result<Actor, Problem> {
+    async fn authenticate(&self, parts: &Parts) -> Result<Actor, Problem> {
         use lambda_http::request::RequestContext;
         let claims = match parts.extensions.get::<RequestContext>() {
             Some(RequestContext::ApiGatewayV2(context)) => context
@@ -422,34 +483,6 @@ impl Authenticate for ApiGatewayJwt {
             _ => None,
         }
         .ok_or_else(|| Problem::unauthorized("no JWT authorizer claims on the request"))?;
-        let sub = claims
-            .get("sub")
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| Problem::unauthorized("the token has no subject"))?;
-        let role = claims
-            .get(&self.role_claim)
-            .and_then(|v| strongest_role(v))
-            .ok_or_else(|| {
-                Problem::forbidden("the token carries no staff, admin or patient role")
-            })?;
-        let user = match role {
-            Role::Patient => claims.get(&self.patient_id_claim).unwrap_or(sub),
-            _ => sub,
-        };
-        Ok(Actor::new(user.clone(), role))
-    }
-}
-
-#[cfg(test)]
-mod role_claim_tests {
-    use super::*;
-
-    #[test]
-    fn strongest_role_reads_lists() {
-        assert_eq!(strongest_role("admin"), Some(Role::Admin));
-        assert_eq!(strongest_role("[patient staff]"), Some(Role::Staff));
-        assert_eq!(strongest_role("staff,admin"), Some(Role::Admin));
-        assert_eq!(strongest_role("system"), None);
-        assert_eq!(strongest_role(""), None);
+        self.claims.actor_from_strings(claims)
     }
 }

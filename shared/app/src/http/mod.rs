@@ -2,11 +2,14 @@
 //! with hyper; both put an authentication layer in front (see [`auth`]).
 
 pub mod auth;
+pub mod claims;
 pub mod consent_api;
 pub mod crm_outbound;
 pub mod flows_api;
 pub mod hl7_inbound;
 mod json;
+#[cfg(feature = "oidc")]
+pub mod oidc;
 pub mod problem;
 pub(crate) mod request_log;
 mod strict;
