@@ -25,8 +25,10 @@ test('portal: a patient signs in at the provider, gives and revokes consent, and
     await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
     await checkA11y(page);
     await snap(page, 'oidc-portal-sign-in', { docs: true });
+    const authorize = page.waitForRequest((r) => r.url().startsWith(`${idp.issuer}/auth?`));
     await page.getByRole('button', { name: 'Sign in' }).tap();
-    expect(new URL(page.url()).searchParams.get('client_id'), 'the portal signs in with its own client').toBe(CLIENTS.portal);
+    const client = new URL((await authorize).url()).searchParams.get('client_id');
+    expect(client, 'the portal signs in with its own client').toBe(CLIENTS.portal);
     await signInAtProvider(page, idp, `patient-${PATIENT.id}`);
 
     await expect(page).toHaveURL(`${server.url}/portal/`);
