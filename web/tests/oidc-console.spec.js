@@ -3,7 +3,7 @@
 // PKCE, comes back with a code, sends the access token as a bearer token, renews it with the
 // refresh token, and signs out at the provider.
 import { test, expect } from '@playwright/test';
-import { checkA11y, snap, expectNoPatientDataStored, expectNoPatientDataLogged } from './support.js';
+import { checkA11y, snap, fillPatientForm, expectNoPatientDataStored, expectNoPatientDataLogged } from './support.js';
 import { startOidcStack, signInAtProvider, storedUser, expectLocalStorageEmpty } from './oidc/stack.js';
 
 const PATIENT = { id: 'p-oidc-1', mrn: 'MRN-OIDC-0451', first: 'Marigold', last: 'Signwell', birth: '1969-07-20' };
@@ -40,12 +40,7 @@ test('front desk signs in at the provider, registers a patient, records a consen
     expect(Object.keys(user.profile).sort(), 'the ID token carries no personal data').toEqual(['aud', 'exp', 'iat', 'iss', 'sub']);
 
     // Register a patient and record a consent
-    await page.getByLabel('Patient ID').fill(PATIENT.id);
-    await page.getByLabel('MRN').fill(PATIENT.mrn);
-    await page.getByLabel('First name').fill(PATIENT.first);
-    await page.getByLabel('Last name').fill(PATIENT.last);
-    await page.getByLabel('Birth date').fill(PATIENT.birth);
-    await page.getByLabel('Sex').selectOption('F');
+    await fillPatientForm(page, PATIENT);
     await page.getByRole('button', { name: 'Register' }).click();
     await expect(page.getByRole('heading', { name: `${PATIENT.last}, ${PATIENT.first}` })).toBeVisible();
     const consent = page.locator('hie-consent');

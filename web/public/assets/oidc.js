@@ -78,6 +78,14 @@ export async function oidcSession(settings) {
     }
   }
 
+  // One renewal at a time: the provider rotates refresh tokens, and a second request with the
+  // same refresh token would be refused (or end the whole grant).
+  let renewing = null;
+  const renew = () => {
+    renewing = renewing || manager.signinSilent().finally(() => (renewing = null));
+    return renewing;
+  };
+
   /** The signed-in user (renewed first if the access token has expired), or null. */
   async function currentUser() {
     const user = await manager.getUser();
@@ -85,7 +93,7 @@ export async function oidcSession(settings) {
     if (!user.expired) return user;
     if (!user.refresh_token) return null;
     try {
-      return await manager.signinSilent();
+      return await renew();
     } catch {
       await manager.removeUser();
       return null;
@@ -100,7 +108,7 @@ export async function oidcSession(settings) {
     async accessToken() {
       let user = await manager.getUser();
       if (user && user.expires_in !== undefined && user.expires_in < 5 && user.refresh_token) {
-        user = await manager.signinSilent().catch(() => null);
+        user = await renew().catch(() => null);
       }
       if (!user || user.expired) throw new Error('Your sign-in has ended. Sign in again.');
       return user.access_token;
