@@ -4,7 +4,7 @@
 // refresh token, and signs out at the provider.
 import { test, expect } from '@playwright/test';
 import { checkA11y, snap, fillPatientForm, expectNoPatientDataStored, expectNoPatientDataLogged } from './support.js';
-import { startOidcStack, signInAtProvider, storedUser, expectLocalStorageEmpty } from './oidc/stack.js';
+import { startOidcStack, signInAtProvider, storedUser, replaceAccessToken, expectLocalStorageEmpty } from './oidc/stack.js';
 
 const PATIENT = { id: 'p-oidc-1', mrn: 'MRN-OIDC-0451', first: 'Marigold', last: 'Signwell', birth: '1969-07-20' };
 const PHI = [PATIENT.mrn, PATIENT.first, PATIENT.last, PATIENT.birth];
@@ -127,10 +127,7 @@ test('plain messages: sign-in cancelled, token refused by the connector, provide
     await signInAtProvider(page, idp, 'frontdesk');
     await expect(page.getByText('Signed in as')).toContainText('frontdesk (staff)');
     const foreign = await idp.mint({ aud: 'another-api' });
-    await page.evaluate((token) => {
-      const key = Object.keys(sessionStorage).find((k) => k.startsWith('connector.oidc.user:'));
-      sessionStorage.setItem(key, JSON.stringify({ ...JSON.parse(sessionStorage.getItem(key)), access_token: token }));
-    }, foreign);
+    await replaceAccessToken(page, foreign);
     await page.goto(`${server.url}/#/patients`);
     await page.getByLabel('MRN').fill('MRN-NOBODY');
     await page.getByRole('button', { name: 'Search' }).click();

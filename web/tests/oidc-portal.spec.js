@@ -3,7 +3,7 @@
 // (the access token's patient_id claim), and signs out.
 import { test, expect } from '@playwright/test';
 import { checkA11y, snap, expectNoPatientDataStored, expectNoPatientDataLogged } from './support.js';
-import { startOidcStack, signInAtProvider, storedUser, expectLocalStorageEmpty } from './oidc/stack.js';
+import { startOidcStack, signInAtProvider, storedUser, replaceAccessToken, expectLocalStorageEmpty } from './oidc/stack.js';
 import { CLIENTS } from './oidc/provider.mjs';
 
 const PATIENT = { id: 'p-oidc-portal-3', mrn: 'MRN-OIDC-PORTAL-3', first: 'Ottilie', last: 'Tokenfield', birth: '1958-11-02' };
@@ -67,14 +67,24 @@ test('portal: a patient signs in at the provider, gives and revokes consent, and
   }
 });
 
-test('portal: a staff account is told the portal is for patients', async ({ page }) => {
+test('portal: a staff account is told the portal is for patients; a refused token asks to sign in again', async ({ page }) => {
   const stack = await startOidcStack();
   try {
     await page.goto(`${stack.server.url}/portal/`);
     await page.getByRole('button', { name: 'Sign in' }).tap();
     await signInAtProvider(page, stack.idp, 'frontdesk');
     await expect(page.getByRole('alert')).toContainText('You signed in as a staff user; this page is for patient users.');
-    await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible();
+    await page.getByRole('button', { name: 'Sign out' }).tap();
+    await page.getByRole('button', { name: 'Yes, sign me out' }).tap();
+
+    // A patient whose token the connector then refuses (the component reports the 401)
+    await page.getByRole('button', { name: 'Sign in' }).tap();
+    await signInAtProvider(page, stack.idp, 'patient-p-nobody-yet');
+    await expect(page.getByRole('heading', { name: 'Share My Medical Information' })).toBeVisible();
+    await replaceAccessToken(page, await stack.idp.mint({ iss: 'http://127.0.0.1:1/elsewhere' }));
+    await page.reload();
+    await expect(page.getByRole('alert')).toContainText('The connector did not accept your sign-in');
+    expect(await storedUser(page)).toBeNull();
   } finally {
     await stack.stop();
   }

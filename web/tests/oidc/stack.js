@@ -73,6 +73,14 @@ export async function storedUser(page) {
   });
 }
 
+/** Replaces the stored access token of this tab with `token` (to see the API refuse one). */
+export async function replaceAccessToken(page, token) {
+  await page.evaluate((value) => {
+    const key = Object.keys(sessionStorage).find((k) => k.startsWith('connector.oidc.user:'));
+    sessionStorage.setItem(key, JSON.stringify({ ...JSON.parse(sessionStorage.getItem(key)), access_token: value }));
+  }, token);
+}
+
 /** Fails if localStorage holds anything at all (the pages keep everything in sessionStorage). */
 export async function expectLocalStorageEmpty(page) {
   expect(await page.evaluate(() => Object.keys(localStorage))).toEqual([]);
