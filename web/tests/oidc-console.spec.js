@@ -3,6 +3,7 @@
 // PKCE, comes back with a code, sends the access token as a bearer token, renews it with the
 // refresh token, and signs out at the provider.
 import { test, expect } from '@playwright/test';
+import { createServer } from 'node:http';
 import { checkA11y, snap, fillPatientForm, expectNoPatientDataStored, expectNoPatientDataLogged } from './support.js';
 import { startOidcStack, signInAtProvider, storedUser, replaceAccessToken, expectLocalStorageEmpty } from './oidc/stack.js';
 
@@ -142,5 +143,39 @@ test('plain messages: sign-in cancelled, token refused by the connector, provide
     expect(page.url().startsWith(`${server.url}/`), 'still on the console').toBe(true);
   } finally {
     await stack.stop();
+  }
+});
+
+test('sign-out at an end_session_endpoint and logout_query from config.json (as Cognito needs)', async ({ page }) => {
+  const logouts = [];
+  const logout = createServer((request, response) => {
+    const url = new URL(request.url, 'http://logout.test');
+    if (url.pathname === '/logout') logouts.push(url);
+    response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    response.end('<!doctype html><title>Signed out</title><p>Signed out</p>');
+  });
+  const port = await new Promise((done) => logout.listen(0, '127.0.0.1', () => done(logout.address().port)));
+  const stack = await startOidcStack({
+    extra: {
+      console: `end_session_endpoint = "http://127.0.0.1:${port}/logout"\nlogout_query = { client_id = "console-app", logout_uri = "https://clinic.example/" }\n`,
+    },
+  });
+  try {
+    await page.goto(`${stack.server.url}/`);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await signInAtProvider(page, stack.idp, 'frontdesk');
+    await expect(page.getByText('Signed in as')).toContainText('frontdesk (staff)');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await expect(page.getByText('Signed out')).toBeVisible();
+    expect(logouts).toHaveLength(1);
+    const query = Object.fromEntries(logouts[0].searchParams);
+    expect(query).toMatchObject({ client_id: 'console-app', logout_uri: 'https://clinic.example/' });
+    expect(query.post_logout_redirect_uri, 'logout_uri replaces it').toBeUndefined();
+    await page.goto(`${stack.server.url}/`);
+    await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
+    expect(await storedUser(page)).toBeNull();
+  } finally {
+    await stack.stop();
+    logout.close();
   }
 });

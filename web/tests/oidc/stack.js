@@ -9,10 +9,13 @@ import { expect } from '@playwright/test';
 import { startServer } from '../support.js';
 import { AUDIENCE, CLIENTS, RESOURCE, SCOPE, startProvider } from './provider.mjs';
 
-/** The --oidc file (contract §2) for a provider at `issuer`. */
-export function oidcToml(issuer) {
+/**
+ * The --oidc file (contract §2) for a provider at `issuer`; `extra` adds TOML lines to a page's
+ * client ({ console?, portal? }, e.g. end_session_endpoint).
+ */
+export function oidcToml(issuer, extra = {}) {
   const client = (section, clientId) =>
-    `[${section}]\nauthority = "${issuer}"\nclient_id = "${clientId}"\nscope = "${SCOPE}"\nresource = "${RESOURCE}"\n`;
+    `[${section}]\nauthority = "${issuer}"\nclient_id = "${clientId}"\nscope = "${SCOPE}"\nresource = "${RESOURCE}"\n${extra[section] || ''}`;
   return [
     `[[issuer]]\nissuer = "${issuer}"\naudiences = ["${AUDIENCE}"]\n`,
     client('console', CLIENTS.console),
@@ -21,15 +24,15 @@ export function oidcToml(issuer) {
 }
 
 /**
- * Starts the provider and a connector trusting it. Resolves to { idp, server, api, stop }: `api` is
+ * Starts the provider and a connector trusting it (`extra`: see oidcToml). Resolves to { idp, server, api, stop }: `api` is
  * server.api as an admin holding a token minted with the provider's key (the loopback headers are
  * not trusted with --oidc).
  */
-export async function startOidcStack({ accessTokenTtl = 600 } = {}) {
+export async function startOidcStack({ accessTokenTtl = 600, extra = {} } = {}) {
   const idp = await startProvider({ accessTokenTtl });
   const dir = mkdtempSync(join(tmpdir(), 'connector-oidc-'));
   const file = join(dir, 'oidc.toml');
-  writeFileSync(file, oidcToml(idp.issuer));
+  writeFileSync(file, oidcToml(idp.issuer, extra));
   let server;
   try {
     server = await startServer({ args: ['--oidc', file] });
