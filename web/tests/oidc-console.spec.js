@@ -5,6 +5,7 @@
 import { test, expect } from '@playwright/test';
 import { createServer } from 'node:http';
 import { checkA11y, snap, fillPatientForm, expectNoPatientDataStored, expectNoPatientDataLogged } from './support.js';
+import { emailOf } from './oidc/provider.mjs';
 import { startOidcStack, signInAtProvider, storedUser, replaceAccessToken, expectLocalStorageEmpty } from './oidc/stack.js';
 
 const PATIENT = { id: 'p-oidc-1', mrn: 'MRN-OIDC-0451', first: 'Marigold', last: 'Signwell', birth: '1969-07-20' };
@@ -38,7 +39,8 @@ test('front desk signs in at the provider, registers a patient, records a consen
     const user = await storedUser(page);
     expect(user.refresh_token, 'a refresh token for renewal').toBeTruthy();
     expect(user.scope).toBe('openid offline_access');
-    expect(Object.keys(user.profile).sort(), 'the ID token carries no personal data').toEqual(['aud', 'exp', 'iat', 'iss', 'sub']);
+    expect(Object.keys(user.profile).sort(), 'only the sign-in claims are kept').toEqual(['aud', 'exp', 'iat', 'iss', 'sub']);
+    expect(user.id_token, 'an ID token carrying an e-mail is not kept').toBeUndefined();
 
     // Register a patient and record a consent
     await fillPatientForm(page, PATIENT);
@@ -56,7 +58,7 @@ test('front desk signs in at the provider, registers a patient, records a consen
 
     expect(bearers.length).toBeGreaterThan(3);
     expect(new Set(bearers), 'every API call carried the access token').toEqual(new Set([`Bearer ${user.access_token}`]));
-    await expectNoPatientDataStored(page, PHI);
+    await expectNoPatientDataStored(page, [...PHI, emailOf('frontdesk')]);
     await expectLocalStorageEmpty(page);
 
     // Sign out at the provider (its end-session page), back to the sign-in screen, tokens gone

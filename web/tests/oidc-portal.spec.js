@@ -4,7 +4,7 @@
 import { test, expect } from '@playwright/test';
 import { checkA11y, snap, expectNoPatientDataStored, expectNoPatientDataLogged } from './support.js';
 import { startOidcStack, signInAtProvider, storedUser, replaceAccessToken, expectLocalStorageEmpty } from './oidc/stack.js';
-import { CLIENTS } from './oidc/provider.mjs';
+import { CLIENTS, emailOf } from './oidc/provider.mjs';
 
 const PATIENT = { id: 'p-oidc-portal-3', mrn: 'MRN-OIDC-PORTAL-3', first: 'Ottilie', last: 'Tokenfield', birth: '1958-11-02' };
 const PHI = [PATIENT.mrn, PATIENT.first, PATIENT.last, PATIENT.birth];
@@ -52,7 +52,7 @@ test('portal: a patient signs in at the provider, gives and revokes consent, and
     await expect(rows.first()).toContainText('Revoked (latest)');
     expect((await stack.api('GET', `/patients/${PATIENT.id}/consents`)).consents[0].status).toBe('revoked');
 
-    await expectNoPatientDataStored(page, PHI);
+    await expectNoPatientDataStored(page, [...PHI, emailOf(`patient-${PATIENT.id}`)]);
     await expectLocalStorageEmpty(page);
     expect((await storedUser(page)).profile.sub).toBe(`patient-${PATIENT.id}`);
 

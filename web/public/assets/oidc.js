@@ -18,6 +18,54 @@ export function signInProblem(error) {
   return 'The sign-in service cannot be reached. Try again later.';
 }
 
+/** The ID token claims about the sign-in itself; anything else (e-mail, names...) is not kept. */
+const PROTOCOL_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'auth_time', 'nonce', 'acr', 'amr', 'azp', 'sid', 'at_hash', 'c_hash', 's_hash', 'jti'];
+
+function protocolOnly(claims) {
+  return Object.fromEntries(Object.entries(claims || {}).filter(([name]) => PROTOCOL_CLAIMS.includes(name)));
+}
+
+/** The payload of a JWT, or null. */
+function payloadOf(jwt) {
+  try {
+    return JSON.parse(atob(jwt.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The library's user store, keeping only what signing in needs: some providers put personal
+ * claims in the ID token whatever the scope (Cognito: every attribute the client may read), so
+ * the stored profile keeps the protocol claims only, and an ID token carrying anything more is
+ * not kept (sign-out then names the client instead of hinting with the ID token).
+ */
+class MinimalUserStore {
+  constructor(inner) {
+    this.inner = inner;
+  }
+
+  set(key, value) {
+    const user = JSON.parse(value);
+    user.profile = protocolOnly(user.profile);
+    const claims = user.id_token ? payloadOf(user.id_token) : null;
+    if (user.id_token && (!claims || Object.keys(claims).some((name) => !PROTOCOL_CLAIMS.includes(name)))) delete user.id_token;
+    return this.inner.set(key, JSON.stringify(user));
+  }
+
+  get(key) {
+    return this.inner.get(key);
+  }
+
+  remove(key) {
+    return this.inner.remove(key);
+  }
+
+  getAllKeys() {
+    return this.inner.getAllKeys();
+  }
+}
+
 /** True when this page's URL is the provider's answer to a sign-in or sign-out redirect. */
 function isRedirectAnswer(url) {
   return url.searchParams.has('state');
@@ -46,7 +94,7 @@ export async function oidcSession(settings) {
     prompt: scopes.includes('offline_access') ? 'consent' : undefined,
     extraQueryParams: settings.resource ? { resource: settings.resource } : {},
     metadataSeed: settings.end_session_endpoint ? { end_session_endpoint: settings.end_session_endpoint } : undefined,
-    userStore: store,
+    userStore: new MinimalUserStore(store),
     stateStore: store,
     loadUserInfo: false,
     monitorSession: false,

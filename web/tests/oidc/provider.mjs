@@ -36,6 +36,11 @@ export function claimsOf(accountId) {
   return patient ? { role: 'patient', patient_id: patient[1] } : null;
 }
 
+/** The invented e-mail address of `accountId` (in its ID token). */
+export function emailOf(accountId) {
+  return `${accountId}@people.example`;
+}
+
 async function signingKey(kid) {
   const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
   const jwk = { ...(await exportJWK(privateKey)), kid, alg: 'RS256', use: 'sig' };
@@ -65,13 +70,14 @@ function configuration({ key, appUrls, accessTokenTtl }) {
     jwks: { keys: [key.jwk] },
     cookies: { keys: [randomBytes(32).toString('hex')] },
     scopes: ['openid', 'offline_access'],
-    claims: { openid: ['sub'] },
+    // Like Cognito, the ID token carries the e-mail on `openid` alone: the pages must not keep it.
+    claims: { openid: ['sub', 'email'] },
     pkce: { required: () => true },
     clientBasedCORS: (_ctx, origin, clientModel) =>
       clientModel.redirectUris.some((uri) => new URL(uri).origin === origin),
     async findAccount(_ctx, accountId) {
       if (!claimsOf(accountId)) return undefined;
-      return { accountId, claims: async () => ({ sub: accountId }) };
+      return { accountId, claims: async () => ({ sub: accountId, email: emailOf(accountId) }) };
     },
     async extraTokenClaims(_ctx, token) {
       if (token.kind !== 'AccessToken') return undefined;
