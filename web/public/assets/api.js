@@ -33,9 +33,9 @@ export function queryString(query) {
 
 /**
  * A client of the API at `baseUrl` ('' = this origin); `headers()` gives the identity headers of
- * each request (it may be async).
+ * each request (it may be async); `onUnauthorized()` runs when the API refuses them (401).
  */
-export function createApi({ baseUrl = '', headers = () => ({}) } = {}) {
+export function createApi({ baseUrl = '', headers = () => ({}), onUnauthorized = () => {} } = {}) {
   async function request(method, path, { query, body, accept = 'application/json' } = {}) {
     const init = { method, headers: { accept, ...(await headers()) } };
     if (body !== undefined) {
@@ -55,6 +55,7 @@ export function createApi({ baseUrl = '', headers = () => ({}) } = {}) {
       } catch {
         problem = { status: response.status, title: response.statusText };
       }
+      if (response.status === 401) onUnauthorized();
       throw new ApiError(response.status, problem);
     }
     if (response.status === 204) return null;

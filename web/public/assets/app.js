@@ -1,9 +1,10 @@
-// The console shell: sign-in (local user or token), a header with the user and role, the nav
-// grouped as Front desk / Admin / Integration, hash routing to the screen modules, a main region
-// that takes focus with an updated document.title on navigation, and an aria-live status region.
+// The console shell: sign-in (identity.js: local user, token or OIDC), a header with the user and
+// role, the nav grouped as Front desk / Admin / Integration, hash routing to the screen modules, a
+// main region that takes focus with an updated document.title on navigation, and an aria-live
+// status region.
 
 import { createApi } from './api.js';
-import { detectMode, headersFor, loadIdentity, signInForm, signOut } from './identity.js';
+import { REFUSED, signIn } from './identity.js';
 import { el, errorBox } from './ui.js';
 import screens from './screens/index.js';
 
@@ -15,11 +16,10 @@ const nav = document.getElementById('nav');
 const userBox = document.getElementById('user');
 const status = document.getElementById('status');
 
-let identity = loadIdentity();
+let identity = null;
+let api = null;
 let cleanup = null;
 let renderToken = 0;
-
-const api = createApi({ headers: () => headersFor(identity) });
 
 /** `#/patients/:id` -> { regex, names }; screens without params come first when sorted. */
 function compile(path) {
@@ -119,10 +119,7 @@ function renderUser() {
       {
         type: 'button',
         class: 'secondary small',
-        onclick: () => {
-          signOut();
-          window.location.reload();
-        },
+        onclick: () => identity.signOut(),
       },
       'Sign out',
     ),
@@ -157,7 +154,7 @@ async function render() {
     try {
       const result = await found.module.render(root, {
         api,
-        identity: { user: identity.user, role: identity.role },
+        identity: { user: identity.user, role: identity.role, authorize: (element) => identity.authorize(element) },
         params: found.params,
         navigate,
         announce,
@@ -176,23 +173,23 @@ async function start() {
     event.preventDefault();
     main.focus();
   });
-  if (!identity) {
-    const mode = await detectMode();
-    document.title = `Sign in · ${PRODUCT}`;
-    main.replaceChildren(
-      signInForm({
-        mode,
-        roles: ['staff', 'admin', 'patient'],
-        onSignedIn: (who) => {
-          identity = who;
-          if (who.role === 'patient') window.location.assign('/portal/');
-          else start();
-        },
-      }),
-    );
-    main.querySelector('input').focus();
+  document.title = `Sign in · ${PRODUCT}`;
+  identity = await signIn({
+    configUrl: '/config.json',
+    client: 'console',
+    roles: ['staff', 'admin', 'patient'],
+    main,
+    intro: 'Sign in with your clinic account: you go to the clinic\'s sign-in page and come back here.',
+  });
+  if (identity.role === 'patient') {
+    window.location.assign('/portal/');
     return;
   }
+  api = createApi({
+    baseUrl: identity.apiBase,
+    headers: () => identity.headers(),
+    onUnauthorized: () => identity.endSession(REFUSED),
+  });
   renderUser();
   window.addEventListener('hashchange', render);
   await render();

@@ -1,29 +1,30 @@
-// The patient portal page: the patient signs in (on loopback: their patient id; with --tokens:
-// their bearer token), then <hie-consent> shows the clinic's explanation, their consent history,
-// and lets them give or revoke consent. The page uses the same component clinics embed.
+// The patient portal page: the patient signs in (identity.js: on loopback their patient id, with
+// --tokens their bearer token, with OIDC at the clinic's provider through the portal's client),
+// then <hie-consent> shows the clinic's explanation, their consent history, and lets them give or
+// revoke consent. The page uses the same component clinics embed.
 
-import { detectMode, headersFor, loadIdentity, signInForm, signOut } from './identity.js';
+import { signIn } from './identity.js';
 import { el } from './ui.js';
 
 const main = document.getElementById('main');
 const userBox = document.getElementById('user');
 
 async function start() {
-  const identity = loadIdentity();
-  if (!identity || identity.role !== 'patient') {
-    const mode = await detectMode();
-    document.title = 'Sign in · Patient portal';
-    main.replaceChildren(signInForm({ mode, roles: ['patient'], onSignedIn: () => start() }));
-    main.querySelector('input').focus();
-    return;
-  }
+  document.title = 'Sign in · Patient portal';
+  const identity = await signIn({
+    configUrl: '../config.json',
+    client: 'portal',
+    roles: ['patient'],
+    main,
+    intro: 'Sign in with your patient portal account: you go to the clinic\'s sign-in page and come back here.',
+  });
   document.title = 'Share My Medical Information · Patient portal';
   userBox.replaceChildren(
     el('span', { class: 'who' }, 'Signed in'),
-    el('button', { type: 'button', class: 'secondary small', onclick: () => { signOut(); window.location.reload(); } }, 'Sign out'),
+    el('button', { type: 'button', class: 'secondary small', onclick: () => identity.signOut() }, 'Sign out'),
   );
   const consent = document.createElement('hie-consent');
-  consent.headers = headersFor(identity);
+  identity.authorize(consent);
   main.replaceChildren(el('h1', {}, 'Share My Medical Information'), consent);
   main.focus();
 }

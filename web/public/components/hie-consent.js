@@ -10,7 +10,8 @@
 // clinic's explanation from /me/portal), `headers` (JSON of extra request headers, e.g. the local
 // x-connector-user / x-connector-role of a demo). Properties: `tokenProvider` (async () => bearer
 // token, sent as Authorization: Bearer), `headers` (an object). Events: `hie-consent-change`
-// (detail: { action: 'given' | 'revoked', status }) after a save or revoke.
+// (detail: { action: 'given' | 'revoked', status }) after a save or revoke;
+// `hie-consent-unauthorized` when the API refuses the credentials (401: the page signs in again).
 
 const STYLES = `
 :host { display: block; font-family: inherit; color: #1b1f24; line-height: 1.5; }
@@ -223,6 +224,9 @@ export class HieConsent extends HTMLElement {
       json = text ? JSON.parse(text) : null;
     } catch {
       json = null;
+    }
+    if (response.status === 401) {
+      this.dispatchEvent(new CustomEvent('hie-consent-unauthorized', { bubbles: true, composed: true }));
     }
     if (!response.ok) throw new ProblemError(response.status, json || { status: response.status });
     return json;

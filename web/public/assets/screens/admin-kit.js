@@ -1,6 +1,5 @@
 // Helpers the admin and integration screens share: wall-clock times in the clinic's time zone,
-// the vendored browser libraries (loaded on first use), file downloads, problems found before
-// sending.
+// file downloads, problems found before sending.
 import { ApiError } from '../api.js';
 
 /** Every IANA time zone the browser knows, UTC first. */
@@ -52,32 +51,6 @@ export function utcToZonedInput(iso, timeZone) {
   if (!iso) return '';
   const p = zonedParts(new Date(iso), timeZone);
   return `${pad(p.year, 4)}-${pad(p.month)}-${pad(p.day)}T${pad(p.hour)}:${pad(p.minute)}`;
-}
-
-const loaded = new Map();
-
-/**
- * Loads a vendored UMD build (`/vendor/<file>`) once and resolves to the global it defines.
- * A <script src> from our own origin, so a CSP without 'unsafe-inline' allows it.
- */
-export function loadVendor(file, globalName) {
-  if (window[globalName]) return Promise.resolve(window[globalName]);
-  if (!loaded.has(file)) {
-    loaded.set(
-      file,
-      new Promise((resolve, reject) => {
-        const script = document.createElement('script');
-        script.src = `/vendor/${file}`;
-        script.onload = () => resolve(window[globalName]);
-        script.onerror = () => {
-          loaded.delete(file);
-          reject(new Error(`Could not load ${file}`));
-        };
-        document.head.append(script);
-      }),
-    );
-  }
-  return loaded.get(file);
 }
 
 /** Offers `text` as a file download named `name`. */

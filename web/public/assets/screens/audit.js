@@ -1,7 +1,8 @@
 // Audit log report (admin): the seed's Utilities > View Audit Logs > Display Results. Filters,
 // a paginated table, a row's detail, and a CSV export of every page of the current filter.
 import { el, field, showFieldErrors, clearFieldErrors, dataTable, pager, formatDateTime } from '../ui.js';
-import { LABELS, downloadText, loadVendor } from './admin-kit.js';
+import { LABELS, downloadText } from './admin-kit.js';
+import { loadVendor } from '../vendor.js';
 
 export const screen = { path: '#/audit', title: 'Audit log', nav: 'Admin', roles: ['admin'] };
 

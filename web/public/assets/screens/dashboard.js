@@ -2,7 +2,7 @@
 // per hour by ACK code as charts (each with a summary and its numbers as a table), the last
 // batch run, parked and held deliveries, and recent CRM errors.
 import { el, dataTable, formatDateTime } from '../ui.js';
-import { loadVendor } from './admin-kit.js';
+import { loadVendor } from '../vendor.js';
 
 export const screen = { path: '#/dashboard', title: 'Dashboard', nav: 'Admin', roles: ['admin'] };
 

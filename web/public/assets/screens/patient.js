@@ -2,7 +2,6 @@
 // clinic routes, as in the portal), their appointments with HIE status (sent when + control id,
 // skipped why; Resend for admins), and the demographics form.
 
-import { headersFor, loadIdentity } from '../identity.js';
 import { dataTable, el, errorBox, formatDate, formatDateTime, messageOf, pager } from '../ui.js';
 import { demographicsForm } from './demographics.js';
 import '/components/hie-consent.js';
@@ -107,7 +106,7 @@ export async function render(root, { api, identity, params, announce }) {
   );
   const consent = document.createElement('hie-consent');
   consent.setAttribute('patient-id', id);
-  consent.headers = headersFor(loadIdentity());
+  identity.authorize(consent);
   consent.addEventListener('hie-consent-change', (event) => announce(`Consent ${event.detail.action}`));
   const demographics = el(
     'details',
