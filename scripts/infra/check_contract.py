@@ -296,6 +296,11 @@ def sign_in_problems(resources: dict) -> list[str]:
         settings = resources.get(name, {}).get("Properties", {})
         if any("patient_id" in attribute for attribute in settings.get("WriteAttributes", ["custom:patient_id"])):
             problems.append(f"{name}: WriteAttributes must be given and must not include custom:patient_id")
+    # Cognito puts every attribute a client may read into its ID tokens, which the portal keeps in
+    # the browser: a patient's tokens carry the patient id and nothing personal.
+    portal_reads = resources.get("PortalClientSettings", {}).get("Properties", {}).get("ReadAttributes")
+    if portal_reads != ["custom:patient_id"]:
+        problems.append("PortalClientSettings: ReadAttributes must be exactly custom:patient_id (no personal attributes in a patient's tokens)")
 
     function = resources.get("WebIndexFunction", {}).get("Properties", {})
     code, variables = sub_parts(function.get("FunctionCode"))

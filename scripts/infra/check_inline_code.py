@@ -80,7 +80,7 @@ def check_web_function(resources: dict) -> list[str]:
         "Authority": f"https://cognito-idp.{REGION}.amazonaws.com/{REGION}_AbCdEf123",
         "ConsoleClientId": "console1example",
         "PortalClientId": "portal1example",
-        "Scope": "openid email",
+        "Scope": "openid",
         "Resource": "",
         "EndSession": f"https://clinic.auth.{REGION}.amazoncognito.com/logout",
     }
@@ -99,7 +99,7 @@ def check_web_function(resources: dict) -> list[str]:
         expect(f"config.json's {client} block", body.get(client) == {
             "authority": pool["Authority"],
             "client_id": pool[f"{client.capitalize()}ClientId"],
-            "scope": "openid email",
+            "scope": "openid",
             "end_session_endpoint": pool["EndSession"],
             "logout_query": {"client_id": pool[f"{client.capitalize()}ClientId"], "logout_uri": f"https://{DISTRIBUTION}{path}"},
         })
@@ -138,7 +138,7 @@ def check_trigger(resources: dict) -> list[str]:
             "version": "2", "triggerSource": "TokenGeneration_HostedAuth", "region": REGION,
             "userPoolId": f"{REGION}_AbCdEf123", "userName": "8f0c0e5e-0000-4000-8000-000000000001",
             "callerContext": {"awsSdkVersion": "aws-sdk-unknown-unknown", "clientId": "portal1example"},
-            "request": {"userAttributes": attributes, "groupConfiguration": {"groupsToOverride": ["patient"], "iamRolesToOverride": [], "preferredRole": None}, "scopes": ["openid", "email"]},
+            "request": {"userAttributes": attributes, "groupConfiguration": {"groupsToOverride": ["patient"], "iamRolesToOverride": [], "preferredRole": None}, "scopes": ["openid"]},
             "response": {"claimsAndScopeOverrideDetails": None},
         }
 
@@ -215,7 +215,7 @@ def check_client_settings(resources: dict, moto_server: str) -> list[str]:
             problems.append(f"AppClientSettingsFunction: Create answered {answer}")
         wanted = {
             "CallbackURLs": redirects, "LogoutURLs": redirects, "AllowedOAuthFlows": ["code"],
-            "AllowedOAuthFlowsUserPoolClient": True, "AllowedOAuthScopes": ["openid", "email"],
+            "AllowedOAuthFlowsUserPoolClient": True, "AllowedOAuthScopes": ["openid"],
             "AccessTokenValidity": 15, "RefreshTokenValidity": 12, "WriteAttributes": ["locale", "zoneinfo"],
         }
         for key, value in wanted.items():
