@@ -32,7 +32,11 @@ fn main() {
     }
     out.push_str("];\n");
     let dest = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
-    std::fs::write(dest.join("web_assets.rs"), out).expect("writing web_assets.rs");
+    // Write beside and rename, so a build directory copied with hard links (`cp -al`) gets its
+    // own file instead of rewriting the one it shares with the original.
+    let temporary = dest.join("web_assets.rs.tmp");
+    std::fs::write(&temporary, out).expect("writing web_assets.rs");
+    std::fs::rename(&temporary, dest.join("web_assets.rs")).expect("renaming web_assets.rs");
 }
 
 /// Every regular file under `dir`, skipping hidden names.
