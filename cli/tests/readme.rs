@@ -1,11 +1,12 @@
-//! The README runs as written: its curl tour and its "Try both directions" demo, extracted from
+//! The README runs as written: its curl tour, its "Try both directions" demo and its "try OIDC
+//! sign-in by hand" block (the test provider and `connector serve --oidc`), extracted from
 //! README.md and run top to bottom with bash against the built `connector`, each on a fresh
 //! database in a fresh folder, so the commands users copy cannot drift from what works.
 //!
 //! Every `curl` in them fails the run on an HTTP error (`--fail-with-body`), and the run checks
 //! what the README promises: the consent revoked, the lead created and updated, the webhook
-//! delivered to the stand-in EHR. Ports are the README's (8080, 2575, 2576), so the two parts run
-//! one after the other in one test.
+//! delivered to the stand-in EHR, the pages told to sign in with the provider. Ports are the
+//! README's (8080, 2575, 2576, 4010), so the parts run one after the other in one test.
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -32,7 +33,7 @@ fn sh_block_after(readme: &str, marker: &str) -> String {
 
 /// Runs `body` with bash in `dir`: `connector` on the path, curl failing on HTTP errors,
 /// background jobs ended on exit. Returns standard output.
-fn run(dir: &Path, prelude: &str, body: &str) -> String {
+fn run(dir: &Path, prelude: &str, body: &str, epilogue: &str) -> String {
     let bin = Path::new(env!("CARGO_BIN_EXE_connector"))
         .parent()
         .expect("the binary's folder")
@@ -46,7 +47,6 @@ fn run(dir: &Path, prelude: &str, body: &str) -> String {
          {body}\n\
          {epilogue}\n",
         bin = bin.display(),
-        epilogue = EPILOGUE,
     );
     // Its own process group, output to files (not pipes a left-over background job would hold
     // open), a deadline, and the whole group ended afterwards.
@@ -87,7 +87,7 @@ fn run(dir: &Path, prelude: &str, body: &str) -> String {
     stdout
 }
 
-/// Printed after each part, for the checks below.
+/// Printed after the tour and the demo, for the checks below.
 const EPILOGUE: &str = r#"echo "=== state"
 for i in $(seq 1 50); do
   if curl -s "$API/deliveries" -H 'x-connector-role: admin' -H 'x-connector-user: readme-test' | grep -q '"delivered"'; then break; fi
@@ -108,6 +108,7 @@ fn wait_for_port_free(port: u16) {
 #[test]
 fn the_readme_tour_and_demo_run_as_written() {
     let readme = std::fs::read_to_string(repo().join("README.md")).expect("README.md");
+    let oidc = sh_block_after(&readme, "To try OIDC sign-in by hand");
     let tour = sh_block_after(&readme, "## A tour with curl");
     let demo = sh_block_after(&readme, "**Try both directions**");
     for port in [8080, 2575, 2576] {
@@ -119,7 +120,7 @@ fn the_readme_tour_and_demo_run_as_written() {
     let tour_dir = tempfile::tempdir().expect("a temp dir");
     let serve = "connector serve --db ./connector.db --outbox ./outbox &\n\
                  until command curl -sf http://127.0.0.1:8080/health >/dev/null; do sleep 0.2; done";
-    let out = run(tour_dir.path(), serve, &tour);
+    let out = run(tour_dir.path(), serve, &tour, EPILOGUE);
     let state = out.rsplit("=== state").next().unwrap_or_default();
     assert!(
         state.contains("\"status\":\"revoked\"") || state.contains("\"status\": \"revoked\""),
@@ -139,7 +140,7 @@ fn the_readme_tour_and_demo_run_as_written() {
         std::os::unix::fs::symlink(repo().join(folder), demo_dir.path().join(folder))
             .expect("link the repository's samples");
     }
-    let out = run(demo_dir.path(), "", &demo);
+    let out = run(demo_dir.path(), "", &demo, EPILOGUE);
     let state = out.rsplit("=== state").next().unwrap_or_default();
     assert!(
         out.contains("MSA|AA|NE-A04-0001")
@@ -155,4 +156,42 @@ fn the_readme_tour_and_demo_run_as_written() {
         state.contains("\"delivered\""),
         "the webhook's ADT^A08 reached the stand-in EHR: {state}"
     );
+
+    for port in [8080, 4010] {
+        wait_for_port_free(port);
+    }
+
+    // Trying OIDC sign-in by hand: the test provider and `connector serve --oidc` as written
+    // (the built binary in the background stands in for `cargo run ... --`, which stays in the
+    // foreground), in a folder that holds the repository's web/ as the README's working copy.
+    let oidc_dir = tempfile::tempdir().expect("a temp dir");
+    std::os::unix::fs::symlink(repo().join("web"), oidc_dir.path().join("web"))
+        .expect("link the repository's web folder");
+    let written = "cargo run -p connector-cli -- serve --oidc oidc.toml";
+    assert!(
+        oidc.contains(written),
+        "the OIDC block starts the server: {oidc}"
+    );
+    let oidc = oidc.replace(written, "connector serve --oidc oidc.toml &");
+    let out = run(oidc_dir.path(), "", &oidc, OIDC_EPILOGUE);
+    assert!(
+        out.contains(r#""issuer":"http://127.0.0.1:4010""#),
+        "the test provider answered its discovery document: {out}"
+    );
+    assert!(
+        out.contains(r#""auth":"oidc""#) && out.contains("connector-console"),
+        "the pages are told to sign in with the provider: {out}"
+    );
+    assert!(
+        out.contains("unsigned: 401"),
+        "the API refuses a request without a token: {out}"
+    );
 }
+
+/// Printed after the OIDC sign-in block: the provider, the pages' configuration, and the API's
+/// answer to a request without a token.
+const OIDC_EPILOGUE: &str = r#"until command curl -sf http://127.0.0.1:8080/health >/dev/null; do sleep 0.2; done
+until command curl -sf http://127.0.0.1:4010/.well-known/openid-configuration >/dev/null; do sleep 0.5; done
+command curl -s http://127.0.0.1:4010/.well-known/openid-configuration; echo
+command curl -s http://127.0.0.1:8080/config.json; echo
+echo "unsigned: $(command curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/patients?mrn=1)""#;

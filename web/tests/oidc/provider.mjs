@@ -13,6 +13,7 @@ import Provider, { errors } from 'oidc-provider';
 import { SignJWT, exportJWK, generateKeyPair, base64url } from 'jose';
 import { createServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
+import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
 /** The audience of the connector's API (the `aud` of its access tokens). */
@@ -155,7 +156,8 @@ export async function startProvider({ port = 0, host = '127.0.0.1', accessTokenT
   return { issuer, open, mint, stop };
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+// Run as a program (also through a symlinked folder: Node loads the module by its real path).
+if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
   const arg = (name, fallback) => {
     const at = process.argv.indexOf(name);
     return at > 0 ? process.argv[at + 1] : fallback;
