@@ -154,11 +154,11 @@ impl AwsAdapters {
     }
 
     fn dynamo(&self) -> Dynamo {
-        Dynamo {
-            client: self.dynamodb.clone(),
-            tables: self.config.tables.clone(),
-            audit_retention: self.config.audit_retention,
-        }
+        Dynamo::new(
+            self.dynamodb.clone(),
+            self.config.tables.clone(),
+            self.config.audit_retention,
+        )
     }
 
     /// The patient store.

@@ -26,12 +26,17 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     if is_condition_failure(&err) {
-        StoreError::Conflict("condition failed")
+        condition_failed()
     } else if is_misconfigured(&err) {
         StoreError::Misconfigured(Box::new(err))
     } else {
         StoreError::unavailable(err)
     }
+}
+
+/// A write's condition was false: `Conflict` (the caller re-reads and retries).
+pub fn condition_failed() -> StoreError {
+    StoreError::Conflict("condition failed")
 }
 
 /// True when DynamoDB says the deployment is wrong (see [`crate::config_fault`]).
@@ -76,7 +81,7 @@ fn transaction_from_reasons(
 ) -> StoreError {
     let code = |wanted: &str| reasons.iter().any(|r| r.code() == Some(wanted));
     if code(REASON_CONDITION) {
-        StoreError::Conflict("condition failed")
+        condition_failed()
     } else if code(REASON_TRANSACTION_CONFLICT) {
         StoreError::Conflict("concurrent transaction")
     } else if code(REASON_VALIDATION) {

@@ -25,16 +25,15 @@ use serde::{Deserialize, Serialize};
 
 use super::client::put_item;
 use super::keys::{self, CHANNEL_LOG, EXPIRES_AT, OKEY, PK, n, s};
+use super::query::Query;
 use super::{Dynamo, Expr, Item, codec};
-use crate::config::TableNames;
-use crate::error_map;
 
 const KIND: &str = "audit entry";
 /// Largest page a caller may ask for (the port says 1..=500).
 const MAX_LIMIT: usize = 500;
 /// DynamoDB `Limit` for pages read through a FilterExpression: filters drop items after the
 /// limit is applied, so a small limit would mean many short pages.
-const FILTERED_PAGE: i32 = 1000;
+const FILTERED_PAGE: usize = 1000;
 
 /// The audit log in DynamoDB.
 #[derive(Debug, Clone)]
@@ -43,17 +42,6 @@ pub struct DynamoAuditLog {
 }
 
 impl DynamoAuditLog {
-    /// An audit log on `tables.audit`; entries expire `retention` after they occurred.
-    pub fn new(client: aws_sdk_dynamodb::Client, tables: TableNames, retention: Duration) -> Self {
-        Self {
-            db: Dynamo {
-                client,
-                tables,
-                audit_retention: retention,
-            },
-        }
-    }
-
     pub(crate) fn from_dynamo(db: Dynamo) -> Self {
         Self { db }
     }
@@ -251,45 +239,23 @@ impl DynamoAuditLog {
         }
         let filter = (!filters.is_empty()).then(|| filters.join(" AND "));
 
+        // One more than wanted: the cursor's own entry may come first.
+        let mut q = Query::new(&self.db.tables.audit, key, &e)
+            .index(plan.index)
+            .filter(filter.clone())
+            .newest_first(true)
+            .limit(want + 1);
+        if filter.is_some() {
+            q = q.page_size(FILTERED_PAGE);
+        }
         let mut found = Vec::new();
-        let mut start = None;
-        loop {
-            let page_limit = if filter.is_some() {
-                FILTERED_PAGE
-            } else {
-                i32::try_from(want - found.len() + 1).unwrap_or(i32::MAX)
-            };
-            let out = self
-                .db
-                .client
-                .query()
-                .table_name(&self.db.tables.audit)
-                .index_name(plan.index)
-                .key_condition_expression(&key)
-                .set_filter_expression(filter.clone())
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
-                .scan_index_forward(false)
-                .limit(page_limit)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(error_map::dynamo)?;
-            for item in out.items.unwrap_or_default() {
-                let okey = codec::string(&item, OKEY, KIND)?.to_owned();
-                if before == Some(okey.as_str()) {
-                    continue;
-                }
+        for item in self.db.query_all(q).await? {
+            let okey = codec::string(&item, OKEY, KIND)?.to_owned();
+            if before != Some(okey.as_str()) && found.len() < want {
                 found.push((okey, codec::from_item(item, KIND)?));
-                if found.len() >= want {
-                    return Ok(found);
-                }
-            }
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(found),
             }
         }
+        Ok(found)
     }
 }
 
@@ -307,22 +273,13 @@ impl AuditLog for DynamoAuditLog {
         }
         let mut e = Expr::default();
         let condition = format!("attribute_not_exists({})", e.name(PK));
-        let result = self
-            .db
-            .client
-            .put_item()
-            .table_name(&self.db.tables.audit)
-            .set_item(Some(entry_item(entry, self.db.audit_retention)?))
-            .condition_expression(condition)
-            .set_expression_attribute_names(e.names())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            // The entry exists: a retried append. Entries are immutable, so this is success.
-            Err(err) if error_map::is_condition_failure(&err) => Ok(()),
-            Err(err) => Err(error_map::dynamo(err)),
-        }
+        let item = entry_item(entry, self.db.audit_retention)?;
+        // Not written: the entry exists, a retried append. Entries are immutable, so this is
+        // success.
+        self.db
+            .put_if(&self.db.tables.audit, item, &e, Some(condition))
+            .await?;
+        Ok(())
     }
 
     async fn query(&self, query: &AuditQuery) -> Result<Page<AuditEntry>, StoreError> {

@@ -18,7 +18,6 @@ use connector_domain::ports::SendLedger;
 use super::client::{Updated, update_item};
 use super::keys::{self, PK, key1, n, s};
 use super::{Dynamo, Expr, Item, batch, codec};
-use crate::config::TableNames;
 
 const KIND: &str = "send record";
 /// The sortable copy of `lease_until` that conditions compare (the domain field's serialisation
@@ -32,18 +31,6 @@ pub struct DynamoSendLedger {
 }
 
 impl DynamoSendLedger {
-    /// A ledger on `tables.appointments`; finish audit entries go to `tables.audit` and expire
-    /// after `audit_retention`.
-    pub fn new(
-        client: aws_sdk_dynamodb::Client,
-        tables: TableNames,
-        audit_retention: std::time::Duration,
-    ) -> Self {
-        Self {
-            db: Dynamo::new(client, tables, audit_retention),
-        }
-    }
-
     pub(crate) fn from_dynamo(db: Dynamo) -> Self {
         Self { db }
     }

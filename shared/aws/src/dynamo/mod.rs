@@ -25,6 +25,7 @@ pub mod inbound;
 pub mod keys;
 pub mod ledger;
 pub mod patients;
+pub(crate) mod query;
 pub mod search;
 pub mod settings;
 pub mod tables;

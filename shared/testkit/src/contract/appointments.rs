@@ -11,6 +11,7 @@ pub(super) fn cases() -> Vec<Case<StoreSet>> {
     cases![
         appointment_put_then_get,
         appointment_put_replaces_but_keeps_transition_fields,
+        appointment_put_of_a_new_one_starts_untransitioned,
         appointment_record_transition_sequence,
         appointment_record_transition_of_unknown_is_not_found,
         appointment_transitioned_order_bounds_and_limit,
@@ -80,6 +81,32 @@ async fn appointment_put_replaces_but_keeps_transition_fields(s: StoreSet) {
             ..changed
         }
     );
+}
+
+/// Transition fields change only through `record_transition`: a new appointment that carries
+/// some is stored untransitioned (and so is not in the collector's scan).
+async fn appointment_put_of_a_new_one_starts_untransitioned(s: StoreSet) {
+    let a = Appointment {
+        transition_seq: 4,
+        transitioned_at: Some(fixtures::at(60)),
+        ..fixtures::appointment("a-1", "p-1")
+    };
+    s.appointments.put(&a).await.unwrap();
+    let stored = s.appointments.get(&a.appointment_id).await.unwrap();
+    assert_eq!(
+        stored,
+        Some(Appointment {
+            transition_seq: 0,
+            transitioned_at: None,
+            ..a
+        })
+    );
+    let scan = s
+        .appointments
+        .transitioned(None, fixtures::at(3_600), 10)
+        .await
+        .unwrap();
+    assert!(scan.is_empty(), "not transitioned: {:?}", ids(&scan));
 }
 
 async fn appointment_record_transition_sequence(s: StoreSet) {
