@@ -20,14 +20,7 @@ const MAX_LIMIT: usize = 500;
 /// The audit log of a [`SqliteDb`].
 #[derive(Debug, Clone)]
 pub struct SqliteAuditLog {
-    db: SqliteDb,
-}
-
-impl SqliteAuditLog {
-    /// The audit log of `db`.
-    pub fn new(db: SqliteDb) -> Self {
-        Self { db }
-    }
+    pub(crate) db: SqliteDb,
 }
 
 /// An audit entry as stored.

@@ -16,14 +16,7 @@ use crate::error::{UnsupportedValue, conflict_or, db_err, invalid_call};
 /// The consent store of a [`SqliteDb`].
 #[derive(Debug, Clone)]
 pub struct SqliteConsentStore {
-    db: SqliteDb,
-}
-
-impl SqliteConsentStore {
-    /// The consent store of `db`.
-    pub fn new(db: SqliteDb) -> Self {
-        Self { db }
-    }
+    pub(crate) db: SqliteDb,
 }
 
 /// A consent record as stored.
@@ -148,18 +141,13 @@ impl ConsentStore for SqliteConsentStore {
     }
 
     async fn latest(&self, patient: &PatientId) -> Result<Option<Consent>, StoreError> {
-        let patient_id = patient.as_str().to_owned();
-        let body: Option<String> = self
-            .db
-            .read(move |tx| {
-                tx.prepare_cached(
-                    "SELECT body FROM consents WHERE patient_id = ?1 ORDER BY seq DESC LIMIT 1",
-                )
-                .and_then(|mut stmt| stmt.query_row([patient_id], |row| row.get(0)).optional())
-                .map_err(db_err)
-            })
-            .await?;
-        body.map(|b| from_json(&b, "consent")).transpose()
+        self.db
+            .read_body(
+                "SELECT body FROM consents WHERE patient_id = ?1 ORDER BY seq DESC LIMIT 1",
+                vec![patient.as_str().to_owned()],
+                "consent",
+            )
+            .await
     }
 
     async fn latest_many(&self, patients: &[PatientId]) -> Result<Vec<Consent>, StoreError> {
@@ -212,21 +200,12 @@ impl ConsentStore for SqliteConsentStore {
         patient: &PatientId,
         id: &ConsentId,
     ) -> Result<Option<Consent>, StoreError> {
-        let patient_id = patient.as_str().to_owned();
-        let consent_id = id.as_str().to_owned();
-        let body: Option<String> = self
-            .db
-            .read(move |tx| {
-                tx.prepare_cached(
-                    "SELECT body FROM consents WHERE consent_id = ?1 AND patient_id = ?2",
-                )
-                .and_then(|mut stmt| {
-                    stmt.query_row([consent_id, patient_id], |row| row.get(0))
-                        .optional()
-                })
-                .map_err(db_err)
-            })
-            .await?;
-        body.map(|b| from_json(&b, "consent")).transpose()
+        self.db
+            .read_body(
+                "SELECT body FROM consents WHERE consent_id = ?1 AND patient_id = ?2",
+                vec![id.as_str().to_owned(), patient.as_str().to_owned()],
+                "consent",
+            )
+            .await
     }
 }

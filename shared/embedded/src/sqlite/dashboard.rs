@@ -22,14 +22,7 @@ const KEEP_BATCH_RUNS: i64 = 20;
 /// The dashboard counts of a [`SqliteDb`].
 #[derive(Debug, Clone)]
 pub struct SqliteDashboard {
-    db: SqliteDb,
-}
-
-impl SqliteDashboard {
-    /// The dashboard counts of `db`.
-    pub fn new(db: SqliteDb) -> Self {
-        Self { db }
-    }
+    pub(crate) db: SqliteDb,
 }
 
 /// Applies an audit entry's tally. Call inside the write transaction that inserted the entry,

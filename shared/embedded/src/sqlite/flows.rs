@@ -7,7 +7,7 @@ use connector_domain::StoreError;
 use connector_domain::audit::AuditEntry;
 use connector_domain::flow::{Channel, ChannelId, Flow, FlowId};
 use connector_domain::ports::FlowStore;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
 use super::audit::{self, AuditRow};
 use super::{from_json, to_json};
@@ -17,14 +17,7 @@ use crate::error::{conflict_or, db_err};
 /// The channels and flows of a [`SqliteDb`].
 #[derive(Debug, Clone)]
 pub struct SqliteFlowStore {
-    db: SqliteDb,
-}
-
-impl SqliteFlowStore {
-    /// The flow store of `db`.
-    pub fn new(db: SqliteDb) -> Self {
-        Self { db }
-    }
+    pub(crate) db: SqliteDb,
 }
 
 /// Runs one statement that must change exactly one row (else `NotFound`), then appends the
@@ -119,16 +112,10 @@ impl FlowStore for SqliteFlowStore {
     }
 
     async fn get_channel(&self, id: &ChannelId) -> Result<Option<Channel>, StoreError> {
-        let id = id.as_str().to_owned();
-        let body: Option<String> = self
-            .db
-            .read(move |tx| {
-                tx.prepare_cached("SELECT body FROM channels WHERE channel_id = ?1")
-                    .and_then(|mut stmt| stmt.query_row([id], |row| row.get(0)).optional())
-                    .map_err(db_err)
-            })
-            .await?;
-        body.map(|b| from_json(&b, "channel")).transpose()
+        let key = id.as_str();
+        self.db
+            .body_by_key("channels", "channel_id", key, "channel")
+            .await
     }
 
     async fn list_channels(&self) -> Result<Vec<Channel>, StoreError> {
@@ -190,16 +177,8 @@ impl FlowStore for SqliteFlowStore {
     }
 
     async fn get_flow(&self, id: &FlowId) -> Result<Option<Flow>, StoreError> {
-        let id = id.as_str().to_owned();
-        let body: Option<String> = self
-            .db
-            .read(move |tx| {
-                tx.prepare_cached("SELECT body FROM flows WHERE flow_id = ?1")
-                    .and_then(|mut stmt| stmt.query_row([id], |row| row.get(0)).optional())
-                    .map_err(db_err)
-            })
-            .await?;
-        body.map(|b| from_json(&b, "flow")).transpose()
+        let key = id.as_str();
+        self.db.body_by_key("flows", "flow_id", key, "flow").await
     }
 
     async fn list_flows(&self, channel: Option<&ChannelId>) -> Result<Vec<Flow>, StoreError> {

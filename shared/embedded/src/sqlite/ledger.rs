@@ -24,14 +24,7 @@ use crate::time::{from_nanos, nanos};
 /// The send ledger of a [`SqliteDb`].
 #[derive(Debug, Clone)]
 pub struct SqliteSendLedger {
-    db: SqliteDb,
-}
-
-impl SqliteSendLedger {
-    /// The send ledger of `db`.
-    pub fn new(db: SqliteDb) -> Self {
-        Self { db }
-    }
+    pub(crate) db: SqliteDb,
 }
 
 /// A ledger key as stored.
@@ -75,6 +68,8 @@ fn parse_state(name: &str) -> Option<SendState> {
     .find(|s| state_name(*s) == name)
 }
 
+const KIND: &str = "send record";
+
 /// The columns of a record, in [`RawRecord::from_row`]'s order.
 const COLUMNS: &str =
     "appointment_id, transition_seq, resend, state, attempts, lease_until, message_id, updated_at";
@@ -107,10 +102,7 @@ impl RawRecord {
 
     /// The domain record; anything out of range is `Corrupt` (naming the kind only).
     fn decode(self) -> Result<SendRecord, StoreError> {
-        let corrupt = || {
-            tracing::warn!(kind = "send record", "stored record failed to decode");
-            StoreError::Corrupt("send record")
-        };
+        let corrupt = || super::corrupt(KIND);
         let state = parse_state(&self.state).ok_or_else(corrupt)?;
         if (state == SendState::Sending) != self.lease_until.is_some()
             || (state == SendState::Sent) != self.message_id.is_some()

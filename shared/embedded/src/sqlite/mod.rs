@@ -18,8 +18,12 @@ pub(crate) mod secrets;
 pub(crate) mod settings;
 
 use connector_domain::StoreError;
+use rusqlite::{Connection, OptionalExtension, Params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+use crate::SqliteDb;
+use crate::error::db_err;
 
 /// The schema version this build creates and understands (`PRAGMA user_version`).
 pub const SCHEMA_VERSION: u32 = schema::MIGRATIONS.len() as u32;
@@ -40,6 +44,62 @@ pub(crate) fn from_json<T: DeserializeOwned>(
         tracing::warn!(kind, "stored record failed to decode");
         StoreError::Corrupt(kind)
     })
+}
+
+/// A stored record of `kind` that does not decode: logged (the kind only) and `Corrupt`.
+pub(crate) fn corrupt(kind: &'static str) -> StoreError {
+    tracing::warn!(kind, "stored record failed to decode");
+    StoreError::Corrupt(kind)
+}
+
+/// The first column of the one row `sql` selects with `params`, or `None`.
+pub(crate) fn optional_value<T: rusqlite::types::FromSql, P: Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+) -> Result<Option<T>, StoreError> {
+    conn.prepare_cached(sql)
+        .and_then(|mut stmt| stmt.query_row(params, |row| row.get(0)).optional())
+        .map_err(db_err)
+}
+
+/// The JSON `body` (the first column) of the one row `sql` selects with `params`, decoded as
+/// `kind`, or `None`.
+pub(crate) fn optional_body<T: DeserializeOwned, P: Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+    kind: &'static str,
+) -> Result<Option<T>, StoreError> {
+    let body: Option<String> = optional_value(conn, sql, params)?;
+    body.map(|b| from_json(&b, kind)).transpose()
+}
+
+impl SqliteDb {
+    /// [`optional_body`] in its own read transaction, with `key` as the parameters.
+    pub(crate) async fn read_body<T: DeserializeOwned + Send + 'static>(
+        &self,
+        sql: &'static str,
+        key: Vec<String>,
+        kind: &'static str,
+    ) -> Result<Option<T>, StoreError> {
+        self.read(move |tx| optional_body(tx, sql, rusqlite::params_from_iter(key), kind))
+            .await
+    }
+
+    /// The `body` of the row of `table` whose `key_column` is `key`, decoded as `kind`.
+    pub(crate) async fn body_by_key<T: DeserializeOwned + Send + 'static>(
+        &self,
+        table: &'static str,
+        key_column: &'static str,
+        key: &str,
+        kind: &'static str,
+    ) -> Result<Option<T>, StoreError> {
+        let sql = format!("SELECT body FROM {table} WHERE {key_column} = ?1");
+        let key = key.to_owned();
+        self.read(move |tx| optional_body(tx, &sql, [key], kind))
+            .await
+    }
 }
 
 /// A `usize` limit as an SQLite integer.

@@ -22,14 +22,7 @@ use crate::error::{db_err, invalid_call};
 /// The secret store of a [`SqliteDb`].
 #[derive(Debug, Clone)]
 pub struct SqliteSecrets {
-    db: SqliteDb,
-}
-
-impl SqliteSecrets {
-    /// The secret store of `db`.
-    pub fn new(db: SqliteDb) -> Self {
-        Self { db }
-    }
+    pub(crate) db: SqliteDb,
 }
 
 #[async_trait]
