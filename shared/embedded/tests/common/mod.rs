@@ -7,11 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use connector_embedded::SqliteDb;
-use connector_testkit::contract::{
-    CrmHarness, CrmUnderTest, CrmWriteLogHarness, CrmWriteLogUnderTest, DashboardHarness,
-    DashboardSet, DeliveryStoreHarness, DeliveryStoreSet, FlowStoreHarness, FlowStoreSet,
-    LocalSecretSet, LocalSecretStoreHarness, StoreHarness, StoreSet,
-};
+use connector_testkit::contract::{Ports, PortsHarness, StoreSet};
 
 /// The database `connector.db` in `dir`.
 pub fn open(dir: &Path) -> SqliteDb {
@@ -31,27 +27,10 @@ pub fn raw(dir: &Path) -> rusqlite::Connection {
     rusqlite::Connection::open(dir.join("connector.db")).expect("raw open")
 }
 
-/// Each store set is a new database file in one temporary folder.
+/// Each set of ports is a new database file in one temporary folder.
 pub struct FileStores {
     dir: tempfile::TempDir,
     next: AtomicUsize,
-}
-
-#[async_trait]
-impl StoreHarness for FileStores {
-    async fn fresh(&self) -> StoreSet {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let db = SqliteDb::open(self.dir.path().join(format!("case-{n}.db")))
-            .expect("open a fresh database");
-        StoreSet {
-            patients: db.patients(),
-            consents: db.consents(),
-            settings: db.settings(),
-            audit: db.audit(),
-            appointments: db.appointments(),
-            send_ledger: db.send_ledger(),
-        }
-    }
 }
 
 impl FileStores {
@@ -62,73 +41,31 @@ impl FileStores {
             next: AtomicUsize::new(0),
         }
     }
-
-    fn open_next(&self) -> SqliteDb {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        SqliteDb::open(self.dir.path().join(format!("case-{n}.db"))).expect("open a fresh database")
-    }
 }
 
 #[async_trait]
-impl FlowStoreHarness for FileStores {
-    async fn fresh_flow_stores(&self) -> FlowStoreSet {
-        let db = self.open_next();
-        FlowStoreSet {
+impl PortsHarness for FileStores {
+    async fn fresh_ports(&self) -> Ports {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let db = SqliteDb::open(self.dir.path().join(format!("case-{n}.db")))
+            .expect("open a fresh database");
+        Ports {
+            stores: StoreSet {
+                patients: db.patients(),
+                consents: db.consents(),
+                settings: db.settings(),
+                audit: db.audit(),
+                appointments: db.appointments(),
+                send_ledger: db.send_ledger(),
+            },
             flows: db.flows(),
             inbound_ledger: db.inbound_ledger(),
-            audit: db.audit(),
-        }
-    }
-}
-
-#[async_trait]
-impl DeliveryStoreHarness for FileStores {
-    async fn fresh_delivery_stores(&self) -> DeliveryStoreSet {
-        let db = self.open_next();
-        DeliveryStoreSet {
             deliveries: db.deliveries(),
-            audit: db.audit(),
-        }
-    }
-}
-
-#[async_trait]
-impl DashboardHarness for FileStores {
-    async fn fresh_dashboard(&self) -> DashboardSet {
-        let db = self.open_next();
-        DashboardSet {
             dashboard: db.dashboard(),
-            audit: db.audit(),
-            send_ledger: db.send_ledger(),
-            inbound_ledger: db.inbound_ledger(),
-            deliveries: db.deliveries(),
+            crm_writes: db.crm_writes(),
+            local_secrets: Some((db.local_secrets(), db.secrets())),
+            crm: Some(db.crm()),
         }
-    }
-}
-
-#[async_trait]
-impl CrmWriteLogHarness for FileStores {
-    async fn fresh_crm_write_log(&self) -> CrmWriteLogUnderTest {
-        self.open_next().crm_writes()
-    }
-}
-
-#[async_trait]
-impl LocalSecretStoreHarness for FileStores {
-    async fn fresh_local_secrets(&self) -> LocalSecretSet {
-        let db = self.open_next();
-        LocalSecretSet {
-            local: db.local_secrets(),
-            secrets: db.secrets(),
-            audit: db.audit(),
-        }
-    }
-}
-
-#[async_trait]
-impl CrmHarness for FileStores {
-    async fn fresh_crm(&self) -> CrmUnderTest {
-        self.open_next().crm()
     }
 }
 
