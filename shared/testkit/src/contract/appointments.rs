@@ -27,6 +27,19 @@ fn ids(appointments: &[Appointment]) -> Vec<&str> {
         .collect()
 }
 
+/// Puts the fixture appointment `id` (of `p-1`) and records its first transition at `at`:
+/// the appointment as put, and as transitioned.
+async fn put_then_transition(s: &StoreSet, id: &str, at: i64) -> (Appointment, Appointment) {
+    let a = fixtures::appointment(id, "p-1");
+    s.appointments.put(&a).await.unwrap();
+    let transitioned = s
+        .appointments
+        .record_transition(&a.appointment_id, 0, fixtures::at(at))
+        .await
+        .unwrap();
+    (a, transitioned)
+}
+
 async fn appointment_put_then_get(s: StoreSet) {
     let a = fixtures::appointment("a-1", "p-1");
     s.appointments.put(&a).await.unwrap();
@@ -44,13 +57,7 @@ async fn appointment_put_then_get(s: StoreSet) {
 }
 
 async fn appointment_put_replaces_but_keeps_transition_fields(s: StoreSet) {
-    let a = fixtures::appointment("a-1", "p-1");
-    s.appointments.put(&a).await.unwrap();
-    let transitioned = s
-        .appointments
-        .record_transition(&a.appointment_id, 0, fixtures::at(600))
-        .await
-        .unwrap();
+    let (a, transitioned) = put_then_transition(&s, "a-1", 600).await;
 
     // The EHR reports a schedule change; the caller's copy knows nothing of the transition.
     let changed = Appointment {
@@ -110,13 +117,7 @@ async fn appointment_put_of_a_new_one_starts_untransitioned(s: StoreSet) {
 }
 
 async fn appointment_record_transition_sequence(s: StoreSet) {
-    let a = fixtures::appointment("a-1", "p-1");
-    s.appointments.put(&a).await.unwrap();
-    let first = s
-        .appointments
-        .record_transition(&a.appointment_id, 0, fixtures::at(60))
-        .await
-        .unwrap();
+    let (a, first) = put_then_transition(&s, "a-1", 60).await;
     assert_eq!(
         first,
         Appointment {

@@ -12,7 +12,7 @@ use connector_domain::inbound::{
 use serde_json::json;
 
 use super::{
-    Case, FlowStoreSet, assert_conflict, assert_newest_since, audit_entries, cases, together,
+    Case, FlowStoreSet, assert_conflict, assert_newest_since, audit_entries, cases, lease, together,
 };
 use crate::fixtures;
 
@@ -34,11 +34,6 @@ pub(super) fn cases() -> Vec<Case<FlowStoreSet>> {
         key_lock_concurrent_takers_get_one,
         key_locks_are_per_channel_field_and_value,
     ]
-}
-
-/// The lease of every claim here.
-fn lease() -> chrono::Duration {
-    chrono::Duration::seconds(60)
 }
 
 const SHA: &str = "5d41402abc4b2a76b9719d911017c592a9b4f1d4c8e1f9e9e3c2b1a0f9e8d7c6";

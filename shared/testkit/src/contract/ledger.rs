@@ -7,7 +7,7 @@ use connector_domain::audit::{AuditEntry, AuditQuery, LogType};
 use connector_domain::hie::{Claim, SendKey, SendRecord, SendState};
 
 use super::{
-    Case, StoreSet, assert_conflict, assert_newest_since, audit_matching, cases, together,
+    Case, StoreSet, assert_conflict, assert_newest_since, audit_matching, cases, lease, together,
 };
 use crate::fixtures;
 
@@ -26,11 +26,6 @@ pub(super) fn cases() -> Vec<Case<StoreSet>> {
         ledger_get_and_get_many,
         ledger_keys_differing_only_in_resend_are_independent,
     ]
-}
-
-/// The lease of every claim here.
-fn lease() -> chrono::Duration {
-    chrono::Duration::seconds(60)
 }
 
 /// The default key: transition 1 of a-1, the collector's send.

@@ -553,6 +553,11 @@ impl Report {
     }
 }
 
+/// The lease of every claim in the suites.
+fn lease() -> chrono::Duration {
+    chrono::Duration::seconds(60)
+}
+
 /// Asserts that `result` is `Err(StoreError::Conflict(_))`.
 #[track_caller]
 fn assert_conflict<T: std::fmt::Debug>(result: Result<T, connector_domain::StoreError>) {
