@@ -241,64 +241,50 @@ mod tests {
 
     #[test]
     fn mail_errors_are_classified() {
-        let rejected = SdkError::service_error(
-            SendEmailError::MessageRejected(
-                MessageRejected::builder()
-                    .meta(meta("MessageRejected"))
-                    .build(),
-            ),
-            response(400),
-        );
-        assert!(matches!(mail(rejected), MailError::Permanent(_)));
-        let paused = SdkError::service_error(
-            SendEmailError::SendingPausedException(
-                SendingPausedException::builder()
-                    .meta(meta("SendingPausedException"))
-                    .build(),
-            ),
-            response(400),
-        );
-        assert!(matches!(mail(paused), MailError::Permanent(_)));
-        let throttled = SdkError::service_error(
-            SendEmailError::TooManyRequestsException(
-                TooManyRequestsException::builder()
-                    .meta(meta("TooManyRequestsException"))
-                    .build(),
-            ),
-            response(400),
-        );
-        assert!(matches!(mail(throttled), MailError::Transient(_)));
+        let service = |err: SendEmailError| mail(SdkError::service_error(err, response(400)));
+        let rejected = MessageRejected::builder()
+            .meta(meta("MessageRejected"))
+            .build();
+        assert!(matches!(
+            service(SendEmailError::MessageRejected(rejected)),
+            MailError::Permanent(_)
+        ));
+        let paused = SendingPausedException::builder()
+            .meta(meta("SendingPausedException"))
+            .build();
+        assert!(matches!(
+            service(SendEmailError::SendingPausedException(paused)),
+            MailError::Permanent(_)
+        ));
+        let throttled = TooManyRequestsException::builder()
+            .meta(meta("TooManyRequestsException"))
+            .build();
+        assert!(matches!(
+            service(SendEmailError::TooManyRequestsException(throttled)),
+            MailError::Transient(_)
+        ));
         let network: SdkError<SendEmailError, HttpResponse> = SdkError::timeout_error("slow");
         assert!(matches!(mail(network), MailError::Transient(_)));
 
-        assert_eq!(
-            classify_mail(Some("LimitExceededException"), Some(400)),
-            MailClass::Transient
-        );
-        assert_eq!(
-            classify_mail(Some("Throttling"), Some(400)),
-            MailClass::Transient
-        );
-        assert_eq!(
-            classify_mail(Some("AccountSuspendedException"), Some(400)),
-            MailClass::Permanent
-        );
-        assert_eq!(
-            classify_mail(Some("MailFromDomainNotVerifiedException"), Some(400)),
-            MailClass::Permanent
-        );
-        assert_eq!(
-            classify_mail(Some("BadRequestException"), Some(400)),
-            MailClass::Permanent
-        );
-        assert_eq!(
-            classify_mail(Some("SomethingNew"), Some(503)),
-            MailClass::Transient
-        );
-        assert_eq!(classify_mail(None, Some(500)), MailClass::Transient);
-        assert_eq!(
-            classify_mail(Some("SomethingNew"), Some(403)),
-            MailClass::Permanent
-        );
+        for (code, status, class) in [
+            (Some("LimitExceededException"), 400, MailClass::Transient),
+            (Some("Throttling"), 400, MailClass::Transient),
+            (Some("AccountSuspendedException"), 400, MailClass::Permanent),
+            (
+                Some("MailFromDomainNotVerifiedException"),
+                400,
+                MailClass::Permanent,
+            ),
+            (Some("BadRequestException"), 400, MailClass::Permanent),
+            (Some("SomethingNew"), 503, MailClass::Transient),
+            (None, 500, MailClass::Transient),
+            (Some("SomethingNew"), 403, MailClass::Permanent),
+        ] {
+            assert_eq!(
+                classify_mail(code, Some(status)),
+                class,
+                "{code:?} {status}"
+            );
+        }
     }
 }

@@ -86,6 +86,21 @@ impl Dynamo {
         super::dashboard::transact(self, items).await
     }
 
+    /// One transaction: the Update of `key` in `table` with `update` under `condition`
+    /// (placeholders from `e`), and `entry` with its dashboard counters.
+    pub(crate) async fn update_with_audit(
+        &self,
+        table: &str,
+        key: Item,
+        e: &Expr,
+        update: String,
+        condition: String,
+        entry: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let item = update_item(table, key, e, update, condition)?;
+        self.transact_with_audit(vec![item], [entry]).await
+    }
+
     /// Sends one TransactWriteItems; `idempotent` adds a fresh client request token, so the
     /// SDK's own retries of it cannot apply it twice.
     pub(crate) async fn transact(

@@ -34,7 +34,7 @@ use connector_domain::inbound::{
 use connector_domain::lease::Lease;
 use connector_domain::ports::InboundLedger;
 
-use super::client::{Updated, update_item};
+use super::client::Updated;
 use super::keys::{self, EXPIRES_AT, PK, key2, n, s};
 use super::{Dynamo, Expr, Item, codec};
 use crate::error_map;
@@ -230,17 +230,16 @@ impl InboundLedger for DynamoInboundLedger {
             e.name(LEASE_KEY)
         );
         let condition = held_at(&mut e, attempt);
-        let item = update_item(
-            &self.db.tables.flows,
-            record_key(key),
-            &e,
-            update_expression,
-            condition,
-        )?;
         self.db
-            .transact_with_audit(vec![item], [audit_entry])
-            .await?;
-        Ok(())
+            .update_with_audit(
+                &self.db.tables.flows,
+                record_key(key),
+                &e,
+                update_expression,
+                condition,
+                audit_entry,
+            )
+            .await
     }
 
     async fn get(&self, key: &InboundKey) -> Result<Option<InboundRecord>, StoreError> {

@@ -15,7 +15,7 @@ use connector_domain::hie::{Claim, SendClaimStep, SendKey, SendRecord, SendState
 use connector_domain::lease::Lease;
 use connector_domain::ports::SendLedger;
 
-use super::client::{Updated, update_item};
+use super::client::Updated;
 use super::keys::{self, PK, key1, n, s};
 use super::{Dynamo, Expr, Item, batch, codec};
 
@@ -151,17 +151,17 @@ impl SendLedger for DynamoSendLedger {
             e.name("attempts"),
             e.value(n(attempt))
         );
-        let item = update_item(
-            &self.db.tables.appointments,
-            ledger_key(key),
-            &e,
-            format!("SET {} REMOVE {}", sets.join(", "), removes.join(", ")),
-            condition,
-        )?;
+        let update = format!("SET {} REMOVE {}", sets.join(", "), removes.join(", "));
         self.db
-            .transact_with_audit(vec![item], [audit_entry])
-            .await?;
-        Ok(())
+            .update_with_audit(
+                &self.db.tables.appointments,
+                ledger_key(key),
+                &e,
+                update,
+                condition,
+                audit_entry,
+            )
+            .await
     }
 
     async fn get(&self, key: &SendKey) -> Result<Option<SendRecord>, StoreError> {

@@ -85,9 +85,9 @@ async fn config_entries(a: &AwsAdapters) -> usize {
 
 #[tokio::test]
 async fn channels_and_flows_cost_one_request_per_operation() {
-    let Some(aws) = common::local() else { return };
-    let counter = RequestCounter::new();
-    let a = common::fresh_counted(aws, &counter).await;
+    let Some((a, counter)) = common::counted().await else {
+        return;
+    };
     let store = a.flows();
 
     store
@@ -272,16 +272,9 @@ async fn channels_and_flows_live_beside_the_settings_without_touching_them() {
     assert_eq!(a.settings().get().await.unwrap().unwrap().version, 1);
 
     // The stored form: the document as JSON, the channel copied out for the filter.
-    let item = a
-        .dynamodb_client()
-        .get_item()
-        .table_name(&a.config().tables.flows)
-        .key("pk", AttributeValue::S("FLOWS".into()))
-        .key("sk", AttributeValue::S("FLOW#f1".into()))
-        .send()
+    let key = [("pk", "FLOWS"), ("sk", "FLOW#f1")];
+    let item = common::raw_item(&a, &a.config().tables.flows, &key)
         .await
-        .unwrap()
-        .item
         .unwrap();
     assert_eq!(
         item.get("channel_id"),
