@@ -179,22 +179,13 @@ impl AppointmentStore for SqliteAppointmentStore {
 mod tests {
     #[test]
     fn the_transition_scan_reads_its_index_in_order() {
-        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
-        crate::sqlite::migrate::migrate(&mut conn).unwrap();
         for sql in [
             "SELECT body FROM appointments WHERE transitioned_at IS NOT NULL AND transitioned_at <= 5 \
              ORDER BY transitioned_at, appointment_id LIMIT 10",
             "SELECT body FROM appointments WHERE transitioned_at >= 1 AND transitioned_at <= 5 \
              AND (transitioned_at > 1 OR appointment_id > 'a') ORDER BY transitioned_at, appointment_id LIMIT 10",
         ] {
-            let plan: Vec<String> = conn
-                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-                .unwrap()
-                .query_map([], |row| row.get(3))
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap();
-            let plan = plan.join("; ");
+            let plan = crate::sqlite::test_support::query_plan(sql, []);
             assert!(
                 plan.contains("appointments_by_transition") && !plan.contains("TEMP B-TREE"),
                 "{plan}"

@@ -230,14 +230,8 @@ mod tests {
 
     /// The query plan's detail lines for `query`.
     fn plan(query: &AuditQuery, cursor: Option<&Cursor>) -> String {
-        let mut conn = Connection::open_in_memory().unwrap();
-        crate::sqlite::migrate::migrate(&mut conn).unwrap();
         let (sql, values) = select(query, cursor, 10);
-        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-        let rows = stmt
-            .query_map(params_from_iter(values), |row| row.get::<_, String>(3))
-            .unwrap();
-        rows.collect::<Result<Vec<_>, _>>().unwrap().join("; ")
+        crate::sqlite::test_support::query_plan(&sql, params_from_iter(values))
     }
 
     #[test]

@@ -9,7 +9,7 @@ use connector_domain::{ConsentId, PatientId, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::audit::{self, AuditRow};
-use super::{from_json, to_json};
+use super::{all_rows, from_json, to_json};
 use crate::SqliteDb;
 use crate::error::{UnsupportedValue, conflict_or, db_err, invalid_call};
 
@@ -162,15 +162,10 @@ impl ConsentStore for SqliteConsentStore {
         let bodies: Vec<String> = self
             .db
             .read(move |tx| {
-                let mut stmt = tx
-                    .prepare_cached(
-                        "SELECT c.body FROM json_each(?1) AS ids \
-                         JOIN consents AS c ON c.patient_id = ids.value \
-                         AND c.seq = (SELECT MAX(seq) FROM consents WHERE patient_id = ids.value)",
-                    )
-                    .map_err(db_err)?;
-                let rows = stmt.query_map([ids], |row| row.get(0)).map_err(db_err)?;
-                rows.collect::<Result<Vec<String>, _>>().map_err(db_err)
+                let sql = "SELECT c.body FROM json_each(?1) AS ids \
+                     JOIN consents AS c ON c.patient_id = ids.value \
+                     AND c.seq = (SELECT MAX(seq) FROM consents WHERE patient_id = ids.value)";
+                all_rows(tx, sql, [ids], |row| row.get(0))
             })
             .await?;
         decode_all(bodies)
@@ -181,15 +176,8 @@ impl ConsentStore for SqliteConsentStore {
         let bodies: Vec<String> = self
             .db
             .read(move |tx| {
-                let mut stmt = tx
-                    .prepare_cached(
-                        "SELECT body FROM consents WHERE patient_id = ?1 ORDER BY seq DESC",
-                    )
-                    .map_err(db_err)?;
-                let rows = stmt
-                    .query_map([patient_id], |row| row.get(0))
-                    .map_err(db_err)?;
-                rows.collect::<Result<Vec<String>, _>>().map_err(db_err)
+                let sql = "SELECT body FROM consents WHERE patient_id = ?1 ORDER BY seq DESC";
+                all_rows(tx, sql, [patient_id], |row| row.get(0))
             })
             .await?;
         decode_all(bodies)

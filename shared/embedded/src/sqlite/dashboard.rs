@@ -9,7 +9,7 @@ use connector_domain::dashboard::{
 use connector_domain::ports::DashboardStore;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{from_json, sql_limit, to_json};
+use super::{all_rows, from_json, sql_limit, to_json};
 use crate::SqliteDb;
 use crate::error::db_err;
 use crate::time::{from_nanos, nanos, nanos_clamped};
@@ -160,16 +160,9 @@ impl DashboardStore for SqliteDashboard {
         let bodies: Vec<(String, String)> = self
             .db
             .read(move |tx| {
-                let mut stmt = tx
-                    .prepare_cached(
-                        "SELECT body, entry_id FROM dashboard_crm_errors \
-                         ORDER BY at DESC, entry_id DESC, seq DESC LIMIT ?1",
-                    )
-                    .map_err(db_err)?;
-                let rows = stmt
-                    .query_map([limit], |row| Ok((row.get(0)?, row.get(1)?)))
-                    .map_err(db_err)?;
-                rows.collect::<Result<Vec<_>, _>>().map_err(db_err)
+                let sql = "SELECT body, entry_id FROM dashboard_crm_errors \
+                     ORDER BY at DESC, entry_id DESC, seq DESC LIMIT ?1";
+                all_rows(tx, sql, [limit], |row| Ok((row.get(0)?, row.get(1)?)))
             })
             .await?;
         bodies
@@ -186,17 +179,10 @@ impl DashboardStore for SqliteDashboard {
         let rows: Vec<(String, i64)> = self
             .db
             .read(|tx| {
-                let mut stmt = tx
-                    .prepare_cached(
-                        "SELECT state, count(*) FROM deliveries \
-                         WHERE state IN ('parked', 'held', 'queued', 'delivering', 'retrying') \
-                         GROUP BY state",
-                    )
-                    .map_err(db_err)?;
-                let rows = stmt
-                    .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
-                    .map_err(db_err)?;
-                rows.collect::<Result<Vec<_>, _>>().map_err(db_err)
+                let sql = "SELECT state, count(*) FROM deliveries \
+                     WHERE state IN ('parked', 'held', 'queued', 'delivering', 'retrying') \
+                     GROUP BY state";
+                all_rows(tx, sql, [], |row| Ok((row.get(0)?, row.get(1)?)))
             })
             .await?;
         let mut counts = DeliveryCounts::default();

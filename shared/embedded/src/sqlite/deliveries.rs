@@ -473,8 +473,7 @@ mod tests {
 
     #[test]
     fn the_schema_refuses_deliveries_that_break_a_state_invariant() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        crate::sqlite::migrate::migrate(&mut conn).unwrap();
+        let conn = crate::sqlite::test_support::migrated();
         conn.execute("INSERT INTO webhooks VALUES ('k', 0)", [])
             .unwrap();
         for (state, lease, next, held) in [

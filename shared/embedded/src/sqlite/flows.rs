@@ -10,7 +10,7 @@ use connector_domain::ports::FlowStore;
 use rusqlite::params;
 
 use super::audit::{self, AuditRow};
-use super::{from_json, to_json};
+use super::{all_rows, from_json, to_json};
 use crate::SqliteDb;
 use crate::error::{conflict_or, db_err};
 
@@ -48,11 +48,8 @@ async fn bodies(
     values: Vec<String>,
 ) -> Result<Vec<String>, StoreError> {
     db.read(move |tx| {
-        let mut stmt = tx.prepare_cached(sql).map_err(db_err)?;
-        let rows = stmt
-            .query_map(rusqlite::params_from_iter(values.iter()), |row| row.get(0))
-            .map_err(db_err)?;
-        rows.collect::<Result<Vec<String>, _>>().map_err(db_err)
+        let params = rusqlite::params_from_iter(values.iter());
+        all_rows(tx, sql, params, |row| row.get(0))
     })
     .await
 }
@@ -211,22 +208,12 @@ impl FlowStore for SqliteFlowStore {
 
 #[cfg(test)]
 mod tests {
-    use rusqlite::Connection;
-
     #[test]
     fn per_channel_lists_read_the_index_in_order() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        crate::sqlite::migrate::migrate(&mut conn).unwrap();
-        let plan: Vec<String> = conn
-            .prepare(
-                "EXPLAIN QUERY PLAN SELECT body FROM flows WHERE channel_id = ?1 ORDER BY flow_id",
-            )
-            .unwrap()
-            .query_map(["c"], |row| row.get(3))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        let plan = plan.join("; ");
+        let plan = crate::sqlite::test_support::query_plan(
+            "SELECT body FROM flows WHERE channel_id = ?1 ORDER BY flow_id",
+            ["c"],
+        );
         assert!(plan.contains("flows_by_channel"), "{plan}");
         assert!(!plan.contains("TEMP B-TREE"), "{plan}");
     }

@@ -319,8 +319,7 @@ mod tests {
 
     #[test]
     fn the_schema_refuses_records_that_break_a_state_invariant() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        crate::sqlite::migrate::migrate(&mut conn).unwrap();
+        let conn = crate::sqlite::test_support::migrated();
         for (state, lease) in [
             ("processing", None),
             ("failed", Some(1)),

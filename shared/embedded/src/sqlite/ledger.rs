@@ -369,23 +369,13 @@ mod tests {
 
     #[test]
     fn get_many_seeks_the_primary_key_per_key() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        crate::sqlite::migrate::migrate(&mut conn).unwrap();
-        let plan: Vec<String> = conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {GET_MANY}"))
-            .unwrap()
-            .query_map([r#"[["a-1",1,0]]"#], |row| row.get(3))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        let plan = plan.join("; ");
+        let plan = crate::sqlite::test_support::query_plan(GET_MANY, [r#"[["a-1",1,0]]"#]);
         assert!(plan.contains("SEARCH l USING PRIMARY KEY"), "{plan}");
     }
 
     #[test]
     fn the_schema_refuses_records_that_break_a_state_invariant() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        crate::sqlite::migrate::migrate(&mut conn).unwrap();
+        let conn = crate::sqlite::test_support::migrated();
         for (state, lease, message) in [
             ("sending", None, None),
             ("sent", None, None),

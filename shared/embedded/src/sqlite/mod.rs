@@ -63,6 +63,18 @@ pub(crate) fn optional_value<T: rusqlite::types::FromSql, P: Params>(
         .map_err(db_err)
 }
 
+/// Every row `sql` selects with `params`, through `map`, in order.
+pub(crate) fn all_rows<T, P: Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+    map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(db_err)?;
+    let rows = stmt.query_map(params, map).map_err(db_err)?;
+    rows.collect::<Result<Vec<T>, _>>().map_err(db_err)
+}
+
 /// The JSON `body` (the first column) of the one row `sql` selects with `params`, decoded as
 /// `kind`, or `None`.
 pub(crate) fn optional_body<T: DeserializeOwned, P: Params>(
@@ -105,4 +117,27 @@ impl SqliteDb {
 /// A `usize` limit as an SQLite integer.
 pub(crate) fn sql_limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+/// What the stores' unit tests share: a migrated database and query plans.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use rusqlite::{Connection, Params};
+
+    /// A private database in memory with the whole schema.
+    pub(crate) fn migrated() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::migrate::migrate(&mut conn).unwrap();
+        conn
+    }
+
+    /// The detail lines of SQLite's plan for `sql` with `params`, joined by "; ".
+    pub(crate) fn query_plan<P: Params>(sql: &str, params: P) -> String {
+        let conn = migrated();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt
+            .query_map(params, |row| row.get::<_, String>(3))
+            .unwrap();
+        rows.collect::<Result<Vec<_>, _>>().unwrap().join("; ")
+    }
 }

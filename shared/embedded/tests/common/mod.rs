@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
+use connector_domain::audit::{AuditEntry, AuditQuery};
 use connector_embedded::SqliteDb;
 use connector_testkit::contract::{Ports, PortsHarness, StoreSet};
 
@@ -20,6 +21,28 @@ pub async fn open_with_patient(dir: &Path) -> SqliteDb {
     let patient = connector_testkit::fixtures::patient("p-1");
     db.patients().insert(&patient, None).await.unwrap();
     db
+}
+
+/// The schema version (`PRAGMA user_version`) of `connector.db` in `dir`.
+pub fn schema_version(dir: &Path) -> u32 {
+    raw(dir)
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap()
+}
+
+/// Whether `db` holds the patient `id`.
+pub async fn has_patient(db: &SqliteDb, id: &str) -> bool {
+    let id = connector_testkit::fixtures::patient_id(id);
+    db.patients().get(&id).await.unwrap().is_some()
+}
+
+/// The audit entries `query` selects, newest first (up to 500; `query.limit` is ignored).
+pub async fn audit_of(db: &SqliteDb, query: AuditQuery) -> Vec<AuditEntry> {
+    let query = AuditQuery {
+        limit: 500,
+        ..query
+    };
+    db.audit().query(&query).await.unwrap().items
 }
 
 /// A plain SQLite connection to `connector.db` in `dir`, to look at or edit what is stored.
@@ -67,6 +90,26 @@ impl PortsHarness for FileStores {
             crm: Some(db.crm()),
         }
     }
+}
+
+/// Takes `connector.db` in `dir` back to schema `version` as an older build left it: undoes
+/// migrations 6 and 7, then runs `drop` (dropping what the later migrations created).
+pub fn downgrade(dir: &Path, drop: &str, version: u32) {
+    raw(dir)
+        .execute_batch(&format!(
+            "{UNDO_SEARCH_AND_DASHBOARD} {drop} PRAGMA user_version = {version};"
+        ))
+        .unwrap();
+}
+
+/// Opens the database in `dir`, asserting that it was migrated to this build's schema and
+/// still holds the fixture patient `p-1`.
+pub async fn open_migrated(dir: &Path) -> SqliteDb {
+    let db = open(dir);
+    let version = schema_version(dir);
+    assert_eq!((version, connector_embedded::SCHEMA_VERSION), (7, 7));
+    assert!(has_patient(&db, "p-1").await);
+    db
 }
 
 /// Undoes migrations 6 (search columns) and 7 (dashboard): with it, dropping the tables a
