@@ -40,6 +40,12 @@ async fn put_then_transition(s: &StoreSet, id: &str, at: i64) -> (Appointment, A
     (a, transitioned)
 }
 
+/// The stored appointment `id`, if any.
+async fn stored(s: &StoreSet, id: &str) -> Option<Appointment> {
+    let id = fixtures::appointment_id(id);
+    s.appointments.get(&id).await.unwrap()
+}
+
 async fn appointment_put_then_get(s: StoreSet) {
     let a = fixtures::appointment("a-1", "p-1");
     s.appointments.put(&a).await.unwrap();
@@ -47,13 +53,7 @@ async fn appointment_put_then_get(s: StoreSet) {
         s.appointments.get(&a.appointment_id).await.unwrap(),
         Some(a)
     );
-    assert_eq!(
-        s.appointments
-            .get(&fixtures::appointment_id("a-2"))
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(stored(&s, "a-2").await, None);
 }
 
 async fn appointment_put_replaces_but_keeps_transition_fields(s: StoreSet) {
@@ -164,13 +164,7 @@ async fn appointment_record_transition_of_unknown_is_not_found(s: StoreSet) {
             .record_transition(&fixtures::appointment_id("a-1"), 0, fixtures::at(0))
             .await,
     );
-    assert_eq!(
-        s.appointments
-            .get(&fixtures::appointment_id("a-1"))
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(stored(&s, "a-1").await, None);
 }
 
 /// Stores appointments transitioned at the given offsets (`None`: never transitioned).

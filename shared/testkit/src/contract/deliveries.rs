@@ -14,8 +14,8 @@ use serde_json::json;
 
 use super::flows::{channel_id, flow_id};
 use super::{
-    Case, DeliveryStoreSet, assert_conflict, assert_newest_since, assert_not_found, audit_entries,
-    cases, lease, together,
+    Case, DeliveryStoreSet, assert_conflict, assert_newest_since, assert_not_found, assert_one_won,
+    audit_entries, cases, lease, together,
 };
 use crate::fixtures;
 use crate::fixtures::{delivery, delivery_id as id, webhook_key as key};
@@ -430,22 +430,14 @@ async fn deliveries_concurrent_claims_grant_one(s: DeliveryStoreSet) {
         })
         .await;
         let winner = delivering(&queued, round, at);
-        let granted = claims
-            .iter()
-            .filter(|c| matches!(c, DeliveryClaim::Granted(_)))
-            .count();
-        assert_eq!(granted, 1, "round {round}: exactly one granted: {claims:?}");
-        assert!(
-            claims.contains(&DeliveryClaim::Granted(winner.clone())),
-            "round {round}: {claims:?}"
-        );
         let busy = DeliveryClaim::Busy {
             until: fixtures::at(at) + lease(),
         };
-        assert_eq!(
-            claims.iter().filter(|c| **c == busy).count(),
-            CLAIMERS - 1,
-            "round {round}: the others see the winner's lease: {claims:?}"
+        assert_one_won(
+            &claims,
+            &DeliveryClaim::Granted(winner.clone()),
+            &busy,
+            round,
         );
         assert_eq!(get(&s, "dlv-0001").await, winner);
     }

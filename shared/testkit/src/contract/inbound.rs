@@ -12,7 +12,8 @@ use connector_domain::inbound::{
 use serde_json::json;
 
 use super::{
-    Case, FlowStoreSet, assert_conflict, assert_newest_since, audit_entries, cases, lease, together,
+    Case, FlowStoreSet, assert_conflict, assert_newest_since, assert_one_won, audit_entries, cases,
+    lease, together,
 };
 use crate::fixtures;
 
@@ -450,23 +451,11 @@ async fn inbound_concurrent_claims_grant_one(s: FlowStoreSet) {
         })
         .await;
         let winner = processing(&key, round, 0, at, BTreeMap::new());
-        let granted = claims
-            .iter()
-            .filter(|c| matches!(c, InboundClaim::Granted(_)))
-            .count();
-        assert_eq!(granted, 1, "round {round}: exactly one granted: {claims:?}");
-        assert!(
-            claims.contains(&InboundClaim::Granted(winner.clone())),
-            "round {round}: {claims:?}"
+        let (granted, busy) = (
+            InboundClaim::Granted(winner.clone()),
+            InboundClaim::Busy(winner.clone()),
         );
-        assert_eq!(
-            claims
-                .iter()
-                .filter(|c| **c == InboundClaim::Busy(winner.clone()))
-                .count(),
-            CLAIMERS - 1,
-            "round {round}: the others see the winner's claim: {claims:?}"
-        );
+        assert_one_won(&claims, &granted, &busy, round);
         assert_eq!(record(&s, &key).await, winner);
     }
 }

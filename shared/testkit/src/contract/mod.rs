@@ -438,6 +438,23 @@ where
     tasks.join_all().await
 }
 
+/// Asserts one round of claims that raced: exactly one is `winner`, every other one is `busy`
+/// (refused until the winner's lease ends).
+#[track_caller]
+fn assert_one_won<C: PartialEq + std::fmt::Debug>(claims: &[C], winner: &C, busy: &C, round: u32) {
+    let count = |wanted: &C| claims.iter().filter(|c| *c == wanted).count();
+    assert_eq!(
+        count(winner),
+        1,
+        "round {round}: exactly one granted: {claims:?}"
+    );
+    assert_eq!(
+        count(busy),
+        claims.len() - 1,
+        "round {round}: the others are refused until the winner's lease ends: {claims:?}"
+    );
+}
+
 /// Asserts that `newest` is the only audit entry from `from` on (the log is queryable by time).
 async fn assert_newest_since(audit: &dyn AuditLog, from: DateTime<Utc>, newest: AuditEntry) {
     let query = AuditQuery {
