@@ -18,9 +18,9 @@ pub mod config_fault;
 pub mod counter;
 pub mod dynamo;
 pub mod error_map;
-#[cfg(feature = "secretsmanager")]
 #[cfg(feature = "invoke")]
 pub mod invoke;
+#[cfg(feature = "secretsmanager")]
 pub mod secrets;
 #[cfg(feature = "ses")]
 pub mod sesv2;
@@ -47,9 +47,9 @@ pub use dynamo::ledger::DynamoSendLedger;
 pub use dynamo::patients::DynamoPatientStore;
 pub use dynamo::settings::DynamoSettingsStore;
 pub use dynamo::tables::create_tables;
-#[cfg(feature = "secretsmanager")]
 #[cfg(feature = "invoke")]
 pub use invoke::{FunctionInvoker, InvokeError};
+#[cfg(feature = "secretsmanager")]
 pub use secrets::{AwsSecrets, DEFAULT_SECRET_CACHE_TTL, SecretsManagerRefusal};
 #[cfg(feature = "ses")]
 pub use sesv2::SesMailer;

@@ -210,6 +210,21 @@ impl Dynamo {
         Ok(out.item)
     }
 
+    /// The records of `kind` at `keys` in `table` (BatchGetItem, consistent), decoded, in no
+    /// particular order; keys without an item are left out.
+    pub(crate) async fn batch_get<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        keys: Vec<Item>,
+        kind: &'static str,
+    ) -> Result<Vec<T>, StoreError> {
+        let items = super::batch::get_all(&self.client, table, keys).await?;
+        items
+            .into_iter()
+            .map(|item| codec::from_item(item, kind))
+            .collect()
+    }
+
     /// The record of `kind` at `key` in `table`, read consistently and decoded.
     pub(crate) async fn consistent_get<T: DeserializeOwned>(
         &self,

@@ -18,7 +18,7 @@ use connector_domain::{ConsentId, PatientId, StoreError};
 use super::client::{TxError, put_item, update_item};
 use super::keys::{self, PK, SK, key2, n, s};
 use super::query::Query;
-use super::{Dynamo, Expr, Item, audit, batch, built, codec};
+use super::{Dynamo, Expr, Item, audit, built, codec};
 use crate::error_map;
 
 const KIND: &str = "consent";
@@ -98,12 +98,9 @@ impl DynamoConsentStore {
         only: Option<&ConsentId>,
     ) -> Result<Vec<Consent>, StoreError> {
         let mut e = Expr::default();
-        let key = format!(
-            "{} = {} AND begins_with({}, {})",
-            e.name(PK),
-            e.value(s(keys::patient_pk(patient))),
-            e.name(SK),
-            e.value(s(keys::SK_CONSENT_PREFIX))
+        let key = e.partition_and_prefix(
+            (PK, s(keys::patient_pk(patient))),
+            (SK, s(keys::SK_CONSENT_PREFIX)),
         );
         let filter =
             only.map(|id| format!("{} = {}", e.name("consent_id"), e.value(s(id.as_str()))));
@@ -217,12 +214,9 @@ impl ConsentStore for DynamoConsentStore {
     }
 
     async fn latest(&self, patient: &PatientId) -> Result<Option<Consent>, StoreError> {
+        let key = key2(keys::patient_pk(patient), keys::SK_LATEST);
         self.db
-            .consistent_get(
-                &self.db.tables.consents,
-                key2(keys::patient_pk(patient), keys::SK_LATEST),
-                KIND,
-            )
+            .consistent_get(&self.db.tables.consents, key, KIND)
             .await
     }
 
@@ -231,11 +225,9 @@ impl ConsentStore for DynamoConsentStore {
             .into_iter()
             .map(|id| key2(keys::patient_pk(id), keys::SK_LATEST))
             .collect();
-        let items = batch::get_all(&self.db.client, &self.db.tables.consents, keys).await?;
-        items
-            .into_iter()
-            .map(|item| codec::from_item(item, KIND))
-            .collect()
+        self.db
+            .batch_get(&self.db.tables.consents, keys, KIND)
+            .await
     }
 
     async fn history(&self, patient: &PatientId) -> Result<Vec<Consent>, StoreError> {

@@ -120,13 +120,7 @@ impl DynamoFlowStore {
         kind: &'static str,
     ) -> Result<Vec<T>, StoreError> {
         let mut e = Expr::default();
-        let key_condition = format!(
-            "{} = {} AND begins_with({}, {})",
-            e.name(PK),
-            e.value(s(pk)),
-            e.name(SK),
-            e.value(s(prefix))
-        );
+        let key_condition = e.partition_and_prefix((PK, s(pk)), (SK, s(prefix)));
         let filter =
             channel.map(|c| format!("{} = {}", e.name(CHANNEL_ID), e.value(s(c.as_str()))));
         let q = Query::new(&self.db.tables.flows, key_condition, &e)

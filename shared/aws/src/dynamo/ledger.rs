@@ -17,7 +17,7 @@ use connector_domain::ports::SendLedger;
 
 use super::client::Updated;
 use super::keys::{self, PK, key1, n, s};
-use super::{Dynamo, Expr, Item, batch, codec};
+use super::{Dynamo, Expr, Item, codec};
 
 const KIND: &str = "send record";
 /// The sortable copy of `lease_until` that conditions compare (the domain field's serialisation
@@ -177,10 +177,8 @@ impl SendLedger for DynamoSendLedger {
             .filter(|k| seen.insert(*k))
             .map(ledger_key)
             .collect();
-        let items = batch::get_all(&self.db.client, &self.db.tables.appointments, unique).await?;
-        items
-            .into_iter()
-            .map(|item| codec::from_item(item, KIND))
-            .collect()
+        self.db
+            .batch_get(&self.db.tables.appointments, unique, KIND)
+            .await
     }
 }

@@ -74,6 +74,21 @@ impl Expr {
         placeholder
     }
 
+    /// The key condition `<partition> = <value> AND begins_with(<sort>, <prefix>)`.
+    pub fn partition_and_prefix(
+        &mut self,
+        (partition, value): (&str, AttributeValue),
+        (sort, prefix): (&str, AttributeValue),
+    ) -> String {
+        format!(
+            "{} = {} AND begins_with({}, {})",
+            self.name(partition),
+            self.value(value),
+            self.name(sort),
+            self.value(prefix)
+        )
+    }
+
     /// The name map, or `None` when empty (DynamoDB rejects empty maps).
     pub fn names(&self) -> Option<HashMap<String, String>> {
         (!self.names.is_empty()).then(|| self.names.clone())

@@ -42,12 +42,9 @@ fn profile_item(patient: &Patient) -> Result<Item, StoreError> {
 #[async_trait]
 impl PatientStore for DynamoPatientStore {
     async fn get(&self, id: &PatientId) -> Result<Option<Patient>, StoreError> {
+        let key = key2(keys::patient_pk(id), keys::SK_PROFILE);
         self.db
-            .consistent_get(
-                &self.db.tables.consents,
-                key2(keys::patient_pk(id), keys::SK_PROFILE),
-                KIND,
-            )
+            .consistent_get(&self.db.tables.consents, key, KIND)
             .await
     }
 

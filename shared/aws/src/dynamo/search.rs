@@ -146,13 +146,7 @@ pub(crate) async fn search_patients(
         PatientSearch::LastNameBirthDate { prefix, birth_date } => {
             let date = s(birth_date.format("%Y-%m-%d").to_string());
             let start = start_key(cursor, (SBIRTH, &date), SNAME, Some(keys::SK_PROFILE))?;
-            let condition = format!(
-                "{} = {} AND begins_with({}, {})",
-                e.name(SBIRTH),
-                e.value(date),
-                e.name(SNAME),
-                e.value(s(prefix.as_str()))
-            );
+            let condition = e.partition_and_prefix((SBIRTH, date), (SNAME, s(prefix.as_str())));
             (INDEX_BY_BIRTH_NAME, condition, start, SNAME)
         }
     };
