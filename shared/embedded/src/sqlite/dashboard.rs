@@ -217,49 +217,20 @@ mod tests {
             conn.execute_batch(sql).unwrap();
         }
         conn.pragma_update(None, "user_version", 5).unwrap();
+        let hie = |action: &str| format!(r#"{{"action":"appointment.{action}","detail":{{}}}}"#);
+        let hl7 = |action: &str, ack: &str| {
+            format!(
+                r#"{{"action":"hl7.{action}","detail":{{"channel_id":"north","ack":"{ack}"}}}}"#
+            )
+        };
+        let (sent, inbound) = ("hie_sent_appointments", "hl7_inbound");
         let rows = [
-            (
-                "e1",
-                at(1),
-                "hie_sent_appointments",
-                "success",
-                r#"{"action":"appointment.sent","detail":{}}"#,
-            ),
-            (
-                "e2",
-                at(2),
-                "hie_sent_appointments",
-                "success",
-                r#"{"action":"appointment.sent","detail":{}}"#,
-            ),
-            (
-                "e3",
-                at(3),
-                "hie_sent_appointments",
-                "error",
-                r#"{"action":"appointment.failed","detail":{}}"#,
-            ),
-            (
-                "e4",
-                at(4),
-                "hie_sent_appointments",
-                "error",
-                r#"{"action":"appointment.retry","detail":{}}"#,
-            ),
-            (
-                "e5",
-                at(3_605),
-                "hl7_inbound",
-                "success",
-                r#"{"action":"hl7.processed","detail":{"channel_id":"north","ack":"AA"}}"#,
-            ),
-            (
-                "e6",
-                at(3_606),
-                "hl7_inbound",
-                "error",
-                r#"{"action":"hl7.rejected","detail":{"channel_id":"north","ack":"AR"}}"#,
-            ),
+            ("e1", at(1), sent, "success", hie("sent")),
+            ("e2", at(2), sent, "success", hie("sent")),
+            ("e3", at(3), sent, "error", hie("failed")),
+            ("e4", at(4), sent, "error", hie("retry")),
+            ("e5", at(3_605), inbound, "success", hl7("processed", "AA")),
+            ("e6", at(3_606), inbound, "error", hl7("rejected", "AR")),
         ];
         for (id, occurred_at, log_type, outcome, body) in rows {
             conn.execute(
