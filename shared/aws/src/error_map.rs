@@ -241,28 +241,33 @@ mod tests {
 
     #[test]
     fn mail_errors_are_classified() {
-        let service = |err: SendEmailError| mail(SdkError::service_error(err, response(400)));
-        let rejected = MessageRejected::builder()
-            .meta(meta("MessageRejected"))
-            .build();
-        assert!(matches!(
-            service(SendEmailError::MessageRejected(rejected)),
-            MailError::Permanent(_)
-        ));
-        let paused = SendingPausedException::builder()
-            .meta(meta("SendingPausedException"))
-            .build();
-        assert!(matches!(
-            service(SendEmailError::SendingPausedException(paused)),
-            MailError::Permanent(_)
-        ));
-        let throttled = TooManyRequestsException::builder()
-            .meta(meta("TooManyRequestsException"))
-            .build();
-        assert!(matches!(
-            service(SendEmailError::TooManyRequestsException(throttled)),
-            MailError::Transient(_)
-        ));
+        let rejected = SdkError::service_error(
+            SendEmailError::MessageRejected(
+                MessageRejected::builder()
+                    .meta(meta("MessageRejected"))
+                    .build(),
+            ),
+            response(400),
+        );
+        assert!(matches!(mail(rejected), MailError::Permanent(_)));
+        let paused = SdkError::service_error(
+            SendEmailError::SendingPausedException(
+                SendingPausedException::builder()
+                    .meta(meta("SendingPausedException"))
+                    .build(),
+            ),
+            response(400),
+        );
+        assert!(matches!(mail(paused), MailError::Permanent(_)));
+        let throttled = SdkError::service_error(
+            SendEmailError::TooManyRequestsException(
+                TooManyRequestsException::builder()
+                    .meta(meta("TooManyRequestsException"))
+                    .build(),
+            ),
+            response(400),
+        );
+        assert!(matches!(mail(throttled), MailError::Transient(_)));
         let network: SdkError<SendEmailError, HttpResponse> = SdkError::timeout_error("slow");
         assert!(matches!(mail(network), MailError::Transient(_)));
 

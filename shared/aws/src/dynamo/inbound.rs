@@ -188,17 +188,9 @@ impl InboundLedger for DynamoInboundLedger {
             e.name("updated_at"),
             e.value(codec::to_value(&now, KIND)?)
         );
-        let condition = held_at(&mut e, attempt);
-        let written = self
-            .db
-            .update_if(
-                &self.db.tables.flows,
-                record_key(key),
-                &e,
-                update,
-                Some(condition),
-            )
-            .await?;
+        let condition = Some(held_at(&mut e, attempt));
+        let (table, key) = (&self.db.tables.flows, record_key(key));
+        let written = self.db.update_if(table, key, &e, update, condition).await?;
         if written {
             Ok(())
         } else {
