@@ -215,7 +215,7 @@ async fn assert_gapless(db: &SqliteDb, patient: &str, n: u64) {
         patient_id: Some(id),
         ..AuditQuery::default()
     };
-    let audit = common::audit_of(&db, of_patient).await;
+    let audit = common::audit_of(db, of_patient).await;
     assert_eq!(audit.len() as u64, n, "one audit entry per stored record");
 }
 
