@@ -15,13 +15,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::TransactWriteItem;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use connector_domain::StoreError;
 use connector_domain::audit::{AuditEntry, AuditQuery, LogType, Page, entry_channel};
+use connector_domain::cursor;
 use connector_domain::dashboard::tallies;
 use connector_domain::ports::AuditLog;
-use serde::{Deserialize, Serialize};
 
 use super::client::put_item;
 use super::keys::{self, CHANNEL_LOG, EXPIRES_AT, OKEY, PK, n, s};
@@ -88,34 +86,22 @@ pub(crate) fn put_entry(db: &Dynamo, entry: &AuditEntry) -> Result<TransactWrite
     )
 }
 
-/// The cursor: where the previous page stopped.
-#[derive(Debug, Serialize, Deserialize)]
-struct Cursor {
-    /// The `okey` of the last entry returned.
-    before: String,
-}
-
+/// The cursor: the `okey` of the last entry returned, as an opaque [`cursor`].
 fn encode_cursor(okey: &str) -> String {
-    let json = serde_json::to_vec(&Cursor {
-        before: okey.to_owned(),
-    })
-    .unwrap_or_default();
-    URL_SAFE_NO_PAD.encode(json)
+    cursor::encode(&[okey])
 }
 
+/// The `okey` in a cursor [`encode_cursor`] wrote; `InvalidCursor` for anything else.
 fn decode_cursor(text: &str) -> Result<String, StoreError> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(text.trim())
-        .map_err(|_| StoreError::InvalidCursor)?;
-    let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
+    let before = cursor::decode(text.trim(), 1)?.remove(0);
     // Only what `encode_cursor` writes: `<fixed-width time>#<entry id>`.
-    let valid = cursor.before.split_once('#').is_some_and(|(time, id)| {
+    let valid = before.split_once('#').is_some_and(|(time, id)| {
         !id.is_empty()
             && chrono::DateTime::parse_from_rfc3339(time)
                 .is_ok_and(|t| keys::sortable_time(t.to_utc()) == time)
     });
     if valid {
-        Ok(cursor.before)
+        Ok(before)
     } else {
         Err(StoreError::InvalidCursor)
     }
@@ -317,6 +303,8 @@ impl AuditLog for DynamoAuditLog {
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use connector_domain::{AppointmentId, PatientId};
 
     use super::*;
@@ -325,13 +313,18 @@ mod tests {
     fn cursor_round_trips_and_rejects_garbage() {
         let okey = "2026-11-21T05:00:00.000000000Z#0192";
         assert_eq!(decode_cursor(&encode_cursor(okey)).unwrap(), okey);
+        // The earlier cursor format, and well-formed cursors of something else.
         let json_without_cursor = URL_SAFE_NO_PAD.encode(b"{}");
-        let not_a_key = URL_SAFE_NO_PAD.encode(br#"{"before":"x#y"}"#);
+        let json_not_a_key = URL_SAFE_NO_PAD.encode(br#"{"before":"x#y"}"#);
+        let two_parts = cursor::encode(&[okey, "more"]);
+        let not_a_key = cursor::encode(&["x#y"]);
         for bad in [
             "%%%",
             "zz",
             "{}",
             json_without_cursor.as_str(),
+            json_not_a_key.as_str(),
+            two_parts.as_str(),
             not_a_key.as_str(),
         ] {
             assert!(

@@ -17,8 +17,9 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use connector_domain::appointment::Appointment;
 use connector_domain::audit::Page;
+use connector_domain::cursor;
 use connector_domain::patient::Patient;
-use connector_domain::patient_search::{PatientSearch, decode_cursor, encode_cursor, name_key};
+use connector_domain::patient_search::{PatientSearch, name_key};
 use connector_domain::{PatientId, StoreError};
 use serde::de::DeserializeOwned;
 
@@ -92,7 +93,7 @@ async fn query_page<T: DeserializeOwned>(
         Some(item) if more => {
             let sort = codec::string(item, sort, kind)?;
             let pk = codec::string(item, PK, kind)?;
-            Some(encode_cursor(&[sort, pk]))
+            Some(cursor::encode(&[sort, pk]))
         }
         _ => None,
     };
@@ -115,7 +116,7 @@ fn start_key(
     let Some(cursor) = cursor else {
         return Ok(None);
     };
-    let mut parts = decode_cursor(cursor, 2)?;
+    let mut parts = cursor::decode(cursor, 2)?;
     let pk = parts.pop().unwrap_or_default();
     let sort_value = parts.pop().unwrap_or_default();
     let mut item = Item::new();
