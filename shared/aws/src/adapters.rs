@@ -1,6 +1,7 @@
 //! The one constructor: every adapter from one `SdkConfig` loaded once per process.
 
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 
 use crate::config::{AwsConfig, AwsConfigError};
 use crate::config_fault::ConfigFaultLog;
@@ -53,53 +54,49 @@ impl AwsAdapters {
     /// Clients for DynamoDB, SQS, SES v2 and Secrets Manager (those this build has) from `sdk`,
     /// for the resources in `config`.
     pub fn new(sdk: &SdkConfig, config: AwsConfig) -> Self {
-        #[cfg(feature = "secretsmanager")]
-        let secretsmanager = aws_sdk_secretsmanager::Client::new(sdk);
-        let dynamodb = aws_sdk_dynamodb::config::Builder::from(sdk)
-            .interceptor(ConfigFaultLog)
-            .build();
-        Self {
-            dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb),
-            #[cfg(feature = "sqs")]
-            sqs: aws_sdk_sqs::Client::new(sdk),
-            #[cfg(feature = "ses")]
-            ses: aws_sdk_sesv2::Client::new(sdk),
-            #[cfg(feature = "secretsmanager")]
-            secrets: AwsSecrets::new(secretsmanager.clone()),
-            #[cfg(feature = "secretsmanager")]
-            secretsmanager,
-            #[cfg(feature = "invoke")]
-            lambda: aws_sdk_lambda::Client::new(sdk),
-            config,
-        }
+        Self::build(sdk, config, None)
     }
 
     /// As [`AwsAdapters::new`], with `counter` counting every request the clients send.
     pub fn with_counter(sdk: &SdkConfig, config: AwsConfig, counter: &RequestCounter) -> Self {
-        let dynamodb = aws_sdk_dynamodb::config::Builder::from(sdk)
-            .interceptor(ConfigFaultLog)
-            .interceptor(counter.clone())
-            .build();
+        Self::build(sdk, config, Some(counter))
+    }
+
+    /// The clients from `sdk`, each with `counter` among its interceptors when given (and
+    /// DynamoDB's with the configuration fault log first).
+    fn build(sdk: &SdkConfig, config: AwsConfig, counter: Option<&RequestCounter>) -> Self {
+        let counting = || counter.map(|c| SharedInterceptor::new(c.clone()));
+        let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(sdk);
+        dynamodb.push_interceptor(SharedInterceptor::new(ConfigFaultLog));
+        if let Some(counter) = counting() {
+            dynamodb.push_interceptor(counter);
+        }
+        #[cfg(feature = "sqs")]
+        let mut sqs = aws_sdk_sqs::config::Builder::from(sdk);
+        #[cfg(feature = "sqs")]
+        if let Some(counter) = counting() {
+            sqs.push_interceptor(counter);
+        }
+        #[cfg(feature = "ses")]
+        let mut ses = aws_sdk_sesv2::config::Builder::from(sdk);
+        #[cfg(feature = "ses")]
+        if let Some(counter) = counting() {
+            ses.push_interceptor(counter);
+        }
         #[cfg(feature = "secretsmanager")]
-        let secretsmanager = aws_sdk_secretsmanager::Client::from_conf(
-            aws_sdk_secretsmanager::config::Builder::from(sdk)
-                .interceptor(counter.clone())
-                .build(),
-        );
+        let secretsmanager = {
+            let mut builder = aws_sdk_secretsmanager::config::Builder::from(sdk);
+            if let Some(counter) = counting() {
+                builder.push_interceptor(counter);
+            }
+            aws_sdk_secretsmanager::Client::from_conf(builder.build())
+        };
         Self {
-            dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb),
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
             #[cfg(feature = "sqs")]
-            sqs: aws_sdk_sqs::Client::from_conf(
-                aws_sdk_sqs::config::Builder::from(sdk)
-                    .interceptor(counter.clone())
-                    .build(),
-            ),
+            sqs: aws_sdk_sqs::Client::from_conf(sqs.build()),
             #[cfg(feature = "ses")]
-            ses: aws_sdk_sesv2::Client::from_conf(
-                aws_sdk_sesv2::config::Builder::from(sdk)
-                    .interceptor(counter.clone())
-                    .build(),
-            ),
+            ses: aws_sdk_sesv2::Client::from_conf(ses.build()),
             #[cfg(feature = "secretsmanager")]
             secrets: AwsSecrets::new(secretsmanager.clone()),
             #[cfg(feature = "secretsmanager")]
@@ -154,11 +151,11 @@ impl AwsAdapters {
     }
 
     fn dynamo(&self) -> Dynamo {
-        Dynamo {
-            client: self.dynamodb.clone(),
-            tables: self.config.tables.clone(),
-            audit_retention: self.config.audit_retention,
-        }
+        Dynamo::new(
+            self.dynamodb.clone(),
+            self.config.tables.clone(),
+            self.config.audit_retention,
+        )
     }
 
     /// The patient store.

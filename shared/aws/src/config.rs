@@ -194,11 +194,21 @@ mod tests {
         );
         assert_eq!(config.delivery_retention, Duration::from_secs(7 * 86_400));
         pairs.pop();
-        pairs.push(("DELIVERY_RETENTION_DAYS", "36501"));
+        assert_invalid_days(pairs, "DELIVERY_RETENTION_DAYS", "36501");
+    }
+
+    /// Asserts that `name` = `value` beside `pairs` is refused as out of range.
+    #[track_caller]
+    fn assert_invalid_days<'a>(
+        mut pairs: Vec<(&'a str, &'a str)>,
+        name: &'static str,
+        value: &'a str,
+    ) {
+        pairs.push((name, value));
         assert_eq!(
             AwsConfig::from_lookup(env(&pairs)),
             Err(AwsConfigError::Invalid {
-                name: "DELIVERY_RETENTION_DAYS",
+                name,
                 why: "expected a whole number of days between 1 and 36500",
             })
         );
@@ -211,14 +221,7 @@ mod tests {
         let config = AwsConfig::from_lookup(env(&pairs)).unwrap();
         assert_eq!(config.inbound_retention, Duration::from_secs(30 * 86_400));
         pairs.pop();
-        pairs.push(("INBOUND_RETENTION_DAYS", "0"));
-        assert_eq!(
-            AwsConfig::from_lookup(env(&pairs)),
-            Err(AwsConfigError::Invalid {
-                name: "INBOUND_RETENTION_DAYS",
-                why: "expected a whole number of days between 1 and 36500",
-            })
-        );
+        assert_invalid_days(pairs, "INBOUND_RETENTION_DAYS", "0");
     }
 
     #[test]

@@ -26,12 +26,17 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     if is_condition_failure(&err) {
-        StoreError::Conflict("condition failed")
+        condition_failed()
     } else if is_misconfigured(&err) {
         StoreError::Misconfigured(Box::new(err))
     } else {
         StoreError::unavailable(err)
     }
+}
+
+/// A write's condition was false: `Conflict` (the caller re-reads and retries).
+pub fn condition_failed() -> StoreError {
+    StoreError::Conflict("condition failed")
 }
 
 /// True when DynamoDB says the deployment is wrong (see [`crate::config_fault`]).
@@ -76,7 +81,7 @@ fn transaction_from_reasons(
 ) -> StoreError {
     let code = |wanted: &str| reasons.iter().any(|r| r.code() == Some(wanted));
     if code(REASON_CONDITION) {
-        StoreError::Conflict("condition failed")
+        condition_failed()
     } else if code(REASON_TRANSACTION_CONFLICT) {
         StoreError::Conflict("concurrent transaction")
     } else if code(REASON_VALIDATION) {
@@ -266,34 +271,25 @@ mod tests {
         let network: SdkError<SendEmailError, HttpResponse> = SdkError::timeout_error("slow");
         assert!(matches!(mail(network), MailError::Transient(_)));
 
-        assert_eq!(
-            classify_mail(Some("LimitExceededException"), Some(400)),
-            MailClass::Transient
-        );
-        assert_eq!(
-            classify_mail(Some("Throttling"), Some(400)),
-            MailClass::Transient
-        );
-        assert_eq!(
-            classify_mail(Some("AccountSuspendedException"), Some(400)),
-            MailClass::Permanent
-        );
-        assert_eq!(
-            classify_mail(Some("MailFromDomainNotVerifiedException"), Some(400)),
-            MailClass::Permanent
-        );
-        assert_eq!(
-            classify_mail(Some("BadRequestException"), Some(400)),
-            MailClass::Permanent
-        );
-        assert_eq!(
-            classify_mail(Some("SomethingNew"), Some(503)),
-            MailClass::Transient
-        );
-        assert_eq!(classify_mail(None, Some(500)), MailClass::Transient);
-        assert_eq!(
-            classify_mail(Some("SomethingNew"), Some(403)),
-            MailClass::Permanent
-        );
+        for (code, status, class) in [
+            (Some("LimitExceededException"), 400, MailClass::Transient),
+            (Some("Throttling"), 400, MailClass::Transient),
+            (Some("AccountSuspendedException"), 400, MailClass::Permanent),
+            (
+                Some("MailFromDomainNotVerifiedException"),
+                400,
+                MailClass::Permanent,
+            ),
+            (Some("BadRequestException"), 400, MailClass::Permanent),
+            (Some("SomethingNew"), 503, MailClass::Transient),
+            (None, 500, MailClass::Transient),
+            (Some("SomethingNew"), 403, MailClass::Permanent),
+        ] {
+            assert_eq!(
+                classify_mail(code, Some(status)),
+                class,
+                "{code:?} {status}"
+            );
+        }
     }
 }

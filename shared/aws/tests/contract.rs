@@ -11,10 +11,7 @@ use async_trait::async_trait;
 use connector_aws::{AwsAdapters, AwsConfig, create_queue};
 use connector_domain::ports::{QueueConsumer, WorkQueue};
 use connector_testkit::contract::{
-    CrmWriteLogHarness, CrmWriteLogUnderTest, DashboardHarness, DashboardSet, DeliveryStoreHarness,
-    DeliveryStoreSet, FlowStoreHarness, FlowStoreSet, QueueHarness, StoreHarness, StoreSet,
-    run_crm_write_log_suite, run_dashboard_suite, run_delivery_store_suite, run_flow_store_suite,
-    run_queue_suite, run_store_suite,
+    Ports, PortsHarness, QueueHarness, StoreSet, run_queue_suite, run_store_suites,
 };
 use connector_testkit::local_aws::{LocalAws, unique_name};
 
@@ -23,61 +20,27 @@ struct DynamoHarness {
 }
 
 #[async_trait]
-impl StoreHarness for DynamoHarness {
-    async fn fresh(&self) -> StoreSet {
+impl PortsHarness for DynamoHarness {
+    async fn fresh_ports(&self) -> Ports {
         let adapters = common::fresh_adapters(self.aws).await;
-        StoreSet {
-            patients: Arc::new(adapters.patients()),
-            consents: Arc::new(adapters.consents()),
-            settings: Arc::new(adapters.settings()),
-            audit: Arc::new(adapters.audit()),
-            appointments: Arc::new(adapters.appointments()),
-            send_ledger: Arc::new(adapters.send_ledger()),
-        }
-    }
-}
-
-#[async_trait]
-impl FlowStoreHarness for DynamoHarness {
-    async fn fresh_flow_stores(&self) -> FlowStoreSet {
-        let adapters = common::fresh_adapters(self.aws).await;
-        FlowStoreSet {
+        Ports {
+            stores: StoreSet {
+                patients: Arc::new(adapters.patients()),
+                consents: Arc::new(adapters.consents()),
+                settings: Arc::new(adapters.settings()),
+                audit: Arc::new(adapters.audit()),
+                appointments: Arc::new(adapters.appointments()),
+                send_ledger: Arc::new(adapters.send_ledger()),
+            },
             flows: Arc::new(adapters.flows()),
             inbound_ledger: Arc::new(adapters.inbound_ledger()),
-            audit: Arc::new(adapters.audit()),
-        }
-    }
-}
-
-#[async_trait]
-impl DeliveryStoreHarness for DynamoHarness {
-    async fn fresh_delivery_stores(&self) -> DeliveryStoreSet {
-        let adapters = common::fresh_adapters(self.aws).await;
-        DeliveryStoreSet {
             deliveries: Arc::new(adapters.deliveries()),
-            audit: Arc::new(adapters.audit()),
-        }
-    }
-}
-
-#[async_trait]
-impl DashboardHarness for DynamoHarness {
-    async fn fresh_dashboard(&self) -> DashboardSet {
-        let adapters = common::fresh_adapters(self.aws).await;
-        DashboardSet {
             dashboard: Arc::new(adapters.dashboard()),
-            audit: Arc::new(adapters.audit()),
-            send_ledger: Arc::new(adapters.send_ledger()),
-            inbound_ledger: Arc::new(adapters.inbound_ledger()),
-            deliveries: Arc::new(adapters.deliveries()),
+            crm_writes: Arc::new(adapters.crm_writes()),
+            // Secrets Manager and LeadSquared are not DynamoDB stores.
+            local_secrets: None,
+            crm: None,
         }
-    }
-}
-
-#[async_trait]
-impl CrmWriteLogHarness for DynamoHarness {
-    async fn fresh_crm_write_log(&self) -> CrmWriteLogUnderTest {
-        Arc::new(common::fresh_adapters(self.aws).await.crm_writes())
     }
 }
 
@@ -111,34 +74,12 @@ impl QueueHarness for SqsHarness {
     }
 }
 
+/// Every store suite (store, flow store, delivery store, dashboard, CRM write log), side by
+/// side, each case on new tables.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn store_contract_on_dynamodb_local() {
+async fn store_contracts_on_dynamodb_local() {
     let Some(aws) = common::local() else { return };
-    run_store_suite(&DynamoHarness { aws }).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn flow_store_contract_on_dynamodb_local() {
-    let Some(aws) = common::local() else { return };
-    run_flow_store_suite(&DynamoHarness { aws }).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn delivery_store_contract_on_dynamodb_local() {
-    let Some(aws) = common::local() else { return };
-    run_delivery_store_suite(&DynamoHarness { aws }).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dashboard_contract_on_dynamodb_local() {
-    let Some(aws) = common::local() else { return };
-    run_dashboard_suite(&DynamoHarness { aws }).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn crm_write_log_contract_on_dynamodb_local() {
-    let Some(aws) = common::local() else { return };
-    run_crm_write_log_suite(&DynamoHarness { aws }).await;
+    run_store_suites(&DynamoHarness { aws }).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

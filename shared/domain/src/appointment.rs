@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use crate::phi::Phi;
 use crate::{AppointmentId, PatientId};
 
+mod transitions;
+
 /// The provider who sees the patient. Provider names are staff data, not PHI.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Provider {

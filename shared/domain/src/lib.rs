@@ -11,6 +11,7 @@ pub mod audit;
 pub mod clock;
 pub mod consent;
 pub mod crm;
+pub mod cursor;
 pub mod dashboard;
 pub mod delivery;
 pub mod error;

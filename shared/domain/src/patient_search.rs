@@ -149,43 +149,6 @@ fn is_modifier_apostrophe(c: char) -> bool {
     c == '\u{2bc}'
 }
 
-/// An opaque page cursor made of a few key strings (hex of `v1` and the parts, separated by
-/// U+001F), for the adapters' keyset pagination. [`decode_cursor`] accepts only what this wrote.
-pub fn encode_cursor(parts: &[&str]) -> String {
-    let mut text = String::from("v1");
-    for part in parts {
-        text.push('\u{1f}');
-        text.push_str(part);
-    }
-    text.bytes().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The `n` parts of a cursor [`encode_cursor`] wrote; `InvalidCursor` for anything else.
-pub fn decode_cursor(text: &str, n: usize) -> Result<Vec<String>, crate::StoreError> {
-    let bad = || crate::StoreError::InvalidCursor;
-    if !text.len().is_multiple_of(2) || text.len() > 1024 {
-        return Err(bad());
-    }
-    let bytes = (0..text.len())
-        .step_by(2)
-        .map(|i| {
-            text.get(i..i + 2)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        })
-        .collect::<Option<Vec<u8>>>()
-        .ok_or_else(bad)?;
-    let plain = String::from_utf8(bytes).map_err(|_| bad())?;
-    let mut parts = plain.split('\u{1f}');
-    if parts.next() != Some("v1") {
-        return Err(bad());
-    }
-    let parts: Vec<String> = parts.map(str::to_owned).collect();
-    if parts.len() != n || parts.iter().any(String::is_empty) {
-        return Err(bad());
-    }
-    Ok(parts)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,15 +199,5 @@ mod tests {
             fields(PatientSearch::parse(None, Some("'"), Some("1980-13-01"))),
             ["last_name", "birth_date"]
         );
-    }
-
-    #[test]
-    fn cursors_round_trip_and_reject_garbage() {
-        let c = encode_cursor(&["nunez", "p-1"]);
-        assert_eq!(decode_cursor(&c, 2).unwrap(), ["nunez", "p-1"]);
-        assert!(decode_cursor(&c, 1).is_err());
-        for bad in ["", "zz", "abc", &encode_cursor(&["", "p"])] {
-            assert!(decode_cursor(bad, 2).is_err(), "{bad}");
-        }
     }
 }

@@ -13,7 +13,7 @@ use connector_domain::ports::{
 use connector_domain::{Clock, StoreError};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
-use crate::error::{OpenError, db_err, queue_err};
+use crate::error::{OpenError, db_err};
 use crate::queue::{QueueOptions, SqliteQueue};
 use crate::sqlite::appointments::SqliteAppointmentStore;
 use crate::sqlite::audit::SqliteAuditLog;
@@ -106,58 +106,58 @@ impl SqliteDb {
 
     /// The patient store.
     pub fn patients(&self) -> Arc<dyn PatientStore> {
-        Arc::new(SqlitePatientStore::new(self.clone()))
+        Arc::new(SqlitePatientStore { db: self.clone() })
     }
 
     /// The consent store.
     pub fn consents(&self) -> Arc<dyn ConsentStore> {
-        Arc::new(SqliteConsentStore::new(self.clone()))
+        Arc::new(SqliteConsentStore { db: self.clone() })
     }
 
     /// The HIE settings store.
     pub fn settings(&self) -> Arc<dyn SettingsStore> {
-        Arc::new(SqliteSettingsStore::new(self.clone()))
+        Arc::new(SqliteSettingsStore { db: self.clone() })
     }
 
     /// The audit log.
     pub fn audit(&self) -> Arc<dyn AuditLog> {
-        Arc::new(SqliteAuditLog::new(self.clone()))
+        Arc::new(SqliteAuditLog { db: self.clone() })
     }
 
     /// The admin dashboard's counts.
     pub fn dashboard(&self) -> Arc<dyn DashboardStore> {
-        Arc::new(crate::sqlite::dashboard::SqliteDashboard::new(self.clone()))
+        Arc::new(crate::sqlite::dashboard::SqliteDashboard { db: self.clone() })
     }
 
     /// The appointment store.
     pub fn appointments(&self) -> Arc<dyn AppointmentStore> {
-        Arc::new(SqliteAppointmentStore::new(self.clone()))
+        Arc::new(SqliteAppointmentStore { db: self.clone() })
     }
 
     /// The HIE send ledger.
     pub fn send_ledger(&self) -> Arc<dyn SendLedger> {
-        Arc::new(SqliteSendLedger::new(self.clone()))
+        Arc::new(SqliteSendLedger { db: self.clone() })
     }
 
     /// Channels and flows.
     pub fn flows(&self) -> Arc<dyn FlowStore> {
-        Arc::new(SqliteFlowStore::new(self.clone()))
+        Arc::new(SqliteFlowStore { db: self.clone() })
     }
 
     /// The inbound (HL7 from the EHR) ledger.
     pub fn inbound_ledger(&self) -> Arc<dyn InboundLedger> {
-        Arc::new(SqliteInboundLedger::new(self.clone()))
+        Arc::new(SqliteInboundLedger { db: self.clone() })
     }
 
     /// Outbound deliveries (CRM -> EHR): accepted webhooks, their HL7 messages and the patient
     /// groups a parked delivery blocks.
     pub fn deliveries(&self) -> Arc<dyn DeliveryStore> {
-        Arc::new(SqliteDeliveryStore::new(self.clone()))
+        Arc::new(SqliteDeliveryStore { db: self.clone() })
     }
 
     /// The log of recent writes to the CRM (echo suppression).
     pub fn crm_writes(&self) -> Arc<dyn CrmWriteLog> {
-        Arc::new(SqliteCrmWriteLog::new(self.clone()))
+        Arc::new(SqliteCrmWriteLog { db: self.clone() })
     }
 
     /// The embedded CRM (leads and activities in this file), timestamping with the system clock.
@@ -178,12 +178,12 @@ impl SqliteDb {
 
     /// The secret store: `env:` references from the environment, `local:` ones from this file.
     pub fn secrets(&self) -> Arc<dyn SecretStore> {
-        Arc::new(SqliteSecrets::new(self.clone()))
+        Arc::new(SqliteSecrets { db: self.clone() })
     }
 
     /// The store that writes and lists the `local:` secrets in this file.
     pub fn local_secrets(&self) -> Arc<dyn LocalSecretStore> {
-        Arc::new(SqliteSecrets::new(self.clone()))
+        Arc::new(SqliteSecrets { db: self.clone() })
     }
 
     /// Stores (or replaces) the secret behind `local:<id>`, unaudited (tests and tools; the
@@ -254,15 +254,7 @@ impl SqliteDb {
         E: DbFailure + Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
     {
-        self.with_conn(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(E::from_sqlite)?;
-            let value = f(&tx)?;
-            tx.commit().map_err(E::from_sqlite)?;
-            Ok(value)
-        })
-        .await
+        self.in_transaction(TransactionBehavior::Immediate, f).await
     }
 
     /// Runs `f` in one read transaction (a consistent snapshot across its statements).
@@ -272,9 +264,20 @@ impl SqliteDb {
         E: DbFailure + Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
     {
+        self.in_transaction(TransactionBehavior::Deferred, f).await
+    }
+
+    /// Runs `f` in one transaction that begins with `behavior`, committed when `f` succeeds and
+    /// rolled back otherwise.
+    async fn in_transaction<T, E, F>(&self, behavior: TransactionBehavior, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: DbFailure + Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
+    {
         self.with_conn(move |conn| {
             let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Deferred)
+                .transaction_with_behavior(behavior)
                 .map_err(E::from_sqlite)?;
             let value = f(&tx)?;
             tx.commit().map_err(E::from_sqlite)?;
@@ -284,47 +287,46 @@ impl SqliteDb {
     }
 }
 
-/// The port error types a database call can fail with.
+/// The port error types a database call can fail with: by default, both failures are the
+/// port's "unavailable".
 pub(crate) trait DbFailure: Sized {
+    /// The port's "unavailable" with `err` as its source.
+    fn unavailable(err: Box<dyn std::error::Error + Send + Sync>) -> Self;
     /// From a SQLite error.
-    fn from_sqlite(err: rusqlite::Error) -> Self;
+    fn from_sqlite(err: rusqlite::Error) -> Self {
+        Self::unavailable(Box::new(err))
+    }
     /// From a failed blocking task.
-    fn from_join(err: tokio::task::JoinError) -> Self;
+    fn from_join(err: tokio::task::JoinError) -> Self {
+        Self::unavailable(Box::new(err))
+    }
 }
 
 impl DbFailure for StoreError {
+    fn unavailable(err: Box<dyn std::error::Error + Send + Sync>) -> Self {
+        StoreError::Unavailable(err)
+    }
+    /// A constraint violation is `Conflict` ([`db_err`]).
     fn from_sqlite(err: rusqlite::Error) -> Self {
         db_err(err)
-    }
-    fn from_join(err: tokio::task::JoinError) -> Self {
-        StoreError::unavailable(err)
     }
 }
 
 impl DbFailure for QueueError {
-    fn from_sqlite(err: rusqlite::Error) -> Self {
-        queue_err(err)
-    }
-    fn from_join(err: tokio::task::JoinError) -> Self {
-        queue_err(err)
+    fn unavailable(err: Box<dyn std::error::Error + Send + Sync>) -> Self {
+        QueueError::Unavailable(err)
     }
 }
 
 impl DbFailure for CrmError {
-    fn from_sqlite(err: rusqlite::Error) -> Self {
-        CrmError::Unavailable(Box::new(err))
-    }
-    fn from_join(err: tokio::task::JoinError) -> Self {
-        CrmError::Unavailable(Box::new(err))
+    fn unavailable(err: Box<dyn std::error::Error + Send + Sync>) -> Self {
+        CrmError::Unavailable(err)
     }
 }
 
 impl DbFailure for SecretError {
-    fn from_sqlite(err: rusqlite::Error) -> Self {
-        SecretError::Unavailable(Box::new(err))
-    }
-    fn from_join(err: tokio::task::JoinError) -> Self {
-        SecretError::Unavailable(Box::new(err))
+    fn unavailable(err: Box<dyn std::error::Error + Send + Sync>) -> Self {
+        SecretError::Unavailable(err)
     }
 }
 

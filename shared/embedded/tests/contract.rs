@@ -12,9 +12,7 @@ use connector_crm::fake::FakeLeadSquared;
 use connector_domain::ports::{QueueConsumer, WorkQueue};
 use connector_embedded::{QueueOptions, SqliteDb};
 use connector_testkit::contract::{
-    CrmHarness, CrmUnderTest, QueueHarness, run_crm_suite, run_crm_write_log_suite,
-    run_dashboard_suite, run_delivery_store_suite, run_flow_store_suite,
-    run_local_secret_store_suite, run_queue_suite, run_store_suite,
+    CrmHarness, CrmUnderTest, QueueHarness, run_crm_suite, run_queue_suite, run_store_suites,
 };
 
 /// Each CRM is the LeadSquared client on a new in-memory LeadSquared fake (kept running until
@@ -56,39 +54,11 @@ impl QueueHarness for FileQueues {
     }
 }
 
+/// Every store suite (store, flow store, delivery store, dashboard, CRM write log, local
+/// secrets, the embedded CRM), side by side, each case on a new database file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_stores_honour_the_store_contract() {
-    run_store_suite(&FileStores::new()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_flow_stores_honour_the_flow_store_contract() {
-    run_flow_store_suite(&FileStores::new()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_delivery_store_honours_the_delivery_store_contract() {
-    run_delivery_store_suite(&FileStores::new()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_dashboard_honours_the_dashboard_contract() {
-    run_dashboard_suite(&FileStores::new()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_crm_write_log_honours_the_crm_write_log_contract() {
-    run_crm_write_log_suite(&FileStores::new()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_local_secrets_honour_the_local_secret_store_contract() {
-    run_local_secret_store_suite(&FileStores::new()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_crm_honours_the_crm_contract() {
-    run_crm_suite(&FileStores::new()).await;
+async fn sqlite_stores_honour_every_store_contract() {
+    run_store_suites(&FileStores::new()).await;
 }
 
 /// The suite's own check: the LeadSquared adapter (on the fake) passes what the embedded CRM

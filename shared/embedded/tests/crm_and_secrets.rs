@@ -14,7 +14,7 @@ use connector_domain::flow::SecretRef;
 use connector_domain::inbound::{InboundClaim, parse_key};
 use connector_domain::ports::SecretError;
 use connector_domain::{FixedClock, StoreError};
-use connector_embedded::{SCHEMA_VERSION, SqliteCrm, SqliteDb};
+use connector_embedded::{SqliteCrm, SqliteDb};
 use connector_testkit::fixtures;
 
 /// The fields the embedded CRM stamps on every write, as LeadSquared does.
@@ -57,20 +57,16 @@ fn assert_rejected<T: std::fmt::Debug>(result: Result<T, CrmError>, exception: &
 async fn lead_values_match_case_insensitively_and_the_oldest_lead_wins() {
     let dir = tempfile::tempdir().unwrap();
     let crm = open(dir.path()).crm();
-    let first = crm
-        .create_lead(&fields(&[
-            ("EmailAddress", "Zephyrine.Quillfeather@Example.invalid"),
-            ("mx_City", "Ürbach"),
-        ]))
-        .await
-        .unwrap();
-    let second = crm
-        .create_lead(&fields(&[
-            ("EmailAddress", "other@example.invalid"),
-            ("mx_City", "ürbach"),
-        ]))
-        .await
-        .unwrap();
+    // Two leads whose cities differ only in case, created in this order.
+    let mut created = Vec::new();
+    for (email, city) in [
+        ("Zephyrine.Quillfeather@Example.invalid", "Ürbach"),
+        ("other@example.invalid", "ürbach"),
+    ] {
+        let lead = fields(&[("EmailAddress", email), ("mx_City", city)]);
+        created.push(crm.create_lead(&lead).await.unwrap());
+    }
+    let [first, second]: [LeadId; 2] = created.try_into().unwrap();
     let found = |lead: Option<connector_domain::crm::Lead>| lead.map(|l| l.id);
     assert_eq!(
         found(
@@ -439,31 +435,16 @@ async fn flows_inbound_records_leads_and_secrets_survive_a_reopen() {
 async fn a_version_2_file_migrates_keeping_its_data() {
     let dir = tempfile::tempdir().unwrap();
     open_with_patient(dir.path()).await;
-    {
-        // Take the file back to version 2 as an older build left it.
-        let raw = rusqlite::Connection::open(dir.path().join("connector.db")).unwrap();
-        raw.execute_batch(&format!(
-            "{} DROP TABLE channels; DROP TABLE flows; DROP TABLE inbound_ledger; \
-             DROP TABLE crm_lead_values; DROP TABLE crm_activities; DROP TABLE crm_leads; \
-             DROP TABLE local_secrets; DROP TABLE delivery_group_blocks; \
-             DROP TABLE deliveries; DROP TABLE webhooks; DROP TABLE crm_writes; \
-             DROP TABLE inbound_key_locks; PRAGMA user_version = 2;",
-            common::UNDO_SEARCH_AND_DASHBOARD
-        ))
-        .unwrap();
-    }
-    let db = open(dir.path());
-    let version: u32 = rusqlite::Connection::open(dir.path().join("connector.db"))
-        .unwrap()
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!((version, SCHEMA_VERSION), (7, 7));
-    assert!(
-        db.patients()
-            .get(&fixtures::patient_id("p-1"))
-            .await
-            .unwrap()
-            .is_some()
+    // Take the file back to version 2 as an older build left it.
+    common::downgrade(
+        dir.path(),
+        "DROP TABLE channels; DROP TABLE flows; DROP TABLE inbound_ledger; \
+         DROP TABLE crm_lead_values; DROP TABLE crm_activities; DROP TABLE crm_leads; \
+         DROP TABLE local_secrets; DROP TABLE delivery_group_blocks; \
+         DROP TABLE deliveries; DROP TABLE webhooks; DROP TABLE crm_writes; \
+         DROP TABLE inbound_key_locks;",
+        2,
     );
+    let db = common::open_migrated(dir.path()).await;
     assert_eq!(db.flows().list_channels().await.unwrap().len(), 0);
 }

@@ -15,7 +15,7 @@ use connector_domain::crm::CrmField;
 use connector_domain::delivery::{
     AttemptEnd, CrmWrite, Delivery, DeliveryClaim, DeliveryState, ECHO_WINDOW, WebhookKey,
 };
-use connector_embedded::SCHEMA_VERSION;
+use connector_embedded::SqliteDb;
 use connector_testkit::fixtures;
 use connector_testkit::fixtures::{delivery, delivery_id as id};
 
@@ -35,6 +35,18 @@ fn count(dir: &Path, table: &str) -> i64 {
     raw(dir)
         .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
         .unwrap()
+}
+
+/// Accepts webhook `v1` with its one delivery `dlv-0001` (lead-1) at `at`, audited.
+async fn accept_first(db: &SqliteDb, at: i64) {
+    db.deliveries()
+        .accept_webhook(
+            &key("v1"),
+            &[delivery("dlv-0001", "lead-1", 0)],
+            &audit("webhook.accepted", at),
+        )
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -100,14 +112,7 @@ async fn deliveries_and_group_blocks_survive_reopening_the_file() {
 async fn claims_through_two_connections_on_one_file_grant_one() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (open(dir.path()), open(dir.path()));
-    a.deliveries()
-        .accept_webhook(
-            &key("v1"),
-            &[delivery("dlv-0001", "lead-1", 0)],
-            &audit("webhook.accepted", 0),
-        )
-        .await
-        .unwrap();
+    accept_first(&a, 0).await;
     let barrier = Arc::new(tokio::sync::Barrier::new(20));
     let mut tasks = tokio::task::JoinSet::new();
     for n in 0..20 {
@@ -233,43 +238,16 @@ async fn a_version_3_file_migrates_keeping_its_data() {
             .unwrap();
     }
     // Take the file back to version 3 as the previous build left it.
-    raw(dir.path())
-        .execute_batch(&format!(
-            "{} DROP TABLE delivery_group_blocks; DROP TABLE deliveries; DROP TABLE webhooks; \
-             DROP TABLE crm_writes; DROP TABLE inbound_key_locks; PRAGMA user_version = 3;",
-            common::UNDO_SEARCH_AND_DASHBOARD
-        ))
-        .unwrap();
-    let db = open(dir.path());
-    let version: u32 = raw(dir.path())
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!((version, SCHEMA_VERSION), (7, 7));
-    assert!(
-        db.patients()
-            .get(&fixtures::patient_id("p-1"))
-            .await
-            .unwrap()
-            .is_some()
+    common::downgrade(
+        dir.path(),
+        "DROP TABLE delivery_group_blocks; DROP TABLE deliveries; DROP TABLE webhooks; \
+         DROP TABLE crm_writes; DROP TABLE inbound_key_locks;",
+        3,
     );
-    let audits = db
-        .audit()
-        .query(&AuditQuery {
-            limit: 10,
-            ..AuditQuery::default()
-        })
-        .await
-        .unwrap()
-        .items;
+    let db = common::open_migrated(dir.path()).await;
+    let audits = common::audit_of(&db, AuditQuery::default()).await;
     assert_eq!(audits.len(), 1);
     assert_eq!(db.deliveries().list(None, 10).await.unwrap(), Vec::new());
-    db.deliveries()
-        .accept_webhook(
-            &key("v1"),
-            &[delivery("dlv-0001", "lead-1", 0)],
-            &audit("webhook.accepted", 1),
-        )
-        .await
-        .unwrap();
+    accept_first(&db, 1).await;
     assert_eq!(db.deliveries().list(None, 10).await.unwrap().len(), 1);
 }

@@ -73,15 +73,8 @@ async fn data_survives_closing_and_reopening_the_file() {
             .unwrap(),
         Some(appointment)
     );
-    let audit = db
-        .audit()
-        .query(&AuditQuery {
-            limit: 10,
-            ..AuditQuery::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(audit.items.len(), 2);
+    let audit = common::audit_of(&db, AuditQuery::default()).await;
+    assert_eq!(audit.len(), 2);
     let queue = db.queue("work", QueueOptions::default());
     let got = queue.receive(10, Duration::from_secs(30)).await.unwrap();
     assert_eq!(
@@ -151,17 +144,9 @@ async fn reopening_a_migrated_file_keeps_its_version_and_data() {
         .await
         .unwrap();
     let db = open(dir.path());
-    let version: u32 = raw(dir.path())
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
+    let version = common::schema_version(dir.path());
     assert_eq!(version, SCHEMA_VERSION);
-    assert!(
-        db.patients()
-            .get(&fixtures::patient_id("p-1"))
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(common::has_patient(&db, "p-1").await);
 }
 
 #[test]
@@ -177,9 +162,7 @@ fn a_file_with_a_newer_schema_is_refused_and_left_alone() {
         "{err:?}"
     );
     assert!(err.to_string().contains("upgrade the connector"));
-    let version: u32 = raw(dir.path())
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
+    let version = common::schema_version(dir.path());
     assert_eq!(version, SCHEMA_VERSION + 7);
 }
 
@@ -228,20 +211,12 @@ async fn assert_gapless(db: &SqliteDb, patient: &str, n: u64) {
         (1..=n).rev().collect::<Vec<_>>(),
         "seqs 1..={n}, no gaps, no duplicates"
     );
-    let audit = db
-        .audit()
-        .query(&AuditQuery {
-            patient_id: Some(id),
-            limit: 500,
-            ..AuditQuery::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(
-        audit.items.len() as u64,
-        n,
-        "one audit entry per stored record"
-    );
+    let of_patient = AuditQuery {
+        patient_id: Some(id),
+        ..AuditQuery::default()
+    };
+    let audit = common::audit_of(db, of_patient).await;
+    assert_eq!(audit.len() as u64, n, "one audit entry per stored record");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -323,6 +298,17 @@ fn clocked_queue(
     (db.queue(name, options), clock)
 }
 
+/// The queue `q` on its own clock in a new database in memory, holding the one message `m`.
+async fn queue_with_one_message() -> (SqliteQueue, Arc<FixedClock>) {
+    let db = SqliteDb::open_in_memory().unwrap();
+    let (queue, clock) = clocked_queue(&db, "q", None);
+    queue
+        .send_batch(&[fixtures::queue_message("m")])
+        .await
+        .unwrap();
+    (queue, clock)
+}
+
 const VISIBILITY: Duration = Duration::from_secs(30);
 
 fn secs(n: i64) -> chrono::Duration {
@@ -331,12 +317,7 @@ fn secs(n: i64) -> chrono::Duration {
 
 #[tokio::test]
 async fn visibility_timeout_follows_the_queue_clock() {
-    let db = SqliteDb::open_in_memory().unwrap();
-    let (queue, clock) = clocked_queue(&db, "q", None);
-    queue
-        .send_batch(&[fixtures::queue_message("m")])
-        .await
-        .unwrap();
+    let (queue, clock) = queue_with_one_message().await;
     let first = queue.receive(10, VISIBILITY).await.unwrap();
     assert_eq!(first.len(), 1);
     clock.advance(secs(29));
@@ -372,12 +353,7 @@ async fn visibility_timeout_follows_the_queue_clock() {
 
 #[tokio::test]
 async fn release_delay_follows_the_queue_clock() {
-    let db = SqliteDb::open_in_memory().unwrap();
-    let (queue, clock) = clocked_queue(&db, "q", None);
-    queue
-        .send_batch(&[fixtures::queue_message("m")])
-        .await
-        .unwrap();
+    let (queue, clock) = queue_with_one_message().await;
     let got = queue.receive(1, VISIBILITY).await.unwrap();
     queue
         .release(&got[0].receipt, Duration::from_secs(120))
@@ -736,16 +712,12 @@ async fn precondition_violations_and_unrepresentable_values_are_refused() {
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
-    let page = db
-        .audit()
-        .query(&AuditQuery {
-            to: Some(far),
-            limit: 10,
-            ..AuditQuery::default()
-        })
-        .await
-        .unwrap();
-    assert!(page.items.is_empty(), "far bounds are fine in queries");
+    let until_far = AuditQuery {
+        to: Some(far),
+        ..AuditQuery::default()
+    };
+    let page = common::audit_of(&db, until_far).await;
+    assert!(page.is_empty(), "far bounds are fine in queries");
 }
 
 #[tokio::test]
@@ -787,18 +759,8 @@ async fn send_ledger_refuses_broken_preconditions_and_writes_nothing() {
         );
     }
     assert_eq!(ledger.get(&key).await.unwrap(), before, "nothing written");
-    let audit = db
-        .audit()
-        .query(&AuditQuery {
-            limit: 10,
-            ..AuditQuery::default()
-        })
-        .await
-        .unwrap();
-    assert!(
-        audit.items.is_empty(),
-        "no audit entry for a refused finish"
-    );
+    let audit = common::audit_of(&db, AuditQuery::default()).await;
+    assert!(audit.is_empty(), "no audit entry for a refused finish");
 
     // A resend number beyond SQLite's integers cannot be stored, so it has no record.
     let huge = fixtures::send_key("a-1", 1, u64::MAX);

@@ -1,7 +1,7 @@
-//! No PHI reaches the logs: every log line the embedded adapters emit, at every level, while the
-//! whole store suite, the flow store suite, the CRM suite (on the embedded CRM), the delivery
-//! store suite (whose HL7 messages carry the fixture patient), the CRM write log suite and the
-//! domain's registration flow run over fixture patients, is free of the fixtures' PHI values.
+//! No PHI reaches the logs: every log line the embedded adapters emit, at every level, while
+//! every store suite (among them the CRM suite on the embedded CRM and the delivery store suite,
+//! whose HL7 messages carry the fixture patient) and the domain's registration flow run over
+//! fixture patients, is free of the fixtures' PHI values.
 //! (Its own test binary: it installs the global subscriber.)
 
 mod common;
@@ -14,10 +14,7 @@ use connector_domain::consent::{ConsentPorts, register_patient};
 use connector_domain::ports::{Mailer, OutgoingMail};
 use connector_domain::{FixedClock, patient::Email};
 use connector_embedded::OutboxMailer;
-use connector_testkit::contract::{
-    StoreHarness, run_crm_suite, run_crm_write_log_suite, run_delivery_store_suite,
-    run_flow_store_suite, run_store_suite,
-};
+use connector_testkit::contract::{PortsHarness, run_store_suites};
 use connector_testkit::fixtures;
 
 #[derive(Clone, Default)]
@@ -44,13 +41,9 @@ async fn logs_carry_no_phi() {
         .init();
 
     let stores = FileStores::new();
-    run_store_suite(&stores).await;
-    run_flow_store_suite(&stores).await;
-    run_crm_suite(&stores).await;
-    run_delivery_store_suite(&stores).await;
-    run_crm_write_log_suite(&stores).await;
+    run_store_suites(&stores).await;
 
-    let set = stores.fresh().await;
+    let set = stores.fresh_ports().await.stores;
     fixtures::save_settings(&*set.settings).await;
     let clock = FixedClock::at(fixtures::base_time());
     let ports = ConsentPorts {

@@ -19,9 +19,8 @@ use connector_domain::{AppointmentId, PatientId, StoreError};
 
 use super::client::Updated;
 use super::keys::{self, FIRST_MONTH, PK, TKEY, TMONTH, key1, n, s};
+use super::query::Query;
 use super::{Dynamo, Expr, codec, search};
-use crate::config::TableNames;
-use crate::error_map;
 
 const KIND: &str = "appointment";
 /// Fields that only `record_transition` writes.
@@ -37,15 +36,6 @@ pub struct DynamoAppointmentStore {
 }
 
 impl DynamoAppointmentStore {
-    /// A store on `tables.appointments`.
-    pub fn new(client: aws_sdk_dynamodb::Client, tables: TableNames) -> Self {
-        Self::from_dynamo(Dynamo {
-            client,
-            tables,
-            audit_retention: crate::config::DEFAULT_AUDIT_RETENTION,
-        })
-    }
-
     pub(crate) fn from_dynamo(db: Dynamo) -> Self {
         Self {
             db,
@@ -82,46 +72,35 @@ impl DynamoAppointmentStore {
         let mut e = Expr::default();
         let first = e.name(FIRST_MONTH);
         let value = e.value(s(month));
-        let result = self
-            .db
-            .client
-            .update_item()
-            .table_name(&self.db.tables.appointments)
-            .set_key(Some(key1(keys::PK_TRANSITION_META.to_owned())))
-            .update_expression(format!("SET {first} = {value}"))
-            .condition_expression(format!(
-                "attribute_not_exists({first}) OR {first} > {value}"
-            ))
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
-            .send()
-            .await;
-        match result {
-            Ok(_) => {}
-            Err(err) if error_map::is_condition_failure(&err) => {}
-            Err(err) => return Err(error_map::dynamo(err)),
-        }
+        // Not written: it already is.
+        self.db
+            .update_if(
+                &self.db.tables.appointments,
+                key1(keys::PK_TRANSITION_META.to_owned()),
+                &e,
+                format!("SET {first} = {value}"),
+                Some(format!(
+                    "attribute_not_exists({first}) OR {first} > {value}"
+                )),
+            )
+            .await?;
         self.remember_first_month(month);
         Ok(())
     }
 
     /// The earliest month with a transition, if any was ever recorded.
     async fn first_month(&self) -> Result<Option<String>, StoreError> {
-        let out = self
+        let meta = self
             .db
-            .client
-            .get_item()
-            .table_name(&self.db.tables.appointments)
-            .set_key(Some(key1(keys::PK_TRANSITION_META.to_owned())))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(error_map::dynamo)?;
-        out.item
-            .map(|item| {
-                codec::string(&item, FIRST_MONTH, "transition months").map(|m| m.to_owned())
-            })
-            .transpose()
+            .consistent_get_item(
+                &self.db.tables.appointments,
+                key1(keys::PK_TRANSITION_META.to_owned()),
+            )
+            .await?;
+        meta.map(|item| {
+            codec::string(&item, FIRST_MONTH, "transition months").map(|m| m.to_owned())
+        })
+        .transpose()
     }
 }
 
@@ -157,8 +136,9 @@ impl AppointmentStore for DynamoAppointmentStore {
     }
 
     async fn put(&self, appointment: &Appointment) -> Result<(), StoreError> {
-        // One UpdateItem that sets the scheduling attributes only: the transition fields (and the
-        // index attributes) of a stored appointment are left alone; a new one starts at seq 0.
+        // One UpdateItem that sets the scheduling attributes only (`Appointment::scheduled_over`
+        // without a read): the transition fields (and their index attributes) of a stored
+        // appointment are left alone; a new one starts at seq 0 without `transitioned_at`.
         let mut e = Expr::default();
         let mut sets = Vec::new();
         for (field, value) in codec::to_item(appointment, KIND)? {
@@ -172,18 +152,14 @@ impl AppointmentStore for DynamoAppointmentStore {
         let seq = e.name("transition_seq");
         sets.push(format!("{seq} = if_not_exists({seq}, {})", e.value(n(0))));
         self.db
-            .client
-            .update_item()
-            .table_name(&self.db.tables.appointments)
-            .set_key(Some(key1(keys::appointment_pk(
-                &appointment.appointment_id,
-            ))))
-            .update_expression(format!("SET {}", sets.join(", ")))
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
-            .send()
-            .await
-            .map_err(error_map::dynamo)?;
+            .update_if(
+                &self.db.tables.appointments,
+                key1(keys::appointment_pk(&appointment.appointment_id)),
+                &e,
+                format!("SET {}", sets.join(", ")),
+                None,
+            )
+            .await?;
         Ok(())
     }
 
@@ -200,7 +176,7 @@ impl AppointmentStore for DynamoAppointmentStore {
         let seq = e.name("transition_seq");
         let update = format!(
             "SET {seq} = {}, {} = {}, {} = {}, {} = {}",
-            e.value(n(u64::from(expected_seq) + 1)),
+            e.value(n(Appointment::next_transition_seq(expected_seq)?)),
             e.name("transitioned_at"),
             e.value(codec::to_value(&at, KIND)?),
             e.name(TMONTH),
@@ -225,10 +201,16 @@ impl AppointmentStore for DynamoAppointmentStore {
             .await?;
         match updated {
             Updated::Written(item) => codec::from_item(item, KIND),
-            Updated::Refused(Some(item)) if !item.is_empty() => {
-                Err(StoreError::Conflict("transition_seq changed"))
+            // Why it was refused, by the domain's rule on what the condition found.
+            Updated::Refused(found) => {
+                let found = found.filter(|item| !item.is_empty());
+                let stored = found.map(|item| codec::from_item(item, KIND)).transpose()?;
+                match Appointment::transitioned(stored, expected_seq, at) {
+                    Err(refused) => Err(refused),
+                    // The condition held for what it found: DynamoDB does not do that.
+                    Ok(_) => Err(StoreError::Corrupt(KIND)),
+                }
             }
-            Updated::Refused(_) => Err(StoreError::NotFound),
         }
     }
 
@@ -271,35 +253,18 @@ impl AppointmentStore for DynamoAppointmentStore {
                 }
                 None => key += &format!(" AND {tkey} <= {}", e.value(s(upper.clone()))),
             }
-            let mut start = None;
-            loop {
-                let remaining = limit - found.len() + usize::from(after_key.is_some());
-                let out = self
-                    .db
-                    .client
-                    .query()
-                    .table_name(&self.db.tables.appointments)
-                    .index_name(keys::INDEX_BY_TRANSITION)
-                    .key_condition_expression(&key)
-                    .set_expression_attribute_names(e.names())
-                    .set_expression_attribute_values(e.values())
-                    .limit(i32::try_from(remaining).unwrap_or(i32::MAX))
-                    .set_exclusive_start_key(start.take())
-                    .send()
-                    .await
-                    .map_err(error_map::dynamo)?;
-                for item in out.items.unwrap_or_default() {
-                    if after_key.as_deref() == Some(codec::string(&item, TKEY, KIND)?) {
-                        continue;
-                    }
-                    found.push(codec::from_item(item, KIND)?);
-                    if found.len() == limit {
-                        return Ok(found);
-                    }
+            // One more than still wanted when the cursor's own appointment may come first.
+            let wanted = limit - found.len() + usize::from(after_key.is_some());
+            let q = Query::new(&self.db.tables.appointments, key, &e)
+                .index(keys::INDEX_BY_TRANSITION)
+                .limit(wanted);
+            for item in self.db.query_all(q).await? {
+                if after_key.as_deref() == Some(codec::string(&item, TKEY, KIND)?) {
+                    continue;
                 }
-                match out.last_evaluated_key {
-                    Some(k) if !k.is_empty() => start = Some(k),
-                    _ => break,
+                found.push(codec::from_item(item, KIND)?);
+                if found.len() == limit {
+                    return Ok(found);
                 }
             }
         }

@@ -15,26 +15,23 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::TransactWriteItem;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use connector_domain::StoreError;
 use connector_domain::audit::{AuditEntry, AuditQuery, LogType, Page, entry_channel};
+use connector_domain::cursor;
 use connector_domain::dashboard::tallies;
 use connector_domain::ports::AuditLog;
-use serde::{Deserialize, Serialize};
 
 use super::client::put_item;
 use super::keys::{self, CHANNEL_LOG, EXPIRES_AT, OKEY, PK, n, s};
+use super::query::Query;
 use super::{Dynamo, Expr, Item, codec};
-use crate::config::TableNames;
-use crate::error_map;
 
 const KIND: &str = "audit entry";
 /// Largest page a caller may ask for (the port says 1..=500).
 const MAX_LIMIT: usize = 500;
 /// DynamoDB `Limit` for pages read through a FilterExpression: filters drop items after the
 /// limit is applied, so a small limit would mean many short pages.
-const FILTERED_PAGE: i32 = 1000;
+const FILTERED_PAGE: usize = 1000;
 
 /// The audit log in DynamoDB.
 #[derive(Debug, Clone)]
@@ -43,17 +40,6 @@ pub struct DynamoAuditLog {
 }
 
 impl DynamoAuditLog {
-    /// An audit log on `tables.audit`; entries expire `retention` after they occurred.
-    pub fn new(client: aws_sdk_dynamodb::Client, tables: TableNames, retention: Duration) -> Self {
-        Self {
-            db: Dynamo {
-                client,
-                tables,
-                audit_retention: retention,
-            },
-        }
-    }
-
     pub(crate) fn from_dynamo(db: Dynamo) -> Self {
         Self { db }
     }
@@ -100,34 +86,22 @@ pub(crate) fn put_entry(db: &Dynamo, entry: &AuditEntry) -> Result<TransactWrite
     )
 }
 
-/// The cursor: where the previous page stopped.
-#[derive(Debug, Serialize, Deserialize)]
-struct Cursor {
-    /// The `okey` of the last entry returned.
-    before: String,
-}
-
+/// The cursor: the `okey` of the last entry returned, as an opaque [`cursor`].
 fn encode_cursor(okey: &str) -> String {
-    let json = serde_json::to_vec(&Cursor {
-        before: okey.to_owned(),
-    })
-    .unwrap_or_default();
-    URL_SAFE_NO_PAD.encode(json)
+    cursor::encode(&[okey])
 }
 
+/// The `okey` in a cursor [`encode_cursor`] wrote; `InvalidCursor` for anything else.
 fn decode_cursor(text: &str) -> Result<String, StoreError> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(text.trim())
-        .map_err(|_| StoreError::InvalidCursor)?;
-    let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
+    let before = cursor::decode(text.trim(), 1)?.remove(0);
     // Only what `encode_cursor` writes: `<fixed-width time>#<entry id>`.
-    let valid = cursor.before.split_once('#').is_some_and(|(time, id)| {
+    let valid = before.split_once('#').is_some_and(|(time, id)| {
         !id.is_empty()
             && chrono::DateTime::parse_from_rfc3339(time)
                 .is_ok_and(|t| keys::sortable_time(t.to_utc()) == time)
     });
     if valid {
-        Ok(cursor.before)
+        Ok(before)
     } else {
         Err(StoreError::InvalidCursor)
     }
@@ -251,45 +225,23 @@ impl DynamoAuditLog {
         }
         let filter = (!filters.is_empty()).then(|| filters.join(" AND "));
 
+        // One more than wanted: the cursor's own entry may come first.
+        let mut q = Query::new(&self.db.tables.audit, key, &e)
+            .index(plan.index)
+            .filter(filter.clone())
+            .newest_first(true)
+            .limit(want + 1);
+        if filter.is_some() {
+            q = q.page_size(FILTERED_PAGE);
+        }
         let mut found = Vec::new();
-        let mut start = None;
-        loop {
-            let page_limit = if filter.is_some() {
-                FILTERED_PAGE
-            } else {
-                i32::try_from(want - found.len() + 1).unwrap_or(i32::MAX)
-            };
-            let out = self
-                .db
-                .client
-                .query()
-                .table_name(&self.db.tables.audit)
-                .index_name(plan.index)
-                .key_condition_expression(&key)
-                .set_filter_expression(filter.clone())
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
-                .scan_index_forward(false)
-                .limit(page_limit)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(error_map::dynamo)?;
-            for item in out.items.unwrap_or_default() {
-                let okey = codec::string(&item, OKEY, KIND)?.to_owned();
-                if before == Some(okey.as_str()) {
-                    continue;
-                }
+        for item in self.db.query_all(q).await? {
+            let okey = codec::string(&item, OKEY, KIND)?.to_owned();
+            if before != Some(okey.as_str()) && found.len() < want {
                 found.push((okey, codec::from_item(item, KIND)?));
-                if found.len() >= want {
-                    return Ok(found);
-                }
-            }
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(found),
             }
         }
+        Ok(found)
     }
 }
 
@@ -307,22 +259,13 @@ impl AuditLog for DynamoAuditLog {
         }
         let mut e = Expr::default();
         let condition = format!("attribute_not_exists({})", e.name(PK));
-        let result = self
-            .db
-            .client
-            .put_item()
-            .table_name(&self.db.tables.audit)
-            .set_item(Some(entry_item(entry, self.db.audit_retention)?))
-            .condition_expression(condition)
-            .set_expression_attribute_names(e.names())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            // The entry exists: a retried append. Entries are immutable, so this is success.
-            Err(err) if error_map::is_condition_failure(&err) => Ok(()),
-            Err(err) => Err(error_map::dynamo(err)),
-        }
+        let item = entry_item(entry, self.db.audit_retention)?;
+        // Not written: the entry exists, a retried append. Entries are immutable, so this is
+        // success.
+        self.db
+            .put_if(&self.db.tables.audit, item, &e, Some(condition))
+            .await?;
+        Ok(())
     }
 
     async fn query(&self, query: &AuditQuery) -> Result<Page<AuditEntry>, StoreError> {
@@ -360,6 +303,8 @@ impl AuditLog for DynamoAuditLog {
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use connector_domain::{AppointmentId, PatientId};
 
     use super::*;
@@ -368,13 +313,18 @@ mod tests {
     fn cursor_round_trips_and_rejects_garbage() {
         let okey = "2026-11-21T05:00:00.000000000Z#0192";
         assert_eq!(decode_cursor(&encode_cursor(okey)).unwrap(), okey);
+        // The earlier cursor format, and well-formed cursors of something else.
         let json_without_cursor = URL_SAFE_NO_PAD.encode(b"{}");
-        let not_a_key = URL_SAFE_NO_PAD.encode(br#"{"before":"x#y"}"#);
+        let json_not_a_key = URL_SAFE_NO_PAD.encode(br#"{"before":"x#y"}"#);
+        let two_parts = cursor::encode(&[okey, "more"]);
+        let not_a_key = cursor::encode(&["x#y"]);
         for bad in [
             "%%%",
             "zz",
             "{}",
             json_without_cursor.as_str(),
+            json_not_a_key.as_str(),
+            two_parts.as_str(),
             not_a_key.as_str(),
         ] {
             assert!(

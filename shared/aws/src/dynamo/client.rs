@@ -1,11 +1,13 @@
-//! The helpers every DynamoDB store uses on the shared client: a transaction with its audit
-//! entries, a consistent read, a conditional update that returns the item it found, and the
-//! builders of conditional transaction items. Each maps DynamoDB's errors the one way the
-//! stores do (`error_map`).
+//! The helpers every DynamoDB store uses on the shared client: a transaction (alone, or with
+//! its audit entries), a consistent read, conditional single-item writes (one that returns the
+//! item it found), and the builders of conditional transaction items. Each maps DynamoDB's
+//! errors the one way the stores do (`error_map`). Queries are in `query`.
 
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    CancellationReason, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    Update,
 };
 use connector_domain::StoreError;
 use connector_domain::audit::AuditEntry;
@@ -21,6 +23,38 @@ pub(crate) enum Updated {
     Written(Item),
     /// The condition failed: the item as it was (`None` when there was none).
     Refused(Option<Item>),
+}
+
+/// How a transaction failed.
+pub(crate) enum TxError {
+    /// Cancelled: one reason per item, in request order, and the usual translation.
+    Cancelled(Vec<CancellationReason>, StoreError),
+    /// Failed before any item was decided.
+    Failed(StoreError),
+}
+
+impl TxError {
+    /// The usual translation, whatever the reasons.
+    pub fn into_store_error(self) -> StoreError {
+        match self {
+            TxError::Cancelled(_, e) | TxError::Failed(e) => e,
+        }
+    }
+}
+
+/// Whether a single-item write was done (`false`: its condition failed; other errors as
+/// `error_map::dynamo`).
+fn condition_held<T, E>(
+    result: Result<T, SdkError<E, error_map::HttpResponse>>,
+) -> Result<bool, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(err) if error_map::is_condition_failure(&err) => Ok(false),
+        Err(err) => Err(error_map::dynamo(err)),
+    }
 }
 
 impl Dynamo {
@@ -52,6 +86,112 @@ impl Dynamo {
         super::dashboard::transact(self, items).await
     }
 
+    /// One transaction: the Update of `key` in `table` with `update` under `condition`
+    /// (placeholders from `e`), and `entry` with its dashboard counters.
+    pub(crate) async fn update_with_audit(
+        &self,
+        table: &str,
+        key: Item,
+        e: &Expr,
+        update: String,
+        condition: String,
+        entry: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let item = update_item(table, key, e, update, condition)?;
+        self.transact_with_audit(vec![item], [entry]).await
+    }
+
+    /// Sends one TransactWriteItems; `idempotent` adds a fresh client request token, so the
+    /// SDK's own retries of it cannot apply it twice.
+    pub(crate) async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+        idempotent: bool,
+    ) -> Result<(), TxError> {
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .set_client_request_token(idempotent.then(|| uuid::Uuid::new_v4().to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => match error_map::cancellation_reasons(err) {
+                Ok((reasons, translated)) => Err(TxError::Cancelled(reasons, translated)),
+                Err(other) => Err(TxError::Failed(other)),
+            },
+        }
+    }
+
+    /// One PutItem of `item` in `table`, under `condition` when given (placeholders from `e`):
+    /// whether it was written (`false`: the condition failed).
+    pub(crate) async fn put_if(
+        &self,
+        table: &str,
+        item: Item,
+        e: &Expr,
+        condition: Option<String>,
+    ) -> Result<bool, StoreError> {
+        condition_held(
+            self.client
+                .put_item()
+                .table_name(table)
+                .set_item(Some(item))
+                .set_condition_expression(condition)
+                .set_expression_attribute_names(e.names())
+                .set_expression_attribute_values(e.values())
+                .send()
+                .await,
+        )
+    }
+
+    /// One UpdateItem of `key` in `table` with `update`, under `condition` when given
+    /// (placeholders from `e`): whether it was written (`false`: the condition failed).
+    pub(crate) async fn update_if(
+        &self,
+        table: &str,
+        key: Item,
+        e: &Expr,
+        update: String,
+        condition: Option<String>,
+    ) -> Result<bool, StoreError> {
+        condition_held(
+            self.client
+                .update_item()
+                .table_name(table)
+                .set_key(Some(key))
+                .update_expression(update)
+                .set_condition_expression(condition)
+                .set_expression_attribute_names(e.names())
+                .set_expression_attribute_values(e.values())
+                .send()
+                .await,
+        )
+    }
+
+    /// One DeleteItem of `key` in `table` under `condition` (placeholders from `e`): whether it
+    /// was deleted (`false`: the condition failed).
+    pub(crate) async fn delete_if(
+        &self,
+        table: &str,
+        key: Item,
+        e: &Expr,
+        condition: String,
+    ) -> Result<bool, StoreError> {
+        condition_held(
+            self.client
+                .delete_item()
+                .table_name(table)
+                .set_key(Some(key))
+                .condition_expression(condition)
+                .set_expression_attribute_names(e.names())
+                .set_expression_attribute_values(e.values())
+                .send()
+                .await,
+        )
+    }
+
     /// The item at `key` in `table`, read consistently.
     pub(crate) async fn consistent_get_item(
         &self,
@@ -70,6 +210,21 @@ impl Dynamo {
         Ok(out.item)
     }
 
+    /// The records of `kind` at `keys` in `table` (BatchGetItem, consistent), decoded, in no
+    /// particular order; keys without an item are left out.
+    pub(crate) async fn batch_get<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        keys: Vec<Item>,
+        kind: &'static str,
+    ) -> Result<Vec<T>, StoreError> {
+        let items = super::batch::get_all(&self.client, table, keys).await?;
+        items
+            .into_iter()
+            .map(|item| codec::from_item(item, kind))
+            .collect()
+    }
+
     /// The record of `kind` at `key` in `table`, read consistently and decoded.
     pub(crate) async fn consistent_get<T: DeserializeOwned>(
         &self,
@@ -81,39 +236,6 @@ impl Dynamo {
             .await?
             .map(|item| codec::from_item(item, kind))
             .transpose()
-    }
-
-    /// Every item a consistent Query of `table` finds (`key_condition`, then `filter` if any;
-    /// placeholders from `e`), page by page, in key order.
-    pub(crate) async fn query_all(
-        &self,
-        table: &str,
-        key_condition: &str,
-        filter: Option<String>,
-        e: &Expr,
-    ) -> Result<Vec<Item>, StoreError> {
-        let mut items = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(table)
-                .key_condition_expression(key_condition)
-                .set_filter_expression(filter.clone())
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(error_map::dynamo)?;
-            items.extend(out.items.unwrap_or_default());
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(items),
-            }
-        }
     }
 
     /// One UpdateItem of `key` in `table` with `update` under `condition` (placeholders from

@@ -7,7 +7,6 @@
 //! TransactWriteItems.
 
 use std::collections::HashSet;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
@@ -16,10 +15,10 @@ use connector_domain::consent::Consent;
 use connector_domain::ports::ConsentStore;
 use connector_domain::{ConsentId, PatientId, StoreError};
 
-use super::client::{put_item, update_item};
+use super::client::{TxError, put_item, update_item};
 use super::keys::{self, PK, SK, key2, n, s};
-use super::{Dynamo, Expr, Item, audit, batch, built, codec};
-use crate::config::TableNames;
+use super::query::Query;
+use super::{Dynamo, Expr, Item, audit, built, codec};
 use crate::error_map;
 
 const KIND: &str = "consent";
@@ -31,18 +30,6 @@ pub struct DynamoConsentStore {
 }
 
 impl DynamoConsentStore {
-    /// A store on `tables.consents`, writing audit entries to `tables.audit` that expire after
-    /// `audit_retention`.
-    pub fn new(
-        client: aws_sdk_dynamodb::Client,
-        tables: TableNames,
-        audit_retention: Duration,
-    ) -> Self {
-        Self {
-            db: Dynamo::new(client, tables, audit_retention),
-        }
-    }
-
     pub(crate) fn from_dynamo(db: Dynamo) -> Self {
         Self { db }
     }
@@ -55,15 +42,6 @@ fn consent_item(consent: &Consent, sk: String) -> Result<Item, StoreError> {
     Ok(item)
 }
 
-fn put(
-    table: &str,
-    item: Item,
-    condition: String,
-    e: &Expr,
-) -> Result<TransactWriteItem, StoreError> {
-    put_item(table, item, e, condition)
-}
-
 /// The items that record a new consent as the latest: the record, the LATEST copy (conditional on
 /// the expected latest seq), and the id's uniqueness marker.
 pub(crate) fn new_record_items(
@@ -73,11 +51,12 @@ pub(crate) fn new_record_items(
 ) -> Result<Vec<TransactWriteItem>, StoreError> {
     let table = &db.tables.consents;
     let mut e = Expr::default();
-    let record = put(
+    let condition = format!("attribute_not_exists({})", e.name(PK));
+    let record = put_item(
         table,
         consent_item(consent, keys::consent_sk(consent.seq))?,
-        format!("attribute_not_exists({})", e.name(PK)),
         &e,
+        condition,
     )?;
 
     let mut e = Expr::default();
@@ -85,11 +64,11 @@ pub(crate) fn new_record_items(
         None => format!("attribute_not_exists({})", e.name(PK)),
         Some(seq) => format!("{} = {}", e.name("seq"), e.value(n(seq))),
     };
-    let latest = put(
+    let latest = put_item(
         table,
         consent_item(consent, keys::SK_LATEST.to_owned())?,
-        condition,
         &e,
+        condition,
     )?;
 
     let mut e = Expr::default();
@@ -99,12 +78,8 @@ pub(crate) fn new_record_items(
         ("patient_id".to_owned(), s(consent.patient_id.as_str())),
         ("seq".to_owned(), n(consent.seq)),
     ]);
-    let marker = put(
-        table,
-        marker,
-        format!("attribute_not_exists({})", e.name(PK)),
-        &e,
-    )?;
+    let condition = format!("attribute_not_exists({})", e.name(PK));
+    let marker = put_item(table, marker, &e, condition)?;
     Ok(vec![record, latest, marker])
 }
 
@@ -123,44 +98,24 @@ impl DynamoConsentStore {
         only: Option<&ConsentId>,
     ) -> Result<Vec<Consent>, StoreError> {
         let mut e = Expr::default();
-        let key = format!(
-            "{} = {} AND begins_with({}, {})",
-            e.name(PK),
-            e.value(s(keys::patient_pk(patient))),
-            e.name(SK),
-            e.value(s(keys::SK_CONSENT_PREFIX))
+        let key = e.partition_and_prefix(
+            (PK, s(keys::patient_pk(patient))),
+            (SK, s(keys::SK_CONSENT_PREFIX)),
         );
         let filter =
             only.map(|id| format!("{} = {}", e.name("consent_id"), e.value(s(id.as_str()))));
-        let mut found = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .db
-                .client
-                .query()
-                .table_name(&self.db.tables.consents)
-                .key_condition_expression(&key)
-                .set_filter_expression(filter.clone())
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
-                .scan_index_forward(false)
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(error_map::dynamo)?;
-            for item in out.items.unwrap_or_default() {
-                found.push(codec::from_item(item, KIND)?);
-            }
-            if only.is_some() && !found.is_empty() {
-                return Ok(found);
-            }
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(found),
-            }
+        let mut q = Query::new(&self.db.tables.consents, key, &e)
+            .filter(filter)
+            .newest_first(true)
+            .consistent();
+        if only.is_some() {
+            q = q.limit(1);
         }
+        let items = self.db.query_all(q).await?;
+        items
+            .into_iter()
+            .map(|item| codec::from_item(item, KIND))
+            .collect()
     }
 }
 
@@ -237,15 +192,11 @@ impl ConsentStore for DynamoConsentStore {
             latest,
             audit::put_entry(&self.db, audit_entry)?,
         ];
-        let result = self
-            .db
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        let Err(err) = result else { return Ok(()) };
-        let (reasons, translated) = error_map::cancellation_reasons(err)?;
+        let (reasons, translated) = match self.db.transact(items, false).await {
+            Ok(()) => return Ok(()),
+            Err(TxError::Cancelled(reasons, translated)) => (reasons, translated),
+            Err(TxError::Failed(err)) => return Err(err),
+        };
         // The record's own condition failed: tell "no such record" from "changed meanwhile".
         if let Some(reason) = reasons
             .first()
@@ -263,12 +214,9 @@ impl ConsentStore for DynamoConsentStore {
     }
 
     async fn latest(&self, patient: &PatientId) -> Result<Option<Consent>, StoreError> {
+        let key = key2(keys::patient_pk(patient), keys::SK_LATEST);
         self.db
-            .consistent_get(
-                &self.db.tables.consents,
-                key2(keys::patient_pk(patient), keys::SK_LATEST),
-                KIND,
-            )
+            .consistent_get(&self.db.tables.consents, key, KIND)
             .await
     }
 
@@ -277,11 +225,9 @@ impl ConsentStore for DynamoConsentStore {
             .into_iter()
             .map(|id| key2(keys::patient_pk(id), keys::SK_LATEST))
             .collect();
-        let items = batch::get_all(&self.db.client, &self.db.tables.consents, keys).await?;
-        items
-            .into_iter()
-            .map(|item| codec::from_item(item, KIND))
-            .collect()
+        self.db
+            .batch_get(&self.db.tables.consents, keys, KIND)
+            .await
     }
 
     async fn history(&self, patient: &PatientId) -> Result<Vec<Consent>, StoreError> {

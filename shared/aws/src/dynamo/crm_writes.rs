@@ -21,9 +21,8 @@ use connector_domain::delivery::{CrmWrite, ECHO_WINDOW};
 use connector_domain::ports::CrmWriteLog;
 
 use super::keys::{self, EXPIRES_AT, PK, SK, key2, n, s};
+use super::query::Query;
 use super::{Dynamo, Expr, Item, codec};
-use crate::config::TableNames;
-use crate::error_map;
 
 const KIND: &str = "crm write";
 /// The attribute holding the digests as JSON text.
@@ -42,15 +41,6 @@ pub struct DynamoCrmWriteLog {
 }
 
 impl DynamoCrmWriteLog {
-    /// A log on `tables.flows`.
-    pub fn new(client: aws_sdk_dynamodb::Client, tables: TableNames) -> Self {
-        Self::from_dynamo(Dynamo {
-            client,
-            tables,
-            audit_retention: crate::DEFAULT_AUDIT_RETENTION,
-        })
-    }
-
     pub(crate) fn from_dynamo(db: Dynamo) -> Self {
         Self { db }
     }
@@ -113,22 +103,10 @@ impl CrmWriteLog for DynamoCrmWriteLog {
         let mut e = Expr::default();
         // A fresh UUID never repeats; the condition only keeps an SDK retry from writing twice.
         let condition = format!("attribute_not_exists({})", e.name(PK));
-        let result = self
-            .db
-            .client
-            .put_item()
-            .table_name(&self.db.tables.flows)
-            .set_item(Some(item))
-            .condition_expression(condition)
-            .set_expression_attribute_names(e.names())
-            .send()
-            .await;
-        match result {
-            Ok(_) => {}
-            // The first of the SDK's attempts wrote it.
-            Err(err) if error_map::is_condition_failure(&err) => {}
-            Err(err) => return Err(error_map::dynamo(err)),
-        }
+        // Not written: the first of the SDK's attempts wrote it.
+        self.db
+            .put_if(&self.db.tables.flows, item, &e, Some(condition))
+            .await?;
         tracing::debug!(fields = write.field_digests.len(), "crm write recorded");
         Ok(())
     }
@@ -150,10 +128,8 @@ impl CrmWriteLog for DynamoCrmWriteLog {
             e.name(SK),
             e.value(s(keys::sortable_time(since)))
         );
-        let items = self
-            .db
-            .query_all(&self.db.tables.flows, &key_condition, None, &e)
-            .await?;
+        let q = Query::new(&self.db.tables.flows, key_condition, &e).consistent();
+        let items = self.db.query_all(q).await?;
         items.iter().map(decode).collect()
     }
 }

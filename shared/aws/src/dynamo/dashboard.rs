@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{Put, Select, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use connector_domain::StoreError;
 use connector_domain::audit::AuditEntry;
@@ -28,7 +28,9 @@ use connector_domain::dashboard::{
 use connector_domain::delivery::DeliveryState;
 use connector_domain::ports::DashboardStore;
 
+use super::client::TxError;
 use super::keys::{self, DSTATE, EXPIRES_AT, INDEX_BY_DELIVERY_STATE, PK, SK, key2, n, s};
+use super::query::Query;
 use super::{Dynamo, Expr, Item, audit, built, codec};
 use crate::error_map;
 
@@ -137,15 +139,9 @@ pub(crate) async fn transact(db: &Dynamo, items: Vec<TransactWriteItem>) -> Resu
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let result = db
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items.clone()))
-            .send()
-            .await;
-        let Err(err) = result else { return Ok(()) };
-        match error_map::cancellation_reasons(err) {
-            Ok((reasons, translated)) => {
+        match db.transact(items.clone(), false).await {
+            Ok(()) => return Ok(()),
+            Err(TxError::Cancelled(reasons, translated)) => {
                 let condition = reasons.iter().any(error_map::is_condition_reason);
                 let conflict = reasons
                     .iter()
@@ -156,7 +152,7 @@ pub(crate) async fn transact(db: &Dynamo, items: Vec<TransactWriteItem>) -> Resu
                 let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0] % 16);
                 tokio::time::sleep(Duration::from_millis((5 << attempt.min(6)) + jitter)).await;
             }
-            Err(other) => return Err(other),
+            Err(TxError::Failed(other)) => return Err(other),
         }
     }
 }
@@ -192,62 +188,19 @@ impl DynamoDashboard {
                 e.value(s(to))
             );
         }
-        let mut found = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .db
-                .client
-                .query()
-                .table_name(&self.db.tables.flows)
-                .key_condition_expression(&key)
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
-                .scan_index_forward(!newest_first)
-                .set_limit(limit.map(|l| i32::try_from(l).unwrap_or(i32::MAX)))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(error_map::dynamo)?;
-            found.extend(out.items.unwrap_or_default());
-            if limit.is_some_and(|l| found.len() >= l) {
-                found.truncate(limit.unwrap_or(usize::MAX));
-                return Ok(found);
-            }
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(found),
-            }
+        let mut q = Query::new(&self.db.tables.flows, key, &e).newest_first(newest_first);
+        if let Some(limit) = limit {
+            q = q.limit(limit);
         }
+        self.db.query_all(q).await
     }
 
     /// How many deliveries are in `state` (a COUNT query of the state index).
     async fn count(&self, state: DeliveryState) -> Result<u64, StoreError> {
         let mut e = Expr::default();
         let key = format!("{} = {}", e.name(DSTATE), e.value(s(state.as_str())));
-        let mut total = 0;
-        let mut start = None;
-        loop {
-            let out = self
-                .db
-                .client
-                .query()
-                .table_name(&self.db.tables.flows)
-                .index_name(INDEX_BY_DELIVERY_STATE)
-                .key_condition_expression(&key)
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
-                .select(Select::Count)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(error_map::dynamo)?;
-            total += u64::try_from(out.count).unwrap_or(0);
-            match out.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(total),
-            }
-        }
+        let q = Query::new(&self.db.tables.flows, key, &e).index(INDEX_BY_DELIVERY_STATE);
+        self.db.count(q).await
     }
 }
 
@@ -298,14 +251,10 @@ impl DashboardStore for DynamoDashboard {
         run_id: &str,
         run: &BatchRunSummary,
     ) -> Result<(), StoreError> {
+        let item = batch_run_item(run, run_id)?;
         self.db
-            .client
-            .put_item()
-            .table_name(&self.db.tables.flows)
-            .set_item(Some(batch_run_item(run, run_id)?))
-            .send()
-            .await
-            .map_err(error_map::dynamo)?;
+            .put_if(&self.db.tables.flows, item, &Expr::default(), None)
+            .await?;
         Ok(())
     }
 

@@ -50,7 +50,7 @@ use connector_domain::delivery::{
 use connector_domain::ports::DeliveryStore;
 
 use super::Dynamo;
-use crate::config::TableNames;
+use super::client::TxError;
 use crate::error_map;
 
 mod accept;
@@ -113,18 +113,8 @@ pub struct DynamoDeliveryStore {
 }
 
 impl DynamoDeliveryStore {
-    /// A store on `tables.flows` whose delivered deliveries and webhook items expire
-    /// `retention` after delivery (acceptance); audit entries go to `tables.audit` and expire
-    /// after `audit_retention`.
-    pub fn new(
-        client: aws_sdk_dynamodb::Client,
-        tables: TableNames,
-        audit_retention: Duration,
-        retention: Duration,
-    ) -> Self {
-        Self::from_dynamo(Dynamo::new(client, tables, audit_retention), retention)
-    }
-
+    /// Deliveries on the flows table; delivered ones and webhook items expire `retention`
+    /// after delivery (acceptance).
     pub(crate) fn from_dynamo(db: Dynamo, retention: Duration) -> Self {
         Self { db, retention }
     }
@@ -144,22 +134,6 @@ struct Block {
     rev: u64,
     held: BTreeSet<DeliveryId>,
     requeued: BTreeSet<DeliveryId>,
-}
-
-/// How a transaction failed.
-enum TxError {
-    /// Cancelled: one reason per item, in request order, and the usual translation.
-    Cancelled(Vec<CancellationReason>, StoreError),
-    /// Failed before any item was decided.
-    Failed(StoreError),
-}
-
-impl TxError {
-    fn into_store_error(self) -> StoreError {
-        match self {
-            TxError::Cancelled(_, e) | TxError::Failed(e) => e,
-        }
-    }
 }
 
 /// True when the reason says the item's condition was false.
@@ -191,21 +165,7 @@ impl DynamoDeliveryStore {
 
     /// Sends one transaction, idempotent under the SDK's own retries.
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TxError> {
-        let result = self
-            .db
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .client_request_token(uuid::Uuid::new_v4().to_string())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) => match error_map::cancellation_reasons(err) {
-                Ok((reasons, translated)) => Err(TxError::Cancelled(reasons, translated)),
-                Err(other) => Err(TxError::Failed(other)),
-            },
-        }
+        self.db.transact(items, true).await
     }
 }
 
@@ -307,12 +267,12 @@ mod tests {
         let sdk = aws_sdk_dynamodb::Config::builder()
             .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
             .build();
-        DynamoDeliveryStore::new(
+        let db = Dynamo::new(
             aws_sdk_dynamodb::Client::from_conf(sdk),
-            TableNames::with_prefix("t-"),
+            crate::config::TableNames::with_prefix("t-"),
             Duration::from_secs(60),
-            Duration::from_secs(30 * 86_400),
-        )
+        );
+        DynamoDeliveryStore::from_dynamo(db, Duration::from_secs(30 * 86_400))
     }
 
     #[test]

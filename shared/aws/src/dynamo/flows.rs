@@ -26,10 +26,10 @@ use connector_domain::ports::FlowStore;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::client::put_item;
+use super::client::{TxError, put_item};
 use super::keys::{self, CHANNEL_ID, DOC, PK, SK, key2, s};
+use super::query::Query;
 use super::{Dynamo, Expr, Item, audit, built};
-use crate::config::TableNames;
 use crate::error_map;
 
 const CHANNEL: &str = "channel";
@@ -46,18 +46,6 @@ pub struct DynamoFlowStore {
 }
 
 impl DynamoFlowStore {
-    /// A store on `tables.flows`; audit entries go to `tables.audit` and expire after
-    /// `audit_retention`.
-    pub fn new(
-        client: aws_sdk_dynamodb::Client,
-        tables: TableNames,
-        audit_retention: std::time::Duration,
-    ) -> Self {
-        Self {
-            db: Dynamo::new(client, tables, audit_retention),
-        }
-    }
-
     pub(crate) fn from_dynamo(db: Dynamo) -> Self {
         Self { db }
     }
@@ -72,21 +60,14 @@ impl DynamoFlowStore {
         on_condition: StoreError,
     ) -> Result<(), StoreError> {
         let items = vec![change, audit::put_entry(&self.db, audit_entry)?];
-        let result = self
-            .db
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) => match error_map::cancellation_reasons(err) {
-                Ok((reasons, _)) if reasons.first().is_some_and(error_map::is_condition_reason) => {
-                    Err(on_condition)
-                }
-                Ok((_, translated)) | Err(translated) => Err(translated),
-            },
+        match self.db.transact(items, false).await {
+            Ok(()) => Ok(()),
+            Err(TxError::Cancelled(reasons, _))
+                if reasons.first().is_some_and(error_map::is_condition_reason) =>
+            {
+                Err(on_condition)
+            }
+            Err(other) => Err(other.into_store_error()),
         }
     }
 
@@ -122,17 +103,11 @@ impl DynamoFlowStore {
         key: Item,
         kind: &'static str,
     ) -> Result<Option<T>, StoreError> {
-        let out = self
+        let found = self
             .db
-            .client
-            .get_item()
-            .table_name(&self.db.tables.flows)
-            .set_key(Some(key))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(error_map::dynamo)?;
-        out.item.map(|item| decode(&item, kind)).transpose()
+            .consistent_get_item(&self.db.tables.flows, key)
+            .await?;
+        found.map(|item| decode(&item, kind)).transpose()
     }
 
     /// Every document of the collection `pk` (sort key `prefix…`), in sort key order, optionally
@@ -145,19 +120,13 @@ impl DynamoFlowStore {
         kind: &'static str,
     ) -> Result<Vec<T>, StoreError> {
         let mut e = Expr::default();
-        let key_condition = format!(
-            "{} = {} AND begins_with({}, {})",
-            e.name(PK),
-            e.value(s(pk)),
-            e.name(SK),
-            e.value(s(prefix))
-        );
+        let key_condition = e.partition_and_prefix((PK, s(pk)), (SK, s(prefix)));
         let filter =
             channel.map(|c| format!("{} = {}", e.name(CHANNEL_ID), e.value(s(c.as_str()))));
-        let items = self
-            .db
-            .query_all(&self.db.tables.flows, &key_condition, filter, &e)
-            .await?;
+        let q = Query::new(&self.db.tables.flows, key_condition, &e)
+            .filter(filter)
+            .consistent();
+        let items = self.db.query_all(q).await?;
         items.iter().map(|item| decode(item, kind)).collect()
     }
 }

@@ -34,10 +34,9 @@ use connector_domain::inbound::{
 use connector_domain::lease::Lease;
 use connector_domain::ports::InboundLedger;
 
-use super::client::{Updated, update_item};
+use super::client::Updated;
 use super::keys::{self, EXPIRES_AT, PK, key2, n, s};
 use super::{Dynamo, Expr, Item, codec};
-use crate::config::TableNames;
 use crate::error_map;
 
 const KIND: &str = "inbound record";
@@ -53,41 +52,9 @@ pub struct DynamoInboundLedger {
 }
 
 impl DynamoInboundLedger {
-    /// A ledger on `tables.flows` whose records expire `retention` after their last claim;
-    /// finish audit entries go to `tables.audit` and expire after `audit_retention`.
-    pub fn new(
-        client: aws_sdk_dynamodb::Client,
-        tables: TableNames,
-        audit_retention: Duration,
-        retention: Duration,
-    ) -> Self {
-        Self::from_dynamo(Dynamo::new(client, tables, audit_retention), retention)
-    }
-
+    /// Records on the flows table that expire `retention` after their last claim.
     pub(crate) fn from_dynamo(db: Dynamo, retention: Duration) -> Self {
         Self { db, retention }
-    }
-
-    async fn update(
-        &self,
-        key: &InboundKey,
-        update: String,
-        condition: String,
-        e: &Expr,
-    ) -> Result<(), StoreError> {
-        self.db
-            .client
-            .update_item()
-            .table_name(&self.db.tables.flows)
-            .set_key(Some(record_key(key)))
-            .update_expression(update)
-            .condition_expression(condition)
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
-            .send()
-            .await
-            .map_err(error_map::dynamo)?;
-        Ok(())
     }
 }
 
@@ -221,8 +188,14 @@ impl InboundLedger for DynamoInboundLedger {
             e.name("updated_at"),
             e.value(codec::to_value(&now, KIND)?)
         );
-        let condition = held_at(&mut e, attempt);
-        self.update(key, update, condition, &e).await
+        let condition = Some(held_at(&mut e, attempt));
+        let (table, key) = (&self.db.tables.flows, record_key(key));
+        let written = self.db.update_if(table, key, &e, update, condition).await?;
+        if written {
+            Ok(())
+        } else {
+            Err(error_map::condition_failed())
+        }
     }
 
     async fn finish(
@@ -249,17 +222,16 @@ impl InboundLedger for DynamoInboundLedger {
             e.name(LEASE_KEY)
         );
         let condition = held_at(&mut e, attempt);
-        let item = update_item(
-            &self.db.tables.flows,
-            record_key(key),
-            &e,
-            update_expression,
-            condition,
-        )?;
         self.db
-            .transact_with_audit(vec![item], [audit_entry])
-            .await?;
-        Ok(())
+            .update_with_audit(
+                &self.db.tables.flows,
+                record_key(key),
+                &e,
+                update_expression,
+                condition,
+                audit_entry,
+            )
+            .await
     }
 
     async fn get(&self, key: &InboundKey) -> Result<Option<InboundRecord>, StoreError> {
@@ -294,44 +266,20 @@ impl InboundLedger for DynamoInboundLedger {
             holder = e.name(HOLDER),
             me = e.value(s(holder)),
         );
-        let result = self
-            .db
-            .client
-            .put_item()
-            .table_name(&self.db.tables.flows)
-            .set_item(Some(item))
-            .condition_expression(condition)
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if error_map::is_condition_failure(&err) => Ok(false),
-            Err(err) => Err(error_map::dynamo(err)),
-        }
+        self.db
+            .put_if(&self.db.tables.flows, item, &e, Some(condition))
+            .await
     }
 
     async fn unlock_key(&self, lock: &KeyLock, holder: &str) -> Result<(), StoreError> {
         let mut e = Expr::default();
         let condition = format!("{} = {}", e.name(HOLDER), e.value(s(holder)));
-        let result = self
-            .db
-            .client
-            .delete_item()
-            .table_name(&self.db.tables.flows)
-            .set_key(Some(key2(keys::key_lock_pk(lock), keys::SK_KEY_LOCK)))
-            .condition_expression(condition)
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
-            .send()
-            .await;
-        match result {
-            // Not ours (any more), or gone: nothing to release.
-            Ok(_) => Ok(()),
-            Err(err) if error_map::is_condition_failure(&err) => Ok(()),
-            Err(err) => Err(error_map::dynamo(err)),
-        }
+        let key = key2(keys::key_lock_pk(lock), keys::SK_KEY_LOCK);
+        // Not deleted: not ours (any more), or gone; nothing to release either way.
+        self.db
+            .delete_if(&self.db.tables.flows, key, &e, condition)
+            .await?;
+        Ok(())
     }
 }
 

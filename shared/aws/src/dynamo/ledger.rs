@@ -15,10 +15,9 @@ use connector_domain::hie::{Claim, SendClaimStep, SendKey, SendRecord, SendState
 use connector_domain::lease::Lease;
 use connector_domain::ports::SendLedger;
 
-use super::client::{Updated, update_item};
+use super::client::Updated;
 use super::keys::{self, PK, key1, n, s};
-use super::{Dynamo, Expr, Item, batch, codec};
-use crate::config::TableNames;
+use super::{Dynamo, Expr, Item, codec};
 
 const KIND: &str = "send record";
 /// The sortable copy of `lease_until` that conditions compare (the domain field's serialisation
@@ -32,18 +31,6 @@ pub struct DynamoSendLedger {
 }
 
 impl DynamoSendLedger {
-    /// A ledger on `tables.appointments`; finish audit entries go to `tables.audit` and expire
-    /// after `audit_retention`.
-    pub fn new(
-        client: aws_sdk_dynamodb::Client,
-        tables: TableNames,
-        audit_retention: std::time::Duration,
-    ) -> Self {
-        Self {
-            db: Dynamo::new(client, tables, audit_retention),
-        }
-    }
-
     pub(crate) fn from_dynamo(db: Dynamo) -> Self {
         Self { db }
     }
@@ -164,17 +151,17 @@ impl SendLedger for DynamoSendLedger {
             e.name("attempts"),
             e.value(n(attempt))
         );
-        let item = update_item(
-            &self.db.tables.appointments,
-            ledger_key(key),
-            &e,
-            format!("SET {} REMOVE {}", sets.join(", "), removes.join(", ")),
-            condition,
-        )?;
+        let update = format!("SET {} REMOVE {}", sets.join(", "), removes.join(", "));
         self.db
-            .transact_with_audit(vec![item], [audit_entry])
-            .await?;
-        Ok(())
+            .update_with_audit(
+                &self.db.tables.appointments,
+                ledger_key(key),
+                &e,
+                update,
+                condition,
+                audit_entry,
+            )
+            .await
     }
 
     async fn get(&self, key: &SendKey) -> Result<Option<SendRecord>, StoreError> {
@@ -190,10 +177,8 @@ impl SendLedger for DynamoSendLedger {
             .filter(|k| seen.insert(*k))
             .map(ledger_key)
             .collect();
-        let items = batch::get_all(&self.db.client, &self.db.tables.appointments, unique).await?;
-        items
-            .into_iter()
-            .map(|item| codec::from_item(item, KIND))
-            .collect()
+        self.db
+            .batch_get(&self.db.tables.appointments, unique, KIND)
+            .await
     }
 }

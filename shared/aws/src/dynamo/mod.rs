@@ -25,6 +25,7 @@ pub mod inbound;
 pub mod keys;
 pub mod ledger;
 pub mod patients;
+pub(crate) mod query;
 pub mod search;
 pub mod settings;
 pub mod tables;
@@ -71,6 +72,21 @@ impl Expr {
         let placeholder = format!(":v{}", self.values.len());
         self.values.insert(placeholder.clone(), value);
         placeholder
+    }
+
+    /// The key condition `<partition> = <value> AND begins_with(<sort>, <prefix>)`.
+    pub fn partition_and_prefix(
+        &mut self,
+        (partition, value): (&str, AttributeValue),
+        (sort, prefix): (&str, AttributeValue),
+    ) -> String {
+        format!(
+            "{} = {} AND begins_with({}, {})",
+            self.name(partition),
+            self.value(value),
+            self.name(sort),
+            self.value(prefix)
+        )
     }
 
     /// The name map, or `None` when empty (DynamoDB rejects empty maps).

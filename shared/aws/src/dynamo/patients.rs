@@ -2,8 +2,6 @@
 //! consent records, so that registering a patient with its opt-in-by-default consent is one
 //! transaction in one partition (plus the audit entry and the consent id marker).
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 
 use connector_domain::audit::{AuditEntry, Page};
@@ -16,8 +14,6 @@ use connector_domain::{PatientId, StoreError};
 use super::client::put_item;
 use super::keys::{self, PK, SK, key2, s};
 use super::{Dynamo, Expr, Item, codec, consents, search};
-use crate::config::TableNames;
-use crate::error_map;
 
 const KIND: &str = "patient";
 
@@ -28,18 +24,6 @@ pub struct DynamoPatientStore {
 }
 
 impl DynamoPatientStore {
-    /// A store on `tables.consents`; the initial consent's audit entry goes to `tables.audit` and
-    /// expires after `audit_retention`.
-    pub fn new(
-        client: aws_sdk_dynamodb::Client,
-        tables: TableNames,
-        audit_retention: Duration,
-    ) -> Self {
-        Self {
-            db: Dynamo::new(client, tables, audit_retention),
-        }
-    }
-
     pub(crate) fn from_dynamo(db: Dynamo) -> Self {
         Self { db }
     }
@@ -58,12 +42,9 @@ fn profile_item(patient: &Patient) -> Result<Item, StoreError> {
 #[async_trait]
 impl PatientStore for DynamoPatientStore {
     async fn get(&self, id: &PatientId) -> Result<Option<Patient>, StoreError> {
+        let key = key2(keys::patient_pk(id), keys::SK_PROFILE);
         self.db
-            .consistent_get(
-                &self.db.tables.consents,
-                key2(keys::patient_pk(id), keys::SK_PROFILE),
-                KIND,
-            )
+            .consistent_get(&self.db.tables.consents, key, KIND)
             .await
     }
 
@@ -97,20 +78,15 @@ impl PatientStore for DynamoPatientStore {
     async fn update(&self, patient: &Patient) -> Result<(), StoreError> {
         let mut e = Expr::default();
         let condition = format!("attribute_exists({})", e.name(PK));
-        let result = self
+        let item = profile_item(patient)?;
+        let written = self
             .db
-            .client
-            .put_item()
-            .table_name(&self.db.tables.consents)
-            .set_item(Some(profile_item(patient)?))
-            .condition_expression(condition)
-            .set_expression_attribute_names(e.names())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) if error_map::is_condition_failure(&err) => Err(StoreError::NotFound),
-            Err(err) => Err(error_map::dynamo(err)),
+            .put_if(&self.db.tables.consents, item, &e, Some(condition))
+            .await?;
+        if written {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound)
         }
     }
 

@@ -17,14 +17,15 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use connector_domain::appointment::Appointment;
 use connector_domain::audit::Page;
+use connector_domain::cursor;
 use connector_domain::patient::Patient;
-use connector_domain::patient_search::{PatientSearch, decode_cursor, encode_cursor, name_key};
+use connector_domain::patient_search::{PatientSearch, name_key};
 use connector_domain::{PatientId, StoreError};
 use serde::de::DeserializeOwned;
 
 use super::keys::{self, PK, SK, s};
+use super::query::Query;
 use super::{Dynamo, Expr, Item, codec};
-use crate::error_map;
 
 /// Consents table: index of patient profiles by MRN.
 pub const INDEX_BY_MRN: &str = "by_mrn";
@@ -75,62 +76,30 @@ pub(crate) fn appointment_attributes(
     ]
 }
 
-/// One index query: key condition, where to start, and which attribute the cursor keeps.
-struct IndexQuery<'a> {
-    table: &'a str,
-    index: &'static str,
-    expr: Expr,
-    key_condition: String,
-    forward: bool,
-    start: Option<Item>,
-    /// The index's sort attribute (the cursor keeps its value and the table key).
-    sort: &'static str,
-    kind: &'static str,
-}
-
-/// Reads up to `limit` items (and one more, to tell whether a next page exists), following
-/// DynamoDB's pages; the cursor holds the last item's sort value and table key.
+/// Reads up to `limit` items of `q` (and one more, to tell whether a next page exists); the
+/// cursor holds the last item's `sort` value (the index's sort attribute) and table key.
 async fn query_page<T: DeserializeOwned>(
     db: &Dynamo,
-    mut q: IndexQuery<'_>,
+    q: Query<'_>,
+    sort: &'static str,
+    kind: &'static str,
     limit: usize,
 ) -> Result<Page<T>, StoreError> {
-    let want = limit.saturating_add(1);
-    let mut found: Vec<Item> = Vec::new();
-    loop {
-        let out = db
-            .client
-            .query()
-            .table_name(q.table)
-            .index_name(q.index)
-            .key_condition_expression(&q.key_condition)
-            .set_expression_attribute_names(q.expr.names())
-            .set_expression_attribute_values(q.expr.values())
-            .scan_index_forward(q.forward)
-            .limit(i32::try_from(want - found.len()).unwrap_or(i32::MAX))
-            .set_exclusive_start_key(q.start.take())
-            .send()
-            .await
-            .map_err(error_map::dynamo)?;
-        found.extend(out.items.unwrap_or_default());
-        match out.last_evaluated_key {
-            Some(k) if !k.is_empty() && found.len() < want => q.start = Some(k),
-            _ => break,
-        }
-    }
+    let q = q.limit(limit.saturating_add(1));
+    let mut found = db.query_all(q).await?;
     let more = found.len() > limit;
     found.truncate(limit);
     let next_cursor = match found.last() {
         Some(item) if more => {
-            let sort = codec::string(item, q.sort, q.kind)?;
-            let pk = codec::string(item, PK, q.kind)?;
-            Some(encode_cursor(&[sort, pk]))
+            let sort = codec::string(item, sort, kind)?;
+            let pk = codec::string(item, PK, kind)?;
+            Some(cursor::encode(&[sort, pk]))
         }
         _ => None,
     };
     let items = found
         .into_iter()
-        .map(|item| codec::from_item(item, q.kind))
+        .map(|item| codec::from_item(item, kind))
         .collect::<Result<_, _>>()?;
     Ok(Page { items, next_cursor })
 }
@@ -147,7 +116,7 @@ fn start_key(
     let Some(cursor) = cursor else {
         return Ok(None);
     };
-    let mut parts = decode_cursor(cursor, 2)?;
+    let mut parts = cursor::decode(cursor, 2)?;
     let pk = parts.pop().unwrap_or_default();
     let sort_value = parts.pop().unwrap_or_default();
     let mut item = Item::new();
@@ -178,27 +147,14 @@ pub(crate) async fn search_patients(
         PatientSearch::LastNameBirthDate { prefix, birth_date } => {
             let date = s(birth_date.format("%Y-%m-%d").to_string());
             let start = start_key(cursor, (SBIRTH, &date), SNAME, Some(keys::SK_PROFILE))?;
-            let condition = format!(
-                "{} = {} AND begins_with({}, {})",
-                e.name(SBIRTH),
-                e.value(date),
-                e.name(SNAME),
-                e.value(s(prefix.as_str()))
-            );
+            let condition = e.partition_and_prefix((SBIRTH, date), (SNAME, s(prefix.as_str())));
             (INDEX_BY_BIRTH_NAME, condition, start, SNAME)
         }
     };
-    let q = IndexQuery {
-        table: &db.tables.consents,
-        index,
-        expr: e,
-        key_condition,
-        forward: true,
-        start,
-        sort,
-        kind: "patient",
-    };
-    query_page(db, q, limit).await
+    let q = Query::new(&db.tables.consents, key_condition, &e)
+        .index(index)
+        .start(start);
+    query_page(db, q, sort, "patient", limit).await
 }
 
 /// `AppointmentStore::for_patient` on the appointments table's `by_patient_start` index.
@@ -212,15 +168,9 @@ pub(crate) async fn patient_appointments(
     let value = s(patient.as_str());
     let start = start_key(cursor, (APATIENT, &value), AKEY, None)?;
     let key_condition = format!("{} = {}", e.name(APATIENT), e.value(value));
-    let q = IndexQuery {
-        table: &db.tables.appointments,
-        index: INDEX_BY_PATIENT_START,
-        expr: e,
-        key_condition,
-        forward: false,
-        start,
-        sort: AKEY,
-        kind: "appointment",
-    };
-    query_page(db, q, limit).await
+    let q = Query::new(&db.tables.appointments, key_condition, &e)
+        .index(INDEX_BY_PATIENT_START)
+        .newest_first(true)
+        .start(start);
+    query_page(db, q, AKEY, "appointment", limit).await
 }

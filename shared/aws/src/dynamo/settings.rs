@@ -1,8 +1,6 @@
 //! The HIE settings on the `flows` table, as one item: `pk = SETTINGS#hie, sk = CURRENT`, the
 //! settings' fields plus a `version` number for optimistic concurrency.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use connector_domain::StoreError;
@@ -13,7 +11,6 @@ use connector_domain::settings::{HieSettings, Versioned};
 use super::client::{put_item, update_item};
 use super::keys::{self, PK, VERSION, key2, n};
 use super::{Dynamo, Expr, Item, codec};
-use crate::config::TableNames;
 use crate::error_map;
 
 const KIND: &str = "settings";
@@ -27,18 +24,6 @@ pub struct DynamoSettingsStore {
 }
 
 impl DynamoSettingsStore {
-    /// A store on `tables.flows`; audit entries go to `tables.audit` and expire after
-    /// `audit_retention`.
-    pub fn new(
-        client: aws_sdk_dynamodb::Client,
-        tables: TableNames,
-        audit_retention: Duration,
-    ) -> Self {
-        Self {
-            db: Dynamo::new(client, tables, audit_retention),
-        }
-    }
-
     pub(crate) fn from_dynamo(db: Dynamo) -> Self {
         Self { db }
     }
@@ -51,17 +36,11 @@ fn settings_key() -> Item {
 #[async_trait]
 impl SettingsStore for DynamoSettingsStore {
     async fn get(&self) -> Result<Option<Versioned<HieSettings>>, StoreError> {
-        let out = self
+        let found = self
             .db
-            .client
-            .get_item()
-            .table_name(&self.db.tables.flows)
-            .set_key(Some(settings_key()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(error_map::dynamo)?;
-        let Some(item) = out.item else {
+            .consistent_get_item(&self.db.tables.flows, settings_key())
+            .await?;
+        let Some(item) = found else {
             return Ok(None);
         };
         let version = codec::number(&item, VERSION, KIND)?;
@@ -141,19 +120,22 @@ impl SettingsStore for DynamoSettingsStore {
             ),
         };
         if audit_entries.is_empty() {
-            self.db
-                .client
-                .update_item()
-                .table_name(&self.db.tables.flows)
-                .set_key(Some(settings_key()))
-                .update_expression(format!("SET {}", sets.join(", ")))
-                .condition_expression(condition)
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
-                .send()
-                .await
-                .map_err(error_map::dynamo)?;
-            return Ok(());
+            let update = format!("SET {}", sets.join(", "));
+            let written = self
+                .db
+                .update_if(
+                    &self.db.tables.flows,
+                    settings_key(),
+                    &e,
+                    update,
+                    Some(condition),
+                )
+                .await?;
+            return if written {
+                Ok(())
+            } else {
+                Err(error_map::condition_failed())
+            };
         }
         // With audit entries: one transaction, the watermark's conditional update and the
         // entries' puts (at most 100 items).

@@ -34,6 +34,12 @@ fn requests(counter: &RequestCounter) -> Vec<(String, u64)> {
     counter.by_operation().into_iter().collect()
 }
 
+/// Asserts that the requests counted so far are `list` (operation, count), for `why`.
+#[track_caller]
+fn assert_requests(counter: &RequestCounter, list: &[(&str, u64)], why: &str) {
+    assert_eq!(requests(counter), ops(list), "{why}");
+}
+
 fn ops(list: &[(&str, u64)]) -> Vec<(String, u64)> {
     list.iter()
         .map(|(op, count)| (format!("dynamodb.{op}"), *count))
@@ -56,19 +62,32 @@ async fn claim(store: &dyn DeliveryStore, name: &str, at: i64) -> DeliveryClaim 
         .unwrap()
 }
 
+/// Ends attempt `attempt` of `name` at `at` with `end` (the outcome word `outcome`), audited.
+async fn end_attempt(
+    store: &dyn DeliveryStore,
+    name: &str,
+    attempt: u32,
+    end: AttemptEnd,
+    outcome: &str,
+    at: i64,
+) -> Result<Delivery, StoreError> {
+    store
+        .finish(
+            &id(name),
+            attempt,
+            &end,
+            outcome,
+            fixtures::at(at),
+            &entry(at),
+        )
+        .await
+}
+
 async fn park(store: &dyn DeliveryStore, name: &str, at: i64) -> Delivery {
     let DeliveryClaim::Granted(d) = claim(store, name, at).await else {
         panic!("{name} is granted");
     };
-    store
-        .finish(
-            &id(name),
-            d.attempts,
-            &AttemptEnd::Park,
-            "rejected_AR",
-            fixtures::at(at),
-            &entry(at),
-        )
+    end_attempt(store, name, d.attempts, AttemptEnd::Park, "rejected_AR", at)
         .await
         .unwrap()
 }
@@ -79,16 +98,7 @@ async fn raw(
     pk: &str,
     sk: &str,
 ) -> Option<std::collections::HashMap<String, AttributeValue>> {
-    a.dynamodb_client()
-        .get_item()
-        .table_name(&a.config().tables.flows)
-        .key("pk", AttributeValue::S(pk.into()))
-        .key("sk", AttributeValue::S(sk.into()))
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap()
-        .item
+    common::raw_item(a, &a.config().tables.flows, &[("pk", pk), ("sk", sk)]).await
 }
 
 fn epoch(at: DateTime<Utc>, plus: std::time::Duration) -> AttributeValue {
@@ -97,9 +107,9 @@ fn epoch(at: DateTime<Utc>, plus: std::time::Duration) -> AttributeValue {
 
 #[tokio::test]
 async fn each_operation_costs_the_documented_requests() {
-    let Some(aws) = common::local() else { return };
-    let counter = RequestCounter::new();
-    let a = common::fresh_counted(aws, &counter).await;
+    let Some((a, counter)) = common::counted().await else {
+        return;
+    };
     let store = a.deliveries();
     let batch = [
         delivery("dlv-1", "lead-1", 0),
@@ -109,22 +119,18 @@ async fn each_operation_costs_the_documented_requests() {
     ];
     let k = key("1", "v0");
     store.accept_webhook(&k, &batch, &entry(0)).await.unwrap();
-    assert_eq!(
-        requests(&counter),
-        ops(&[("TransactWriteItems", 1)]),
-        "accept"
-    );
+    assert_requests(&counter, &[("TransactWriteItems", 1)], "accept");
 
     counter.reset();
     store.get(&id("dlv-1")).await.unwrap().unwrap();
-    assert_eq!(requests(&counter), ops(&[("GetItem", 1)]), "get");
+    assert_requests(&counter, &[("GetItem", 1)], "get");
 
     counter.reset();
     assert_eq!(store.webhook_deliveries(&k).await.unwrap().len(), 4);
-    assert_eq!(
-        requests(&counter),
-        ops(&[("BatchGetItem", 1), ("GetItem", 1)]),
-        "webhook deliveries"
+    assert_requests(
+        &counter,
+        &[("BatchGetItem", 1), ("GetItem", 1)],
+        "webhook deliveries",
     );
     counter.reset();
     assert!(
@@ -134,42 +140,30 @@ async fn each_operation_costs_the_documented_requests() {
             .unwrap()
             .is_empty()
     );
-    assert_eq!(
-        requests(&counter),
-        ops(&[("GetItem", 1)]),
-        "unknown webhook"
-    );
+    assert_requests(&counter, &[("GetItem", 1)], "unknown webhook");
 
     counter.reset();
     claim(&store, "dlv-1", 1).await;
-    assert_eq!(
-        requests(&counter),
-        ops(&[("GetItem", 1), ("TransactWriteItems", 1)]),
-        "granted claim"
+    assert_requests(
+        &counter,
+        &[("GetItem", 1), ("TransactWriteItems", 1)],
+        "granted claim",
     );
     counter.reset();
     assert!(matches!(
         claim(&store, "dlv-1", 2).await,
         DeliveryClaim::Busy { .. }
     ));
-    assert_eq!(requests(&counter), ops(&[("GetItem", 1)]), "busy claim");
+    assert_requests(&counter, &[("GetItem", 1)], "busy claim");
 
     counter.reset();
-    store
-        .finish(
-            &id("dlv-1"),
-            1,
-            &AttemptEnd::Park,
-            "rejected_AR",
-            fixtures::at(3),
-            &entry(3),
-        )
+    end_attempt(&store, "dlv-1", 1, AttemptEnd::Park, "rejected_AR", 3)
         .await
         .unwrap();
-    assert_eq!(
-        requests(&counter),
-        ops(&[("GetItem", 1), ("TransactWriteItems", 1)]),
-        "park (the group's first)"
+    assert_requests(
+        &counter,
+        &[("GetItem", 1), ("TransactWriteItems", 1)],
+        "park (the group's first)",
     );
 
     counter.reset();
@@ -177,50 +171,37 @@ async fn each_operation_costs_the_documented_requests() {
         panic!("held");
     };
     assert_eq!(held.state, DeliveryState::Held);
-    assert_eq!(
-        requests(&counter),
-        ops(&[("GetItem", 1), ("TransactWriteItems", 2)]),
-        "held claim: the refused check returns the block, no extra read"
+    assert_requests(
+        &counter,
+        &[("GetItem", 1), ("TransactWriteItems", 2)],
+        "held claim: the refused check returns the block, no extra read",
     );
     counter.reset();
     assert!(matches!(
         claim(&store, "dlv-2", 5).await,
         DeliveryClaim::Settled(_)
     ));
-    assert_eq!(requests(&counter), ops(&[("GetItem", 1)]), "settled claim");
+    assert_requests(&counter, &[("GetItem", 1)], "settled claim");
 
     // dlv-4 (another group) parks; then dlv-3 parks into the already blocked lead-1.
     park(&store, "dlv-4", 6).await;
     claim(&store, "dlv-3", 7).await;
     counter.reset();
     // dlv-3 was claimed while lead-1 is blocked: it is held, so finishing it conflicts.
-    let refused = store
-        .finish(
-            &id("dlv-3"),
-            1,
-            &AttemptEnd::Park,
-            "rejected_AR",
-            fixtures::at(8),
-            &entry(8),
-        )
-        .await;
+    let refused = end_attempt(&store, "dlv-3", 1, AttemptEnd::Park, "rejected_AR", 8).await;
     assert!(
         matches!(refused, Err(StoreError::Conflict(_))),
         "{refused:?}"
     );
-    assert_eq!(
-        requests(&counter),
-        ops(&[("GetItem", 1)]),
-        "a refused finish reads only"
-    );
+    assert_requests(&counter, &[("GetItem", 1)], "a refused finish reads only");
 
     counter.reset();
     let listed = store.list(Some(DeliveryState::Held), 10).await.unwrap();
     assert_eq!(listed.len(), 2);
-    assert_eq!(requests(&counter), ops(&[("Query", 1)]), "list one state");
+    assert_requests(&counter, &[("Query", 1)], "list one state");
     counter.reset();
     assert_eq!(store.list(None, 10).await.unwrap().len(), 4);
-    assert_eq!(requests(&counter), ops(&[("Query", 6)]), "list every state");
+    assert_requests(&counter, &[("Query", 6)], "list every state");
 
     counter.reset();
     let redriven = store
@@ -228,32 +209,32 @@ async fn each_operation_costs_the_documented_requests() {
         .await
         .unwrap();
     assert_eq!(redriven.len(), 3);
-    assert_eq!(
-        requests(&counter),
-        ops(&[
+    assert_requests(
+        &counter,
+        &[
             ("BatchGetItem", 1),
             ("GetItem", 2),
-            ("TransactWriteItems", 1)
-        ]),
-        "redrive: the parked delivery, the block, the held ones; one transaction"
+            ("TransactWriteItems", 1),
+        ],
+        "redrive: the parked delivery, the block, the held ones; one transaction",
     );
     counter.reset();
     store
         .redrive(&id("dlv-4"), fixtures::at(9), &entry(10))
         .await
         .unwrap();
-    assert_eq!(
-        requests(&counter),
-        ops(&[("GetItem", 2), ("TransactWriteItems", 1)]),
-        "redrive with nothing held"
+    assert_requests(
+        &counter,
+        &[("GetItem", 2), ("TransactWriteItems", 1)],
+        "redrive with nothing held",
     );
 }
 
 #[tokio::test]
 async fn parking_into_a_blocked_group_checks_the_block_instead() {
-    let Some(aws) = common::local() else { return };
-    let counter = RequestCounter::new();
-    let a = common::fresh_counted(aws, &counter).await;
+    let Some((a, counter)) = common::counted().await else {
+        return;
+    };
     let store = a.deliveries();
     accept(
         &a,
@@ -265,22 +246,14 @@ async fn parking_into_a_blocked_group_checks_the_block_instead() {
     claim(&store, "dlv-2", 1).await;
     park(&store, "dlv-1", 2).await;
     counter.reset();
-    let parked = store
-        .finish(
-            &id("dlv-2"),
-            1,
-            &AttemptEnd::Park,
-            "rejected_CR",
-            fixtures::at(3),
-            &entry(3),
-        )
+    let parked = end_attempt(&store, "dlv-2", 1, AttemptEnd::Park, "rejected_CR", 3)
         .await
         .unwrap();
     assert_eq!(parked.state, DeliveryState::Parked);
-    assert_eq!(
-        requests(&counter),
-        ops(&[("GetItem", 1), ("TransactWriteItems", 2)]),
-        "the put-if-absent fails, the existence check passes"
+    assert_requests(
+        &counter,
+        &[("GetItem", 1), ("TransactWriteItems", 2)],
+        "the put-if-absent fails, the existence check passes",
     );
     let block = raw(&a, "DGROUP#lead-1", "BLOCK").await.unwrap();
     assert_eq!(
@@ -376,17 +349,16 @@ async fn claims_racing_a_park_are_held_exactly_when_the_block_lists_them() {
         let (store, barrier) = (store.clone(), barrier.clone());
         tasks.spawn(async move {
             barrier.wait().await;
-            store
-                .finish(
-                    &id("dlv-0"),
-                    first.attempts,
-                    &AttemptEnd::Park,
-                    "rejected_AR",
-                    fixtures::at(2),
-                    &entry(2),
-                )
-                .await
-                .unwrap();
+            end_attempt(
+                &*store,
+                "dlv-0",
+                first.attempts,
+                AttemptEnd::Park,
+                "rejected_AR",
+                2,
+            )
+            .await
+            .unwrap();
         });
     }
     for name in &names[1..] {
@@ -423,9 +395,9 @@ async fn claims_racing_a_park_are_held_exactly_when_the_block_lists_them() {
 
 #[tokio::test]
 async fn a_redrive_larger_than_one_transaction_is_chunked_and_returns_every_delivery() {
-    let Some(aws) = common::local() else { return };
-    let counter = RequestCounter::new();
-    let a = common::fresh_counted(aws, &counter).await;
+    let Some((a, counter)) = common::counted().await else {
+        return;
+    };
     let store = a.deliveries();
     let names: Vec<String> = (0..121).map(|i| format!("dlv-{i:03}")).collect();
     for (n, chunk) in names.chunks(MAX_WEBHOOK_DELIVERIES).enumerate() {
@@ -527,9 +499,9 @@ async fn a_redrive_interrupted_after_a_chunk_returns_the_chunk_when_repeated() {
 
 #[tokio::test]
 async fn refused_webhooks_write_nothing() {
-    let Some(aws) = common::local() else { return };
-    let counter = RequestCounter::new();
-    let a = common::fresh_counted(aws, &counter).await;
+    let Some((a, counter)) = common::counted().await else {
+        return;
+    };
     let store = a.deliveries();
     let too_many: Vec<Delivery> = (0..=MAX_WEBHOOK_DELIVERIES)
         .map(|i| delivery(&format!("dlv-{i}"), "lead-1", 0))
@@ -637,17 +609,16 @@ async fn delivered_deliveries_webhooks_and_crm_writes_carry_their_expiry() {
             .unwrap()
             .contains_key("expires_at")
     );
-    store
-        .finish(
-            &id("dlv-1"),
-            d.attempts,
-            &AttemptEnd::Delivered,
-            "delivered",
-            fixtures::at(7),
-            &entry(7),
-        )
-        .await
-        .unwrap();
+    end_attempt(
+        &store,
+        "dlv-1",
+        d.attempts,
+        AttemptEnd::Delivered,
+        "delivered",
+        7,
+    )
+    .await
+    .unwrap();
     let delivered = raw(&a, "DELIVERY#dlv-1", "DELIVERY").await.unwrap();
     assert_eq!(
         delivered.get("expires_at"),
@@ -699,9 +670,9 @@ async fn delivered_deliveries_webhooks_and_crm_writes_carry_their_expiry() {
 
 #[tokio::test]
 async fn crm_writes_cost_one_request_each_way() {
-    let Some(aws) = common::local() else { return };
-    let counter = RequestCounter::new();
-    let a = common::fresh_counted(aws, &counter).await;
+    let Some((a, counter)) = common::counted().await else {
+        return;
+    };
     let log = a.crm_writes();
     // Two writes at the same instant stay apart.
     let write = CrmWrite::new(

@@ -50,23 +50,16 @@ async fn create_tables_is_idempotent_and_enables_ttl() {
     a.create_tables()
         .await
         .expect("second call leaves the tables as they are");
-    let ttl = a
-        .dynamodb_client()
-        .describe_time_to_live()
-        .table_name(&a.config().tables.audit)
-        .send()
-        .await
-        .unwrap();
-    let ttl = ttl.time_to_live_description.unwrap();
+    let ttl = common::ttl_of(&a, &a.config().tables.audit).await;
     assert_eq!(ttl.attribute_name.as_deref(), Some("expires_at"));
     assert_eq!(ttl.time_to_live_status, Some(TimeToLiveStatus::Enabled));
 }
 
 #[tokio::test]
 async fn latest_many_reads_150_patients_in_two_batch_gets() {
-    let Some(aws) = common::local() else { return };
-    let counter = RequestCounter::new();
-    let a = common::fresh_counted(aws, &counter).await;
+    let Some((a, counter)) = common::counted().await else {
+        return;
+    };
     let mut expected = BTreeSet::new();
     for i in 0..150 {
         let latest = append_n(&a, &format!("bg-{i:03}"), 1 + i % 2)
@@ -157,15 +150,9 @@ async fn audit_entries_expire_after_the_retention() {
     let a = common::fresh_adapters(aws).await;
     let entry = fixtures::audit_entry(LogType::Hl7Inbound, fixtures::at(0));
     a.audit().append(&entry).await.unwrap();
-    let item = a
-        .dynamodb_client()
-        .get_item()
-        .table_name(&a.config().tables.audit)
-        .key("pk", AttributeValue::S(format!("ENTRY#{}", entry.entry_id)))
-        .send()
+    let pk = format!("ENTRY#{}", entry.entry_id);
+    let item = common::raw_item(&a, &a.config().tables.audit, &[("pk", &pk)])
         .await
-        .unwrap()
-        .item
         .unwrap();
     let expected = fixtures::at(0).timestamp() + DEFAULT_AUDIT_RETENTION.as_secs() as i64;
     assert_eq!(
@@ -178,9 +165,9 @@ async fn audit_entries_expire_after_the_retention() {
 
 #[tokio::test]
 async fn audit_filtered_pages_are_full_and_cheap() {
-    let Some(aws) = common::local() else { return };
-    let counter = RequestCounter::new();
-    let a = common::fresh_counted(aws, &counter).await;
+    let Some((a, counter)) = common::counted().await else {
+        return;
+    };
     let log = a.audit();
     let mut errors = Vec::new();
     for i in 0..120 {
@@ -211,9 +198,9 @@ async fn audit_filtered_pages_are_full_and_cheap() {
 
 #[tokio::test]
 async fn audit_without_filters_merges_the_log_types() {
-    let Some(aws) = common::local() else { return };
-    let counter = RequestCounter::new();
-    let a = common::fresh_counted(aws, &counter).await;
+    let Some((a, counter)) = common::counted().await else {
+        return;
+    };
     let log = a.audit();
     let mut all = Vec::new();
     for i in 0..30 {
@@ -253,9 +240,9 @@ async fn audit_without_filters_merges_the_log_types() {
 
 #[tokio::test]
 async fn transitioned_reads_1000_appointments_in_two_requests() {
-    let Some(aws) = common::local() else { return };
-    let counter = RequestCounter::new();
-    let a = common::fresh_counted(aws, &counter).await;
+    let Some((a, counter)) = common::counted().await else {
+        return;
+    };
     let store = a.appointments();
     let mut tasks = tokio::task::JoinSet::new();
     for chunk in 0..8 {

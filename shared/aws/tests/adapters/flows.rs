@@ -2,7 +2,7 @@
 //! audit entry, documents round-tripping exactly, and the table's other items left alone.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use connector_aws::{AwsAdapters, RequestCounter};
+use connector_aws::{AwsAdapters, DynamoFlowStore, RequestCounter};
 use connector_domain::StoreError;
 use connector_domain::audit::{AuditEntry, AuditQuery, LogType};
 use connector_domain::flow::fixtures as ff;
@@ -70,6 +70,18 @@ fn flow(id: &str, channel: &str) -> Flow {
         .unwrap_or_else(|e| panic!("invalid fixture flow: {:?}", e.0))
 }
 
+/// Creates the channel `north` and its flow `f1`.
+async fn create_north_with_f1(store: &DynamoFlowStore) {
+    store
+        .create_channel(&channel("north"), &change())
+        .await
+        .unwrap();
+    store
+        .create_flow(&flow("f1", "north"), &change())
+        .await
+        .unwrap();
+}
+
 fn change() -> AuditEntry {
     fixtures::audit_entry(LogType::ConfigurationChanges, fixtures::base_time())
 }
@@ -85,19 +97,12 @@ async fn config_entries(a: &AwsAdapters) -> usize {
 
 #[tokio::test]
 async fn channels_and_flows_cost_one_request_per_operation() {
-    let Some(aws) = common::local() else { return };
-    let counter = RequestCounter::new();
-    let a = common::fresh_counted(aws, &counter).await;
+    let Some((a, counter)) = common::counted().await else {
+        return;
+    };
     let store = a.flows();
 
-    store
-        .create_channel(&channel("north"), &change())
-        .await
-        .unwrap();
-    store
-        .create_flow(&flow("f1", "north"), &change())
-        .await
-        .unwrap();
+    create_north_with_f1(&store).await;
     store
         .update_flow(&flow("f1", "north"), &change())
         .await
@@ -259,29 +264,15 @@ async fn channels_and_flows_live_beside_the_settings_without_touching_them() {
     let a = common::fresh_adapters(aws).await;
     fixtures::save_settings(&a.settings()).await;
     let store = a.flows();
-    store
-        .create_channel(&channel("north"), &change())
-        .await
-        .unwrap();
-    store
-        .create_flow(&flow("f1", "north"), &change())
-        .await
-        .unwrap();
+    create_north_with_f1(&store).await;
     assert_eq!(store.list_channels().await.unwrap().len(), 1);
     assert_eq!(store.list_flows(None).await.unwrap().len(), 1);
     assert_eq!(a.settings().get().await.unwrap().unwrap().version, 1);
 
     // The stored form: the document as JSON, the channel copied out for the filter.
-    let item = a
-        .dynamodb_client()
-        .get_item()
-        .table_name(&a.config().tables.flows)
-        .key("pk", AttributeValue::S("FLOWS".into()))
-        .key("sk", AttributeValue::S("FLOW#f1".into()))
-        .send()
+    let key = [("pk", "FLOWS"), ("sk", "FLOW#f1")];
+    let item = common::raw_item(&a, &a.config().tables.flows, &key)
         .await
-        .unwrap()
-        .item
         .unwrap();
     assert_eq!(
         item.get("channel_id"),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveStatus};
 use chrono::Duration;
-use connector_aws::{DEFAULT_INBOUND_RETENTION, RequestCounter};
+use connector_aws::DEFAULT_INBOUND_RETENTION;
 use connector_domain::StoreError;
 use connector_domain::audit::{AuditEntry, LogType};
 use connector_domain::crm::LeadId;
@@ -39,9 +39,9 @@ fn lead(id: &str) -> StepProgress {
 
 #[tokio::test]
 async fn the_ledger_lifecycle_costs_one_request_per_call() {
-    let Some(aws) = common::local() else { return };
-    let counter = RequestCounter::new();
-    let a = common::fresh_counted(aws, &counter).await;
+    let Some((a, counter)) = common::counted().await else {
+        return;
+    };
     let ledger = a.inbound_ledger();
     let k = key("MSG#0001");
     let t0 = fixtures::base_time();
@@ -235,15 +235,7 @@ async fn finishing_needs_an_end_state_and_a_held_claim() {
 async fn records_expire_through_the_flows_table_ttl() {
     let Some(aws) = common::local() else { return };
     let a = common::fresh_adapters(aws).await;
-    let ttl = a
-        .dynamodb_client()
-        .describe_time_to_live()
-        .table_name(&a.config().tables.flows)
-        .send()
-        .await
-        .unwrap()
-        .time_to_live_description
-        .unwrap();
+    let ttl = common::ttl_of(&a, &a.config().tables.flows).await;
     assert_eq!(ttl.attribute_name.as_deref(), Some("expires_at"));
     assert_eq!(ttl.time_to_live_status, Some(TimeToLiveStatus::Enabled));
 
@@ -253,16 +245,9 @@ async fn records_expire_through_the_flows_table_ttl() {
         .claim(&k, SHA, "ADT^A04", t0, Duration::seconds(30))
         .await
         .unwrap();
-    let item = a
-        .dynamodb_client()
-        .get_item()
-        .table_name(&a.config().tables.flows)
-        .key("pk", AttributeValue::S("INBOUND#north-ehr#MSG4".into()))
-        .key("sk", AttributeValue::S("RECORD".into()))
-        .send()
+    let key = [("pk", "INBOUND#north-ehr#MSG4"), ("sk", "RECORD")];
+    let item = common::raw_item(&a, &a.config().tables.flows, &key)
         .await
-        .unwrap()
-        .item
         .unwrap();
     let expected = t0.timestamp() + DEFAULT_INBOUND_RETENTION.as_secs() as i64;
     assert_eq!(

@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use connector_aws::{RequestCounter, create_queue, create_queue_with_dlq};
+use connector_aws::{create_queue, create_queue_with_dlq};
 use connector_domain::ports::{QueueConsumer, QueueError, QueueMessage, WorkQueue};
 use connector_testkit::fixtures;
 use connector_testkit::local_aws::unique_name;
@@ -10,9 +10,9 @@ use crate::common;
 
 #[tokio::test]
 async fn send_batch_sends_tens() {
-    let Some(aws) = common::local() else { return };
-    let counter = RequestCounter::new();
-    let a = common::fresh_counted(aws, &counter).await;
+    let Some((a, counter)) = common::counted().await else {
+        return;
+    };
     let url = create_queue(a.sqs_client(), &unique_name("q-"), false, HashMap::new())
         .await
         .unwrap();

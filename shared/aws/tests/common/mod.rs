@@ -2,7 +2,10 @@
 
 #![allow(dead_code)]
 
+use std::collections::HashMap;
+
 use aws_config::SdkConfig;
+use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveDescription};
 use connector_aws::{AwsAdapters, AwsConfig, RequestCounter, TableNames};
 use connector_testkit::local_aws::{LocalAws, unique_name};
 
@@ -33,6 +36,40 @@ pub async fn fresh_counted(aws: &LocalAws, counter: &RequestCounter) -> AwsAdapt
     adapters.create_tables().await.expect("create tables");
     counter.reset();
     adapters
+}
+
+/// Adapters over new tables with every request counted, and the counter (reset); `None`
+/// after a printed SKIPPED line when the local endpoints are not installed.
+pub async fn counted() -> Option<(AwsAdapters, RequestCounter)> {
+    let aws = local()?;
+    let counter = RequestCounter::new();
+    let adapters = fresh_counted(aws, &counter).await;
+    Some((adapters, counter))
+}
+
+/// The raw item at `key` (attribute name, string value) of `table`, read consistently.
+pub async fn raw_item(
+    a: &AwsAdapters,
+    table: &str,
+    key: &[(&str, &str)],
+) -> Option<HashMap<String, AttributeValue>> {
+    let mut get = a.dynamodb_client().get_item().table_name(table);
+    for (name, value) in key {
+        get = get.key(*name, AttributeValue::S(value.to_string()));
+    }
+    get.consistent_read(true).send().await.unwrap().item
+}
+
+/// The TTL setting of `table`.
+pub async fn ttl_of(a: &AwsAdapters, table: &str) -> TimeToLiveDescription {
+    a.dynamodb_client()
+        .describe_time_to_live()
+        .table_name(table)
+        .send()
+        .await
+        .unwrap()
+        .time_to_live_description
+        .unwrap()
 }
 
 /// Table names no other test uses.

@@ -7,9 +7,9 @@ use connector_domain::appointment::{Appointment, TransitionCursor};
 use connector_domain::audit::Page;
 use connector_domain::ports::AppointmentStore;
 use connector_domain::{AppointmentId, PatientId, StoreError};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
-use super::{from_json, search_columns, sql_limit, to_json};
+use super::{from_json, optional_body, search_columns, sql_limit, to_json};
 use crate::SqliteDb;
 use crate::error::db_err;
 use crate::time::{nanos, nanos_clamped};
@@ -17,14 +17,7 @@ use crate::time::{nanos, nanos_clamped};
 /// The appointment store of a [`SqliteDb`].
 #[derive(Debug, Clone)]
 pub struct SqliteAppointmentStore {
-    db: SqliteDb,
-}
-
-impl SqliteAppointmentStore {
-    /// The appointment store of `db`.
-    pub fn new(db: SqliteDb) -> Self {
-        Self { db }
-    }
+    pub(crate) db: SqliteDb,
 }
 
 fn body_column(row: &rusqlite::Row<'_>) -> rusqlite::Result<String> {
@@ -32,11 +25,12 @@ fn body_column(row: &rusqlite::Row<'_>) -> rusqlite::Result<String> {
 }
 
 fn load(conn: &Connection, id: &str) -> Result<Option<Appointment>, StoreError> {
-    let body: Option<String> = conn
-        .prepare_cached("SELECT body FROM appointments WHERE appointment_id = ?1")
-        .and_then(|mut stmt| stmt.query_row([id], |row| row.get(0)).optional())
-        .map_err(db_err)?;
-    body.map(|b| from_json(&b, "appointment")).transpose()
+    optional_body(
+        conn,
+        "SELECT body FROM appointments WHERE appointment_id = ?1",
+        [id],
+        "appointment",
+    )
 }
 
 fn save(conn: &Connection, appointment: &Appointment) -> Result<(), StoreError> {
@@ -71,17 +65,12 @@ impl AppointmentStore for SqliteAppointmentStore {
     }
 
     async fn put(&self, appointment: &Appointment) -> Result<(), StoreError> {
-        let mut appointment = appointment.clone();
+        let appointment = appointment.clone();
         let id = appointment.appointment_id.clone();
         self.db
             .write(move |tx| {
-                // The transition fields change only through `record_transition`; a new
-                // appointment keeps the ones it was given.
-                if let Some(stored) = load(tx, appointment.appointment_id.as_str())? {
-                    appointment.transition_seq = stored.transition_seq;
-                    appointment.transitioned_at = stored.transitioned_at;
-                }
-                save(tx, &appointment)
+                let stored = load(tx, appointment.appointment_id.as_str())?;
+                save(tx, &appointment.scheduled_over(stored.as_ref()))
             })
             .await?;
         tracing::debug!(appointment_id = %id, "appointment stored");
@@ -98,14 +87,8 @@ impl AppointmentStore for SqliteAppointmentStore {
         let updated = self
             .db
             .write(move |tx| {
-                let mut appointment = load(tx, &key)?.ok_or(StoreError::NotFound)?;
-                if appointment.transition_seq != expected_seq {
-                    return Err(StoreError::Conflict("appointment transition changed"));
-                }
-                appointment.transition_seq = expected_seq
-                    .checked_add(1)
-                    .ok_or(StoreError::Conflict("transition seq exhausted"))?;
-                appointment.transitioned_at = Some(at);
+                // The write transaction is the compare-and-set: nothing changes it meanwhile.
+                let appointment = Appointment::transitioned(load(tx, &key)?, expected_seq, at)?;
                 save(tx, &appointment)?;
                 Ok(appointment)
             })
@@ -196,22 +179,13 @@ impl AppointmentStore for SqliteAppointmentStore {
 mod tests {
     #[test]
     fn the_transition_scan_reads_its_index_in_order() {
-        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
-        crate::sqlite::migrate::migrate(&mut conn).unwrap();
         for sql in [
             "SELECT body FROM appointments WHERE transitioned_at IS NOT NULL AND transitioned_at <= 5 \
              ORDER BY transitioned_at, appointment_id LIMIT 10",
             "SELECT body FROM appointments WHERE transitioned_at >= 1 AND transitioned_at <= 5 \
              AND (transitioned_at > 1 OR appointment_id > 'a') ORDER BY transitioned_at, appointment_id LIMIT 10",
         ] {
-            let plan: Vec<String> = conn
-                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-                .unwrap()
-                .query_map([], |row| row.get(3))
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap();
-            let plan = plan.join("; ");
+            let plan = crate::sqlite::test_support::query_plan(sql, []);
             assert!(
                 plan.contains("appointments_by_transition") && !plan.contains("TEMP B-TREE"),
                 "{plan}"

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use connector_domain::StoreError;
 use connector_domain::audit::{AuditEntry, AuditQuery, Page, entry_channel};
+use connector_domain::cursor;
 use connector_domain::dashboard::{Tally, tallies};
 use connector_domain::ports::AuditLog;
 use rusqlite::types::Value;
@@ -20,14 +21,7 @@ const MAX_LIMIT: usize = 500;
 /// The audit log of a [`SqliteDb`].
 #[derive(Debug, Clone)]
 pub struct SqliteAuditLog {
-    db: SqliteDb,
-}
-
-impl SqliteAuditLog {
-    /// The audit log of `db`.
-    pub fn new(db: SqliteDb) -> Self {
-        Self { db }
-    }
+    pub(crate) db: SqliteDb,
 }
 
 /// An audit entry as stored.
@@ -95,8 +89,8 @@ pub(crate) fn insert(conn: &Connection, row: &AuditRow) -> Result<(), StoreError
     Ok(())
 }
 
-/// Where a page ended: the `(occurred_at, entry_id)` of its last entry. Encoded as hex of
-/// `v1:<nanos>:<entry_id>`: opaque to clients, and free of anything but ids.
+/// Where a page ended: the `(occurred_at, entry_id)` of its last entry, as an opaque
+/// [`connector_domain::cursor`] of the nanoseconds and the id: free of anything but ids.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Cursor {
     occurred_at: i64,
@@ -104,35 +98,19 @@ pub(crate) struct Cursor {
 }
 
 impl Cursor {
+    /// The opaque cursor text ([`connector_domain::cursor`]).
     pub(crate) fn encode(&self) -> String {
-        let text = format!("v1:{}:{}", self.occurred_at, self.entry_id);
-        text.bytes().map(|b| format!("{b:02x}")).collect()
+        cursor::encode(&[&self.occurred_at.to_string(), &self.entry_id])
     }
 
     /// Decodes a cursor; anything this adapter did not produce is `InvalidCursor`.
     pub(crate) fn decode(text: &str) -> Result<Self, StoreError> {
-        let bad = || StoreError::InvalidCursor;
-        if !text.len().is_multiple_of(2) || text.len() > 512 {
-            return Err(bad());
-        }
-        let bytes = (0..text.len())
-            .step_by(2)
-            .map(|i| {
-                text.get(i..i + 2)
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-            })
-            .collect::<Option<Vec<u8>>>()
-            .ok_or_else(bad)?;
-        let plain = String::from_utf8(bytes).map_err(|_| bad())?;
-        let rest = plain.strip_prefix("v1:").ok_or_else(bad)?;
-        let (at, entry_id) = rest.split_once(':').ok_or_else(bad)?;
-        let occurred_at = at.parse().map_err(|_| bad())?;
-        if entry_id.is_empty() {
-            return Err(bad());
-        }
+        let [at, entry_id]: [String; 2] = cursor::decode(text, 2)?
+            .try_into()
+            .map_err(|_| StoreError::InvalidCursor)?;
         Ok(Self {
-            occurred_at,
-            entry_id: entry_id.to_owned(),
+            occurred_at: at.parse().map_err(|_| StoreError::InvalidCursor)?,
+            entry_id,
         })
     }
 }
@@ -237,14 +215,8 @@ mod tests {
 
     /// The query plan's detail lines for `query`.
     fn plan(query: &AuditQuery, cursor: Option<&Cursor>) -> String {
-        let mut conn = Connection::open_in_memory().unwrap();
-        crate::sqlite::migrate::migrate(&mut conn).unwrap();
         let (sql, values) = select(query, cursor, 10);
-        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-        let rows = stmt
-            .query_map(params_from_iter(values), |row| row.get::<_, String>(3))
-            .unwrap();
-        rows.collect::<Result<Vec<_>, _>>().unwrap().join("; ")
+        crate::sqlite::test_support::query_plan(&sql, params_from_iter(values))
     }
 
     #[test]
@@ -321,6 +293,8 @@ mod tests {
                 .bytes()
                 .map(|b| format!("{b:02x}"))
                 .collect::<String>(),
+            &cursor::encode(&["x", "e-1"]),
+            &cursor::encode(&["1"]),
         ] {
             assert!(
                 matches!(Cursor::decode(bad), Err(StoreError::InvalidCursor)),

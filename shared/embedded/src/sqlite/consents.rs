@@ -9,21 +9,14 @@ use connector_domain::{ConsentId, PatientId, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::audit::{self, AuditRow};
-use super::{from_json, to_json};
+use super::{all_rows, from_json, to_json};
 use crate::SqliteDb;
 use crate::error::{UnsupportedValue, conflict_or, db_err, invalid_call};
 
 /// The consent store of a [`SqliteDb`].
 #[derive(Debug, Clone)]
 pub struct SqliteConsentStore {
-    db: SqliteDb,
-}
-
-impl SqliteConsentStore {
-    /// The consent store of `db`.
-    pub fn new(db: SqliteDb) -> Self {
-        Self { db }
-    }
+    pub(crate) db: SqliteDb,
 }
 
 /// A consent record as stored.
@@ -148,18 +141,13 @@ impl ConsentStore for SqliteConsentStore {
     }
 
     async fn latest(&self, patient: &PatientId) -> Result<Option<Consent>, StoreError> {
-        let patient_id = patient.as_str().to_owned();
-        let body: Option<String> = self
-            .db
-            .read(move |tx| {
-                tx.prepare_cached(
-                    "SELECT body FROM consents WHERE patient_id = ?1 ORDER BY seq DESC LIMIT 1",
-                )
-                .and_then(|mut stmt| stmt.query_row([patient_id], |row| row.get(0)).optional())
-                .map_err(db_err)
-            })
-            .await?;
-        body.map(|b| from_json(&b, "consent")).transpose()
+        self.db
+            .read_body(
+                "SELECT body FROM consents WHERE patient_id = ?1 ORDER BY seq DESC LIMIT 1",
+                vec![patient.as_str().to_owned()],
+                "consent",
+            )
+            .await
     }
 
     async fn latest_many(&self, patients: &[PatientId]) -> Result<Vec<Consent>, StoreError> {
@@ -174,15 +162,10 @@ impl ConsentStore for SqliteConsentStore {
         let bodies: Vec<String> = self
             .db
             .read(move |tx| {
-                let mut stmt = tx
-                    .prepare_cached(
-                        "SELECT c.body FROM json_each(?1) AS ids \
-                         JOIN consents AS c ON c.patient_id = ids.value \
-                         AND c.seq = (SELECT MAX(seq) FROM consents WHERE patient_id = ids.value)",
-                    )
-                    .map_err(db_err)?;
-                let rows = stmt.query_map([ids], |row| row.get(0)).map_err(db_err)?;
-                rows.collect::<Result<Vec<String>, _>>().map_err(db_err)
+                let sql = "SELECT c.body FROM json_each(?1) AS ids \
+                     JOIN consents AS c ON c.patient_id = ids.value \
+                     AND c.seq = (SELECT MAX(seq) FROM consents WHERE patient_id = ids.value)";
+                all_rows(tx, sql, [ids], |row| row.get(0))
             })
             .await?;
         decode_all(bodies)
@@ -193,15 +176,8 @@ impl ConsentStore for SqliteConsentStore {
         let bodies: Vec<String> = self
             .db
             .read(move |tx| {
-                let mut stmt = tx
-                    .prepare_cached(
-                        "SELECT body FROM consents WHERE patient_id = ?1 ORDER BY seq DESC",
-                    )
-                    .map_err(db_err)?;
-                let rows = stmt
-                    .query_map([patient_id], |row| row.get(0))
-                    .map_err(db_err)?;
-                rows.collect::<Result<Vec<String>, _>>().map_err(db_err)
+                let sql = "SELECT body FROM consents WHERE patient_id = ?1 ORDER BY seq DESC";
+                all_rows(tx, sql, [patient_id], |row| row.get(0))
             })
             .await?;
         decode_all(bodies)
@@ -212,21 +188,12 @@ impl ConsentStore for SqliteConsentStore {
         patient: &PatientId,
         id: &ConsentId,
     ) -> Result<Option<Consent>, StoreError> {
-        let patient_id = patient.as_str().to_owned();
-        let consent_id = id.as_str().to_owned();
-        let body: Option<String> = self
-            .db
-            .read(move |tx| {
-                tx.prepare_cached(
-                    "SELECT body FROM consents WHERE consent_id = ?1 AND patient_id = ?2",
-                )
-                .and_then(|mut stmt| {
-                    stmt.query_row([consent_id, patient_id], |row| row.get(0))
-                        .optional()
-                })
-                .map_err(db_err)
-            })
-            .await?;
-        body.map(|b| from_json(&b, "consent")).transpose()
+        self.db
+            .read_body(
+                "SELECT body FROM consents WHERE consent_id = ?1 AND patient_id = ?2",
+                vec![id.as_str().to_owned(), patient.as_str().to_owned()],
+                "consent",
+            )
+            .await
     }
 }

@@ -633,20 +633,12 @@ mod tests {
 
     #[test]
     fn lead_lookups_seek_the_value_index() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        crate::sqlite::migrate::migrate(&mut conn).unwrap();
-        let plan: Vec<String> = conn
-            .prepare(
-                "EXPLAIN QUERY PLAN SELECT l.lead_id, l.fields FROM crm_lead_values AS v \
-                 JOIN crm_leads AS l ON l.lead_id = v.lead_id \
-                 WHERE v.name = ?1 AND v.folded = ?2 ORDER BY l.seq LIMIT 1",
-            )
-            .unwrap()
-            .query_map(["mx_MRN", "x"], |row| row.get(3))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        let plan = plan.join("; ");
+        let plan = crate::sqlite::test_support::query_plan(
+            "SELECT l.lead_id, l.fields FROM crm_lead_values AS v \
+             JOIN crm_leads AS l ON l.lead_id = v.lead_id \
+             WHERE v.name = ?1 AND v.folded = ?2 ORDER BY l.seq LIMIT 1",
+            ["mx_MRN", "x"],
+        );
         assert!(plan.contains("crm_lead_values_lookup"), "{plan}");
     }
 

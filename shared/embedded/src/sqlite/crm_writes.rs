@@ -21,14 +21,7 @@ use crate::time::{from_nanos, nanos, nanos_clamped};
 /// The CRM write log of a [`SqliteDb`].
 #[derive(Debug, Clone)]
 pub struct SqliteCrmWriteLog {
-    db: SqliteDb,
-}
-
-impl SqliteCrmWriteLog {
-    /// The CRM write log of `db`.
-    pub fn new(db: SqliteDb) -> Self {
-        Self { db }
-    }
+    pub(crate) db: SqliteDb,
 }
 
 #[async_trait]

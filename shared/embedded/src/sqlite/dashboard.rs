@@ -9,7 +9,7 @@ use connector_domain::dashboard::{
 use connector_domain::ports::DashboardStore;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{from_json, sql_limit, to_json};
+use super::{all_rows, from_json, sql_limit, to_json};
 use crate::SqliteDb;
 use crate::error::db_err;
 use crate::time::{from_nanos, nanos, nanos_clamped};
@@ -22,14 +22,7 @@ const KEEP_BATCH_RUNS: i64 = 20;
 /// The dashboard counts of a [`SqliteDb`].
 #[derive(Debug, Clone)]
 pub struct SqliteDashboard {
-    db: SqliteDb,
-}
-
-impl SqliteDashboard {
-    /// The dashboard counts of `db`.
-    pub fn new(db: SqliteDb) -> Self {
-        Self { db }
-    }
+    pub(crate) db: SqliteDb,
 }
 
 /// Applies an audit entry's tally. Call inside the write transaction that inserted the entry,
@@ -167,16 +160,9 @@ impl DashboardStore for SqliteDashboard {
         let bodies: Vec<(String, String)> = self
             .db
             .read(move |tx| {
-                let mut stmt = tx
-                    .prepare_cached(
-                        "SELECT body, entry_id FROM dashboard_crm_errors \
-                         ORDER BY at DESC, entry_id DESC, seq DESC LIMIT ?1",
-                    )
-                    .map_err(db_err)?;
-                let rows = stmt
-                    .query_map([limit], |row| Ok((row.get(0)?, row.get(1)?)))
-                    .map_err(db_err)?;
-                rows.collect::<Result<Vec<_>, _>>().map_err(db_err)
+                let sql = "SELECT body, entry_id FROM dashboard_crm_errors \
+                     ORDER BY at DESC, entry_id DESC, seq DESC LIMIT ?1";
+                all_rows(tx, sql, [limit], |row| Ok((row.get(0)?, row.get(1)?)))
             })
             .await?;
         bodies
@@ -193,17 +179,10 @@ impl DashboardStore for SqliteDashboard {
         let rows: Vec<(String, i64)> = self
             .db
             .read(|tx| {
-                let mut stmt = tx
-                    .prepare_cached(
-                        "SELECT state, count(*) FROM deliveries \
-                         WHERE state IN ('parked', 'held', 'queued', 'delivering', 'retrying') \
-                         GROUP BY state",
-                    )
-                    .map_err(db_err)?;
-                let rows = stmt
-                    .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
-                    .map_err(db_err)?;
-                rows.collect::<Result<Vec<_>, _>>().map_err(db_err)
+                let sql = "SELECT state, count(*) FROM deliveries \
+                     WHERE state IN ('parked', 'held', 'queued', 'delivering', 'retrying') \
+                     GROUP BY state";
+                all_rows(tx, sql, [], |row| Ok((row.get(0)?, row.get(1)?)))
             })
             .await?;
         let mut counts = DeliveryCounts::default();
@@ -238,49 +217,20 @@ mod tests {
             conn.execute_batch(sql).unwrap();
         }
         conn.pragma_update(None, "user_version", 5).unwrap();
+        let hie = |action: &str| format!(r#"{{"action":"appointment.{action}","detail":{{}}}}"#);
+        let hl7 = |action: &str, ack: &str| {
+            format!(
+                r#"{{"action":"hl7.{action}","detail":{{"channel_id":"north","ack":"{ack}"}}}}"#
+            )
+        };
+        let (sent, inbound) = ("hie_sent_appointments", "hl7_inbound");
         let rows = [
-            (
-                "e1",
-                at(1),
-                "hie_sent_appointments",
-                "success",
-                r#"{"action":"appointment.sent","detail":{}}"#,
-            ),
-            (
-                "e2",
-                at(2),
-                "hie_sent_appointments",
-                "success",
-                r#"{"action":"appointment.sent","detail":{}}"#,
-            ),
-            (
-                "e3",
-                at(3),
-                "hie_sent_appointments",
-                "error",
-                r#"{"action":"appointment.failed","detail":{}}"#,
-            ),
-            (
-                "e4",
-                at(4),
-                "hie_sent_appointments",
-                "error",
-                r#"{"action":"appointment.retry","detail":{}}"#,
-            ),
-            (
-                "e5",
-                at(3_605),
-                "hl7_inbound",
-                "success",
-                r#"{"action":"hl7.processed","detail":{"channel_id":"north","ack":"AA"}}"#,
-            ),
-            (
-                "e6",
-                at(3_606),
-                "hl7_inbound",
-                "error",
-                r#"{"action":"hl7.rejected","detail":{"channel_id":"north","ack":"AR"}}"#,
-            ),
+            ("e1", at(1), sent, "success", hie("sent")),
+            ("e2", at(2), sent, "success", hie("sent")),
+            ("e3", at(3), sent, "error", hie("failed")),
+            ("e4", at(4), sent, "error", hie("retry")),
+            ("e5", at(3_605), inbound, "success", hl7("processed", "AA")),
+            ("e6", at(3_606), inbound, "error", hl7("rejected", "AR")),
         ];
         for (id, occurred_at, log_type, outcome, body) in rows {
             conn.execute(

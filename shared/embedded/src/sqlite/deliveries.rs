@@ -38,15 +38,10 @@ use crate::time::{from_nanos, nanos};
 /// The delivery store of a [`SqliteDb`].
 #[derive(Debug, Clone)]
 pub struct SqliteDeliveryStore {
-    db: SqliteDb,
+    pub(crate) db: SqliteDb,
 }
 
-impl SqliteDeliveryStore {
-    /// The delivery store of `db`.
-    pub fn new(db: SqliteDb) -> Self {
-        Self { db }
-    }
-}
+const KIND: &str = "delivery";
 
 /// The columns of a delivery, in [`RawDelivery::from_row`]'s order.
 const COLUMNS: &str = "delivery_id, channel_id, flow_id, group_id, control_id, event, message, \
@@ -98,10 +93,7 @@ impl RawDelivery {
 
     /// The domain record; anything out of range is `Corrupt` (naming the kind only).
     fn decode(self) -> Result<Delivery, StoreError> {
-        let corrupt = || {
-            tracing::warn!(kind = "delivery", "stored record failed to decode");
-            StoreError::Corrupt("delivery")
-        };
+        let corrupt = || super::corrupt(KIND);
         let state = DeliveryState::parse(&self.state).ok_or_else(corrupt)?;
         if (state == DeliveryState::Delivering) != self.lease_until.is_some()
             || (state == DeliveryState::Retrying) != self.next_attempt_at.is_some()
@@ -481,8 +473,7 @@ mod tests {
 
     #[test]
     fn the_schema_refuses_deliveries_that_break_a_state_invariant() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        crate::sqlite::migrate::migrate(&mut conn).unwrap();
+        let conn = crate::sqlite::test_support::migrated();
         conn.execute("INSERT INTO webhooks VALUES ('k', 0)", [])
             .unwrap();
         for (state, lease, next, held) in [

@@ -7,24 +7,17 @@ use connector_domain::StoreError;
 use connector_domain::audit::AuditEntry;
 use connector_domain::flow::{Channel, ChannelId, Flow, FlowId};
 use connector_domain::ports::FlowStore;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
 use super::audit::{self, AuditRow};
-use super::{from_json, to_json};
+use super::{all_rows, from_json, to_json};
 use crate::SqliteDb;
 use crate::error::{conflict_or, db_err};
 
 /// The channels and flows of a [`SqliteDb`].
 #[derive(Debug, Clone)]
 pub struct SqliteFlowStore {
-    db: SqliteDb,
-}
-
-impl SqliteFlowStore {
-    /// The flow store of `db`.
-    pub fn new(db: SqliteDb) -> Self {
-        Self { db }
-    }
+    pub(crate) db: SqliteDb,
 }
 
 /// Runs one statement that must change exactly one row (else `NotFound`), then appends the
@@ -55,11 +48,8 @@ async fn bodies(
     values: Vec<String>,
 ) -> Result<Vec<String>, StoreError> {
     db.read(move |tx| {
-        let mut stmt = tx.prepare_cached(sql).map_err(db_err)?;
-        let rows = stmt
-            .query_map(rusqlite::params_from_iter(values.iter()), |row| row.get(0))
-            .map_err(db_err)?;
-        rows.collect::<Result<Vec<String>, _>>().map_err(db_err)
+        let params = rusqlite::params_from_iter(values.iter());
+        all_rows(tx, sql, params, |row| row.get(0))
     })
     .await
 }
@@ -119,16 +109,10 @@ impl FlowStore for SqliteFlowStore {
     }
 
     async fn get_channel(&self, id: &ChannelId) -> Result<Option<Channel>, StoreError> {
-        let id = id.as_str().to_owned();
-        let body: Option<String> = self
-            .db
-            .read(move |tx| {
-                tx.prepare_cached("SELECT body FROM channels WHERE channel_id = ?1")
-                    .and_then(|mut stmt| stmt.query_row([id], |row| row.get(0)).optional())
-                    .map_err(db_err)
-            })
-            .await?;
-        body.map(|b| from_json(&b, "channel")).transpose()
+        let key = id.as_str();
+        self.db
+            .body_by_key("channels", "channel_id", key, "channel")
+            .await
     }
 
     async fn list_channels(&self) -> Result<Vec<Channel>, StoreError> {
@@ -190,16 +174,8 @@ impl FlowStore for SqliteFlowStore {
     }
 
     async fn get_flow(&self, id: &FlowId) -> Result<Option<Flow>, StoreError> {
-        let id = id.as_str().to_owned();
-        let body: Option<String> = self
-            .db
-            .read(move |tx| {
-                tx.prepare_cached("SELECT body FROM flows WHERE flow_id = ?1")
-                    .and_then(|mut stmt| stmt.query_row([id], |row| row.get(0)).optional())
-                    .map_err(db_err)
-            })
-            .await?;
-        body.map(|b| from_json(&b, "flow")).transpose()
+        let key = id.as_str();
+        self.db.body_by_key("flows", "flow_id", key, "flow").await
     }
 
     async fn list_flows(&self, channel: Option<&ChannelId>) -> Result<Vec<Flow>, StoreError> {
@@ -232,22 +208,12 @@ impl FlowStore for SqliteFlowStore {
 
 #[cfg(test)]
 mod tests {
-    use rusqlite::Connection;
-
     #[test]
     fn per_channel_lists_read_the_index_in_order() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        crate::sqlite::migrate::migrate(&mut conn).unwrap();
-        let plan: Vec<String> = conn
-            .prepare(
-                "EXPLAIN QUERY PLAN SELECT body FROM flows WHERE channel_id = ?1 ORDER BY flow_id",
-            )
-            .unwrap()
-            .query_map(["c"], |row| row.get(3))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        let plan = plan.join("; ");
+        let plan = crate::sqlite::test_support::query_plan(
+            "SELECT body FROM flows WHERE channel_id = ?1 ORDER BY flow_id",
+            ["c"],
+        );
         assert!(plan.contains("flows_by_channel"), "{plan}");
         assert!(!plan.contains("TEMP B-TREE"), "{plan}");
     }

@@ -25,15 +25,10 @@ use crate::time::{from_nanos, nanos};
 /// The inbound ledger of a [`SqliteDb`].
 #[derive(Debug, Clone)]
 pub struct SqliteInboundLedger {
-    db: SqliteDb,
+    pub(crate) db: SqliteDb,
 }
 
-impl SqliteInboundLedger {
-    /// The inbound ledger of `db`.
-    pub fn new(db: SqliteDb) -> Self {
-        Self { db }
-    }
-}
+const KIND: &str = "inbound record";
 
 /// The columns of a record, in [`RawRecord::from_row`]'s order.
 const COLUMNS: &str = "channel_id, control_id, body_sha256, event, state, attempts, lease_until, \
@@ -71,10 +66,7 @@ impl RawRecord {
 
     /// The domain record; anything out of range is `Corrupt` (naming the kind only).
     fn decode(self) -> Result<InboundRecord, StoreError> {
-        let corrupt = || {
-            tracing::warn!(kind = "inbound record", "stored record failed to decode");
-            StoreError::Corrupt("inbound record")
-        };
+        let corrupt = || super::corrupt(KIND);
         let state = InboundState::parse(&self.state).ok_or_else(corrupt)?;
         if (state == InboundState::Processing) != self.lease_until.is_some() {
             return Err(corrupt());
@@ -89,7 +81,7 @@ impl RawRecord {
             state,
             attempts: u32::try_from(self.attempts).map_err(|_| corrupt())?,
             lease_until: self.lease_until.map(from_nanos),
-            steps: from_json(&self.steps, "inbound record")?,
+            steps: from_json(&self.steps, KIND)?,
             received_at: from_nanos(self.received_at),
             updated_at: from_nanos(self.updated_at),
         })
@@ -327,8 +319,7 @@ mod tests {
 
     #[test]
     fn the_schema_refuses_records_that_break_a_state_invariant() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        crate::sqlite::migrate::migrate(&mut conn).unwrap();
+        let conn = crate::sqlite::test_support::migrated();
         for (state, lease) in [
             ("processing", None),
             ("failed", Some(1)),

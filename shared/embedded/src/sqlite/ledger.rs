@@ -24,14 +24,7 @@ use crate::time::{from_nanos, nanos};
 /// The send ledger of a [`SqliteDb`].
 #[derive(Debug, Clone)]
 pub struct SqliteSendLedger {
-    db: SqliteDb,
-}
-
-impl SqliteSendLedger {
-    /// The send ledger of `db`.
-    pub fn new(db: SqliteDb) -> Self {
-        Self { db }
-    }
+    pub(crate) db: SqliteDb,
 }
 
 /// A ledger key as stored.
@@ -75,6 +68,8 @@ fn parse_state(name: &str) -> Option<SendState> {
     .find(|s| state_name(*s) == name)
 }
 
+const KIND: &str = "send record";
+
 /// The columns of a record, in [`RawRecord::from_row`]'s order.
 const COLUMNS: &str =
     "appointment_id, transition_seq, resend, state, attempts, lease_until, message_id, updated_at";
@@ -107,10 +102,7 @@ impl RawRecord {
 
     /// The domain record; anything out of range is `Corrupt` (naming the kind only).
     fn decode(self) -> Result<SendRecord, StoreError> {
-        let corrupt = || {
-            tracing::warn!(kind = "send record", "stored record failed to decode");
-            StoreError::Corrupt("send record")
-        };
+        let corrupt = || super::corrupt(KIND);
         let state = parse_state(&self.state).ok_or_else(corrupt)?;
         if (state == SendState::Sending) != self.lease_until.is_some()
             || (state == SendState::Sent) != self.message_id.is_some()
@@ -377,23 +369,13 @@ mod tests {
 
     #[test]
     fn get_many_seeks_the_primary_key_per_key() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        crate::sqlite::migrate::migrate(&mut conn).unwrap();
-        let plan: Vec<String> = conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {GET_MANY}"))
-            .unwrap()
-            .query_map([r#"[["a-1",1,0]]"#], |row| row.get(3))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        let plan = plan.join("; ");
+        let plan = crate::sqlite::test_support::query_plan(GET_MANY, [r#"[["a-1",1,0]]"#]);
         assert!(plan.contains("SEARCH l USING PRIMARY KEY"), "{plan}");
     }
 
     #[test]
     fn the_schema_refuses_records_that_break_a_state_invariant() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        crate::sqlite::migrate::migrate(&mut conn).unwrap();
+        let conn = crate::sqlite::test_support::migrated();
         for (state, lease, message) in [
             ("sending", None, None),
             ("sent", None, None),

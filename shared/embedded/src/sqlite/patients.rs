@@ -7,41 +7,28 @@ use connector_domain::patient::Patient;
 use connector_domain::patient_search::PatientSearch;
 use connector_domain::ports::PatientStore;
 use connector_domain::{PatientId, StoreError};
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
 use super::audit::{self, AuditRow};
 use super::consents::{self, ConsentRow};
 use super::search_columns;
-use super::{from_json, to_json};
+use super::to_json;
 use crate::SqliteDb;
 use crate::error::{conflict_or, db_err, invalid_call};
 
 /// The patient store of a [`SqliteDb`].
 #[derive(Debug, Clone)]
 pub struct SqlitePatientStore {
-    db: SqliteDb,
-}
-
-impl SqlitePatientStore {
-    /// The patient store of `db`.
-    pub fn new(db: SqliteDb) -> Self {
-        Self { db }
-    }
+    pub(crate) db: SqliteDb,
 }
 
 #[async_trait]
 impl PatientStore for SqlitePatientStore {
     async fn get(&self, id: &PatientId) -> Result<Option<Patient>, StoreError> {
-        let id = id.as_str().to_owned();
-        let body: Option<String> = self
-            .db
-            .read(move |tx| {
-                tx.prepare_cached("SELECT body FROM patients WHERE patient_id = ?1")
-                    .and_then(|mut stmt| stmt.query_row([id], |row| row.get(0)).optional())
-                    .map_err(db_err)
-            })
-            .await?;
-        body.map(|b| from_json(&b, "patient")).transpose()
+        let key = id.as_str();
+        self.db
+            .body_by_key("patients", "patient_id", key, "patient")
+            .await
     }
 
     async fn insert(

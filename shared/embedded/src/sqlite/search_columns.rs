@@ -6,10 +6,9 @@
 use chrono::{DateTime, Utc};
 use connector_domain::appointment::Appointment;
 use connector_domain::audit::Page;
+use connector_domain::cursor::{decode as decode_cursor, encode as encode_cursor};
 use connector_domain::patient::Patient;
-use connector_domain::patient_search::{
-    PatientSearch, decode_cursor, encode_cursor, fold_name, name_key,
-};
+use connector_domain::patient_search::{PatientSearch, fold_name, name_key};
 use connector_domain::{PatientId, StoreError};
 use rusqlite::types::Value;
 use rusqlite::{Connection, params_from_iter};

@@ -15,6 +15,7 @@ use connector_domain::flow::{SecretRef, SecretValue};
 use connector_domain::ports::{LocalSecretStore, SecretError, SecretStore};
 use rusqlite::{OptionalExtension, params};
 
+use super::all_rows;
 use super::audit::{self, AuditRow};
 use crate::SqliteDb;
 use crate::error::{db_err, invalid_call};
@@ -22,14 +23,7 @@ use crate::error::{db_err, invalid_call};
 /// The secret store of a [`SqliteDb`].
 #[derive(Debug, Clone)]
 pub struct SqliteSecrets {
-    db: SqliteDb,
-}
-
-impl SqliteSecrets {
-    /// The secret store of `db`.
-    pub fn new(db: SqliteDb) -> Self {
-        Self { db }
-    }
+    pub(crate) db: SqliteDb,
 }
 
 #[async_trait]
@@ -118,20 +112,13 @@ impl LocalSecretStore for SqliteSecrets {
     async fn list(&self) -> Result<Vec<LocalSecret>, StoreError> {
         self.db
             .read(move |tx| {
-                let mut stmt = tx
-                    .prepare_cached(
-                        "SELECT secret_id, updated_at FROM local_secrets ORDER BY secret_id",
-                    )
-                    .map_err(db_err)?;
-                let rows = stmt
-                    .query_map([], |row| {
-                        Ok(LocalSecret {
-                            name: row.get(0)?,
-                            updated_at: crate::time::from_nanos(row.get(1)?),
-                        })
+                let sql = "SELECT secret_id, updated_at FROM local_secrets ORDER BY secret_id";
+                all_rows(tx, sql, [], |row| {
+                    Ok(LocalSecret {
+                        name: row.get(0)?,
+                        updated_at: crate::time::from_nanos(row.get(1)?),
                     })
-                    .map_err(db_err)?;
-                rows.collect::<Result<Vec<_>, _>>().map_err(db_err)
+                })
             })
             .await
     }

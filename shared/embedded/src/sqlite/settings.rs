@@ -16,14 +16,7 @@ use crate::error::{UnsupportedValue, db_err};
 /// The settings store of a [`SqliteDb`].
 #[derive(Debug, Clone)]
 pub struct SqliteSettingsStore {
-    db: SqliteDb,
-}
-
-impl SqliteSettingsStore {
-    /// The settings store of `db`.
-    pub fn new(db: SqliteDb) -> Self {
-        Self { db }
-    }
+    pub(crate) db: SqliteDb,
 }
 
 /// The stored settings and version; the defaults at version 0 when never saved.

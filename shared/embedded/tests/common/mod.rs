@@ -6,12 +6,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
+use connector_domain::audit::{AuditEntry, AuditQuery};
 use connector_embedded::SqliteDb;
-use connector_testkit::contract::{
-    CrmHarness, CrmUnderTest, CrmWriteLogHarness, CrmWriteLogUnderTest, DashboardHarness,
-    DashboardSet, DeliveryStoreHarness, DeliveryStoreSet, FlowStoreHarness, FlowStoreSet,
-    LocalSecretSet, LocalSecretStoreHarness, StoreHarness, StoreSet,
-};
+use connector_testkit::contract::{Ports, PortsHarness, StoreSet};
 
 /// The database `connector.db` in `dir`.
 pub fn open(dir: &Path) -> SqliteDb {
@@ -26,32 +23,37 @@ pub async fn open_with_patient(dir: &Path) -> SqliteDb {
     db
 }
 
+/// The schema version (`PRAGMA user_version`) of `connector.db` in `dir`.
+pub fn schema_version(dir: &Path) -> u32 {
+    raw(dir)
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap()
+}
+
+/// Whether `db` holds the patient `id`.
+pub async fn has_patient(db: &SqliteDb, id: &str) -> bool {
+    let id = connector_testkit::fixtures::patient_id(id);
+    db.patients().get(&id).await.unwrap().is_some()
+}
+
+/// The audit entries `query` selects, newest first (up to 500; `query.limit` is ignored).
+pub async fn audit_of(db: &SqliteDb, query: AuditQuery) -> Vec<AuditEntry> {
+    let query = AuditQuery {
+        limit: 500,
+        ..query
+    };
+    db.audit().query(&query).await.unwrap().items
+}
+
 /// A plain SQLite connection to `connector.db` in `dir`, to look at or edit what is stored.
 pub fn raw(dir: &Path) -> rusqlite::Connection {
     rusqlite::Connection::open(dir.join("connector.db")).expect("raw open")
 }
 
-/// Each store set is a new database file in one temporary folder.
+/// Each set of ports is a new database file in one temporary folder.
 pub struct FileStores {
     dir: tempfile::TempDir,
     next: AtomicUsize,
-}
-
-#[async_trait]
-impl StoreHarness for FileStores {
-    async fn fresh(&self) -> StoreSet {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let db = SqliteDb::open(self.dir.path().join(format!("case-{n}.db")))
-            .expect("open a fresh database");
-        StoreSet {
-            patients: db.patients(),
-            consents: db.consents(),
-            settings: db.settings(),
-            audit: db.audit(),
-            appointments: db.appointments(),
-            send_ledger: db.send_ledger(),
-        }
-    }
 }
 
 impl FileStores {
@@ -62,74 +64,52 @@ impl FileStores {
             next: AtomicUsize::new(0),
         }
     }
-
-    fn open_next(&self) -> SqliteDb {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        SqliteDb::open(self.dir.path().join(format!("case-{n}.db"))).expect("open a fresh database")
-    }
 }
 
 #[async_trait]
-impl FlowStoreHarness for FileStores {
-    async fn fresh_flow_stores(&self) -> FlowStoreSet {
-        let db = self.open_next();
-        FlowStoreSet {
+impl PortsHarness for FileStores {
+    async fn fresh_ports(&self) -> Ports {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let db = SqliteDb::open(self.dir.path().join(format!("case-{n}.db")))
+            .expect("open a fresh database");
+        Ports {
+            stores: StoreSet {
+                patients: db.patients(),
+                consents: db.consents(),
+                settings: db.settings(),
+                audit: db.audit(),
+                appointments: db.appointments(),
+                send_ledger: db.send_ledger(),
+            },
             flows: db.flows(),
             inbound_ledger: db.inbound_ledger(),
-            audit: db.audit(),
-        }
-    }
-}
-
-#[async_trait]
-impl DeliveryStoreHarness for FileStores {
-    async fn fresh_delivery_stores(&self) -> DeliveryStoreSet {
-        let db = self.open_next();
-        DeliveryStoreSet {
             deliveries: db.deliveries(),
-            audit: db.audit(),
-        }
-    }
-}
-
-#[async_trait]
-impl DashboardHarness for FileStores {
-    async fn fresh_dashboard(&self) -> DashboardSet {
-        let db = self.open_next();
-        DashboardSet {
             dashboard: db.dashboard(),
-            audit: db.audit(),
-            send_ledger: db.send_ledger(),
-            inbound_ledger: db.inbound_ledger(),
-            deliveries: db.deliveries(),
+            crm_writes: db.crm_writes(),
+            local_secrets: Some((db.local_secrets(), db.secrets())),
+            crm: Some(db.crm()),
         }
     }
 }
 
-#[async_trait]
-impl CrmWriteLogHarness for FileStores {
-    async fn fresh_crm_write_log(&self) -> CrmWriteLogUnderTest {
-        self.open_next().crm_writes()
-    }
+/// Takes `connector.db` in `dir` back to schema `version` as an older build left it: undoes
+/// migrations 6 and 7, then runs `drop` (dropping what the later migrations created).
+pub fn downgrade(dir: &Path, drop: &str, version: u32) {
+    raw(dir)
+        .execute_batch(&format!(
+            "{UNDO_SEARCH_AND_DASHBOARD} {drop} PRAGMA user_version = {version};"
+        ))
+        .unwrap();
 }
 
-#[async_trait]
-impl LocalSecretStoreHarness for FileStores {
-    async fn fresh_local_secrets(&self) -> LocalSecretSet {
-        let db = self.open_next();
-        LocalSecretSet {
-            local: db.local_secrets(),
-            secrets: db.secrets(),
-            audit: db.audit(),
-        }
-    }
-}
-
-#[async_trait]
-impl CrmHarness for FileStores {
-    async fn fresh_crm(&self) -> CrmUnderTest {
-        self.open_next().crm()
-    }
+/// Opens the database in `dir`, asserting that it was migrated to this build's schema and
+/// still holds the fixture patient `p-1`.
+pub async fn open_migrated(dir: &Path) -> SqliteDb {
+    let db = open(dir);
+    let version = schema_version(dir);
+    assert_eq!((version, connector_embedded::SCHEMA_VERSION), (7, 7));
+    assert!(has_patient(&db, "p-1").await);
+    db
 }
 
 /// Undoes migrations 6 (search columns) and 7 (dashboard): with it, dropping the tables a

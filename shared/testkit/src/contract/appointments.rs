@@ -11,6 +11,7 @@ pub(super) fn cases() -> Vec<Case<StoreSet>> {
     cases![
         appointment_put_then_get,
         appointment_put_replaces_but_keeps_transition_fields,
+        appointment_put_of_a_new_one_starts_untransitioned,
         appointment_record_transition_sequence,
         appointment_record_transition_of_unknown_is_not_found,
         appointment_transitioned_order_bounds_and_limit,
@@ -26,6 +27,25 @@ fn ids(appointments: &[Appointment]) -> Vec<&str> {
         .collect()
 }
 
+/// Puts the fixture appointment `id` (of `p-1`) and records its first transition at `at`:
+/// the appointment as put, and as transitioned.
+async fn put_then_transition(s: &StoreSet, id: &str, at: i64) -> (Appointment, Appointment) {
+    let a = fixtures::appointment(id, "p-1");
+    s.appointments.put(&a).await.unwrap();
+    let transitioned = s
+        .appointments
+        .record_transition(&a.appointment_id, 0, fixtures::at(at))
+        .await
+        .unwrap();
+    (a, transitioned)
+}
+
+/// The stored appointment `id`, if any.
+async fn stored(s: &StoreSet, id: &str) -> Option<Appointment> {
+    let id = fixtures::appointment_id(id);
+    s.appointments.get(&id).await.unwrap()
+}
+
 async fn appointment_put_then_get(s: StoreSet) {
     let a = fixtures::appointment("a-1", "p-1");
     s.appointments.put(&a).await.unwrap();
@@ -33,23 +53,11 @@ async fn appointment_put_then_get(s: StoreSet) {
         s.appointments.get(&a.appointment_id).await.unwrap(),
         Some(a)
     );
-    assert_eq!(
-        s.appointments
-            .get(&fixtures::appointment_id("a-2"))
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(stored(&s, "a-2").await, None);
 }
 
 async fn appointment_put_replaces_but_keeps_transition_fields(s: StoreSet) {
-    let a = fixtures::appointment("a-1", "p-1");
-    s.appointments.put(&a).await.unwrap();
-    let transitioned = s
-        .appointments
-        .record_transition(&a.appointment_id, 0, fixtures::at(600))
-        .await
-        .unwrap();
+    let (a, transitioned) = put_then_transition(&s, "a-1", 600).await;
 
     // The EHR reports a schedule change; the caller's copy knows nothing of the transition.
     let changed = Appointment {
@@ -82,14 +90,34 @@ async fn appointment_put_replaces_but_keeps_transition_fields(s: StoreSet) {
     );
 }
 
-async fn appointment_record_transition_sequence(s: StoreSet) {
-    let a = fixtures::appointment("a-1", "p-1");
+/// Transition fields change only through `record_transition`: a new appointment that carries
+/// some is stored untransitioned (and so is not in the collector's scan).
+async fn appointment_put_of_a_new_one_starts_untransitioned(s: StoreSet) {
+    let a = Appointment {
+        transition_seq: 4,
+        transitioned_at: Some(fixtures::at(60)),
+        ..fixtures::appointment("a-1", "p-1")
+    };
     s.appointments.put(&a).await.unwrap();
-    let first = s
+    let stored = s.appointments.get(&a.appointment_id).await.unwrap();
+    assert_eq!(
+        stored,
+        Some(Appointment {
+            transition_seq: 0,
+            transitioned_at: None,
+            ..a
+        })
+    );
+    let scan = s
         .appointments
-        .record_transition(&a.appointment_id, 0, fixtures::at(60))
+        .transitioned(None, fixtures::at(3_600), 10)
         .await
         .unwrap();
+    assert!(scan.is_empty(), "not transitioned: {:?}", ids(&scan));
+}
+
+async fn appointment_record_transition_sequence(s: StoreSet) {
+    let (a, first) = put_then_transition(&s, "a-1", 60).await;
     assert_eq!(
         first,
         Appointment {
@@ -136,13 +164,7 @@ async fn appointment_record_transition_of_unknown_is_not_found(s: StoreSet) {
             .record_transition(&fixtures::appointment_id("a-1"), 0, fixtures::at(0))
             .await,
     );
-    assert_eq!(
-        s.appointments
-            .get(&fixtures::appointment_id("a-1"))
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(stored(&s, "a-1").await, None);
 }
 
 /// Stores appointments transitioned at the given offsets (`None`: never transitioned).

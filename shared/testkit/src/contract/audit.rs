@@ -97,42 +97,43 @@ async fn audit_each_filter_and_their_combination(s: StoreSet) {
     )
     .await;
 
-    let by_type = ids(
-        &s,
-        AuditQuery {
-            log_type: Some(sent),
-            ..query()
-        },
-    )
-    .await;
-    assert_eq!(by_type, entry_ids(&[&e4, &e3, &e2]), "log_type");
-    let by_patient = ids(
-        &s,
-        AuditQuery {
-            patient_id: Some(p1.clone()),
-            ..query()
-        },
-    )
-    .await;
-    assert_eq!(by_patient, entry_ids(&[&e4, &e2, &e1]), "patient_id");
-    let by_appointment = ids(
-        &s,
-        AuditQuery {
-            appointment_id: Some(a1.clone()),
-            ..query()
-        },
-    )
-    .await;
-    assert_eq!(by_appointment, entry_ids(&[&e4, &e2]), "appointment_id");
-    let by_outcome = ids(
-        &s,
-        AuditQuery {
-            outcome: Some(AuditOutcome::Success),
-            ..query()
-        },
-    )
-    .await;
-    assert_eq!(by_outcome, entry_ids(&[&e5, &e2, &e1]), "outcome");
+    let single_filters = [
+        (
+            AuditQuery {
+                log_type: Some(sent),
+                ..query()
+            },
+            entry_ids(&[&e4, &e3, &e2]),
+            "log_type",
+        ),
+        (
+            AuditQuery {
+                patient_id: Some(p1.clone()),
+                ..query()
+            },
+            entry_ids(&[&e4, &e2, &e1]),
+            "patient_id",
+        ),
+        (
+            AuditQuery {
+                appointment_id: Some(a1.clone()),
+                ..query()
+            },
+            entry_ids(&[&e4, &e2]),
+            "appointment_id",
+        ),
+        (
+            AuditQuery {
+                outcome: Some(AuditOutcome::Success),
+                ..query()
+            },
+            entry_ids(&[&e5, &e2, &e1]),
+            "outcome",
+        ),
+    ];
+    for (filter, expected, name) in single_filters {
+        assert_eq!(ids(&s, filter).await, expected, "{name}");
+    }
     let combined = AuditQuery {
         log_type: Some(sent),
         patient_id: Some(p1.clone()),

@@ -29,6 +29,12 @@ pub(super) fn cases() -> Vec<Case<StoreSet>> {
 }
 
 /// Appends records 1..=n for `patient`; returns them in append order.
+/// The latest consent of the patient `patient`, if any.
+async fn latest(s: &StoreSet, patient: &str) -> Option<Consent> {
+    let id = fixtures::patient_id(patient);
+    s.consents.latest(&id).await.unwrap()
+}
+
 async fn append_n(s: &StoreSet, patient: &str, n: u64) -> Vec<Consent> {
     let mut out = Vec::new();
     for seq in 1..=n {
@@ -89,13 +95,7 @@ async fn consent_append_sequence_and_latest(s: StoreSet) {
 
 async fn consent_latest_of_unknown_patient_is_none(s: StoreSet) {
     append_n(&s, "p-1", 1).await;
-    assert_eq!(
-        s.consents
-            .latest(&fixtures::patient_id("p-2"))
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(latest(&s, "p-2").await, None);
     assert!(
         s.consents
             .history(&fixtures::patient_id("p-2"))
@@ -137,13 +137,7 @@ async fn consent_append_first_with_expected_seq_conflicts(s: StoreSet) {
     let c = fixtures::consent("p-1", 2);
     let entry = fixtures::consent_audit(&c, "consent.created");
     assert_conflict(s.consents.append(&c, Some(1), &entry).await);
-    assert_eq!(
-        s.consents
-            .latest(&fixtures::patient_id("p-1"))
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(latest(&s, "p-1").await, None);
     assert!(audit_of(&s, "p-1").await.is_empty());
 }
 
@@ -281,13 +275,7 @@ async fn consent_revoke_unknown_is_not_found(s: StoreSet) {
             )
             .await,
     );
-    assert_eq!(
-        s.consents
-            .latest(&fixtures::patient_id("p-2"))
-            .await
-            .unwrap(),
-        Some(other)
-    );
+    assert_eq!(latest(&s, "p-2").await, Some(other));
 }
 
 async fn consent_history_is_per_patient_newest_first(s: StoreSet) {

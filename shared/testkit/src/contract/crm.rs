@@ -62,6 +62,23 @@ fn patient_fields(mrn: &str, n: u32) -> Vec<CrmField> {
     ])
 }
 
+/// The id of the lead `find_lead(field, value)` finds.
+async fn found_lead_id(crm: &CrmUnderTest, field: &str, value: &str) -> Option<LeadId> {
+    crm.find_lead(field, value).await.unwrap().map(|l| l.id)
+}
+
+/// Creates the fixture patient lead numbered `n` with MRN `mrn`; its id.
+async fn new_patient_lead(crm: &CrmUnderTest, mrn: &str, n: u32) -> LeadId {
+    crm.create_lead(&patient_fields(mrn, n)).await.unwrap()
+}
+
+/// Creates a visit of `appointment` at `at` (see [`visit`]) on `lead`; its id.
+async fn new_visit(crm: &CrmUnderTest, lead: &LeadId, appointment: &str, at: i64) -> ActivityId {
+    crm.create_activity(lead, &visit(appointment, at, &[]))
+        .await
+        .unwrap()
+}
+
 fn value<'a>(lead: &'a Lead, name: &str) -> Option<&'a str> {
     lead.fields
         .iter()
@@ -137,9 +154,7 @@ async fn crm_a_created_lead_is_found_by_each_of_its_fields(crm: CrmUnderTest) {
 
 async fn crm_find_lead_without_a_match_is_none(crm: CrmUnderTest) {
     assert_eq!(crm.find_lead("mx_MRN", "MRN-FX-0001").await.unwrap(), None);
-    crm.create_lead(&patient_fields("MRN-FX-0001", 1))
-        .await
-        .unwrap();
+    new_patient_lead(&crm, "MRN-FX-0001", 1).await;
     assert_eq!(
         crm.find_lead("mx_MRN", "MRN-FX-0002").await.unwrap(),
         None,
@@ -154,14 +169,8 @@ async fn crm_find_lead_without_a_match_is_none(crm: CrmUnderTest) {
 
 async fn crm_find_lead_returns_a_lead_with_the_value(crm: CrmUnderTest) {
     // Two leads share a (non-unique) city; a third does not.
-    let one = crm
-        .create_lead(&patient_fields("MRN-FX-0001", 1))
-        .await
-        .unwrap();
-    let two = crm
-        .create_lead(&patient_fields("MRN-FX-0002", 2))
-        .await
-        .unwrap();
+    let one = new_patient_lead(&crm, "MRN-FX-0001", 1).await;
+    let two = new_patient_lead(&crm, "MRN-FX-0002", 2).await;
     let mut elsewhere = patient_fields("MRN-FX-0003", 3);
     elsewhere.retain(|f| f.name != "mx_City");
     elsewhere.push(CrmField::new("mx_City", "Elsewhere"));
@@ -181,10 +190,7 @@ async fn crm_find_lead_returns_a_lead_with_the_value(crm: CrmUnderTest) {
 async fn crm_update_lead_sets_the_given_fields_and_keeps_the_others(crm: CrmUnderTest) {
     let given = patient_fields("MRN-FX-0001", 1);
     let id = crm.create_lead(&given).await.unwrap();
-    let other = crm
-        .create_lead(&patient_fields("MRN-FX-0002", 2))
-        .await
-        .unwrap();
+    let other = new_patient_lead(&crm, "MRN-FX-0002", 2).await;
     let changes = fields(&[("mx_City", "Newtown"), ("mx_Street1", fixtures::STREET)]);
     crm.update_lead(&id, &changes).await.unwrap();
 
@@ -196,26 +202,17 @@ async fn crm_update_lead_sets_the_given_fields_and_keeps_the_others(crm: CrmUnde
         .collect();
     assert_lead(crm.get_lead(&id).await.unwrap(), &id, &expected);
     assert_eq!(
-        crm.find_lead("mx_Street1", fixtures::STREET)
-            .await
-            .unwrap()
-            .map(|l| l.id),
+        found_lead_id(&crm, "mx_Street1", fixtures::STREET).await,
         Some(id.clone()),
         "found by a field set by the update"
     );
     assert_eq!(
-        crm.find_lead("mx_City", "Newtown")
-            .await
-            .unwrap()
-            .map(|l| l.id),
+        found_lead_id(&crm, "mx_City", "Newtown").await,
         Some(id.clone()),
         "found by the new value"
     );
     assert_eq!(
-        crm.find_lead("mx_City", fixtures::CITY)
-            .await
-            .unwrap()
-            .map(|l| l.id),
+        found_lead_id(&crm, "mx_City", fixtures::CITY).await,
         Some(other.clone()),
         "no longer by the old one"
     );
@@ -228,14 +225,8 @@ async fn crm_update_lead_sets_the_given_fields_and_keeps_the_others(crm: CrmUnde
 
 async fn crm_find_leads_returns_every_match_up_to_the_limit(crm: CrmUnderTest) {
     // Two leads share a (non-unique) city, as family members share a home.
-    let one = crm
-        .create_lead(&patient_fields("MRN-FX-0001", 1))
-        .await
-        .unwrap();
-    let two = crm
-        .create_lead(&patient_fields("MRN-FX-0002", 2))
-        .await
-        .unwrap();
+    let one = new_patient_lead(&crm, "MRN-FX-0001", 1).await;
+    let two = new_patient_lead(&crm, "MRN-FX-0002", 2).await;
     let ids = |leads: Vec<Lead>| {
         let mut ids: Vec<LeadId> = leads.into_iter().map(|l| l.id).collect();
         ids.sort_by(|a, b| a.0.cmp(&b.0));
@@ -277,9 +268,7 @@ async fn crm_find_leads_returns_every_match_up_to_the_limit(crm: CrmUnderTest) {
 async fn crm_get_lead_reads_the_whole_lead_or_none(crm: CrmUnderTest) {
     let given = patient_fields("MRN-FX-0001", 1);
     let id = crm.create_lead(&given).await.unwrap();
-    crm.create_lead(&patient_fields("MRN-FX-0002", 2))
-        .await
-        .unwrap();
+    new_patient_lead(&crm, "MRN-FX-0002", 2).await;
     assert_lead(crm.get_lead(&id).await.unwrap(), &id, &given);
     let missing = LeadId("00000000-0000-4000-8000-000000000000".into());
     assert_eq!(crm.get_lead(&missing).await.unwrap(), None);
@@ -295,17 +284,11 @@ async fn crm_update_of_a_missing_lead_is_rejected(crm: CrmUnderTest) {
 }
 
 async fn crm_a_created_activity_is_found_by_lead_event_and_field(crm: CrmUnderTest) {
-    let lead = crm
-        .create_lead(&patient_fields("MRN-FX-0001", 1))
-        .await
-        .unwrap();
+    let lead = new_patient_lead(&crm, "MRN-FX-0001", 1).await;
     let input = visit("APT-1001", 0, &[("mx_Custom_2", "Scheduled")]);
     let id = crm.create_activity(&lead, &input).await.unwrap();
     assert!(!id.0.is_empty());
-    let second = crm
-        .create_activity(&lead, &visit("APT-1002", 10, &[]))
-        .await
-        .unwrap();
+    let second = new_visit(&crm, &lead, "APT-1002", 10).await;
     assert_ne!(id, second);
     assert_visit(&crm, &lead, ("mx_Custom_1", "APT-1001"), &id, &input.fields).await;
     assert_visit(
@@ -327,14 +310,8 @@ async fn crm_a_created_activity_is_found_by_lead_event_and_field(crm: CrmUnderTe
 }
 
 async fn crm_find_activity_without_a_match_is_none(crm: CrmUnderTest) {
-    let lead = crm
-        .create_lead(&patient_fields("MRN-FX-0001", 1))
-        .await
-        .unwrap();
-    let other_lead = crm
-        .create_lead(&patient_fields("MRN-FX-0002", 2))
-        .await
-        .unwrap();
+    let lead = new_patient_lead(&crm, "MRN-FX-0001", 1).await;
+    let other_lead = new_patient_lead(&crm, "MRN-FX-0002", 2).await;
     assert_eq!(
         crm.find_activity(&lead, VISIT, "mx_Custom_1", "APT-1001")
             .await
@@ -342,9 +319,7 @@ async fn crm_find_activity_without_a_match_is_none(crm: CrmUnderTest) {
         None,
         "no activity yet"
     );
-    crm.create_activity(&lead, &visit("APT-1001", 0, &[]))
-        .await
-        .unwrap();
+    new_visit(&crm, &lead, "APT-1001", 0).await;
     for (lead, event, field, value, why) in [
         (&lead, VISIT, "mx_Custom_1", "APT-1002", "another value"),
         (&lead, VISIT, "mx_Custom_2", "APT-1001", "another field"),
@@ -366,22 +341,11 @@ async fn crm_find_activity_without_a_match_is_none(crm: CrmUnderTest) {
 }
 
 async fn crm_find_activities_returns_every_match_up_to_the_limit(crm: CrmUnderTest) {
-    let lead = crm
-        .create_lead(&patient_fields("MRN-FX-0001", 1))
-        .await
-        .unwrap();
+    let lead = new_patient_lead(&crm, "MRN-FX-0001", 1).await;
     // Two visits carry the same appointment id (a CRM user copied one); a third does not.
-    let one = crm
-        .create_activity(&lead, &visit("APT-1001", 0, &[]))
-        .await
-        .unwrap();
-    let two = crm
-        .create_activity(&lead, &visit("APT-1001", 10, &[]))
-        .await
-        .unwrap();
-    crm.create_activity(&lead, &visit("APT-1002", 20, &[]))
-        .await
-        .unwrap();
+    let one = new_visit(&crm, &lead, "APT-1001", 0).await;
+    let two = new_visit(&crm, &lead, "APT-1001", 10).await;
+    new_visit(&crm, &lead, "APT-1002", 20).await;
     let ids = |found: Vec<Activity>| {
         let mut ids: Vec<ActivityId> = found.into_iter().map(|a| a.id).collect();
         ids.sort_by(|a, b| a.0.cmp(&b.0));
@@ -419,10 +383,7 @@ async fn crm_find_activities_returns_every_match_up_to_the_limit(crm: CrmUnderTe
 }
 
 async fn crm_update_activity_sets_the_given_fields_and_keeps_the_others(crm: CrmUnderTest) {
-    let lead = crm
-        .create_lead(&patient_fields("MRN-FX-0001", 1))
-        .await
-        .unwrap();
+    let lead = new_patient_lead(&crm, "MRN-FX-0001", 1).await;
     let id = crm
         .create_activity(
             &lead,

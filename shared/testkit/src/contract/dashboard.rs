@@ -211,30 +211,18 @@ async fn dashboard_send_ledger_finish_counts_with_its_entry_only(s: DashboardSet
         .await
         .unwrap();
     let entry = sent(1).with_appointment(&key.appointment_id);
-    s.send_ledger
-        .finish(
-            &key,
-            1,
-            SendState::Sent,
-            Some("m-1"),
-            fixtures::at(1),
-            &entry,
-        )
-        .await
-        .unwrap();
+    let finish_sent = |entry: AuditEntry| {
+        let (ledger, key) = (s.send_ledger.clone(), key.clone());
+        async move {
+            let at = fixtures::at(1);
+            ledger
+                .finish(&key, 1, SendState::Sent, Some("m-1"), at, &entry)
+                .await
+        }
+    };
+    finish_sent(entry).await.unwrap();
     // A repeated finish is refused and counts nothing.
-    assert_conflict(
-        s.send_ledger
-            .finish(
-                &key,
-                1,
-                SendState::Sent,
-                Some("m-1"),
-                fixtures::at(1),
-                &sent(1),
-            )
-            .await,
-    );
+    assert_conflict(finish_sent(sent(1)).await);
     let hie = hours(&s, "hie").await;
     assert_eq!(hie.len(), 1);
     assert_eq!(hie[0].get(Counter::HieSent), 1);

@@ -14,8 +14,8 @@ use serde_json::json;
 
 use super::flows::{channel_id, flow_id};
 use super::{
-    Case, DeliveryStoreSet, assert_conflict, assert_newest_since, assert_not_found, audit_entries,
-    cases, together,
+    Case, DeliveryStoreSet, assert_conflict, assert_newest_since, assert_not_found, assert_one_won,
+    audit_entries, cases, lease, together,
 };
 use crate::fixtures;
 use crate::fixtures::{delivery, delivery_id as id, webhook_key as key};
@@ -42,11 +42,6 @@ pub(super) fn cases() -> Vec<Case<DeliveryStoreSet>> {
     ]
 }
 
-/// The lease of every claim here.
-fn lease() -> chrono::Duration {
-    chrono::Duration::seconds(60)
-}
-
 /// A `crm_outbound` audit entry at `at` about `action`.
 fn audit(action: &str, at: i64, detail: serde_json::Value) -> AuditEntry {
     fixtures::crm_outbound_audit(action, at).with_detail(detail)
@@ -71,6 +66,13 @@ pub(super) async fn accept(
         .await
         .expect("a new webhook is accepted");
     (key, entry)
+}
+
+/// A claim refused until `until`.
+fn busy_until(until: i64) -> DeliveryClaim {
+    DeliveryClaim::Busy {
+        until: fixtures::at(until),
+    }
 }
 
 async fn get(s: &DeliveryStoreSet, delivery: &str) -> Delivery {
@@ -293,9 +295,7 @@ async fn deliveries_claim_while_leased_is_busy_until_the_lease_lapses(s: Deliver
     for at in [0, 30, 59] {
         assert_eq!(
             claim(&s, "dlv-0001", at).await,
-            DeliveryClaim::Busy {
-                until: fixtures::at(60)
-            },
+            busy_until(60),
             "a claim at {at} while the lease lives"
         );
     }
@@ -313,9 +313,7 @@ async fn deliveries_claim_while_leased_is_busy_until_the_lease_lapses(s: Deliver
     assert_eq!(get(&s, "dlv-0001").await, second);
     assert_eq!(
         claim(&s, "dlv-0001", 61).await,
-        DeliveryClaim::Busy {
-            until: fixtures::at(120)
-        },
+        busy_until(120),
         "the new lease holds"
     );
 }
@@ -342,9 +340,7 @@ async fn deliveries_claim_of_a_retry_is_busy_until_due_then_granted(s: DeliveryS
     for at in [5, 99] {
         assert_eq!(
             claim(&s, "dlv-0001", at).await,
-            DeliveryClaim::Busy {
-                until: fixtures::at(100)
-            },
+            busy_until(100),
             "a claim at {at}, before the retry is due"
         );
     }
@@ -434,22 +430,14 @@ async fn deliveries_concurrent_claims_grant_one(s: DeliveryStoreSet) {
         })
         .await;
         let winner = delivering(&queued, round, at);
-        let granted = claims
-            .iter()
-            .filter(|c| matches!(c, DeliveryClaim::Granted(_)))
-            .count();
-        assert_eq!(granted, 1, "round {round}: exactly one granted: {claims:?}");
-        assert!(
-            claims.contains(&DeliveryClaim::Granted(winner.clone())),
-            "round {round}: {claims:?}"
-        );
         let busy = DeliveryClaim::Busy {
             until: fixtures::at(at) + lease(),
         };
-        assert_eq!(
-            claims.iter().filter(|c| **c == busy).count(),
-            CLAIMERS - 1,
-            "round {round}: the others see the winner's lease: {claims:?}"
+        assert_one_won(
+            &claims,
+            &DeliveryClaim::Granted(winner.clone()),
+            &busy,
+            round,
         );
         assert_eq!(get(&s, "dlv-0001").await, winner);
     }

@@ -173,6 +173,14 @@ pub(super) fn config_audit(action: &str, subject: &str, at: i64) -> AuditEntry {
 }
 
 /// Every `configuration_changes` entry, newest first.
+/// The flows `list_flows` lists for the channel `channel`.
+async fn channel_flows(s: &FlowStoreSet, channel: &str) -> Vec<Flow> {
+    s.flows
+        .list_flows(Some(&channel_id(channel)))
+        .await
+        .unwrap()
+}
+
 async fn config_audits(s: &FlowStoreSet) -> Vec<AuditEntry> {
     audit_entries(&*s.audit, LogType::ConfigurationChanges).await
 }
@@ -388,10 +396,7 @@ async fn flows_creating_an_existing_flow_conflicts_and_writes_nothing(s: FlowSto
         Some(first.clone())
     );
     assert_eq!(
-        s.flows
-            .list_flows(Some(&channel_id("south-ehr")))
-            .await
-            .unwrap(),
+        channel_flows(&s, "south-ehr").await,
         Vec::<Flow>::new(),
         "the refused flow's channel lists nothing"
     );
@@ -413,18 +418,12 @@ async fn flows_updating_a_flow_replaces_it_and_may_move_it_to_another_channel(s:
         Some(replaced.clone())
     );
     assert_eq!(
-        s.flows
-            .list_flows(Some(&channel_id("north-ehr")))
-            .await
-            .unwrap(),
+        channel_flows(&s, "north-ehr").await,
         Vec::<Flow>::new(),
         "the old channel no longer lists it"
     );
     assert_eq!(
-        s.flows
-            .list_flows(Some(&channel_id("south-ehr")))
-            .await
-            .unwrap(),
+        channel_flows(&s, "south-ehr").await,
         vec![replaced.clone()],
         "the new channel does"
     );
@@ -438,14 +437,7 @@ async fn flows_updating_a_missing_flow_is_not_found_and_writes_nothing(s: FlowSt
     let entry = config_audit("flow.updated", "flow-2", 1);
     assert_not_found(s.flows.update_flow(&missing, &entry).await);
     assert_eq!(s.flows.get_flow(&missing.flow_id).await.unwrap(), None);
-    assert_eq!(
-        s.flows
-            .list_flows(Some(&channel_id("north-ehr")))
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(channel_flows(&s, "north-ehr").await.len(), 1);
     assert_eq!(config_audits(&s).await, vec![created], "no audit entry");
 }
 
@@ -460,13 +452,7 @@ async fn flows_deleting_a_flow_removes_only_it(s: FlowStoreSet) {
     s.flows.delete_flow(&one.flow_id, &entry).await.unwrap();
     entries.push(entry);
     assert_eq!(s.flows.get_flow(&one.flow_id).await.unwrap(), None);
-    assert_eq!(
-        s.flows
-            .list_flows(Some(&channel_id("north-ehr")))
-            .await
-            .unwrap(),
-        vec![two.clone()]
-    );
+    assert_eq!(channel_flows(&s, "north-ehr").await, vec![two.clone()]);
     assert_eq!(s.flows.list_flows(None).await.unwrap(), vec![two]);
     entries.reverse();
     assert_eq!(config_audits(&s).await, entries);
@@ -523,10 +509,7 @@ async fn flows_flows_list_in_id_order_per_channel_and_overall(s: FlowStoreSet) {
         );
     }
     assert_eq!(
-        s.flows
-            .list_flows(Some(&channel_id("west-ehr")))
-            .await
-            .unwrap(),
+        channel_flows(&s, "west-ehr").await,
         Vec::<Flow>::new(),
         "a channel without flows (or unknown) lists none"
     );

@@ -12,7 +12,8 @@ use connector_domain::inbound::{
 use serde_json::json;
 
 use super::{
-    Case, FlowStoreSet, assert_conflict, assert_newest_since, audit_entries, cases, together,
+    Case, FlowStoreSet, assert_conflict, assert_newest_since, assert_one_won, audit_entries, cases,
+    lease, together,
 };
 use crate::fixtures;
 
@@ -34,11 +35,6 @@ pub(super) fn cases() -> Vec<Case<FlowStoreSet>> {
         key_lock_concurrent_takers_get_one,
         key_locks_are_per_channel_field_and_value,
     ]
-}
-
-/// The lease of every claim here.
-fn lease() -> chrono::Duration {
-    chrono::Duration::seconds(60)
 }
 
 const SHA: &str = "5d41402abc4b2a76b9719d911017c592a9b4f1d4c8e1f9e9e3c2b1a0f9e8d7c6";
@@ -455,23 +451,11 @@ async fn inbound_concurrent_claims_grant_one(s: FlowStoreSet) {
         })
         .await;
         let winner = processing(&key, round, 0, at, BTreeMap::new());
-        let granted = claims
-            .iter()
-            .filter(|c| matches!(c, InboundClaim::Granted(_)))
-            .count();
-        assert_eq!(granted, 1, "round {round}: exactly one granted: {claims:?}");
-        assert!(
-            claims.contains(&InboundClaim::Granted(winner.clone())),
-            "round {round}: {claims:?}"
+        let (granted, busy) = (
+            InboundClaim::Granted(winner.clone()),
+            InboundClaim::Busy(winner.clone()),
         );
-        assert_eq!(
-            claims
-                .iter()
-                .filter(|c| **c == InboundClaim::Busy(winner.clone()))
-                .count(),
-            CLAIMERS - 1,
-            "round {round}: the others see the winner's claim: {claims:?}"
-        );
+        assert_one_won(&claims, &granted, &busy, round);
         assert_eq!(record(&s, &key).await, winner);
     }
 }

@@ -7,7 +7,8 @@ use connector_domain::audit::{AuditEntry, AuditQuery, LogType};
 use connector_domain::hie::{Claim, SendKey, SendRecord, SendState};
 
 use super::{
-    Case, StoreSet, assert_conflict, assert_newest_since, audit_matching, cases, together,
+    Case, StoreSet, assert_conflict, assert_newest_since, assert_one_won, audit_matching, cases,
+    lease, together,
 };
 use crate::fixtures;
 
@@ -26,11 +27,6 @@ pub(super) fn cases() -> Vec<Case<StoreSet>> {
         ledger_get_and_get_many,
         ledger_keys_differing_only_in_resend_are_independent,
     ]
-}
-
-/// The lease of every claim here.
-fn lease() -> chrono::Duration {
-    chrono::Duration::seconds(60)
 }
 
 /// The default key: transition 1 of a-1, the collector's send.
@@ -162,9 +158,16 @@ async fn ledger_finish_sent_then_claims_are_already_sent(s: StoreSet) {
     let already = Claim::AlreadySent {
         message_id: "msg-1".into(),
     };
-    assert_eq!(claim(&s, &key, 6).await, already, "within the old lease");
-    assert_eq!(claim(&s, &key, 86_400).await, already, "long after");
-    assert_eq!(record(&s, &key).await, sent, "such claims change nothing");
+    assert_later_claims(&s, &key, &already, &sent).await;
+}
+
+/// Asserts that claims of an ended `key`, soon (at 6, within the old lease) and long after,
+/// are `refused` and leave the record `ended` as it is.
+async fn assert_later_claims(s: &StoreSet, key: &SendKey, refused: &Claim, ended: &SendRecord) {
+    for (at, when) in [(6, "within the old lease"), (86_400, "long after")] {
+        assert_eq!(&claim(s, key, at).await, refused, "{when}");
+    }
+    assert_eq!(&record(s, key).await, ended, "such claims change nothing");
 }
 
 async fn ledger_finish_failed_then_claims_are_closed(s: StoreSet) {
@@ -174,9 +177,7 @@ async fn ledger_finish_failed_then_claims_are_closed(s: StoreSet) {
     result.unwrap();
     let failed = ended(&key, 1, SendState::Failed, None, 5);
     assert_eq!(record(&s, &key).await, failed);
-    assert_eq!(claim(&s, &key, 6).await, Claim::Closed);
-    assert_eq!(claim(&s, &key, 86_400).await, Claim::Closed);
-    assert_eq!(record(&s, &key).await, failed, "such claims change nothing");
+    assert_later_claims(&s, &key, &Claim::Closed, &failed).await;
 }
 
 async fn ledger_finish_retry_pending_then_a_claim_is_granted_at_once(s: StoreSet) {
@@ -275,23 +276,10 @@ async fn ledger_concurrent_claims_grant_one_attempt(s: StoreSet) {
             async move { ledger.claim(&key, fixtures::at(at), lease()).await.unwrap() }
         })
         .await;
-        let granted: Vec<&Claim> = claims
-            .iter()
-            .filter(|c| matches!(c, Claim::Granted { .. }))
-            .collect();
-        assert_eq!(
-            granted,
-            [&Claim::Granted { attempt: round }],
-            "round {round}: {claims:?}"
-        );
         let busy = Claim::Busy {
             until: fixtures::at(at) + lease(),
         };
-        assert_eq!(
-            claims.iter().filter(|c| **c == busy).count(),
-            CLAIMERS - 1,
-            "round {round}: the others are busy until the winner's lease ends: {claims:?}"
-        );
+        assert_one_won(&claims, &Claim::Granted { attempt: round }, &busy, round);
         assert_eq!(record(&s, &key).await, sending(&key, round, at));
     }
 }

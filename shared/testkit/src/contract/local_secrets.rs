@@ -32,6 +32,15 @@ fn entry(name: &str, at: i64) -> AuditEntry {
     .with_detail(serde_json::json!({ "name": name }))
 }
 
+/// Sets the local secret `name` to `value` at `at`, audited.
+async fn set_secret(set: &LocalSecretSet, name: &str, value: &SecretValue, at: i64) {
+    let entry = entry(name, at);
+    set.local
+        .set(name, value, fixtures::at(at), &entry)
+        .await
+        .unwrap();
+}
+
 fn local(name: &str) -> SecretRef {
     SecretRef::parse(&format!("local:{name}")).unwrap()
 }
@@ -53,33 +62,19 @@ async fn local_secrets_resolve_after_set_and_are_replaced(set: LocalSecretSet) {
         set.secrets.status(&local("ehr-hmac")).await,
         SecretStatus::Unresolvable
     );
-    let first = SecretValue::new(b"first-value".to_vec());
-    set.local
-        .set("ehr-hmac", &first, fixtures::at(0), &entry("ehr-hmac", 0))
-        .await
-        .unwrap();
-    assert_eq!(
-        set.secrets.resolve(&local("ehr-hmac")).await.unwrap(),
-        first
-    );
-    assert_eq!(
-        set.secrets.status(&local("ehr-hmac")).await,
-        SecretStatus::Resolved
-    );
-    let second = SecretValue::new(b"second-value".to_vec());
-    set.local
-        .set(
-            "ehr-hmac",
-            &second,
-            fixtures::at(60),
-            &entry("ehr-hmac", 60),
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        set.secrets.resolve(&local("ehr-hmac")).await.unwrap(),
-        second
-    );
+    // Set, then replaced: each time the reference resolves to the value just set.
+    for (value, at) in [(&b"first-value"[..], 0), (&b"second-value"[..], 60)] {
+        let value = SecretValue::new(value.to_vec());
+        set_secret(&set, "ehr-hmac", &value, at).await;
+        assert_eq!(
+            set.secrets.resolve(&local("ehr-hmac")).await.unwrap(),
+            value
+        );
+        assert_eq!(
+            set.secrets.status(&local("ehr-hmac")).await,
+            SecretStatus::Resolved
+        );
+    }
     assert_eq!(
         set.local.list().await.unwrap(),
         vec![LocalSecret {
@@ -94,10 +89,7 @@ async fn local_secrets_list_names_and_times_in_name_order(set: LocalSecretSet) {
     assert_eq!(set.local.list().await.unwrap(), Vec::<LocalSecret>::new());
     for (name, at) in [("north.v2", 10), ("ca-bundle", 20), ("North_hmac", 30)] {
         let value = SecretValue::new(format!("value-of-{name}").into_bytes());
-        set.local
-            .set(name, &value, fixtures::at(at), &entry(name, at))
-            .await
-            .unwrap();
+        set_secret(&set, name, &value, at).await;
     }
     let listed = set.local.list().await.unwrap();
     let names: Vec<&str> = listed.iter().map(|s| s.name.as_str()).collect();

@@ -29,6 +29,7 @@
 
 mod appointments;
 mod audit;
+mod backend;
 mod consents;
 mod crm;
 mod crm_writes;
@@ -49,6 +50,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+pub use backend::{Ports, PortsHarness, run_store_suites};
 use chrono::{DateTime, Utc};
 use connector_domain::audit::{AuditEntry, AuditQuery, LogType};
 use connector_domain::crm::Crm;
@@ -309,14 +311,7 @@ pub async fn run_delivery_store_suite(harness: &dyn DeliveryStoreHarness) {
 /// Runs every dashboard case, each on `harness.fresh_dashboard()`; panics at the end if any
 /// failed.
 pub async fn run_dashboard_suite(harness: &dyn DashboardHarness) {
-    let mut report = Report::new("dashboard");
-    for case in dashboard_cases() {
-        if report.selected(case.name) {
-            let set = harness.fresh_dashboard().await;
-            report.run(case, set).await;
-        }
-    }
-    report.finish();
+    run_cases("dashboard", dashboard_cases(), || harness.fresh_dashboard()).await;
 }
 
 /// Runs every CRM write log case, each on `harness.fresh_crm_write_log()`; panics at the end
@@ -373,14 +368,37 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = S>,
 {
+    let report = collect_cases(suite, cases, || {
+        let fixture = fresh();
+        async move { Some(fixture.await) }
+    })
+    .await;
+    Report::finish_all(report);
+}
+
+/// Runs `cases` of the suite `suite`, each on a fresh fixture from `fresh`, and says how they
+/// went; `None` when `fresh` offers no fixture (the backend does not have these ports).
+async fn collect_cases<S, F, Fut>(
+    suite: &'static str,
+    cases: Vec<Case<S>>,
+    mut fresh: F,
+) -> Option<Report>
+where
+    S: Send + 'static,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<S>>,
+{
     let mut report = Report::new(suite);
     for case in cases {
         if report.selected(case.name) {
-            let fixture = fresh().await;
+            let Some(fixture) = fresh().await else {
+                eprintln!("contract {suite}: this backend has no such ports");
+                return None;
+            };
             report.run(case, fixture).await;
         }
     }
-    report.finish();
+    Some(report)
 }
 
 /// Every audit entry of `log_type`, newest first (up to 500).
@@ -418,6 +436,23 @@ where
         });
     }
     tasks.join_all().await
+}
+
+/// Asserts one round of claims that raced: exactly one is `winner`, every other one is `busy`
+/// (refused until the winner's lease ends).
+#[track_caller]
+fn assert_one_won<C: PartialEq + std::fmt::Debug>(claims: &[C], winner: &C, busy: &C, round: u32) {
+    let count = |wanted: &C| claims.iter().filter(|c| *c == wanted).count();
+    assert_eq!(
+        count(winner),
+        1,
+        "round {round}: exactly one granted: {claims:?}"
+    );
+    assert_eq!(
+        count(busy),
+        claims.len() - 1,
+        "round {round}: the others are refused until the winner's lease ends: {claims:?}"
+    );
 }
 
 /// Asserts that `newest` is the only audit entry from `from` on (the log is queryable by time).
@@ -497,26 +532,47 @@ impl Report {
     }
 
     fn finish(self) {
-        eprintln!(
-            "contract {}: {} passed, {} failed",
-            self.suite,
-            self.passed,
-            self.failed.len()
+        Report::finish_all([self]);
+    }
+
+    /// Prints each suite's count, then panics if any case failed (naming them all) or if no
+    /// case ran at all.
+    fn finish_all(reports: impl IntoIterator<Item = Report>) {
+        let (mut passed, mut failed, mut suites) = (0, Vec::new(), Vec::new());
+        for report in reports {
+            eprintln!(
+                "contract {}: {} passed, {} failed",
+                report.suite,
+                report.passed,
+                report.failed.len()
+            );
+            passed += report.passed;
+            failed.extend(
+                report
+                    .failed
+                    .iter()
+                    .map(|case| format!("{}::{case}", report.suite)),
+            );
+            suites.push(report.suite);
+        }
+        let suites = suites.join(", ");
+        assert!(
+            failed.is_empty(),
+            "{} of {} {suites} contract cases failed: {}",
+            failed.len(),
+            failed.len() + passed,
+            failed.join(", ")
         );
         assert!(
-            self.failed.is_empty(),
-            "{} of {} {} contract cases failed: {}",
-            self.failed.len(),
-            self.failed.len() + self.passed,
-            self.suite,
-            self.failed.join(", ")
-        );
-        assert!(
-            self.passed > 0,
-            "no {} contract case ran (check CONTRACT_CASE)",
-            self.suite
+            passed > 0,
+            "no {suites} contract case ran (check CONTRACT_CASE)"
         );
     }
+}
+
+/// The lease of every claim in the suites.
+fn lease() -> chrono::Duration {
+    chrono::Duration::seconds(60)
 }
 
 /// Asserts that `result` is `Err(StoreError::Conflict(_))`.

@@ -95,12 +95,7 @@ async fn patient_search_by_name_prefix_ignores_case_and_accents(s: StoreSet) {
 
 async fn patient_search_follows_updates(s: StoreSet) {
     let original = person("p-a", "M-1", "Núñez", "1980-02-29");
-    let consent = fixtures::opt_in_consent("p-a");
-    let entry = fixtures::consent_audit(&consent, "consent.created");
-    s.patients
-        .insert(&original, Some((&consent, &entry)))
-        .await
-        .unwrap();
+    super::patients::insert_opted_in(&s, &original).await;
     assert_eq!(
         ids(&search(&s, &by_name("nu", "1980-02-29")).await),
         ["p-a"]

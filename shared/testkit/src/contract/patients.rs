@@ -1,9 +1,10 @@
 //! `PatientStore` cases.
 
-use connector_domain::audit::AuditQuery;
-use connector_domain::patient::{Phone, Sex};
+use connector_domain::audit::{AuditEntry, AuditQuery};
+use connector_domain::consent::Consent;
+use connector_domain::patient::{Patient, Phone, Sex};
 
-use super::{Case, StoreSet, assert_conflict, assert_not_found, cases};
+use super::{Case, StoreSet, assert_conflict, assert_not_found, audit_matching, cases};
 use crate::fixtures;
 
 pub(super) fn cases() -> Vec<Case<StoreSet>> {
@@ -79,14 +80,21 @@ async fn patient_update_unknown_is_not_found(s: StoreSet) {
     );
 }
 
-async fn patient_insert_with_initial_consent_writes_all(s: StoreSet) {
-    let p = fixtures::patient("p-1");
-    let consent = fixtures::opt_in_consent("p-1");
+/// Inserts `patient` with its opt-in-by-default consent (and that consent's audit entry),
+/// which it returns.
+pub(super) async fn insert_opted_in(s: &StoreSet, patient: &Patient) -> (Consent, AuditEntry) {
+    let consent = fixtures::opt_in_consent(patient.patient_id.as_str());
     let entry = fixtures::consent_audit(&consent, "consent.created");
     s.patients
-        .insert(&p, Some((&consent, &entry)))
+        .insert(patient, Some((&consent, &entry)))
         .await
         .unwrap();
+    (consent, entry)
+}
+
+async fn patient_insert_with_initial_consent_writes_all(s: StoreSet) {
+    let p = fixtures::patient("p-1");
+    let (consent, entry) = insert_opted_in(&s, &p).await;
 
     assert_eq!(
         s.patients.get(&p.patient_id).await.unwrap(),
@@ -139,16 +147,6 @@ async fn patient_insert_conflict_writes_no_consent_or_audit(s: StoreSet) {
             .unwrap(),
         None
     );
-    let page = s
-        .audit
-        .query(&AuditQuery {
-            limit: 50,
-            ..AuditQuery::default()
-        })
-        .await
-        .unwrap();
-    assert!(
-        page.items.is_empty(),
-        "a failed insert writes no audit entry"
-    );
+    let logged = audit_matching(&*s.audit, AuditQuery::default()).await;
+    assert!(logged.is_empty(), "a failed insert writes no audit entry");
 }

@@ -1,11 +1,12 @@
 //! `SettingsStore` cases.
 
+use chrono::{DateTime, Utc};
 use connector_domain::audit::{AuditEntry, AuditOutcome, AuditQuery, LogType};
 use connector_domain::ports::MAX_CHECKPOINT_AUDIT_ENTRIES;
 use connector_domain::settings::HieSettings;
 use connector_domain::{Actor, StoreError};
 
-use super::{Case, StoreSet, assert_conflict, audit_entries, cases};
+use super::{Case, StoreSet, assert_conflict, audit_entries, audit_matching, cases};
 use crate::fixtures;
 
 pub(super) fn cases() -> Vec<Case<StoreSet>> {
@@ -20,6 +21,12 @@ pub(super) fn cases() -> Vec<Case<StoreSet>> {
         settings_watermark_checkpoint_takes_at_most_99_audit_entries,
         settings_safety_lag_is_stored,
     ]
+}
+
+/// The saved settings' collector watermark.
+async fn watermark(s: &StoreSet) -> Option<DateTime<Utc>> {
+    let saved = s.settings.get().await.unwrap().expect("saved");
+    saved.value.next_batch_start_time
 }
 
 async fn config_audit_count(s: &StoreSet) -> usize {
@@ -38,15 +45,7 @@ async fn settings_first_put_is_version_1_and_audited(s: StoreSet) {
     assert_eq!(s.settings.put(&value, 0, &entry).await.unwrap(), 1);
     let stored = s.settings.get().await.unwrap().expect("saved");
     assert_eq!((stored.value, stored.version), (value.clone(), 1));
-    let logged = s
-        .audit
-        .query(&AuditQuery {
-            limit: 10,
-            ..AuditQuery::default()
-        })
-        .await
-        .unwrap()
-        .items;
+    let logged = audit_matching(&*s.audit, AuditQuery::default()).await;
     assert_eq!(
         logged,
         vec![entry],
@@ -232,16 +231,7 @@ async fn settings_watermark_checkpoint_appends_its_audit_entries_atomically(s: S
     let mut expected = first.clone();
     expected.sort_by(|a, b| a.entry_id.cmp(&b.entry_id));
     assert_eq!(logged, expected, "every entry, as given, with the move");
-    assert_eq!(
-        s.settings
-            .get()
-            .await
-            .unwrap()
-            .expect("saved")
-            .value
-            .next_batch_start_time,
-        Some(t1)
-    );
+    assert_eq!(watermark(&s).await, Some(t1));
 
     // A move from the wrong watermark writes neither the watermark nor the entries.
     assert_conflict(
@@ -258,17 +248,7 @@ async fn settings_watermark_checkpoint_appends_its_audit_entries_atomically(s: S
         skipped_entries(&s).await.len(),
         MAX_CHECKPOINT_AUDIT_ENTRIES
     );
-    assert_eq!(
-        s.settings
-            .get()
-            .await
-            .unwrap()
-            .expect("saved")
-            .value
-            .next_batch_start_time,
-        Some(t1),
-        "a mismatch writes nothing"
-    );
+    assert_eq!(watermark(&s).await, Some(t1), "a mismatch writes nothing");
 
     s.settings
         .advance_watermark(Some(t1), t2, &skip_entries(1, t2))

@@ -7,28 +7,22 @@ use connector_domain::StoreError;
 use connector_domain::delivery::{Delivery, DeliveryId, DeliveryState, WebhookKey};
 
 use super::super::keys::{self, DSTATE, s};
-use super::super::{Expr, Item, batch};
+use super::super::query::Query;
+use super::super::{Expr, batch};
 use super::items::{block_key, corrupt, decode, decode_block, delivery_key, webhook_key};
 use super::{
     ALL_STATES, Block, DynamoDeliveryStore, MAX_PARTITION_KEY_BYTES, Stored, WEBHOOK_DELIVERIES,
     WEBHOOK_KIND,
 };
-use crate::error_map;
 
 impl DynamoDeliveryStore {
     /// The stored delivery (strongly consistent), or `None`.
     pub(super) async fn load(&self, id: &DeliveryId) -> Result<Option<Stored>, StoreError> {
-        let out = self
+        let found = self
             .db
-            .client
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(delivery_key(id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(error_map::dynamo)?;
-        out.item.map(decode).transpose()
+            .consistent_get_item(self.table(), delivery_key(id))
+            .await?;
+        found.map(decode).transpose()
     }
 
     /// The stored deliveries among `ids` (strongly consistent), in no particular order.
@@ -49,17 +43,11 @@ impl DynamoDeliveryStore {
 
     /// The group's block (strongly consistent), or `None`.
     pub(super) async fn load_block(&self, group: &str) -> Result<Option<Block>, StoreError> {
-        let out = self
+        let found = self
             .db
-            .client
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(block_key(group)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(error_map::dynamo)?;
-        out.item.as_ref().map(decode_block).transpose()
+            .consistent_get_item(self.table(), block_key(group))
+            .await?;
+        found.as_ref().map(decode_block).transpose()
     }
 
     /// Up to `limit` deliveries in `state`, newest first (the index is eventually consistent).
@@ -70,33 +58,16 @@ impl DynamoDeliveryStore {
     ) -> Result<Vec<Delivery>, StoreError> {
         let mut e = Expr::default();
         let key_condition = format!("{} = {}", e.name(DSTATE), e.value(s(state.as_str())));
-        let mut found = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = i32::try_from((limit - found.len()).min(1000)).unwrap_or(1000);
-            let out = self
-                .db
-                .client
-                .query()
-                .table_name(self.table())
-                .index_name(keys::INDEX_BY_DELIVERY_STATE)
-                .key_condition_expression(&key_condition)
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
-                .scan_index_forward(false)
-                .limit(page)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(error_map::dynamo)?;
-            for item in out.items.unwrap_or_default() {
-                found.push(decode(item)?.delivery);
-            }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() && found.len() < limit => start = Some(key),
-                _ => return Ok(found),
-            }
-        }
+        let q = Query::new(self.table(), key_condition, &e)
+            .index(keys::INDEX_BY_DELIVERY_STATE)
+            .newest_first(true)
+            .limit(limit)
+            .page_size(1000);
+        let items = self.db.query_all(q).await?;
+        items
+            .into_iter()
+            .map(|item| Ok(decode(item)?.delivery))
+            .collect()
     }
 
     /// The deliveries of an accepted webhook, in creation order (none when unknown).
@@ -107,17 +78,11 @@ impl DynamoDeliveryStore {
         if keys::webhook_pk(key).len() > MAX_PARTITION_KEY_BYTES {
             return Ok(Vec::new());
         }
-        let out = self
+        let found = self
             .db
-            .client
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(webhook_key(key)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(error_map::dynamo)?;
-        let Some(item) = out.item else {
+            .consistent_get_item(self.table(), webhook_key(key))
+            .await?;
+        let Some(item) = found else {
             return Ok(Vec::new());
         };
         let ids = match item.get(WEBHOOK_DELIVERIES) {
