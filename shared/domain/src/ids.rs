@@ -60,18 +60,7 @@ macro_rules! external_id {
             }
         }
 
-        impl TryFrom<String> for $name {
-            type Error = $crate::ValidationError;
-            fn try_from(value: String) -> Result<Self, Self::Error> {
-                Self::parse(value)
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(value: $name) -> String {
-                value.0
-            }
-        }
+        $crate::string_form::string_form!($name, $crate::ValidationError);
 
         impl std::str::FromStr for $name {
             type Err = $crate::ValidationError;

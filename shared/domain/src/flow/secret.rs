@@ -147,18 +147,7 @@ impl std::str::FromStr for SecretRef {
     }
 }
 
-impl TryFrom<String> for SecretRef {
-    type Error = SecretRefError;
-    fn try_from(s: String) -> Result<Self, SecretRefError> {
-        Self::parse(&s)
-    }
-}
-
-impl From<SecretRef> for String {
-    fn from(r: SecretRef) -> String {
-        r.to_string()
-    }
-}
+crate::string_form::string_form!(SecretRef, SecretRefError, display);
 
 /// A resolved secret (what an adapter reads at a [`SecretRef`]). Neither `Serialize` nor
 /// `Display`; `Debug` is redacted. Read it with [`SecretValue::expose`].

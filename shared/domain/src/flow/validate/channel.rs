@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::fields::{description_field, int_field, name_field, required, secret_field};
+use super::fields::{description_field, int_field, name_field, present, required, secret_field};
 use crate::flow::channel::{
     self, Channel, ChannelId, HeaderValue, HttpHeader, HttpsDelivery, InboundAuth, MllpDelivery,
     OutboundDelivery, TlsSettings, TokenHash, WebhookAuth,
@@ -240,11 +240,8 @@ fn parse_mllp(
             ("timeout_ms", o.timeout_ms.is_some()),
         ],
     );
-    let host = match o.host.as_deref().map(str::trim) {
-        None | Some("") => {
-            e.push(required("outbound.host"));
-            None
-        }
+    let host = match present(e, "outbound.host", o.host.as_deref()) {
+        None => None,
         Some(h) if is_host(h) => Some(h.to_owned()),
         Some(_) => {
             e.push(ValidationError::new(
@@ -333,19 +330,13 @@ fn parse_https(
             ("ack_timeout_ms", o.ack_timeout_ms.is_some()),
         ],
     );
-    let url = match o.url.as_deref().map(str::trim) {
-        None | Some("") => {
-            e.push(required("outbound.url"));
+    let url = present(e, "outbound.url", o.url.as_deref()).and_then(|u| match check_url(u) {
+        Ok(()) => Some(u.to_owned()),
+        Err(rule) => {
+            e.push(ValidationError::new("outbound.url", rule));
             None
         }
-        Some(u) => match check_url(u) {
-            Ok(()) => Some(u.to_owned()),
-            Err(rule) => {
-                e.push(ValidationError::new("outbound.url", rule));
-                None
-            }
-        },
-    };
+    });
     let headers = parse_headers(e, o.headers.as_deref().unwrap_or_default());
     let timeout = int_field(
         e,
