@@ -40,6 +40,13 @@ async fn start() -> (FakeLeadSquared, LeadSquaredClient) {
     (fake, client)
 }
 
+/// The fake and a client whose requests time out after `timeout`.
+async fn start_with_timeout(timeout: Duration) -> (FakeLeadSquared, LeadSquaredClient) {
+    let (fake, _) = start().await;
+    let client = LeadSquaredClient::new(fake.config().with_request_timeout(timeout)).unwrap();
+    (fake, client)
+}
+
 fn assert_no_phi(error: &CrmError) {
     let mut texts = vec![error.to_string(), format!("{error:?}")];
     let mut source = error.source();
@@ -553,12 +560,7 @@ async fn a_500_on_an_update_is_retried() {
 
 #[tokio::test]
 async fn a_timeout_is_unavailable_and_a_create_is_not_sent_twice() {
-    let (fake, _) = start().await;
-    let crm = LeadSquaredClient::new(
-        fake.config()
-            .with_request_timeout(Duration::from_millis(300)),
-    )
-    .unwrap();
+    let (fake, crm) = start_with_timeout(Duration::from_millis(300)).await;
     fake.inject(FaultRule::once(Fault::Delay(Duration::from_secs(2))).on("Lead.Create"));
 
     let error = crm.create_lead(&patient_fields()).await.unwrap_err();
@@ -576,12 +578,7 @@ async fn a_timeout_is_unavailable_and_a_create_is_not_sent_twice() {
 
 #[tokio::test]
 async fn a_timeout_on_a_read_is_retried() {
-    let (fake, _) = start().await;
-    let crm = LeadSquaredClient::new(
-        fake.config()
-            .with_request_timeout(Duration::from_millis(300)),
-    )
-    .unwrap();
+    let (fake, crm) = start_with_timeout(Duration::from_millis(300)).await;
     fake.insert_lead(patient_fields());
     fake.inject(FaultRule::once(Fault::Delay(Duration::from_secs(2))).on("Leads.Get"));
 
