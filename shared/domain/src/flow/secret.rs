@@ -85,11 +85,7 @@ fn is_secret_arn(arn: &str) -> bool {
 }
 
 fn is_local_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    crate::ids::is_ascii_word(id, 64, b"._-")
 }
 
 impl SecretRef {

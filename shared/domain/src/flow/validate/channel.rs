@@ -12,6 +12,7 @@ use crate::flow::channel::{
 use crate::flow::input::{
     ChannelInput, HttpHeaderInput, InboundAuthInput, OutboundInput, TlsInput, WebhookAuthInput,
 };
+use crate::ids::is_ascii_word;
 use crate::{ValidationError, ValidationErrors};
 
 /// The most extra HTTP headers of an HTTPS delivery.
@@ -51,20 +52,11 @@ fn is_credential_header(lower: &str) -> bool {
 }
 
 fn is_header_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    is_ascii_word(name, 64, b"-_")
 }
 
 fn is_host(host: &str) -> bool {
-    !host.is_empty()
-        && host.len() <= 253
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':'))
-        && !host.starts_with(['-', '.'])
+    is_ascii_word(host, 253, b".-:") && !host.starts_with(['-', '.'])
 }
 
 /// Checks an outbound URL; `Err` holds the rule broken.
