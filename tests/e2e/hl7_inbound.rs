@@ -120,8 +120,7 @@ async fn create_only_creates_new_leads_and_leaves_existing_ones_unchanged() {
 #[tokio::test]
 async fn update_only_on_a_missing_lead_creates_nothing_and_accepts() {
     let app = spawn_inbound(CrmKind::Fake).await;
-    app.put_flow("a08-update", lead_flow("ADT^A08", ADT_A08, "update_only"))
-        .await;
+    app.put_a08_update().await;
     let fake = app.fake();
 
     let ack = app.send(ADT_A08).await.expect("AA", "NE-A08-0002");
@@ -183,8 +182,7 @@ async fn do_nothing_leaves_the_crm_alone() {
 #[tokio::test]
 async fn the_secondary_key_finds_the_lead_when_the_primary_finds_nothing() {
     let app = spawn_inbound(CrmKind::Fake).await;
-    app.put_flow("a08-update", lead_flow("ADT^A08", ADT_A08, "update_only"))
-        .await;
+    app.put_a08_update().await;
     let fake = app.fake();
     // A lead captured from a web form: email only, no MRN yet.
     let existing = fake.insert_lead(vec![
@@ -498,8 +496,7 @@ async fn mllp_acks_each_message_only_after_its_ledger_record_is_done() {
 async fn mllp_takes_several_messages_on_one_connection_in_order() {
     let app = spawn_inbound(CrmKind::Fake).await;
     app.put_a04_capture().await;
-    app.put_flow("a08-update", lead_flow("ADT^A08", ADT_A08, "update_only"))
-        .await;
+    app.put_a08_update().await;
     app.put_s12_capture().await;
     app.put_s14_update().await;
     let mllp = app.start_mllp().await;
@@ -588,8 +585,7 @@ async fn an_inbound_session_logs_no_patient_data() {
     let app = spawn_inbound(CrmKind::Fake).await;
     app.app.settings(json!({"opt_in_by_default": true})).await;
     app.put_a04_capture().await;
-    app.put_flow("a08-update", lead_flow("ADT^A08", ADT_A08, "update_only"))
-        .await;
+    app.put_a08_update().await;
     let mut no_secondary = lead_flow("ADT^A28", ADT_A28, "create_only");
     no_secondary
         .as_object_mut()

@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use crate::support::app::{Backend, TestApp};
 use crate::support::fixtures::{actions, appointment_json, start_time};
+use crate::support::listing;
 
 /// One `#[tokio::test]` per scenario on `$backend` (a [`Backend`]); on AWS each prints
 /// SKIPPED and passes when the endpoints cannot start outside CI.
@@ -269,14 +270,18 @@ pub async fn only_consented_new_transitions_are_sent_each_exactly_once(app: &Tes
     assert_eq!(hie_actions(app, "a-active").await, ["appointment.sent"]);
 }
 
-/// Rewinding the watermark picks up what was missed, and never sends again what was sent.
-pub async fn rewinding_the_watermark_picks_up_what_was_missed_and_never_resends(app: &TestApp) {
+/// The clinic day collected and sent (one mail), then the watermark rewound to before it.
+async fn sent_the_clinic_day_then_rewound(app: &TestApp) {
     clinic_day(app).await;
     app.collect_and_drain().await;
     assert_eq!(app.mails().len(), 1);
-
     app.settings(json!({"next_batch_start_time": "2026-11-19T00:00:00Z"}))
         .await;
+}
+
+/// Rewinding the watermark picks up what was missed, and never sends again what was sent.
+pub async fn rewinding_the_watermark_picks_up_what_was_missed_and_never_resends(app: &TestApp) {
+    sent_the_clinic_day_then_rewound(app).await;
     let report = app.collect().await;
     assert_eq!(report.scanned, 6);
     assert_eq!(
@@ -435,12 +440,7 @@ async fn batch_preview(app: &TestApp) -> Value {
 
 /// The preview's entry for one appointment.
 fn planned<'a>(preview: &'a Value, appointment_id: &str) -> &'a Value {
-    preview["appointments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["appointment_id"] == appointment_id)
-        .unwrap_or_else(|| panic!("{appointment_id} not in the preview: {preview:#}"))
+    listing::item_where(preview, "appointments", "appointment_id", appointment_id)
 }
 
 /// After a rewind, the batch preview shows what was already sent, and the batch agrees.
@@ -466,11 +466,7 @@ pub async fn after_a_rewind_the_batch_preview_shows_what_was_already_sent(app: &
 
 /// The batch preview consults the send ledger and shows what waits for the safety lag.
 pub async fn the_batch_preview_consults_the_send_ledger_and_shows_the_safety_lag(app: &TestApp) {
-    clinic_day(app).await;
-    app.collect_and_drain().await;
-    assert_eq!(app.mails().len(), 1);
-    app.settings(json!({"next_batch_start_time": "2026-11-19T00:00:00Z"}))
-        .await;
+    sent_the_clinic_day_then_rewound(app).await;
     app.transitioned_appointment("a-late", "p-active").await; // at 15:05, inside the lag
 
     let preview = batch_preview(app).await;
