@@ -202,13 +202,18 @@ pub struct Planned {
     pub decision: Decision,
 }
 
+/// Who the collector's audit entries name.
+pub(crate) fn actor() -> Actor {
+    Actor::system("batch-collector")
+}
+
 /// A bare `appointment.skipped` entry of the collector at `at` (its subjects and detail are
 /// added by the caller).
 fn skipped_entry(at: DateTime<Utc>) -> AuditEntry {
     AuditEntry::new(
         LogType::HieSentAppointments,
         at,
-        Actor::system("batch-collector"),
+        actor(),
         "appointment.skipped",
         AuditOutcome::Skipped,
     )
@@ -508,7 +513,7 @@ async fn audit_run(
     let entry = AuditEntry::new(
         LogType::HieSentAppointments,
         ctx.clock.now(),
-        Actor::system("batch-collector"),
+        actor(),
         "batch.collected",
         outcome,
     )
