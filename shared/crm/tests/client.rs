@@ -10,17 +10,11 @@ use connector_crm::{CrmRetryPolicy, LeadSquaredClient, RateLimit, SecretKey, Una
 use connector_domain::crm::{ActivityId, ActivityInput, Crm, CrmError, CrmField, LeadId};
 use serde_json::json;
 
-/// Invented patient data; tests assert it never shows up in errors.
-const PHI: [&str; 4] = ["Zebulon", "Quixley", "MRN-774411", "zq@example.org"];
+mod common;
+use common::patient_fields;
 
-fn patient_fields() -> Vec<CrmField> {
-    vec![
-        CrmField::new("FirstName", PHI[0]),
-        CrmField::new("LastName", PHI[1]),
-        CrmField::new("mx_MRN", PHI[2]),
-        CrmField::new("EmailAddress", PHI[3]),
-    ]
-}
+/// Invented patient data; tests assert it never shows up in errors.
+const PHI: [&str; 4] = common::PATIENT;
 
 fn appointment(custom_1: &str, note: &str) -> ActivityInput {
     ActivityInput {
