@@ -13,6 +13,7 @@ use crate::crm_outbound_support::{
     spawn_outbound,
 };
 use crate::support::captured_logs;
+use crate::support::listing;
 
 fn sample() -> Value {
     serde_json::from_str(LEAD_UPDATE).expect("the sample payload")
@@ -325,10 +326,7 @@ async fn a_payload_the_flow_cannot_map_is_answered_status_error_and_audited() {
     assert_eq!(reply.body["Status"], "Error", "{:#}", reply.body);
 
     let audit = app.audit().await;
-    let refused: Vec<&Value> = audit
-        .iter()
-        .filter(|e| e["action"] == "webhook.refused")
-        .collect();
+    let refused = listing::with_action(&audit, "webhook.refused");
     assert_eq!(refused.len(), 2, "{audit:#?}");
     for entry in &refused {
         assert_eq!(entry["outcome"], "error");

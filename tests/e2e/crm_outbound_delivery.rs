@@ -19,6 +19,7 @@ use serde_json::Value;
 use crate::crm_outbound_support::{
     EhrReply, OutboundApp, SAMPLE_LEAD, lead_payload, modified, spawn_outbound,
 };
+use crate::support::listing;
 
 /// A test patient: its lead id and MRN.
 struct Patient {
@@ -125,10 +126,7 @@ async fn an_ae_is_retried_with_the_same_control_id_and_delivered_once() {
         ["delivery.retrying", "delivery.delivered"]
     );
     let audit = app.audit().await;
-    let retry = audit
-        .iter()
-        .find(|e| e["action"] == "delivery.retrying")
-        .expect("a retry entry");
+    let retry = listing::first_with_action(&audit, "delivery.retrying");
     assert_eq!(retry["detail"]["outcome"], "rejected_AE");
     assert_eq!(retry["detail"]["control_id"], control_id.as_str());
     assert!(retry["detail"]["next_attempt_at"].is_string());
@@ -195,10 +193,7 @@ async fn a_message_that_uses_up_its_attempts_is_parked_and_a_redrive_delivers_it
         ["delivery.retrying", "delivery.retrying", "delivery.parked"]
     );
     let audit = app.audit().await;
-    let entry = audit
-        .iter()
-        .find(|e| e["action"] == "delivery.parked")
-        .expect("parked entry");
+    let entry = listing::first_with_action(&audit, "delivery.parked");
     assert_eq!(entry["outcome"], "error");
     assert_eq!(entry["detail"]["attempt"], 3);
     // Parked is final until an admin acts: the worker leaves it alone.
@@ -317,10 +312,7 @@ async fn a_parked_message_holds_its_patients_later_messages_until_a_redrive() {
     assert_eq!(app.delivery(&b[0].0).await.state, DeliveryState::Delivered);
     assert_eq!(app.ehr.control_ids_of(&alice.mrn), [a[0].1.clone()]);
     let audit = app.audit().await;
-    let entry = audit
-        .iter()
-        .find(|e| e["action"] == "delivery.held")
-        .expect("a held entry");
+    let entry = listing::first_with_action(&audit, "delivery.held");
     assert_eq!(entry["detail"]["delivery_id"], a[1].0.as_str());
     assert_eq!(entry["detail"]["held_behind"], a[0].0.as_str());
 
@@ -365,10 +357,7 @@ async fn a_parked_message_holds_its_patients_later_messages_until_a_redrive() {
         serde_json::json!([a[0].0, a[1].0, a3[0].0])
     );
     let audit = app.audit().await;
-    let redriven = audit
-        .iter()
-        .find(|e| e["action"] == "delivery.redriven")
-        .expect("a redrive entry");
+    let redriven = listing::first_with_action(&audit, "delivery.redriven");
     assert_eq!(redriven["actor"]["user"], "dana.admin");
     assert_eq!(redriven["detail"]["delivery_id"], a[0].0.as_str());
     app.drain().await;

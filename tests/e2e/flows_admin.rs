@@ -233,10 +233,7 @@ async fn channels_and_flows_crud_with_audit() {
 
     // Every change audited (newest first), with ids and changed field names only.
     let audit = app.audit("log_type=configuration_changes").await;
-    let actions: Vec<&str> = audit
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let actions = listing::action_names(&audit);
     assert_eq!(
         actions,
         [

@@ -13,6 +13,7 @@ use crate::hl7_inbound_support::{
     spawn_inbound, with_control_id,
 };
 use crate::support::captured_logs;
+use crate::support::listing;
 
 fn field<'a>(fields: &'a [CrmField], name: &str) -> Option<&'a str> {
     fields
@@ -333,10 +334,7 @@ async fn a_resent_message_changes_nothing() {
     assert_eq!((fake.leads().len(), fake.activities().len()), (1, 1));
     assert_eq!(app.transition_seq("APT-5001").await, seq);
     let entries = app.hl7_audit().await;
-    let duplicates: Vec<&Value> = entries
-        .iter()
-        .filter(|e| e["action"] == "hl7.duplicate")
-        .collect();
+    let duplicates = listing::with_action(&entries, "hl7.duplicate");
     assert_eq!(duplicates.len(), 2);
     assert_eq!(duplicates[0]["outcome"], "skipped");
     assert_eq!(duplicates[0]["detail"]["control_id"], "NE-S12-0004");

@@ -227,10 +227,7 @@ pub async fn only_consented_new_transitions_are_sent_each_exactly_once(app: &Tes
     // The audit log: the run with its counts, and the send with the consent that allowed it
     // and the mailer's message id.
     let entries = app.audit("log_type=hie_sent_appointments").await;
-    let sent: Vec<_> = entries
-        .iter()
-        .filter(|e| e["action"] == "appointment.sent")
-        .collect();
+    let sent = listing::with_action(&entries, "appointment.sent");
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0]["appointment_id"], "a-active");
     assert_eq!(sent[0]["detail"]["consent_status"], "active");
@@ -334,10 +331,7 @@ pub async fn an_administrator_can_resend_deliberately(app: &TestApp) {
     let entries = app
         .audit("log_type=hie_sent_appointments&appointment_id=a-active")
         .await;
-    let actions: Vec<&str> = entries
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let actions = listing::action_names(&entries);
     assert_eq!(
         actions,
         [
@@ -627,10 +621,7 @@ pub async fn more_skips_than_one_checkpoint_holds_are_each_audited_once(app: &Te
     let skipped = app
         .audit("log_type=hie_sent_appointments&outcome=skipped")
         .await;
-    let skips: Vec<&Value> = skipped
-        .iter()
-        .filter(|e| e["action"] == "appointment.skipped")
-        .collect();
+    let skips = listing::with_action(&skipped, "appointment.skipped");
     let ids: BTreeSet<&str> = skips
         .iter()
         .map(|e| e["appointment_id"].as_str().unwrap())

@@ -25,3 +25,24 @@ pub fn texts_of<'a>(value: &'a Value, key: &str, field: &str) -> Vec<&'a str> {
         .map(|item| item[field].as_str().unwrap())
         .collect()
 }
+
+/// The audit entries with `action`, in order.
+pub fn with_action<'a>(entries: &'a [Value], action: &str) -> Vec<&'a Value> {
+    entries.iter().filter(|e| e["action"] == action).collect()
+}
+
+/// The first audit entry with `action`.
+pub fn first_with_action<'a>(entries: &'a [Value], action: &str) -> &'a Value {
+    entries
+        .iter()
+        .find(|e| e["action"] == action)
+        .unwrap_or_else(|| panic!("no {action} entry in {entries:#?}"))
+}
+
+/// The action of every audit entry, in order.
+pub fn action_names(entries: &[Value]) -> Vec<&str> {
+    entries
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect()
+}
