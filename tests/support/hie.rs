@@ -112,8 +112,15 @@ pub fn crashing_checkpoint(app: &TestApp) -> Context {
 
 /// The actions of the HIE audit entries about `appointment_id`, oldest first.
 pub async fn hie_actions(app: &TestApp, appointment_id: &str) -> Vec<String> {
-    let query = format!("log_type=hie_sent_appointments&appointment_id={appointment_id}");
-    actions(&app.audit(&query).await)
+    actions(&app.hie_entries(appointment_id).await)
+}
+
+impl TestApp {
+    /// The HIE audit entries of one appointment, newest first.
+    pub async fn hie_entries(&self, appointment_id: &str) -> Vec<Value> {
+        let query = format!("log_type=hie_sent_appointments&appointment_id={appointment_id}");
+        self.audit(&query).await
+    }
 }
 
 /// The HL7 attachment of a raw mail.
@@ -328,9 +335,7 @@ pub async fn an_administrator_can_resend_deliberately(app: &TestApp) {
     assert_eq!(reply.status, 202, "{:#}", reply.body);
     app.drain().await;
     assert_eq!(app.mails().len(), 2);
-    let entries = app
-        .audit("log_type=hie_sent_appointments&appointment_id=a-active")
-        .await;
+    let entries = app.hie_entries("a-active").await;
     let actions = listing::action_names(&entries);
     assert_eq!(
         actions,
@@ -569,9 +574,7 @@ pub async fn each_skipped_appointment_is_audited_with_its_reason(app: &TestApp) 
             ("a-revoked".to_owned(), "revoked".to_owned()),
         ]
     );
-    let expired = app
-        .audit("log_type=hie_sent_appointments&appointment_id=a-expired")
-        .await;
+    let expired = app.hie_entries("a-expired").await;
     assert_eq!(expired[0]["patient_id"], "p-expired");
     assert!(expired[0]["consent_id"].is_string(), "{:#}", expired[0]);
 
@@ -645,9 +648,7 @@ pub async fn a_revoke_between_collect_and_send_stops_the_send(app: &TestApp) {
     deliver_one(app).await;
     assert_eq!(app.mailer.sent(), 0);
     assert!(app.mails().is_empty());
-    let entries = app
-        .audit("log_type=hie_sent_appointments&appointment_id=a-1")
-        .await;
+    let entries = app.hie_entries("a-1").await;
     assert_eq!(actions(&entries), ["appointment.skipped"]);
     assert_eq!(entries[0]["outcome"], "skipped");
     assert_eq!(entries[0]["detail"]["reason"], "revoked");
