@@ -30,9 +30,14 @@ fn service_total(requests: &BTreeMap<String, u64>, service: &str) -> u64 {
 }
 
 fn skipped(skipped: &BTreeMap<String, usize>) -> String {
-    skipped
+    tally(skipped, String::clone)
+}
+
+/// `name n, name n, ...` of counted things, `label` naming each.
+fn tally<K>(counts: &BTreeMap<K, usize>, label: impl Fn(&K) -> String) -> String {
+    counts
         .iter()
-        .map(|(reason, n)| format!("{reason} {n}"))
+        .map(|(k, n)| format!("{} {n}", label(k)))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -57,22 +62,10 @@ pub fn dataset(args: &Args, data: &Dataset) {
         data.now.to_rfc3339(),
         args.page_size
     );
-    println!(
-        "Patients by latest consent: {}.",
-        kinds
-            .iter()
-            .map(|(k, n)| format!("{k:?} {n}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    println!(
-        "Expected: {sends} enqueued, skipped {}.",
-        skips
-            .iter()
-            .map(|(r, n)| format!("{r} {n}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    let kinds = tally(&kinds, |k| format!("{k:?}"));
+    println!("Patients by latest consent: {kinds}.");
+    let skips = tally(&skips, |r| r.to_string());
+    println!("Expected: {sends} enqueued, skipped {skips}.");
     println!(
         "Collector pages: {} (mean {mean_patients:.0} distinct patients per page).\n",
         pages.len()

@@ -223,31 +223,64 @@ struct Checked {
     problems: Vec<FileProblem>,
 }
 
+/// Records a record's validation problems (`channels.<id>.<field>: ...`), or with `id`, the
+/// problems of its id (`channels.<id>: the id ...`).
 fn push_errors(
     problems: &mut Vec<FileProblem>,
-    file: &str,
-    prefix: &str,
+    (file, prefix): (&str, &str),
     errors: ValidationErrors,
+    id: bool,
 ) {
     problems.extend(errors.0.into_iter().map(|e| FileProblem {
         file: file.to_owned(),
-        field: format!("{prefix}.{}", e.field),
-        message: e.message,
+        field: if id {
+            prefix.to_owned()
+        } else {
+            format!("{prefix}.{}", e.field)
+        },
+        message: if id {
+            format!("the id {}", e.message)
+        } else {
+            e.message
+        },
     }));
 }
 
-/// Records problems of a record's id (`channels.<id>: the id ...`).
-fn push_id_errors(
+/// One section of the files: its name, its records in a file, and how a record's id parses.
+type Section<'a, Input, Id> = (
+    &'static str,
+    fn(&'a ConfigFile) -> &'a BTreeMap<String, Input>,
+    fn(&str) -> Result<Id, ValidationErrors>,
+);
+
+/// Hands `each` every record of one section of the `loaded` files, in order, with the file, the
+/// record's `section.id` prefix and its parsed id. A record whose id another file defined
+/// already (`seen` holds the file that defined each id first), or whose id does not parse, is
+/// a problem instead.
+fn each_record<'a, Input, Id>(
+    loaded: &'a [(String, ConfigFile)],
+    (section, records, parse_id): Section<'a, Input, Id>,
+    seen: &mut BTreeMap<String, String>,
     problems: &mut Vec<FileProblem>,
-    file: &str,
-    prefix: &str,
-    errors: ValidationErrors,
+    mut each: impl FnMut(&mut Vec<FileProblem>, &str, &str, Id, &'a Input),
 ) {
-    problems.extend(errors.0.into_iter().map(|e| FileProblem {
-        file: file.to_owned(),
-        field: prefix.to_owned(),
-        message: format!("the id {}", e.message),
-    }));
+    for (file, config) in loaded {
+        for (id, input) in records(config) {
+            let prefix = format!("{section}.{id}");
+            if let Some(first) = seen.insert(id.clone(), file.clone()) {
+                problems.push(FileProblem {
+                    file: file.clone(),
+                    field: prefix,
+                    message: format!("is also defined in {first}"),
+                });
+                continue;
+            }
+            match parse_id(id) {
+                Ok(parsed) => each(problems, file, &prefix, parsed, input),
+                Err(errors) => push_errors(problems, (file, &prefix), errors, true),
+            }
+        }
+    }
 }
 
 /// Loads and validates `files`. Flows may name a channel of any file or of `stored` (the
@@ -268,52 +301,29 @@ fn check(files: &[PathBuf], stored: &[Channel]) -> Checked {
         .iter()
         .map(|c| (c.channel_id.clone(), c.clone()))
         .collect();
-    for (file, config) in &loaded {
-        for (id, input) in &config.channels {
-            let prefix = format!("channels.{id}");
-            if let Some(first) = seen_channels.insert(id.clone(), file.clone()) {
-                out.problems.push(FileProblem {
-                    file: file.clone(),
-                    field: prefix,
-                    message: format!("is also defined in {first}"),
-                });
-                continue;
+    each_record(
+        &loaded,
+        ("channels", |config| &config.channels, admin::channel_id),
+        &mut seen_channels,
+        &mut out.problems,
+        |problems, file, prefix, channel_id, input| match input
+            .clone()
+            .into_channel(channel_id.clone(), now)
+        {
+            Ok(channel) => {
+                channels.insert(channel_id.clone(), channel.clone());
+                out.channels
+                    .push((file.to_owned(), channel_id, input.clone(), channel));
             }
-            let channel_id = match admin::channel_id(id) {
-                Ok(channel_id) => channel_id,
-                Err(errors) => {
-                    push_id_errors(&mut out.problems, file, &prefix, errors);
-                    continue;
-                }
-            };
-            match input.clone().into_channel(channel_id.clone(), now) {
-                Ok(channel) => {
-                    channels.insert(channel_id.clone(), channel.clone());
-                    out.channels
-                        .push((file.clone(), channel_id, input.clone(), channel));
-                }
-                Err(errors) => push_errors(&mut out.problems, file, &prefix, errors),
-            }
-        }
-    }
-    for (file, config) in &loaded {
-        for (id, input) in &config.flows {
-            let prefix = format!("flows.{id}");
-            if let Some(first) = seen_flows.insert(id.clone(), file.clone()) {
-                out.problems.push(FileProblem {
-                    file: file.clone(),
-                    field: prefix,
-                    message: format!("is also defined in {first}"),
-                });
-                continue;
-            }
-            let flow_id = match admin::flow_id(id) {
-                Ok(flow_id) => flow_id,
-                Err(errors) => {
-                    push_id_errors(&mut out.problems, file, &prefix, errors);
-                    continue;
-                }
-            };
+            Err(errors) => push_errors(problems, (file, prefix), errors, false),
+        },
+    );
+    each_record(
+        &loaded,
+        ("flows", |config| &config.flows, admin::flow_id),
+        &mut seen_flows,
+        &mut out.problems,
+        |problems, file, prefix, flow_id, input| {
             let channel_key = input.channel_id.as_deref().map(str::trim);
             let channel = channel_key
                 .and_then(|c| ChannelId::parse(c).ok())
@@ -328,11 +338,13 @@ fn check(files: &[PathBuf], stored: &[Channel]) -> Checked {
                 _ => admin::validate_flow(input.clone(), channel, build),
             };
             match built {
-                Ok(flow) => out.flows.push((file.clone(), flow_id, input.clone(), flow)),
-                Err(errors) => push_errors(&mut out.problems, file, &prefix, errors),
+                Ok(flow) => out
+                    .flows
+                    .push((file.to_owned(), flow_id, input.clone(), flow)),
+                Err(errors) => push_errors(problems, (file, prefix), errors, false),
             }
-        }
-    }
+        },
+    );
     out
 }
 
@@ -438,12 +450,23 @@ fn refusal(file: &str, prefix: &str, err: AdminError) -> anyhow::Error {
     match err {
         AdminError::Invalid(errors) => {
             let mut problems = Vec::new();
-            push_errors(&mut problems, file, prefix, errors);
+            push_errors(&mut problems, (file, prefix), errors, false);
             print_problems(&problems);
             anyhow::anyhow!("{prefix} was refused; the records before it were applied")
         }
         other => anyhow::anyhow!("{file}: {prefix}: {other}"),
     }
+}
+
+/// What a put of record `(kind, id)` from `file` changed, printed; its refusal as the error.
+fn applied<T>(
+    file: &str,
+    (kind, id): (&str, &str),
+    put: Result<(T, Change), AdminError>,
+) -> anyhow::Result<Change> {
+    let (_, change) = put.map_err(|e| refusal(file, &format!("{kind}s.{id}"), e))?;
+    println!("{kind} {id}: {}", describe_change(&change));
+    Ok(change)
 }
 
 async fn apply(files: &[PathBuf], db_path: &Path) -> anyhow::Result<()> {
@@ -475,20 +498,12 @@ async fn apply(files: &[PathBuf], db_path: &Path) -> anyhow::Result<()> {
         Change::Unchanged => counts[2] += 1,
     };
     for (file, id, input, _) in checked.channels {
-        let prefix = format!("channels.{id}");
-        let (_, change) = admin::put_channel(ports, &actor, &id, input)
-            .await
-            .map_err(|e| refusal(&file, &prefix, e))?;
-        println!("channel {id}: {}", describe_change(&change));
-        tally(&change);
+        let put = admin::put_channel(ports, &actor, &id, input).await;
+        tally(&applied(&file, ("channel", id.as_str()), put)?);
     }
     for (file, id, input, _) in checked.flows {
-        let prefix = format!("flows.{id}");
-        let (_, change) = admin::put_flow(ports, &actor, &id, input)
-            .await
-            .map_err(|e| refusal(&file, &prefix, e))?;
-        println!("flow {id}: {}", describe_change(&change));
-        tally(&change);
+        let put = admin::put_flow(ports, &actor, &id, input).await;
+        tally(&applied(&file, ("flow", id.as_str()), put)?);
     }
     let [created, updated, unchanged] = counts;
     if created + updated == 0 {

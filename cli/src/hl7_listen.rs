@@ -4,11 +4,12 @@
 
 use std::net::SocketAddr;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Result, anyhow};
 use connector_hl7::chrono::Utc;
 use connector_hl7::{AckBuilder, AckCode, Message};
 use connector_transport::mllp::server::serve;
-use tokio_util::sync::CancellationToken;
+
+use crate::listener;
 
 /// Options of `connector hl7 listen`.
 #[derive(Debug, clap::Args)]
@@ -26,20 +27,11 @@ pub fn run(args: ListenArgs) -> Result<()> {
         .code
         .parse()
         .map_err(|_| anyhow!("--code must be AA, AE or AR"))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let stop = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    listener::serve_until(args.listen, stop, |listener, shutdown| async move {
         println!("listening for MLLP on {}", listener.local_addr()?);
-        let shutdown = CancellationToken::new();
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            let _ = tokio::signal::ctrl_c().await;
-            stop.cancel();
-        });
         serve(
             listener,
             move |frame: Vec<u8>| async move {

@@ -9,6 +9,7 @@ mod hl7_listen;
 mod hl7_send;
 mod http_server;
 mod listen_settings;
+mod listener;
 mod mllp_bridge;
 mod oidc_file;
 mod secret;

@@ -18,8 +18,9 @@ use connector_domain::flow::channel::{ChannelId, SIGNATURE_HEADER, TIMESTAMP_HEA
 use connector_hl7::{ControlIdGenerator, ErrorCode};
 use connector_transport::mllp::server::{self, ServerConfig};
 use connector_transport::{ER7_CONTENT_TYPE, ack, control_id_of, https, outcome};
+
+use crate::listener;
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
-use tokio_util::sync::CancellationToken;
 
 /// The largest API response read (an ACK is a few hundred bytes).
 const MAX_RESPONSE: usize = 1 << 20;
@@ -215,29 +216,21 @@ pub fn run(args: MllpBridgeArgs) -> anyhow::Result<()> {
         receive_timeout: Some(Duration::from_secs(args.idle_timeout_secs)),
         ..ServerConfig::default()
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", args.listen))?;
-        let local = listener.local_addr()?;
-        tracing::info!(address = %local, channel = %bridge.channel, host = bridge.url.host_str().unwrap_or_default(), "MLLP bridge listening");
-        println!("connector mllp-bridge listening on {local}");
-        let shutdown = CancellationToken::new();
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            shutdown_signal().await;
-            stop.cancel();
-        });
-        let handler = move |frame: Vec<u8>| {
-            let bridge = Arc::clone(&bridge);
-            async move { bridge.handle(frame).await }
-        };
-        server::serve_with(listener, config, handler, shutdown).await;
-        Ok(())
-    })
+    listener::serve_until(
+        args.listen,
+        shutdown_signal(),
+        |listener, shutdown| async move {
+            let local = listener.local_addr()?;
+            tracing::info!(address = %local, channel = %bridge.channel, host = bridge.url.host_str().unwrap_or_default(), "MLLP bridge listening");
+            println!("connector mllp-bridge listening on {local}");
+            let handler = move |frame: Vec<u8>| {
+                let bridge = Arc::clone(&bridge);
+                async move { bridge.handle(frame).await }
+            };
+            server::serve_with(listener, config, handler, shutdown).await;
+            Ok(())
+        },
+    )
 }
 
 async fn shutdown_signal() {

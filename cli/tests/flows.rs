@@ -31,6 +31,27 @@ fn path(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
 
+/// Runs `connector flows test` of the example's `flow` with `(--message or --payload, file)`.
+fn flows_test_run(flow: &str, (option, input): (&str, &Path)) -> (bool, String, String) {
+    let example = example();
+    connector(&[
+        "flows",
+        "test",
+        path(&example),
+        "--flow",
+        flow,
+        option,
+        path(input),
+    ])
+}
+
+/// [`flows_test_run`] that succeeds: what it printed, as JSON.
+fn flows_test(flow: &str, input: (&str, &Path)) -> Value {
+    let (ok, out, err) = flows_test_run(flow, input);
+    assert!(ok, "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
 const ADT_A04: &str = "MSH|^~\\&|EHR|NORTHCLINIC|CONNECTOR|CRM|20261121090000||ADT^A04^ADT_A01|MSG-77|P|2.5\r\
 EVN|A04|20261121090000\r\
 PID|1||MRN-EX-0042^^^NORTH^MR||Quill^Avery^R||19900215|M|||9 Test Way^^Springfield^IL^62701||(555)010-0142^PRN^PH~^NET^Internet^Avery.Quill@Example.org\r";
@@ -180,17 +201,7 @@ fn test_prints_the_plan_without_a_crm() {
     let dir = tempfile::tempdir().unwrap();
     let message = dir.path().join("adt.hl7");
     std::fs::write(&message, ADT_A04).unwrap();
-    let (ok, out, err) = connector(&[
-        "flows",
-        "test",
-        path(&example()),
-        "--flow",
-        "register-patients",
-        "--message",
-        path(&message),
-    ]);
-    assert!(ok, "{err}");
-    let plan: Value = serde_json::from_str(&out).unwrap();
+    let plan = flows_test("register-patients", ("--message", &message));
     assert_eq!(plan["direction"], "ehr_to_crm");
     assert_eq!(plan["lead"]["sync"], "capture");
     assert_eq!(plan["lead"]["search"][0]["field"], "mx_MRN");
@@ -212,17 +223,7 @@ fn test_prints_the_plan_without_a_crm() {
         r#"{"ProspectID":"p-1","FirstName":"Avery","LastName":"Quill","mx_MRN":"MRN-EX-0042"}"#,
     )
     .unwrap();
-    let (ok, out, err) = connector(&[
-        "flows",
-        "test",
-        path(&example()),
-        "--flow",
-        "lead-updates-to-ehr",
-        "--payload",
-        path(&payload),
-    ]);
-    assert!(ok, "{err}");
-    let built: Value = serde_json::from_str(&out).unwrap();
+    let built = flows_test("lead-updates-to-ehr", ("--payload", &payload));
     assert_eq!(built["direction"], "crm_to_ehr");
     let pid = built["segments"]
         .as_array()
@@ -245,29 +246,13 @@ fn test_prints_the_plan_without_a_crm() {
         ADT_A04.replace("MRN-EX-0042^^^NORTH^MR||Quill^Avery^R", "||"),
     )
     .unwrap();
-    let (ok, _, err) = connector(&[
-        "flows",
-        "test",
-        path(&example()),
-        "--flow",
-        "register-patients",
-        "--message",
-        path(&no_mrn),
-    ]);
+    let (ok, _, err) = flows_test_run("register-patients", ("--message", &no_mrn));
     assert!(!ok);
     assert!(err.contains("message.PID-3.1"), "{err}");
     assert!(err.contains("message.PID-5.1"), "{err}");
 
     // An unknown flow is named.
-    let (ok, _, err) = connector(&[
-        "flows",
-        "test",
-        path(&example()),
-        "--flow",
-        "nope",
-        "--message",
-        path(&message),
-    ]);
+    let (ok, _, err) = flows_test_run("nope", ("--message", &message));
     assert!(!ok);
     assert!(err.contains("has no flow nope"), "{err}");
 }

@@ -1,7 +1,10 @@
 //! `connector hl7 ...` end to end: the real binary, a message on standard input.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
+
+#[path = "support/server.rs"]
+mod server;
+use server::run;
 
 const MSG: &str = "MSH|^~\\&|EHR|CLINIC|CRM|HQ|20240102030405||SIU^S12^SIU_S12|SIU-9|P|2.5\r\
 SCH|1|2|||||||||^^30^20240316110000\r\
@@ -10,24 +13,9 @@ OBX|1|ST|A^One||first\r\
 OBX|2|ST|B^Two||second \\T\\ more\r";
 
 fn connector(args: &[&str], stdin: &[u8]) -> (bool, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_connector"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run connector");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin)
-        .expect("write stdin");
-    let out = child.wait_with_output().expect("wait");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+    run(
+        Command::new(env!("CARGO_BIN_EXE_connector")).args(args),
+        stdin,
     )
 }
 

@@ -1,8 +1,7 @@
 //! `connector mllp-bridge` as a site runs it: the real binary between an MLLP client (the EHR)
 //! and a stand-in hl7-inbound API that checks the channel signature.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -19,6 +18,10 @@ use connector_transport::{AttemptOutcome, MllpConfig, MllpConnection};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[path = "support/server.rs"]
+mod server;
+use server::start_listening;
 
 const SECRET: &str = "bridge-test-secret";
 const SECRET_VAR: &str = "CONNECTOR_TEST_BRIDGE_SECRET";
@@ -57,7 +60,8 @@ impl Drop for Bridge {
 
 /// Starts the bridge forwarding to `forward`, signing with `secret`.
 fn bridge(forward: &str, secret: &str) -> Bridge {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_connector"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_connector"));
+    command
         .args([
             "mllp-bridge",
             "--listen",
@@ -67,27 +71,16 @@ fn bridge(forward: &str, secret: &str) -> Bridge {
         ])
         .args(["--channel", "ch-1", "--secret-env", SECRET_VAR])
         .args(["--timeout-secs", "3"])
-        .env(SECRET_VAR, secret)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start connector");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let port = loop {
-        let line = lines
-            .next()
-            .expect("the bridge exited before listening")
-            .expect("read stdout");
-        if let Some(address) = line.strip_prefix("connector mllp-bridge listening on ") {
-            break address
-                .rsplit(':')
-                .next()
-                .and_then(|p| p.parse().ok())
-                .expect("port");
-        }
+        .env(SECRET_VAR, secret);
+    let listening = "connector mllp-bridge listening on ";
+    let (child, address, lines) = start_listening(&mut command, listening, |line| {
         assert!(!line.contains(SECRET), "the bridge printed its secret");
-    };
+    });
+    let port = address
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
     // Keep draining stdout so the bridge never blocks on a full pipe.
     let output = std::thread::spawn(move || lines.map_while(Result::ok).collect());
     Bridge {

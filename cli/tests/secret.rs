@@ -2,38 +2,26 @@
 //! on standard input. The stored value is what `local:NAME` resolves to, a channel naming it
 //! can then be applied, and neither the listing nor any output shows the value.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use connector_domain::flow::SecretRef;
+
+#[path = "support/server.rs"]
+mod server;
+use server::run;
 
 /// A value distinctive enough to look for in every output.
 const VALUE: &str = "cli-secret-value-94417";
 
 /// Runs `connector` with `args` and `stdin`: (success, stdout, stderr).
 fn connector(args: &[&str], stdin: &str) -> (bool, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_connector"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_connector"));
+    command
         .args(args)
         .env("RUST_BACKTRACE", "0")
-        .env_remove("CONNECTOR_DB")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run connector");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write stdin");
-    let out = child.wait_with_output().expect("connector ends");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        .env_remove("CONNECTOR_DB");
+    run(&mut command, stdin.as_bytes())
 }
 
 fn path(p: &Path) -> &str {

@@ -12,6 +12,12 @@ fn patient() -> Value {
     json!({"mrn": "MRN-D-1", "first_name": "Orla", "last_name": "Brindlewood", "birth_date": "1990-01-15", "sex": "F"})
 }
 
+/// `GET url`'s JSON body.
+async fn get_json(client: &reqwest::Client, url: &str) -> Value {
+    let reply = client.get(url).send().await.unwrap();
+    reply.json().await.unwrap()
+}
+
 #[tokio::test]
 async fn a_second_server_on_the_same_file_sees_everything_the_first_wrote() {
     let dir = tempfile::tempdir().unwrap();
@@ -37,24 +43,14 @@ async fn a_second_server_on_the_same_file_sees_everything_the_first_wrote() {
     drop(first); // killed, not shut down gracefully
 
     let second = serve(&db, &[]);
-    let history: Value = client
-        .get(format!("{}/patients/p-1/consents", second.address))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let history = get_json(
+        &client,
+        &format!("{}/patients/p-1/consents", second.address),
+    )
+    .await;
     assert_eq!(history["valid"], true);
     assert_eq!(history["current"]["consent_id"], consent["consent_id"]);
-    let audit: Value = client
-        .get(format!("{}/audit-entries", second.address))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let audit = get_json(&client, &format!("{}/audit-entries", second.address)).await;
     assert_eq!(audit["items"].as_array().unwrap().len(), 1);
 }
 
@@ -94,25 +90,8 @@ async fn token_files_made_by_token_add_are_accepted() {
     );
     let client = reqwest::Client::new();
     let url = format!("{}/patients/p-9", server.address);
-    assert_eq!(
-        client
-            .put(&url)
-            .json(&patient())
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
-    assert_eq!(
-        client
-            .put(&url)
-            .bearer_auth(&token)
-            .json(&patient())
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        201
-    );
+    let put = || client.put(&url).json(&patient());
+    assert_eq!(put().send().await.unwrap().status(), 401);
+    let with_token = put().bearer_auth(&token).send().await.unwrap();
+    assert_eq!(with_token.status(), 201);
 }

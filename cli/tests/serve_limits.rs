@@ -4,9 +4,8 @@
 //!
 //! The limits are set through their environment variables, as a deployment would.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,6 +13,10 @@ use connector_hl7::{MllpDecoder, mllp};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
+
+#[path = "support/server.rs"]
+mod server;
+use server::start_listening;
 
 const ADT: &str = include_str!("../../events/hl7-inbound/adt-a08.hl7");
 
@@ -84,30 +87,18 @@ fn serve(mllp: bool, env: &[(&str, &str)]) -> Server {
     if mllp {
         command.args(["--mllp", "127.0.0.1:0", "--mllp-channel", "north-ehr"]);
     }
-    let mut child = command
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start connector");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
+    command.envs(env.iter().copied());
     let logs = Arc::new(Mutex::new(Vec::new()));
     let mut mllp_address = None;
-    let http = loop {
-        let line = lines
-            .next()
-            .expect("connector exited before listening")
-            .expect("read stdout");
+    let listening = "connector listening on http://";
+    let (child, http, lines) = start_listening(&mut command, listening, |line| {
         if let Some(rest) = line.strip_prefix("connector MLLP listening on ") {
             let address = rest.split_whitespace().next().unwrap();
             mllp_address = Some(address.parse().unwrap());
         }
-        if let Some(url) = line.strip_prefix("connector listening on http://") {
-            break url.parse().unwrap();
-        }
         logs.lock().unwrap().push(line);
-    };
+    });
+    let http = http.parse().unwrap();
     let sink = Arc::clone(&logs);
     std::thread::spawn(move || {
         for line in lines.map_while(Result::ok) {

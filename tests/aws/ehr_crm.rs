@@ -26,6 +26,7 @@ use sha2::Digest;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
+use crate::support::aws::secretsmanager_reference;
 use crate::support::fixtures::event;
 use crate::support::{Reply, start_time};
 
@@ -118,14 +119,12 @@ async fn hl7_inbound_crm_outbound_and_ehr_delivery_run_on_dynamodb_and_sqs_fifo(
     adapters.create_tables().await.expect("create tables");
 
     // The channel's HMAC secret lives in Secrets Manager (moto).
-    let secret = adapters
-        .secretsmanager_client()
-        .create_secret()
-        .name(unique_name("clinic-connector/north-hmac-"))
-        .secret_string("aws-test-hmac-secret")
-        .send()
-        .await
-        .expect("create the secret");
+    let secret = secretsmanager_reference(
+        &adapters,
+        "clinic-connector/north-hmac-",
+        "aws-test-hmac-secret",
+    )
+    .await;
     let (_, crm) = FakeLeadSquared::start().await;
     let clock = Arc::new(FixedClock::at(start_time()));
     let ctx = Arc::new(
@@ -147,7 +146,7 @@ async fn hl7_inbound_crm_outbound_and_ehr_delivery_run_on_dynamodb_and_sqs_fifo(
         "/channels",
         &json!({
             "name": "North EHR",
-            "inbound": {"type": "hmac", "secret": format!("secretsmanager:{}", secret.arn().unwrap()),
+            "inbound": {"type": "hmac", "secret": secret,
                         "replay_window_secs": 300},
             "outbound": {"type": "mllp", "host": "127.0.0.1", "port": ehr_address.port(),
                          "connect_timeout_ms": 2000, "ack_timeout_ms": 5000, "max_attempts": 3,

@@ -14,6 +14,7 @@ use connector_domain::ports::SecretError;
 use connector_testkit::contract::{FlowStoreHarness, FlowStoreSet, run_flow_store_suite};
 use connector_testkit::local_aws::{LocalAws, unique_name};
 
+use crate::support::aws::secretsmanager_reference;
 use crate::support::start_time;
 
 /// The context on four new tables. The HIE queue is never used by these ports: its URL is a
@@ -68,16 +69,8 @@ async fn the_aws_context_resolves_secrets_manager_references() {
         return;
     };
     let (adapters, ctx) = fresh_context(aws).await;
-    let created = adapters
-        .secretsmanager_client()
-        .create_secret()
-        .name(unique_name("clinic/north-hmac-"))
-        .secret_string("north-hmac-key")
-        .send()
-        .await
-        .expect("create a secret on moto");
-    let reference =
-        SecretRef::parse(&format!("secretsmanager:{}", created.arn().unwrap())).unwrap();
+    let created = secretsmanager_reference(&adapters, "clinic/north-hmac-", "north-hmac-key").await;
+    let reference = SecretRef::parse(&created).unwrap();
     let value = ctx.secrets.resolve(&reference).await.unwrap();
     assert_eq!(value.expose(), b"north-hmac-key");
 

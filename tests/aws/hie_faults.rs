@@ -48,9 +48,7 @@ async fn a_sender_ses_rejects_is_a_permanent_failure_audited_and_acknowledged() 
         0,
         "deleted, not redelivered"
     );
-    let entries = app
-        .audit("log_type=hie_sent_appointments&appointment_id=a-1")
-        .await;
+    let entries = app.hie_entries("a-1").await;
     assert_eq!(actions(&entries), ["appointment.failed"]);
     assert_eq!(entries[0]["outcome"], "error");
     assert_eq!(entries[0]["detail"]["error"], "rejected");
@@ -78,9 +76,7 @@ async fn a_transient_failure_is_redelivered_by_sqs_then_sent_once() {
     tokio::time::sleep(StdDuration::from_millis(1500)).await;
     assert_eq!(app.lambda_poll().await.received, 0, "deleted once sent");
 
-    let entries = app
-        .audit("log_type=hie_sent_appointments&appointment_id=a-1")
-        .await;
+    let entries = app.hie_entries("a-1").await;
     assert_eq!(actions(&entries), ["appointment.retry", "appointment.sent"]);
     assert_eq!(entries[1]["detail"]["error"], "transient");
     assert_eq!(entries[1]["detail"]["receive_count"], 1);
@@ -111,9 +107,7 @@ async fn failures_that_never_end_are_redriven_to_the_dead_letter_queue_by_sqs() 
     assert_eq!(dead.len(), 1, "moved to the dead-letter queue");
     let work = HieWork::parse(&dead[0]).expect("a work item");
     assert_eq!(work.appointment_id.as_str(), "a-1");
-    let entries = app
-        .audit("log_type=hie_sent_appointments&appointment_id=a-1")
-        .await;
+    let entries = app.hie_entries("a-1").await;
     assert_eq!(actions(&entries), vec!["appointment.retry"; 3]);
 
     // An operator fixes the cause and moves the message back: sent once.

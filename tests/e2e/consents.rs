@@ -2,15 +2,10 @@ use chrono::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::spawn_app;
+use crate::support::{listing, spawn_app};
 
-fn statuses(history: &Value) -> Vec<String> {
-    history["consents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["status"].as_str().unwrap().to_owned())
-        .collect()
+fn statuses(history: &Value) -> Vec<&str> {
+    listing::texts_of(history, "consents", "status")
 }
 
 #[tokio::test]
@@ -185,6 +180,6 @@ async fn concurrent_new_consents_are_all_kept_and_exactly_one_is_latest() {
     let history = app.history("p-205").await;
     let statuses = statuses(&history);
     assert_eq!(statuses.len(), 20);
-    assert_eq!(statuses.iter().filter(|s| *s == "active").count(), 1);
+    assert_eq!(statuses.iter().filter(|s| **s == "active").count(), 1);
     assert_eq!(statuses[0], "active");
 }

@@ -3,15 +3,17 @@
 //! to a scripted EHR; echoes of the connector's own CRM writes are suppressed; bad tokens,
 //! unknown channels and unusable payloads change nothing; no patient data reaches the logs.
 
+use connector_domain::crm::Lead;
 use connector_domain::delivery::DeliveryState;
 use serde_json::{Value, json};
 
 use crate::crm_outbound_support::{
-    A08_TEMPLATE, ADT_A04, CHANNEL, EhrReply, LEAD_UPDATE, LEAD_UPDATE_QUERY, SAMPLE_LEAD,
-    SAMPLE_PHI, TOKEN, at, inbound_lead_flow, lead_payload, modified, outbound_flow,
+    A08_TEMPLATE, ADT_A04, CHANNEL, EhrReply, LEAD_UPDATE, LEAD_UPDATE_QUERY, OutboundApp,
+    SAMPLE_LEAD, SAMPLE_PHI, TOKEN, at, inbound_lead_flow, lead_payload, modified, outbound_flow,
     spawn_outbound,
 };
 use crate::support::captured_logs;
+use crate::support::listing;
 
 fn sample() -> Value {
     serde_json::from_str(LEAD_UPDATE).expect("the sample payload")
@@ -167,22 +169,22 @@ async fn a_lead_create_and_a_lead_update_of_the_same_modification_are_two_webhoo
     assert_eq!(events, ["A04", "A08"], "in the order the webhooks came");
 }
 
-#[tokio::test]
-async fn a_webhook_echoing_the_connectors_own_crm_write_is_suppressed() {
+/// The app after the EHR registered the sample patient (A04, answered AA): the EHR -> CRM flow
+/// created the lead, returned as the CRM holds it.
+async fn app_with_a_registered_lead() -> (OutboundApp, Lead) {
     let app = spawn_outbound().await;
     app.put_flow("a04-capture", inbound_lead_flow()).await;
-
-    // The EHR registers the patient: the EHR -> CRM pipeline creates the lead in the CRM.
     let (status, ack) = app.post_hl7(ADT_A04).await;
     assert_eq!(status, 200, "{ack}");
     assert!(ack.contains("MSA|AA|NE-A04-0001"), "{ack}");
-    let lead = app
-        .ctx
-        .crm
-        .find_lead("mx_MRN", "MRN20001")
-        .await
-        .expect("CRM read")
-        .expect("the lead was created");
+    let lead = app.ctx.crm.find_lead("mx_MRN", "MRN20001").await;
+    (app, lead.expect("CRM read").expect("the lead was created"))
+}
+
+#[tokio::test]
+async fn a_webhook_echoing_the_connectors_own_crm_write_is_suppressed() {
+    // The EHR registers the patient: the EHR -> CRM pipeline creates the lead in the CRM.
+    let (app, lead) = app_with_a_registered_lead().await;
 
     // ...and the CRM fires its lead update webhook with the values the connector wrote, plus
     // its own bookkeeping fields.
@@ -324,10 +326,7 @@ async fn a_payload_the_flow_cannot_map_is_answered_status_error_and_audited() {
     assert_eq!(reply.body["Status"], "Error", "{:#}", reply.body);
 
     let audit = app.audit().await;
-    let refused: Vec<&Value> = audit
-        .iter()
-        .filter(|e| e["action"] == "webhook.refused")
-        .collect();
+    let refused = listing::with_action(&audit, "webhook.refused");
     assert_eq!(refused.len(), 2, "{audit:#?}");
     for entry in &refused {
         assert_eq!(entry["outcome"], "error");
@@ -444,17 +443,7 @@ async fn a_session_of_webhooks_and_deliveries_logs_no_patient_data() {
 /// connector's write left it is an echo.
 #[tokio::test]
 async fn a_persons_crm_edit_right_after_a_connector_write_reaches_the_ehr() {
-    let app = spawn_outbound().await;
-    app.put_flow("a04-capture", inbound_lead_flow()).await;
-    let (status, ack) = app.post_hl7(ADT_A04).await;
-    assert_eq!(status, 200, "{ack}");
-    let lead = app
-        .ctx
-        .crm
-        .find_lead("mx_MRN", "MRN20001")
-        .await
-        .expect("CRM read")
-        .expect("the lead was created");
+    let (app, lead) = app_with_a_registered_lead().await;
     let connector_user = lead
         .fields
         .iter()

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use connector_app::Context;
 use connector_app::crm_to_ehr::delivery;
-use connector_domain::delivery::DeliveryState;
+use connector_domain::delivery::{Delivery, DeliveryState};
 use connector_embedded::SqliteDb;
 use reqwest::Method;
 use serde_json::Value;
@@ -19,6 +19,7 @@ use serde_json::Value;
 use crate::crm_outbound_support::{
     EhrReply, OutboundApp, SAMPLE_LEAD, lead_payload, modified, spawn_outbound,
 };
+use crate::support::listing;
 
 /// A test patient: its lead id and MRN.
 struct Patient {
@@ -57,6 +58,26 @@ async fn queue_changes(
     out
 }
 
+/// The app with one change of the patient `name` queued, the EHR scripted to answer it with
+/// `replies` first: (app, delivery id, control id).
+async fn one_change_answered(name: &str, replies: &[EhrReply]) -> (OutboundApp, String, String) {
+    let app = spawn_outbound().await;
+    let patient = patient(name);
+    app.ehr.script(&patient.mrn, replies);
+    let id = app.queue_one(&patient.change(1)).await;
+    let control_id = app.control_id(&id).await;
+    (app, id, control_id)
+}
+
+/// One drain attempts the delivery `id` and leaves it retrying after `outcome`; the delivery.
+async fn drained_to_retrying(app: &OutboundApp, id: &str, outcome: &str) -> Delivery {
+    assert_eq!(app.drain().await, 1);
+    let delivery = app.delivery(id).await;
+    assert_eq!(delivery.state, DeliveryState::Retrying);
+    assert_eq!(delivery.last_outcome.as_deref(), Some(outcome));
+    delivery
+}
+
 fn control_ids(items: &[(String, String)]) -> Vec<String> {
     items.iter().map(|(_, c)| c.clone()).collect()
 }
@@ -73,16 +94,9 @@ fn arrivals_of(app: &OutboundApp, control_id: &str) -> Vec<(String, EhrReply)> {
 
 #[tokio::test]
 async fn an_ae_is_retried_with_the_same_control_id_and_delivered_once() {
-    let app = spawn_outbound().await;
-    let alice = patient("alice");
-    app.ehr.script(&alice.mrn, &[EhrReply::Ae]);
-    let id = app.queue_one(&alice.change(1)).await;
-    let control_id = app.control_id(&id).await;
+    let (app, id, control_id) = one_change_answered("alice", &[EhrReply::Ae]).await;
 
-    assert_eq!(app.drain().await, 1);
-    let retrying = app.delivery(&id).await;
-    assert_eq!(retrying.state, DeliveryState::Retrying);
-    assert_eq!(retrying.last_outcome.as_deref(), Some("rejected_AE"));
+    let retrying = drained_to_retrying(&app, &id, "rejected_AE").await;
     assert_eq!(retrying.attempts, 1);
     // 1 s backoff (the channel's first delay), on the connector's clock.
     assert_eq!(
@@ -112,10 +126,7 @@ async fn an_ae_is_retried_with_the_same_control_id_and_delivered_once() {
         ["delivery.retrying", "delivery.delivered"]
     );
     let audit = app.audit().await;
-    let retry = audit
-        .iter()
-        .find(|e| e["action"] == "delivery.retrying")
-        .expect("a retry entry");
+    let retry = listing::first_with_action(&audit, "delivery.retrying");
     assert_eq!(retry["detail"]["outcome"], "rejected_AE");
     assert_eq!(retry["detail"]["control_id"], control_id.as_str());
     assert!(retry["detail"]["next_attempt_at"].is_string());
@@ -128,11 +139,7 @@ async fn an_ae_is_retried_with_the_same_control_id_and_delivered_once() {
 
 #[tokio::test]
 async fn no_ack_is_resent_with_the_same_control_id() {
-    let app = spawn_outbound().await;
-    let bob = patient("bob");
-    app.ehr.script(&bob.mrn, &[EhrReply::Silent]);
-    let id = app.queue_one(&bob.change(1)).await;
-    let control_id = app.control_id(&id).await;
+    let (app, id, control_id) = one_change_answered("bob", &[EhrReply::Silent]).await;
 
     let began = std::time::Instant::now();
     assert_eq!(app.drain().await, 1);
@@ -158,16 +165,9 @@ async fn no_ack_is_resent_with_the_same_control_id() {
 
 #[tokio::test]
 async fn an_ack_of_another_message_is_retried() {
-    let app = spawn_outbound().await;
-    let cara = patient("cara");
-    app.ehr.script(&cara.mrn, &[EhrReply::WrongControlId]);
-    let id = app.queue_one(&cara.change(1)).await;
-    let control_id = app.control_id(&id).await;
+    let (app, id, control_id) = one_change_answered("cara", &[EhrReply::WrongControlId]).await;
 
-    assert_eq!(app.drain().await, 1);
-    let waiting = app.delivery(&id).await;
-    assert_eq!(waiting.state, DeliveryState::Retrying);
-    assert_eq!(waiting.last_outcome.as_deref(), Some("wrong_ack"));
+    drained_to_retrying(&app, &id, "wrong_ack").await;
     app.advance(1);
     assert_eq!(app.drain().await, 1);
     assert_eq!(arrivals_of(&app, &control_id).len(), 2);
@@ -177,12 +177,8 @@ async fn an_ack_of_another_message_is_retried() {
 
 #[tokio::test]
 async fn a_message_that_uses_up_its_attempts_is_parked_and_a_redrive_delivers_it() {
-    let app = spawn_outbound().await;
-    let dan = patient("dan");
-    app.ehr
-        .script(&dan.mrn, &[EhrReply::Ae, EhrReply::Silent, EhrReply::Ae]);
-    let id = app.queue_one(&dan.change(1)).await;
-    let control_id = app.control_id(&id).await;
+    let (app, id, control_id) =
+        one_change_answered("dan", &[EhrReply::Ae, EhrReply::Silent, EhrReply::Ae]).await;
 
     for _ in 0..3 {
         assert_eq!(app.drain().await, 1);
@@ -197,10 +193,7 @@ async fn a_message_that_uses_up_its_attempts_is_parked_and_a_redrive_delivers_it
         ["delivery.retrying", "delivery.retrying", "delivery.parked"]
     );
     let audit = app.audit().await;
-    let entry = audit
-        .iter()
-        .find(|e| e["action"] == "delivery.parked")
-        .expect("parked entry");
+    let entry = listing::first_with_action(&audit, "delivery.parked");
     assert_eq!(entry["outcome"], "error");
     assert_eq!(entry["detail"]["attempt"], 3);
     // Parked is final until an admin acts: the worker leaves it alone.
@@ -319,10 +312,7 @@ async fn a_parked_message_holds_its_patients_later_messages_until_a_redrive() {
     assert_eq!(app.delivery(&b[0].0).await.state, DeliveryState::Delivered);
     assert_eq!(app.ehr.control_ids_of(&alice.mrn), [a[0].1.clone()]);
     let audit = app.audit().await;
-    let entry = audit
-        .iter()
-        .find(|e| e["action"] == "delivery.held")
-        .expect("a held entry");
+    let entry = listing::first_with_action(&audit, "delivery.held");
     assert_eq!(entry["detail"]["delivery_id"], a[1].0.as_str());
     assert_eq!(entry["detail"]["held_behind"], a[0].0.as_str());
 
@@ -367,10 +357,7 @@ async fn a_parked_message_holds_its_patients_later_messages_until_a_redrive() {
         serde_json::json!([a[0].0, a[1].0, a3[0].0])
     );
     let audit = app.audit().await;
-    let redriven = audit
-        .iter()
-        .find(|e| e["action"] == "delivery.redriven")
-        .expect("a redrive entry");
+    let redriven = listing::first_with_action(&audit, "delivery.redriven");
     assert_eq!(redriven["actor"]["user"], "dana.admin");
     assert_eq!(redriven["detail"]["delivery_id"], a[0].0.as_str());
     app.drain().await;

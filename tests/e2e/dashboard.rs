@@ -9,16 +9,11 @@ use serde_json::{Value, json};
 
 use crate::crm_outbound_support::{EhrReply, lead_payload, modified, spawn_outbound};
 use crate::hl7_inbound_support::{ADT_A04, CrmKind, lead_flow, spawn_inbound};
-use crate::support::spawn_app;
+use crate::support::{listing, spawn_app};
 
 /// The clinic day's row of `hie_sent_per_day`.
 fn day<'a>(dashboard: &'a Value, date: &str) -> &'a Value {
-    dashboard["hie_sent_per_day"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["date"] == date)
-        .unwrap_or_else(|| panic!("no {date} in {dashboard}"))
+    listing::item_where(dashboard, "hie_sent_per_day", "date", date)
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use connector_domain::flow::fixtures as ff;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, captured_logs};
+use crate::support::{TestApp, captured_logs, listing};
 
 /// A connector with the secrets `channel_json` refers to stored (a channel whose secret
 /// references do not resolve is refused).
@@ -108,13 +108,8 @@ impl TestApp {
     }
 }
 
-fn fields(problem: &Value) -> Vec<String> {
-    problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap().to_owned())
-        .collect()
+fn fields(problem: &Value) -> Vec<&str> {
+    listing::texts_of(problem, "errors", "field")
 }
 
 #[tokio::test]
@@ -238,10 +233,7 @@ async fn channels_and_flows_crud_with_audit() {
 
     // Every change audited (newest first), with ids and changed field names only.
     let audit = app.audit("log_type=configuration_changes").await;
-    let actions: Vec<&str> = audit
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let actions = listing::action_names(&audit);
     assert_eq!(
         actions,
         [
@@ -300,10 +292,7 @@ async fn invalid_flows_get_422_listing_every_problem() {
         "mappings[1].transforms[0].type",
         "channel_id",
     ] {
-        assert!(
-            found.contains(&expected.to_owned()),
-            "{expected} missing: {found:?}"
-        );
+        assert!(found.contains(&expected), "{expected} missing: {found:?}");
     }
     let mrn = reply.body["errors"]
         .as_array()
@@ -357,10 +346,7 @@ async fn invalid_flows_get_422_listing_every_problem() {
         "outbound.headers[0].value",
         "crm_webhook.token_hash",
     ] {
-        assert!(
-            found.contains(&expected.to_owned()),
-            "{expected} missing: {found:?}"
-        );
+        assert!(found.contains(&expected), "{expected} missing: {found:?}");
     }
     let text = reply.body.to_string();
     assert!(

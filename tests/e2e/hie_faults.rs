@@ -28,9 +28,7 @@ async fn a_transient_failure_is_retried_with_backoff_then_sent_once() {
     app.clock.advance(Duration::seconds(31));
     assert_eq!(app.drain().await, 1);
     assert_eq!(app.mails().len(), 1);
-    let entries = app
-        .audit("log_type=hie_sent_appointments&appointment_id=a-1")
-        .await;
+    let entries = app.hie_entries("a-1").await;
     assert_eq!(actions(&entries), ["appointment.retry", "appointment.sent"]);
     assert_eq!(entries[1]["outcome"], "error");
     assert_eq!(entries[1]["detail"]["error"], "transient");
@@ -49,9 +47,7 @@ async fn a_permanent_failure_is_audited_and_not_retried() {
         .await;
     app.collect_and_drain().await;
     assert_eq!(app.mailer.sent(), 0);
-    let entries = app
-        .audit("log_type=hie_sent_appointments&appointment_id=a-1")
-        .await;
+    let entries = app.hie_entries("a-1").await;
     assert_eq!(actions(&entries), ["appointment.failed"]);
     assert_eq!(entries[0]["detail"]["error"], "rejected");
 }
@@ -79,9 +75,7 @@ async fn failures_that_never_end_park_the_work_in_the_dead_letter_queue() {
             .as_str(),
         "a-1"
     );
-    let entries = app
-        .audit("log_type=hie_sent_appointments&appointment_id=a-1")
-        .await;
+    let entries = app.hie_entries("a-1").await;
     assert_eq!(
         actions(&entries),
         vec!["appointment.retry"; 5],

@@ -13,6 +13,7 @@ use crate::hl7_inbound_support::{
     spawn_inbound, with_control_id,
 };
 use crate::support::captured_logs;
+use crate::support::listing;
 
 fn field<'a>(fields: &'a [CrmField], name: &str) -> Option<&'a str> {
     fields
@@ -120,8 +121,7 @@ async fn create_only_creates_new_leads_and_leaves_existing_ones_unchanged() {
 #[tokio::test]
 async fn update_only_on_a_missing_lead_creates_nothing_and_accepts() {
     let app = spawn_inbound(CrmKind::Fake).await;
-    app.put_flow("a08-update", lead_flow("ADT^A08", ADT_A08, "update_only"))
-        .await;
+    app.put_a08_update().await;
     let fake = app.fake();
 
     let ack = app.send(ADT_A08).await.expect("AA", "NE-A08-0002");
@@ -183,8 +183,7 @@ async fn do_nothing_leaves_the_crm_alone() {
 #[tokio::test]
 async fn the_secondary_key_finds_the_lead_when_the_primary_finds_nothing() {
     let app = spawn_inbound(CrmKind::Fake).await;
-    app.put_flow("a08-update", lead_flow("ADT^A08", ADT_A08, "update_only"))
-        .await;
+    app.put_a08_update().await;
     let fake = app.fake();
     // A lead captured from a web form: email only, no MRN yet.
     let existing = fake.insert_lead(vec![
@@ -335,10 +334,7 @@ async fn a_resent_message_changes_nothing() {
     assert_eq!((fake.leads().len(), fake.activities().len()), (1, 1));
     assert_eq!(app.transition_seq("APT-5001").await, seq);
     let entries = app.hl7_audit().await;
-    let duplicates: Vec<&Value> = entries
-        .iter()
-        .filter(|e| e["action"] == "hl7.duplicate")
-        .collect();
+    let duplicates = listing::with_action(&entries, "hl7.duplicate");
     assert_eq!(duplicates.len(), 2);
     assert_eq!(duplicates[0]["outcome"], "skipped");
     assert_eq!(duplicates[0]["detail"]["control_id"], "NE-S12-0004");
@@ -498,8 +494,7 @@ async fn mllp_acks_each_message_only_after_its_ledger_record_is_done() {
 async fn mllp_takes_several_messages_on_one_connection_in_order() {
     let app = spawn_inbound(CrmKind::Fake).await;
     app.put_a04_capture().await;
-    app.put_flow("a08-update", lead_flow("ADT^A08", ADT_A08, "update_only"))
-        .await;
+    app.put_a08_update().await;
     app.put_s12_capture().await;
     app.put_s14_update().await;
     let mllp = app.start_mllp().await;
@@ -588,8 +583,7 @@ async fn an_inbound_session_logs_no_patient_data() {
     let app = spawn_inbound(CrmKind::Fake).await;
     app.app.settings(json!({"opt_in_by_default": true})).await;
     app.put_a04_capture().await;
-    app.put_flow("a08-update", lead_flow("ADT^A08", ADT_A08, "update_only"))
-        .await;
+    app.put_a08_update().await;
     let mut no_secondary = lead_flow("ADT^A28", ADT_A28, "create_only");
     no_secondary
         .as_object_mut()

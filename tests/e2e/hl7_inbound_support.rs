@@ -179,6 +179,12 @@ impl InboundApp {
         self.put_flow("a04-capture", flow).await;
     }
 
+    /// The `a08-update` flow: ADT^A08 updates the lead, creating none.
+    pub async fn put_a08_update(&self) {
+        let flow = lead_flow("ADT^A08", ADT_A08, "update_only");
+        self.put_flow("a08-update", flow).await;
+    }
+
     /// The `s12-capture` flow: SIU^S12 captures the lead and the activity.
     pub async fn put_s12_capture(&self) {
         let flow = activity_flow("SIU^S12", SIU_S12, "capture", "capture");

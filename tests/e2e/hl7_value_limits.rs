@@ -9,7 +9,8 @@ use connector_domain::flow::{FlowId, FlowInput};
 use serde_json::{Value, json};
 
 use crate::hl7_inbound_support::{
-    ADT_A04, CrmKind, last_processed, lead_flow, patient_id_of, spawn_inbound, with_control_id,
+    ADT_A04, CrmKind, InboundApp, last_processed, lead_flow, patient_id_of, spawn_inbound,
+    with_control_id,
 };
 
 /// The A04 sample with PID-10 (race, which the HIE side does not read) set to `value`.
@@ -32,6 +33,12 @@ fn flow_with_race_mapping(extra: Value) -> Value {
     flow
 }
 
+/// Whether the A04 sample's patient is registered.
+async fn a04_patient_registered(app: &InboundApp) -> bool {
+    let patient = app.ctx.patients.get(&patient_id_of(ADT_A04)).await;
+    patient.expect("store").is_some()
+}
+
 #[tokio::test]
 async fn an_a04_whose_hie_registration_is_refused_is_answered_ae_at_the_field() {
     let app = spawn_inbound(CrmKind::Embedded).await;
@@ -41,15 +48,7 @@ async fn an_a04_whose_hie_registration_is_refused_is_answered_ae_at_the_field() 
 
     let ack = app.send(&message).await.expect("AE", "LIM-HIE-1");
     ack.expect_error_at(102, "|PID^1^5^");
-    assert!(
-        app.ctx
-            .patients
-            .get(&patient_id_of(ADT_A04))
-            .await
-            .expect("store")
-            .is_none(),
-        "nothing registered"
-    );
+    assert!(!a04_patient_registered(&app).await, "nothing registered");
     let entry = last_processed(&app).await;
     assert_eq!(entry["detail"]["ack"], "AE");
     assert_eq!(entry["detail"]["hie"]["patient"], "invalid");
@@ -64,14 +63,7 @@ async fn an_a04_whose_hie_registration_is_refused_is_answered_ae_at_the_field() 
     app.send(&with_control_id(ADT_A04, "LIM-HIE-2"))
         .await
         .expect("AA", "LIM-HIE-2");
-    assert!(
-        app.ctx
-            .patients
-            .get(&patient_id_of(ADT_A04))
-            .await
-            .expect("store")
-            .is_some()
-    );
+    assert!(a04_patient_registered(&app).await);
 }
 
 #[tokio::test]

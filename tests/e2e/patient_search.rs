@@ -5,7 +5,7 @@ use chrono::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, appointment_json, patient_json, spawn_app};
+use crate::support::{TestApp, appointment_json, listing, patient_json, spawn_app};
 
 async fn register(app: &TestApp, id: &str, last_name: &str, birth_date: &str) {
     let mut body = patient_json(id);
@@ -18,12 +18,7 @@ async fn register(app: &TestApp, id: &str, last_name: &str, birth_date: &str) {
 }
 
 fn ids(body: &Value) -> Vec<&str> {
-    body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["patient_id"].as_str().unwrap())
-        .collect()
+    listing::texts_of(body, "items", "patient_id")
 }
 
 async fn clinic(app: &TestApp) {

@@ -104,35 +104,22 @@ async fn malformed_json_gets_400_without_echo() {
         .await;
     let reply = reply.assert_problem(400);
     assert!(!reply.body.to_string().contains("MRN-SECRET"));
-    let wrong_type = app
-        .call_raw(
-            Method::PUT,
-            "/patients/p-103",
-            "staff",
-            r#"{"mrn": ["Zephyrine"]}"#,
-        )
-        .await;
-    assert!(
-        !wrong_type
-            .assert_problem(400)
-            .body
-            .to_string()
-            .contains("Zephyrine")
-    );
-    let unknown = app
-        .call_raw(
-            Method::PUT,
-            "/patients/p-103",
-            "staff",
-            r#"{"nickname": "Zee"}"#,
-        )
-        .await;
-    assert!(
-        unknown.assert_problem(400).body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("nickname")
-    );
+    for (body, value, problem_names) in [
+        (r#"{"mrn": ["Zephyrine"]}"#, "Zephyrine", false),
+        (r#"{"nickname": "Zee"}"#, "nickname", true),
+    ] {
+        let reply = app
+            .call_raw(Method::PUT, "/patients/p-103", "staff", body)
+            .await;
+        let reply = reply.assert_problem(400);
+        if problem_names {
+            // An unknown field is named in the detail.
+            assert!(reply.body["detail"].as_str().unwrap().contains(value));
+        } else {
+            // A value is never echoed.
+            assert!(!reply.body.to_string().contains(value));
+        }
+    }
 }
 
 #[tokio::test]

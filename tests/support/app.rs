@@ -614,24 +614,16 @@ impl TestApp {
     pub async fn put_channel(&self, id: &str, channel: Value) {
         let input: ChannelInput = serde_json::from_value(channel).expect("a channel input");
         let id = ChannelId::parse(id).unwrap();
-        if let Err(e) = admin::put_channel(self.ports(), &setup_actor(), &id, input).await {
-            match e {
-                admin::AdminError::Invalid(errors) => panic!("invalid channel: {:?}", errors.0),
-                other => panic!("channel: {other}"),
-            }
-        }
+        let put = admin::put_channel(self.ports(), &setup_actor(), &id, input).await;
+        put.unwrap_or_else(|e| refused("channel", e));
     }
 
     /// Creates or replaces the flow `id`; asserts it is valid.
     pub async fn put_flow(&self, id: &str, flow: Value) {
         let input: FlowInput = serde_json::from_value(flow).expect("a flow input");
         let flow_id = FlowId::parse(id).unwrap();
-        if let Err(e) = admin::put_flow(self.ports(), &setup_actor(), &flow_id, input).await {
-            match e {
-                admin::AdminError::Invalid(errors) => panic!("invalid flow {id}: {:?}", errors.0),
-                other => panic!("flow {id}: {other}"),
-            }
-        }
+        let put = admin::put_flow(self.ports(), &setup_actor(), &flow_id, input).await;
+        put.unwrap_or_else(|e| refused(&format!("flow {id}"), e));
     }
 
     /// PUTs `body` to `path` as staff; asserts it was created or updated.
@@ -814,5 +806,13 @@ impl TestApp {
             .await
             .expect(200);
         reply.body["items"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+/// Fails a test whose setup `what` was refused, naming the invalid fields.
+fn refused<T>(what: &str, e: admin::AdminError) -> T {
+    match e {
+        admin::AdminError::Invalid(errors) => panic!("invalid {what}: {:?}", errors.0),
+        other => panic!("{what}: {other}"),
     }
 }

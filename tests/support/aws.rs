@@ -6,13 +6,29 @@ use std::collections::HashMap;
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_sqs::types::MessageSystemAttributeName;
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use connector_app::lambda;
 use connector_app::lambda::sqs::batch as sqs_batch;
+use connector_aws::AwsAdapters;
+use connector_testkit::local_aws::unique_name;
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 
 use crate::support::app::TestApp;
+
+/// A new secret on moto's Secrets Manager, named `prefix` and a unique suffix, holding `value`:
+/// its `secretsmanager:ARN` reference.
+pub async fn secretsmanager_reference(adapters: &AwsAdapters, prefix: &str, value: &str) -> String {
+    let created = adapters
+        .secretsmanager_client()
+        .create_secret()
+        .name(unique_name(prefix))
+        .secret_string(value)
+        .send()
+        .await
+        .expect("create a secret on moto");
+    format!("secretsmanager:{}", created.arn().expect("an ARN"))
+}
 
 /// What one poll of the queue did.
 #[derive(Debug, Default)]
@@ -33,15 +49,7 @@ impl TestApp {
     pub async fn lambda_poll(&self) -> Polled {
         let aws = self.aws();
         let sqs = aws.adapters.sqs_client();
-        let out = sqs
-            .receive_message()
-            .queue_url(&aws.queues.queue_url)
-            .max_number_of_messages(10)
-            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
-            .send()
-            .await
-            .expect("receive");
-        let messages = out.messages.unwrap_or_default();
+        let messages = self.receive(&aws.queues.queue_url).await;
         let records: Vec<Value> = messages
             .iter()
             .map(|m| {
@@ -91,19 +99,28 @@ impl TestApp {
         }
     }
 
+    /// Up to 10 visible messages of the queue at `url`, with their `ApproximateReceiveCount`.
+    async fn receive(&self, url: &str) -> Vec<Message> {
+        let out = self
+            .aws()
+            .adapters
+            .sqs_client()
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await
+            .expect("receive");
+        out.messages.unwrap_or_default()
+    }
+
     /// Bodies on the dead-letter queue (received and deleted).
     pub async fn dead_letters(&self) -> Vec<String> {
         let aws = self.aws();
         let sqs = aws.adapters.sqs_client();
-        let out = sqs
-            .receive_message()
-            .queue_url(&aws.queues.dlq_url)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .expect("receive the DLQ");
         let mut bodies = Vec::new();
-        for message in out.messages.unwrap_or_default() {
+        for message in self.receive(&aws.queues.dlq_url).await {
             sqs.delete_message()
                 .queue_url(&aws.queues.dlq_url)
                 .receipt_handle(message.receipt_handle.unwrap_or_default())

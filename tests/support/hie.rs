@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use crate::support::app::{Backend, TestApp};
 use crate::support::fixtures::{actions, appointment_json, start_time};
+use crate::support::listing;
 
 /// One `#[tokio::test]` per scenario on `$backend` (a [`Backend`]); on AWS each prints
 /// SKIPPED and passes when the endpoints cannot start outside CI.
@@ -111,8 +112,15 @@ pub fn crashing_checkpoint(app: &TestApp) -> Context {
 
 /// The actions of the HIE audit entries about `appointment_id`, oldest first.
 pub async fn hie_actions(app: &TestApp, appointment_id: &str) -> Vec<String> {
-    let query = format!("log_type=hie_sent_appointments&appointment_id={appointment_id}");
-    actions(&app.audit(&query).await)
+    actions(&app.hie_entries(appointment_id).await)
+}
+
+impl TestApp {
+    /// The HIE audit entries of one appointment, newest first.
+    pub async fn hie_entries(&self, appointment_id: &str) -> Vec<Value> {
+        let query = format!("log_type=hie_sent_appointments&appointment_id={appointment_id}");
+        self.audit(&query).await
+    }
 }
 
 /// The HL7 attachment of a raw mail.
@@ -226,10 +234,7 @@ pub async fn only_consented_new_transitions_are_sent_each_exactly_once(app: &Tes
     // The audit log: the run with its counts, and the send with the consent that allowed it
     // and the mailer's message id.
     let entries = app.audit("log_type=hie_sent_appointments").await;
-    let sent: Vec<_> = entries
-        .iter()
-        .filter(|e| e["action"] == "appointment.sent")
-        .collect();
+    let sent = listing::with_action(&entries, "appointment.sent");
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0]["appointment_id"], "a-active");
     assert_eq!(sent[0]["detail"]["consent_status"], "active");
@@ -269,14 +274,18 @@ pub async fn only_consented_new_transitions_are_sent_each_exactly_once(app: &Tes
     assert_eq!(hie_actions(app, "a-active").await, ["appointment.sent"]);
 }
 
-/// Rewinding the watermark picks up what was missed, and never sends again what was sent.
-pub async fn rewinding_the_watermark_picks_up_what_was_missed_and_never_resends(app: &TestApp) {
+/// The clinic day collected and sent (one mail), then the watermark rewound to before it.
+async fn sent_the_clinic_day_then_rewound(app: &TestApp) {
     clinic_day(app).await;
     app.collect_and_drain().await;
     assert_eq!(app.mails().len(), 1);
-
     app.settings(json!({"next_batch_start_time": "2026-11-19T00:00:00Z"}))
         .await;
+}
+
+/// Rewinding the watermark picks up what was missed, and never sends again what was sent.
+pub async fn rewinding_the_watermark_picks_up_what_was_missed_and_never_resends(app: &TestApp) {
+    sent_the_clinic_day_then_rewound(app).await;
     let report = app.collect().await;
     assert_eq!(report.scanned, 6);
     assert_eq!(
@@ -326,13 +335,8 @@ pub async fn an_administrator_can_resend_deliberately(app: &TestApp) {
     assert_eq!(reply.status, 202, "{:#}", reply.body);
     app.drain().await;
     assert_eq!(app.mails().len(), 2);
-    let entries = app
-        .audit("log_type=hie_sent_appointments&appointment_id=a-active")
-        .await;
-    let actions: Vec<&str> = entries
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let entries = app.hie_entries("a-active").await;
+    let actions = listing::action_names(&entries);
     assert_eq!(
         actions,
         [
@@ -435,12 +439,7 @@ async fn batch_preview(app: &TestApp) -> Value {
 
 /// The preview's entry for one appointment.
 fn planned<'a>(preview: &'a Value, appointment_id: &str) -> &'a Value {
-    preview["appointments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["appointment_id"] == appointment_id)
-        .unwrap_or_else(|| panic!("{appointment_id} not in the preview: {preview:#}"))
+    listing::item_where(preview, "appointments", "appointment_id", appointment_id)
 }
 
 /// After a rewind, the batch preview shows what was already sent, and the batch agrees.
@@ -466,11 +465,7 @@ pub async fn after_a_rewind_the_batch_preview_shows_what_was_already_sent(app: &
 
 /// The batch preview consults the send ledger and shows what waits for the safety lag.
 pub async fn the_batch_preview_consults_the_send_ledger_and_shows_the_safety_lag(app: &TestApp) {
-    clinic_day(app).await;
-    app.collect_and_drain().await;
-    assert_eq!(app.mails().len(), 1);
-    app.settings(json!({"next_batch_start_time": "2026-11-19T00:00:00Z"}))
-        .await;
+    sent_the_clinic_day_then_rewound(app).await;
     app.transitioned_appointment("a-late", "p-active").await; // at 15:05, inside the lag
 
     let preview = batch_preview(app).await;
@@ -579,9 +574,7 @@ pub async fn each_skipped_appointment_is_audited_with_its_reason(app: &TestApp) 
             ("a-revoked".to_owned(), "revoked".to_owned()),
         ]
     );
-    let expired = app
-        .audit("log_type=hie_sent_appointments&appointment_id=a-expired")
-        .await;
+    let expired = app.hie_entries("a-expired").await;
     assert_eq!(expired[0]["patient_id"], "p-expired");
     assert!(expired[0]["consent_id"].is_string(), "{:#}", expired[0]);
 
@@ -631,10 +624,7 @@ pub async fn more_skips_than_one_checkpoint_holds_are_each_audited_once(app: &Te
     let skipped = app
         .audit("log_type=hie_sent_appointments&outcome=skipped")
         .await;
-    let skips: Vec<&Value> = skipped
-        .iter()
-        .filter(|e| e["action"] == "appointment.skipped")
-        .collect();
+    let skips = listing::with_action(&skipped, "appointment.skipped");
     let ids: BTreeSet<&str> = skips
         .iter()
         .map(|e| e["appointment_id"].as_str().unwrap())
@@ -658,9 +648,7 @@ pub async fn a_revoke_between_collect_and_send_stops_the_send(app: &TestApp) {
     deliver_one(app).await;
     assert_eq!(app.mailer.sent(), 0);
     assert!(app.mails().is_empty());
-    let entries = app
-        .audit("log_type=hie_sent_appointments&appointment_id=a-1")
-        .await;
+    let entries = app.hie_entries("a-1").await;
     assert_eq!(actions(&entries), ["appointment.skipped"]);
     assert_eq!(entries[0]["outcome"], "skipped");
     assert_eq!(entries[0]["detail"]["reason"], "revoked");

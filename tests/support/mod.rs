@@ -12,6 +12,7 @@ pub mod aws;
 pub mod fixtures;
 pub mod hie;
 pub mod hl7;
+pub mod listing;
 pub mod logs;
 pub mod reply;
 

@@ -1,9 +1,12 @@
-//! `connector serve` started by a test as a user starts it: the real binary on a random
-//! loopback port, its "listening" line awaited, killed when dropped. Included by the cli tests
-//! that need a running server.
+//! The real `connector` binary as the cli tests start it: [`serve`] runs `connector serve` as a
+//! user starts it (a random loopback port, its "listening" line awaited, killed when dropped);
+//! [`start_listening`] starts any listening command (serve with options, the MLLP bridge) and
+//! awaits its line; [`run`] runs a one-shot command with standard input.
+//! Included by the cli tests that need it; not every test uses every helper.
+#![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::io::{BufRead, BufReader, Lines, Write};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 /// A running `connector serve`.
@@ -13,7 +16,6 @@ pub struct Server {
     /// `http://127.0.0.1:PORT`.
     pub address: String,
     /// Everything the server wrote to stdout (its log) so far.
-    #[allow(dead_code)] // read only by the tests that check the log
     pub log: Arc<Mutex<String>>,
 }
 
@@ -31,37 +33,25 @@ pub fn serve(db: &std::path::Path, extra: &[&str]) -> Server {
 
 /// [`serve`] with environment variables set for the server.
 pub fn serve_with_env(db: &std::path::Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_connector"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_connector"));
+    command
         .args(["serve", "--listen", "127.0.0.1:0", "--db"])
         .arg(db)
         .args(extra)
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start connector");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let mut early = String::new();
-    let address = loop {
-        let line = lines
-            .next()
-            .expect("connector exited before listening")
-            .expect("read stdout");
-        if let Some(url) = line.strip_prefix("connector listening on ") {
-            break url.to_owned();
-        }
-        early.push_str(&line);
-        early.push('\n');
+        .envs(env.iter().copied());
+    let log = Arc::new(Mutex::new(String::new()));
+    let keep = |log: &Arc<Mutex<String>>, line: String| {
+        let mut log = log.lock().unwrap();
+        log.push_str(&line);
+        log.push('\n');
     };
+    let (child, address, lines) =
+        start_listening(&mut command, "connector listening on ", |line| keep(&log, line));
     // Keep draining stdout so the server never blocks on a full pipe, keeping it for the test.
-    let log = Arc::new(Mutex::new(early));
     let sink = Arc::clone(&log);
     std::thread::spawn(move || {
         for line in lines.map_while(Result::ok) {
-            let mut log = sink.lock().unwrap();
-            log.push_str(&line);
-            log.push('\n');
+            keep(&sink, line);
         }
     });
     Server {
@@ -69,4 +59,53 @@ pub fn serve_with_env(db: &std::path::Path, extra: &[&str], env: &[(&str, &str)]
         address,
         log,
     }
+}
+
+/// Starts `command` (stdout piped, stderr discarded) and reads its stdout up to the line that
+/// starts with `prefix`, handing every line before it to `before` (a test's checks, its log).
+/// Returns the process, the rest of that line (the address), and the lines still to come: the
+/// caller keeps draining them so the process never blocks on a full pipe.
+pub fn start_listening(
+    command: &mut Command,
+    prefix: &str,
+    mut before: impl FnMut(String),
+) -> (Child, String, Lines<BufReader<ChildStdout>>) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start connector");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    loop {
+        let line = lines
+            .next()
+            .expect("connector exited before listening")
+            .expect("read stdout");
+        match line.strip_prefix(prefix) {
+            Some(rest) => return (child, rest.to_owned(), lines),
+            None => before(line),
+        }
+    }
+}
+
+/// Runs `command` to its end with `stdin` as its standard input: (success, stdout, stderr).
+pub fn run(command: &mut Command, stdin: &[u8]) -> (bool, String, String) {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run connector");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin)
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("connector ends");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

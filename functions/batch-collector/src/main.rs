@@ -3,12 +3,10 @@
 //! data); see `connector_app::lambda::batch_collector`.
 
 use connector_app::lambda;
-use lambda_runtime::service_fn;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let ctx = &lambda::start().await?;
-    lambda_runtime::run(service_fn(move |event| lambda::batch_collector(ctx, event))).await
+    lambda::run_job(lambda::batch_collector).await
 }
 
 #[cfg(test)]
@@ -21,32 +19,24 @@ mod tests {
     use connector_domain::ports::QueueError;
     use connector_domain::settings::HieSettings;
     use connector_domain::{Actor, Clock, FixedClock, StoreError};
-    use connector_embedded::{OutboxMailer, SqliteDb};
 
     use aws_lambda_events::event::eventbridge::EventBridgeEvent;
     use connector_app::hie::collector::{self, CollectorError, CollectorReport};
-    use connector_app::lambda::{JobFailure, batch_collector as handler};
+    use connector_app::lambda::{JobFailure, batch_collector as handler, local_invocation};
     use lambda_runtime::{Diagnostic, LambdaEvent};
 
     const SCHEDULED: &str = include_str!("../../../events/batch-collector/scheduled.json");
 
     fn event() -> LambdaEvent<EventBridgeEvent> {
-        let payload: EventBridgeEvent =
-            serde_json::from_str(SCHEDULED).expect("events/batch-collector/scheduled.json");
-        LambdaEvent::new(payload, lambda_runtime::Context::default())
+        local_invocation(SCHEDULED).expect("events/batch-collector/scheduled.json")
     }
 
     /// The production `Context` on a temp SQLite file, with a fixed clock.
     fn embedded(dir: &tempfile::TempDir) -> (Context, Arc<FixedClock>) {
-        let db = SqliteDb::open(dir.path().join("connector.db")).expect("db");
-        let mailer = OutboxMailer::new(dir.path().join("outbox")).expect("outbox");
-        let clock = Arc::new(FixedClock::at(
-            Utc.with_ymd_and_hms(2026, 11, 21, 15, 5, 0).unwrap(),
-        ));
-        (
-            Context::from_embedded(&db, Arc::new(mailer), clock.clone()),
-            clock,
-        )
+        let at = Utc.with_ymd_and_hms(2026, 11, 21, 15, 5, 0).unwrap();
+        let clock = Arc::new(FixedClock::at(at));
+        let ctx = Context::embedded_in(dir.path(), clock.clone()).expect("context");
+        (ctx, clock)
     }
 
     #[test]

@@ -5,12 +5,10 @@
 //! See `connector_app::lambda::hie_sender`.
 
 use connector_app::lambda;
-use lambda_runtime::service_fn;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let ctx = &lambda::start().await?;
-    lambda_runtime::run(service_fn(move |event| lambda::hie_sender(ctx, event))).await
+    lambda::run_job(lambda::hie_sender).await
 }
 
 #[cfg(test)]
@@ -19,32 +17,23 @@ mod tests {
 
     use chrono::{TimeZone, Utc};
     use connector_domain::FixedClock;
-    use connector_embedded::{OutboxMailer, SqliteDb};
 
-    use aws_lambda_events::event::sqs::SqsEvent;
     use connector_app::Context;
     use connector_app::lambda::hie_sender as handler;
+    use connector_app::lambda::local_invocation;
     use connector_app::lambda::sqs::batch as deliveries;
-    use lambda_runtime::LambdaEvent;
 
     const TWO_MESSAGES: &str = include_str!("../../../events/hie-sender/two-messages.json");
 
-    fn event(json: &str) -> LambdaEvent<SqsEvent> {
-        let payload: SqsEvent = serde_json::from_str(json).expect("an SQS event");
-        LambdaEvent::new(payload, lambda_runtime::Context::default())
-    }
-
     /// The production `Context` on a temp SQLite file, with a fixed clock.
     fn embedded(dir: &tempfile::TempDir) -> Context {
-        let db = SqliteDb::open(dir.path().join("connector.db")).expect("db");
-        let mailer = OutboxMailer::new(dir.path().join("outbox")).expect("outbox");
         let clock = FixedClock::at(Utc.with_ymd_and_hms(2026, 11, 21, 15, 5, 0).unwrap());
-        Context::from_embedded(&db, Arc::new(mailer), Arc::new(clock))
+        Context::embedded_in(dir.path(), Arc::new(clock)).expect("context")
     }
 
     #[test]
     fn records_map_to_deliveries() {
-        let deliveries = deliveries(&event(TWO_MESSAGES).payload);
+        let deliveries = deliveries(&local_invocation(TWO_MESSAGES).unwrap().payload);
         let got: Vec<(&str, &str, u32)> = deliveries
             .iter()
             .map(|d| (d.message_id.as_str(), d.body.as_str(), d.receive_count))
@@ -74,7 +63,7 @@ mod tests {
         let mut json: serde_json::Value = serde_json::from_str(TWO_MESSAGES).unwrap();
         json["Records"][0]["attributes"]["ApproximateReceiveCount"] = "4".into();
         json["Records"][1]["attributes"] = serde_json::json!({});
-        let deliveries = deliveries(&event(&json.to_string()).payload);
+        let deliveries = deliveries(&local_invocation(&json.to_string()).unwrap().payload);
         assert_eq!(deliveries[0].receive_count, 4);
         assert_eq!(deliveries[1].receive_count, 1, "absent: a first delivery");
     }
@@ -83,7 +72,9 @@ mod tests {
     async fn work_is_kept_while_the_integration_is_disabled() {
         let dir = tempfile::tempdir().unwrap();
         let ctx = embedded(&dir);
-        let response = handler(&ctx, event(TWO_MESSAGES)).await.unwrap();
+        let response = handler(&ctx, local_invocation(TWO_MESSAGES).unwrap())
+            .await
+            .unwrap();
         let kept: Vec<&str> = response
             .batch_item_failures
             .iter()
@@ -110,7 +101,9 @@ mod tests {
         let mut json: serde_json::Value = serde_json::from_str(TWO_MESSAGES).unwrap();
         json["Records"][0]["body"] = "not json".into();
         json["Records"].as_array_mut().unwrap().truncate(1);
-        let response = handler(&ctx, event(&json.to_string())).await.unwrap();
+        let response = handler(&ctx, local_invocation(&json.to_string()).unwrap())
+            .await
+            .unwrap();
         assert!(response.batch_item_failures.is_empty());
     }
 }

@@ -163,15 +163,28 @@ impl Context {
         db_path: &std::path::Path,
         outbox_dir: &std::path::Path,
     ) -> Result<Self, ContextError> {
+        Self::embedded_with_clock(db_path, outbox_dir, Arc::new(connector_domain::SystemClock))
+    }
+
+    /// Every port on `connector.db` in `dir` (mail to `dir/outbox`), with the given clock: what
+    /// the function handlers' tests run on (a temp folder, a fixed time).
+    #[cfg(feature = "embedded")]
+    pub fn embedded_in(dir: &std::path::Path, clock: Arc<dyn Clock>) -> Result<Self, ContextError> {
+        Self::embedded_with_clock(&dir.join("connector.db"), &dir.join("outbox"), clock)
+    }
+
+    /// [`Context::embedded`] with the given clock.
+    #[cfg(feature = "embedded")]
+    fn embedded_with_clock(
+        db_path: &std::path::Path,
+        outbox_dir: &std::path::Path,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ContextError> {
         let db = connector_embedded::SqliteDb::open(db_path)
             .map_err(|e| ContextError::Embedded(Box::new(e)))?;
         let mailer = connector_embedded::OutboxMailer::new(outbox_dir)
             .map_err(|e| ContextError::Embedded(Box::new(e)))?;
-        Ok(Self::from_embedded(
-            &db,
-            Arc::new(mailer),
-            Arc::new(connector_domain::SystemClock),
-        ))
+        Ok(Self::from_embedded(&db, Arc::new(mailer), clock))
     }
 
     /// Every port on an open SQLite database, with the given mailer and clock (tests pass

@@ -10,17 +10,11 @@ use connector_crm::{CrmRetryPolicy, LeadSquaredClient, RateLimit, SecretKey, Una
 use connector_domain::crm::{ActivityId, ActivityInput, Crm, CrmError, CrmField, LeadId};
 use serde_json::json;
 
-/// Invented patient data; tests assert it never shows up in errors.
-const PHI: [&str; 4] = ["Zebulon", "Quixley", "MRN-774411", "zq@example.org"];
+mod common;
+use common::patient_fields;
 
-fn patient_fields() -> Vec<CrmField> {
-    vec![
-        CrmField::new("FirstName", PHI[0]),
-        CrmField::new("LastName", PHI[1]),
-        CrmField::new("mx_MRN", PHI[2]),
-        CrmField::new("EmailAddress", PHI[3]),
-    ]
-}
+/// Invented patient data; tests assert it never shows up in errors.
+const PHI: [&str; 4] = common::PATIENT;
 
 fn appointment(custom_1: &str, note: &str) -> ActivityInput {
     ActivityInput {
@@ -37,6 +31,13 @@ fn appointment(custom_1: &str, note: &str) -> ActivityInput {
 async fn start() -> (FakeLeadSquared, LeadSquaredClient) {
     let (_url, fake) = FakeLeadSquared::start().await;
     let client = fake.client();
+    (fake, client)
+}
+
+/// The fake and a client whose requests time out after `timeout`.
+async fn start_with_timeout(timeout: Duration) -> (FakeLeadSquared, LeadSquaredClient) {
+    let (fake, _) = start().await;
+    let client = LeadSquaredClient::new(fake.config().with_request_timeout(timeout)).unwrap();
     (fake, client)
 }
 
@@ -553,12 +554,7 @@ async fn a_500_on_an_update_is_retried() {
 
 #[tokio::test]
 async fn a_timeout_is_unavailable_and_a_create_is_not_sent_twice() {
-    let (fake, _) = start().await;
-    let crm = LeadSquaredClient::new(
-        fake.config()
-            .with_request_timeout(Duration::from_millis(300)),
-    )
-    .unwrap();
+    let (fake, crm) = start_with_timeout(Duration::from_millis(300)).await;
     fake.inject(FaultRule::once(Fault::Delay(Duration::from_secs(2))).on("Lead.Create"));
 
     let error = crm.create_lead(&patient_fields()).await.unwrap_err();
@@ -576,12 +572,7 @@ async fn a_timeout_is_unavailable_and_a_create_is_not_sent_twice() {
 
 #[tokio::test]
 async fn a_timeout_on_a_read_is_retried() {
-    let (fake, _) = start().await;
-    let crm = LeadSquaredClient::new(
-        fake.config()
-            .with_request_timeout(Duration::from_millis(300)),
-    )
-    .unwrap();
+    let (fake, crm) = start_with_timeout(Duration::from_millis(300)).await;
     fake.insert_lead(patient_fields());
     fake.inject(FaultRule::once(Fault::Delay(Duration::from_secs(2))).on("Leads.Get"));
 

@@ -11,12 +11,14 @@ use connector_crm::fake::{self, FakeLeadSquared, Fault, FaultRule};
 use connector_domain::crm::{ActivityInput, Crm, CrmField};
 use tracing_subscriber::fmt::MakeWriter;
 
+mod common;
+
 /// Invented patient data, distinctive enough to grep for.
 const PHI: [&str; 6] = [
-    "Zebulon",
-    "Quixley",
-    "MRN-774411",
-    "zq@example.org",
+    common::PATIENT[0],
+    common::PATIENT[1],
+    common::PATIENT[2],
+    common::PATIENT[3],
     "+1-555-0199",
     "knee pain follow-up",
 ];
@@ -49,14 +51,11 @@ impl Buffer {
     }
 }
 
+/// The patient's lead fields and phone.
 fn lead_fields() -> Vec<CrmField> {
-    vec![
-        CrmField::new("FirstName", PHI[0]),
-        CrmField::new("LastName", PHI[1]),
-        CrmField::new("mx_MRN", PHI[2]),
-        CrmField::new("EmailAddress", PHI[3]),
-        CrmField::new("Phone", PHI[4]),
-    ]
+    let mut fields = common::patient_fields();
+    fields.push(CrmField::new("Phone", PHI[4]));
+    fields
 }
 
 fn visit() -> ActivityInput {

@@ -55,6 +55,16 @@ pub enum DeliveryState {
 }
 
 impl DeliveryState {
+    /// Every state, in the order of the life cycle.
+    pub const ALL: [DeliveryState; 6] = [
+        DeliveryState::Queued,
+        DeliveryState::Delivering,
+        DeliveryState::Retrying,
+        DeliveryState::Delivered,
+        DeliveryState::Parked,
+        DeliveryState::Held,
+    ];
+
     /// The wire name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -69,16 +79,7 @@ impl DeliveryState {
 
     /// The state with this wire name.
     pub fn parse(text: &str) -> Option<Self> {
-        [
-            DeliveryState::Queued,
-            DeliveryState::Delivering,
-            DeliveryState::Retrying,
-            DeliveryState::Delivered,
-            DeliveryState::Parked,
-            DeliveryState::Held,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
     }
 
     /// Whether a worker may claim a delivery in this state (a `Delivering` one only once its
@@ -408,14 +409,7 @@ mod tests {
 
     #[test]
     fn states_round_trip() {
-        for s in [
-            DeliveryState::Queued,
-            DeliveryState::Delivering,
-            DeliveryState::Retrying,
-            DeliveryState::Delivered,
-            DeliveryState::Parked,
-            DeliveryState::Held,
-        ] {
+        for s in DeliveryState::ALL {
             assert_eq!(DeliveryState::parse(s.as_str()), Some(s));
         }
     }

@@ -17,12 +17,15 @@ pub const ID_PATTERN: &str = "^([A-Za-z0-9_:@-][A-Za-z0-9._:@-]{0,127}|\\.[A-Za-
 
 /// Whether `value` follows [`ID_GRAMMAR`].
 pub fn is_valid_id(value: &str) -> bool {
-    (1..=ID_MAX_LEN).contains(&value.len())
-        && value != "."
-        && value != ".."
+    is_ascii_word(value, ID_MAX_LEN, b"-_.:@") && value != "." && value != ".."
+}
+
+/// Whether `value` is 1 to `max` bytes of ASCII letters, digits and the `punctuation` bytes.
+pub(crate) fn is_ascii_word(value: &str, max: usize, punctuation: &[u8]) -> bool {
+    (1..=max).contains(&value.len())
         && value
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'@'))
+            .all(|b| b.is_ascii_alphanumeric() || punctuation.contains(&b))
 }
 
 /// Declares an opaque, externally chosen identifier following [`ID_GRAMMAR`].
@@ -60,18 +63,7 @@ macro_rules! external_id {
             }
         }
 
-        impl TryFrom<String> for $name {
-            type Error = $crate::ValidationError;
-            fn try_from(value: String) -> Result<Self, Self::Error> {
-                Self::parse(value)
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(value: $name) -> String {
-                value.0
-            }
-        }
+        $crate::string_form::string_form!($name, $crate::ValidationError);
 
         impl std::str::FromStr for $name {
             type Err = $crate::ValidationError;

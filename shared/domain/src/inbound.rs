@@ -61,18 +61,7 @@ impl std::fmt::Display for ControlId {
     }
 }
 
-impl TryFrom<String> for ControlId {
-    type Error = ValidationError;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(value)
-    }
-}
-
-impl From<ControlId> for String {
-    fn from(value: ControlId) -> String {
-        value.0
-    }
-}
+crate::string_form::string_form!(ControlId, ValidationError);
 
 /// Which inbound message: the channel it came on and its MSH-10.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -25,6 +25,7 @@ pub mod patient_search;
 pub mod phi;
 pub mod ports;
 pub mod settings;
+mod string_form;
 
 pub use actor::{Actor, Role};
 pub use clock::{Clock, FixedClock, SystemClock};

@@ -68,18 +68,7 @@ impl std::fmt::Debug for Email {
     }
 }
 
-impl TryFrom<String> for Email {
-    type Error = ValidationError;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(value)
-    }
-}
-
-impl From<Email> for String {
-    fn from(value: Email) -> String {
-        value.0
-    }
-}
+crate::string_form::string_form!(Email, ValidationError);
 
 /// Administrative sex, as HL7 table 0001 codes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -266,6 +255,22 @@ fn optional<T>(
 pub fn parse_date(field: &str, value: &str) -> Result<NaiveDate, ValidationError> {
     NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d")
         .map_err(|_| ValidationError::new(field, "must be a date in the form YYYY-MM-DD"))
+}
+
+/// Parses an RFC 3339 timestamp (to UTC); the error shows `example`.
+pub fn parse_instant(
+    field: &str,
+    value: &str,
+    example: &str,
+) -> Result<DateTime<Utc>, ValidationError> {
+    DateTime::parse_from_rfc3339(value.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            ValidationError::new(
+                field,
+                format!("must be an RFC 3339 timestamp such as {example}"),
+            )
+        })
 }
 
 impl PatientInput {

@@ -64,49 +64,50 @@ impl PatientSearch {
                 Err(ValidationError::new("mrn", "give mrn, or last_name with birth_date").into())
             }
             (None, last_name, birth_date) => {
-                let prefix = match last_name {
-                    None => {
-                        errors.push(ValidationError::new(
-                            "last_name",
-                            "is required with birth_date",
-                        ));
-                        None
-                    }
-                    Some(name) => {
-                        let folded = fold_name(name);
-                        if folded.is_empty() {
-                            errors.push(ValidationError::new(
-                                "last_name",
-                                "must contain a letter or digit",
-                            ));
-                            None
-                        } else if folded.chars().count() > 100 {
-                            errors.push(ValidationError::new(
-                                "last_name",
-                                "must be at most 100 characters",
-                            ));
-                            None
-                        } else {
-                            Some(folded)
-                        }
-                    }
-                };
-                let birth_date = match birth_date {
-                    None => {
-                        errors.push(ValidationError::new(
-                            "birth_date",
-                            "is required with last_name",
-                        ));
-                        None
-                    }
-                    Some(date) => errors.check(parse_date("birth_date", date)),
-                };
+                let prefix = required_with(&mut errors, ("last_name", last_name), "birth_date")
+                    .and_then(|name| errors.check(name_prefix(name)));
+                let birth_date =
+                    required_with(&mut errors, ("birth_date", birth_date), "last_name")
+                        .and_then(|date| errors.check(parse_date("birth_date", date)));
                 errors.finish(|| Self::LastNameBirthDate {
                     prefix: prefix.expect("checked"),
                     birth_date: birth_date.expect("checked"),
                 })
             }
         }
+    }
+}
+
+/// The value of `field`, which `other` needs (an error naming `other` when it is absent).
+fn required_with<'a>(
+    errors: &mut ValidationErrors,
+    (field, value): (&str, Option<&'a str>),
+    other: &str,
+) -> Option<&'a str> {
+    if value.is_none() {
+        errors.push(ValidationError::new(
+            field,
+            format!("is required with {other}"),
+        ));
+    }
+    value
+}
+
+/// What a name search compares: the folded last name, 1 to 100 characters.
+fn name_prefix(last_name: &str) -> Result<String, ValidationError> {
+    let folded = fold_name(last_name);
+    if folded.is_empty() {
+        Err(ValidationError::new(
+            "last_name",
+            "must contain a letter or digit",
+        ))
+    } else if folded.chars().count() > 100 {
+        Err(ValidationError::new(
+            "last_name",
+            "must be at most 100 characters",
+        ))
+    } else {
+        Ok(folded)
     }
 }
 

@@ -50,18 +50,7 @@ macro_rules! phi_string {
             }
         }
 
-        impl TryFrom<String> for $name {
-            type Error = $crate::ValidationError;
-            fn try_from(value: String) -> Result<Self, Self::Error> {
-                Self::parse(value)
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(value: $name) -> String {
-                value.0
-            }
-        }
+        $crate::string_form::string_form!($name, $crate::ValidationError);
     };
 }
 

@@ -5,7 +5,7 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use crate::patient::Email;
+use crate::patient::{Email, parse_instant};
 use crate::{ValidationError, ValidationErrors};
 
 /// Default for `consent_expire_days`: a year.
@@ -43,7 +43,7 @@ pub struct HieSettings {
     /// The text the patient portal shows on the HIE consent screen.
     pub portal_explanation: String,
     /// The clinic's time zone: consent dates and "today" are reckoned in it.
-    #[serde(with = "tz_name")]
+    #[serde(with = "crate::flow::tz_serde")]
     pub time_zone: Tz,
     /// The collector leaves appointments transitioned in the last this many seconds for a later
     /// run, so a transition committed late with an earlier timestamp is not passed over
@@ -191,16 +191,11 @@ impl HieSettingsInput {
         if let Some(at) = self.next_batch_start_time {
             next.next_batch_start_time = match at {
                 None => None,
-                Some(text) => errors.check(
-                    DateTime::parse_from_rfc3339(text.trim())
-                        .map(|t| t.with_timezone(&Utc))
-                        .map_err(|_| {
-                            ValidationError::new(
-                                "next_batch_start_time",
-                                "must be an RFC 3339 timestamp such as 2026-11-01T00:00:00Z",
-                            )
-                        }),
-                ),
+                Some(text) => errors.check(parse_instant(
+                    "next_batch_start_time",
+                    &text,
+                    "2026-11-01T00:00:00Z",
+                )),
             };
         }
         if let Some(opt_in) = self.opt_in_by_default {
@@ -253,21 +248,6 @@ impl HieSettingsInput {
             }
         }
         errors.finish(|| next)
-    }
-}
-
-mod tz_name {
-    use chrono_tz::Tz;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(tz: &Tz, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(tz.name())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Tz, D::Error> {
-        let name = String::deserialize(d)?;
-        name.parse::<Tz>()
-            .map_err(|_| serde::de::Error::custom("unknown time zone"))
     }
 }
 

@@ -37,6 +37,22 @@ fn count_field(seg: Option<&Segment<'_>>) -> Option<usize> {
     seg?.field(1)?.raw().parse().ok()
 }
 
+/// A `trailer` (BTS, FTS) whose count field is valued must count what was `found`.
+fn check_count(
+    name: &'static str,
+    trailer: Option<&Segment<'_>>,
+    found: usize,
+) -> Result<(), BatchError> {
+    match count_field(trailer) {
+        Some(declared) if declared != found => Err(BatchError::CountMismatch {
+            trailer: name,
+            declared,
+            found,
+        }),
+        _ => Ok(()),
+    }
+}
+
 impl<'a> Batch<'a> {
     /// Cuts a batch file into batches and messages.
     ///
@@ -170,25 +186,9 @@ impl<'a> Batch<'a> {
     /// [`BatchError::CountMismatch`].
     pub fn check_counts(&self) -> Result<(), BatchError> {
         for b in &self.batches {
-            if let Some(declared) = count_field(b.trailer.as_ref())
-                && declared != b.messages.len()
-            {
-                return Err(BatchError::CountMismatch {
-                    trailer: "BTS",
-                    declared,
-                    found: b.messages.len(),
-                });
-            }
+            check_count("BTS", b.trailer.as_ref(), b.messages.len())?;
         }
-        if let Some(declared) = count_field(self.file_trailer.as_ref())
-            && declared != self.batches.len()
-        {
-            return Err(BatchError::CountMismatch {
-                trailer: "FTS",
-                declared,
-                found: self.batches.len(),
-            });
-        }
+        check_count("FTS", self.file_trailer.as_ref(), self.batches.len())?;
         Ok(())
     }
 }

@@ -402,44 +402,27 @@ mod tests {
 
     #[test]
     fn typed_errors() {
-        assert_eq!("".parse::<Path>(), Err(PathError::Empty));
-        assert_eq!("pid-5".parse::<Path>(), Err(PathError::SegmentId));
-        assert_eq!("1ID-5".parse::<Path>(), Err(PathError::SegmentId));
-        assert_eq!(
-            "PID5".parse::<Path>(),
-            Err(PathError::MissingField { position: 3 })
-        );
-        assert_eq!(
-            "PID-0".parse::<Path>(),
-            Err(PathError::BadNumber {
-                part: PathPart::Field
-            })
-        );
-        assert_eq!(
-            "PID-5.".parse::<Path>(),
-            Err(PathError::BadNumber {
-                part: PathPart::Component
-            })
-        );
-        assert_eq!(
-            "PID[2-5".parse::<Path>(),
-            Err(PathError::UnclosedBracket { position: 3 })
-        );
-        assert_eq!(
-            "PID-5.1.2.3".parse::<Path>(),
-            Err(PathError::Unexpected { position: 9 })
-        );
-        assert_eq!(
-            "PID-999999999999999999999999".parse::<Path>(),
-            Err(PathError::BadNumber {
-                part: PathPart::Field
-            })
-        );
-        assert_eq!(
-            "PID-5 ".parse::<Path>(),
-            Err(PathError::Unexpected { position: 5 })
-        );
-        assert_eq!("PÏD-5".parse::<Path>(), Err(PathError::SegmentId));
+        let bad_field = PathError::BadNumber {
+            part: PathPart::Field,
+        };
+        let bad_component = PathError::BadNumber {
+            part: PathPart::Component,
+        };
+        for (text, error) in [
+            ("", PathError::Empty),
+            ("pid-5", PathError::SegmentId),
+            ("1ID-5", PathError::SegmentId),
+            ("PID5", PathError::MissingField { position: 3 }),
+            ("PID-0", bad_field),
+            ("PID-5.", bad_component),
+            ("PID[2-5", PathError::UnclosedBracket { position: 3 }),
+            ("PID-5.1.2.3", PathError::Unexpected { position: 9 }),
+            ("PID-999999999999999999999999", bad_field),
+            ("PID-5 ", PathError::Unexpected { position: 5 }),
+            ("PÏD-5", PathError::SegmentId),
+        ] {
+            assert_eq!(text.parse::<Path>(), Err(error), "{text:?}");
+        }
     }
 
     #[test]

@@ -215,22 +215,17 @@ mod tests {
 
     #[test]
     fn rejects_bad_sets() {
-        assert_eq!(
-            Separators::from_header(b"MSH"),
-            Err(SeparatorError::TooShort)
-        );
-        assert_eq!(
-            Separators::from_header(b"MSH|^~|"),
-            Err(SeparatorError::WrongCount { found: 2 })
-        );
-        assert_eq!(
-            Separators::from_header(b"MSH|^~^&|"),
-            Err(SeparatorError::Duplicate)
-        );
-        assert_eq!(
-            Separators::from_header(b"MSHA^~\\&|"),
-            Err(SeparatorError::NotPunctuation { position: 1 })
-        );
+        for (header, error) in [
+            (&b"MSH"[..], SeparatorError::TooShort),
+            (b"MSH|^~|", SeparatorError::WrongCount { found: 2 }),
+            (b"MSH|^~^&|", SeparatorError::Duplicate),
+            (
+                b"MSHA^~\\&|",
+                SeparatorError::NotPunctuation { position: 1 },
+            ),
+        ] {
+            assert_eq!(Separators::from_header(header), Err(error));
+        }
         assert!(Separators::new('|', '^', '~', '\\', 'x', None).is_err());
     }
 }

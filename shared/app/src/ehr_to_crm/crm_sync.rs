@@ -219,7 +219,8 @@ pub async fn run_flow(
     };
     progress.truncated = plan.truncated.iter().map(ToString::to_string).collect();
     skip_if_nothing_to_write(&plan, &mut progress);
-    match run_steps(crm, saver, flow, &plan, &mut progress).await {
+    let run = FlowRun { crm, saver, flow };
+    match run_steps(run, &plan, &mut progress).await {
         Ok(()) => Ok(progress),
         Err(e) => Err((progress, e)),
     }
@@ -242,20 +243,15 @@ fn skip_if_nothing_to_write(plan: &CrmPlan, progress: &mut StepProgress) {
 
 /// The lead step and the activity step (each unless an earlier attempt did it), then the
 /// progress saved as done.
-async fn run_steps(
-    crm: &dyn Crm,
-    saver: &Progress<'_>,
-    flow: &Flow,
-    plan: &CrmPlan,
-    progress: &mut StepProgress,
-) -> Result<(), FlowFailure> {
+async fn run_steps(run: FlowRun<'_>, plan: &CrmPlan, progress: &mut StepProgress) -> Step {
+    let FlowRun { saver, flow, .. } = run;
     if progress.lead_action.is_none() {
-        locked_lead_step(crm, saver, flow, plan, progress).await?;
+        locked_lead_step(run, plan, progress).await?;
     }
     if let Some(activity) = &plan.activity
         && progress.activity_action.is_none()
     {
-        activity_step(crm, saver, flow, activity, progress).await?;
+        activity_step(run, activity, progress).await?;
     }
     progress.done = true;
     saver.save(flow, progress).await
@@ -264,32 +260,37 @@ async fn run_steps(
 /// The lead step under the patient's search key locks. Only a create can make a second lead
 /// for one patient: only flows that may create hold the locks, from the search until the
 /// create is saved.
-async fn locked_lead_step(
-    crm: &dyn Crm,
-    saver: &Progress<'_>,
-    flow: &Flow,
-    plan: &CrmPlan,
-    progress: &mut StepProgress,
-) -> Result<(), FlowFailure> {
+async fn locked_lead_step(run: FlowRun<'_>, plan: &CrmPlan, progress: &mut StepProgress) -> Step {
+    let saver = run.saver;
     let locks = if plan.lead_sync.creates() {
         saver.lock_keys(plan).await?
     } else {
         Vec::new()
     };
-    let step = lead_step(crm, saver, flow, plan, progress).await;
+    let step = lead_step(run, plan, progress).await;
     saver.unlock(&locks).await;
     step
+}
+
+/// What one step of a flow run answers: done (its progress recorded), or why not.
+type Step = Result<(), FlowFailure>;
+
+/// What every step of one flow's run works with: the CRM, the progress saver, the flow.
+#[derive(Clone, Copy)]
+struct FlowRun<'a> {
+    crm: &'a dyn Crm,
+    saver: &'a Progress<'a>,
+    flow: &'a Flow,
 }
 
 /// Finds the flow's activity on the lead (by its match key) and applies the activity sync
 /// behaviour, recording what it did in `progress`.
 async fn activity_step(
-    crm: &dyn Crm,
-    saver: &Progress<'_>,
-    flow: &Flow,
+    run: FlowRun<'_>,
     activity: &ActivityPlan,
     progress: &mut StepProgress,
-) -> Result<(), FlowFailure> {
+) -> Step {
+    let FlowRun { crm, saver, flow } = run;
     if activity.sync == SyncBehaviour::DoNothing {
         progress.activity_action = Some(CrmAction::Skipped);
         return Ok(());
@@ -353,13 +354,8 @@ async fn find_activity(
 
 /// Searches for the flow's lead (primary key, then secondary) and applies the lead sync
 /// behaviour, recording what it did in `progress` (saved at once after a create).
-async fn lead_step(
-    crm: &dyn Crm,
-    saver: &Progress<'_>,
-    flow: &Flow,
-    plan: &CrmPlan,
-    progress: &mut StepProgress,
-) -> Result<(), FlowFailure> {
+async fn lead_step(run: FlowRun<'_>, plan: &CrmPlan, progress: &mut StepProgress) -> Step {
+    let FlowRun { crm, saver, flow } = run;
     let mut found: Option<LeadId> = None;
     for key in plan.search_keys() {
         let mut leads = search_leads(crm, flow, key).await?;

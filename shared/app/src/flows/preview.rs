@@ -392,44 +392,46 @@ pub fn preview(
     input: &TestInput,
     now: DateTime<Utc>,
 ) -> Result<FlowPreview, PreviewError> {
+    let message = ("message", input.message.as_deref());
+    let payload = ("payload", input.payload.as_ref());
     match flow.direction {
         Direction::EhrToCrm => {
-            let mut errors = ValidationErrors::default();
-            if input.payload.is_some() {
-                errors.push(ValidationError::new(
-                    "payload",
-                    "applies only to crm_to_ehr flows: send message",
-                ));
-            }
-            let Some(message) = input.message.as_deref() else {
-                errors.push(ValidationError::new(
-                    "message",
-                    "is required for ehr_to_crm flows",
-                ));
-                return Err(PreviewError::Input(errors));
-            };
-            errors.finish(|| ()).map_err(PreviewError::Input)?;
+            let message = the_input(Direction::EhrToCrm, message, payload)?;
             preview_ehr_to_crm(flow, message).map(FlowPreview::EhrToCrm)
         }
         Direction::CrmToEhr => {
-            let mut errors = ValidationErrors::default();
-            if input.message.is_some() {
-                errors.push(ValidationError::new(
-                    "message",
-                    "applies only to ehr_to_crm flows: send payload",
-                ));
-            }
-            let Some(payload) = input.payload.as_ref() else {
-                errors.push(ValidationError::new(
-                    "payload",
-                    "is required for crm_to_ehr flows",
-                ));
-                return Err(PreviewError::Input(errors));
-            };
-            errors.finish(|| ()).map_err(PreviewError::Input)?;
+            let payload = the_input(Direction::CrmToEhr, payload, message)?;
             preview_crm_to_ehr(flow, payload, now).map(FlowPreview::CrmToEhr)
         }
     }
+}
+
+/// The one input a `direction` takes, `(name, value)`, refused when it is missing or when the
+/// other direction's input is given too.
+fn the_input<'a, T: ?Sized, U: ?Sized>(
+    direction: Direction,
+    (name, value): (&str, Option<&'a T>),
+    (other, other_value): (&str, Option<&U>),
+) -> Result<&'a T, PreviewError> {
+    let mut errors = ValidationErrors::default();
+    if other_value.is_some() {
+        let theirs = match direction {
+            Direction::EhrToCrm => Direction::CrmToEhr,
+            Direction::CrmToEhr => Direction::EhrToCrm,
+        };
+        errors.push(ValidationError::new(
+            other,
+            format!("applies only to {} flows: send {name}", theirs.as_str()),
+        ));
+    }
+    let Some(value) = value else {
+        errors.push(ValidationError::new(
+            name,
+            format!("is required for {} flows", direction.as_str()),
+        ));
+        return Err(PreviewError::Input(errors));
+    };
+    errors.finish(|| value).map_err(PreviewError::Input)
 }
 
 #[cfg(test)]

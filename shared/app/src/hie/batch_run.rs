@@ -5,7 +5,6 @@
 //! dashboard's `last_batch_run` shows.
 
 use async_trait::async_trait;
-use connector_domain::Actor;
 use connector_domain::audit::{AuditEntry, AuditOutcome, LogType};
 use connector_domain::dashboard::BatchRunSummary;
 use serde_json::json;
@@ -45,7 +44,7 @@ pub async fn run(
         let entry = AuditEntry::new(
             LogType::HieSentAppointments,
             ctx.clock.now(),
-            Actor::system("batch-collector"),
+            collector::actor(),
             "batch.failed",
             AuditOutcome::Error,
         )

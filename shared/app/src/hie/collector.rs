@@ -202,6 +202,23 @@ pub struct Planned {
     pub decision: Decision,
 }
 
+/// Who the collector's audit entries name.
+pub(crate) fn actor() -> Actor {
+    Actor::system("batch-collector")
+}
+
+/// A bare `appointment.skipped` entry of the collector at `at` (its subjects and detail are
+/// added by the caller).
+fn skipped_entry(at: DateTime<Utc>) -> AuditEntry {
+    AuditEntry::new(
+        LogType::HieSentAppointments,
+        at,
+        actor(),
+        "appointment.skipped",
+        AuditOutcome::Skipped,
+    )
+}
+
 impl Planned {
     /// The `appointment.skipped` audit entry of a skip (`None` for a send).
     fn skip_audit(&self, now: DateTime<Utc>) -> Result<Option<AuditEntry>, StoreError> {
@@ -212,23 +229,17 @@ impl Planned {
             .appointment_id
             .parse()
             .map_err(|_| StoreError::Corrupt("appointment id"))?;
-        let entry = AuditEntry::new(
-            LogType::HieSentAppointments,
-            now,
-            Actor::system("batch-collector"),
-            "appointment.skipped",
-            AuditOutcome::Skipped,
-        )
-        .with_appointment(&appointment_id)
-        .with_patient(&self.patient_id)
-        .with_detail(json!({
-            "reason": reason.as_str(),
-            "consent_id": consent_id.as_ref().map(ToString::to_string),
-            "consent_status": self.consent_status.map(ConsentStatus::as_str),
-            "transition_seq": self.transition_seq,
-            "transitioned_at": self.transitioned_at,
-            "stage": "collect",
-        }));
+        let entry = skipped_entry(now)
+            .with_appointment(&appointment_id)
+            .with_patient(&self.patient_id)
+            .with_detail(json!({
+                "reason": reason.as_str(),
+                "consent_id": consent_id.as_ref().map(ToString::to_string),
+                "consent_status": self.consent_status.map(ConsentStatus::as_str),
+                "transition_seq": self.transition_seq,
+                "transitioned_at": self.transitioned_at,
+                "stage": "collect",
+            }));
         Ok(Some(match consent_id {
             Some(id) => entry.with_consent(id),
             None => entry,
@@ -502,7 +513,7 @@ async fn audit_run(
     let entry = AuditEntry::new(
         LogType::HieSentAppointments,
         ctx.clock.now(),
-        Actor::system("batch-collector"),
+        actor(),
         "batch.collected",
         outcome,
     )
@@ -638,14 +649,7 @@ mod tests {
             .iter()
             .map(|s| {
                 let at = t0 + Duration::seconds(*s);
-                let entry = AuditEntry::new(
-                    LogType::HieSentAppointments,
-                    at,
-                    Actor::system("batch-collector"),
-                    "appointment.skipped",
-                    AuditOutcome::Skipped,
-                );
-                (at, entry)
+                (at, skipped_entry(at))
             })
             .collect()
     }

@@ -16,12 +16,12 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use connector_domain::flow::{
-    ChannelId, ChannelInput, ChannelView, Flow, FlowId, FlowInput, SecretRef,
+    Channel, ChannelId, ChannelInput, ChannelView, Flow, FlowId, FlowInput, SecretRef,
 };
 use connector_domain::ports::SecretStatus;
 use connector_domain::{ValidationError, ValidationErrors};
@@ -31,7 +31,7 @@ use crate::Context;
 use crate::flows::admin::{self, AdminError, AdminPorts};
 use crate::flows::preview::{self, FlowPreview, PreviewError, TemplateFields, TestInput};
 use crate::http::JsonBody;
-use crate::http::auth::Caller;
+use crate::http::call::AdminCall;
 use crate::http::problem::Problem;
 
 /// The flows admin routes, with the context as state (merged into the consent API's router).
@@ -91,6 +91,16 @@ fn flow_path(id: String) -> Result<FlowId, Problem> {
     FlowId::parse(id).map_err(|_| Problem::not_found_resource("flow"))
 }
 
+/// The stored channel of the path's id (404 for a bad id or none).
+async fn saved_channel(ctx: &Context, id: String) -> Result<Channel, Problem> {
+    Problem::found(ctx.flows.get_channel(&channel_path(id)?).await?, "channel")
+}
+
+/// The stored flow of the path's id (404 for a bad id or none).
+async fn saved_flow(ctx: &Context, id: String) -> Result<Flow, Problem> {
+    Problem::found(ctx.flows.get_flow(&flow_path(id)?).await?, "flow")
+}
+
 /// 201 with a `Location` header.
 fn created<T: Serialize>(location: String, body: T) -> Response {
     (
@@ -103,10 +113,8 @@ fn created<T: Serialize>(location: String, body: T) -> Response {
 
 /// `GET /channels`: every channel, by id.
 async fn list_channels(
-    State(ctx): State<Arc<Context>>,
-    caller: Caller,
+    AdminCall { ctx, .. }: AdminCall,
 ) -> Result<Json<Items<ChannelView>>, Problem> {
-    caller.require_admin()?;
     let channels = ctx.flows.list_channels().await?;
     Ok(Json(Items {
         items: channels.iter().map(|c| c.view()).collect(),
@@ -115,11 +123,9 @@ async fn list_channels(
 
 /// `POST /channels`: a new channel with a generated id (201).
 async fn create_channel(
-    State(ctx): State<Arc<Context>>,
-    caller: Caller,
+    AdminCall { ctx, ref actor, .. }: AdminCall,
     JsonBody(input): JsonBody<ChannelInput>,
 ) -> Result<Response, Problem> {
-    let actor = caller.require_admin()?;
     let channel = admin::create_channel(ports(&ctx), actor, ChannelId::generate(), input).await?;
     tracing::info!(channel_id = %channel.channel_id, "channel created");
     Ok(created(
@@ -151,17 +157,10 @@ struct ChannelDetail {
 /// `GET /channels/{channel_id}`: the channel, and whether each of its secret references
 /// resolves (a secret deleted after the channel was saved shows as `unresolvable`).
 async fn get_channel(
-    State(ctx): State<Arc<Context>>,
-    caller: Caller,
+    AdminCall { ctx, .. }: AdminCall,
     Path(id): Path<String>,
 ) -> Result<Json<ChannelDetail>, Problem> {
-    caller.require_admin()?;
-    let id = channel_path(id)?;
-    let channel = ctx
-        .flows
-        .get_channel(&id)
-        .await?
-        .ok_or_else(|| Problem::not_found_resource("channel"))?;
+    let channel = saved_channel(&ctx, id).await?;
     let secrets = admin::secret_statuses(ctx.secrets.as_ref(), &channel)
         .await
         .into_iter()
@@ -180,12 +179,10 @@ async fn get_channel(
 /// `PUT /channels/{channel_id}`: replaces the channel (200), or creates it under this id when
 /// there is none (201 with `Location`).
 async fn replace_channel(
-    State(ctx): State<Arc<Context>>,
-    caller: Caller,
+    AdminCall { ctx, ref actor, .. }: AdminCall,
     Path(id): Path<String>,
     JsonBody(input): JsonBody<ChannelInput>,
 ) -> Result<Response, Problem> {
-    let actor = caller.require_admin()?;
     let id = admin::channel_id(&id).map_err(Problem::validation)?;
     let (channel, change) = admin::put_channel(ports(&ctx), actor, &id, input).await?;
     tracing::info!(channel_id = %id, change = change_name(&change), "channel put");
@@ -205,11 +202,9 @@ fn change_name(change: &admin::Change) -> &'static str {
 
 /// `DELETE /channels/{channel_id}` (204; 409 while flows use it).
 async fn delete_channel(
-    State(ctx): State<Arc<Context>>,
-    caller: Caller,
+    AdminCall { ctx, ref actor, .. }: AdminCall,
     Path(id): Path<String>,
 ) -> Result<StatusCode, Problem> {
-    let actor = caller.require_admin()?;
     let id = channel_path(id)?;
     admin::delete_channel(ports(&ctx), actor, &id).await?;
     tracing::info!(channel_id = %id, "channel deleted");
@@ -218,11 +213,9 @@ async fn delete_channel(
 
 /// `GET /flows[?channel_id=]`: every flow (of one channel), by id.
 async fn list_flows(
-    State(ctx): State<Arc<Context>>,
-    caller: Caller,
+    AdminCall { ctx, .. }: AdminCall,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Items<Flow>>, Problem> {
-    caller.require_admin()?;
     let mut channel = None;
     let mut errors = ValidationErrors::default();
     for (key, value) in form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes()) {
@@ -250,11 +243,9 @@ async fn list_flows(
 
 /// `POST /flows`: a new flow with a generated id (201), validated against its channel.
 async fn create_flow(
-    State(ctx): State<Arc<Context>>,
-    caller: Caller,
+    AdminCall { ctx, ref actor, .. }: AdminCall,
     JsonBody(input): JsonBody<FlowInput>,
 ) -> Result<Response, Problem> {
-    let actor = caller.require_admin()?;
     let flow = admin::create_flow(ports(&ctx), actor, FlowId::generate(), input).await?;
     tracing::info!(flow_id = %flow.flow_id, channel_id = %flow.channel_id, "flow created");
     Ok(created(format!("/flows/{}", flow.flow_id), flow))
@@ -262,29 +253,20 @@ async fn create_flow(
 
 /// `GET /flows/{flow_id}`.
 async fn get_flow(
-    State(ctx): State<Arc<Context>>,
-    caller: Caller,
+    AdminCall { ctx, .. }: AdminCall,
     Path(id): Path<String>,
 ) -> Result<Json<Flow>, Problem> {
-    caller.require_admin()?;
-    let id = flow_path(id)?;
-    let flow = ctx
-        .flows
-        .get_flow(&id)
-        .await?
-        .ok_or_else(|| Problem::not_found_resource("flow"))?;
+    let flow = saved_flow(&ctx, id).await?;
     Ok(Json(flow))
 }
 
 /// `PUT /flows/{flow_id}`: replaces the flow (200), or creates it under this id when there is
 /// none (201 with `Location`; the ids `test` and `template-fields` are reserved).
 async fn replace_flow(
-    State(ctx): State<Arc<Context>>,
-    caller: Caller,
+    AdminCall { ctx, ref actor, .. }: AdminCall,
     Path(id): Path<String>,
     JsonBody(input): JsonBody<FlowInput>,
 ) -> Result<Response, Problem> {
-    let actor = caller.require_admin()?;
     let id = admin::flow_id(&id).map_err(Problem::validation)?;
     let (flow, change) = admin::put_flow(ports(&ctx), actor, &id, input).await?;
     tracing::info!(flow_id = %id, change = change_name(&change), "flow put");
@@ -296,11 +278,9 @@ async fn replace_flow(
 
 /// `DELETE /flows/{flow_id}` (204).
 async fn delete_flow(
-    State(ctx): State<Arc<Context>>,
-    caller: Caller,
+    AdminCall { ctx, ref actor, .. }: AdminCall,
     Path(id): Path<String>,
 ) -> Result<StatusCode, Problem> {
-    let actor = caller.require_admin()?;
     let id = flow_path(id)?;
     admin::delete_flow(ports(&ctx), actor, &id).await?;
     tracing::info!(flow_id = %id, "flow deleted");
@@ -317,10 +297,9 @@ struct TemplateBody {
 /// `POST /flows/template-fields`: every populated leaf of a template with its value and its
 /// dictionary name (the mapping screen's hover text). Writes nothing.
 async fn template_fields(
-    caller: Caller,
+    _: AdminCall,
     JsonBody(body): JsonBody<TemplateBody>,
 ) -> Result<Json<TemplateFields>, Problem> {
-    caller.require_admin()?;
     let template = body.template.unwrap_or_default();
     Ok(Json(
         preview::template_fields(&template).map_err(Problem::validation)?,
@@ -367,18 +346,11 @@ fn run_preview(ctx: &Context, flow: &Flow, input: &TestInput) -> Result<FlowPrev
 /// the CRM operations) or a webhook payload (CRM -> EHR: the HL7 message). Calls no CRM,
 /// sends nothing, writes nothing.
 async fn test_flow(
-    State(ctx): State<Arc<Context>>,
-    caller: Caller,
+    AdminCall { ctx, .. }: AdminCall,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<TestBody>,
 ) -> Result<Json<FlowPreview>, Problem> {
-    caller.require_admin()?;
-    let id = flow_path(id)?;
-    let flow = ctx
-        .flows
-        .get_flow(&id)
-        .await?
-        .ok_or_else(|| Problem::not_found_resource("flow"))?;
+    let flow = saved_flow(&ctx, id).await?;
     let input = TestInput {
         message: body.message,
         payload: body.payload,
@@ -389,11 +361,9 @@ async fn test_flow(
 /// `POST /flows/test`: the same for a flow that is not saved (`flow` is a flow input, validated
 /// as on creation; its channel is not looked up).
 async fn test_unsaved_flow(
-    State(ctx): State<Arc<Context>>,
-    caller: Caller,
+    AdminCall { ctx, .. }: AdminCall,
     JsonBody(body): JsonBody<UnsavedTestBody>,
 ) -> Result<Json<FlowPreview>, Problem> {
-    caller.require_admin()?;
     let Some(input) = body.flow else {
         return Err(Problem::validation(
             ValidationError::new("flow", "is required").into(),

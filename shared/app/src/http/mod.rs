@@ -2,6 +2,7 @@
 //! with hyper; both put an authentication layer in front (see [`auth`]).
 
 pub mod auth;
+mod call;
 pub mod claims;
 pub mod consent_api;
 pub mod crm_outbound;

@@ -79,6 +79,14 @@ impl Problem {
         )
     }
 
+    /// The record a lookup `found`, or 404 for a `what` that does not exist.
+    ///
+    /// # Errors
+    /// [`Problem::not_found_resource`] when `found` is `None`.
+    pub fn found<T>(found: Option<T>, what: &str) -> Result<T, Self> {
+        found.ok_or_else(|| Self::not_found_resource(what))
+    }
+
     /// 409: the request conflicts with the resource's current state.
     pub fn conflict(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)

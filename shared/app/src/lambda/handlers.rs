@@ -55,3 +55,38 @@ pub async fn ehr_delivery(
 ) -> Result<SqsBatchResponse, Infallible> {
     sqs::handle(ctx, &EhrDelivery, &event.payload).await
 }
+
+/// Runs a job function: [`start`](super::start) (logs, the context from the environment, an
+/// init error reported), then `handler` on every invocation until the runtime stops. A job
+/// function's whole `main`.
+///
+/// # Errors
+/// The function could not start, or the runtime failed.
+pub async fn run_job<E, R, Failure, F, Fut>(handler: F) -> Result<(), lambda_runtime::Error>
+where
+    E: serde::de::DeserializeOwned + Send + 'static,
+    R: serde::Serialize,
+    Failure: Into<lambda_runtime::Diagnostic> + std::fmt::Debug,
+    F: Fn(&'static Context, LambdaEvent<E>) -> Fut,
+    Fut: std::future::Future<Output = Result<R, Failure>> + Send,
+{
+    // One context for the process's life, as Lambda keeps the execution environment.
+    let ctx: &'static Context = Box::leak(Box::new(super::start().await?));
+    lambda_runtime::run(lambda_runtime::service_fn(move |event| handler(ctx, event))).await
+}
+
+/// An invocation of a job handler with `json` as its payload and an empty Lambda context: what
+/// the functions' tests and `cargo lambda invoke`-style local runs feed a handler (the samples
+/// under `events/`).
+///
+/// # Errors
+/// `json` is not a `T`.
+pub fn local_invocation<T: serde::de::DeserializeOwned>(
+    json: &str,
+) -> Result<LambdaEvent<T>, serde_json::Error> {
+    let payload = serde_json::from_str(json)?;
+    Ok(LambdaEvent::new(
+        payload,
+        lambda_runtime::Context::default(),
+    ))
+}

@@ -23,4 +23,4 @@ pub mod sqs;
 #[cfg(feature = "lambda-jobs")]
 pub use failure::JobFailure;
 #[cfg(feature = "lambda-jobs")]
-pub use handlers::{batch_collector, ehr_delivery, hie_sender};
+pub use handlers::{batch_collector, ehr_delivery, hie_sender, local_invocation, run_job};

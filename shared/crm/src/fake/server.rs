@@ -231,21 +231,7 @@ fn attributes(body: &Value) -> Result<Vec<CrmField>, Reject> {
     if items.is_empty() {
         return Err(bad_request("at least one attribute is required"));
     }
-    items
-        .iter()
-        .map(|item| {
-            let members = object(
-                item,
-                "attribute",
-                &["Attribute", "Value"],
-                &["Attribute", "Value", "Fields"],
-            )?;
-            Ok(CrmField::new(
-                string(members, "Attribute")?,
-                string(members, "Value")?,
-            ))
-        })
-        .collect()
+    named_values(items, "attribute", "Attribute")
 }
 
 /// `[{"SchemaName","Value"}…]`.
@@ -256,18 +242,31 @@ fn schema_fields(members: &Map<String, Value>) -> Result<Vec<CrmField>, Reject> 
     let Value::Array(items) = fields else {
         return Err(bad_request("Fields must be an array"));
     };
+    named_values(items, "field", "SchemaName")
+}
+
+/// The two integers of the `Paging` object (`keys`, both required in it), `default` without one.
+fn paging(
+    members: &Map<String, Value>,
+    keys: [&str; 2],
+    default: (i64, i64),
+) -> Result<(i64, i64), Reject> {
+    let Some(paging) = members.get("Paging") else {
+        return Ok(default);
+    };
+    let paging = object(paging, "Paging", &keys, &keys)?;
+    Ok((integer(paging, keys[0])?, integer(paging, keys[1])?))
+}
+
+/// `[{<name>, "Value"}…]` as fields (each item `what` in errors; `Fields` is allowed in an item).
+fn named_values(items: &[Value], what: &str, name: &str) -> Result<Vec<CrmField>, Reject> {
     items
         .iter()
         .map(|item| {
-            let field = object(
-                item,
-                "field",
-                &["SchemaName", "Value"],
-                &["SchemaName", "Value", "Fields"],
-            )?;
+            let members = object(item, what, &[name, "Value"], &[name, "Value", "Fields"])?;
             Ok(CrmField::new(
-                string(field, "SchemaName")?,
-                string(field, "Value")?,
+                string(members, name)?,
+                string(members, "Value")?,
             ))
         })
         .collect()
@@ -424,18 +423,7 @@ fn leads_get(state: &FakeState, body: &Value) -> Outcome {
             "Include_CSV must name the lead fields to return",
         ));
     }
-    let (page_index, page_size) = match members.get("Paging") {
-        Some(paging) => {
-            let paging = object(
-                paging,
-                "Paging",
-                &["PageIndex", "PageSize"],
-                &["PageIndex", "PageSize"],
-            )?;
-            (integer(paging, "PageIndex")?, integer(paging, "PageSize")?)
-        }
-        None => (1, 100),
-    };
+    let (page_index, page_size) = paging(members, ["PageIndex", "PageSize"], (1, 100))?;
     if page_index < 1 || !(1..=5000).contains(&page_size) {
         return Err(bad_request(
             "PageIndex must be >= 1 and PageSize within 1..=5000",
@@ -625,18 +613,7 @@ fn activity_retrieve(state: &FakeState, lead_id: Option<&str>, body: &Value) -> 
         }
         None => None,
     };
-    let (offset, row_count) = match members.get("Paging") {
-        Some(paging) => {
-            let paging = object(
-                paging,
-                "Paging",
-                &["Offset", "RowCount"],
-                &["Offset", "RowCount"],
-            )?;
-            (integer(paging, "Offset")?, integer(paging, "RowCount")?)
-        }
-        None => (0, 25),
-    };
+    let (offset, row_count) = paging(members, ["Offset", "RowCount"], (0, 25))?;
     if offset < 0 || row_count < 1 {
         return Err(bad_request("Offset must be >= 0 and RowCount >= 1"));
     }

@@ -275,12 +275,7 @@ pub async fn revoke_consent(
         return Err(ConsentError::UnknownPatient);
     }
     let now = ports.clock.now();
-    let record = ports
-        .consents
-        .get(patient_id, consent_id)
-        .await?
-        .ok_or(ConsentError::UnknownConsent)?;
-    check_revocable(ports.consents, &record).await?;
+    let record = revocable(ports.consents, patient_id, consent_id).await?;
     let revoked = Consent {
         revocation: Some(Revocation {
             at: now,
@@ -294,12 +289,7 @@ pub async fn revoke_consent(
         Ok(()) => Ok(revoked),
         Err(StoreError::Conflict(_)) => {
             // Lost a race: say which rule the record now breaks.
-            let current = ports
-                .consents
-                .get(patient_id, consent_id)
-                .await?
-                .ok_or(ConsentError::UnknownConsent)?;
-            check_revocable(ports.consents, &current).await?;
+            revocable(ports.consents, patient_id, consent_id).await?;
             Err(ConsentError::Contention)
         }
         Err(StoreError::NotFound) => Err(ConsentError::UnknownConsent),
@@ -307,7 +297,17 @@ pub async fn revoke_consent(
     }
 }
 
-async fn check_revocable(store: &dyn ConsentStore, record: &Consent) -> Result<(), ConsentError> {
+/// The consent record, if it may be revoked: it exists, is not revoked and is the patient's
+/// latest.
+async fn revocable(
+    store: &dyn ConsentStore,
+    patient_id: &PatientId,
+    consent_id: &ConsentId,
+) -> Result<Consent, ConsentError> {
+    let record = store
+        .get(patient_id, consent_id)
+        .await?
+        .ok_or(ConsentError::UnknownConsent)?;
     if record.is_revoked() {
         return Err(ConsentError::AlreadyRevoked);
     }
@@ -315,7 +315,7 @@ async fn check_revocable(store: &dyn ConsentStore, record: &Consent) -> Result<(
     if latest.is_none_or(|l| l.consent_id != record.consent_id) {
         return Err(ConsentError::NotLatest);
     }
-    Ok(())
+    Ok(record)
 }
 
 /// The patient's records with their statuses as of today in the clinic's time zone.

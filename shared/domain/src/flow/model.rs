@@ -263,18 +263,7 @@ impl std::fmt::Display for Hl7EventType {
     }
 }
 
-impl TryFrom<String> for Hl7EventType {
-    type Error = ValidationError;
-    fn try_from(s: String) -> Result<Self, ValidationError> {
-        Self::parse(&s)
-    }
-}
-
-impl From<Hl7EventType> for String {
-    fn from(e: Hl7EventType) -> String {
-        e.0
-    }
-}
+crate::string_form::string_form!(Hl7EventType, ValidationError);
 
 /// A CRM field's schema name (LeadSquared: `FirstName`, `EmailAddress`, `mx_MRN`,
 /// `mx_Custom_1`): a letter, then letters, digits and `_`, at most 100; custom fields start
@@ -405,18 +394,7 @@ impl std::fmt::Display for CountryCode {
     }
 }
 
-impl TryFrom<String> for CountryCode {
-    type Error = ValidationError;
-    fn try_from(s: String) -> Result<Self, ValidationError> {
-        Self::parse(&s)
-    }
-}
-
-impl From<CountryCode> for String {
-    fn from(c: CountryCode) -> String {
-        c.to_string()
-    }
-}
+crate::string_form::string_form!(CountryCode, ValidationError, display);
 
 /// A CRM field and the HL7 position that holds the same value: a lead search key (the MRN
 /// in `PID-3.1` and `mx_MRN`), or the key that finds an activity (`SCH-1.1` and

@@ -85,11 +85,7 @@ fn is_secret_arn(arn: &str) -> bool {
 }
 
 fn is_local_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    crate::ids::is_ascii_word(id, 64, b"._-")
 }
 
 impl SecretRef {
@@ -147,18 +143,7 @@ impl std::str::FromStr for SecretRef {
     }
 }
 
-impl TryFrom<String> for SecretRef {
-    type Error = SecretRefError;
-    fn try_from(s: String) -> Result<Self, SecretRefError> {
-        Self::parse(&s)
-    }
-}
-
-impl From<SecretRef> for String {
-    fn from(r: SecretRef) -> String {
-        r.to_string()
-    }
-}
+crate::string_form::string_form!(SecretRef, SecretRefError, display);
 
 /// A resolved secret (what an adapter reads at a [`SecretRef`]). Neither `Serialize` nor
 /// `Display`; `Debug` is redacted. Read it with [`SecretValue::expose`].

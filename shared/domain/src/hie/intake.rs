@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::appointment::{Appointment, Provider};
+use crate::patient::parse_instant;
 use crate::phi::Phi;
 use crate::ports::{AppointmentStore, PatientStore};
 use crate::{AppointmentId, Clock, PatientId, StoreError, ValidationError, ValidationErrors};
@@ -127,16 +128,11 @@ impl AppointmentInput {
                 errors.push(ValidationError::new("scheduled_start", "is required"));
                 None
             }
-            Some(v) => errors.check(
-                DateTime::parse_from_rfc3339(v.trim())
-                    .map(|t| t.with_timezone(&Utc))
-                    .map_err(|_| {
-                        ValidationError::new(
-                            "scheduled_start",
-                            "must be an RFC 3339 timestamp such as 2026-11-21T09:30:00-06:00",
-                        )
-                    }),
-            ),
+            Some(v) => errors.check(parse_instant(
+                "scheduled_start",
+                v,
+                "2026-11-21T09:30:00-06:00",
+            )),
         };
         let provider = self.provider.clone().unwrap_or_default();
         let provider_id = text(&mut errors, "provider.id", provider.id.as_deref(), true, 64);

@@ -6,7 +6,7 @@ use connector_hl7::{OwnedMessage, Path};
 use mail_builder::MessageBuilder;
 
 use crate::appointment::Appointment;
-use crate::patient::Patient;
+use crate::patient::{AddressPart, Patient};
 use crate::ports::OutgoingMail;
 use crate::settings::HieSettings;
 
@@ -107,24 +107,16 @@ pub fn encounter_hl7(
     )?;
     set(&mut msg, "PID-8", patient.sex.code())?;
     if let Some(address) = &patient.address {
-        set(&mut msg, "PID-11.1", address.line1.expose())?;
-        set(
-            &mut msg,
-            "PID-11.2",
-            address.line2.as_ref().map_or("", |l| l.expose()),
-        )?;
-        set(&mut msg, "PID-11.3", address.city.expose())?;
-        set(
-            &mut msg,
-            "PID-11.4",
-            address.state.as_ref().map_or("", |s| s.expose()),
-        )?;
-        set(&mut msg, "PID-11.5", address.postal_code.expose())?;
-        set(
-            &mut msg,
-            "PID-11.6",
-            address.country.as_ref().map_or("", |c| c.expose()),
-        )?;
+        for (path, value) in [
+            ("PID-11.1", address.line1.expose()),
+            ("PID-11.2", optional(&address.line2)),
+            ("PID-11.3", address.city.expose()),
+            ("PID-11.4", optional(&address.state)),
+            ("PID-11.5", address.postal_code.expose()),
+            ("PID-11.6", optional(&address.country)),
+        ] {
+            set(&mut msg, path, value)?;
+        }
     }
     if let Some(phone) = &patient.phone {
         set(&mut msg, "PID-13[1].1", phone.expose())?;
@@ -210,6 +202,11 @@ pub fn build_mail(
     })
 }
 
+/// An optional address part's text, empty when absent.
+fn optional(part: &Option<AddressPart>) -> &str {
+    part.as_ref().map_or("", |p| p.expose())
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::{NaiveDate, TimeZone};
@@ -282,23 +279,27 @@ mod tests {
                 .map(|v| v.into_owned())
                 .unwrap_or_default()
         };
-        assert_eq!(get("MSH-9"), "ADT^A04^ADT_A01");
-        assert_eq!(get("MSH-10"), "CC123");
-        assert_eq!(get("MSH-12"), "2.5.1");
-        assert_eq!(get("MSH-7"), "20261121090000-0600");
         assert_eq!(
             get("PID-3.1"),
             "MRN-77|31",
             "field separator in a value is escaped and decoded"
         );
-        assert_eq!(get("PID-5.1"), "Quill^feather");
-        assert_eq!(get("PID-5.2"), "Zephyrine");
-        assert_eq!(get("PID-7"), "19790403");
-        assert_eq!(get("PID-11.3"), "Fernhollow");
-        assert_eq!(get("PID-13[2].4"), "zq@example.org");
-        assert_eq!(get("PV1-7.2"), "Dr. Rowan Ashby");
-        assert_eq!(get("PV1-19"), "a-9");
-        assert_eq!(get("PV1-44"), "20261120103000-0600");
+        for (path, want) in [
+            ("MSH-9", "ADT^A04^ADT_A01"),
+            ("MSH-10", "CC123"),
+            ("MSH-12", "2.5.1"),
+            ("MSH-7", "20261121090000-0600"),
+            ("PID-5.1", "Quill^feather"),
+            ("PID-5.2", "Zephyrine"),
+            ("PID-7", "19790403"),
+            ("PID-11.3", "Fernhollow"),
+            ("PID-13[2].4", "zq@example.org"),
+            ("PV1-7.2", "Dr. Rowan Ashby"),
+            ("PV1-19", "a-9"),
+            ("PV1-44", "20261120103000-0600"),
+        ] {
+            assert_eq!(get(path), want, "{path}");
+        }
         let ids: Vec<_> = er7
             .split('\r')
             .filter(|s| !s.is_empty())

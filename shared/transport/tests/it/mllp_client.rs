@@ -55,22 +55,33 @@ async fn ae_with_err_is_rejected_with_codes_only() {
     assert!(!outcome.is_retryable());
 }
 
+/// An ACK of another message or an unparsable one is a wrong ACK; a close without a reply is
+/// unknown (the EHR may have taken the message).
 #[tokio::test]
-async fn another_control_id_is_a_wrong_ack() {
-    let ehr = fake_ehr(Behaviour::WrongControlId, None).await;
-    assert_eq!(
-        send(ehr.port, "M-1").await,
-        AttemptOutcome::WrongAck {
-            reason: WrongAckReason::ControlIdMismatch
-        }
-    );
-    let ehr = fake_ehr(Behaviour::Garbage, None).await;
-    assert_eq!(
-        send(ehr.port, "M-1").await,
-        AttemptOutcome::WrongAck {
-            reason: WrongAckReason::Unparsable
-        }
-    );
+async fn replies_that_are_not_the_ack_map_to_their_outcomes() {
+    for (behaviour, expected) in [
+        (
+            Behaviour::WrongControlId,
+            AttemptOutcome::WrongAck {
+                reason: WrongAckReason::ControlIdMismatch,
+            },
+        ),
+        (
+            Behaviour::Garbage,
+            AttemptOutcome::WrongAck {
+                reason: WrongAckReason::Unparsable,
+            },
+        ),
+        (
+            Behaviour::Close,
+            AttemptOutcome::Unknown {
+                reason: UnknownReason::Closed,
+            },
+        ),
+    ] {
+        let ehr = fake_ehr(behaviour, None).await;
+        assert_eq!(send(ehr.port, "M-1").await, expected, "{behaviour:?}");
+    }
 }
 
 #[tokio::test]
@@ -86,17 +97,6 @@ async fn no_reply_is_unknown_and_the_connection_is_dropped() {
     // A late ACK must never be read as the next message's: the next send reconnects.
     let _ = conn.send(&message("M-1")).await.unwrap();
     assert_eq!(ehr.connections(), 2);
-}
-
-#[tokio::test]
-async fn a_close_without_reply_is_unknown() {
-    let ehr = fake_ehr(Behaviour::Close, None).await;
-    assert_eq!(
-        send(ehr.port, "M-1").await,
-        AttemptOutcome::Unknown {
-            reason: UnknownReason::Closed
-        }
-    );
 }
 
 #[tokio::test]

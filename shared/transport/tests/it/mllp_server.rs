@@ -77,6 +77,25 @@ async fn connect(port: u16) -> (TcpStream, MllpDecoder) {
 }
 
 /// MSA-1 and MSA-2 of a reply.
+/// Reads until the server closes `stream` (within [`LIMIT`], else fails with `why`); nothing more
+/// may come.
+async fn assert_closed(stream: &mut TcpStream, why: &str) {
+    let mut rest = Vec::new();
+    let n = tokio::time::timeout(LIMIT, stream.read_to_end(&mut rest))
+        .await
+        .expect(why)
+        .unwrap();
+    assert_eq!(n, 0);
+}
+
+/// `reply` is an AA acknowledging `control_id`.
+fn assert_accepted(reply: &[u8], control_id: &str) {
+    assert_eq!(
+        msa(reply),
+        (AckCode::ApplicationAccept, Some(control_id.to_owned()))
+    );
+}
+
 fn msa(reply: &[u8]) -> (AckCode, Option<String>) {
     let m = Message::parse_bytes(reply).unwrap();
     let info = AckInfo::read(&m).unwrap();
@@ -141,10 +160,7 @@ async fn an_oversize_frame_gets_an_ar_and_the_connection_goes_on() {
     );
     assert!(!String::from_utf8_lossy(&reply).contains("Brindlewood"));
     let reply = read_frame(&mut stream, &mut decoder).await.unwrap();
-    assert_eq!(
-        msa(&reply),
-        (AckCode::ApplicationAccept, Some("OK-1".to_owned()))
-    );
+    assert_accepted(&reply, "OK-1");
     assert_eq!(*server.handled.lock().unwrap(), ["OK-1"]);
 }
 
@@ -240,16 +256,8 @@ async fn shutdown_finishes_the_frame_in_flight() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(
-        msa(&reply),
-        (AckCode::ApplicationAccept, Some("F-1".to_owned()))
-    );
-    let mut rest = Vec::new();
-    let n = tokio::time::timeout(LIMIT, stream.read_to_end(&mut rest))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(n, 0);
+    assert_accepted(&reply, "F-1");
+    assert_closed(&mut stream, "the connection was not closed").await;
     tokio::time::timeout(LIMIT, server.task)
         .await
         .expect("serve returns once connections are closed")
@@ -264,12 +272,7 @@ async fn idle_connections_are_closed() {
     };
     let server = start(config, no_hook).await;
     let (mut stream, _) = connect(server.port).await;
-    let mut rest = Vec::new();
-    let n = tokio::time::timeout(LIMIT, stream.read_to_end(&mut rest))
-        .await
-        .expect("the idle connection was not closed")
-        .unwrap();
-    assert_eq!(n, 0);
+    assert_closed(&mut stream, "the idle connection was not closed").await;
     server.stop().await;
 }
 
@@ -312,22 +315,11 @@ async fn an_evicted_connection_gets_the_answer_it_was_waiting_for_before_it_is_c
         .await
         .unwrap()
         .expect("the evicted connection's answer");
-    assert_eq!(
-        msa(&reply),
-        (AckCode::ApplicationAccept, Some("E-1".to_owned()))
-    );
-    let mut rest = Vec::new();
-    let n = tokio::time::timeout(LIMIT, first.read_to_end(&mut rest))
-        .await
-        .expect("the evicted connection was not closed")
-        .unwrap();
-    assert_eq!(n, 0);
+    assert_accepted(&reply, "E-1");
+    assert_closed(&mut first, "the evicted connection was not closed").await;
     let reply = tokio::time::timeout(LIMIT, read_frame(&mut second, &mut second_decoder))
         .await
         .unwrap()
         .expect("the new connection's answer");
-    assert_eq!(
-        msa(&reply),
-        (AckCode::ApplicationAccept, Some("E-2".to_owned()))
-    );
+    assert_accepted(&reply, "E-2");
 }

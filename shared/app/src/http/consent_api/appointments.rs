@@ -1,9 +1,7 @@
 //! Appointment intake and the HIE operators' routes.
 
-use std::sync::Arc;
-
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery};
 use axum::http::StatusCode;
 use connector_domain::appointment::Appointment;
 use connector_domain::audit::{AuditEntry, AuditOutcome, LogType};
@@ -17,7 +15,7 @@ use super::query::QueryParams;
 use crate::Context;
 use crate::hie::collector::{PlanStatus, preview};
 use crate::http::JsonBody;
-use crate::http::auth::Caller;
+use crate::http::call::{AdminCall, StaffCall};
 use crate::http::problem::Problem;
 
 impl From<AppointmentError> for Problem {
@@ -47,12 +45,10 @@ fn appointment_path(id: String) -> Result<AppointmentId, Problem> {
 
 /// `PUT /appointments/{appointment_id}`: create (201) or update (200) the scheduling data.
 pub(crate) async fn put(
-    State(ctx): State<Arc<Context>>,
-    caller: Caller,
+    StaffCall { ctx, .. }: StaffCall,
     Path(id): Path<String>,
     JsonBody(input): JsonBody<AppointmentInput>,
 ) -> Result<(StatusCode, Json<Appointment>), Problem> {
-    caller.require_clinic_user()?;
     let id = AppointmentId::parse(id).map_err(|e| Problem::validation(e.into()))?;
     let (appointment, created) = save_appointment(ports(&ctx), &id, &input).await?;
     tracing::info!(appointment_id = %id, created, "appointment saved");
@@ -68,11 +64,9 @@ pub(crate) async fn put(
 
 /// `GET /appointments/{appointment_id}`.
 pub(crate) async fn get(
-    State(ctx): State<Arc<Context>>,
-    caller: Caller,
+    StaffCall { ctx, .. }: StaffCall,
     Path(id): Path<String>,
 ) -> Result<Json<Appointment>, Problem> {
-    caller.require_clinic_user()?;
     let id = appointment_path(id)?;
     Ok(Json(ctx.appointments.get(&id).await?.ok_or_else(|| {
         Problem::not_found_resource("appointment")
@@ -81,11 +75,9 @@ pub(crate) async fn get(
 
 /// `POST /appointments/{appointment_id}/transition`: transitioned to billing now.
 pub(crate) async fn transition_now(
-    State(ctx): State<Arc<Context>>,
-    caller: Caller,
+    StaffCall { ctx, .. }: StaffCall,
     Path(id): Path<String>,
 ) -> Result<Json<Appointment>, Problem> {
-    caller.require_clinic_user()?;
     let id = appointment_path(id)?;
     let appointment = transition(ports(&ctx), &id).await?;
     tracing::info!(appointment_id = %id, transition_seq = appointment.transition_seq, "appointment transitioned");
@@ -95,17 +87,11 @@ pub(crate) async fn transition_now(
 /// `POST /appointments/{appointment_id}/resend` (admin): sends the latest transition again,
 /// deliberately, as a delivery of its own; audited.
 pub(crate) async fn resend(
-    State(ctx): State<Arc<Context>>,
-    caller: Caller,
+    AdminCall { ctx, ref actor, .. }: AdminCall,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Value>), Problem> {
-    let actor = caller.require_admin()?;
     let id = appointment_path(id)?;
-    let appointment = ctx
-        .appointments
-        .get(&id)
-        .await?
-        .ok_or_else(|| Problem::not_found_resource("appointment"))?;
+    let appointment = Problem::found(ctx.appointments.get(&id).await?, "appointment")?;
     if appointment.transition_seq == 0 {
         return Err(Problem::conflict(
             "the appointment has not been transitioned, so there is nothing to resend",
@@ -139,11 +125,9 @@ pub(crate) async fn resend(
 /// `GET /hie/batch-preview?limit=` (admin): what the next batch would send and skip, and why,
 /// what waits in the safety lag, and what the send ledger already has; writes nothing.
 pub(crate) async fn batch_preview(
-    State(ctx): State<Arc<Context>>,
-    caller: Caller,
+    AdminCall { ctx, .. }: AdminCall,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, Problem> {
-    caller.require_admin()?;
     let params = QueryParams::parse(raw.as_deref(), &["limit"])?;
     let limit = match params.get("limit") {
         None => 100,

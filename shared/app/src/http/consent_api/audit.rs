@@ -1,15 +1,12 @@
-use std::sync::Arc;
-
 use axum::Json;
-use axum::extract::{RawQuery, State};
+use axum::extract::RawQuery;
 use connector_domain::audit::{AuditEntry, AuditOutcome, AuditQuery, LogType, Page};
 use connector_domain::flow::ChannelId;
 use connector_domain::settings::current_settings;
 use connector_domain::{AppointmentId, PatientId, ValidationError, ValidationErrors};
 
 use super::query::{QueryParams, instant};
-use crate::Context;
-use crate::http::auth::Caller;
+use crate::http::call::AdminCall;
 use crate::http::problem::Problem;
 
 /// Default and largest page sizes.
@@ -32,11 +29,9 @@ const PARAMS: &[&str] = &[
 /// inclusive and `to` exclusive for timestamps; a bare date `to` includes that whole day (in the
 /// clinic's time zone).
 pub(crate) async fn list(
-    State(ctx): State<Arc<Context>>,
-    caller: Caller,
+    AdminCall { ctx, .. }: AdminCall,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Page<AuditEntry>>, Problem> {
-    caller.require_admin()?;
     let params = QueryParams::parse(raw.as_deref(), PARAMS)?;
     let tz = current_settings(ctx.settings.as_ref())
         .await?

@@ -1,7 +1,5 @@
-use std::sync::Arc;
-
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use connector_domain::consent::{self, ConsentInput, ConsentSource};
 use connector_domain::settings::current_settings;
@@ -11,7 +9,7 @@ use serde::Deserialize;
 use super::views::{ConsentView, HistoryView};
 use crate::Context;
 use crate::http::OptionalJsonBody;
-use crate::http::auth::Caller;
+use crate::http::call::StaffCall;
 use crate::http::problem::Problem;
 
 /// `POST .../revoke`'s body.
@@ -89,12 +87,10 @@ pub(crate) async fn history_of(
 
 /// `POST /patients/{patient_id}/consents`.
 pub(crate) async fn give(
-    State(ctx): State<Arc<Context>>,
-    caller: Caller,
+    StaffCall { ctx, ref actor, .. }: StaffCall,
     Path(patient_id): Path<String>,
     OptionalJsonBody(input): OptionalJsonBody<ConsentInput>,
 ) -> Result<(StatusCode, Json<ConsentView>), Problem> {
-    let actor = caller.require_clinic_user()?;
     give_as(
         &ctx,
         &patient_path(patient_id)?,
@@ -107,22 +103,18 @@ pub(crate) async fn give(
 
 /// `GET /patients/{patient_id}/consents`.
 pub(crate) async fn history(
-    State(ctx): State<Arc<Context>>,
-    caller: Caller,
+    StaffCall { ctx, .. }: StaffCall,
     Path(patient_id): Path<String>,
 ) -> Result<Json<HistoryView>, Problem> {
-    caller.require_clinic_user()?;
     history_of(&ctx, &patient_path(patient_id)?).await
 }
 
 /// `POST /patients/{patient_id}/consents/{consent_id}/revoke`.
 pub(crate) async fn revoke(
-    State(ctx): State<Arc<Context>>,
-    caller: Caller,
+    StaffCall { ctx, ref actor, .. }: StaffCall,
     Path((patient_id, consent_id)): Path<(String, String)>,
     OptionalJsonBody(input): OptionalJsonBody<RevokeInput>,
 ) -> Result<Json<ConsentView>, Problem> {
-    let actor = caller.require_clinic_user()?;
     revoke_as(
         &ctx,
         &patient_path(patient_id)?,

@@ -3,10 +3,9 @@
 //! log), and a batch collector run on demand.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{RawQuery, State};
+use axum::extract::RawQuery;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
@@ -17,9 +16,8 @@ use connector_domain::{ValidationError, ValidationErrors};
 use serde_json::{Value, json};
 
 use super::query::QueryParams;
-use crate::Context;
 use crate::hie::batch_run::{BatchStart, BatchStartError};
-use crate::http::auth::Caller;
+use crate::http::call::AdminCall;
 use crate::http::problem::Problem;
 
 /// Days in the HIE chart, today included.
@@ -58,11 +56,9 @@ fn no_parameters(raw: Option<&str>) -> Result<(), Problem> {
 
 /// `GET /dashboard` (admin).
 pub(crate) async fn get(
-    State(ctx): State<Arc<Context>>,
-    caller: Caller,
+    AdminCall { ctx, .. }: AdminCall,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, Problem> {
-    caller.require_admin()?;
     no_parameters(raw.as_deref())?;
     let tz = current_settings(ctx.settings.as_ref())
         .await?
@@ -124,12 +120,10 @@ pub(crate) async fn get(
 /// in this process (after any run in progress) and the answer is its summary (200); AWS: the
 /// collector function is invoked asynchronously and the answer is 202 `{"status":"started"}`.
 pub(crate) async fn run_batch(
-    State(ctx): State<Arc<Context>>,
-    caller: Caller,
+    AdminCall { ctx, .. }: AdminCall,
     RawQuery(raw): RawQuery,
     body: axum::body::Bytes,
 ) -> Result<Response, Problem> {
-    caller.require_admin()?;
     no_parameters(raw.as_deref())?;
     if !body.iter().all(u8::is_ascii_whitespace) && body.as_ref() != b"{}" {
         return Err(Problem::bad_request(

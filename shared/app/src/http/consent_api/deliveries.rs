@@ -1,19 +1,16 @@
 //! CRM -> EHR deliveries for administrators: list them (by state), read one, redrive a parked
 //! one. Responses never include the HL7 text (PHI); they show ids, states and outcomes.
 
-use std::sync::Arc;
-
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery};
 use connector_domain::StoreError;
+use connector_domain::ValidationErrors;
 use connector_domain::delivery::{Delivery, DeliveryId, DeliveryState};
-use connector_domain::{ValidationError, ValidationErrors};
 use serde_json::{Value, json};
 
 use super::query::QueryParams;
-use crate::Context;
 use crate::crm_to_ehr::delivery::{RedriveError, redrive as redrive_delivery};
-use crate::http::auth::Caller;
+use crate::http::call::AdminCall;
 use crate::http::problem::Problem;
 
 /// The most deliveries one list returns.
@@ -43,36 +40,18 @@ fn delivery_path(id: String) -> Result<DeliveryId, Problem> {
 
 /// `GET /deliveries?state=&limit=`: newest first.
 pub(crate) async fn list(
-    State(ctx): State<Arc<Context>>,
-    caller: Caller,
+    AdminCall { ctx, .. }: AdminCall,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, Problem> {
-    caller.require_admin()?;
     let params = QueryParams::parse(query.as_deref(), &["state", "limit"])?;
     let mut errors = ValidationErrors::default();
-    let state = match params.get("state") {
-        None => None,
-        Some(text) => {
-            let parsed = DeliveryState::parse(text);
-            if parsed.is_none() {
-                errors.push(ValidationError::new(
-                    "state",
-                    "must be queued, delivering, retrying, delivered, parked or held",
-                ));
-            }
-            parsed
-        }
-    };
-    let limit = match params.get("limit") {
-        None => 100,
-        Some(text) => match text.parse::<usize>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-            _ => {
-                errors.push(ValidationError::new("limit", "must be 1 to 500"));
-                100
-            }
-        },
-    };
+    let state = params.choice(
+        "state",
+        DeliveryState::parse,
+        "must be queued, delivering, retrying, delivered, parked or held",
+        &mut errors,
+    );
+    let limit = params.limit_or(100, MAX_LIMIT, "must be 1 to 500", &mut errors);
     if !errors.is_empty() {
         return Err(Problem::validation(errors));
     }
@@ -84,28 +63,20 @@ pub(crate) async fn list(
 
 /// `GET /deliveries/{delivery_id}`.
 pub(crate) async fn get(
-    State(ctx): State<Arc<Context>>,
-    caller: Caller,
+    AdminCall { ctx, .. }: AdminCall,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, Problem> {
-    caller.require_admin()?;
     let id = delivery_path(id)?;
-    let delivery = ctx
-        .deliveries
-        .get(&id)
-        .await?
-        .ok_or_else(|| Problem::not_found_resource("delivery"))?;
+    let delivery = Problem::found(ctx.deliveries.get(&id).await?, "delivery")?;
     Ok(Json(view(&delivery)))
 }
 
 /// `POST /deliveries/{delivery_id}/redrive`: a parked delivery and the patient's deliveries held
 /// behind it go back on the queue, in order. 409 when it is not parked.
 pub(crate) async fn redrive(
-    State(ctx): State<Arc<Context>>,
-    caller: Caller,
+    AdminCall { ctx, actor, .. }: AdminCall,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, Problem> {
-    let actor = caller.require_admin()?.clone();
     let id = delivery_path(id)?;
     match redrive_delivery(&ctx, &id, &actor).await {
         Ok(ids) => {

@@ -1,10 +1,8 @@
 //! `GET /patients` (the front desk's patient search) and `GET /patients/{patient_id}/appointments`
 //! (a patient's appointments with their HIE status), both paginated with an opaque cursor.
 
-use std::sync::Arc;
-
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery};
 use connector_domain::audit::{AuditQuery, LogType, Page};
 use connector_domain::hie::{SendKey, hie_status};
 use connector_domain::patient::Patient;
@@ -13,8 +11,7 @@ use connector_domain::{PatientId, ValidationErrors};
 use serde_json::Value;
 
 use super::query::QueryParams;
-use crate::Context;
-use crate::http::auth::Caller;
+use crate::http::call::StaffCall;
 use crate::http::problem::Problem;
 
 const DEFAULT_LIMIT: usize = 25;
@@ -25,11 +22,9 @@ const STATUS_ENTRIES: usize = 20;
 /// `GET /patients?mrn=` or `?last_name=&birth_date=` (staff, admin): matching patients, each as
 /// `GET /patients/{patient_id}` shows it.
 pub(crate) async fn search(
-    State(ctx): State<Arc<Context>>,
-    caller: Caller,
+    StaffCall { ctx, .. }: StaffCall,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Page<Patient>>, Problem> {
-    caller.require_clinic_user()?;
     let params = QueryParams::parse(
         raw.as_deref(),
         &["mrn", "last_name", "birth_date", "limit", "cursor"],
@@ -66,12 +61,10 @@ pub(crate) async fn search(
 /// `GET /patients/{patient_id}/appointments` (staff, admin): the patient's appointments, newest
 /// first, each as `GET /appointments/{appointment_id}` shows it plus its `hie` status.
 pub(crate) async fn appointments(
-    State(ctx): State<Arc<Context>>,
-    caller: Caller,
+    StaffCall { ctx, .. }: StaffCall,
     Path(patient_id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Page<Value>>, Problem> {
-    caller.require_clinic_user()?;
     let patient_id =
         PatientId::parse(patient_id).map_err(|_| Problem::not_found_resource("patient"))?;
     let params = QueryParams::parse(raw.as_deref(), &["limit", "cursor"])?;

@@ -1,7 +1,5 @@
-use std::sync::Arc;
-
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use connector_domain::PatientId;
 use connector_domain::consent::register_patient;
@@ -9,19 +7,16 @@ use connector_domain::patient::{Patient, PatientInput};
 use connector_domain::settings::current_settings;
 
 use super::views::{ConsentView, RegistrationView};
-use crate::Context;
 use crate::http::JsonBody;
-use crate::http::auth::Caller;
+use crate::http::call::StaffCall;
 use crate::http::problem::Problem;
 
 /// `PUT /patients/{patient_id}`: register (201) or update (200) a patient.
 pub(crate) async fn register(
-    State(ctx): State<Arc<Context>>,
-    caller: Caller,
+    StaffCall { ctx, .. }: StaffCall,
     Path(patient_id): Path<String>,
     JsonBody(input): JsonBody<PatientInput>,
 ) -> Result<(StatusCode, Json<RegistrationView>), Problem> {
-    caller.require_clinic_user()?;
     let patient_id = PatientId::parse(patient_id).map_err(|e| Problem::validation(e.into()))?;
     let registration = register_patient(ctx.consent_ports(), &patient_id, &input).await?;
     tracing::info!(patient_id = %patient_id, created = registration.created,
@@ -47,17 +42,11 @@ pub(crate) async fn register(
 
 /// `GET /patients/{patient_id}`: the stored demographics.
 pub(crate) async fn get(
-    State(ctx): State<Arc<Context>>,
-    caller: Caller,
+    StaffCall { ctx, .. }: StaffCall,
     Path(patient_id): Path<String>,
 ) -> Result<Json<Patient>, Problem> {
-    caller.require_clinic_user()?;
     let patient_id =
         PatientId::parse(patient_id).map_err(|_| Problem::not_found_resource("patient"))?;
-    let patient = ctx
-        .patients
-        .get(&patient_id)
-        .await?
-        .ok_or_else(|| Problem::not_found_resource("patient"))?;
+    let patient = Problem::found(ctx.patients.get(&patient_id).await?, "patient")?;
     Ok(Json(patient))
 }

@@ -57,23 +57,41 @@ impl QueryParams {
     /// `limit`: a whole number from 1 to `max`, `default` when absent; a bad value is recorded
     /// in `errors` (and `default` returned, for the caller to refuse with the other errors).
     pub(crate) fn limit(&self, default: usize, max: usize, errors: &mut ValidationErrors) -> usize {
+        let refusal = format!("must be a whole number from 1 to {max}");
+        self.limit_or(default, max, refusal, errors)
+    }
+
+    /// [`QueryParams::limit`] refusing a bad value with the route's own `refusal` text.
+    pub(crate) fn limit_or(
+        &self,
+        default: usize,
+        max: usize,
+        refusal: impl Into<String>,
+        errors: &mut ValidationErrors,
+    ) -> usize {
         let Some(value) = self.get("limit") else {
             return default;
         };
+        let limit = value
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=max).contains(n));
         errors
-            .check(
-                value
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=max).contains(n))
-                    .ok_or_else(|| {
-                        ValidationError::new(
-                            "limit",
-                            format!("must be a whole number from 1 to {max}"),
-                        )
-                    }),
-            )
+            .check(limit.ok_or_else(|| ValidationError::new("limit", refusal.into())))
             .unwrap_or(default)
+    }
+
+    /// A parameter naming one of a set of values: `parse` reads it, `None` when absent; a value
+    /// `parse` refuses is recorded in `errors` with the `refusal` text.
+    pub(crate) fn choice<T>(
+        &self,
+        name: &str,
+        parse: impl FnOnce(&str) -> Option<T>,
+        refusal: &str,
+        errors: &mut ValidationErrors,
+    ) -> Option<T> {
+        let value = self.get(name)?;
+        errors.check(parse(value).ok_or_else(|| ValidationError::new(name, refusal)))
     }
 }
 

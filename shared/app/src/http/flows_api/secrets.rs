@@ -11,10 +11,8 @@
 //!
 //! Nothing here logs or answers a value.
 
-use std::sync::Arc;
-
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use connector_domain::ports::LocalSecretStore;
 use serde::{Deserialize, Serialize};
@@ -22,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::Context;
 use crate::flows::secrets::{self, SecretItem, SetSecretError};
 use crate::http::JsonBody;
-use crate::http::auth::Caller;
+use crate::http::call::AdminCall;
 use crate::http::problem::Problem;
 
 /// `PUT /secrets/{name}`'s body.
@@ -57,12 +55,10 @@ fn store(ctx: &Context) -> Result<&dyn LocalSecretStore, Problem> {
 
 /// `PUT /secrets/{name}`: stores or replaces the secret behind `local:{name}` (204).
 pub(crate) async fn put(
-    State(ctx): State<Arc<Context>>,
-    caller: Caller,
+    AdminCall { ctx, ref actor, .. }: AdminCall,
     Path(name): Path<String>,
     JsonBody(body): JsonBody<SecretBody>,
 ) -> Result<StatusCode, Problem> {
-    let actor = caller.require_admin()?;
     let store = store(&ctx)?;
     let name = secrets::set(store, actor, &name, body.value, ctx.clock.now())
         .await
@@ -75,11 +71,7 @@ pub(crate) async fn put(
 }
 
 /// `GET /secrets`: every local secret's name, reference and time, by name.
-pub(crate) async fn list(
-    State(ctx): State<Arc<Context>>,
-    caller: Caller,
-) -> Result<Json<SecretList>, Problem> {
-    caller.require_admin()?;
+pub(crate) async fn list(AdminCall { ctx, .. }: AdminCall) -> Result<Json<SecretList>, Problem> {
     let items = secrets::list(store(&ctx)?).await?;
     Ok(Json(SecretList { items }))
 }

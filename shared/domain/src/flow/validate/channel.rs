@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::fields::{description_field, int_field, name_field, required, secret_field};
+use super::fields::{description_field, int_field, name_field, present, required, secret_field};
 use crate::flow::channel::{
     self, Channel, ChannelId, HeaderValue, HttpHeader, HttpsDelivery, InboundAuth, MllpDelivery,
     OutboundDelivery, TlsSettings, TokenHash, WebhookAuth,
@@ -12,6 +12,7 @@ use crate::flow::channel::{
 use crate::flow::input::{
     ChannelInput, HttpHeaderInput, InboundAuthInput, OutboundInput, TlsInput, WebhookAuthInput,
 };
+use crate::ids::is_ascii_word;
 use crate::{ValidationError, ValidationErrors};
 
 /// The most extra HTTP headers of an HTTPS delivery.
@@ -51,20 +52,11 @@ fn is_credential_header(lower: &str) -> bool {
 }
 
 fn is_header_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    is_ascii_word(name, 64, b"-_")
 }
 
 fn is_host(host: &str) -> bool {
-    !host.is_empty()
-        && host.len() <= 253
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':'))
-        && !host.starts_with(['-', '.'])
+    is_ascii_word(host, 253, b".-:") && !host.starts_with(['-', '.'])
 }
 
 /// Checks an outbound URL; `Err` holds the rule broken.
@@ -240,11 +232,8 @@ fn parse_mllp(
             ("timeout_ms", o.timeout_ms.is_some()),
         ],
     );
-    let host = match o.host.as_deref().map(str::trim) {
-        None | Some("") => {
-            e.push(required("outbound.host"));
-            None
-        }
+    let host = match present(e, "outbound.host", o.host.as_deref()) {
+        None => None,
         Some(h) if is_host(h) => Some(h.to_owned()),
         Some(_) => {
             e.push(ValidationError::new(
@@ -333,19 +322,13 @@ fn parse_https(
             ("ack_timeout_ms", o.ack_timeout_ms.is_some()),
         ],
     );
-    let url = match o.url.as_deref().map(str::trim) {
-        None | Some("") => {
-            e.push(required("outbound.url"));
+    let url = present(e, "outbound.url", o.url.as_deref()).and_then(|u| match check_url(u) {
+        Ok(()) => Some(u.to_owned()),
+        Err(rule) => {
+            e.push(ValidationError::new("outbound.url", rule));
             None
         }
-        Some(u) => match check_url(u) {
-            Ok(()) => Some(u.to_owned()),
-            Err(rule) => {
-                e.push(ValidationError::new("outbound.url", rule));
-                None
-            }
-        },
-    };
+    });
     let headers = parse_headers(e, o.headers.as_deref().unwrap_or_default());
     let timeout = int_field(
         e,

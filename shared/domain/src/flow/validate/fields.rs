@@ -72,13 +72,52 @@ pub(super) fn enum_field<T>(
             e.push(required(field));
             None
         }
-        Some(v) => {
-            let parsed = parse(v.trim());
-            if parsed.is_none() {
-                e.push(ValidationError::new(field, rule));
-            }
-            parsed
+        Some(v) => one_of(e, field, v, parse, rule),
+    }
+}
+
+/// An optional enumeration given as text: `default` when left out.
+pub(super) fn enum_or<T>(
+    e: &mut ValidationErrors,
+    field: &str,
+    value: Option<&str>,
+    default: T,
+    parse: impl Fn(&str) -> Option<T>,
+    rule: &str,
+) -> Option<T> {
+    match value {
+        None => Some(default),
+        Some(v) => one_of(e, field, v, parse, rule),
+    }
+}
+
+/// A value `parse` names (trimmed), or `None` with the `rule` as the field's error.
+fn one_of<T>(
+    e: &mut ValidationErrors,
+    field: &str,
+    value: &str,
+    parse: impl Fn(&str) -> Option<T>,
+    rule: &str,
+) -> Option<T> {
+    let parsed = parse(value.trim());
+    if parsed.is_none() {
+        e.push(ValidationError::new(field, rule));
+    }
+    parsed
+}
+
+/// A required text, trimmed: `None` (and a `required` error) when left out or blank.
+pub(super) fn present<'a>(
+    e: &mut ValidationErrors,
+    field: &str,
+    value: Option<&'a str>,
+) -> Option<&'a str> {
+    match value.map(str::trim) {
+        None | Some("") => {
+            e.push(required(field));
+            None
         }
+        Some(v) => Some(v),
     }
 }
 
@@ -131,21 +170,15 @@ pub(super) fn parse_path(
     field: &str,
     value: Option<&str>,
 ) -> Option<Path> {
-    match value.map(str::trim) {
-        None | Some("") => {
-            e.push(required(field));
-            None
-        }
-        Some(v) => v
-            .parse::<Path>()
-            .map_err(|err| {
-                e.push(ValidationError::new(
-                    field,
-                    format!("is not an HL7 path such as PID-5.1: {err}"),
-                ));
-            })
-            .ok(),
-    }
+    present(e, field, value)?
+        .parse::<Path>()
+        .map_err(|err| {
+            e.push(ValidationError::new(
+                field,
+                format!("is not an HL7 path such as PID-5.1: {err}"),
+            ));
+        })
+        .ok()
 }
 
 pub(super) fn parse_crm_field(
@@ -153,23 +186,16 @@ pub(super) fn parse_crm_field(
     field: &str,
     value: Option<&str>,
 ) -> Option<CrmFieldName> {
-    match value.map(str::trim) {
-        None | Some("") => {
-            e.push(required(field));
-            None
-        }
-        Some(v) => {
-            let name = e.check(CrmFieldName::parse_for(field, v))?;
-            if RESERVED_FIELDS.contains(&name.as_str()) {
-                e.push(ValidationError::new(
-                    field,
-                    "is reserved by the CRM and cannot be written",
-                ));
-                return None;
-            }
-            Some(name)
-        }
+    let v = present(e, field, value)?;
+    let name = e.check(CrmFieldName::parse_for(field, v))?;
+    if RESERVED_FIELDS.contains(&name.as_str()) {
+        e.push(ValidationError::new(
+            field,
+            "is reserved by the CRM and cannot be written",
+        ));
+        return None;
     }
+    Some(name)
 }
 
 pub(super) fn is_activity_pseudo_field(name: &CrmFieldName) -> bool {
@@ -181,12 +207,11 @@ pub(super) fn sync_field(
     field: &str,
     value: &str,
 ) -> Option<SyncBehaviour> {
-    let parsed = SyncBehaviour::parse(value.trim());
-    if parsed.is_none() {
-        e.push(ValidationError::new(
-            field,
-            "must be capture, create_only, update_only or do_nothing",
-        ));
-    }
-    parsed
+    one_of(
+        e,
+        field,
+        value,
+        SyncBehaviour::parse,
+        "must be capture, create_only, update_only or do_nothing",
+    )
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use connector_hl7::Message;
 
-use super::fields::{is_activity_pseudo_field, parse_crm_field, parse_path};
+use super::fields::{enum_or, is_activity_pseudo_field, parse_crm_field, parse_path};
 use super::template::check_path;
 use super::transforms::parse_transform;
 use super::{MAX_MAPPINGS, MAX_TRANSFORMS};
@@ -64,19 +64,14 @@ fn mapping_target(
     m: &MappingInput,
     shape: &FlowShape<'_>,
 ) -> Option<Entity> {
-    let target = match m.target.as_deref().map(str::trim) {
-        None => Some(Entity::Lead),
-        Some(t) => {
-            let parsed = Entity::parse(t);
-            if parsed.is_none() {
-                e.push(ValidationError::new(
-                    format!("{p}.target"),
-                    "must be lead or activity",
-                ));
-            }
-            parsed
-        }
-    };
+    let target = enum_or(
+        e,
+        &format!("{p}.target"),
+        m.target.as_deref(),
+        Entity::Lead,
+        Entity::parse,
+        "must be lead or activity",
+    );
     if target == Some(Entity::Activity) && shape.entity == Some(Entity::Lead) {
         e.push(ValidationError::new(
             format!("{p}.target"),
@@ -163,19 +158,14 @@ fn check_max_length(e: &mut ValidationErrors, p: &str, m: &MappingInput) -> bool
 
 /// What to do with a value over `max_length` (reject when left out).
 fn on_too_long(e: &mut ValidationErrors, p: &str, m: &MappingInput) -> Option<TooLong> {
-    match m.on_too_long.as_deref().map(str::trim) {
-        None => Some(TooLong::Reject),
-        Some(t) => {
-            let parsed = TooLong::parse(t);
-            if parsed.is_none() {
-                e.push(ValidationError::new(
-                    format!("{p}.on_too_long"),
-                    "must be reject or truncate",
-                ));
-            }
-            parsed
-        }
-    }
+    enum_or(
+        e,
+        &format!("{p}.on_too_long"),
+        m.on_too_long.as_deref(),
+        TooLong::Reject,
+        TooLong::parse,
+        "must be reject or truncate",
+    )
 }
 
 /// The mappings that parsed, each with its index, and whether all did.

@@ -26,6 +26,20 @@ fn assert_rejects(v: Value, field: &str, case: &str) {
     }
 }
 
+/// Each case `(case, pointer, value, field)` sets `value` at `pointer` of the `base` flow (null
+/// removes it) and expects the flow refused naming `field`.
+fn assert_each_rejected(base: fn() -> Value, cases: &[(&str, &str, Value, &str)]) {
+    for (case, pointer, value, field) in cases {
+        let mut v = base();
+        if value.is_null() {
+            remove(&mut v, pointer);
+        } else {
+            set(&mut v, pointer, value.clone());
+        }
+        assert_rejects(v, field, case);
+    }
+}
+
 #[test]
 fn a_lead_flow_validates_and_round_trips() {
     let f = flow(lead_flow_json());
@@ -392,15 +406,7 @@ fn each_lead_flow_rule_reports_its_field() {
             "mappings",
         ),
     ];
-    for (case, pointer, value, field) in cases {
-        let mut v = lead_flow_json();
-        if value.is_null() {
-            remove(&mut v, pointer);
-        } else {
-            set(&mut v, pointer, value);
-        }
-        assert_rejects(v, field, case);
-    }
+    assert_each_rejected(lead_flow_json, &cases);
     let mut v = lead_flow_json();
     remove(&mut v, "/lead_sync");
     assert_rejects(v, "lead_sync", "lead_sync missing");
@@ -470,15 +476,7 @@ fn each_activity_and_outbound_rule_reports_its_field() {
             "webhook_event",
         ),
     ];
-    for (case, pointer, value, field) in activity {
-        let mut v = activity_flow_json();
-        if value.is_null() {
-            remove(&mut v, pointer);
-        } else {
-            set(&mut v, pointer, value);
-        }
-        assert_rejects(v, field, case);
-    }
+    assert_each_rejected(activity_flow_json, &activity);
     let outbound: Vec<(&str, &str, Value, &str)> = vec![
         (
             "webhook missing",
@@ -559,15 +557,7 @@ fn each_activity_and_outbound_rule_reports_its_field() {
             "primary_search.hl7_path",
         ),
     ];
-    for (case, pointer, value, field) in outbound {
-        let mut v = outbound_flow_json();
-        if value.is_null() {
-            remove(&mut v, pointer);
-        } else {
-            set(&mut v, pointer, value);
-        }
-        assert_rejects(v, field, case);
-    }
+    assert_each_rejected(outbound_flow_json, &outbound);
     // The same CRM field may feed two HL7 positions in crm_to_ehr flows.
     let mut v = outbound_flow_json();
     set(
