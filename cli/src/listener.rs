@@ -1,5 +1,6 @@
 //! What the cli's MLLP listeners (`connector hl7 listen`, `connector mllp-bridge`) share: a
-//! multi-threaded runtime, the bound listener, and a shutdown token a stop signal cancels.
+//! multi-threaded runtime, the bound listener, and a shutdown token a stop signal cancels; and
+//! the stop signal itself, which `connector serve` waits for too.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -37,4 +38,26 @@ where
         });
         serve(listener, shutdown).await
     })
+}
+
+/// Completes on Ctrl-C or, on Unix, SIGTERM (how a service manager or a container stops us).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
 }

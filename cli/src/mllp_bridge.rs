@@ -218,7 +218,7 @@ pub fn run(args: MllpBridgeArgs) -> anyhow::Result<()> {
     };
     listener::serve_until(
         args.listen,
-        shutdown_signal(),
+        crate::listener::shutdown_signal(),
         |listener, shutdown| async move {
             let local = listener.local_addr()?;
             tracing::info!(address = %local, channel = %bridge.channel, host = bridge.url.host_str().unwrap_or_default(), "MLLP bridge listening");
@@ -231,27 +231,6 @@ pub fn run(args: MllpBridgeArgs) -> anyhow::Result<()> {
             Ok(())
         },
     )
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
 }
 
 #[cfg(test)]

@@ -196,7 +196,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             listener,
             router,
             args.http_settings.limits(),
-            shutdown_signal(),
+            crate::listener::shutdown_signal(),
         )
         .await;
         let _ = stop_tx.send(true);
@@ -210,25 +210,4 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!("stopped");
         Ok(())
     })
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
 }

@@ -202,6 +202,11 @@ resource = "connector-api"
     path.to_str().unwrap().to_owned()
 }
 
+/// `connector serve --oidc` trusting `idp`, on a fresh database in `dir`.
+fn serve_trusting(dir: &std::path::Path, idp: &Idp) -> Server {
+    serve(&dir.join("c.db"), &["--oidc", &oidc_file(dir, idp)])
+}
+
 /// Claims of a valid token from `idp` for `sub` in `role`, with `extra` merged in.
 fn claims(idp: &Idp, sub: &str, role: &str, extra: Value) -> Value {
     let mut claims = json!({
@@ -245,10 +250,7 @@ async fn rs256_and_es256_tokens_sign_staff_admins_and_patients_in() {
     let (rsa, ec) = (Key::rsa(), Key::ec());
     let idp = idp(vec![rsa.jwk("rsa-1"), ec.jwk("ec-1")]).await;
     let dir = tempfile::tempdir().unwrap();
-    let server = serve(
-        &dir.path().join("c.db"),
-        &["--oidc", &oidc_file(dir.path(), &idp)],
-    );
+    let server = serve_trusting(dir.path(), &idp);
     let client = reqwest::Client::new();
 
     let staff = rsa.sign("rsa-1", &claims(&idp, "u-staff", "staff", json!({})));
@@ -305,10 +307,7 @@ async fn bad_tokens_are_401_with_the_reason_and_the_log_holds_no_token() {
     let (rsa, ec) = (Key::rsa(), Key::ec());
     let idp = idp(vec![rsa.jwk("rsa-1"), ec.jwk("ec-1")]).await;
     let dir = tempfile::tempdir().unwrap();
-    let server = serve(
-        &dir.path().join("c.db"),
-        &["--oidc", &oidc_file(dir.path(), &idp)],
-    );
+    let server = serve_trusting(dir.path(), &idp);
 
     let rsa_public = match &rsa {
         Key::Rsa(pair) => pair.public_key().as_ref().to_vec(),
@@ -470,10 +469,7 @@ async fn an_unreachable_provider_is_503_not_a_default_identity() {
     idp.up.store(false, Ordering::SeqCst);
     let dir = tempfile::tempdir().unwrap();
     // Discovery fails at startup too: the server starts with the authority's origin only.
-    let server = serve(
-        &dir.path().join("c.db"),
-        &["--oidc", &oidc_file(dir.path(), &idp)],
-    );
+    let server = serve_trusting(dir.path(), &idp);
     let token = rsa.sign("rsa-1", &claims(&idp, "u-1", "admin", json!({})));
     let (status, detail, _) = call(&server, "/settings/hie", &token).await;
     assert_eq!(status, 503);

@@ -46,7 +46,9 @@ pub fn serve_with_env(db: &std::path::Path, extra: &[&str], env: &[(&str, &str)]
         log.push('\n');
     };
     let (child, address, lines) =
-        start_listening(&mut command, "connector listening on ", |line| keep(&log, line));
+        start_listening(&mut command, "connector listening on ", |line| {
+            keep(&log, line)
+        });
     // Keep draining stdout so the server never blocks on a full pipe, keeping it for the test.
     let sink = Arc::clone(&log);
     std::thread::spawn(move || {

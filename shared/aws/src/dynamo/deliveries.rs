@@ -95,16 +95,6 @@ const REQUEUED: &str = "requeued";
 /// The webhook attribute listing its deliveries.
 const WEBHOOK_DELIVERIES: &str = "deliveries";
 
-/// Every state, for listing them all.
-const ALL_STATES: [DeliveryState; 6] = [
-    DeliveryState::Queued,
-    DeliveryState::Delivering,
-    DeliveryState::Retrying,
-    DeliveryState::Delivered,
-    DeliveryState::Parked,
-    DeliveryState::Held,
-];
-
 /// Outbound deliveries, accepted webhooks and group blocks in DynamoDB.
 #[derive(Debug, Clone)]
 pub struct DynamoDeliveryStore {
@@ -277,7 +267,7 @@ mod tests {
 
     #[test]
     fn items_round_trip_with_the_store_attributes() {
-        for state in ALL_STATES {
+        for state in DeliveryState::ALL {
             let d = delivery(state);
             let item = store().new_item(&d).unwrap();
             assert_eq!(item.get(DSTATE), Some(&s(state.as_str())));

@@ -502,14 +502,7 @@ mod tests {
 
     #[test]
     fn state_names_match_the_domain_serde_names() {
-        for state in [
-            DeliveryState::Queued,
-            DeliveryState::Delivering,
-            DeliveryState::Retrying,
-            DeliveryState::Delivered,
-            DeliveryState::Parked,
-            DeliveryState::Held,
-        ] {
+        for state in DeliveryState::ALL {
             let serde = serde_json::to_string(&state).unwrap();
             assert_eq!(serde, format!("\"{}\"", state.as_str()));
         }
