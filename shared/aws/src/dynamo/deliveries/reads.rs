@@ -11,8 +11,7 @@ use super::super::query::Query;
 use super::super::{Expr, batch};
 use super::items::{block_key, corrupt, decode, decode_block, delivery_key, webhook_key};
 use super::{
-    ALL_STATES, Block, DynamoDeliveryStore, MAX_PARTITION_KEY_BYTES, Stored, WEBHOOK_DELIVERIES,
-    WEBHOOK_KIND,
+    Block, DynamoDeliveryStore, MAX_PARTITION_KEY_BYTES, Stored, WEBHOOK_DELIVERIES, WEBHOOK_KIND,
 };
 
 impl DynamoDeliveryStore {
@@ -120,7 +119,7 @@ impl DynamoDeliveryStore {
         let mut all = match state {
             Some(state) => return self.newest_in(state, limit).await,
             None => {
-                let [a, b, c, d, e, f] = ALL_STATES;
+                let [a, b, c, d, e, f] = DeliveryState::ALL;
                 let (a, b, c, d, e, f) = tokio::try_join!(
                     self.newest_in(a, limit),
                     self.newest_in(b, limit),
