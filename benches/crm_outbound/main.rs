@@ -111,19 +111,6 @@ impl Args {
     }
 }
 
-/// The CRM -> EHR flow: `lead_update` -> ADT^A08 in America/Chicago, MRN (mx_MRN) to PID-3.1.
-fn lead_updates_flow() -> Value {
-    let flow = ff::crm_to_ehr_lead(
-        "Lead updates to the EHR",
-        CHANNEL,
-        ("lead_update", "ADT^A08"),
-        "America/Chicago",
-        A08_TEMPLATE,
-        ff::lead_update_mappings(),
-    );
-    ff::with(flow, json!({"default_country_code": "1"}))
-}
-
 /// The flows configuration `connector flows apply` takes: the channel delivers to `ehr`.
 fn flows_config(ehr: SocketAddr) -> Value {
     json!({
@@ -145,7 +132,7 @@ fn flows_config(ehr: SocketAddr) -> Value {
             }
         },
         "flows": {
-            "bench-lead-updates": lead_updates_flow(),
+            "bench-lead-updates": ff::lead_updates_to_ehr(CHANNEL, A08_TEMPLATE),
         }
     })
 }

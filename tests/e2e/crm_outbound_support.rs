@@ -317,17 +317,10 @@ pub fn channel_json(ehr: SocketAddr, max_attempts: u32) -> Value {
     })
 }
 
-/// The CRM -> EHR flow: `lead_update` -> ADT^A08 in America/Chicago, MRN (mx_MRN) to PID-3.1.
+/// The CRM -> EHR flow: `lead_update` -> ADT^A08 in America/Chicago, MRN (mx_MRN) to PID-3.1,
+/// from this suite's template.
 pub fn outbound_flow() -> Value {
-    let flow = ff::crm_to_ehr_lead(
-        "Lead updates to the EHR",
-        CHANNEL,
-        ("lead_update", "ADT^A08"),
-        "America/Chicago",
-        A08_TEMPLATE,
-        ff::lead_update_mappings(),
-    );
-    ff::with(flow, json!({"default_country_code": "1"}))
+    ff::lead_updates_to_ehr(CHANNEL, A08_TEMPLATE)
 }
 
 /// The EHR -> CRM flow for the echo test: ADT^A04 captures the lead (embedded CRM).

@@ -187,6 +187,20 @@ pub fn crm_to_ehr_lead(
     with(flow, changes)
 }
 
+/// The CRM -> EHR flow the outbound tests and benchmark run: `lead_update` -> ADT^A08 from
+/// `template` in America/Chicago, the MRN (mx_MRN) to PID-3.1, North American phone numbers.
+pub fn lead_updates_to_ehr(channel: &str, template: &str) -> Value {
+    let flow = crm_to_ehr_lead(
+        "Lead updates to the EHR",
+        channel,
+        ("lead_update", "ADT^A08"),
+        "America/Chicago",
+        template,
+        lead_update_mappings(),
+    );
+    with(flow, json!({"default_country_code": "1"}))
+}
+
 /// `base` with the keys of `changes` set (a `null` removes the key).
 pub fn with(mut base: Value, changes: Value) -> Value {
     if let (Value::Object(target), Value::Object(changes)) = (&mut base, changes) {
