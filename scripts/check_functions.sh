@@ -5,8 +5,8 @@
 # each function package alone, with only the features it asks for.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for manifest in functions/*/Cargo.toml; do
-    package="$(sed -n 's/^name = "\(.*\)"/\1/p' "$manifest" | head -n1)"
+packages="$(bash scripts/function_packages.sh)"
+for package in $packages; do
     echo "== cargo check -p $package (its own features only)"
     cargo check --locked --quiet -p "$package"
 done

@@ -28,10 +28,7 @@ export PATH="$venv/bin:$PATH"
 if [[ $# -gt 0 ]]; then
     packages=("$@")
 else
-    packages=()
-    for manifest in functions/*/Cargo.toml; do
-        packages+=("$(sed -n 's/^name = "\(.*\)"/\1/p' "$manifest" | head -n1)")
-    done
+    mapfile -t packages < <(bash scripts/function_packages.sh)
 fi
 
 profile="${PROFILE:-lambda}"
