@@ -14,18 +14,20 @@ use chrono::{DateTime, Utc};
 use crate::appointment::{Appointment, TransitionCursor};
 use crate::audit::{AuditEntry, AuditQuery, Page};
 use crate::consent::Consent;
-use crate::delivery::{
-    AttemptEnd, CrmWrite, Delivery, DeliveryClaim, DeliveryId, DeliveryState, WebhookKey,
-};
+use crate::delivery::{CrmWrite, Delivery, DeliveryClaim, DeliveryId, DeliveryState, WebhookKey};
 use crate::flow::{Channel, ChannelId, Flow, FlowId, SecretRef, SecretValue};
-use crate::hie::{Claim, SendKey, SendRecord, SendState};
-use crate::inbound::{
-    ControlId, InboundClaim, InboundKey, InboundRecord, InboundState, KeyLock, StepProgress,
-};
+use crate::hie::{Claim, SendKey, SendRecord};
+use crate::inbound::{ControlId, InboundClaim, InboundKey, InboundRecord, KeyLock};
 use crate::patient::{Email, Patient};
 use crate::patient_search::PatientSearch;
 use crate::settings::{HieSettings, Versioned};
 use crate::{AppointmentId, ConsentId, PatientId, StoreError};
+
+mod claims;
+
+pub use claims::{
+    DeliveryFinish, InboundClaimRequest, InboundFinish, LeaseTerms, SendFinish, StepSave,
+};
 
 /// Patients' demographics.
 #[async_trait]
@@ -324,7 +326,7 @@ pub trait Mailer: Send + Sync {
 /// item delivered twice, a rewound watermark, or two senders racing never send twice.
 #[async_trait]
 pub trait SendLedger: Send + Sync {
-    /// Claims the delivery for a sender until `now + lease`:
+    /// Claims the delivery for a sender until `now + length` (the `lease` terms):
     /// - no record: creates it `Sending` with attempt 1 -> `Granted { attempt: 1 }`;
     /// - `RetryPending`, or `Sending` whose lease has lapsed (a crashed sender): sets `Sending`,
     ///   increments the attempt -> `Granted`;
@@ -333,26 +335,13 @@ pub trait SendLedger: Send + Sync {
     ///
     /// MUST be atomic (a conditional write): two concurrent claims never both get `Granted` for
     /// the same attempt.
-    async fn claim(
-        &self,
-        key: &SendKey,
-        now: DateTime<Utc>,
-        lease: chrono::Duration,
-    ) -> Result<Claim, StoreError>;
+    async fn claim(&self, key: &SendKey, lease: LeaseTerms) -> Result<Claim, StoreError>;
 
     /// Ends attempt `attempt` with `state` (`Sent` with the `message_id`, `RetryPending` or
     /// `Failed`) and appends `audit` in the same transaction. MUST return `Conflict` (and write
     /// nothing) unless the record is `Sending` at exactly `attempt` (a sender whose lease lapsed
     /// and was taken over cannot overwrite the newer attempt).
-    async fn finish(
-        &self,
-        key: &SendKey,
-        attempt: u32,
-        state: SendState,
-        message_id: Option<&str>,
-        now: DateTime<Utc>,
-        audit: &AuditEntry,
-    ) -> Result<(), StoreError>;
+    async fn finish(&self, finish: SendFinish<'_>) -> Result<(), StoreError>;
 
     /// The delivery's record, or `None`.
     async fn get(&self, key: &SendKey) -> Result<Option<SendRecord>, StoreError>;
@@ -404,7 +393,7 @@ pub trait FlowStore: Send + Sync {
 #[async_trait]
 pub trait InboundLedger: Send + Sync {
     /// Claims a message for processing, with one conditional write:
-    /// - no record: creates it (`Processing`, attempts 1, lease `now + lease`, no steps) and
+    /// - no record: creates it (`Processing`, attempts 1, lease `now + length`, no steps) and
     ///   returns `Granted`;
     /// - `Failed`, or `Processing` with `lease_until <= now`: sets `Processing`, attempts + 1,
     ///   a new lease (steps kept) and returns `Granted` with the stored steps;
@@ -412,53 +401,26 @@ pub trait InboundLedger: Send + Sync {
     ///
     /// `body_sha256` and `event` are stored on creation only; the returned record holds the
     /// stored ones (the caller compares). Two concurrent claims MUST NOT both be granted.
-    async fn claim(
-        &self,
-        key: &InboundKey,
-        body_sha256: &str,
-        event: &str,
-        now: DateTime<Utc>,
-        lease: chrono::Duration,
-    ) -> Result<InboundClaim, StoreError>;
+    async fn claim(&self, request: InboundClaimRequest<'_>) -> Result<InboundClaim, StoreError>;
 
     /// Saves one step's progress (replacing that step's earlier progress). MUST return
     /// `Conflict` (and write nothing) unless the record is `Processing` with `attempts ==
     /// attempt` (the claim was lost to another handler).
-    async fn save_step(
-        &self,
-        key: &InboundKey,
-        attempt: u32,
-        step: &str,
-        progress: &StepProgress,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
+    async fn save_step(&self, save: StepSave<'_>) -> Result<(), StoreError>;
 
     /// Ends an attempt: sets `state` (`Done` or `Failed`; the lease is cleared) and appends the
     /// audit entry, atomically. MUST return `Conflict` (and write nothing) unless the record is
     /// `Processing` with `attempts == attempt`.
-    async fn finish(
-        &self,
-        key: &InboundKey,
-        attempt: u32,
-        state: InboundState,
-        now: DateTime<Utc>,
-        audit: &AuditEntry,
-    ) -> Result<(), StoreError>;
+    async fn finish(&self, finish: InboundFinish<'_>) -> Result<(), StoreError>;
 
     /// The record, or `None`.
     async fn get(&self, key: &InboundKey) -> Result<Option<InboundRecord>, StoreError>;
 
-    /// Takes `lock` for `holder` until `now + lease`, with one conditional write: granted
+    /// Takes `lock` for the lease's `holder` until `now + length`, with one conditional write: granted
     /// (`true`) when nobody holds it, the holder's lease has lapsed (`lease_until <= now`), or
     /// `holder` holds it already (the lease is renewed); `false`, writing nothing, while another
     /// holder's lease is live. Two concurrent calls for one lock MUST NOT both be granted.
-    async fn lock_key(
-        &self,
-        lock: &KeyLock,
-        holder: &str,
-        now: DateTime<Utc>,
-        lease: chrono::Duration,
-    ) -> Result<bool, StoreError>;
+    async fn lock_key(&self, lock: &KeyLock, lease: LeaseTerms<&str>) -> Result<bool, StoreError>;
 
     /// Releases `lock` if `holder` holds it; otherwise (another holder took it after a lapse,
     /// or nobody holds it) changes nothing.
@@ -557,34 +519,21 @@ pub trait DeliveryStore: Send + Sync {
     /// - `Queued`, `Retrying` with `next_attempt_at <= now`, or `Delivering` with
     ///   `lease_until <= now`: if its group is blocked by a parked delivery (another one), it
     ///   becomes `Held` (`held_behind` set) and `Settled` is returned; otherwise it becomes
-    ///   `Delivering` with `attempts + 1` and a lease of `now + lease`, and `Granted` is
+    ///   `Delivering` with `attempts + 1` and a lease of `now + length`, and `Granted` is
     ///   returned with the updated record;
     /// - `Retrying` not yet due, or `Delivering` with a live lease: `Busy` (until then);
     /// - `Delivered`, `Parked`, `Held`: `Settled`.
     ///
     /// MUST return `NotFound` when there is no such delivery. Two concurrent claims MUST NOT
     /// both be granted.
-    async fn claim(
-        &self,
-        id: &DeliveryId,
-        now: DateTime<Utc>,
-        lease: chrono::Duration,
-    ) -> Result<DeliveryClaim, StoreError>;
+    async fn claim(&self, id: &DeliveryId, lease: LeaseTerms) -> Result<DeliveryClaim, StoreError>;
 
     /// Ends an attempt: `Delivered`; `Retrying` with `next_attempt_at`; or `Parked`, which
     /// also blocks the delivery's group (if it is not blocked already). Sets `last_outcome`,
     /// clears the lease, appends the audit entry, atomically; returns the updated record. MUST
     /// return `Conflict` (and write nothing) unless the delivery is `Delivering` with
     /// `attempts == attempt`.
-    async fn finish(
-        &self,
-        id: &DeliveryId,
-        attempt: u32,
-        end: &AttemptEnd,
-        outcome: &str,
-        now: DateTime<Utc>,
-        audit: &AuditEntry,
-    ) -> Result<Delivery, StoreError>;
+    async fn finish(&self, finish: DeliveryFinish<'_>) -> Result<Delivery, StoreError>;
 
     /// Redrives a parked delivery: it and every `Held` delivery of its group become `Queued`
     /// with `attempts` 0, the group is unblocked, and the audit entry is appended, atomically.

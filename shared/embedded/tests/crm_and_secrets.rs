@@ -13,6 +13,7 @@ use connector_domain::crm::{ActivityInput, CrmError, CrmField, LeadId};
 use connector_domain::flow::SecretRef;
 use connector_domain::inbound::{InboundClaim, parse_key};
 use connector_domain::ports::SecretError;
+use connector_domain::ports::{InboundClaimRequest, LeaseTerms};
 use connector_domain::{FixedClock, StoreError};
 use connector_embedded::{SqliteCrm, SqliteDb};
 use connector_testkit::fixtures;
@@ -389,13 +390,12 @@ async fn flows_inbound_records_leads_and_secrets_survive_a_reopen() {
         let db = open(dir.path());
         let claim = db
             .inbound_ledger()
-            .claim(
-                &key,
-                "ab",
-                "ADT^A04",
-                fixtures::at(0),
-                Duration::seconds(60),
-            )
+            .claim(InboundClaimRequest {
+                key: &key,
+                body_sha256: "ab",
+                event: "ADT^A04",
+                lease: LeaseTerms::new(fixtures::at(0), Duration::seconds(60)),
+            })
             .await
             .unwrap();
         assert!(matches!(claim, InboundClaim::Granted(_)));
@@ -408,7 +408,7 @@ async fn flows_inbound_records_leads_and_secrets_survive_a_reopen() {
     let db = open(dir.path());
     assert!(matches!(
         db.inbound_ledger()
-            .claim(&key, "ab", "ADT^A04", fixtures::at(1), Duration::seconds(60))
+            .claim(InboundClaimRequest { key: &key, body_sha256: "ab", event: "ADT^A04", lease: LeaseTerms::new(fixtures::at(1), Duration::seconds(60)) })
             .await
             .unwrap(),
         InboundClaim::Busy(r) if r.attempts == 1

@@ -15,6 +15,7 @@ use connector_domain::crm::CrmField;
 use connector_domain::delivery::{
     AttemptEnd, CrmWrite, Delivery, DeliveryClaim, DeliveryState, ECHO_WINDOW, WebhookKey,
 };
+use connector_domain::ports::{DeliveryFinish, LeaseTerms};
 use connector_embedded::SqliteDb;
 use connector_testkit::fixtures;
 use connector_testkit::fixtures::{delivery, delivery_id as id};
@@ -67,18 +68,18 @@ async fn deliveries_and_group_blocks_survive_reopening_the_file() {
             .await
             .unwrap();
         store
-            .claim(&id("dlv-0001"), fixtures::at(1), lease())
+            .claim(&id("dlv-0001"), LeaseTerms::new(fixtures::at(1), lease()))
             .await
             .unwrap();
         store
-            .finish(
-                &id("dlv-0001"),
-                1,
-                &AttemptEnd::Park,
-                "rejected_AR",
-                fixtures::at(2),
-                &audit("delivery.parked", 2),
-            )
+            .finish(DeliveryFinish {
+                id: &id("dlv-0001"),
+                attempt: 1,
+                end: &AttemptEnd::Park,
+                outcome: "rejected_AR",
+                now: fixtures::at(2),
+                audit: &audit("delivery.parked", 2),
+            })
             .await
             .unwrap();
     }
@@ -90,7 +91,7 @@ async fn deliveries_and_group_blocks_survive_reopening_the_file() {
     );
     assert_eq!(stored.state, DeliveryState::Parked);
     match store
-        .claim(&id("dlv-0002"), fixtures::at(3), lease())
+        .claim(&id("dlv-0002"), LeaseTerms::new(fixtures::at(3), lease()))
         .await
         .unwrap()
     {
@@ -125,7 +126,7 @@ async fn claims_through_two_connections_on_one_file_grant_one() {
         tasks.spawn(async move {
             barrier.wait().await;
             store
-                .claim(&id("dlv-0001"), fixtures::at(1), lease())
+                .claim(&id("dlv-0001"), LeaseTerms::new(fixtures::at(1), lease()))
                 .await
                 .unwrap()
         });

@@ -15,6 +15,7 @@ use connector_domain::patient::Email;
 use connector_domain::ports::{
     ConsentStore, MailError, Mailer, OutgoingMail, QueueConsumer, QueueMessage, WorkQueue,
 };
+use connector_domain::ports::{LeaseTerms, SendFinish};
 use connector_domain::{FixedClock, StoreError};
 use connector_embedded::{
     OpenError, OutboxMailer, QueueOptions, SCHEMA_VERSION, SqliteDb, SqliteQueue,
@@ -267,7 +268,12 @@ async fn send_claims_from_two_connections_grant_one_attempt() {
                 two.send_ledger()
             };
             let key = key.clone();
-            tokio::spawn(async move { ledger.claim(&key, fixtures::at(0), lease).await.unwrap() })
+            tokio::spawn(async move {
+                ledger
+                    .claim(&key, LeaseTerms::new(fixtures::at(0), lease))
+                    .await
+                    .unwrap()
+            })
         })
         .collect();
     let mut claims = Vec::new();
@@ -727,7 +733,7 @@ async fn send_ledger_refuses_broken_preconditions_and_writes_nothing() {
     let key = fixtures::send_key("a-1", 1, 0);
     for lease in [secs(0), secs(-1)] {
         let err = ledger
-            .claim(&key, fixtures::at(0), lease)
+            .claim(&key, LeaseTerms::new(fixtures::at(0), lease))
             .await
             .unwrap_err();
         assert!(
@@ -738,7 +744,10 @@ async fn send_ledger_refuses_broken_preconditions_and_writes_nothing() {
     assert_eq!(ledger.get(&key).await.unwrap(), None);
 
     assert_eq!(
-        ledger.claim(&key, fixtures::at(0), secs(60)).await.unwrap(),
+        ledger
+            .claim(&key, LeaseTerms::new(fixtures::at(0), secs(60)))
+            .await
+            .unwrap(),
         Claim::Granted { attempt: 1 }
     );
     let before = ledger.get(&key).await.unwrap();
@@ -750,7 +759,14 @@ async fn send_ledger_refuses_broken_preconditions_and_writes_nothing() {
     ] {
         let entry = fixtures::send_audit(&key, 1, state, fixtures::at(1));
         let err = ledger
-            .finish(&key, 1, state, message_id, fixtures::at(1), &entry)
+            .finish(SendFinish {
+                key: &key,
+                attempt: 1,
+                state,
+                message_id,
+                now: fixtures::at(1),
+                audit: &entry,
+            })
             .await
             .unwrap_err();
         assert!(
@@ -765,7 +781,7 @@ async fn send_ledger_refuses_broken_preconditions_and_writes_nothing() {
     // A resend number beyond SQLite's integers cannot be stored, so it has no record.
     let huge = fixtures::send_key("a-1", 1, u64::MAX);
     let err = ledger
-        .claim(&huge, fixtures::at(0), secs(60))
+        .claim(&huge, LeaseTerms::new(fixtures::at(0), secs(60)))
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
@@ -782,7 +798,7 @@ async fn a_send_record_out_of_the_domain_range_is_corrupt() {
     let db = open(dir.path());
     let key = fixtures::send_key("a-1", 1, 0);
     db.send_ledger()
-        .claim(&key, fixtures::at(0), secs(60))
+        .claim(&key, LeaseTerms::new(fixtures::at(0), secs(60)))
         .await
         .unwrap();
     // A manual edit: more attempts than a u32 holds (the schema's checks allow it).

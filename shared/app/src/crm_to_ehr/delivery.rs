@@ -21,7 +21,9 @@ use connector_domain::Actor;
 use connector_domain::StoreError;
 use connector_domain::audit::{AuditEntry, AuditOutcome, LogType};
 use connector_domain::delivery::{AttemptEnd, Delivery, DeliveryClaim, DeliveryId};
-use connector_domain::ports::{EhrSendOutcome, QueueConsumer, QueueError};
+use connector_domain::ports::{
+    DeliveryFinish, EhrSendOutcome, LeaseTerms, QueueConsumer, QueueError,
+};
 use serde_json::json;
 
 use crate::Context;
@@ -75,7 +77,11 @@ fn until(at: chrono::DateTime<Utc>, now: chrono::DateTime<Utc>) -> Duration {
 /// Store failures: the queue message should be kept and retried.
 pub async fn handle(ctx: &Context, id: &DeliveryId) -> Result<Disposition, StoreError> {
     let now = ctx.clock.now();
-    let delivery = match ctx.deliveries.claim(id, now, CLAIM_LEASE).await {
+    let delivery = match ctx
+        .deliveries
+        .claim(id, LeaseTerms::new(now, CLAIM_LEASE))
+        .await
+    {
         Ok(DeliveryClaim::Granted(d)) => d,
         Ok(DeliveryClaim::Settled(d)) => {
             if d.state == connector_domain::delivery::DeliveryState::Held {
@@ -156,7 +162,14 @@ pub async fn handle(ctx: &Context, id: &DeliveryId) -> Result<Disposition, Store
     let entry = audit(action, audit_outcome, end_now).with_detail(entry_detail);
     match ctx
         .deliveries
-        .finish(id, delivery.attempts, &end, &word, end_now, &entry)
+        .finish(DeliveryFinish {
+            id,
+            attempt: delivery.attempts,
+            end: &end,
+            outcome: &word,
+            now: end_now,
+            audit: &entry,
+        })
         .await
     {
         Ok(_) => {}

@@ -41,7 +41,7 @@ use connector_domain::flow::{Flow, MappingErrors, SyncBehaviour, map_ehr_to_crm,
 use connector_domain::inbound::{
     CrmAction, InboundKey, KEY_LOCK_LEASE, KeyLock, StepProgress, flow_step,
 };
-use connector_domain::ports::{CrmWriteLog, InboundLedger};
+use connector_domain::ports::{CrmWriteLog, InboundLedger, LeaseTerms, StepSave};
 use connector_hl7::{Message, Path};
 
 /// How long a flow waits for another message's [`KeyLock`] on the same patient before it
@@ -165,7 +165,7 @@ impl Progress<'_> {
             let now = self.clock.now();
             if self
                 .ledger
-                .lock_key(lock, holder, now, KEY_LOCK_LEASE)
+                .lock_key(lock, LeaseTerms::new(now, KEY_LOCK_LEASE).held_by(holder))
                 .await
                 .map_err(FlowFailure::Ledger)?
             {
@@ -192,13 +192,13 @@ impl Progress<'_> {
 
     async fn save(&self, flow: &Flow, progress: &StepProgress) -> Result<(), FlowFailure> {
         self.ledger
-            .save_step(
-                self.key,
-                self.attempt,
-                &flow_step(&flow.flow_id),
+            .save_step(StepSave {
+                key: self.key,
+                attempt: self.attempt,
+                step: &flow_step(&flow.flow_id),
                 progress,
-                self.now,
-            )
+                now: self.now,
+            })
             .await
             .map_err(FlowFailure::Ledger)
     }

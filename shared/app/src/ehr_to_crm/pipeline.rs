@@ -13,6 +13,7 @@ use connector_domain::inbound::{
     ControlId, HIE_STEP, InboundClaim, InboundKey, InboundRecord, InboundState, StepProgress,
     flow_step,
 };
+use connector_domain::ports::{InboundClaimRequest, InboundFinish, LeaseTerms, StepSave};
 use connector_domain::{AppointmentId, PatientId};
 use connector_hl7::{AckCode, AckError, ErrorCode, Message};
 use serde_json::{Value, json};
@@ -189,7 +190,12 @@ impl<'a> Received<'a> {
         let claim = self
             .ctx
             .inbound_ledger
-            .claim(key, &body_sha256, event, self.now, CLAIM_LEASE)
+            .claim(InboundClaimRequest {
+                key,
+                body_sha256: &body_sha256,
+                event,
+                lease: LeaseTerms::new(self.now, CLAIM_LEASE),
+            })
             .await?;
         let reply = match claim {
             InboundClaim::Granted(record) if record.body_sha256 == body_sha256 => {
@@ -260,7 +266,13 @@ impl<'a> Received<'a> {
         let entry = rejection_entry(self.channel, Some(message), self.body, reason, self.now);
         self.ctx
             .inbound_ledger
-            .finish(key, record.attempts, InboundState::Failed, self.now, &entry)
+            .finish(InboundFinish {
+                key,
+                attempt: record.attempts,
+                state: InboundState::Failed,
+                now: self.now,
+                audit: &entry,
+            })
             .await?;
         tracing::info!(channel_id = %self.channel.channel_id, reason, "inbound message rejected");
         Ok(rejection_ack(
@@ -304,7 +316,13 @@ impl<'a> Received<'a> {
                     };
                     self.ctx
                         .inbound_ledger
-                        .save_step(key, record.attempts, HIE_STEP, &progress, self.now)
+                        .save_step(StepSave {
+                            key,
+                            attempt: record.attempts,
+                            step: HIE_STEP,
+                            progress: &progress,
+                            now: self.now,
+                        })
                         .await?;
                 }
             }
@@ -358,7 +376,13 @@ impl<'a> Received<'a> {
         }
         self.ctx
             .inbound_ledger
-            .finish(key, attempt, state, self.now, &entry)
+            .finish(InboundFinish {
+                key,
+                attempt,
+                state,
+                now: self.now,
+                audit: &entry,
+            })
             .await?;
         Ok(code)
     }

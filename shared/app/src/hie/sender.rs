@@ -20,7 +20,7 @@ use connector_domain::hie::{
     Claim, Decision, HieWork, SendKey, SendState, SkipReason, build_mail, decide, encounter_hl7,
 };
 use connector_domain::patient::Patient;
-use connector_domain::ports::{MailError, QueueConsumer, QueueError};
+use connector_domain::ports::{LeaseTerms, MailError, QueueConsumer, QueueError, SendFinish};
 use connector_domain::settings::{HieSettings, current_settings};
 use connector_domain::{Actor, StoreError};
 use connector_hl7::ControlIdGenerator;
@@ -107,7 +107,11 @@ async fn claim(
     work: &HieWork,
     now: DateTime<Utc>,
 ) -> Result<ControlFlow<HieSendResult, u32>, SenderError> {
-    match ctx.send_ledger.claim(&work.key(), now, CLAIM_LEASE).await? {
+    match ctx
+        .send_ledger
+        .claim(&work.key(), LeaseTerms::new(now, CLAIM_LEASE))
+        .await?
+    {
         Claim::Granted { attempt } => Ok(ControlFlow::Continue(attempt)),
         Claim::AlreadySent { .. } | Claim::Closed => {
             tracing::info!(appointment_id = %work.appointment_id, transition_seq = work.transition_seq,
@@ -344,14 +348,14 @@ impl Attempt<'_> {
         match self
             .ctx
             .send_ledger
-            .finish(
-                &self.key,
-                self.attempt,
+            .finish(SendFinish {
+                key: &self.key,
+                attempt: self.attempt,
                 state,
-                message_id.as_deref(),
-                self.ctx.clock.now(),
-                &audit,
-            )
+                message_id: message_id.as_deref(),
+                now: self.ctx.clock.now(),
+                audit: &audit,
+            })
             .await
         {
             Ok(()) => Ok(true),

@@ -44,10 +44,8 @@ use aws_sdk_dynamodb::types::{CancellationReason, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use connector_domain::StoreError;
 use connector_domain::audit::AuditEntry;
-use connector_domain::delivery::{
-    AttemptEnd, Delivery, DeliveryClaim, DeliveryId, DeliveryState, WebhookKey,
-};
-use connector_domain::ports::DeliveryStore;
+use connector_domain::delivery::{Delivery, DeliveryClaim, DeliveryId, DeliveryState, WebhookKey};
+use connector_domain::ports::{DeliveryFinish, DeliveryStore, LeaseTerms};
 
 use super::Dynamo;
 use super::client::TxError;
@@ -178,26 +176,12 @@ impl DeliveryStore for DynamoDeliveryStore {
         self.load_webhook_deliveries(key).await
     }
 
-    async fn claim(
-        &self,
-        id: &DeliveryId,
-        now: DateTime<Utc>,
-        lease: chrono::Duration,
-    ) -> Result<DeliveryClaim, StoreError> {
-        self.claim_delivery(id, now, lease).await
+    async fn claim(&self, id: &DeliveryId, terms: LeaseTerms) -> Result<DeliveryClaim, StoreError> {
+        self.claim_delivery(id, terms).await
     }
 
-    async fn finish(
-        &self,
-        id: &DeliveryId,
-        attempt: u32,
-        end: &AttemptEnd,
-        outcome: &str,
-        now: DateTime<Utc>,
-        audit_entry: &AuditEntry,
-    ) -> Result<Delivery, StoreError> {
-        self.finish_attempt(id, attempt, end, outcome, now, audit_entry)
-            .await
+    async fn finish(&self, finish: DeliveryFinish<'_>) -> Result<Delivery, StoreError> {
+        self.finish_attempt(finish).await
     }
 
     async fn redrive(

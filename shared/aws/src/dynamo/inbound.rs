@@ -27,12 +27,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use connector_domain::StoreError;
-use connector_domain::audit::AuditEntry;
 use connector_domain::inbound::{
     InboundClaim, InboundKey, InboundRecord, InboundState, KeyLock, StepProgress,
 };
 use connector_domain::lease::Lease;
-use connector_domain::ports::InboundLedger;
+use connector_domain::ports::{
+    InboundClaimRequest, InboundFinish, InboundLedger, LeaseTerms, StepSave,
+};
 
 use super::client::Updated;
 use super::keys::{self, EXPIRES_AT, PK, key2, n, s};
@@ -90,15 +91,9 @@ fn refusal(
 
 #[async_trait]
 impl InboundLedger for DynamoInboundLedger {
-    async fn claim(
-        &self,
-        key: &InboundKey,
-        body_sha256: &str,
-        event: &str,
-        now: DateTime<Utc>,
-        lease: chrono::Duration,
-    ) -> Result<InboundClaim, StoreError> {
-        let lease = Lease::claim(now, lease)?;
+    async fn claim(&self, request: InboundClaimRequest<'_>) -> Result<InboundClaim, StoreError> {
+        let (key, body_sha256, event) = (request.key, request.body_sha256, request.event);
+        let (now, lease) = (request.lease.now, request.lease.lease()?);
         let until = lease.until;
         let retention = i64::try_from(self.retention.as_secs()).unwrap_or(i64::MAX);
         let expires_at = now.timestamp().saturating_add(retention);
@@ -168,14 +163,9 @@ impl InboundLedger for DynamoInboundLedger {
         }
     }
 
-    async fn save_step(
-        &self,
-        key: &InboundKey,
-        attempt: u32,
-        step: &str,
-        progress: &StepProgress,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    async fn save_step(&self, save: StepSave<'_>) -> Result<(), StoreError> {
+        let (key, attempt, step, progress) = (save.key, save.attempt, save.step, save.progress);
+        let now = save.now;
         if step.is_empty() {
             return Err(StoreError::Invalid("a step needs a name"));
         }
@@ -198,14 +188,9 @@ impl InboundLedger for DynamoInboundLedger {
         }
     }
 
-    async fn finish(
-        &self,
-        key: &InboundKey,
-        attempt: u32,
-        state: InboundState,
-        now: DateTime<Utc>,
-        audit_entry: &AuditEntry,
-    ) -> Result<(), StoreError> {
+    async fn finish(&self, finish: InboundFinish<'_>) -> Result<(), StoreError> {
+        let (key, attempt, state, now) = (finish.key, finish.attempt, finish.state, finish.now);
+        let audit_entry = finish.audit;
         if state == InboundState::Processing {
             return Err(StoreError::Invalid(
                 "a finished inbound message cannot be Processing",
@@ -240,15 +225,10 @@ impl InboundLedger for DynamoInboundLedger {
             .await
     }
 
-    async fn lock_key(
-        &self,
-        lock: &KeyLock,
-        holder: &str,
-        now: DateTime<Utc>,
-        lease: chrono::Duration,
-    ) -> Result<bool, StoreError> {
+    async fn lock_key(&self, lock: &KeyLock, terms: LeaseTerms<&str>) -> Result<bool, StoreError> {
+        let (holder, now) = (terms.holder, terms.now);
         // The condition below is `Lease::is_free_for`.
-        let until = Lease::claim_for(holder, now, lease)?.until;
+        let until = terms.lease()?.until;
         let mut item = key2(keys::key_lock_pk(lock), keys::SK_KEY_LOCK);
         item.insert(HOLDER.to_owned(), s(holder));
         item.insert(LEASE_KEY.to_owned(), s(keys::sortable_time(until)));

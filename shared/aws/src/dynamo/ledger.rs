@@ -10,10 +10,9 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use connector_domain::StoreError;
-use connector_domain::audit::AuditEntry;
 use connector_domain::hie::{Claim, SendClaimStep, SendKey, SendRecord, SendState};
 use connector_domain::lease::Lease;
-use connector_domain::ports::SendLedger;
+use connector_domain::ports::{LeaseTerms, SendFinish, SendLedger};
 
 use super::client::Updated;
 use super::keys::{self, PK, key1, n, s};
@@ -63,13 +62,8 @@ fn refusal(record: &SendRecord, now: DateTime<Utc>, lease: &Lease) -> Result<Cla
 
 #[async_trait]
 impl SendLedger for DynamoSendLedger {
-    async fn claim(
-        &self,
-        key: &SendKey,
-        now: DateTime<Utc>,
-        lease: chrono::Duration,
-    ) -> Result<Claim, StoreError> {
-        let lease = Lease::claim(now, lease)?;
+    async fn claim(&self, key: &SendKey, terms: LeaseTerms) -> Result<Claim, StoreError> {
+        let (now, lease) = (terms.now, terms.lease()?);
         let until = lease.until;
         let mut e = Expr::default();
         let state = e.name("state");
@@ -120,15 +114,9 @@ impl SendLedger for DynamoSendLedger {
         }
     }
 
-    async fn finish(
-        &self,
-        key: &SendKey,
-        attempt: u32,
-        state: SendState,
-        message_id: Option<&str>,
-        now: DateTime<Utc>,
-        audit_entry: &AuditEntry,
-    ) -> Result<(), StoreError> {
+    async fn finish(&self, finish: SendFinish<'_>) -> Result<(), StoreError> {
+        let (key, attempt, state, now) = (finish.key, finish.attempt, finish.state, finish.now);
+        let (message_id, audit_entry) = (finish.message_id, finish.audit);
         SendRecord::check_finish(state, message_id)?;
         let mut e = Expr::default();
         let st = e.name("state");

@@ -17,6 +17,7 @@ use connector_domain::delivery::{
 };
 use connector_domain::phi::Phi;
 use connector_domain::ports::{AuditLog, CrmWriteLog, DeliveryStore};
+use connector_domain::ports::{DeliveryFinish, LeaseTerms};
 use connector_testkit::fixtures;
 use connector_testkit::fixtures::{delivery, delivery_id as id, webhook_key as key};
 
@@ -57,7 +58,7 @@ async fn accept(a: &AwsAdapters, lead: &str, at: i64, deliveries: &[Delivery]) -
 
 async fn claim(store: &dyn DeliveryStore, name: &str, at: i64) -> DeliveryClaim {
     store
-        .claim(&id(name), fixtures::at(at), lease())
+        .claim(&id(name), LeaseTerms::new(fixtures::at(at), lease()))
         .await
         .unwrap()
 }
@@ -72,14 +73,14 @@ async fn end_attempt(
     at: i64,
 ) -> Result<Delivery, StoreError> {
     store
-        .finish(
-            &id(name),
+        .finish(DeliveryFinish {
+            id: &id(name),
             attempt,
-            &end,
+            end: &end,
             outcome,
-            fixtures::at(at),
-            &entry(at),
-        )
+            now: fixtures::at(at),
+            audit: &entry(at),
+        })
         .await
 }
 
@@ -298,7 +299,7 @@ async fn a_claim_racing_a_redrive_is_never_left_held() {
             tokio::spawn(async move {
                 barrier.wait().await;
                 store
-                    .claim(&id(&later), fixtures::at(at + 2), lease())
+                    .claim(&id(&later), LeaseTerms::new(fixtures::at(at + 2), lease()))
                     .await
                     .unwrap()
             })
@@ -366,7 +367,7 @@ async fn claims_racing_a_park_are_held_exactly_when_the_block_lists_them() {
         tasks.spawn(async move {
             barrier.wait().await;
             store
-                .claim(&id(&name), fixtures::at(2), lease())
+                .claim(&id(&name), LeaseTerms::new(fixtures::at(2), lease()))
                 .await
                 .unwrap();
         });
@@ -707,7 +708,7 @@ async fn concurrent_claims_from_separate_clients_grant_one() {
         tasks.spawn(async move {
             barrier.wait().await;
             store
-                .claim(&id("dlv-1"), fixtures::at(1), lease())
+                .claim(&id("dlv-1"), LeaseTerms::new(fixtures::at(1), lease()))
                 .await
                 .unwrap()
         });

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveStatus};
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use connector_aws::DEFAULT_INBOUND_RETENTION;
 use connector_domain::StoreError;
 use connector_domain::audit::{AuditEntry, LogType};
@@ -13,7 +13,9 @@ use connector_domain::crm::LeadId;
 use connector_domain::inbound::{
     self, CrmAction, HIE_STEP, InboundClaim, InboundKey, InboundState, StepProgress,
 };
-use connector_domain::ports::{AuditLog, InboundLedger};
+use connector_domain::ports::{
+    AuditLog, InboundClaimRequest, InboundFinish, InboundLedger, LeaseTerms, StepSave,
+};
 use connector_testkit::fixtures;
 
 use crate::common;
@@ -37,6 +39,24 @@ fn lead(id: &str) -> StepProgress {
     }
 }
 
+/// Saves the HIE step of attempt 1 of `k`, done with the lead `lead_id`, at `now`.
+async fn save_hie_step(
+    ledger: &dyn InboundLedger,
+    k: &InboundKey,
+    lead_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let progress = lead(lead_id);
+    let save = StepSave {
+        key: k,
+        attempt: 1,
+        step: HIE_STEP,
+        progress: &progress,
+        now,
+    };
+    ledger.save_step(save).await
+}
+
 #[tokio::test]
 async fn the_ledger_lifecycle_costs_one_request_per_call() {
     let Some((a, counter)) = common::counted().await else {
@@ -47,7 +67,15 @@ async fn the_ledger_lifecycle_costs_one_request_per_call() {
     let t0 = fixtures::base_time();
     let lease = Duration::seconds(30);
 
-    let InboundClaim::Granted(first) = ledger.claim(&k, SHA, "ADT^A04", t0, lease).await.unwrap()
+    let InboundClaim::Granted(first) = ledger
+        .claim(InboundClaimRequest {
+            key: &k,
+            body_sha256: SHA,
+            event: "ADT^A04",
+            lease: LeaseTerms::new(t0, lease),
+        })
+        .await
+        .unwrap()
     else {
         panic!("a new message is granted")
     };
@@ -57,16 +85,25 @@ async fn the_ledger_lifecycle_costs_one_request_per_call() {
     assert!(first.steps.is_empty());
     assert_eq!(first.key, k);
 
+    save_hie_step(&ledger, &k, "lead-1", t0).await.unwrap();
     ledger
-        .save_step(&k, 1, HIE_STEP, &lead("lead-1"), t0)
+        .save_step(StepSave {
+            key: &k,
+            attempt: 1,
+            step: "flow:f.1",
+            progress: &StepProgress::default(),
+            now: t0,
+        })
         .await
         .unwrap();
     ledger
-        .save_step(&k, 1, "flow:f.1", &StepProgress::default(), t0)
-        .await
-        .unwrap();
-    ledger
-        .finish(&k, 1, InboundState::Failed, t0, &done_entry())
+        .finish(InboundFinish {
+            key: &k,
+            attempt: 1,
+            state: InboundState::Failed,
+            now: t0,
+            audit: &done_entry(),
+        })
         .await
         .unwrap();
     assert_eq!(counter.total("dynamodb"), 4, "{:?}", counter.by_operation());
@@ -75,7 +112,12 @@ async fn the_ledger_lifecycle_costs_one_request_per_call() {
     counter.reset();
     let later = t0 + Duration::minutes(5);
     let InboundClaim::Granted(second) = ledger
-        .claim(&k, "other-sha", "ADT^A08", later, lease)
+        .claim(InboundClaimRequest {
+            key: &k,
+            body_sha256: "other-sha",
+            event: "ADT^A08",
+            lease: LeaseTerms::new(later, lease),
+        })
         .await
         .unwrap()
     else {
@@ -91,22 +133,37 @@ async fn the_ledger_lifecycle_costs_one_request_per_call() {
     assert_eq!(second.steps.len(), 2);
 
     // The first attempt lost its claim: it can no longer write.
-    let stale = ledger
-        .save_step(&k, 1, HIE_STEP, &lead("lead-x"), later)
-        .await;
+    let stale = save_hie_step(&ledger, &k, "lead-x", later).await;
     assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
     let stale = ledger
-        .finish(&k, 1, InboundState::Done, later, &done_entry())
+        .finish(InboundFinish {
+            key: &k,
+            attempt: 1,
+            state: InboundState::Done,
+            now: later,
+            audit: &done_entry(),
+        })
         .await;
     assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
 
     ledger
-        .finish(&k, 2, InboundState::Done, later, &done_entry())
+        .finish(InboundFinish {
+            key: &k,
+            attempt: 2,
+            state: InboundState::Done,
+            now: later,
+            audit: &done_entry(),
+        })
         .await
         .unwrap();
     counter.reset();
     let InboundClaim::AlreadyDone(done) = ledger
-        .claim(&k, SHA, "ADT^A04", later + Duration::hours(1), lease)
+        .claim(InboundClaimRequest {
+            key: &k,
+            body_sha256: SHA,
+            event: "ADT^A04",
+            lease: LeaseTerms::new(later + Duration::hours(1), lease),
+        })
         .await
         .unwrap()
     else {
@@ -128,10 +185,23 @@ async fn a_live_lease_is_busy_and_a_lapsed_one_is_taken_over() {
     let k = key("MSG2");
     let t0 = fixtures::base_time();
     let lease = Duration::seconds(30);
-    ledger.claim(&k, SHA, "SIU^S12", t0, lease).await.unwrap();
+    ledger
+        .claim(InboundClaimRequest {
+            key: &k,
+            body_sha256: SHA,
+            event: "SIU^S12",
+            lease: LeaseTerms::new(t0, lease),
+        })
+        .await
+        .unwrap();
 
     let busy = ledger
-        .claim(&k, SHA, "SIU^S12", t0 + Duration::seconds(29), lease)
+        .claim(InboundClaimRequest {
+            key: &k,
+            body_sha256: SHA,
+            event: "SIU^S12",
+            lease: LeaseTerms::new(t0 + Duration::seconds(29), lease),
+        })
         .await
         .unwrap();
     let InboundClaim::Busy(record) = busy else {
@@ -142,7 +212,12 @@ async fn a_live_lease_is_busy_and_a_lapsed_one_is_taken_over() {
 
     // At the lease's end it has lapsed (`lease_until <= now`).
     let taken = ledger
-        .claim(&k, SHA, "SIU^S12", t0 + lease, lease)
+        .claim(InboundClaimRequest {
+            key: &k,
+            body_sha256: SHA,
+            event: "SIU^S12",
+            lease: LeaseTerms::new(t0 + lease, lease),
+        })
         .await
         .unwrap();
     let InboundClaim::Granted(record) = taken else {
@@ -163,7 +238,12 @@ async fn concurrent_claims_grant_one() {
             let ledger = Arc::clone(&ledger);
             tokio::spawn(async move {
                 ledger
-                    .claim(&key("RACE"), SHA, "ADT^A04", t0, Duration::seconds(30))
+                    .claim(InboundClaimRequest {
+                        key: &key("RACE"),
+                        body_sha256: SHA,
+                        event: "ADT^A04",
+                        lease: LeaseTerms::new(t0, Duration::seconds(30)),
+                    })
                     .await
                     .unwrap()
             })
@@ -187,13 +267,19 @@ async fn finishing_needs_an_end_state_and_a_held_claim() {
     let ledger = a.inbound_ledger();
     let k = key("MSG3");
     let t0 = fixtures::base_time();
-    let missing = ledger.save_step(&k, 1, HIE_STEP, &lead("l"), t0).await;
+    let missing = save_hie_step(&ledger, &k, "l", t0).await;
     assert!(
         matches!(missing, Err(StoreError::Conflict(_))),
         "{missing:?}"
     );
     let missing = ledger
-        .finish(&k, 1, InboundState::Done, t0, &done_entry())
+        .finish(InboundFinish {
+            key: &k,
+            attempt: 1,
+            state: InboundState::Done,
+            now: t0,
+            audit: &done_entry(),
+        })
         .await;
     assert!(
         matches!(missing, Err(StoreError::Conflict(_))),
@@ -205,25 +291,50 @@ async fn finishing_needs_an_end_state_and_a_held_claim() {
     );
 
     ledger
-        .claim(&k, SHA, "ADT^A04", t0, Duration::seconds(30))
+        .claim(InboundClaimRequest {
+            key: &k,
+            body_sha256: SHA,
+            event: "ADT^A04",
+            lease: LeaseTerms::new(t0, Duration::seconds(30)),
+        })
         .await
         .unwrap();
     let invalid = ledger
-        .finish(&k, 1, InboundState::Processing, t0, &done_entry())
+        .finish(InboundFinish {
+            key: &k,
+            attempt: 1,
+            state: InboundState::Processing,
+            now: t0,
+            audit: &done_entry(),
+        })
         .await;
     assert!(
         matches!(invalid, Err(StoreError::Invalid(_))),
         "{invalid:?}"
     );
     let wrong = ledger
-        .finish(&k, 2, InboundState::Done, t0, &done_entry())
+        .finish(InboundFinish {
+            key: &k,
+            attempt: 2,
+            state: InboundState::Done,
+            now: t0,
+            audit: &done_entry(),
+        })
         .await;
     assert!(matches!(wrong, Err(StoreError::Conflict(_))), "{wrong:?}");
 
     // The record and its audit entry are one transaction: a replayed audit id changes nothing.
     let entry = done_entry();
     a.audit().append(&entry).await.unwrap();
-    let replay = ledger.finish(&k, 1, InboundState::Done, t0, &entry).await;
+    let replay = ledger
+        .finish(InboundFinish {
+            key: &k,
+            attempt: 1,
+            state: InboundState::Done,
+            now: t0,
+            audit: &entry,
+        })
+        .await;
     assert!(matches!(replay, Err(StoreError::Conflict(_))), "{replay:?}");
     assert_eq!(
         ledger.get(&k).await.unwrap().unwrap().state,
@@ -242,7 +353,12 @@ async fn records_expire_through_the_flows_table_ttl() {
     let k = key("MSG4");
     let t0 = fixtures::base_time();
     a.inbound_ledger()
-        .claim(&k, SHA, "ADT^A04", t0, Duration::seconds(30))
+        .claim(InboundClaimRequest {
+            key: &k,
+            body_sha256: SHA,
+            event: "ADT^A04",
+            lease: LeaseTerms::new(t0, Duration::seconds(30)),
+        })
         .await
         .unwrap();
     let key = [("pk", "INBOUND#north-ehr#MSG4"), ("sk", "RECORD")];

@@ -23,9 +23,8 @@ use connector_domain::delivery::{
 };
 use connector_domain::flow::{ChannelId, FlowId};
 use connector_domain::inbound::ControlId;
-use connector_domain::lease::Lease;
 use connector_domain::phi::Phi;
-use connector_domain::ports::DeliveryStore;
+use connector_domain::ports::{DeliveryFinish, DeliveryStore, LeaseTerms};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
@@ -325,13 +324,8 @@ impl DeliveryStore for SqliteDeliveryStore {
             .await
     }
 
-    async fn claim(
-        &self,
-        id: &DeliveryId,
-        now: DateTime<Utc>,
-        lease: chrono::Duration,
-    ) -> Result<DeliveryClaim, StoreError> {
-        let lease = Lease::claim(now, lease)?;
+    async fn claim(&self, id: &DeliveryId, lease: LeaseTerms) -> Result<DeliveryClaim, StoreError> {
+        let (now, lease) = (lease.now, lease.lease()?);
         // Both instants must be storable before anything is written.
         nanos(now)?;
         nanos(lease.until)?;
@@ -369,21 +363,14 @@ impl DeliveryStore for SqliteDeliveryStore {
         Ok(claim)
     }
 
-    async fn finish(
-        &self,
-        id: &DeliveryId,
-        attempt: u32,
-        end: &AttemptEnd,
-        outcome: &str,
-        now: DateTime<Utc>,
-        audit: &AuditEntry,
-    ) -> Result<Delivery, StoreError> {
+    async fn finish(&self, finish: DeliveryFinish<'_>) -> Result<Delivery, StoreError> {
+        let (id, attempt, now) = (finish.id, finish.attempt, finish.now);
         let now_ns = nanos(now)?;
-        if let AttemptEnd::Retry { next_attempt_at } = end {
+        if let AttemptEnd::Retry { next_attempt_at } = finish.end {
             nanos(*next_attempt_at)?;
         }
-        let entry = AuditRow::new(audit)?;
-        let (id_owned, end, outcome) = (id.clone(), end.clone(), outcome.to_owned());
+        let entry = AuditRow::new(finish.audit)?;
+        let (id_owned, end, outcome) = (id.clone(), finish.end.clone(), finish.outcome.to_owned());
         let finished = self
             .db
             .write(move |tx| {

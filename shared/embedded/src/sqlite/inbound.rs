@@ -5,15 +5,14 @@
 //! file), and a lost claim's `save_step` or `finish` writes nothing.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use connector_domain::StoreError;
-use connector_domain::audit::AuditEntry;
 use connector_domain::flow::ChannelId;
 use connector_domain::inbound::{
-    ControlId, InboundClaim, InboundKey, InboundRecord, InboundState, KeyLock, StepProgress,
+    ControlId, InboundClaim, InboundKey, InboundRecord, InboundState, KeyLock,
 };
-use connector_domain::lease::Lease;
-use connector_domain::ports::InboundLedger;
+use connector_domain::ports::{
+    InboundClaimRequest, InboundFinish, InboundLedger, LeaseTerms, StepSave,
+};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::audit::{self, AuditRow};
@@ -159,19 +158,12 @@ fn current_attempt(
 
 #[async_trait]
 impl InboundLedger for SqliteInboundLedger {
-    async fn claim(
-        &self,
-        key: &InboundKey,
-        body_sha256: &str,
-        event: &str,
-        now: DateTime<Utc>,
-        lease: chrono::Duration,
-    ) -> Result<InboundClaim, StoreError> {
-        let lease = Lease::claim(now, lease)?;
+    async fn claim(&self, request: InboundClaimRequest<'_>) -> Result<InboundClaim, StoreError> {
+        let (key, now, lease) = (request.key, request.lease.now, request.lease.lease()?);
         // Both instants must be storable before anything is written.
         let (now_ns, lease_ns) = (nanos(now)?, nanos(lease.until)?);
         let key_owned = key.clone();
-        let (body_sha256, event) = (body_sha256.to_owned(), event.to_owned());
+        let (body_sha256, event) = (request.body_sha256.to_owned(), request.event.to_owned());
         let claim = self
             .db
             .write(move |tx| {
@@ -215,17 +207,11 @@ impl InboundLedger for SqliteInboundLedger {
         Ok(claim)
     }
 
-    async fn save_step(
-        &self,
-        key: &InboundKey,
-        attempt: u32,
-        step: &str,
-        progress: &StepProgress,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    async fn save_step(&self, save: StepSave<'_>) -> Result<(), StoreError> {
+        let (key, attempt, step, now) = (save.key, save.attempt, save.step, save.now);
         nanos(now)?;
         let key_owned = key.clone();
-        let (step_name, progress) = (step.to_owned(), progress.clone());
+        let (step_name, progress) = (step.to_owned(), save.progress.clone());
         self.db
             .write(move |tx| {
                 let record = current_attempt(tx, &key_owned, attempt)?;
@@ -237,17 +223,11 @@ impl InboundLedger for SqliteInboundLedger {
         Ok(())
     }
 
-    async fn finish(
-        &self,
-        key: &InboundKey,
-        attempt: u32,
-        state: InboundState,
-        now: DateTime<Utc>,
-        audit: &AuditEntry,
-    ) -> Result<(), StoreError> {
+    async fn finish(&self, finish: InboundFinish<'_>) -> Result<(), StoreError> {
+        let (key, attempt, state, now) = (finish.key, finish.attempt, finish.state, finish.now);
         InboundRecord::check_end(state)?;
         nanos(now)?;
-        let entry = AuditRow::new(audit)?;
+        let entry = AuditRow::new(finish.audit)?;
         let key_owned = key.clone();
         self.db
             .write(move |tx| {
@@ -266,14 +246,9 @@ impl InboundLedger for SqliteInboundLedger {
         self.db.read(move |tx| load(tx, &key)).await
     }
 
-    async fn lock_key(
-        &self,
-        lock: &KeyLock,
-        holder: &str,
-        now: DateTime<Utc>,
-        lease: chrono::Duration,
-    ) -> Result<bool, StoreError> {
-        let lease = Lease::claim_for(holder.to_owned(), now, lease)?;
+    async fn lock_key(&self, lock: &KeyLock, lease: LeaseTerms<&str>) -> Result<bool, StoreError> {
+        let now = lease.now;
+        let lease = lease.held_by(lease.holder.to_owned()).lease()?;
         let (id, holder, now, until) = (
             lock.as_str().to_owned(),
             lease.holder,

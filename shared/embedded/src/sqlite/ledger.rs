@@ -8,11 +8,8 @@
 use std::collections::BTreeSet;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use connector_domain::audit::AuditEntry;
 use connector_domain::hie::{Claim, SendClaimStep, SendKey, SendRecord, SendState};
-use connector_domain::lease::Lease;
-use connector_domain::ports::SendLedger;
+use connector_domain::ports::{LeaseTerms, SendFinish, SendLedger};
 use connector_domain::{AppointmentId, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -204,13 +201,8 @@ fn take_over(
 
 #[async_trait]
 impl SendLedger for SqliteSendLedger {
-    async fn claim(
-        &self,
-        key: &SendKey,
-        now: DateTime<Utc>,
-        lease: chrono::Duration,
-    ) -> Result<Claim, StoreError> {
-        let lease = Lease::claim(now, lease)?;
+    async fn claim(&self, key: &SendKey, lease: LeaseTerms) -> Result<Claim, StoreError> {
+        let (now, lease) = (lease.now, lease.lease()?);
         let row = KeyRow::new(key)?;
         let (now_ns, lease_end_ns) = (nanos(now)?, nanos(lease.until)?);
         let key_owned = key.clone();
@@ -249,20 +241,14 @@ impl SendLedger for SqliteSendLedger {
         Ok(claim)
     }
 
-    async fn finish(
-        &self,
-        key: &SendKey,
-        attempt: u32,
-        state: SendState,
-        message_id: Option<&str>,
-        now: DateTime<Utc>,
-        audit: &AuditEntry,
-    ) -> Result<(), StoreError> {
+    async fn finish(&self, finish: SendFinish<'_>) -> Result<(), StoreError> {
+        let (key, attempt, state, now) = (finish.key, finish.attempt, finish.state, finish.now);
+        let message_id = finish.message_id;
         SendRecord::check_finish(state, message_id)?;
         let row = KeyRow::new(key)?;
         let message_id = message_id.map(str::to_owned);
         let now_ns = nanos(now)?;
-        let entry = AuditRow::new(audit)?;
+        let entry = AuditRow::new(finish.audit)?;
         self.db
             .write(move |tx| {
                 let changed = tx

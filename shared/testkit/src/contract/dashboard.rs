@@ -9,6 +9,7 @@ use connector_domain::audit::{AuditEntry, AuditOutcome, LogType};
 use connector_domain::dashboard::{AckCount, Counter, HourCounts, hour_of};
 use connector_domain::hie::SendState;
 use connector_domain::inbound::{InboundClaim, InboundState, parse_key};
+use connector_domain::ports::{InboundClaimRequest, InboundFinish, LeaseTerms, SendFinish};
 use serde_json::{Value, json};
 
 use super::{Case, DashboardSet, DeliveryStoreSet, assert_conflict, cases, deliveries};
@@ -207,7 +208,7 @@ async fn dashboard_send_ledger_finish_counts_with_its_entry_only(s: DashboardSet
     let key = fixtures::send_key("appt-1", 1, 0);
     let lease = chrono::Duration::seconds(60);
     s.send_ledger
-        .claim(&key, fixtures::at(0), lease)
+        .claim(&key, LeaseTerms::new(fixtures::at(0), lease))
         .await
         .unwrap();
     let entry = sent(1).with_appointment(&key.appointment_id);
@@ -216,7 +217,14 @@ async fn dashboard_send_ledger_finish_counts_with_its_entry_only(s: DashboardSet
         async move {
             let at = fixtures::at(1);
             ledger
-                .finish(&key, 1, SendState::Sent, Some("m-1"), at, &entry)
+                .finish(SendFinish {
+                    key: &key,
+                    attempt: 1,
+                    state: SendState::Sent,
+                    message_id: Some("m-1"),
+                    now: at,
+                    audit: &entry,
+                })
                 .await
         }
     };
@@ -233,20 +241,28 @@ async fn dashboard_inbound_finish_counts_the_ack_and_lists_crm_errors(s: Dashboa
     let lease = chrono::Duration::seconds(60);
     let claim = s
         .inbound_ledger
-        .claim(&key, &"0".repeat(64), "ADT^A04", fixtures::at(0), lease)
+        .claim(InboundClaimRequest {
+            key: &key,
+            body_sha256: &"0".repeat(64),
+            event: "ADT^A04",
+            lease: LeaseTerms::new(fixtures::at(0), lease),
+        })
         .await
         .unwrap();
     assert!(matches!(claim, InboundClaim::Granted(_)));
     let failure = crm_failure(1, "flow-1");
-    s.inbound_ledger
-        .finish(&key, 1, InboundState::Failed, fixtures::at(1), &failure)
-        .await
-        .unwrap();
-    assert_conflict(
-        s.inbound_ledger
-            .finish(&key, 1, InboundState::Failed, fixtures::at(1), &failure)
-            .await,
-    );
+    let finish_failed = || {
+        s.inbound_ledger.finish(InboundFinish {
+            key: &key,
+            attempt: 1,
+            state: InboundState::Failed,
+            now: fixtures::at(1),
+            audit: &failure,
+        })
+    };
+    finish_failed().await.unwrap();
+    // A repeated finish is refused and counts nothing.
+    assert_conflict(finish_failed().await);
     let hl7 = hours(&s, "hl7").await;
     assert_eq!(hl7.len(), 1);
     assert_eq!(hl7[0].get(Counter::Hl7(AckCount::Ae)), 1);

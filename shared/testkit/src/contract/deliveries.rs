@@ -10,6 +10,7 @@
 use connector_domain::StoreError;
 use connector_domain::audit::{AuditEntry, LogType};
 use connector_domain::delivery::{AttemptEnd, Delivery, DeliveryClaim, DeliveryState, WebhookKey};
+use connector_domain::ports::{DeliveryFinish, LeaseTerms};
 use serde_json::json;
 
 use super::flows::{channel_id, flow_id};
@@ -85,7 +86,7 @@ async fn get(s: &DeliveryStoreSet, delivery: &str) -> Delivery {
 
 pub(super) async fn claim(s: &DeliveryStoreSet, delivery: &str, at: i64) -> DeliveryClaim {
     s.deliveries
-        .claim(&id(delivery), fixtures::at(at), lease())
+        .claim(&id(delivery), LeaseTerms::new(fixtures::at(at), lease()))
         .await
         .unwrap()
 }
@@ -114,14 +115,14 @@ async fn finish(
     );
     let result = s
         .deliveries
-        .finish(
-            &id(delivery),
+        .finish(DeliveryFinish {
+            id: &id(delivery),
             attempt,
             end,
             outcome,
-            fixtures::at(at),
-            &entry,
-        )
+            now: fixtures::at(at),
+            audit: &entry,
+        })
         .await;
     (entry, result)
 }
@@ -404,13 +405,13 @@ async fn deliveries_claim_of_a_settled_delivery_changes_nothing(s: DeliveryStore
 async fn deliveries_claim_of_an_unknown_delivery_is_not_found(s: DeliveryStoreSet) {
     assert_not_found(
         s.deliveries
-            .claim(&id("dlv-0404"), fixtures::at(0), lease())
+            .claim(&id("dlv-0404"), LeaseTerms::new(fixtures::at(0), lease()))
             .await,
     );
     accept(&s, "1", 0, &[delivery("dlv-0001", "lead-1", 0)]).await;
     assert_not_found(
         s.deliveries
-            .claim(&id("dlv-0404"), fixtures::at(0), lease())
+            .claim(&id("dlv-0404"), LeaseTerms::new(fixtures::at(0), lease()))
             .await,
     );
 }
@@ -424,7 +425,7 @@ async fn deliveries_concurrent_claims_grant_one(s: DeliveryStoreSet) {
             let store = s.deliveries.clone();
             async move {
                 let claimed = id("dlv-0001");
-                let claim = store.claim(&claimed, fixtures::at(at), lease());
+                let claim = store.claim(&claimed, LeaseTerms::new(fixtures::at(at), lease()));
                 claim.await.unwrap()
             }
         })

@@ -9,6 +9,7 @@ use connector_domain::inbound::{
     CrmAction, HIE_STEP, InboundClaim, InboundKey, InboundRecord, InboundState, KeyLock,
     StepProgress, parse_key,
 };
+use connector_domain::ports::{InboundClaimRequest, InboundFinish, LeaseTerms, StepSave};
 use serde_json::json;
 
 use super::{
@@ -52,7 +53,12 @@ fn key() -> InboundKey {
 
 async fn claim(s: &FlowStoreSet, key: &InboundKey, at: i64) -> InboundClaim {
     s.inbound_ledger
-        .claim(key, SHA, EVENT, fixtures::at(at), lease())
+        .claim(InboundClaimRequest {
+            key,
+            body_sha256: SHA,
+            event: EVENT,
+            lease: LeaseTerms::new(fixtures::at(at), lease()),
+        })
         .await
         .unwrap()
 }
@@ -148,7 +154,13 @@ async fn finish(
     let entry = inbound_audit(key, state, at);
     let result = s
         .inbound_ledger
-        .finish(key, attempt, state, fixtures::at(at), &entry)
+        .finish(InboundFinish {
+            key,
+            attempt,
+            state,
+            now: fixtures::at(at),
+            audit: &entry,
+        })
         .await;
     (entry, result)
 }
@@ -162,7 +174,13 @@ async fn save(
     at: i64,
 ) -> Result<(), connector_domain::StoreError> {
     s.inbound_ledger
-        .save_step(key, attempt, step, progress, fixtures::at(at))
+        .save_step(StepSave {
+            key,
+            attempt,
+            step,
+            progress,
+            now: fixtures::at(at),
+        })
         .await
 }
 
@@ -287,7 +305,12 @@ async fn inbound_hash_and_event_are_stored_on_creation_only(s: FlowStoreSet) {
     // caller can tell it apart from a resend.
     let busy = s
         .inbound_ledger
-        .claim(&key, OTHER_SHA, "SIU^S12", fixtures::at(1), lease())
+        .claim(InboundClaimRequest {
+            key: &key,
+            body_sha256: OTHER_SHA,
+            event: "SIU^S12",
+            lease: LeaseTerms::new(fixtures::at(1), lease()),
+        })
         .await
         .unwrap();
     let InboundClaim::Busy(busy) = busy else {
@@ -299,7 +322,12 @@ async fn inbound_hash_and_event_are_stored_on_creation_only(s: FlowStoreSet) {
     );
     let retaken = s
         .inbound_ledger
-        .claim(&key, OTHER_SHA, "SIU^S12", fixtures::at(100), lease())
+        .claim(InboundClaimRequest {
+            key: &key,
+            body_sha256: OTHER_SHA,
+            event: "SIU^S12",
+            lease: LeaseTerms::new(fixtures::at(100), lease()),
+        })
         .await
         .unwrap();
     let InboundClaim::Granted(retaken) = retaken else {
@@ -445,7 +473,12 @@ async fn inbound_concurrent_claims_grant_one(s: FlowStoreSet) {
         let claims = together(CLAIMERS, |_| {
             let (ledger, key) = (s.inbound_ledger.clone(), key.clone());
             async move {
-                let claim = ledger.claim(&key, SHA, EVENT, fixtures::at(at), lease());
+                let claim = ledger.claim(InboundClaimRequest {
+                    key: &key,
+                    body_sha256: SHA,
+                    event: EVENT,
+                    lease: LeaseTerms::new(fixtures::at(at), lease()),
+                });
                 claim.await.unwrap()
             }
         })
@@ -487,7 +520,10 @@ fn mrn_lock(channel: &str, value: &str) -> KeyLock {
 
 async fn lock(s: &FlowStoreSet, lock: &KeyLock, holder: &str, at: i64) -> bool {
     s.inbound_ledger
-        .lock_key(lock, holder, fixtures::at(at), lease())
+        .lock_key(
+            lock,
+            LeaseTerms::new(fixtures::at(at), lease()).held_by(holder),
+        )
         .await
         .unwrap()
 }
@@ -533,7 +569,10 @@ async fn key_lock_concurrent_takers_get_one(s: FlowStoreSet) {
         let (ledger, mrn) = (s.inbound_ledger.clone(), mrn.clone());
         async move {
             let holder = format!("msg-{n}");
-            let granted = ledger.lock_key(&mrn, &holder, fixtures::at(0), lease());
+            let granted = ledger.lock_key(
+                &mrn,
+                LeaseTerms::new(fixtures::at(0), lease()).held_by(&holder),
+            );
             (n, granted.await.unwrap())
         }
     })

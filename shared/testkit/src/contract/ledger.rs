@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use connector_domain::audit::{AuditEntry, AuditQuery, LogType};
 use connector_domain::hie::{Claim, SendKey, SendRecord, SendState};
+use connector_domain::ports::{LeaseTerms, SendFinish};
 
 use super::{
     Case, StoreSet, assert_conflict, assert_newest_since, assert_one_won, audit_matching, cases,
@@ -36,7 +37,7 @@ fn key() -> SendKey {
 
 async fn claim(s: &StoreSet, key: &SendKey, at: i64) -> Claim {
     s.send_ledger
-        .claim(key, fixtures::at(at), lease())
+        .claim(key, LeaseTerms::new(fixtures::at(at), lease()))
         .await
         .unwrap()
 }
@@ -92,7 +93,14 @@ async fn finish(
     let entry = fixtures::send_audit(key, attempt, state, fixtures::at(at));
     let result = s
         .send_ledger
-        .finish(key, attempt, state, message_id, fixtures::at(at), &entry)
+        .finish(SendFinish {
+            key,
+            attempt,
+            state,
+            message_id,
+            now: fixtures::at(at),
+            audit: &entry,
+        })
         .await;
     (entry, result)
 }
@@ -273,7 +281,12 @@ async fn ledger_concurrent_claims_grant_one_attempt(s: StoreSet) {
     for (round, at) in [(1u32, 0i64), (2, 61)] {
         let claims = together(CLAIMERS, |_| {
             let (ledger, key) = (s.send_ledger.clone(), key.clone());
-            async move { ledger.claim(&key, fixtures::at(at), lease()).await.unwrap() }
+            async move {
+                ledger
+                    .claim(&key, LeaseTerms::new(fixtures::at(at), lease()))
+                    .await
+                    .unwrap()
+            }
         })
         .await;
         let busy = Claim::Busy {

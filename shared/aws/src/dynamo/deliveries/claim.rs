@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use connector_domain::StoreError;
 use connector_domain::delivery::{Delivery, DeliveryClaim, DeliveryId};
 use connector_domain::lease::Lease;
+use connector_domain::ports::LeaseTerms;
 
 use super::super::client::update_item;
 use super::super::keys::{PK, REV, n, s};
@@ -32,10 +33,9 @@ impl DynamoDeliveryStore {
     pub(super) async fn claim_delivery(
         &self,
         id: &DeliveryId,
-        now: DateTime<Utc>,
-        lease: chrono::Duration,
+        terms: LeaseTerms,
     ) -> Result<DeliveryClaim, StoreError> {
-        let lease = Lease::claim(now, lease)?;
+        let (now, lease) = (terms.now, terms.lease()?);
         for round in 0..RACE_ATTEMPTS {
             let stored = self.load(id).await?.ok_or(StoreError::NotFound)?;
             if let Some(claim) = stored.delivery.settled_or_busy(now) {

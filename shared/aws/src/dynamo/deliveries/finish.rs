@@ -3,8 +3,8 @@
 use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use connector_domain::StoreError;
-use connector_domain::audit::AuditEntry;
-use connector_domain::delivery::{AttemptEnd, Delivery, DeliveryId, DeliveryState, NOT_CURRENT};
+use connector_domain::delivery::{Delivery, DeliveryState, NOT_CURRENT};
+use connector_domain::ports::DeliveryFinish;
 
 use super::super::client::put_item;
 use super::super::keys::{PK, REV, n, s};
@@ -19,13 +19,10 @@ impl DynamoDeliveryStore {
     /// Ends the current attempt of `id`; a park also blocks the delivery's group.
     pub(super) async fn finish_attempt(
         &self,
-        id: &DeliveryId,
-        attempt: u32,
-        end: &AttemptEnd,
-        outcome: &str,
-        now: DateTime<Utc>,
-        audit_entry: &AuditEntry,
+        finish: DeliveryFinish<'_>,
     ) -> Result<Delivery, StoreError> {
+        let (id, attempt, end, outcome) = (finish.id, finish.attempt, finish.end, finish.outcome);
+        let (now, audit_entry) = (finish.now, finish.audit);
         // A park first tries to block the group; if it is blocked already, it checks that.
         let mut group_blocked = false;
         let mut cached: Option<Stored> = None;
