@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use connector_domain::Clock;
 use connector_domain::consent::ConsentPorts;
 use connector_domain::crm::{
-    Activity, ActivityId, ActivityInput, Crm, CrmError, CrmField, Lead, LeadId,
+    Activity, ActivityId, ActivityInput, ActivityQuery, Crm, CrmError, CrmField, Lead, LeadId,
 };
 use connector_domain::ports::{
     AppointmentStore, AuditLog, ConsentStore, CrmWriteLog, DashboardStore, DeliveryStore,
@@ -346,10 +346,7 @@ impl Crm for UnconfiguredCrm {
 
     async fn find_activities(
         &self,
-        _lead: &LeadId,
-        _event: i32,
-        _field: &str,
-        _value: &str,
+        _query: ActivityQuery<'_>,
         _limit: usize,
     ) -> Result<Vec<Activity>, CrmError> {
         Self::refuse()
@@ -402,7 +399,14 @@ mod tests {
             crm.find_lead("mx_MRN", "x").await.err(),
             crm.create_lead(&[]).await.err(),
             crm.update_lead(&lead, &[]).await.err(),
-            crm.find_activity(&lead, 1, "f", "v").await.err(),
+            crm.find_activity(ActivityQuery {
+                lead: &lead,
+                event: 1,
+                field: "f",
+                value: "v",
+            })
+            .await
+            .err(),
             crm.create_activity(&lead, &activity).await.err(),
             crm.update_activity(&ActivityId("a".into()), &activity)
                 .await

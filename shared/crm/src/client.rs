@@ -11,7 +11,7 @@ use std::time::{Instant, SystemTime};
 
 use async_trait::async_trait;
 use connector_domain::crm::{
-    Activity, ActivityId, ActivityInput, Crm, CrmError, CrmField, Lead, LeadId,
+    Activity, ActivityId, ActivityInput, ActivityQuery, Crm, CrmError, CrmField, Lead, LeadId,
 };
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
@@ -453,15 +453,18 @@ impl Crm for LeadSquaredClient {
     /// that counted pages from 1 would answer pages 0 and 1 alike); another page with no unseen
     /// activity, or more than `max_activity_pages` pages, is [`CrmError::InvalidResponse`]
     /// rather than a short answer: "not found" makes callers create.
-    #[tracing::instrument(name = "crm.find_activities", skip_all, fields(lead_id = %lead.0))]
+    #[tracing::instrument(name = "crm.find_activities", skip_all, fields(lead_id = %query.lead.0))]
     async fn find_activities(
         &self,
-        lead: &LeadId,
-        event: i32,
-        field: &str,
-        value: &str,
+        query: ActivityQuery<'_>,
         limit: usize,
     ) -> Result<Vec<Activity>, CrmError> {
+        let ActivityQuery {
+            lead,
+            event,
+            field,
+            value,
+        } = query;
         let endpoint = Endpoint::ActivityRetrieve;
         let row_count = self.activity_page_size;
         let mut found = Vec::new();

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use chrono::{TimeZone, Utc};
 use connector_crm::fake::{self, FakeLeadSquared, Fault, FaultRule};
 use connector_crm::{CrmRetryPolicy, LeadSquaredClient, RateLimit, SecretKey, UnavailableError};
+use connector_domain::crm::ActivityQuery;
 use connector_domain::crm::{ActivityId, ActivityInput, Crm, CrmError, CrmField, LeadId};
 use serde_json::json;
 
@@ -327,7 +328,12 @@ async fn find_activity_pages_through_the_lead_and_matches_the_field() {
     }
 
     let found = crm
-        .find_activity(&lead, 201, "mx_Custom_1", "APPT-5")
+        .find_activity(ActivityQuery {
+            lead: &lead,
+            event: 201,
+            field: "mx_Custom_1",
+            value: "APPT-5",
+        })
         .await
         .unwrap()
         .expect("found");
@@ -360,9 +366,14 @@ async fn find_activity_pages_through_the_lead_and_matches_the_field() {
 
     fake.clear_requests();
     assert_eq!(
-        crm.find_activity(&lead, 201, "mx_Custom_1", "APPT-9")
-            .await
-            .unwrap(),
+        crm.find_activity(ActivityQuery {
+            lead: &lead,
+            event: 201,
+            field: "mx_Custom_1",
+            value: "APPT-9"
+        })
+        .await
+        .unwrap(),
         None
     );
     assert_eq!(
@@ -371,9 +382,14 @@ async fn find_activity_pages_through_the_lead_and_matches_the_field() {
         "every page read before answering None"
     );
     assert_eq!(
-        crm.find_activity(&other_lead, 202, "mx_Custom_1", "APPT-5")
-            .await
-            .unwrap(),
+        crm.find_activity(ActivityQuery {
+            lead: &other_lead,
+            event: 202,
+            field: "mx_Custom_1",
+            value: "APPT-5"
+        })
+        .await
+        .unwrap(),
         None
     );
 }
@@ -396,7 +412,13 @@ async fn find_activity_refuses_a_page_limit_rather_than_answering_none() {
         );
     }
     assert!(matches!(
-        crm.find_activity(&lead, 201, "mx_Custom_1", "APPT-9").await,
+        crm.find_activity(ActivityQuery {
+            lead: &lead,
+            event: 201,
+            field: "mx_Custom_1",
+            value: "APPT-9"
+        })
+        .await,
         Err(CrmError::InvalidResponse)
     ));
 }
@@ -726,10 +748,15 @@ async fn keys_travel_only_in_headers_and_never_print() {
         .create_activity(&lead, &appointment("APPT-1", "n"))
         .await
         .unwrap();
-    crm.find_activity(&lead, 201, "mx_Custom_1", "APPT-1")
-        .await
-        .unwrap()
-        .unwrap();
+    crm.find_activity(ActivityQuery {
+        lead: &lead,
+        event: 201,
+        field: "mx_Custom_1",
+        value: "APPT-1",
+    })
+    .await
+    .unwrap()
+    .unwrap();
     crm.update_activity(&activity, &appointment("APPT-1", "m"))
         .await
         .unwrap();

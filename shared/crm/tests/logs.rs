@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::Utc;
 use connector_crm::LeadSquaredClient;
 use connector_crm::fake::{self, FakeLeadSquared, Fault, FaultRule};
+use connector_domain::crm::ActivityQuery;
 use connector_domain::crm::{ActivityInput, Crm, CrmField};
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -95,10 +96,15 @@ async fn logs_carry_ids_and_statuses_but_no_values_or_keys() {
         .await
         .unwrap();
     let activity = crm.create_activity(&lead, &visit()).await.unwrap();
-    crm.find_activity(&lead, 201, "mx_Custom_1", PHI[2])
-        .await
-        .unwrap()
-        .unwrap();
+    crm.find_activity(ActivityQuery {
+        lead: &lead,
+        event: 201,
+        field: "mx_Custom_1",
+        value: PHI[2],
+    })
+    .await
+    .unwrap()
+    .unwrap();
     crm.update_activity(&activity, &visit()).await.unwrap();
 
     // The failure paths, each with PHI in the exception message.

@@ -87,6 +87,31 @@ impl std::fmt::Debug for ActivityInput {
     }
 }
 
+/// Which activities to look for: those of type `event` on `lead` whose field `field` equals
+/// `value`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ActivityQuery<'a> {
+    /// The lead they belong to.
+    pub lead: &'a LeadId,
+    /// Their type (LeadSquared's `ActivityEvent` code).
+    pub event: i32,
+    /// The schema name of the field to match (`mx_Custom_1`).
+    pub field: &'a str,
+    /// The value it must equal (may be PHI; redacted in `Debug`).
+    pub value: &'a str,
+}
+
+impl std::fmt::Debug for ActivityQuery<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActivityQuery")
+            .field("lead", self.lead)
+            .field("event", &self.event)
+            .field("field", &self.field)
+            .field("value", &crate::phi::REDACTED)
+            .finish()
+    }
+}
+
 /// What a CRM adapter may report.
 #[derive(Debug, thiserror::Error)]
 pub enum CrmError {
@@ -149,31 +174,18 @@ pub trait Crm: Send + Sync {
     /// Sets fields of an existing lead.
     async fn update_lead(&self, id: &LeadId, fields: &[CrmField]) -> Result<(), CrmError>;
 
-    /// Up to `limit` of the lead's activities of type `event` whose field `field` equals
-    /// `value` (ask for 2 to tell a unique match from an ambiguous one).
+    /// Up to `limit` of the activities `query` matches (ask for 2 to tell a unique match from
+    /// an ambiguous one).
     async fn find_activities(
         &self,
-        lead: &LeadId,
-        event: i32,
-        field: &str,
-        value: &str,
+        query: ActivityQuery<'_>,
         limit: usize,
     ) -> Result<Vec<Activity>, CrmError>;
 
-    /// The lead's first activity of type `event` whose field `field` equals `value`, or `None`
-    /// ([`Crm::find_activities`] with a limit of one).
-    async fn find_activity(
-        &self,
-        lead: &LeadId,
-        event: i32,
-        field: &str,
-        value: &str,
-    ) -> Result<Option<Activity>, CrmError> {
-        Ok(self
-            .find_activities(lead, event, field, value, 1)
-            .await?
-            .into_iter()
-            .next())
+    /// The first activity `query` matches, or `None` ([`Crm::find_activities`] with a limit of
+    /// one).
+    async fn find_activity(&self, query: ActivityQuery<'_>) -> Result<Option<Activity>, CrmError> {
+        Ok(self.find_activities(query, 1).await?.into_iter().next())
     }
 
     /// Creates an activity on a lead; returns its id.

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use common::{open, open_with_patient};
+use connector_domain::crm::ActivityQuery;
 use connector_domain::crm::{ActivityInput, CrmError, CrmField, LeadId};
 use connector_domain::flow::SecretRef;
 use connector_domain::inbound::{InboundClaim, parse_key};
@@ -129,17 +130,27 @@ async fn activity_values_match_exactly() {
         .await
         .unwrap();
     assert_eq!(
-        crm.find_activity(&lead, 201, "mx_Custom_1", "apt-1001")
-            .await
-            .unwrap(),
+        crm.find_activity(ActivityQuery {
+            lead: &lead,
+            event: 201,
+            field: "mx_Custom_1",
+            value: "apt-1001"
+        })
+        .await
+        .unwrap(),
         None,
         "as the LeadSquared adapter compares activity fields: exactly"
     );
     assert_eq!(
-        crm.find_activity(&lead, 201, "mx_Custom_2", "Scheduled")
-            .await
-            .unwrap()
-            .map(|a| a.id),
+        crm.find_activity(ActivityQuery {
+            lead: &lead,
+            event: 201,
+            field: "mx_Custom_2",
+            value: "Scheduled"
+        })
+        .await
+        .unwrap()
+        .map(|a| a.id),
         Some(first),
         "of several matches, the oldest"
     );

@@ -34,6 +34,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use connector_domain::StoreError;
 use connector_domain::clock::Clock;
+use connector_domain::crm::ActivityQuery;
 use connector_domain::crm::CrmField;
 use connector_domain::crm::{Activity, Crm, CrmError, LeadId};
 use connector_domain::flow::{ActivityPlan, CrmPlan, Entity, WebhookEvent};
@@ -342,7 +343,15 @@ async fn find_activity(
         return Ok(None);
     };
     let found = crm
-        .find_activities(lead, activity.event, &key.name, &key.value, SEARCH_LIMIT)
+        .find_activities(
+            ActivityQuery {
+                lead,
+                event: activity.event,
+                field: &key.name,
+                value: &key.value,
+            },
+            SEARCH_LIMIT,
+        )
         .await
         .map_err(FlowFailure::Crm)?;
     if found.len() > 1 {
@@ -473,7 +482,12 @@ async fn read_back_activity(
         return;
     };
     match crm
-        .find_activity(lead, activity.event, &key.name, &key.value)
+        .find_activity(ActivityQuery {
+            lead,
+            event: activity.event,
+            field: &key.name,
+            value: &key.value,
+        })
         .await
     {
         Ok(Some(found)) if found.id == *id => {

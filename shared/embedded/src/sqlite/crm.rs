@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use connector_domain::crm::{
-    Activity, ActivityId, ActivityInput, Crm, CrmError, CrmField, Lead, LeadId,
+    Activity, ActivityId, ActivityInput, ActivityQuery, Crm, CrmError, CrmField, Lead, LeadId,
 };
 use connector_domain::{Clock, StoreError, SystemClock};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -491,16 +491,14 @@ impl Crm for SqliteCrm {
 
     async fn find_activities(
         &self,
-        lead: &LeadId,
-        event: i32,
-        field: &str,
-        value: &str,
+        query: ActivityQuery<'_>,
         limit: usize,
     ) -> Result<Vec<Activity>, CrmError> {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let (lead_id, name, value) = (lead.0.clone(), field.to_owned(), value.to_owned());
+        let (lead_id, event) = (query.lead.0.clone(), query.event);
+        let (name, value) = (query.field.to_owned(), query.value.to_owned());
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let raw: Vec<RawActivity> = self
             .db
@@ -532,7 +530,7 @@ impl Crm for SqliteCrm {
                 })
             })
             .collect::<Result<Vec<_>, CrmError>>()?;
-        tracing::debug!(lead_id = %lead.0, found = activities.len(), "embedded crm: activities searched");
+        tracing::debug!(lead_id = %query.lead.0, found = activities.len(), "embedded crm: activities searched");
         Ok(activities)
     }
 

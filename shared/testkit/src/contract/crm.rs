@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use connector_domain::crm::ActivityQuery;
 use connector_domain::crm::{
     Activity, ActivityId, ActivityInput, CrmError, CrmField, Lead, LeadId,
 };
@@ -118,7 +119,15 @@ async fn assert_visit(
     id: &ActivityId,
     expected: &[CrmField],
 ) {
-    let found = crm.find_activity(lead, VISIT, field, value).await.unwrap();
+    let found = crm
+        .find_activity(ActivityQuery {
+            lead,
+            event: VISIT,
+            field,
+            value,
+        })
+        .await
+        .unwrap();
     let activity = found.expect("an activity is found");
     assert_eq!(
         (&activity.id, &activity.lead, activity.event),
@@ -313,9 +322,14 @@ async fn crm_find_activity_without_a_match_is_none(crm: CrmUnderTest) {
     let lead = new_patient_lead(&crm, "MRN-FX-0001", 1).await;
     let other_lead = new_patient_lead(&crm, "MRN-FX-0002", 2).await;
     assert_eq!(
-        crm.find_activity(&lead, VISIT, "mx_Custom_1", "APT-1001")
-            .await
-            .unwrap(),
+        crm.find_activity(ActivityQuery {
+            lead: &lead,
+            event: VISIT,
+            field: "mx_Custom_1",
+            value: "APT-1001"
+        })
+        .await
+        .unwrap(),
         None,
         "no activity yet"
     );
@@ -333,7 +347,14 @@ async fn crm_find_activity_without_a_match_is_none(crm: CrmUnderTest) {
         ),
     ] {
         assert_eq!(
-            crm.find_activity(lead, event, field, value).await.unwrap(),
+            crm.find_activity(ActivityQuery {
+                lead,
+                event,
+                field,
+                value
+            })
+            .await
+            .unwrap(),
             None,
             "{why}"
         );
@@ -353,33 +374,23 @@ async fn crm_find_activities_returns_every_match_up_to_the_limit(crm: CrmUnderTe
     };
     let mut both = vec![one, two];
     both.sort_by(|a, b| a.0.cmp(&b.0));
-    assert_eq!(
-        ids(crm
-            .find_activities(&lead, VISIT, "mx_Custom_1", "APT-1001", 2)
-            .await
-            .unwrap()),
-        both
-    );
-    assert_eq!(
-        crm.find_activities(&lead, VISIT, "mx_Custom_1", "APT-1001", 1)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
-    assert_eq!(
-        crm.find_activities(&lead, VISIT, "mx_Custom_1", "APT-1002", 2)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
-    assert!(
-        crm.find_activities(&lead, CALL, "mx_Custom_1", "APT-1001", 2)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    // Activities of type `event` whose mx_Custom_1 is `value`, at most `limit`.
+    let find = |event: i32, value: &'static str, limit: usize| {
+        let (crm, lead) = (&crm, &lead);
+        async move {
+            let query = ActivityQuery {
+                lead,
+                event,
+                field: "mx_Custom_1",
+                value,
+            };
+            crm.find_activities(query, limit).await.unwrap()
+        }
+    };
+    assert_eq!(ids(find(VISIT, "APT-1001", 2).await), both);
+    assert_eq!(find(VISIT, "APT-1001", 1).await.len(), 1);
+    assert_eq!(find(VISIT, "APT-1002", 2).await.len(), 1);
+    assert!(find(CALL, "APT-1001", 2).await.is_empty());
 }
 
 async fn crm_update_activity_sets_the_given_fields_and_keeps_the_others(crm: CrmUnderTest) {
@@ -439,9 +450,14 @@ async fn crm_activities_of_missing_leads_or_ids_are_rejected(crm: CrmUnderTest) 
             .await,
     );
     assert_eq!(
-        crm.find_activity(&missing_lead, VISIT, "mx_Custom_1", "APT-1001")
-            .await
-            .unwrap(),
+        crm.find_activity(ActivityQuery {
+            lead: &missing_lead,
+            event: VISIT,
+            field: "mx_Custom_1",
+            value: "APT-1001"
+        })
+        .await
+        .unwrap(),
         None,
         "a lead that does not exist has no activities"
     );
