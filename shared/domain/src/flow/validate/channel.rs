@@ -235,13 +235,7 @@ fn parse_mllp(
     let host = match present(e, "outbound.host", o.host.as_deref()) {
         None => None,
         Some(h) if is_host(h) => Some(h.to_owned()),
-        Some(_) => {
-            e.push(ValidationError::new(
-                "outbound.host",
-                "must be a host name or IP address",
-            ));
-            None
-        }
+        Some(_) => e.refuse("outbound.host", "must be a host name or IP address"),
     };
     let port =
         int_field(e, "outbound.port", o.port, None, 1, 65_535).and_then(|p| u16::try_from(p).ok());
@@ -285,13 +279,7 @@ fn parse_tls(e: &mut ValidationErrors, t: &TlsInput, host: Option<&str>) -> Opti
     let server_name = match t.server_name.as_deref().map(str::trim) {
         None | Some("") => host.map(str::to_owned),
         Some(s) if is_host(s) => Some(s.to_owned()),
-        Some(_) => {
-            e.push(ValidationError::new(
-                "outbound.tls.server_name",
-                "must be a host name",
-            ));
-            None
-        }
+        Some(_) => e.refuse("outbound.tls.server_name", "must be a host name"),
     };
     let ca = match t.ca_pem_ref.as_deref() {
         None => Some(None),
@@ -324,10 +312,7 @@ fn parse_https(
     );
     let url = present(e, "outbound.url", o.url.as_deref()).and_then(|u| match check_url(u) {
         Ok(()) => Some(u.to_owned()),
-        Err(rule) => {
-            e.push(ValidationError::new("outbound.url", rule));
-            None
-        }
+        Err(rule) => e.refuse("outbound.url", rule),
     });
     let headers = parse_headers(e, o.headers.as_deref().unwrap_or_default());
     let timeout = int_field(
@@ -369,27 +354,22 @@ fn parse_headers(e: &mut ValidationErrors, inputs: &[HttpHeaderInput]) -> Option
                 e.push(required(format!("{p}.name")));
                 None
             }
-            Some(n) if !is_header_name(n) => {
-                e.push(ValidationError::new(
-                    format!("{p}.name"),
-                    "must be an HTTP header name (letters, digits, '-')",
-                ));
-                None
-            }
+            Some(n) if !is_header_name(n) => e.refuse(
+                format!("{p}.name"),
+                "must be an HTTP header name (letters, digits, '-')",
+            ),
             Some(n) => {
                 let lower = n.to_ascii_lowercase();
                 if FORBIDDEN_HEADERS.contains(&lower.as_str()) {
-                    e.push(ValidationError::new(
+                    e.refuse(
                         format!("{p}.name"),
                         "is set by the connector and cannot be configured",
-                    ));
-                    None
+                    )
                 } else if let Some(first) = seen.get(&lower) {
-                    e.push(ValidationError::new(
+                    e.refuse(
                         format!("{p}.name"),
                         format!("repeats outbound.headers[{first}].name"),
-                    ));
-                    None
+                    )
                 } else {
                     seen.insert(lower, i);
                     Some(n.to_owned())
@@ -398,11 +378,7 @@ fn parse_headers(e: &mut ValidationErrors, inputs: &[HttpHeaderInput]) -> Option
         };
         let value = match (&h.value, &h.secret) {
             (Some(_), Some(_)) | (None, None) => {
-                e.push(ValidationError::new(
-                    p.clone(),
-                    "needs exactly one of value and secret",
-                ));
-                None
+                e.refuse(p.clone(), "needs exactly one of value and secret")
             }
             (None, Some(s)) => {
                 secret_field(e, &format!("{p}.secret"), Some(s)).map(HeaderValue::Secret)
@@ -412,17 +388,15 @@ fn parse_headers(e: &mut ValidationErrors, inputs: &[HttpHeaderInput]) -> Option
                     .as_deref()
                     .is_some_and(|n| is_credential_header(&n.to_ascii_lowercase()))
                 {
-                    e.push(ValidationError::new(
+                    e.refuse(
                         format!("{p}.value"),
                         "this header carries credentials: give a secret reference in secret instead",
-                    ));
-                    None
+                    )
                 } else if v.chars().count() > 1024 || v.chars().any(char::is_control) {
-                    e.push(ValidationError::new(
+                    e.refuse(
                         format!("{p}.value"),
                         "must be a single line of at most 1024 characters",
-                    ));
-                    None
+                    )
                 } else {
                     Some(HeaderValue::Value(v.clone()))
                 }
@@ -442,22 +416,15 @@ fn parse_webhook(e: &mut ValidationErrors, w: &WebhookAuthInput) -> Option<Webho
         Some(n) if is_header_name(n) => {
             let lower = n.to_ascii_lowercase();
             if FORBIDDEN_HEADERS.contains(&lower.as_str()) || lower == "authorization" {
-                e.push(ValidationError::new(
-                    "crm_webhook.header_name",
-                    "must be a custom header name",
-                ));
-                None
+                e.refuse("crm_webhook.header_name", "must be a custom header name")
             } else {
                 Some(lower)
             }
         }
-        Some(_) => {
-            e.push(ValidationError::new(
-                "crm_webhook.header_name",
-                "must be an HTTP header name (letters, digits, '-')",
-            ));
-            None
-        }
+        Some(_) => e.refuse(
+            "crm_webhook.header_name",
+            "must be an HTTP header name (letters, digits, '-')",
+        ),
     };
     let token_hash = match w.token_hash.as_deref().map(str::trim) {
         None | Some("") => {

@@ -28,14 +28,9 @@ pub(super) fn name_field(
         e.push(required(field));
         None
     } else if value.chars().count() > 100 {
-        e.push(ValidationError::new(
-            field,
-            "must be at most 100 characters",
-        ));
-        None
+        e.refuse(field, "must be at most 100 characters")
     } else if value.chars().any(char::is_control) {
-        e.push(ValidationError::new(field, "must be a single line"));
-        None
+        e.refuse(field, "must be a single line")
     } else {
         Some(value.to_owned())
     }
@@ -138,13 +133,7 @@ pub(super) fn int_field(
         None => default,
         Some(v) => match u32::try_from(v) {
             Ok(n) if (min..=max).contains(&n) => Some(n),
-            _ => {
-                e.push(ValidationError::new(
-                    field,
-                    format!("must be from {min} to {max}"),
-                ));
-                None
-            }
+            _ => e.refuse(field, format!("must be from {min} to {max}")),
         },
     }
 }
