@@ -92,6 +92,15 @@ impl Reply {
         self
     }
 
+    /// Asserts a problem+json answer with `status` and the problem type `kind` (such as
+    /// `/problems/mapping`), and returns it.
+    #[track_caller]
+    pub fn assert_problem_type(self, status: u16, kind: &str) -> Self {
+        let reply = self.assert_problem(status);
+        assert_eq!(reply.body["type"], kind, "{:#}", reply.body);
+        reply
+    }
+
     /// The `field` of each entry of a validation problem's `errors`, in order.
     #[track_caller]
     pub fn error_fields(&self) -> Vec<String> {
