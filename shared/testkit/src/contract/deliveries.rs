@@ -83,6 +83,14 @@ async fn get(s: &DeliveryStoreSet, delivery: &str) -> Delivery {
         .expect("the delivery exists")
 }
 
+/// New deliveries accepted at 0, one for each (id, group) of `items`.
+fn new_deliveries(items: &[(&str, &str)]) -> Vec<Delivery> {
+    items
+        .iter()
+        .map(|(id, group)| delivery(id, group, 0))
+        .collect()
+}
+
 pub(super) async fn claim(s: &DeliveryStoreSet, delivery: &str, at: i64) -> DeliveryClaim {
     s.deliveries
         .claim(&id(delivery), fixtures::at(at), lease())
@@ -374,11 +382,11 @@ async fn deliveries_claim_of_a_settled_delivery_changes_nothing(s: DeliveryStore
         &s,
         "1",
         0,
-        &[
-            delivery("dlv-0001", "lead-1", 0),
-            delivery("dlv-0002", "lead-2", 0),
-            delivery("dlv-0003", "lead-2", 0),
-        ],
+        &new_deliveries(&[
+            ("dlv-0001", "lead-1"),
+            ("dlv-0002", "lead-2"),
+            ("dlv-0003", "lead-2"),
+        ]),
     )
     .await;
     granted(&s, "dlv-0001", 1).await;
@@ -759,14 +767,14 @@ async fn deliveries_redrive_of_a_delivery_not_parked_conflicts_and_writes_nothin
         &s,
         "1",
         0,
-        &[
-            delivery("dlv-0001", "lead-1", 0),
-            delivery("dlv-0002", "lead-1", 0),
-            delivery("dlv-0003", "lead-1", 0),
-            delivery("dlv-0004", "lead-2", 0),
-            delivery("dlv-0005", "lead-3", 0),
-            delivery("dlv-0006", "lead-4", 0),
-        ],
+        &new_deliveries(&[
+            ("dlv-0001", "lead-1"),
+            ("dlv-0002", "lead-1"),
+            ("dlv-0003", "lead-1"),
+            ("dlv-0004", "lead-2"),
+            ("dlv-0005", "lead-3"),
+            ("dlv-0006", "lead-4"),
+        ]),
     )
     .await;
     park(&s, "dlv-0001", 1).await;

@@ -405,28 +405,23 @@ async fn inbound_finish_with_a_lost_claim_conflicts_and_writes_nothing(s: FlowSt
 
 async fn inbound_finish_writes_its_audit_entry_and_clears_the_lease(s: FlowStoreSet) {
     let key = key();
-    claim(&s, &key, 0).await;
-    let (failed, result) = finish(&s, &key, 1, InboundState::Failed, 5).await;
-    result.unwrap();
-    assert_eq!(
-        ended(&record(&s, &key).await),
-        (InboundState::Failed, None, fixtures::at(5), 1)
-    );
-    assert_eq!(inbound_audits(&s).await, vec![failed.clone()]);
-
-    claim(&s, &key, 10).await;
-    let (done, result) = finish(&s, &key, 2, InboundState::Done, 15).await;
-    result.unwrap();
-    assert_eq!(
-        ended(&record(&s, &key).await),
-        (InboundState::Done, None, fixtures::at(15), 2)
-    );
-    assert_eq!(
-        inbound_audits(&s).await,
-        vec![done.clone(), failed],
-        "each finish is audited, newest first"
-    );
-    assert_newest_since(&*s.audit, fixtures::at(15), done).await;
+    // Attempt 1 claimed at 0 fails at 5; attempt 2 claimed at 10 is done at 15.
+    let attempts = [
+        (0, 1, InboundState::Failed, 5),
+        (10, 2, InboundState::Done, 15),
+    ];
+    let mut audited = Vec::new();
+    for (claimed_at, attempt, state, at) in attempts {
+        claim(&s, &key, claimed_at).await;
+        let (entry, result) = finish(&s, &key, attempt, state, at).await;
+        result.unwrap();
+        let record = record(&s, &key).await;
+        assert_eq!(ended(&record), (state, None, fixtures::at(at), attempt));
+        audited.insert(0, entry);
+        let why = "each finish is audited, newest first";
+        assert_eq!(inbound_audits(&s).await, audited, "{why}");
+    }
+    assert_newest_since(&*s.audit, fixtures::at(15), audited.remove(0)).await;
 }
 
 async fn inbound_concurrent_claims_grant_one(s: FlowStoreSet) {

@@ -48,6 +48,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::race::together;
 use async_trait::async_trait;
 pub use backend::{Ports, PortsHarness, run_store_suites};
 use chrono::{DateTime, Utc};
@@ -308,25 +309,6 @@ async fn audit_matching(audit: &dyn AuditLog, query: AuditQuery) -> Vec<AuditEnt
         ..query
     };
     audit.query(&query).await.unwrap().items
-}
-
-/// Runs `task(0..n)` in `n` tasks released together by a barrier; returns their results.
-async fn together<T, F, Fut>(n: usize, task: F) -> Vec<T>
-where
-    T: Send + 'static,
-    F: Fn(usize) -> Fut,
-    Fut: Future<Output = T> + Send + 'static,
-{
-    let barrier = Arc::new(tokio::sync::Barrier::new(n));
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..n {
-        let (barrier, run) = (barrier.clone(), task(i));
-        tasks.spawn(async move {
-            barrier.wait().await;
-            run.await
-        });
-    }
-    tasks.join_all().await
 }
 
 /// Asserts one round of claims that raced: exactly one is `winner`, every other one is `busy`
