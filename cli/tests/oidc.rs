@@ -563,7 +563,7 @@ async fn oidc_and_a_token_file_side_by_side() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn config_json_tells_the_pages_how_to_sign_in() {
-    let (rsa, idp, dir) = one_rsa_key().await;
+    let (_rsa, idp, dir) = one_rsa_key().await;
     let tokens = dir.path().join("tokens");
     token_add(&tokens, "robot", "admin");
     let servers = [

@@ -102,8 +102,7 @@ async fn bad_parameters_get_422() {
     let app = spawn_app().await;
     let bad = "log_type=everything&limit=0&from=yesterday";
     let reply = audit_entries(&app, &format!("{bad}&colour=blue")).await;
-    let reply = reply.assert_problem(422);
-    assert_eq!(reply.body["errors"][0]["field"], "colour");
+    reply.assert_invalid("colour");
     let reply = audit_entries(&app, bad).await.assert_problem(422);
     let fields = reply.error_fields();
     assert_eq!(fields, ["log_type", "from", "limit"]);
