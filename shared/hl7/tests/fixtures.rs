@@ -5,7 +5,9 @@ use std::fs;
 use std::path::PathBuf;
 
 use connector_hl7::batch::Batch;
-use connector_hl7::{AckCode, AckInfo, Hl7DateTime, Message, OwnedMessage, Path, Value};
+use connector_hl7::{
+    AckCode, AckInfo, ErrorLocation, Hl7DateTime, Message, OwnedMessage, Path, Value,
+};
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -38,6 +40,17 @@ fn p(s: &str) -> Path {
 
 fn get(m: &Message<'_>, path: &str) -> Option<String> {
     m.get(&p(path)).map(|v| v.into_owned())
+}
+
+/// An ERR location as (segment, its occurrence, field).
+fn where_of(loc: &ErrorLocation) -> (&str, usize, Option<usize>) {
+    (loc.segment.as_str(), loc.sequence, loc.field)
+}
+
+/// The control ID (MSH-10) of the message `text`.
+fn control_id_of(text: &str) -> String {
+    let message = Message::parse(text).unwrap();
+    message.control_id().unwrap().into_owned()
 }
 
 /// Asserts the value at each path of `expected` (path, value).
@@ -261,10 +274,7 @@ fn acks_of_three_versions_are_read() {
     assert_eq!(a.errors.len(), 2);
     assert_eq!(a.errors[1].code, Some(102));
     let loc = a.errors[1].location.unwrap();
-    assert_eq!(
-        (loc.segment.as_str(), loc.sequence, loc.field),
-        ("OBX", 2, Some(5))
-    );
+    assert_eq!(where_of(&loc), ("OBX", 2, Some(5)));
 }
 
 #[test]
@@ -273,16 +283,7 @@ fn v25_batch_file() {
     let text = std::str::from_utf8(&b).unwrap();
     let batch = Batch::parse(text).unwrap();
     batch.check_counts().unwrap();
-    let ids: Vec<String> = batch
-        .messages()
-        .map(|t| {
-            Message::parse(t)
-                .unwrap()
-                .control_id()
-                .unwrap()
-                .into_owned()
-        })
-        .collect();
+    let ids: Vec<String> = batch.messages().map(control_id_of).collect();
     assert_eq!(ids, ["B-1", "B-2"]);
     assert!(Message::parse(text).is_err(), "a batch is not a message");
 }

@@ -83,6 +83,11 @@ async fn get(s: &DeliveryStoreSet, delivery: &str) -> Delivery {
         .expect("the delivery exists")
 }
 
+/// Accepts webhook `1` at 0 with [`new_deliveries`] of `items`.
+async fn accept_new(s: &DeliveryStoreSet, items: &[(&str, &str)]) {
+    accept(s, "1", 0, &new_deliveries(items)).await;
+}
+
 /// New deliveries accepted at 0, one for each (id, group) of `items`.
 fn new_deliveries(items: &[(&str, &str)]) -> Vec<Delivery> {
     items
@@ -378,15 +383,13 @@ async fn deliveries_claim_of_a_retry_is_busy_until_due_then_granted(s: DeliveryS
 }
 
 async fn deliveries_claim_of_a_settled_delivery_changes_nothing(s: DeliveryStoreSet) {
-    accept(
+    accept_new(
         &s,
-        "1",
-        0,
-        &new_deliveries(&[
+        &[
             ("dlv-0001", "lead-1"),
             ("dlv-0002", "lead-2"),
             ("dlv-0003", "lead-2"),
-        ]),
+        ],
     )
     .await;
     granted(&s, "dlv-0001", 1).await;
@@ -514,13 +517,7 @@ async fn deliveries_finish_with_a_stale_attempt_conflicts_and_writes_nothing(s: 
     let (_, unknown) = finish(&s, "dlv-0404", 1, &AttemptEnd::Delivered, "delivered", 0).await;
     assert_conflict(unknown);
 
-    accept(
-        &s,
-        "1",
-        0,
-        &fixtures::deliveries("lead-1", &["dlv-0001", "dlv-0002"]),
-    )
-    .await;
+    accept_new(&s, &[("dlv-0001", "lead-1"), ("dlv-0002", "lead-1")]).await;
     let accepted = outbound_audits(&s).await;
     let (_, never_claimed) = finish(&s, "dlv-0001", 0, &AttemptEnd::Park, "rejected_AR", 1).await;
     assert_conflict(never_claimed);
@@ -634,11 +631,13 @@ async fn deliveries_parking_holds_the_groups_later_deliveries_only(s: DeliverySt
 }
 
 async fn deliveries_a_second_park_keeps_the_first_block(s: DeliveryStoreSet) {
-    accept(
+    accept_new(
         &s,
-        "1",
-        0,
-        &fixtures::deliveries("lead-1", &["dlv-0001", "dlv-0002", "dlv-0003"]),
+        &[
+            ("dlv-0001", "lead-1"),
+            ("dlv-0002", "lead-1"),
+            ("dlv-0003", "lead-1"),
+        ],
     )
     .await;
     granted(&s, "dlv-0002", 1).await;
@@ -763,18 +762,16 @@ async fn deliveries_redrive_of_a_delivery_not_parked_conflicts_and_writes_nothin
     let (_, unknown) = redrive(&s, "dlv-0404", 0).await;
     assert_not_found(unknown);
 
-    accept(
+    accept_new(
         &s,
-        "1",
-        0,
-        &new_deliveries(&[
+        &[
             ("dlv-0001", "lead-1"),
             ("dlv-0002", "lead-1"),
             ("dlv-0003", "lead-1"),
             ("dlv-0004", "lead-2"),
             ("dlv-0005", "lead-3"),
             ("dlv-0006", "lead-4"),
-        ]),
+        ],
     )
     .await;
     park(&s, "dlv-0001", 1).await;
