@@ -22,7 +22,7 @@ use crate::config::LeadSquaredConfig;
 use crate::errors::{ClientBuildError, UNKNOWN_EXCEPTION, UnavailableError};
 use crate::limiter::Limiter;
 use crate::retry::{self, CrmRetryPolicy, Failure, Idempotency, parse_retry_after};
-use crate::wire;
+use crate::wire::{self, Envelope};
 
 /// The access key header ("Authentication" page: `x-LSQ-AccessKey`; header names are
 /// case-insensitive and sent lower-case).
@@ -168,6 +168,33 @@ impl LeadSquaredClient {
         let body = serde_json::to_vec(body).map_err(|_| CrmError::InvalidResponse)?;
         self.call_with(endpoint, lead_id.map(|id| ("leadId", id)), body)
             .await
+    }
+
+    /// Calls a create `endpoint` (see [`Self::call`]) and returns the new record's id, also
+    /// recorded in the current span's `span_field`.
+    async fn create(
+        &self,
+        endpoint: Endpoint,
+        span_field: &'static str,
+        body: &impl Serialize,
+    ) -> Result<String, CrmError> {
+        let answer = self.call(endpoint, None, body).await?;
+        let id = wire::SuccessEnvelope::parse(&answer)
+            .and_then(wire::SuccessEnvelope::id)
+            .ok_or_else(|| invalid(endpoint))?;
+        tracing::Span::current().record(span_field, tracing::field::display(&id));
+        Ok(id)
+    }
+
+    /// Calls an update `endpoint` (see [`Self::call`]) and returns its success envelope.
+    async fn update(
+        &self,
+        endpoint: Endpoint,
+        lead_id: Option<&str>,
+        body: &impl Serialize,
+    ) -> Result<wire::SuccessEnvelope, CrmError> {
+        let answer = self.call(endpoint, lead_id, body).await?;
+        wire::SuccessEnvelope::parse(&answer).ok_or_else(|| invalid(endpoint))
     }
 
     /// Calls `endpoint` with `query` and the raw `body` (empty for a `GET`).
@@ -320,7 +347,7 @@ fn classify(
         );
         return Err(Failure::Permanent(CrmError::InvalidResponse));
     };
-    if let Some(envelope) = wire::ErrorEnvelope::find(&value) {
+    if let Some(envelope) = wire::ErrorEnvelope::parse(&value) {
         let exception_type = exception_type(envelope.exception_type);
         tracing::warn!(endpoint, status = code, exception_type = %exception_type, "LeadSquared error answer");
         return Err(Failure::Permanent(CrmError::Rejected {
@@ -357,16 +384,6 @@ fn invalid(endpoint: Endpoint) -> CrmError {
 }
 
 /// The id of a created record, from `{"Status":"Success","Message":{"Id":"…"}}`.
-fn created_id(endpoint: Endpoint, value: Value) -> Result<String, CrmError> {
-    wire::SuccessEnvelope::parse(value)
-        .and_then(wire::SuccessEnvelope::id)
-        .ok_or_else(|| invalid(endpoint))
-}
-
-fn expect_success(endpoint: Endpoint, value: Value) -> Result<wire::SuccessEnvelope, CrmError> {
-    wire::SuccessEnvelope::parse(value).ok_or_else(|| invalid(endpoint))
-}
-
 #[async_trait]
 impl Crm for LeadSquaredClient {
     /// `Leads.Get` with `SqlOperator` `=`, a page of `limit`, and `Include_CSV` naming
@@ -419,12 +436,8 @@ impl Crm for LeadSquaredClient {
     /// `Lead.Create`. Not retried once it may have reached LeadSquared (see [`crate::retry`]).
     #[tracing::instrument(name = "crm.create_lead", skip_all, fields(lead_id = tracing::field::Empty))]
     async fn create_lead(&self, fields: &[CrmField]) -> Result<LeadId, CrmError> {
-        let endpoint = Endpoint::LeadCreate;
-        let answer = self
-            .call(endpoint, None, &wire::lead_attributes(fields))
-            .await?;
-        let id = LeadId(created_id(endpoint, answer)?);
-        tracing::Span::current().record("lead_id", tracing::field::display(&id.0));
+        let body = wire::lead_attributes(fields);
+        let id = LeadId(self.create(Endpoint::LeadCreate, "lead_id", &body).await?);
         tracing::info!("lead created");
         Ok(id)
     }
@@ -432,13 +445,11 @@ impl Crm for LeadSquaredClient {
     /// `Lead.Update?leadId=`.
     #[tracing::instrument(name = "crm.update_lead", skip_all, fields(lead_id = %id.0))]
     async fn update_lead(&self, id: &LeadId, fields: &[CrmField]) -> Result<(), CrmError> {
-        let endpoint = Endpoint::LeadUpdate;
-        let answer = self
-            .call(endpoint, Some(&id.0), &wire::lead_attributes(fields))
+        let body = wire::lead_attributes(fields);
+        let success = self
+            .update(Endpoint::LeadUpdate, Some(&id.0), &body)
             .await?;
-        let affected_rows = expect_success(endpoint, answer)?
-            .message
-            .and_then(|m| m.affected_rows);
+        let affected_rows = success.message.and_then(|m| m.affected_rows);
         // AffectedRows may be 0 when the values were already current; that is still success.
         tracing::info!(affected_rows, "lead updated");
         Ok(())
@@ -544,16 +555,11 @@ impl Crm for LeadSquaredClient {
         lead: &LeadId,
         activity: &ActivityInput,
     ) -> Result<ActivityId, CrmError> {
-        let endpoint = Endpoint::ActivityCreate;
-        let answer = self
-            .call(
-                endpoint,
-                None,
-                &wire::ActivityCreateRequest::new(lead, activity),
-            )
-            .await?;
-        let id = ActivityId(created_id(endpoint, answer)?);
-        tracing::Span::current().record("activity_id", tracing::field::display(&id.0));
+        let body = wire::ActivityCreateRequest::new(lead, activity);
+        let id = ActivityId(
+            self.create(Endpoint::ActivityCreate, "activity_id", &body)
+                .await?,
+        );
         tracing::info!("activity created");
         Ok(id)
     }
@@ -566,15 +572,8 @@ impl Crm for LeadSquaredClient {
         id: &ActivityId,
         activity: &ActivityInput,
     ) -> Result<(), CrmError> {
-        let endpoint = Endpoint::ActivityUpdate;
-        let answer = self
-            .call(
-                endpoint,
-                None,
-                &wire::ActivityUpdateRequest::new(id, activity),
-            )
-            .await?;
-        expect_success(endpoint, answer)?;
+        let body = wire::ActivityUpdateRequest::new(id, activity);
+        self.update(Endpoint::ActivityUpdate, None, &body).await?;
         tracing::info!("activity updated");
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! How to reach a LeadSquared account: regional host, API keys, timeouts, retries, rate limit.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::time::Duration;
 
 use crate::limiter::RateLimit;
@@ -9,49 +10,60 @@ use crate::retry::CrmRetryPolicy;
 /// What `Debug` prints in place of a key.
 const REDACTED: &str = "[redacted]";
 
-/// A LeadSquared access key (sent as the `x-LSQ-AccessKey` header). Its `Debug` is redacted: with
-/// the secret key it grants the integration user's full API access.
+/// A LeadSquared API key of one kind `K` ([`Access`] or [`Secret`]). Its `Debug` is redacted and
+/// it has no `Display`: with the other key it grants the integration user's full API access.
 #[derive(Clone, PartialEq, Eq)]
-pub struct AccessKey(String);
-
-impl AccessKey {
-    /// Wraps a key.
-    pub fn new(key: impl Into<String>) -> Self {
-        Self(key.into())
-    }
-
-    /// The key itself. Never log it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
+pub struct ApiKey<K> {
+    key: String,
+    kind: PhantomData<K>,
 }
 
-impl fmt::Debug for AccessKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "AccessKey({REDACTED})")
-    }
+/// A kind of LeadSquared API key.
+pub trait KeyKind {
+    /// The type name `Debug` prints (`AccessKey`, `SecretKey`).
+    const NAME: &'static str;
 }
+
+/// The kind of the access key (sent as the `x-LSQ-AccessKey` header).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Access {}
+
+/// The kind of the secret key (sent as the `x-LSQ-SecretKey` header, never in the query string).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Secret {}
+
+impl KeyKind for Access {
+    const NAME: &'static str = "AccessKey";
+}
+
+impl KeyKind for Secret {
+    const NAME: &'static str = "SecretKey";
+}
+
+/// A LeadSquared access key (sent as the `x-LSQ-AccessKey` header).
+pub type AccessKey = ApiKey<Access>;
 
 /// A LeadSquared secret key (sent as the `x-LSQ-SecretKey` header, never in the query string).
-/// Its `Debug` is redacted and it has no `Display`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretKey(String);
+pub type SecretKey = ApiKey<Secret>;
 
-impl SecretKey {
+impl<K> ApiKey<K> {
     /// Wraps a key.
     pub fn new(key: impl Into<String>) -> Self {
-        Self(key.into())
+        Self {
+            key: key.into(),
+            kind: PhantomData,
+        }
     }
 
     /// The key itself. Never log it.
     pub fn expose(&self) -> &str {
-        &self.0
+        &self.key
     }
 }
 
-impl fmt::Debug for SecretKey {
+impl<K: KeyKind> fmt::Debug for ApiKey<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SecretKey({REDACTED})")
+        write!(f, "{}({REDACTED})", K::NAME)
     }
 }
 

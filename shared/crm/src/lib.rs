@@ -35,7 +35,7 @@ pub mod retry;
 mod wire;
 
 pub use client::LeadSquaredClient;
-pub use config::{AccessKey, LeadSquaredConfig, SecretKey};
+pub use config::{AccessKey, ApiKey, LeadSquaredConfig, SecretKey};
 pub use errors::{ClientBuildError, UnavailableError};
 pub use limiter::{RateLimit, RateLimitParseError};
 pub use retry::CrmRetryPolicy;

@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use connector_domain::crm::{Activity, ActivityId, CrmField, Lead, LeadId};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -22,10 +23,9 @@ pub(crate) fn format_date_time(at: &DateTime<Utc>) -> String {
 /// One `{"Attribute","Value"}` pair of a lead body (`Lead.Create`, `Lead.Update`: a JSON array of
 /// these; "create-a-lead", "update-a-lead").
 #[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub(crate) struct AttributeValue<'a> {
-    #[serde(rename = "Attribute")]
     pub attribute: &'a str,
-    #[serde(rename = "Value")]
     pub value: &'a str,
 }
 
@@ -45,22 +45,18 @@ pub(crate) fn lead_attributes(fields: &[CrmField]) -> Vec<AttributeValue<'_>> {
 /// "Paging":{"PageIndex","PageSize"}}`. `Include_CSV` names the "lead fields that should be
 /// included in the result" by schema name; the documented example names `ProspectID` too.
 #[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub(crate) struct LeadsGetRequest<'a> {
-    #[serde(rename = "Parameter")]
     pub parameter: LookupParameter<'a>,
-    #[serde(rename = "Columns")]
     pub columns: Columns,
-    #[serde(rename = "Paging")]
     pub paging: PageIndexPaging,
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub(crate) struct LookupParameter<'a> {
-    #[serde(rename = "LookupName")]
     pub lookup_name: &'a str,
-    #[serde(rename = "LookupValue")]
     pub lookup_value: &'a str,
-    #[serde(rename = "SqlOperator")]
     pub sql_operator: &'a str,
 }
 
@@ -71,10 +67,9 @@ pub(crate) struct Columns {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub(crate) struct PageIndexPaging {
-    #[serde(rename = "PageIndex")]
     pub page_index: u32,
-    #[serde(rename = "PageSize")]
     pub page_size: u32,
 }
 
@@ -109,10 +104,9 @@ impl<'a> LeadsGetRequest<'a> {
 
 /// One `{"SchemaName","Value"}` activity field.
 #[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub(crate) struct SchemaValue<'a> {
-    #[serde(rename = "SchemaName")]
     pub schema_name: &'a str,
-    #[serde(rename = "Value")]
     pub value: &'a str,
 }
 
@@ -128,16 +122,12 @@ fn schema_values(fields: &[CrmField]) -> Vec<SchemaValue<'_>> {
 
 /// `POST /v2/ProspectActivity.svc/Create` ("post-an-activity-to-lead").
 #[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub(crate) struct ActivityCreateRequest<'a> {
-    #[serde(rename = "RelatedProspectId")]
     pub related_prospect_id: &'a str,
-    #[serde(rename = "ActivityEvent")]
     pub activity_event: i32,
-    #[serde(rename = "ActivityNote")]
     pub activity_note: &'a str,
-    #[serde(rename = "ActivityDateTime")]
     pub activity_date_time: String,
-    #[serde(rename = "Fields")]
     pub fields: Vec<SchemaValue<'a>>,
 }
 
@@ -156,14 +146,11 @@ impl<'a> ActivityCreateRequest<'a> {
 /// `POST /v2/ProspectActivity.svc/CustomActivity/Update` ("update-activity"). The documented body
 /// has no `ActivityDateTime`: an activity's time cannot be changed through it.
 #[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub(crate) struct ActivityUpdateRequest<'a> {
-    #[serde(rename = "ProspectActivityId")]
     pub prospect_activity_id: &'a str,
-    #[serde(rename = "ActivityEvent")]
     pub activity_event: i32,
-    #[serde(rename = "ActivityNote")]
     pub activity_note: &'a str,
-    #[serde(rename = "Fields")]
     pub fields: Vec<SchemaValue<'a>>,
 }
 
@@ -183,49 +170,62 @@ impl<'a> ActivityUpdateRequest<'a> {
 /// `Offset` as "the page number" and `RowCount` as "the number of results per page" (25
 /// without paging); its request example asks for `"Offset":"0"`, so pages count from 0.
 #[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub(crate) struct ActivityRetrieveRequest {
-    #[serde(rename = "Parameter")]
     pub parameter: ActivityEventParameter,
-    #[serde(rename = "Paging")]
     pub paging: OffsetPaging,
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub(crate) struct ActivityEventParameter {
-    #[serde(rename = "ActivityEvent")]
     pub activity_event: i32,
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub(crate) struct OffsetPaging {
     /// The page number, from 0.
-    #[serde(rename = "Offset")]
     pub offset: u32,
-    #[serde(rename = "RowCount")]
     pub row_count: u32,
+}
+
+/// A LeadSquared answer envelope, told apart from others by its `Status` member.
+pub(crate) trait Envelope: DeserializeOwned {
+    /// The `Status` this envelope has (compared in any case).
+    const STATUS: &'static str;
+
+    /// The `Status` member.
+    fn status(&self) -> Option<&str>;
+
+    /// The envelope in `body`, if `body` is one (its `Status` is [`Self::STATUS`]).
+    fn parse(body: &Value) -> Option<Self> {
+        let envelope = Self::deserialize(body).ok()?;
+        envelope
+            .status()
+            .is_some_and(|s| s.eq_ignore_ascii_case(Self::STATUS))
+            .then_some(envelope)
+    }
 }
 
 /// The error envelope `{"Status":"Error","ExceptionType":"MX…Exception","ExceptionMessage":"…"}`.
 /// `ExceptionMessage` is deliberately not a member: it may quote submitted values.
 #[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub(crate) struct ErrorEnvelope {
-    #[serde(rename = "Status")]
     pub status: Option<String>,
-    #[serde(rename = "ExceptionType")]
     pub exception_type: Option<String>,
 }
 
-impl ErrorEnvelope {
-    /// The envelope in `body`, if `body` is one (`Status` is `Error`).
-    pub(crate) fn find(body: &Value) -> Option<Self> {
-        let envelope = Self::deserialize(body).ok()?;
-        envelope
-            .status
-            .as_deref()
-            .is_some_and(|s| s.eq_ignore_ascii_case("error"))
-            .then_some(envelope)
-    }
+impl Envelope for ErrorEnvelope {
+    const STATUS: &'static str = "error";
 
+    fn status(&self) -> Option<&str> {
+        self.status.as_deref()
+    }
+}
+
+impl ErrorEnvelope {
     /// The exception type, read from a raw body of any shape.
     pub(crate) fn exception_type_of(body: &[u8]) -> Option<String> {
         let value: Value = serde_json::from_slice(body).ok()?;
@@ -239,35 +239,33 @@ impl ErrorEnvelope {
 /// `{"Status":"Success","Message":{"Id":"…"}}` (Lead.Create, ProspectActivity.svc/Create,
 /// CustomActivity/Update) or `{"Status":"Success","Message":{"AffectedRows":1}}` (Lead.Update).
 #[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub(crate) struct SuccessEnvelope {
-    #[serde(rename = "Status")]
     pub status: String,
-    #[serde(rename = "Message")]
     pub message: Option<SuccessMessage>,
 }
 
-#[derive(Deserialize)]
-pub(crate) struct SuccessMessage {
-    #[serde(rename = "Id")]
-    pub id: Option<String>,
-    #[serde(rename = "AffectedRows")]
-    pub affected_rows: Option<i64>,
+impl Envelope for SuccessEnvelope {
+    const STATUS: &'static str = "success";
+
+    fn status(&self) -> Option<&str> {
+        Some(&self.status)
+    }
 }
 
 impl SuccessEnvelope {
-    /// The envelope, if `body` is one with `Status: Success`.
-    pub(crate) fn parse(body: Value) -> Option<Self> {
-        let envelope = Self::deserialize(body).ok()?;
-        envelope
-            .status
-            .eq_ignore_ascii_case("success")
-            .then_some(envelope)
-    }
-
     /// The created or updated record's id.
     pub(crate) fn id(self) -> Option<String> {
         self.message?.id.filter(|id| !id.is_empty())
     }
+}
+
+/// The `Message` of a [`SuccessEnvelope`].
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct SuccessMessage {
+    pub id: Option<String>,
+    pub affected_rows: Option<i64>,
 }
 
 /// `Leads.Get` and `Leads.GetById` answer a JSON array of lead objects, each with
@@ -307,20 +305,20 @@ fn parse_lead(lead: Value) -> Result<Lead, ()> {
 /// of all properties for that activity"; practitioners read it as a list of `{Key, Value}`; an
 /// object of key → value is accepted too).
 #[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub(crate) struct ActivitiesPage {
-    #[serde(rename = "RecordCount")]
     pub record_count: Option<Value>,
     #[serde(rename = "ProspectActivities", default)]
     pub activities: Vec<ActivityRecord>,
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub(crate) struct ActivityRecord {
-    #[serde(rename = "Id", alias = "ProspectActivityId")]
+    #[serde(alias = "ProspectActivityId")]
     pub id: String,
-    #[serde(rename = "EventCode")]
     pub event_code: Option<Value>,
-    #[serde(rename = "Data", default)]
+    #[serde(default)]
     pub data: Value,
 }
 
@@ -477,16 +475,16 @@ mod tests {
     fn envelopes() {
         let error = json!({"Status":"Error","ExceptionType":"MXInvalidEntityException","ExceptionMessage":"Jane Doe"});
         assert_eq!(
-            ErrorEnvelope::find(&error)
+            ErrorEnvelope::parse(&error)
                 .unwrap()
                 .exception_type
                 .as_deref(),
             Some("MXInvalidEntityException")
         );
-        assert!(ErrorEnvelope::find(&json!([])).is_none());
-        assert!(ErrorEnvelope::find(&json!({"Status":"Success"})).is_none());
+        assert!(ErrorEnvelope::parse(&json!([])).is_none());
+        assert!(ErrorEnvelope::parse(&json!({"Status":"Success"})).is_none());
         let ok =
-            SuccessEnvelope::parse(json!({"Status":"Success","Message":{"Id":"l-1"}})).unwrap();
+            SuccessEnvelope::parse(&json!({"Status":"Success","Message":{"Id":"l-1"}})).unwrap();
         assert_eq!(ok.id().as_deref(), Some("l-1"));
     }
 }

@@ -259,32 +259,22 @@ mod tests {
         AuditEntry::new(log_type, at, Actor::system("t"), action, outcome).with_detail(detail)
     }
 
+    /// An appointment-send entry of the HIE log, without detail.
+    fn hie_send(action: &str, outcome: AuditOutcome) -> AuditEntry {
+        entry(LogType::HieSentAppointments, action, outcome, json!({}))
+    }
+
     #[test]
     fn sends_and_final_failures_count_retries_do_not() {
-        let sent = tallies(&entry(
-            LogType::HieSentAppointments,
-            "appointment.sent",
-            AuditOutcome::Success,
-            json!({}),
-        ));
+        let sent = tallies(&hie_send("appointment.sent", AuditOutcome::Success));
         assert_eq!(sent.counters, [Counter::HieSent]);
         assert_eq!(
             sent.hour,
             Some(Utc.with_ymd_and_hms(2026, 12, 3, 10, 0, 0).unwrap())
         );
-        let failed = entry(
-            LogType::HieSentAppointments,
-            "appointment.failed",
-            AuditOutcome::Error,
-            json!({}),
-        );
+        let failed = hie_send("appointment.failed", AuditOutcome::Error);
         assert_eq!(tallies(&failed).counters, [Counter::HieError]);
-        let retry = entry(
-            LogType::HieSentAppointments,
-            "appointment.retry",
-            AuditOutcome::Error,
-            json!({}),
-        );
+        let retry = hie_send("appointment.retry", AuditOutcome::Error);
         assert!(tallies(&retry).is_empty());
     }
 

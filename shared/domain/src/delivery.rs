@@ -128,6 +128,53 @@ pub struct Delivery {
     pub updated_at: DateTime<Utc>,
 }
 
+impl Delivery {
+    /// A new delivery of `message` (MSH-10 `control_id`, MSH-9 `event`) on `route`, accepted
+    /// at `now`: queued, with no attempt, lease or outcome yet.
+    pub fn queued(
+        delivery_id: DeliveryId,
+        route: DeliveryRoute,
+        control_id: ControlId,
+        event: String,
+        message: Phi<String>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let DeliveryRoute {
+            channel_id,
+            flow_id,
+            group,
+        } = route;
+        Self {
+            delivery_id,
+            channel_id,
+            flow_id,
+            group,
+            control_id,
+            event,
+            message,
+            state: DeliveryState::Queued,
+            attempts: 0,
+            last_outcome: None,
+            lease_until: None,
+            next_attempt_at: None,
+            held_behind: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+/// Where a new delivery goes and in which ordering group (see [`Delivery::queued`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRoute {
+    /// The channel it goes out on.
+    pub channel_id: ChannelId,
+    /// The flow that built it.
+    pub flow_id: FlowId,
+    /// The patient's ordering group (`lead-<ProspectID>`).
+    pub group: String,
+}
+
 /// A CRM webhook's identity, for deduplication: the same entity at the same modification time
 /// (or, when the payload has none, the same body) is the same webhook.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -97,6 +97,12 @@ impl ValidationErrors {
         self.0.push(err);
     }
 
+    /// Records a problem with `field` and gives no value: the end of a check that refuses it.
+    pub fn refuse<T>(&mut self, field: impl Into<String>, message: impl Into<String>) -> Option<T> {
+        self.push(ValidationError::new(field, message));
+        None
+    }
+
     /// `Ok(value)` when no problem was recorded.
     pub fn finish<T>(self, value: impl FnOnce() -> T) -> Result<T, ValidationErrors> {
         if self.0.is_empty() {

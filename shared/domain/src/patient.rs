@@ -233,10 +233,7 @@ fn required<T>(
     parse: impl FnOnce(&str) -> Result<T, ValidationError>,
 ) -> Option<T> {
     match present(value) {
-        None => {
-            errors.push(ValidationError::new(field, "is required"));
-            None
-        }
+        None => errors.refuse(field, "is required"),
         Some(v) => errors.check(parse(v).map_err(|e| ValidationError::new(field, e.message))),
     }
 }

@@ -7,7 +7,7 @@ use crate::charset::Charset;
 use crate::error::ParseError;
 use crate::escape;
 use crate::parse::{self, Span};
-use crate::path::{Path, SegmentId};
+use crate::path::{Path, PathError, SegmentId};
 use crate::separators::Separators;
 use crate::text::{contains_any, nth_piece, piece_count, slice};
 
@@ -506,49 +506,74 @@ impl<'m> Segment<'m> {
                 });
                 continue;
             }
-            for (r, rep) in field.repetitions().enumerate() {
-                if rep.raw().is_empty() {
-                    continue;
-                }
-                let Ok(rpath) = fpath.with_repetition(r + 1) else {
-                    break;
-                };
-                if rep.is_leaf() {
-                    out.push(Leaf {
-                        path: rpath,
-                        value: rep.value(),
-                    });
-                    continue;
-                }
-                for (c, comp) in rep.components().enumerate() {
-                    if comp.raw().is_empty() {
-                        continue;
-                    }
-                    let Ok(cpath) = rpath.with_component(c + 1) else {
-                        break;
-                    };
-                    if comp.is_leaf() {
-                        out.push(Leaf {
-                            path: cpath,
-                            value: comp.value(),
-                        });
-                        continue;
-                    }
-                    for (s, sub) in comp.subcomponents().enumerate() {
-                        if sub.raw().is_empty() {
-                            continue;
-                        }
-                        let Ok(spath) = cpath.with_subcomponent(s + 1) else {
-                            break;
-                        };
-                        out.push(Leaf {
-                            path: spath,
-                            value: sub.value(),
-                        });
-                    }
-                }
-            }
+            push_part_leaves(fpath, field, out);
         }
+    }
+}
+
+/// An element of a field that may have parts (field, repetition, component, subcomponent),
+/// so that one walk finds the leaves at every level.
+trait Element<'m>: Copy {
+    /// The elements one level down.
+    type Part: Element<'m>;
+
+    /// The element of `raw`, split with `seps`.
+    fn from_raw(raw: &'m str, seps: Separators) -> Self;
+
+    /// The ER7 text.
+    fn text(&self) -> &'m str;
+
+    /// The separators its parts are split with.
+    fn separators(&self) -> Separators;
+
+    /// Whether the element has no parts.
+    fn leaf(&self) -> bool;
+
+    /// The decoded value (see [`Value`]).
+    fn decoded(&self) -> Value<'m>;
+
+    /// The parts in order (none for a subcomponent).
+    fn parts(&self) -> impl Iterator<Item = Self::Part>;
+
+    /// The path of part `number` (1-based) of the element at `parent`.
+    fn path_in(parent: Path, number: usize) -> Result<Path, PathError>;
+
+    /// Piece `number` (1-based) of the text split on `sep`, as a part; `None` past the last one.
+    fn nth_part<P: Element<'m>>(&self, sep: u8, number: usize) -> Option<P> {
+        nth_piece(self.text(), sep, number).map(|raw| P::from_raw(raw, self.separators()))
+    }
+
+    /// The pieces of the text split on `sep`, in order, as parts.
+    fn all_parts<P: Element<'m>>(&self, sep: u8) -> impl Iterator<Item = P> + use<'m, P, Self> {
+        let seps = self.separators();
+        Pieces::new(self.text(), sep).map(move |raw| P::from_raw(raw, seps))
+    }
+}
+
+/// Pushes the leaves of `element`, which stands at `path`: the element itself when it is a
+/// leaf, otherwise the leaves of its parts.
+fn push_element_leaves<'m, E: Element<'m>>(path: Path, element: E, out: &mut Vec<Leaf<'m>>) {
+    if element.leaf() {
+        out.push(Leaf {
+            path,
+            value: element.decoded(),
+        });
+    } else {
+        push_part_leaves(path, element, out);
+    }
+}
+
+/// Pushes the leaves of the non-empty parts of `element`, which stands at `path`, in order;
+/// stops at a part number a path cannot hold.
+fn push_part_leaves<'m, E: Element<'m>>(path: Path, element: E, out: &mut Vec<Leaf<'m>>) {
+    for (i, part) in element.parts().enumerate() {
+        if part.text().is_empty() {
+            continue;
+        }
+        let Ok(part_path) = E::Part::path_in(path, i + 1) else {
+            break;
+        };
+        push_element_leaves(part_path, part, out);
     }
 }
 
@@ -577,8 +602,10 @@ pub(crate) fn field_value(
     }
 }
 
+/// The accessors every element type shares, and its [`Element`] impl: `parts` names the method
+/// that lists its parts (of type `$part`), `path` the [`Path`] method that steps down to it.
 macro_rules! element_common {
-    ($name:ident) => {
+    ($name:ident, parts: $part:ident from $parts:ident, path: $step:ident) => {
         impl fmt::Debug for $name<'_> {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.debug_struct(stringify!($name))
@@ -608,6 +635,38 @@ macro_rules! element_common {
                 Value::of(self.raw, &self.seps, self.is_leaf())
             }
         }
+
+        impl<'m> Element<'m> for $name<'m> {
+            type Part = $part<'m>;
+
+            fn leaf(&self) -> bool {
+                self.is_leaf()
+            }
+
+            fn decoded(&self) -> Value<'m> {
+                self.value()
+            }
+
+            fn parts(&self) -> impl Iterator<Item = $part<'m>> {
+                self.$parts()
+            }
+
+            fn path_in(parent: Path, number: usize) -> Result<Path, PathError> {
+                parent.$step(number)
+            }
+
+            fn from_raw(raw: &'m str, seps: Separators) -> Self {
+                Self { raw, seps }
+            }
+
+            fn text(&self) -> &'m str {
+                self.raw
+            }
+
+            fn separators(&self) -> Separators {
+                self.seps
+            }
+        }
     };
 }
 
@@ -617,7 +676,7 @@ pub struct Field<'m> {
     raw: &'m str,
     seps: Separators,
 }
-element_common!(Field);
+element_common!(Field, parts: Repetition from repetitions, path: with_field);
 
 impl<'m> Field<'m> {
     pub(crate) fn new(raw: &'m str, seps: Separators) -> Self {
@@ -636,10 +695,7 @@ impl<'m> Field<'m> {
 
     /// Repetition `number` (1-based); `None` past the last one.
     pub fn repetition(&self, number: usize) -> Option<Repetition<'m>> {
-        nth_piece(self.raw, self.seps.repetition, number).map(|raw| Repetition {
-            raw,
-            seps: self.seps,
-        })
+        self.nth_part(self.seps.repetition, number)
     }
 
     /// How many repetitions (at least 1).
@@ -649,8 +705,7 @@ impl<'m> Field<'m> {
 
     /// The repetitions in order.
     pub fn repetitions(&self) -> impl Iterator<Item = Repetition<'m>> + use<'m> {
-        let seps = self.seps;
-        Pieces::new(self.raw, seps.repetition).map(move |raw| Repetition { raw, seps })
+        self.all_parts(self.seps.repetition)
     }
 
     /// Component `number` of the first repetition.
@@ -665,7 +720,7 @@ pub struct Repetition<'m> {
     raw: &'m str,
     seps: Separators,
 }
-element_common!(Repetition);
+element_common!(Repetition, parts: Component from components, path: with_repetition);
 
 impl<'m> Repetition<'m> {
     /// Whether the repetition has no components or subcomponents.
@@ -680,16 +735,12 @@ impl<'m> Repetition<'m> {
 
     /// Component `number` (1-based); `None` past the last one.
     pub fn component(&self, number: usize) -> Option<Component<'m>> {
-        nth_piece(self.raw, self.seps.component, number).map(|raw| Component {
-            raw,
-            seps: self.seps,
-        })
+        self.nth_part(self.seps.component, number)
     }
 
     /// The components in order.
     pub fn components(&self) -> impl Iterator<Item = Component<'m>> + use<'m> {
-        let seps = self.seps;
-        Pieces::new(self.raw, seps.component).map(move |raw| Component { raw, seps })
+        self.all_parts(self.seps.component)
     }
 }
 
@@ -699,7 +750,7 @@ pub struct Component<'m> {
     raw: &'m str,
     seps: Separators,
 }
-element_common!(Component);
+element_common!(Component, parts: Subcomponent from subcomponents, path: with_component);
 
 impl<'m> Component<'m> {
     /// Whether the component has no subcomponents.
@@ -709,16 +760,12 @@ impl<'m> Component<'m> {
 
     /// Subcomponent `number` (1-based); `None` past the last one.
     pub fn subcomponent(&self, number: usize) -> Option<Subcomponent<'m>> {
-        nth_piece(self.raw, self.seps.subcomponent, number).map(|raw| Subcomponent {
-            raw,
-            seps: self.seps,
-        })
+        self.nth_part(self.seps.subcomponent, number)
     }
 
     /// The subcomponents in order.
     pub fn subcomponents(&self) -> impl Iterator<Item = Subcomponent<'m>> + use<'m> {
-        let seps = self.seps;
-        Pieces::new(self.raw, seps.subcomponent).map(move |raw| Subcomponent { raw, seps })
+        self.all_parts(self.seps.subcomponent)
     }
 }
 
@@ -728,12 +775,17 @@ pub struct Subcomponent<'m> {
     raw: &'m str,
     seps: Separators,
 }
-element_common!(Subcomponent);
+element_common!(Subcomponent, parts: Subcomponent from no_parts, path: with_subcomponent);
 
-impl Subcomponent<'_> {
+impl<'m> Subcomponent<'m> {
     /// Always true: a subcomponent is a leaf.
     pub fn is_leaf(&self) -> bool {
         true
+    }
+
+    /// A subcomponent has no parts.
+    fn no_parts(&self) -> impl Iterator<Item = Subcomponent<'m>> + use<'m> {
+        std::iter::empty()
     }
 }
 

@@ -9,7 +9,7 @@ use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use connector_domain::appointment::{Appointment, Provider, TransitionCursor};
 use connector_domain::audit::{AuditEntry, AuditOutcome, LogType};
 use connector_domain::consent::{Consent, ConsentSource, Revocation};
-use connector_domain::delivery::{Delivery, DeliveryId, DeliveryState, WebhookKey};
+use connector_domain::delivery::{Delivery, DeliveryId, DeliveryRoute, WebhookKey};
 use connector_domain::flow::{ChannelId, FlowId};
 use connector_domain::hie::{SendKey, SendState};
 use connector_domain::inbound::ControlId;
@@ -385,23 +385,19 @@ pub fn delivery(id: &str, group: &str, seconds: i64) -> Delivery {
          PID|1||{mrn}^^^CLINIC^MR||{LAST_NAME}^{FIRST_NAME}||19610714|F|||{STREET}^^{CITY}^^{POSTAL_CODE}||{PHONE}\r",
         mrn = format_args!("{MRN_PREFIX}0001"),
     );
-    Delivery {
-        delivery_id: delivery_id(id),
+    let route = DeliveryRoute {
         channel_id: ChannelId::parse("north-ehr").expect("a valid channel id"),
         flow_id: FlowId::parse("lead-to-adt").expect("a valid flow id"),
         group: group.into(),
-        control_id: ControlId::parse(control_id).expect("a valid control id"),
-        event: "ADT^A08".into(),
-        message: Phi::new(message),
-        state: DeliveryState::Queued,
-        attempts: 0,
-        last_outcome: None,
-        lease_until: None,
-        next_attempt_at: None,
-        held_behind: None,
-        created_at: at(seconds),
-        updated_at: at(seconds),
-    }
+    };
+    Delivery::queued(
+        delivery_id(id),
+        route,
+        ControlId::parse(control_id).expect("a valid control id"),
+        "ADT^A08".into(),
+        Phi::new(message),
+        at(seconds),
+    )
 }
 
 /// A successful `crm_outbound` audit entry by the system about `action`, at `seconds`.

@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use connector_domain::Actor;
 use connector_domain::StoreError;
 use connector_domain::audit::{AuditEntry, AuditOutcome, LogType};
-use connector_domain::delivery::{Delivery, DeliveryId, DeliveryState, WebhookKey};
+use connector_domain::delivery::{Delivery, DeliveryId, DeliveryRoute, DeliveryState, WebhookKey};
 use connector_domain::flow::{Channel, ChannelId, Direction, Flow, WebhookEvent, map_crm_to_ehr};
 use connector_domain::inbound::ControlId;
 use connector_domain::phi::Phi;
@@ -135,16 +135,8 @@ pub async fn receive_webhook(
     }
 }
 
-/// Why intake failed (a retry may succeed).
-#[derive(Debug, thiserror::Error)]
-pub enum IntakeError {
-    /// A store failed.
-    #[error("store failure")]
-    Store(#[from] StoreError),
-    /// The delivery queue failed.
-    #[error("delivery queue failure")]
-    Queue(#[from] QueueError),
-}
+/// Why intake failed (a retry may succeed): a store, or the delivery queue.
+pub type IntakeError = crate::jobs::EnqueueError;
 
 /// The webhook's identity. The event is part of the version: a lead create and a lead update
 /// webhook for the same modification (CRMs may fire both for a new lead) are two webhooks, each
@@ -253,24 +245,19 @@ async fn process(
                     "delivery_id": delivery_id.as_str(),
                     "control_id": control_id,
                 }));
-                deliveries.push(Delivery {
-                    delivery_id,
+                let route = DeliveryRoute {
                     channel_id: channel.channel_id.clone(),
                     flow_id: flow.flow_id.clone(),
                     group: group.clone(),
-                    control_id: ControlId::parse(control_id)
-                        .expect("generated control ids are valid"),
-                    event: flow.event_type.to_string(),
-                    message: Phi::new(message.to_er7()),
-                    state: DeliveryState::Queued,
-                    attempts: 0,
-                    last_outcome: None,
-                    lease_until: None,
-                    next_attempt_at: None,
-                    held_behind: None,
-                    created_at: now,
-                    updated_at: now,
-                });
+                };
+                deliveries.push(Delivery::queued(
+                    delivery_id,
+                    route,
+                    ControlId::parse(control_id).expect("generated control ids are valid"),
+                    flow.event_type.to_string(),
+                    Phi::new(message.to_er7()),
+                    now,
+                ));
             }
             Err(errors) => {
                 let problems: Vec<String> = errors.0.iter().map(ToString::to_string).collect();

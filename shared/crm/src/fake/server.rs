@@ -211,6 +211,14 @@ fn string<'a>(members: &'a Map<String, Value>, name: &str) -> Result<&'a str, Re
         .ok_or_else(|| bad_request(&format!("{name} must be a string")))
 }
 
+/// A member that may be absent but is a string when present.
+fn optional_string<'a>(
+    members: &'a Map<String, Value>,
+    name: &str,
+) -> Result<Option<&'a str>, Reject> {
+    members.get(name).map(|_| string(members, name)).transpose()
+}
+
 /// An integer sent as a JSON number or a numeric string (the docs show both).
 fn integer(members: &Map<String, Value>, name: &str) -> Result<i64, Reject> {
     match members.get(name) {
@@ -488,27 +496,35 @@ fn lead_update(state: &mut FakeState, lead_id: Option<&str>, body: &Value) -> Ou
     Ok(json!({"Status": "Success", "Message": {"AffectedRows": 1}}))
 }
 
+/// The processing options every activity call accepts besides its own members.
 const ACTIVITY_OPTIONS: [&str; 3] = [
     "ProcessFilesAsync",
     "ValidateDropDownOptions",
     "IncludeLeadScore",
 ];
 
+/// An activity call's body: an object with the `required` members, and only those, the
+/// `optional` ones and [`ACTIVITY_OPTIONS`].
+fn activity_body<'a>(
+    body: &'a Value,
+    required: [&str; 2],
+    optional: &[&str],
+) -> Result<&'a Map<String, Value>, Reject> {
+    let allowed: Vec<&str> = required
+        .iter()
+        .chain(optional)
+        .chain(&ACTIVITY_OPTIONS)
+        .copied()
+        .collect();
+    object(body, "body", &required, &allowed)
+}
+
 /// `ProspectActivity.svc/Create` → `{"Status":"Success","Message":{"Id"}}`.
 fn activity_create(state: &mut FakeState, body: &Value) -> Outcome {
-    let mut allowed = vec![
-        "RelatedProspectId",
-        "ActivityEvent",
-        "ActivityNote",
-        "ActivityDateTime",
-        "Fields",
-    ];
-    allowed.extend(ACTIVITY_OPTIONS);
-    let members = object(
+    let members = activity_body(
         body,
-        "body",
-        &["RelatedProspectId", "ActivityEvent"],
-        &allowed,
+        ["RelatedProspectId", "ActivityEvent"],
+        &["ActivityNote", "ActivityDateTime", "Fields"],
     )?;
     let lead = LeadId(string(members, "RelatedProspectId")?.to_owned());
     if !state.leads.iter().any(|l| l.id == lead) {
@@ -520,13 +536,11 @@ fn activity_create(state: &mut FakeState, body: &Value) -> Outcome {
     }
     let event = i32::try_from(integer(members, "ActivityEvent")?)
         .map_err(|_| bad_request("ActivityEvent out of range"))?;
-    let note = match members.get("ActivityNote") {
-        Some(_) => string(members, "ActivityNote")?.to_owned(),
-        None => String::new(),
-    };
-    let date_time = match members.get("ActivityDateTime") {
-        Some(_) => {
-            let text = string(members, "ActivityDateTime")?;
+    let note = optional_string(members, "ActivityNote")?
+        .unwrap_or_default()
+        .to_owned();
+    let date_time = match optional_string(members, "ActivityDateTime")? {
+        Some(text) => {
             NaiveDateTime::parse_from_str(text, DATE_TIME_FORMAT)
                 .map_err(|_| bad_request("ActivityDateTime must be yyyy-MM-dd HH:mm:ss"))?;
             text.to_owned()
@@ -549,25 +563,14 @@ fn activity_create(state: &mut FakeState, body: &Value) -> Outcome {
 
 /// `ProspectActivity.svc/CustomActivity/Update` → `{"Status":"Success","Message":{"Id"}}`.
 fn activity_update(state: &mut FakeState, body: &Value) -> Outcome {
-    let mut allowed = vec![
-        "ProspectActivityId",
-        "ActivityEvent",
-        "ActivityNote",
-        "Fields",
-    ];
-    allowed.extend(ACTIVITY_OPTIONS);
-    let members = object(
+    let members = activity_body(
         body,
-        "body",
-        &["ProspectActivityId", "ActivityEvent"],
-        &allowed,
+        ["ProspectActivityId", "ActivityEvent"],
+        &["ActivityNote", "Fields"],
     )?;
     let id = ActivityId(string(members, "ProspectActivityId")?.to_owned());
     let event = integer(members, "ActivityEvent")?;
-    let note = match members.get("ActivityNote") {
-        Some(_) => Some(string(members, "ActivityNote")?.to_owned()),
-        None => None,
-    };
+    let note = optional_string(members, "ActivityNote")?.map(str::to_owned);
     let fields = schema_fields(members)?;
     let Some(activity) = state.activities.iter_mut().find(|a| a.id == id) else {
         return Err(reject(

@@ -189,10 +189,7 @@ fn new_consent(
         Some(text) => errors.check(parse_date("expires_on", text)),
         None => match given_on.and_then(|g| settings.default_expiry(g)) {
             Some(d) => Some(d),
-            None if given_on.is_some() => {
-                errors.push(ValidationError::new("given_on", "is too far in the future"));
-                None
-            }
+            None if given_on.is_some() => errors.refuse("given_on", "is too far in the future"),
             None => None,
         },
     };

@@ -141,29 +141,26 @@ impl Delivery {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::delivery::DeliveryRoute;
     use crate::flow::{ChannelId, FlowId};
     use crate::inbound::ControlId;
     use crate::lease::test_support::{at, lease};
     use crate::phi::Phi;
 
     fn queued(id: &str) -> Delivery {
-        Delivery {
-            delivery_id: DeliveryId::parse(id).unwrap(),
+        let route = DeliveryRoute {
             channel_id: ChannelId::parse("ch-1").unwrap(),
             flow_id: FlowId::parse("fl-1").unwrap(),
             group: "g-1".into(),
-            control_id: ControlId::parse("CTL1").unwrap(),
-            event: "ADT^A08".into(),
-            message: Phi::new("MSH|...".into()),
-            state: DeliveryState::Queued,
-            attempts: 0,
-            last_outcome: None,
-            lease_until: None,
-            next_attempt_at: None,
-            held_behind: None,
-            created_at: at(0),
-            updated_at: at(0),
-        }
+        };
+        Delivery::queued(
+            DeliveryId::parse(id).unwrap(),
+            route,
+            ControlId::parse("CTL1").unwrap(),
+            "ADT^A08".into(),
+            Phi::new("MSH|...".into()),
+            at(0),
+        )
     }
 
     #[test]

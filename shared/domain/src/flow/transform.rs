@@ -331,6 +331,22 @@ mod tests {
         Ok(Some(s.to_owned()))
     }
 
+    /// Runs each case (transform, input, expected result) in `c`.
+    fn check(
+        c: &TransformContext,
+        cases: &[(&Transform, &str, Result<Option<String>, TransformError>)],
+    ) {
+        for (t, input, want) in cases {
+            assert_eq!(&run(t, Some(input), c), want, "{input}");
+        }
+    }
+
+    fn date(format: &str) -> Transform {
+        Transform::Date {
+            to_format: format.to_owned(),
+        }
+    }
+
     fn dt(format: &str, zone: Option<&str>) -> Transform {
         Transform::DateTime {
             to_format: format.to_owned(),
@@ -400,70 +416,76 @@ mod tests {
         ] {
             assert_eq!(run(&utc, Some(hl7), &ny), some(want), "{hl7}");
         }
-        assert_eq!(
-            run(&utc, Some("20240310023000"), &ny),
-            Err(TransformError::NonexistentLocalTime)
-        );
-        assert_eq!(
-            run(&utc, Some("tomorrow"), &ny),
-            Err(TransformError::NotHl7DateTime)
-        );
         let local = dt("%m/%d/%Y %I:%M %p %Z", None);
-        assert_eq!(
-            run(&local, Some("20240310073000+0000"), &ny),
-            some("03/10/2024 03:30 AM EDT")
+        check(
+            &ny,
+            &[
+                (
+                    &utc,
+                    "20240310023000",
+                    Err(TransformError::NonexistentLocalTime),
+                ),
+                (&utc, "tomorrow", Err(TransformError::NotHl7DateTime)),
+                (
+                    &local,
+                    "20240310073000+0000",
+                    some("03/10/2024 03:30 AM EDT"),
+                ),
+            ],
         );
     }
 
     #[test]
     fn dates() {
         let c = ctx(Direction::EhrToCrm, "America/Chicago");
-        let d = Transform::Date {
-            to_format: "%m/%d/%Y".into(),
-        };
-        assert_eq!(run(&d, Some("19800102"), &c), some("01/02/1980"));
-        assert_eq!(run(&d, Some("198001022359-0600"), &c), some("01/02/1980"));
-        assert_eq!(
-            run(&d, Some("1980-01-02"), &c),
-            Err(TransformError::NotHl7DateTime)
+        let d = date("%m/%d/%Y");
+        let bad = date("%H:%M");
+        check(
+            &c,
+            &[
+                (&d, "19800102", some("01/02/1980")),
+                (&d, "198001022359-0600", some("01/02/1980")),
+                (&d, "1980-01-02", Err(TransformError::NotHl7DateTime)),
+                (&bad, "19800102", Err(TransformError::Format)),
+            ],
         );
-        let bad = Transform::Date {
-            to_format: "%H:%M".into(),
-        };
-        assert_eq!(run(&bad, Some("19800102"), &c), Err(TransformError::Format));
     }
 
     #[test]
     fn crm_to_ehr_dates_become_hl7() {
         let c = ctx(Direction::CrmToEhr, "America/New_York");
         let from_utc = dt("%Y-%m-%d %H:%M:%S", Some("UTC"));
-        assert_eq!(
-            run(&from_utc, Some("2024-03-10 07:30:00"), &c),
-            some("20240310033000-0400")
-        );
-        assert_eq!(
-            run(&from_utc, Some("2024-01-10T12:00:00Z"), &c),
-            some("20240110070000-0500")
-        );
-        assert_eq!(
-            run(&from_utc, Some("2024-01-10 12:00:00.000"), &c),
-            some("20240110070000-0500")
-        );
         let date_only = dt("%Y-%m-%d", None);
-        assert_eq!(run(&date_only, Some("1980-01-02"), &c), some("19800102"));
-        assert_eq!(
-            run(&from_utc, Some("soon"), &c),
-            Err(TransformError::NotInFormat)
-        );
         let local = dt("%Y-%m-%d %H:%M", None);
-        assert_eq!(
-            run(&local, Some("2024-03-10 02:30"), &c),
-            Err(TransformError::NonexistentLocalTime)
+        let d = date("%m/%d/%Y");
+        check(
+            &c,
+            &[
+                (
+                    &from_utc,
+                    "2024-03-10 07:30:00",
+                    some("20240310033000-0400"),
+                ),
+                (
+                    &from_utc,
+                    "2024-01-10T12:00:00Z",
+                    some("20240110070000-0500"),
+                ),
+                (
+                    &from_utc,
+                    "2024-01-10 12:00:00.000",
+                    some("20240110070000-0500"),
+                ),
+                (&date_only, "1980-01-02", some("19800102")),
+                (&from_utc, "soon", Err(TransformError::NotInFormat)),
+                (
+                    &local,
+                    "2024-03-10 02:30",
+                    Err(TransformError::NonexistentLocalTime),
+                ),
+                (&d, "01/02/1980", some("19800102")),
+            ],
         );
-        let d = Transform::Date {
-            to_format: "%m/%d/%Y".into(),
-        };
-        assert_eq!(run(&d, Some("01/02/1980"), &c), some("19800102"));
     }
 
     #[test]
@@ -471,36 +493,30 @@ mod tests {
         // LeadSquared stores a date field as `yyyy-MM-dd` and hands it out, in webhooks and
         // reads, as `yyyy-MM-dd HH:mm:ss` (midnight); a date_time field as `yyyy-MM-dd HH:mm:ss`.
         let c = ctx(Direction::CrmToEhr, "America/New_York");
-        let date = Transform::Date {
-            to_format: "%Y-%m-%d".into(),
-        };
-        assert_eq!(
-            run(&date, Some("1987-04-12 00:00:00"), &c),
-            some("19870412")
-        );
-        assert_eq!(run(&date, Some("1987-04-12"), &c), some("19870412"));
-        let us_date = Transform::Date {
-            to_format: "%m/%d/%Y".into(),
-        };
-        assert_eq!(
-            run(&us_date, Some("1987-04-12 00:00:00"), &c),
-            some("19870412")
-        );
+        let iso_date = date("%Y-%m-%d");
+        let us_date = date("%m/%d/%Y");
         // A date_time mapping on a date field (a date-only format): the day, never shifted.
         let date_only = dt("%Y-%m-%d", Some("UTC"));
-        assert_eq!(
-            run(&date_only, Some("1987-04-12 00:00:00"), &c),
-            some("19870412")
-        );
         let us_date_time = dt("%m/%d/%Y %H:%M", Some("UTC"));
-        assert_eq!(
-            run(&us_date_time, Some("2024-01-10 12:00:00"), &c),
-            some("20240110070000-0500")
-        );
-        assert_eq!(run(&us_date_time, Some("2024-01-10"), &c), some("20240110"));
-        assert_eq!(
-            run(&date, Some("1987-13-12 00:00:00"), &c),
-            Err(TransformError::NotInFormat)
+        check(
+            &c,
+            &[
+                (&iso_date, "1987-04-12 00:00:00", some("19870412")),
+                (&iso_date, "1987-04-12", some("19870412")),
+                (&us_date, "1987-04-12 00:00:00", some("19870412")),
+                (&date_only, "1987-04-12 00:00:00", some("19870412")),
+                (
+                    &us_date_time,
+                    "2024-01-10 12:00:00",
+                    some("20240110070000-0500"),
+                ),
+                (&us_date_time, "2024-01-10", some("20240110")),
+                (
+                    &iso_date,
+                    "1987-13-12 00:00:00",
+                    Err(TransformError::NotInFormat),
+                ),
+            ],
         );
     }
 

@@ -80,24 +80,13 @@ fn text(
     max: usize,
 ) -> Option<String> {
     match value.map(str::trim).filter(|v| !v.is_empty()) {
-        None if required => {
-            errors.push(ValidationError::new(field, "is required"));
-            None
-        }
+        None if required => errors.refuse(field, "is required"),
         None => Some(String::new()),
         Some(v) if v.chars().count() > max => {
-            errors.push(ValidationError::new(
-                field,
-                format!("must be at most {max} characters"),
-            ));
-            None
+            errors.refuse(field, format!("must be at most {max} characters"))
         }
         Some(v) if v.chars().any(char::is_control) => {
-            errors.push(ValidationError::new(
-                field,
-                "must not contain control characters",
-            ));
-            None
+            errors.refuse(field, "must not contain control characters")
         }
         Some(v) => Some(v.to_owned()),
     }
@@ -117,17 +106,11 @@ impl AppointmentInput {
     fn validate(&self) -> Result<Schedule, ValidationErrors> {
         let mut errors = ValidationErrors::default();
         let patient_id = match self.patient_id.as_deref() {
-            None => {
-                errors.push(ValidationError::new("patient_id", "is required"));
-                None
-            }
+            None => errors.refuse("patient_id", "is required"),
             Some(v) => errors.check(PatientId::parse(v)),
         };
         let scheduled_start = match self.scheduled_start.as_deref() {
-            None => {
-                errors.push(ValidationError::new("scheduled_start", "is required"));
-                None
-            }
+            None => errors.refuse("scheduled_start", "is required"),
             Some(v) => errors.check(parse_instant(
                 "scheduled_start",
                 v,

@@ -9,9 +9,8 @@
 
 use std::collections::BTreeMap;
 
-use connector_domain::crm::ActivityQuery;
 use connector_domain::crm::{
-    Activity, ActivityId, ActivityInput, CrmError, CrmField, Lead, LeadId,
+    Activity, ActivityId, ActivityInput, ActivityQuery, CrmError, CrmField, Lead, LeadId,
 };
 
 use super::{Case, CrmUnderTest, cases};
@@ -109,6 +108,32 @@ fn visit(appointment: &str, at: i64, extra: &[(&str, &str)]) -> ActivityInput {
     }
 }
 
+/// `lead`'s first visit whose `field` is `value`.
+async fn find_visit(
+    crm: &CrmUnderTest,
+    lead: &LeadId,
+    (field, value): (&str, &str),
+) -> Option<Activity> {
+    let query = ActivityQuery {
+        lead,
+        event: VISIT,
+        field,
+        value,
+    };
+    crm.find_activity(query).await.unwrap()
+}
+
+/// Asserts that `lead` has no visit with `field` = `value` (`why`).
+async fn assert_no_visit(
+    crm: &CrmUnderTest,
+    lead: &LeadId,
+    (field, value): (&str, &str),
+    why: &str,
+) {
+    let found = find_visit(crm, lead, (field, value)).await;
+    assert_eq!(found, None, "{why}");
+}
+
 /// Asserts that `activity` is `id` of `lead` with event `event`, holding at least `expected`.
 /// Asserts that `lead`'s visit found by `field` = `value` is activity `id` with (at least)
 /// the `expected` fields.
@@ -119,15 +144,7 @@ async fn assert_visit(
     id: &ActivityId,
     expected: &[CrmField],
 ) {
-    let found = crm
-        .find_activity(ActivityQuery {
-            lead,
-            event: VISIT,
-            field,
-            value,
-        })
-        .await
-        .unwrap();
+    let found = find_visit(crm, lead, (field, value)).await;
     let activity = found.expect("an activity is found");
     assert_eq!(
         (&activity.id, &activity.lead, activity.event),
@@ -321,18 +338,7 @@ async fn crm_a_created_activity_is_found_by_lead_event_and_field(crm: CrmUnderTe
 async fn crm_find_activity_without_a_match_is_none(crm: CrmUnderTest) {
     let lead = new_patient_lead(&crm, "MRN-FX-0001", 1).await;
     let other_lead = new_patient_lead(&crm, "MRN-FX-0002", 2).await;
-    assert_eq!(
-        crm.find_activity(ActivityQuery {
-            lead: &lead,
-            event: VISIT,
-            field: "mx_Custom_1",
-            value: "APT-1001"
-        })
-        .await
-        .unwrap(),
-        None,
-        "no activity yet"
-    );
+    assert_no_visit(&crm, &lead, ("mx_Custom_1", "APT-1001"), "no activity yet").await;
     new_visit(&crm, &lead, "APT-1001", 0).await;
     for (lead, event, field, value, why) in [
         (&lead, VISIT, "mx_Custom_1", "APT-1002", "another value"),
@@ -449,16 +455,6 @@ async fn crm_activities_of_missing_leads_or_ids_are_rejected(crm: CrmUnderTest) 
         crm.update_activity(&missing, &visit("APT-1001", 0, &[]))
             .await,
     );
-    assert_eq!(
-        crm.find_activity(ActivityQuery {
-            lead: &missing_lead,
-            event: VISIT,
-            field: "mx_Custom_1",
-            value: "APT-1001"
-        })
-        .await
-        .unwrap(),
-        None,
-        "a lead that does not exist has no activities"
-    );
+    let why = "a lead that does not exist has no activities";
+    assert_no_visit(&crm, &missing_lead, ("mx_Custom_1", "APT-1001"), why).await;
 }

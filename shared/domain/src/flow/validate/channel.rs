@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::fields::{description_field, int_field, name_field, present, required, secret_field};
+use super::fields::{IntSetting, description_field, name_field, present, required, secret_field};
 use crate::flow::channel::{
     self, Channel, ChannelId, HeaderValue, HttpHeader, HttpsDelivery, InboundAuth, MllpDelivery,
     OutboundDelivery, TlsSettings, TokenHash, WebhookAuth,
@@ -100,6 +100,9 @@ fn check_url(url: &str) -> Result<(), &'static str> {
     }
 }
 
+/// How long a signed inbound request stays valid.
+const REPLAY_WINDOW_SECS: IntSetting = IntSetting::or("inbound.replay_window_secs", 300, 30, 3600);
+
 fn parse_inbound(
     e: &mut ValidationErrors,
     input: Option<&InboundAuthInput>,
@@ -116,14 +119,7 @@ fn parse_inbound(
         }
     };
     let secret = secret_field(e, "inbound.secret", i.secret.as_deref());
-    let window = int_field(
-        e,
-        "inbound.replay_window_secs",
-        i.replay_window_secs,
-        Some(300),
-        30,
-        3600,
-    );
+    let window = REPLAY_WINDOW_SECS.parse(e, i.replay_window_secs);
     Some(InboundAuth::Hmac {
         secret: secret?,
         replay_window_secs: window?,
@@ -170,6 +166,15 @@ fn parse_outbound(e: &mut ValidationErrors, o: &OutboundInput) -> Option<Outboun
     }
 }
 
+/// Attempts per delivery.
+const MAX_ATTEMPTS: IntSetting = IntSetting::or("outbound.max_attempts", 5, 1, 20);
+/// The first retry's delay.
+const BACKOFF_INITIAL_MS: IntSetting =
+    IntSetting::or("outbound.backoff_initial_ms", 1_000, 100, 600_000);
+/// The longest retry delay.
+const BACKOFF_MAX_MS: IntSetting =
+    IntSetting::or("outbound.backoff_max_ms", 300_000, 100, 3_600_000);
+
 /// The retry settings of an outbound delivery, each `None` when invalid.
 struct Retry {
     max_attempts: Option<u32>,
@@ -182,23 +187,9 @@ struct Retry {
 impl Retry {
     /// The attempts and the backoff (whose maximum is at least its initial value).
     fn parse(e: &mut ValidationErrors, o: &OutboundInput) -> Self {
-        let max_attempts = int_field(e, "outbound.max_attempts", o.max_attempts, Some(5), 1, 20);
-        let initial = int_field(
-            e,
-            "outbound.backoff_initial_ms",
-            o.backoff_initial_ms,
-            Some(1_000),
-            100,
-            600_000,
-        );
-        let max = int_field(
-            e,
-            "outbound.backoff_max_ms",
-            o.backoff_max_ms,
-            Some(300_000),
-            100,
-            3_600_000,
-        );
+        let max_attempts = MAX_ATTEMPTS.parse(e, o.max_attempts);
+        let initial = BACKOFF_INITIAL_MS.parse(e, o.backoff_initial_ms);
+        let max = BACKOFF_MAX_MS.parse(e, o.backoff_max_ms);
         if let (Some(i), Some(m)) = (initial, max)
             && m < i
         {
@@ -216,6 +207,15 @@ impl Retry {
         }
     }
 }
+
+/// The EHR's MLLP port.
+const PORT: IntSetting = IntSetting::required("outbound.port", 1, 65_535);
+/// How long connecting to the EHR may take.
+const CONNECT_TIMEOUT_MS: IntSetting =
+    IntSetting::or("outbound.connect_timeout_ms", 5_000, 100, 60_000);
+/// How long the EHR may take to acknowledge.
+const ACK_TIMEOUT_MS: IntSetting =
+    IntSetting::or("outbound.ack_timeout_ms", 30_000, 1_000, 300_000);
 
 /// An MLLP delivery: host, port, optional TLS and timeouts (no HTTPS settings).
 fn parse_mllp(
@@ -235,36 +235,15 @@ fn parse_mllp(
     let host = match present(e, "outbound.host", o.host.as_deref()) {
         None => None,
         Some(h) if is_host(h) => Some(h.to_owned()),
-        Some(_) => {
-            e.push(ValidationError::new(
-                "outbound.host",
-                "must be a host name or IP address",
-            ));
-            None
-        }
+        Some(_) => e.refuse("outbound.host", "must be a host name or IP address"),
     };
-    let port =
-        int_field(e, "outbound.port", o.port, None, 1, 65_535).and_then(|p| u16::try_from(p).ok());
+    let port = PORT.parse(e, o.port).and_then(|p| u16::try_from(p).ok());
     let tls = match &o.tls {
         None => Some(None),
         Some(t) => parse_tls(e, t, host.as_deref()).map(Some),
     };
-    let connect = int_field(
-        e,
-        "outbound.connect_timeout_ms",
-        o.connect_timeout_ms,
-        Some(5_000),
-        100,
-        60_000,
-    );
-    let ack = int_field(
-        e,
-        "outbound.ack_timeout_ms",
-        o.ack_timeout_ms,
-        Some(30_000),
-        1_000,
-        300_000,
-    );
+    let connect = CONNECT_TIMEOUT_MS.parse(e, o.connect_timeout_ms);
+    let ack = ACK_TIMEOUT_MS.parse(e, o.ack_timeout_ms);
     if !(only_mllp && retry.ok) {
         return None;
     }
@@ -285,13 +264,7 @@ fn parse_tls(e: &mut ValidationErrors, t: &TlsInput, host: Option<&str>) -> Opti
     let server_name = match t.server_name.as_deref().map(str::trim) {
         None | Some("") => host.map(str::to_owned),
         Some(s) if is_host(s) => Some(s.to_owned()),
-        Some(_) => {
-            e.push(ValidationError::new(
-                "outbound.tls.server_name",
-                "must be a host name",
-            ));
-            None
-        }
+        Some(_) => e.refuse("outbound.tls.server_name", "must be a host name"),
     };
     let ca = match t.ca_pem_ref.as_deref() {
         None => Some(None),
@@ -304,6 +277,9 @@ fn parse_tls(e: &mut ValidationErrors, t: &TlsInput, host: Option<&str>) -> Opti
             ca_pem_ref,
         })
 }
+
+/// How long one HTTPS request to the EHR may take.
+const HTTPS_TIMEOUT_MS: IntSetting = IntSetting::or("outbound.timeout_ms", 30_000, 1_000, 300_000);
 
 /// An HTTPS delivery: URL, extra headers and timeout (no MLLP settings).
 fn parse_https(
@@ -324,20 +300,10 @@ fn parse_https(
     );
     let url = present(e, "outbound.url", o.url.as_deref()).and_then(|u| match check_url(u) {
         Ok(()) => Some(u.to_owned()),
-        Err(rule) => {
-            e.push(ValidationError::new("outbound.url", rule));
-            None
-        }
+        Err(rule) => e.refuse("outbound.url", rule),
     });
     let headers = parse_headers(e, o.headers.as_deref().unwrap_or_default());
-    let timeout = int_field(
-        e,
-        "outbound.timeout_ms",
-        o.timeout_ms,
-        Some(30_000),
-        1_000,
-        300_000,
-    );
+    let timeout = HTTPS_TIMEOUT_MS.parse(e, o.timeout_ms);
     if !(only_https && retry.ok) {
         return None;
     }
@@ -369,27 +335,22 @@ fn parse_headers(e: &mut ValidationErrors, inputs: &[HttpHeaderInput]) -> Option
                 e.push(required(format!("{p}.name")));
                 None
             }
-            Some(n) if !is_header_name(n) => {
-                e.push(ValidationError::new(
-                    format!("{p}.name"),
-                    "must be an HTTP header name (letters, digits, '-')",
-                ));
-                None
-            }
+            Some(n) if !is_header_name(n) => e.refuse(
+                format!("{p}.name"),
+                "must be an HTTP header name (letters, digits, '-')",
+            ),
             Some(n) => {
                 let lower = n.to_ascii_lowercase();
                 if FORBIDDEN_HEADERS.contains(&lower.as_str()) {
-                    e.push(ValidationError::new(
+                    e.refuse(
                         format!("{p}.name"),
                         "is set by the connector and cannot be configured",
-                    ));
-                    None
+                    )
                 } else if let Some(first) = seen.get(&lower) {
-                    e.push(ValidationError::new(
+                    e.refuse(
                         format!("{p}.name"),
                         format!("repeats outbound.headers[{first}].name"),
-                    ));
-                    None
+                    )
                 } else {
                     seen.insert(lower, i);
                     Some(n.to_owned())
@@ -398,11 +359,7 @@ fn parse_headers(e: &mut ValidationErrors, inputs: &[HttpHeaderInput]) -> Option
         };
         let value = match (&h.value, &h.secret) {
             (Some(_), Some(_)) | (None, None) => {
-                e.push(ValidationError::new(
-                    p.clone(),
-                    "needs exactly one of value and secret",
-                ));
-                None
+                e.refuse(p.clone(), "needs exactly one of value and secret")
             }
             (None, Some(s)) => {
                 secret_field(e, &format!("{p}.secret"), Some(s)).map(HeaderValue::Secret)
@@ -412,17 +369,15 @@ fn parse_headers(e: &mut ValidationErrors, inputs: &[HttpHeaderInput]) -> Option
                     .as_deref()
                     .is_some_and(|n| is_credential_header(&n.to_ascii_lowercase()))
                 {
-                    e.push(ValidationError::new(
+                    e.refuse(
                         format!("{p}.value"),
                         "this header carries credentials: give a secret reference in secret instead",
-                    ));
-                    None
+                    )
                 } else if v.chars().count() > 1024 || v.chars().any(char::is_control) {
-                    e.push(ValidationError::new(
+                    e.refuse(
                         format!("{p}.value"),
                         "must be a single line of at most 1024 characters",
-                    ));
-                    None
+                    )
                 } else {
                     Some(HeaderValue::Value(v.clone()))
                 }
@@ -442,22 +397,15 @@ fn parse_webhook(e: &mut ValidationErrors, w: &WebhookAuthInput) -> Option<Webho
         Some(n) if is_header_name(n) => {
             let lower = n.to_ascii_lowercase();
             if FORBIDDEN_HEADERS.contains(&lower.as_str()) || lower == "authorization" {
-                e.push(ValidationError::new(
-                    "crm_webhook.header_name",
-                    "must be a custom header name",
-                ));
-                None
+                e.refuse("crm_webhook.header_name", "must be a custom header name")
             } else {
                 Some(lower)
             }
         }
-        Some(_) => {
-            e.push(ValidationError::new(
-                "crm_webhook.header_name",
-                "must be an HTTP header name (letters, digits, '-')",
-            ));
-            None
-        }
+        Some(_) => e.refuse(
+            "crm_webhook.header_name",
+            "must be an HTTP header name (letters, digits, '-')",
+        ),
     };
     let token_hash = match w.token_hash.as_deref().map(str::trim) {
         None | Some("") => {

@@ -28,14 +28,9 @@ pub(super) fn name_field(
         e.push(required(field));
         None
     } else if value.chars().count() > 100 {
-        e.push(ValidationError::new(
-            field,
-            "must be at most 100 characters",
-        ));
-        None
+        e.refuse(field, "must be at most 100 characters")
     } else if value.chars().any(char::is_control) {
-        e.push(ValidationError::new(field, "must be a single line"));
-        None
+        e.refuse(field, "must be a single line")
     } else {
         Some(value.to_owned())
     }
@@ -121,31 +116,56 @@ pub(super) fn present<'a>(
     }
 }
 
-/// An integer in a range, with a default when left out.
-pub(super) fn int_field(
-    e: &mut ValidationErrors,
-    field: &str,
-    value: Option<i64>,
+/// A whole-number setting: its input path, its range and its value when left out (`None`:
+/// required).
+pub(super) struct IntSetting {
+    field: &'static str,
     default: Option<u32>,
     min: u32,
     max: u32,
-) -> Option<u32> {
-    match value {
-        None if default.is_none() => {
-            e.push(required(field));
-            None
+}
+
+impl IntSetting {
+    /// `field`, required, from `min` to `max`.
+    pub(super) const fn required(field: &'static str, min: u32, max: u32) -> Self {
+        Self {
+            field,
+            default: None,
+            min,
+            max,
         }
-        None => default,
-        Some(v) => match u32::try_from(v) {
-            Ok(n) if (min..=max).contains(&n) => Some(n),
-            _ => {
-                e.push(ValidationError::new(
-                    field,
-                    format!("must be from {min} to {max}"),
-                ));
+    }
+
+    /// `field`, from `min` to `max`, `default` when left out.
+    pub(super) const fn or(field: &'static str, default: u32, min: u32, max: u32) -> Self {
+        Self {
+            field,
+            default: Some(default),
+            min,
+            max,
+        }
+    }
+
+    /// The setting's value: `value` when in range, the default when left out; `None` with the
+    /// problem recorded otherwise.
+    pub(super) fn parse(&self, e: &mut ValidationErrors, value: Option<i64>) -> Option<u32> {
+        let Self {
+            field,
+            default,
+            min,
+            max,
+        } = *self;
+        match value {
+            None if default.is_none() => {
+                e.push(required(field));
                 None
             }
-        },
+            None => default,
+            Some(v) => match u32::try_from(v) {
+                Ok(n) if (min..=max).contains(&n) => Some(n),
+                _ => e.refuse(field, format!("must be from {min} to {max}")),
+            },
+        }
     }
 }
 

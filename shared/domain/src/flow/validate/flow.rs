@@ -135,16 +135,17 @@ impl Settings {
             }
             Some(t) => e.check(Hl7EventType::parse(t.trim())),
         };
-        let lead_sync = lead_sync(e, direction, input.lead_sync.as_deref());
-        let activity_sync = activity_sync(e, direction, entity, input.activity_sync.as_deref());
-        let activity_type = activity_type(e, entity, input.activity_type);
-        let lead_source = lead_source(e, direction, input.lead_source.as_deref());
+        let kind = FlowKind { direction, entity };
+        let lead_sync = kind.lead_sync(e, input.lead_sync.as_deref());
+        let activity_sync = kind.activity_sync(e, input.activity_sync.as_deref());
+        let activity_type = kind.activity_type(e, input.activity_type);
+        let lead_source = kind.lead_source(e, input.lead_source.as_deref());
         let default_country_code = input
             .default_country_code
             .as_deref()
             .and_then(|c| e.check(CountryCode::parse(c)));
         let time_zone = time_zone(e, input.time_zone.as_deref());
-        let webhook_event = webhook_event(e, direction, entity, input.webhook_event.as_deref());
+        let webhook_event = kind.webhook_event(e, input.webhook_event.as_deref());
         Self {
             name,
             description,
@@ -164,118 +165,107 @@ impl Settings {
     }
 }
 
-/// How EHR -> CRM flows treat the lead (required there); CRM -> EHR flows always capture.
-fn lead_sync(
-    e: &mut ValidationErrors,
+/// What is known of the flow's direction and entity: the settings that apply to some kinds of
+/// flow only are checked against it.
+#[derive(Clone, Copy)]
+struct FlowKind {
     direction: Option<Direction>,
-    value: Option<&str>,
-) -> Option<SyncBehaviour> {
-    match (direction, value) {
-        (Some(Direction::CrmToEhr), Some(_)) => {
-            e.push(ValidationError::new(
+    entity: Option<Entity>,
+}
+
+impl FlowKind {
+    /// How EHR -> CRM flows treat the lead (required there); CRM -> EHR flows always capture.
+    fn lead_sync(self, e: &mut ValidationErrors, value: Option<&str>) -> Option<SyncBehaviour> {
+        match (self.direction, value) {
+            (Some(Direction::CrmToEhr), Some(_)) => e.refuse(
                 "lead_sync",
                 "applies only to ehr_to_crm flows (crm_to_ehr flows follow webhook_event)",
-            ));
-            None
+            ),
+            (Some(Direction::CrmToEhr), None) => Some(SyncBehaviour::Capture),
+            (Some(Direction::EhrToCrm), None) => {
+                e.refuse("lead_sync", "is required for ehr_to_crm flows")
+            }
+            (_, value) => value.and_then(|v| sync_field(e, "lead_sync", v)),
         }
-        (Some(Direction::CrmToEhr), None) => Some(SyncBehaviour::Capture),
-        (Some(Direction::EhrToCrm), None) => {
-            e.push(ValidationError::new(
-                "lead_sync",
-                "is required for ehr_to_crm flows",
-            ));
-            None
-        }
-        (_, value) => value.and_then(|v| sync_field(e, "lead_sync", v)),
     }
-}
 
-/// How EHR -> CRM activity flows treat the activity (required there, refused elsewhere).
-fn activity_sync(
-    e: &mut ValidationErrors,
-    direction: Option<Direction>,
-    entity: Option<Entity>,
-    value: Option<&str>,
-) -> Option<SyncBehaviour> {
-    let ehr_activity = direction == Some(Direction::EhrToCrm) && entity == Some(Entity::Activity);
-    match value {
-        Some(_) if direction.is_some() && entity.is_some() && !ehr_activity => {
-            e.push(ValidationError::new(
-                "activity_sync",
-                "applies only to ehr_to_crm activity flows",
-            ));
-            None
+    /// How EHR -> CRM activity flows treat the activity (required there, refused elsewhere).
+    fn activity_sync(self, e: &mut ValidationErrors, value: Option<&str>) -> Option<SyncBehaviour> {
+        let ehr_activity =
+            self.direction == Some(Direction::EhrToCrm) && self.entity == Some(Entity::Activity);
+        match value {
+            Some(_) if self.direction.is_some() && self.entity.is_some() && !ehr_activity => {
+                e.refuse("activity_sync", "applies only to ehr_to_crm activity flows")
+            }
+            Some(v) => sync_field(e, "activity_sync", v),
+            None if ehr_activity => {
+                e.refuse("activity_sync", "is required for ehr_to_crm activity flows")
+            }
+            None => None,
         }
-        Some(v) => sync_field(e, "activity_sync", v),
-        None if ehr_activity => {
-            e.push(ValidationError::new(
-                "activity_sync",
-                "is required for ehr_to_crm activity flows",
-            ));
-            None
-        }
-        None => None,
     }
-}
 
-/// The LeadSquared ActivityEvent code of an activity flow (positive; refused for lead flows).
-fn activity_type(
-    e: &mut ValidationErrors,
-    entity: Option<Entity>,
-    value: Option<i64>,
-) -> Option<i32> {
-    match (entity, value) {
-        (Some(Entity::Activity), None) => {
-            e.push(ValidationError::new(
-                "activity_type",
-                "is required for activity flows",
-            ));
-            None
-        }
-        (Some(Entity::Lead), Some(_)) => {
-            e.push(ValidationError::new(
-                "activity_type",
-                "applies only to activity flows",
-            ));
-            None
-        }
-        (_, Some(n)) => match i32::try_from(n) {
-            Ok(code) if code > 0 => Some(code),
-            _ => {
-                e.push(ValidationError::new(
+    /// The LeadSquared ActivityEvent code of an activity flow (positive; refused for lead flows).
+    fn activity_type(self, e: &mut ValidationErrors, value: Option<i64>) -> Option<i32> {
+        match (self.entity, value) {
+            (Some(Entity::Activity), None) => {
+                e.refuse("activity_type", "is required for activity flows")
+            }
+            (Some(Entity::Lead), Some(_)) => {
+                e.refuse("activity_type", "applies only to activity flows")
+            }
+            (_, Some(n)) => match i32::try_from(n) {
+                Ok(code) if code > 0 => Some(code),
+                _ => e.refuse(
                     "activity_type",
                     "must be a positive LeadSquared ActivityEvent code",
-                ));
-                None
-            }
-        },
-        (_, None) => None,
-    }
-}
-
-/// The lead Source an EHR -> CRM flow stamps: one line of at most 100 characters.
-fn lead_source(
-    e: &mut ValidationErrors,
-    direction: Option<Direction>,
-    value: Option<&str>,
-) -> Option<String> {
-    match value.map(str::trim) {
-        None | Some("") => None,
-        Some(_) if direction == Some(Direction::CrmToEhr) => {
-            e.push(ValidationError::new(
-                "lead_source",
-                "applies only to ehr_to_crm flows",
-            ));
-            None
+                ),
+            },
+            (_, None) => None,
         }
-        Some(s) if s.chars().count() > 100 || s.chars().any(char::is_control) => {
-            e.push(ValidationError::new(
+    }
+
+    /// The lead Source an EHR -> CRM flow stamps: one line of at most 100 characters.
+    fn lead_source(self, e: &mut ValidationErrors, value: Option<&str>) -> Option<String> {
+        match value.map(str::trim) {
+            None | Some("") => None,
+            Some(_) if self.direction == Some(Direction::CrmToEhr) => {
+                e.refuse("lead_source", "applies only to ehr_to_crm flows")
+            }
+            Some(s) if s.chars().count() > 100 || s.chars().any(char::is_control) => e.refuse(
                 "lead_source",
                 "must be a single line of at most 100 characters",
-            ));
-            None
+            ),
+            Some(s) => Some(s.to_owned()),
         }
-        Some(s) => Some(s.to_owned()),
+    }
+
+    /// The CRM webhook event a CRM -> EHR flow follows (required there, of the flow's entity).
+    fn webhook_event(self, e: &mut ValidationErrors, value: Option<&str>) -> Option<WebhookEvent> {
+        match (self.direction, value) {
+            (Some(Direction::EhrToCrm), Some(_)) => {
+                e.refuse("webhook_event", "applies only to crm_to_ehr flows")
+            }
+            (Some(Direction::CrmToEhr), None) => {
+                e.refuse("webhook_event", "is required for crm_to_ehr flows")
+            }
+            (_, None) => None,
+            (_, Some(w)) => match WebhookEvent::parse(w.trim()) {
+                None => e.refuse(
+                    "webhook_event",
+                    "must be lead_create, lead_update, activity_create or activity_update",
+                ),
+                Some(ev) => {
+                    if self.entity.is_some_and(|en| en != ev.entity()) {
+                        e.push(ValidationError::new(
+                            "webhook_event",
+                            "must be an event of the flow's entity (lead_* for lead flows, activity_* for activity flows)",
+                        ));
+                    }
+                    Some(ev)
+                }
+            },
+        }
     }
 }
 
@@ -285,57 +275,10 @@ fn time_zone(e: &mut ValidationErrors, value: Option<&str>) -> Option<Tz> {
         None | Some("") => Some(Tz::UTC),
         Some(z) => match z.parse::<Tz>() {
             Ok(tz) => Some(tz),
-            Err(_) => {
-                e.push(ValidationError::new(
-                    "time_zone",
-                    "must be an IANA time zone name such as America/New_York",
-                ));
-                None
-            }
-        },
-    }
-}
-
-/// The CRM webhook event a CRM -> EHR flow follows (required there, of the flow's entity).
-fn webhook_event(
-    e: &mut ValidationErrors,
-    direction: Option<Direction>,
-    entity: Option<Entity>,
-    value: Option<&str>,
-) -> Option<WebhookEvent> {
-    match (direction, value) {
-        (Some(Direction::EhrToCrm), Some(_)) => {
-            e.push(ValidationError::new(
-                "webhook_event",
-                "applies only to crm_to_ehr flows",
-            ));
-            None
-        }
-        (Some(Direction::CrmToEhr), None) => {
-            e.push(ValidationError::new(
-                "webhook_event",
-                "is required for crm_to_ehr flows",
-            ));
-            None
-        }
-        (_, None) => None,
-        (_, Some(w)) => match WebhookEvent::parse(w.trim()) {
-            None => {
-                e.push(ValidationError::new(
-                    "webhook_event",
-                    "must be lead_create, lead_update, activity_create or activity_update",
-                ));
-                None
-            }
-            Some(ev) => {
-                if entity.is_some_and(|en| en != ev.entity()) {
-                    e.push(ValidationError::new(
-                        "webhook_event",
-                        "must be an event of the flow's entity (lead_* for lead flows, activity_* for activity flows)",
-                    ));
-                }
-                Some(ev)
-            }
+            Err(_) => e.refuse(
+                "time_zone",
+                "must be an IANA time zone name such as America/New_York",
+            ),
         },
     }
 }

@@ -186,11 +186,7 @@ fn activity_match(
     let ehr_to_crm = shape.direction == Some(Direction::EhrToCrm);
     match (shape.entity, &input.activity_match) {
         (Some(Entity::Lead), Some(_)) => {
-            e.push(ValidationError::new(
-                "activity_match",
-                "applies only to activity flows",
-            ));
-            None
+            e.refuse("activity_match", "applies only to activity flows")
         }
         (_, Some(k)) => Some(parse_key(
             e,
@@ -202,11 +198,10 @@ fn activity_match(
         (Some(Entity::Activity), None)
             if ehr_to_crm && activity_sync != Some(SyncBehaviour::DoNothing) =>
         {
-            e.push(ValidationError::new(
+            e.refuse(
                 "activity_match",
                 "is required for ehr_to_crm activity flows, to find the activity to update",
-            ));
-            None
+            )
         }
         _ => None,
     }

@@ -89,13 +89,7 @@ pub(super) fn check_template<'t>(
         return None;
     }
     match Message::parse(text) {
-        Err(err) => {
-            e.push(ValidationError::new(
-                "template",
-                format!("is not an HL7 v2 message: {err}"),
-            ));
-            None
-        }
+        Err(err) => e.refuse("template", format!("is not an HL7 v2 message: {err}")),
         Ok(m) => {
             if let Some(ev) = event_type
                 && !ev.matches(&m)

@@ -87,11 +87,7 @@ fn default_value(e: &mut ValidationErrors, p: &str, t: &TransformInput) -> Optio
             None
         }
         Some(v) if v.chars().count() > 1000 => {
-            e.push(ValidationError::new(
-                format!("{p}.value"),
-                "must be at most 1000 characters",
-            ));
-            None
+            e.refuse(format!("{p}.value"), "must be at most 1000 characters")
         }
         Some(v) => Some(Transform::Default {
             value: v.to_owned(),
@@ -106,13 +102,10 @@ fn date_time(e: &mut ValidationErrors, p: &str, t: &TransformInput) -> Option<Tr
         None => Some(None),
         Some(z) => match z.parse::<Tz>() {
             Ok(tz) => Some(Some(tz)),
-            Err(_) => {
-                e.push(ValidationError::new(
-                    format!("{p}.to_time_zone"),
-                    "must be an IANA time zone name such as America/New_York",
-                ));
-                None
-            }
+            Err(_) => e.refuse(
+                format!("{p}.to_time_zone"),
+                "must be an IANA time zone name such as America/New_York",
+            ),
         },
     };
     Some(Transform::DateTime {
@@ -171,26 +164,16 @@ fn format_field(
         return None;
     };
     if f.chars().count() > 100 {
-        e.push(ValidationError::new(
-            field,
-            "must be at most 100 characters",
-        ));
-        None
+        e.refuse(field, "must be at most 100 characters")
     } else if !transform::format_is_valid(f) {
-        e.push(ValidationError::new(
-            field,
-            "must be a chrono format such as %Y-%m-%d %H:%M:%S",
-        ));
-        None
+        e.refuse(field, "must be a chrono format such as %Y-%m-%d %H:%M:%S")
     } else if date_only && !transform::format_fits_date(f) {
-        e.push(ValidationError::new(
+        e.refuse(
             field,
             "may use date fields only (%Y %m %d %b ...), not time fields",
-        ));
-        None
+        )
     } else if !date_only && !transform::format_fits_date_time(f) {
-        e.push(ValidationError::new(field, "cannot format a date/time"));
-        None
+        e.refuse(field, "cannot format a date/time")
     } else {
         Some(f.to_owned())
     }
