@@ -24,7 +24,7 @@ use connector_domain::ports::{
     QueueConsumer, QueueError, QueueMessage, ReceivedMessage, WorkQueue,
 };
 use connector_domain::{Clock, SystemClock};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, Transaction, params};
 
 use crate::SqliteDb;
 use crate::error::queue_err;
@@ -147,6 +147,19 @@ impl SqliteQueue {
         millis(self.options.clock.now())
     }
 
+    /// Runs `f` in one write transaction with the queue's name and the time in milliseconds,
+    /// read from the clock once the write lock is held (so no timer is set in the past).
+    async fn write_at<T, F>(&self, f: F) -> Result<T, QueueError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>, &str, i64) -> Result<T, QueueError> + Send + 'static,
+    {
+        let (queue, clock) = (Arc::clone(&self.name), Arc::clone(&self.options.clock));
+        self.db
+            .write(move |tx| f(tx, &queue, millis(clock.now())))
+            .await
+    }
+
     /// The oldest dead letters, at most `limit`.
     pub async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, QueueError> {
         let queue = Arc::clone(&self.name);
@@ -179,13 +192,9 @@ impl SqliteQueue {
     /// and with their receive count reset: those in `message_ids`, or all when `None`. Returns
     /// how many moved.
     pub async fn redrive(&self, message_ids: Option<&[String]>) -> Result<usize, QueueError> {
-        let queue = Arc::clone(&self.name);
         let ids = message_ids.map(<[String]>::to_vec);
-        let clock = Arc::clone(&self.options.clock);
         let moved = self
-            .db
-            .write(move |tx| {
-                let now = millis(clock.now());
+            .write_at(move |tx, queue, now| {
                 let ids: Vec<String> = match ids {
                     Some(ids) => ids,
                     None => {
@@ -313,15 +322,10 @@ impl WorkQueue for SqliteQueue {
         if messages.is_empty() {
             return Ok(());
         }
-        let queue = Arc::clone(&self.name);
         let messages = messages.to_vec();
-        let clock = Arc::clone(&self.options.clock);
         let window = self.options.dedup_window;
         let (sent, dropped) = self
-            .db
-            .write(move |tx| {
-                // Read the clock once the write lock is held, so timers are not set in the past.
-                let now = millis(clock.now());
+            .write_at(move |tx, queue, now| {
                 let dedup_until = add_millis(now, window);
                 tx.prepare_cached("DELETE FROM queue_dedup WHERE queue = ?1 AND expires_at <= ?2")
                     .and_then(|mut stmt| stmt.execute(params![&*queue, now]))
@@ -380,13 +384,9 @@ impl QueueConsumer for SqliteQueue {
         if max == 0 {
             return Ok(Vec::new());
         }
-        let queue = Arc::clone(&self.name);
-        let clock = Arc::clone(&self.options.clock);
         let max_receives = self.options.max_receives;
         let (received, dead) = self
-            .db
-            .write(move |tx| {
-                let now = millis(clock.now());
+            .write_at(move |tx, queue, now| {
                 let hidden_until = add_millis(now, visibility);
                 let mut received = Vec::new();
                 let mut dead = 0usize;
@@ -446,13 +446,10 @@ impl QueueConsumer for SqliteQueue {
     }
 
     async fn release(&self, receipt: &str, delay: Duration) -> Result<(), QueueError> {
-        let queue = Arc::clone(&self.name);
         let receipt = receipt.to_owned();
-        let clock = Arc::clone(&self.options.clock);
         let released = self
-            .db
-            .write(move |tx| {
-                let visible_at = add_millis(millis(clock.now()), delay);
+            .write_at(move |tx, queue, now| {
+                let visible_at = add_millis(now, delay);
                 tx.prepare_cached(
                     "UPDATE queue_messages SET visible_at = ?3, receipt = NULL WHERE queue = ?1 AND receipt = ?2",
                 )
