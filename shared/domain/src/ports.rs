@@ -29,6 +29,16 @@ pub use claims::{
     DeliveryFinish, InboundClaimRequest, InboundFinish, LeaseTerms, SendFinish, StepSave,
 };
 
+/// One page of a paged read: at most `limit` items after `cursor` (a `next_cursor` the same
+/// store returned for the same read; the first page when `None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest<'a> {
+    /// Where the page starts.
+    pub cursor: Option<&'a str>,
+    /// The most items it may hold.
+    pub limit: usize,
+}
+
 /// Patients' demographics.
 #[async_trait]
 pub trait PatientStore: Send + Sync {
@@ -47,7 +57,7 @@ pub trait PatientStore: Send + Sync {
     /// Replaces an existing patient's demographics. MUST return `NotFound` when it does not exist.
     async fn update(&self, patient: &Patient) -> Result<(), StoreError>;
 
-    /// Patients matching `search`, at most `limit` (1..=100) per page after `cursor` (a
+    /// Patients matching `search`, one `page` of at most `limit` (1..=100) after `cursor` (a
     /// `next_cursor` this store returned for the same search): by MRN ordered by patient id; by
     /// last-name prefix and birth date ordered by (folded last name, patient id). An inserted or
     /// updated patient is found by its current demographics only (at once on SQLite; DynamoDB's
@@ -56,8 +66,7 @@ pub trait PatientStore: Send + Sync {
     async fn search(
         &self,
         search: &PatientSearch,
-        cursor: Option<&str>,
-        limit: usize,
+        page: PageRequest<'_>,
     ) -> Result<Page<Patient>, StoreError>;
 }
 
@@ -210,15 +219,14 @@ pub trait AppointmentStore: Send + Sync {
     ) -> Result<Vec<Appointment>, StoreError>;
 
     /// The patient's appointments, newest first (by `scheduled_start`, then appointment id,
-    /// both descending), at most `limit` (1..=100) per page after `cursor` (a `next_cursor`
+    /// both descending), one `page` of at most `limit` (1..=100) after `cursor` (a `next_cursor`
     /// this store returned for the same patient). An appointment moved to another patient is
     /// listed under its new patient only. Adapters read an index (never a scan); MUST return
     /// `InvalidCursor` for a cursor they did not produce.
     async fn for_patient(
         &self,
         patient: &PatientId,
-        cursor: Option<&str>,
-        limit: usize,
+        page: PageRequest<'_>,
     ) -> Result<Page<Appointment>, StoreError>;
 }
 

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use connector_domain::appointment::{Appointment, TransitionCursor};
 use connector_domain::audit::Page;
-use connector_domain::ports::AppointmentStore;
+use connector_domain::ports::{AppointmentStore, PageRequest};
 use connector_domain::{AppointmentId, PatientId, StoreError};
 
 use super::client::Updated;
@@ -274,10 +274,9 @@ impl AppointmentStore for DynamoAppointmentStore {
     async fn for_patient(
         &self,
         patient: &PatientId,
-        cursor: Option<&str>,
-        limit: usize,
+        page: PageRequest<'_>,
     ) -> Result<Page<Appointment>, StoreError> {
-        search::patient_appointments(&self.db, patient, cursor, limit).await
+        search::patient_appointments(&self.db, patient, page.cursor, page.limit).await
     }
 }
 

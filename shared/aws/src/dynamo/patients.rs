@@ -8,7 +8,7 @@ use connector_domain::audit::{AuditEntry, Page};
 use connector_domain::consent::Consent;
 use connector_domain::patient::Patient;
 use connector_domain::patient_search::PatientSearch;
-use connector_domain::ports::PatientStore;
+use connector_domain::ports::{PageRequest, PatientStore};
 use connector_domain::{PatientId, StoreError};
 
 use super::client::put_item;
@@ -93,9 +93,8 @@ impl PatientStore for DynamoPatientStore {
     async fn search(
         &self,
         search: &PatientSearch,
-        cursor: Option<&str>,
-        limit: usize,
+        page: PageRequest<'_>,
     ) -> Result<Page<Patient>, StoreError> {
-        search::search_patients(&self.db, search, cursor, limit).await
+        search::search_patients(&self.db, search, page.cursor, page.limit).await
     }
 }

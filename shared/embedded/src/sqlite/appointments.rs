@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use connector_domain::appointment::{Appointment, TransitionCursor};
 use connector_domain::audit::Page;
-use connector_domain::ports::AppointmentStore;
+use connector_domain::ports::{AppointmentStore, PageRequest};
 use connector_domain::{AppointmentId, PatientId, StoreError};
 use rusqlite::{Connection, params};
 
@@ -163,13 +163,17 @@ impl AppointmentStore for SqliteAppointmentStore {
     async fn for_patient(
         &self,
         patient: &PatientId,
-        cursor: Option<&str>,
-        limit: usize,
+        page: PageRequest<'_>,
     ) -> Result<Page<Appointment>, StoreError> {
-        let (patient, cursor) = (patient.clone(), cursor.map(str::to_owned));
+        let (patient, cursor, limit) =
+            (patient.clone(), page.cursor.map(str::to_owned), page.limit);
         self.db
             .read(move |tx| {
-                search_columns::patient_appointments(tx, &patient, cursor.as_deref(), limit)
+                let page = PageRequest {
+                    cursor: cursor.as_deref(),
+                    limit,
+                };
+                search_columns::patient_appointments(tx, &patient, page)
             })
             .await
     }

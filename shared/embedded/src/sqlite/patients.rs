@@ -5,7 +5,7 @@ use connector_domain::audit::{AuditEntry, Page};
 use connector_domain::consent::Consent;
 use connector_domain::patient::Patient;
 use connector_domain::patient_search::PatientSearch;
-use connector_domain::ports::PatientStore;
+use connector_domain::ports::{PageRequest, PatientStore};
 use connector_domain::{PatientId, StoreError};
 use rusqlite::params;
 
@@ -96,12 +96,18 @@ impl PatientStore for SqlitePatientStore {
     async fn search(
         &self,
         search: &PatientSearch,
-        cursor: Option<&str>,
-        limit: usize,
+        page: PageRequest<'_>,
     ) -> Result<Page<Patient>, StoreError> {
-        let (search, cursor) = (search.clone(), cursor.map(str::to_owned));
+        let (cursor, limit) = (page.cursor.map(str::to_owned), page.limit);
+        let search = search.clone();
         self.db
-            .read(move |tx| search_columns::search_patients(tx, &search, cursor.as_deref(), limit))
+            .read(move |tx| {
+                let page = PageRequest {
+                    cursor: cursor.as_deref(),
+                    limit,
+                };
+                search_columns::search_patients(tx, &search, page)
+            })
             .await
     }
 }

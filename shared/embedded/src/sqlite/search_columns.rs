@@ -9,6 +9,7 @@ use connector_domain::audit::Page;
 use connector_domain::cursor::{decode as decode_cursor, encode as encode_cursor};
 use connector_domain::patient::Patient;
 use connector_domain::patient_search::{PatientSearch, fold_name, name_key};
+use connector_domain::ports::PageRequest;
 use connector_domain::{PatientId, StoreError};
 use rusqlite::types::Value;
 use rusqlite::{Connection, params_from_iter};
@@ -113,9 +114,9 @@ fn rows(
 pub(crate) fn search_patients(
     conn: &Connection,
     search: &PatientSearch,
-    cursor: Option<&str>,
-    limit: usize,
+    request: PageRequest<'_>,
 ) -> Result<Page<Patient>, StoreError> {
+    let (cursor, limit) = (request.cursor, request.limit);
     let fetch = Value::Integer(sql_limit(limit.saturating_add(1)));
     let rows = match search {
         PatientSearch::Mrn(mrn) => {
@@ -169,9 +170,9 @@ pub(crate) fn search_patients(
 pub(crate) fn patient_appointments(
     conn: &Connection,
     patient: &PatientId,
-    cursor: Option<&str>,
-    limit: usize,
+    request: PageRequest<'_>,
 ) -> Result<Page<Appointment>, StoreError> {
+    let (cursor, limit) = (request.cursor, request.limit);
     let (before_start, before_id) = match cursor.map(|c| decode_cursor(c, 2)).transpose()? {
         Some(parts) => (
             parts[0]

@@ -7,6 +7,7 @@ use connector_domain::audit::Page;
 use connector_domain::patient::{Mrn, Patient, PersonName};
 use connector_domain::patient_search::PatientSearch;
 use connector_domain::phi::Phi;
+use connector_domain::ports::PageRequest;
 
 use super::{Case, StoreSet, cases};
 use crate::fixtures;
@@ -44,7 +45,16 @@ fn ids(page: &Page<Patient>) -> Vec<&str> {
 }
 
 async fn search(s: &StoreSet, search: &PatientSearch) -> Page<Patient> {
-    s.patients.search(search, None, 100).await.unwrap()
+    s.patients
+        .search(
+            search,
+            PageRequest {
+                cursor: None,
+                limit: 100,
+            },
+        )
+        .await
+        .unwrap()
 }
 
 async fn patient_search_by_mrn_finds_exactly_that_patient(s: StoreSet) {
@@ -141,7 +151,13 @@ async fn patient_search_pages_through_every_match_once(s: StoreSet) {
         loop {
             let page = s
                 .patients
-                .search(&search_by, cursor.as_deref(), 2)
+                .search(
+                    &search_by,
+                    PageRequest {
+                        cursor: cursor.as_deref(),
+                        limit: 2,
+                    },
+                )
                 .await
                 .unwrap();
             assert!(page.items.len() <= 2);
@@ -166,7 +182,13 @@ async fn patient_search_rejects_a_foreign_cursor(s: StoreSet) {
     for bad in ["zz", "not-a-cursor", ""] {
         let result = s
             .patients
-            .search(&by_name("q", fixtures::BIRTH_DATE), Some(bad), 10)
+            .search(
+                &by_name("q", fixtures::BIRTH_DATE),
+                PageRequest {
+                    cursor: Some(bad),
+                    limit: 10,
+                },
+            )
             .await;
         assert!(
             matches!(result, Err(StoreError::InvalidCursor)),
@@ -203,7 +225,13 @@ async fn appointments_for_patient_newest_first(s: StoreSet) {
         .unwrap();
     let page = s
         .appointments
-        .for_patient(&fixtures::patient_id("p-1"), None, 25)
+        .for_patient(
+            &fixtures::patient_id("p-1"),
+            PageRequest {
+                cursor: None,
+                limit: 25,
+            },
+        )
         .await
         .unwrap();
     assert_eq!(appointment_ids(&page), ["a-new", "a-mid", "a-old"]);
@@ -211,7 +239,13 @@ async fn appointments_for_patient_newest_first(s: StoreSet) {
     assert_eq!(page.next_cursor, None);
     let none = s
         .appointments
-        .for_patient(&fixtures::patient_id("p-3"), None, 25)
+        .for_patient(
+            &fixtures::patient_id("p-3"),
+            PageRequest {
+                cursor: None,
+                limit: 25,
+            },
+        )
         .await
         .unwrap();
     assert!(none.items.is_empty() && none.next_cursor.is_none());
@@ -244,7 +278,13 @@ async fn appointments_for_patient_page_and_follow_moves(s: StoreSet) {
     loop {
         let page = s
             .appointments
-            .for_patient(&fixtures::patient_id("p-1"), cursor.as_deref(), 2)
+            .for_patient(
+                &fixtures::patient_id("p-1"),
+                PageRequest {
+                    cursor: cursor.as_deref(),
+                    limit: 2,
+                },
+            )
             .await
             .unwrap();
         assert!(page.items.len() <= 2);
@@ -258,13 +298,25 @@ async fn appointments_for_patient_page_and_follow_moves(s: StoreSet) {
     assert_eq!(seen, ["a-3", "a-2", "a-1", "a-4"], "ties by id, descending");
     let moved = s
         .appointments
-        .for_patient(&fixtures::patient_id("p-2"), None, 2)
+        .for_patient(
+            &fixtures::patient_id("p-2"),
+            PageRequest {
+                cursor: None,
+                limit: 2,
+            },
+        )
         .await
         .unwrap();
     assert_eq!(appointment_ids(&moved), ["a-5"]);
     let bad = s
         .appointments
-        .for_patient(&fixtures::patient_id("p-1"), Some("zz"), 2)
+        .for_patient(
+            &fixtures::patient_id("p-1"),
+            PageRequest {
+                cursor: Some("zz"),
+                limit: 2,
+            },
+        )
         .await;
     assert!(matches!(bad, Err(StoreError::InvalidCursor)), "{bad:?}");
 }

@@ -7,6 +7,7 @@ use connector_domain::audit::{AuditQuery, LogType, Page};
 use connector_domain::hie::{SendKey, hie_status};
 use connector_domain::patient::Patient;
 use connector_domain::patient_search::PatientSearch;
+use connector_domain::ports::PageRequest;
 use connector_domain::{PatientId, ValidationErrors};
 use serde_json::Value;
 
@@ -48,7 +49,13 @@ pub(crate) async fn search(
     };
     let page = ctx
         .patients
-        .search(&search, params.get("cursor"), limit)
+        .search(
+            &search,
+            PageRequest {
+                cursor: params.get("cursor"),
+                limit,
+            },
+        )
         .await?;
     tracing::info!(
         found = page.items.len(),
@@ -78,7 +85,13 @@ pub(crate) async fn appointments(
     }
     let page = ctx
         .appointments
-        .for_patient(&patient_id, params.get("cursor"), limit)
+        .for_patient(
+            &patient_id,
+            PageRequest {
+                cursor: params.get("cursor"),
+                limit,
+            },
+        )
         .await?;
     let keys: Vec<SendKey> = page
         .items
