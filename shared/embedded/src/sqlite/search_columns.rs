@@ -116,11 +116,11 @@ pub(crate) fn search_patients(
     search: &PatientSearch,
     request: PageRequest<'_>,
 ) -> Result<Page<Patient>, StoreError> {
-    let (cursor, limit) = (request.cursor, request.limit);
-    let fetch = Value::Integer(sql_limit(limit.saturating_add(1)));
+    let fetch = Value::Integer(sql_limit(request.limit.saturating_add(1)));
     let rows = match search {
         PatientSearch::Mrn(mrn) => {
-            let after = cursor
+            let after = request
+                .cursor
                 .map(|c| decode_cursor(c, 2))
                 .transpose()?
                 .map(|mut parts| parts.remove(1))
@@ -139,13 +139,14 @@ pub(crate) fn search_patients(
         PatientSearch::LastNameBirthDate { prefix, birth_date } => {
             // Every folded key starting with `prefix` sorts in [prefix, prefix + U+10FFFF).
             let upper = format!("{prefix}\u{10FFFF}");
-            let (after_name, after_id) = match cursor.map(|c| decode_cursor(c, 2)).transpose()? {
-                Some(mut parts) => {
-                    let id = parts.remove(1);
-                    (parts.remove(0), id)
-                }
-                None => (String::new(), String::new()),
-            };
+            let (after_name, after_id) =
+                match request.cursor.map(|c| decode_cursor(c, 2)).transpose()? {
+                    Some(mut parts) => {
+                        let id = parts.remove(1);
+                        (parts.remove(0), id)
+                    }
+                    None => (String::new(), String::new()),
+                };
             rows(
                 conn,
                 "SELECT name_key, patient_id, body FROM patients \
@@ -163,7 +164,7 @@ pub(crate) fn search_patients(
             )?
         }
     };
-    page(rows, limit, "patient")
+    page(rows, request.limit, "patient")
 }
 
 /// The patient's appointments, newest first (see `AppointmentStore::for_patient`).
@@ -172,8 +173,7 @@ pub(crate) fn patient_appointments(
     patient: &PatientId,
     request: PageRequest<'_>,
 ) -> Result<Page<Appointment>, StoreError> {
-    let (cursor, limit) = (request.cursor, request.limit);
-    let (before_start, before_id) = match cursor.map(|c| decode_cursor(c, 2)).transpose()? {
+    let (before_start, before_id) = match request.cursor.map(|c| decode_cursor(c, 2)).transpose()? {
         Some(parts) => (
             parts[0]
                 .parse::<i64>()
@@ -192,10 +192,10 @@ pub(crate) fn patient_appointments(
             Value::Text(patient.as_str().to_owned()),
             Value::Integer(before_start),
             Value::Text(before_id),
-            Value::Integer(sql_limit(limit.saturating_add(1))),
+            Value::Integer(sql_limit(request.limit.saturating_add(1))),
         ],
     )?;
-    page(rows, limit, "appointment")
+    page(rows, request.limit, "appointment")
 }
 
 #[cfg(test)]
