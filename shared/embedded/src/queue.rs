@@ -201,7 +201,7 @@ impl SqliteQueue {
                         let mut stmt = tx
                             .prepare_cached("SELECT message_id FROM queue_dead_letters WHERE queue = ?1 ORDER BY id")
                             .map_err(queue_err)?;
-                        let rows = stmt.query_map([&*queue], |row| row.get(0)).map_err(queue_err)?;
+                        let rows = stmt.query_map([queue], |row| row.get(0)).map_err(queue_err)?;
                         rows.collect::<Result<Vec<String>, _>>().map_err(queue_err)?
                     }
                 };
@@ -213,11 +213,11 @@ impl SqliteQueue {
                              SELECT queue, message_id, body, group_id, dedup_id, sent_at, ?3 \
                              FROM queue_dead_letters WHERE queue = ?1 AND message_id = ?2",
                         )
-                        .and_then(|mut stmt| stmt.execute(params![&*queue, id, now]))
+                        .and_then(|mut stmt| stmt.execute(params![queue, id, now]))
                         .map_err(queue_err)?;
                     if inserted == 1 {
                         tx.prepare_cached("DELETE FROM queue_dead_letters WHERE queue = ?1 AND message_id = ?2")
-                            .and_then(|mut stmt| stmt.execute(params![&*queue, id]))
+                            .and_then(|mut stmt| stmt.execute(params![queue, id]))
                             .map_err(queue_err)?;
                         moved += 1;
                     }
@@ -328,7 +328,7 @@ impl WorkQueue for SqliteQueue {
             .write_at(move |tx, queue, now| {
                 let dedup_until = add_millis(now, window);
                 tx.prepare_cached("DELETE FROM queue_dedup WHERE queue = ?1 AND expires_at <= ?2")
-                    .and_then(|mut stmt| stmt.execute(params![&*queue, now]))
+                    .and_then(|mut stmt| stmt.execute(params![queue, now]))
                     .map_err(queue_err)?;
                 let (mut sent, mut dropped) = (0usize, 0usize);
                 for message in messages {
@@ -338,7 +338,7 @@ impl WorkQueue for SqliteQueue {
                                 "INSERT INTO queue_dedup (queue, dedup_id, expires_at) VALUES (?1, ?2, ?3) \
                                  ON CONFLICT (queue, dedup_id) DO NOTHING",
                             )
-                            .and_then(|mut stmt| stmt.execute(params![&*queue, dedup_id, dedup_until]))
+                            .and_then(|mut stmt| stmt.execute(params![queue, dedup_id, dedup_until]))
                             .map_err(queue_err)?;
                         if fresh == 0 {
                             dropped += 1;
@@ -351,7 +351,7 @@ impl WorkQueue for SqliteQueue {
                     )
                     .and_then(|mut stmt| {
                         stmt.execute(params![
-                            &*queue,
+                            queue,
                             uuid::Uuid::now_v7().to_string(),
                             message.body,
                             message.group_id,
@@ -391,7 +391,7 @@ impl QueueConsumer for SqliteQueue {
                 let mut received = Vec::new();
                 let mut dead = 0usize;
                 loop {
-                    let batch = candidates(tx, &queue, now, max - received.len())?;
+                    let batch = candidates(tx, queue, now, max - received.len())?;
                     let mut moved = false;
                     for c in batch {
                         if max_receives.is_some_and(|limit| c.receive_count >= limit) {
@@ -453,7 +453,7 @@ impl QueueConsumer for SqliteQueue {
                 tx.prepare_cached(
                     "UPDATE queue_messages SET visible_at = ?3, receipt = NULL WHERE queue = ?1 AND receipt = ?2",
                 )
-                .and_then(|mut stmt| stmt.execute(params![&*queue, receipt, visible_at]))
+                .and_then(|mut stmt| stmt.execute(params![queue, receipt, visible_at]))
                 .map_err(queue_err)
             })
             .await?;
