@@ -104,6 +104,16 @@ fn checks(data: &Dataset, collected: &crate::Collected, sent: usize) -> Vec<Stri
     problems
 }
 
+/// One row of the embedded table: `count` appointments through `stage` in `elapsed`, the rate,
+/// and `notes`.
+fn stage_row(stage: &str, count: usize, elapsed: Duration, notes: &str) {
+    println!(
+        "| {stage} | {count} | {:.2} | {:.0} | {notes} |",
+        elapsed.as_secs_f64(),
+        rate(count, elapsed)
+    );
+}
+
 fn print_checks(problems: &[String]) {
     if problems.is_empty() {
         println!(
@@ -121,36 +131,44 @@ pub fn embedded(_args: &Args, data: &Dataset, r: &EmbeddedResult) {
     println!("## Embedded store (SQLite temp file, OutboxMailer)\n");
     println!("| stage | appointments | seconds | appointments/s | notes |");
     println!("|---|---:|---:|---:|---|");
-    println!(
-        "| seed (not timed below) | {n} | {:.2} | {:.0} | {} patients with consents, settings, put + record_transition per appointment |",
-        r.seed.as_secs_f64(),
-        rate(n, r.seed),
-        data.patients.len()
+    stage_row(
+        "seed (not timed below)",
+        n,
+        r.seed,
+        &format!(
+            "{} patients with consents, settings, put + record_transition per appointment",
+            data.patients.len()
+        ),
     );
-    println!(
-        "| collector | {} | {:.2} | {:.0} | {} run(s); {} enqueued; skipped {} |",
+    stage_row(
+        "collector",
         c.scanned,
-        c.elapsed.as_secs_f64(),
-        rate(c.scanned, c.elapsed),
-        c.runs,
-        c.enqueued,
-        skipped(&c.skipped)
+        c.elapsed,
+        &format!(
+            "{} run(s); {} enqueued; skipped {}",
+            c.runs,
+            c.enqueued,
+            skipped(&c.skipped)
+        ),
     );
-    println!(
-        "| sender | {} | {:.2} | {:.0} | {} work items, {} mails written (fsynced), {} drain_once calls |",
+    stage_row(
+        "sender",
         d.received,
-        d.elapsed.as_secs_f64(),
-        rate(d.received, d.elapsed),
-        d.received,
-        r.mails,
-        d.drains
+        d.elapsed,
+        &format!(
+            "{} work items, {} mails written (fsynced), {} drain_once calls",
+            d.received, r.mails, d.drains
+        ),
     );
     let total = c.elapsed + d.elapsed;
-    println!(
-        "| end to end | {n} | {:.2} | {:.0} | collector + sender; {:.0} sent mails/s |",
-        total.as_secs_f64(),
-        rate(n, total),
-        rate(r.mails, total)
+    stage_row(
+        "end to end",
+        n,
+        total,
+        &format!(
+            "collector + sender; {:.0} sent mails/s",
+            rate(r.mails, total)
+        ),
     );
     println!();
     println!(

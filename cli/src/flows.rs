@@ -38,6 +38,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use connector_app::flows::admin::{self, AdminError, AdminPorts, Change};
 use connector_app::flows::preview::{self, PreviewError, TestInput};
+use connector_app::http::JsonFault;
 use connector_domain::flow::{Channel, ChannelId, ChannelInput, Flow, FlowId, FlowInput};
 use connector_domain::{Actor, Clock, Role, SystemClock, ValidationErrors};
 use serde::{Deserialize, Serialize};
@@ -177,17 +178,11 @@ fn describe_yaml_error(err: &serde_saphyr::Error) -> String {
 
 /// Reads a serde_json error as a location and a kind, quoting no value.
 fn describe_json_error(err: &serde_json::Error) -> String {
-    let place = format!("line {} column {}", err.line(), err.column());
-    let message = err.to_string();
-    if message.starts_with("unknown field") || message.starts_with("missing field") {
-        let field_part = message.split(" at line").next().unwrap_or("");
-        return format!("{place}: {field_part}");
-    }
-    match err.classify() {
-        serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-            format!("{place}: the file is not valid JSON")
-        }
-        _ => format!("{place}: a value has the wrong type or form"),
+    let (fault, place) = JsonFault::of(err);
+    match fault {
+        JsonFault::Field(field) => format!("{place}: {field}"),
+        JsonFault::Syntax => format!("{place}: the file is not valid JSON"),
+        JsonFault::Value => format!("{place}: a value has the wrong type or form"),
     }
 }
 

@@ -66,27 +66,20 @@ struct Bridge {
 }
 
 /// Why a frame was answered AR instead of the API's ACK.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, thiserror::Error)]
 enum Failure {
+    #[error("the API could not be reached")]
     Unreachable,
+    #[error("the API did not answer in time")]
     Timeout,
+    #[error("the request to the API failed")]
     Request,
+    #[error("the API answered HTTP {0} without an HL7 ACK")]
     NoAck(u16),
+    #[error("the API answered HTTP {0} with an oversize body")]
     TooLarge(u16),
+    #[error("the message could not be signed")]
     Signing,
-}
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Failure::Unreachable => f.write_str("the API could not be reached"),
-            Failure::Timeout => f.write_str("the API did not answer in time"),
-            Failure::Request => f.write_str("the request to the API failed"),
-            Failure::NoAck(s) => write!(f, "the API answered HTTP {s} without an HL7 ACK"),
-            Failure::TooLarge(s) => write!(f, "the API answered HTTP {s} with an oversize body"),
-            Failure::Signing => f.write_str("the message could not be signed"),
-        }
-    }
 }
 
 impl Bridge {

@@ -37,7 +37,7 @@ fn collect(db: &Path, outbox: &Path) -> String {
 async fn call(server: &Server, method: &str, path: &str, body: Option<Value>) -> Value {
     let client = reqwest::Client::new();
     let mut request = client
-        .request(method.parse().unwrap(), format!("{}{path}", server.address))
+        .request(method.parse().unwrap(), server.url(path))
         .header("x-connector-user", "collect-test")
         .header("x-connector-role", "admin");
     if let Some(body) = body {

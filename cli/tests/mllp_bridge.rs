@@ -162,10 +162,16 @@ async fn api() -> (String, Arc<Mutex<Vec<String>>>) {
             },
         ),
     );
+    let address = serve_api(app).await;
+    (format!("http://{address}/"), received)
+}
+
+/// Serves `app` as the stand-in API on a random loopback port; returns its address.
+async fn serve_api(app: Router) -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{address}/"), received)
+    address
 }
 
 fn ehr(port: u16) -> MllpConnection {
@@ -266,9 +272,7 @@ async fn a_slow_api_means_ar_before_the_ehr_gives_up() {
             "late"
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let address = serve_api(app).await;
     let bridge = bridge(&format!("http://{address}"), SECRET);
     let ehr = ehr(bridge.port); // ACK timeout 10 s; the bridge's API timeout is 3 s
     assert_eq!(ehr.send(&message("T-1")).await.unwrap(), bridge_ar());

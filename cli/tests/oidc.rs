@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 #[path = "support/server.rs"]
 mod server;
-use server::{Server, serve, serve_with_env};
+use server::{Server, serve, serve_with_env, token_add};
 
 /// An invented signing key.
 enum Key {
@@ -207,6 +207,29 @@ fn serve_trusting(dir: &std::path::Path, idp: &Idp) -> Server {
     serve(&dir.join("c.db"), &["--oidc", &oidc_file(dir, idp)])
 }
 
+/// The server's `/config.json`.
+async fn config_json(server: &Server) -> Value {
+    let reply = reqwest::get(server.url("/config.json")).await.unwrap();
+    reply.json().await.unwrap()
+}
+
+/// An RSA key (`rsa-1`), a provider publishing it, and a directory for the test's files.
+async fn one_rsa_key() -> (Key, Idp, tempfile::TempDir) {
+    let rsa = Key::rsa();
+    let idp = idp(vec![rsa.jwk("rsa-1")]).await;
+    (rsa, idp, tempfile::tempdir().unwrap())
+}
+
+/// An RSA key (`rsa-1`) and an EC key (`ec-1`), a provider publishing both, and a server
+/// trusting it on a fresh database in the returned directory.
+async fn trusting_two_keys() -> (Key, Key, Idp, Server, tempfile::TempDir) {
+    let (rsa, ec) = (Key::rsa(), Key::ec());
+    let idp = idp(vec![rsa.jwk("rsa-1"), ec.jwk("ec-1")]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve_trusting(dir.path(), &idp);
+    (rsa, ec, idp, server, dir)
+}
+
 /// Claims of a valid token from `idp` for `sub` in `role`, with `extra` merged in.
 fn claims(idp: &Idp, sub: &str, role: &str, extra: Value) -> Value {
     let mut claims = json!({
@@ -226,7 +249,7 @@ fn claims(idp: &Idp, sub: &str, role: &str, extra: Value) -> Value {
 /// `GET path` with `token`: the status, the problem detail (if any) and the challenge header.
 async fn call(server: &Server, path: &str, token: &str) -> (u16, String, Option<String>) {
     let reply = reqwest::Client::new()
-        .get(format!("{}{path}", server.address))
+        .get(server.url(path))
         .bearer_auth(token)
         .send()
         .await
@@ -247,15 +270,12 @@ fn patient() -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rs256_and_es256_tokens_sign_staff_admins_and_patients_in() {
-    let (rsa, ec) = (Key::rsa(), Key::ec());
-    let idp = idp(vec![rsa.jwk("rsa-1"), ec.jwk("ec-1")]).await;
-    let dir = tempfile::tempdir().unwrap();
-    let server = serve_trusting(dir.path(), &idp);
+    let (rsa, ec, idp, server, _dir) = trusting_two_keys().await;
     let client = reqwest::Client::new();
 
     let staff = rsa.sign("rsa-1", &claims(&idp, "u-staff", "staff", json!({})));
     let reply = client
-        .put(format!("{}/patients/p-1", server.address))
+        .put(server.url("/patients/p-1"))
         .bearer_auth(&staff)
         .json(&patient())
         .send()
@@ -284,7 +304,7 @@ async fn rs256_and_es256_tokens_sign_staff_admins_and_patients_in() {
     let (status, _, _) = call(&server, "/me/consents", &patient).await;
     assert_eq!(status, 200);
     let history: Value = client
-        .get(format!("{}/me/consents", server.address))
+        .get(server.url("/me/consents"))
         .bearer_auth(&patient)
         .send()
         .await
@@ -304,10 +324,7 @@ async fn rs256_and_es256_tokens_sign_staff_admins_and_patients_in() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_tokens_are_401_with_the_reason_and_the_log_holds_no_token() {
-    let (rsa, ec) = (Key::rsa(), Key::ec());
-    let idp = idp(vec![rsa.jwk("rsa-1"), ec.jwk("ec-1")]).await;
-    let dir = tempfile::tempdir().unwrap();
-    let server = serve_trusting(dir.path(), &idp);
+    let (rsa, ec, idp, server, _dir) = trusting_two_keys().await;
 
     let rsa_public = match &rsa {
         Key::Rsa(pair) => pair.public_key().as_ref().to_vec(),
@@ -407,9 +424,7 @@ async fn bad_tokens_are_401_with_the_reason_and_the_log_holds_no_token() {
     );
     assert_eq!(call(&server, "/patients/p-404", &late).await.0, 404);
     // No credentials: a challenge without an error code.
-    let reply = reqwest::get(format!("{}/patients/p-1", server.address))
-        .await
-        .unwrap();
+    let reply = reqwest::get(server.url("/patients/p-1")).await.unwrap();
     assert_eq!(reply.status(), 401);
     assert_eq!(reply.headers()[header::WWW_AUTHENTICATE], "Bearer");
     // Keys were fetched once: the unknown kid came within the refresh interval, and the other
@@ -464,10 +479,8 @@ async fn a_rotated_key_is_accepted_after_the_refetch() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_provider_is_503_not_a_default_identity() {
-    let rsa = Key::rsa();
-    let idp = idp(vec![rsa.jwk("rsa-1")]).await;
+    let (rsa, idp, dir) = one_rsa_key().await;
     idp.up.store(false, Ordering::SeqCst);
-    let dir = tempfile::tempdir().unwrap();
     // Discovery fails at startup too: the server starts with the authority's origin only.
     let server = serve_trusting(dir.path(), &idp);
     let token = rsa.sign("rsa-1", &claims(&idp, "u-1", "admin", json!({})));
@@ -479,7 +492,7 @@ async fn an_unreachable_provider_is_503_not_a_default_identity() {
     );
     let log = server.log.lock().unwrap().clone();
     assert!(log.contains("discovery document"), "{log}");
-    let reply = reqwest::get(format!("{}/", server.address)).await.unwrap();
+    let reply = reqwest::get(server.url("/")).await.unwrap();
     let policy = reply.headers()[header::CONTENT_SECURITY_POLICY]
         .to_str()
         .unwrap()
@@ -492,9 +505,7 @@ async fn an_unreachable_provider_is_503_not_a_default_identity() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cognito_access_tokens_use_client_id_and_groups() {
-    let rsa = Key::rsa();
-    let idp = idp(vec![rsa.jwk("rsa-1")]).await;
-    let dir = tempfile::tempdir().unwrap();
+    let (rsa, idp, dir) = one_rsa_key().await;
     let server = serve_with_env(
         &dir.path().join("c.db"),
         &["--oidc", &oidc_file(dir.path(), &idp)],
@@ -530,19 +541,9 @@ async fn cognito_access_tokens_use_client_id_and_groups() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oidc_and_a_token_file_side_by_side() {
-    let rsa = Key::rsa();
-    let idp = idp(vec![rsa.jwk("rsa-1")]).await;
-    let dir = tempfile::tempdir().unwrap();
+    let (rsa, idp, dir) = one_rsa_key().await;
     let tokens = dir.path().join("tokens");
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_connector"))
-        .args([
-            "token", "add", "--user", "robot", "--role", "admin", "--file",
-        ])
-        .arg(&tokens)
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    let machine = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    let machine = token_add(&tokens, "robot", "admin");
     let server = serve(
         &dir.path().join("c.db"),
         &[
@@ -556,32 +557,15 @@ async fn oidc_and_a_token_file_side_by_side() {
     let person = rsa.sign("rsa-1", &claims(&idp, "u-1", "admin", json!({})));
     assert_eq!(call(&server, "/settings/hie", &person).await.0, 200);
     assert_eq!(call(&server, "/settings/hie", "wrong-token").await.0, 401);
-    let config: Value = reqwest::get(format!("{}/config.json", server.address))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let config = config_json(&server).await;
     assert_eq!(config["auth"], "oidc");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn config_json_tells_the_pages_how_to_sign_in() {
-    let rsa = Key::rsa();
-    let idp = idp(vec![rsa.jwk("rsa-1")]).await;
-    let dir = tempfile::tempdir().unwrap();
+    let (_rsa, idp, dir) = one_rsa_key().await;
     let tokens = dir.path().join("tokens");
-    assert!(
-        std::process::Command::new(env!("CARGO_BIN_EXE_connector"))
-            .args([
-                "token", "add", "--user", "robot", "--role", "admin", "--file"
-            ])
-            .arg(&tokens)
-            .output()
-            .unwrap()
-            .status
-            .success()
-    );
+    token_add(&tokens, "robot", "admin");
     let servers = [
         ("local", serve(&dir.path().join("a.db"), &[])),
         (
@@ -600,9 +584,7 @@ async fn config_json_tells_the_pages_how_to_sign_in() {
         ),
     ];
     for (mode, server) in &servers {
-        let reply = reqwest::get(format!("{}/config.json", server.address))
-            .await
-            .unwrap();
+        let reply = reqwest::get(server.url("/config.json")).await.unwrap();
         assert_eq!(reply.status(), 200, "{mode}");
         assert_eq!(reply.headers()[header::CACHE_CONTROL], "no-store", "{mode}");
         assert!(
@@ -618,12 +600,7 @@ async fn config_json_tells_the_pages_how_to_sign_in() {
         }
     }
     let oidc = &servers[2].1;
-    let config: Value = reqwest::get(format!("{}/config.json", oidc.address))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let config = config_json(oidc).await;
     assert_eq!(config["console"]["authority"], idp.issuer);
     assert_eq!(config["console"]["client_id"], "connector-console");
     assert_eq!(config["portal"]["client_id"], "connector-portal");
@@ -633,9 +610,7 @@ async fn config_json_tells_the_pages_how_to_sign_in() {
     // The pages may call the provider: its origin and the end-session endpoint's from discovery.
     let port = idp.issuer.rsplit(':').next().unwrap();
     for path in ["/", "/portal/", "/config.json"] {
-        let reply = reqwest::get(format!("{}{path}", oidc.address))
-            .await
-            .unwrap();
+        let reply = reqwest::get(oidc.url(path)).await.unwrap();
         let policy = reply.headers()[header::CONTENT_SECURITY_POLICY]
             .to_str()
             .unwrap()
@@ -649,9 +624,7 @@ async fn config_json_tells_the_pages_how_to_sign_in() {
         );
         assert!(!policy.contains("unsafe-inline") && policy.contains("frame-ancestors 'none'"));
     }
-    let local = reqwest::get(format!("{}/", servers[0].1.address))
-        .await
-        .unwrap();
+    let local = reqwest::get(servers[0].1.url("/")).await.unwrap();
     assert!(
         local.headers()[header::CONTENT_SECURITY_POLICY]
             .to_str()

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 #[path = "support/server.rs"]
 mod server;
-use server::serve;
+use server::{serve, token_add};
 
 fn patient() -> Value {
     json!({"mrn": "MRN-D-1", "first_name": "Orla", "last_name": "Brindlewood", "birth_date": "1990-01-15", "sex": "F"})
@@ -26,14 +26,14 @@ async fn a_second_server_on_the_same_file_sees_everything_the_first_wrote() {
 
     let first = serve(&db, &[]);
     let reply = client
-        .put(format!("{}/patients/p-1", first.address))
+        .put(first.url("/patients/p-1"))
         .json(&patient())
         .send()
         .await
         .unwrap();
     assert_eq!(reply.status(), 201);
     let reply = client
-        .post(format!("{}/patients/p-1/consents", first.address))
+        .post(first.url("/patients/p-1/consents"))
         .json(&json!({}))
         .send()
         .await
@@ -43,14 +43,10 @@ async fn a_second_server_on_the_same_file_sees_everything_the_first_wrote() {
     drop(first); // killed, not shut down gracefully
 
     let second = serve(&db, &[]);
-    let history = get_json(
-        &client,
-        &format!("{}/patients/p-1/consents", second.address),
-    )
-    .await;
+    let history = get_json(&client, &second.url("/patients/p-1/consents")).await;
     assert_eq!(history["valid"], true);
     assert_eq!(history["current"]["consent_id"], consent["consent_id"]);
-    let audit = get_json(&client, &format!("{}/audit-entries", second.address)).await;
+    let audit = get_json(&client, &second.url("/audit-entries")).await;
     assert_eq!(audit["items"].as_array().unwrap().len(), 1);
 }
 
@@ -70,15 +66,7 @@ fn refuses_a_public_address_without_tokens() {
 async fn token_files_made_by_token_add_are_accepted() {
     let dir = tempfile::tempdir().unwrap();
     let tokens = dir.path().join("tokens");
-    let output = Command::new(env!("CARGO_BIN_EXE_connector"))
-        .args([
-            "token", "add", "--user", "casey", "--role", "staff", "--file",
-        ])
-        .arg(&tokens)
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    let token = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    let token = token_add(&tokens, "casey", "staff");
     assert!(
         !std::fs::read_to_string(&tokens).unwrap().contains(&token),
         "only the hash is stored"
@@ -89,7 +77,7 @@ async fn token_files_made_by_token_add_are_accepted() {
         &["--tokens", tokens.to_str().unwrap()],
     );
     let client = reqwest::Client::new();
-    let url = format!("{}/patients/p-9", server.address);
+    let url = server.url("/patients/p-9");
     let put = || client.put(&url).json(&patient());
     assert_eq!(put().send().await.unwrap().status(), 401);
     let with_token = put().bearer_auth(&token).send().await.unwrap();

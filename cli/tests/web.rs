@@ -32,11 +32,7 @@ async fn the_console_portal_and_component_are_served_with_a_strict_policy() {
             "customElements.define",
         ),
     ] {
-        let reply = client
-            .get(format!("{}{path}", server.address))
-            .send()
-            .await
-            .unwrap();
+        let reply = client.get(server.url(path)).send().await.unwrap();
         assert_eq!(reply.status(), 200, "{path}");
         let headers = reply.headers().clone();
         assert!(
@@ -54,11 +50,7 @@ async fn the_console_portal_and_component_are_served_with_a_strict_policy() {
         assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
         assert!(reply.text().await.unwrap().contains(needle), "{path}");
     }
-    let reply = client
-        .get(format!("{}/portal", server.address))
-        .send()
-        .await
-        .unwrap();
+    let reply = client.get(server.url("/portal")).send().await.unwrap();
     assert_eq!(reply.status(), 308);
     assert_eq!(reply.headers()[header::LOCATION], "/portal/");
 }
@@ -69,10 +61,10 @@ async fn unknown_paths_and_other_methods_are_the_api_not_found_problem() {
     let server = serve(&dir.path().join("c.db"), &["--collect-every", "0"]);
     let client = client();
     for request in [
-        client.get(format!("{}/assets/nope.js", server.address)),
-        client.get(format!("{}/assets/../../Cargo.toml", server.address)),
-        client.post(format!("{}/index.html", server.address)),
-        client.delete(format!("{}/", server.address)),
+        client.get(server.url("/assets/nope.js")),
+        client.get(server.url("/assets/../../Cargo.toml")),
+        client.post(server.url("/index.html")),
+        client.delete(server.url("/")),
     ] {
         let reply = request.send().await.unwrap();
         assert_eq!(reply.status(), 404);
@@ -84,11 +76,7 @@ async fn unknown_paths_and_other_methods_are_the_api_not_found_problem() {
         assert_eq!(problem["status"], 404);
     }
     // The API keeps its routes: the console does not shadow them.
-    let reply = client
-        .get(format!("{}/health", server.address))
-        .send()
-        .await
-        .unwrap();
+    let reply = client.get(server.url("/health")).send().await.unwrap();
     assert_eq!(reply.status(), 200);
 }
 
@@ -107,10 +95,7 @@ async fn only_allowed_origins_get_cross_origin_access() {
     let client = client();
     let preflight = |origin: &str| {
         client
-            .request(
-                reqwest::Method::OPTIONS,
-                format!("{}/me/consents", server.address),
-            )
+            .request(reqwest::Method::OPTIONS, server.url("/me/consents"))
             .header(header::ORIGIN, origin)
             .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
             .header(
@@ -139,7 +124,7 @@ async fn only_allowed_origins_get_cross_origin_access() {
             .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
     );
     let reply = client
-        .get(format!("{}/components/hie-consent.js", server.address))
+        .get(server.url("/components/hie-consent.js"))
         .header(header::ORIGIN, "https://portal.example.org")
         .send()
         .await

@@ -17,6 +17,7 @@ use connector_aws::{AwsAdapters, AwsConfig, TableNames, create_queue_with_dlq};
 use connector_crm::fake::FakeLeadSquared;
 use connector_domain::FixedClock;
 use connector_domain::delivery::{DeliveryId, DeliveryState};
+use connector_domain::flow::fixtures as ff;
 use connector_domain::ports::QueueConsumer;
 use connector_hl7::{AckBuilder, AckCode, Message};
 use connector_testkit::local_aws::{LocalAws, unique_name};
@@ -156,34 +157,32 @@ async fn hl7_inbound_crm_outbound_and_ehr_delivery_run_on_dynamodb_and_sqs_fifo(
     )
     .await;
     let channel_id = channel["channel_id"].as_str().unwrap().to_owned();
-    let search = json!({"crm_field": "mx_MRN", "hl7_path": "PID-3.1"});
-    admin_post(
-        &consent_api,
-        "/flows",
-        &json!({
-            "name": "Register patients", "channel_id": channel_id, "direction": "ehr_to_crm",
-            "entity": "lead", "event_type": "ADT^A04", "lead_sync": "capture",
-            "time_zone": "America/Chicago", "primary_search": search, "mrn_crm_field": "mx_MRN",
-            "template": "MSH|^~\\&|EHR|NORTH|CONNECTOR|CRM|20260101000000||ADT^A04|T1|P|2.5.1\rPID|1||X^^^NORTH^MR||Sample^Pat\r",
-            "mappings": [{"hl7_path": "PID-3.1", "crm_field": "mx_MRN", "required": true},
-                         {"hl7_path": "PID-5.1", "crm_field": "LastName", "required": true}],
-            "enabled": true,
-        }),
-    )
-    .await;
-    admin_post(
-        &consent_api,
-        "/flows",
-        &json!({
-            "name": "Lead updates to the EHR", "channel_id": channel_id, "direction": "crm_to_ehr",
-            "entity": "lead", "event_type": "ADT^A08", "webhook_event": "lead_update",
-            "time_zone": "America/Chicago", "primary_search": search, "mrn_crm_field": "mx_MRN",
-            "template": "MSH|^~\\&|CONNECTOR|CRM|EHR|NORTH|20260101000000||ADT^A08|T2|P|2.5.1\rEVN|A08|20260101000000\rPID|1||X^^^NORTH^MR||Sample^Pat\r",
-            "mappings": [{"hl7_path": "PID-5.1", "crm_field": "LastName", "required": true}],
-            "enabled": true,
-        }),
-    )
-    .await;
+    let registers = ff::ehr_to_crm_lead(
+        "Register patients",
+        &channel_id,
+        "America/Chicago",
+        "MSH|^~\\&|EHR|NORTH|CONNECTOR|CRM|20260101000000||ADT^A04|T1|P|2.5.1\rPID|1||X^^^NORTH^MR||Sample^Pat\r",
+        vec![
+            ff::required("PID-3.1", "mx_MRN"),
+            ff::required("PID-5.1", "LastName"),
+        ],
+    );
+    let updates = ff::crm_to_ehr_lead(
+        "Lead updates to the EHR",
+        &channel_id,
+        ("lead_update", "ADT^A08"),
+        "America/Chicago",
+        "MSH|^~\\&|CONNECTOR|CRM|EHR|NORTH|20260101000000||ADT^A08|T2|P|2.5.1\rEVN|A08|20260101000000\rPID|1||X^^^NORTH^MR||Sample^Pat\r",
+        vec![ff::required("PID-5.1", "LastName")],
+    );
+    // Enabled; the lead flow without a lead source or default country code.
+    let plain = json!({"lead_source": null, "default_country_code": null, "enabled": true});
+    for flow in [
+        ff::with(registers, plain),
+        ff::with(updates, json!({"enabled": true})),
+    ] {
+        admin_post(&consent_api, "/flows", &flow).await;
+    }
 
     // hl7-inbound: the sample event, re-signed now; then resent.
     let hl7_inbound = connector_app::http::hl7_inbound::router(Arc::clone(&ctx));

@@ -2,10 +2,15 @@ use chrono::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::spawn_app;
+use crate::support::{Reply, TestApp, spawn_app};
 
 fn entries(reply: &Value) -> &Vec<Value> {
     reply["items"].as_array().unwrap()
+}
+
+/// `GET /audit-entries?{query}` as an administrator.
+async fn audit_entries(app: &TestApp, query: &str) -> Reply {
+    app.get(&format!("/audit-entries?{query}"), "admin").await
 }
 
 #[tokio::test]
@@ -21,12 +26,7 @@ async fn consent_changes_are_audited_with_who_and_when() {
     app.call_as(Method::POST, &path, "robin.admin", "admin", None)
         .await;
 
-    let reply = app
-        .get(
-            "/audit-entries?log_type=hie_consent_changes&patient_id=p-300",
-            "admin",
-        )
-        .await;
+    let reply = audit_entries(&app, "log_type=hie_consent_changes&patient_id=p-300").await;
     assert_eq!(reply.status, 200, "{:#}", reply.body);
     let items = entries(&reply.body);
     assert_eq!(items.len(), 2);
@@ -58,11 +58,11 @@ async fn filters_and_pages() {
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let mut path = "/audit-entries?log_type=hie_consent_changes&limit=5".to_owned();
+        let mut query = "log_type=hie_consent_changes&limit=5".to_owned();
         if let Some(c) = &cursor {
-            path.push_str(&format!("&cursor={c}"));
+            query.push_str(&format!("&cursor={c}"));
         }
-        let reply = app.get(&path, "admin").await;
+        let reply = audit_entries(&app, &query).await;
         assert_eq!(reply.status, 200, "{:#}", reply.body);
         seen.extend(
             entries(&reply.body)
@@ -81,53 +81,31 @@ async fn filters_and_pages() {
     assert_eq!(unique.len(), 12, "every entry exactly once");
 
     // Date range: entries at 15:00..=17:00 on the 21st, `to` exclusive.
-    let reply = app
-        .get("/audit-entries?log_type=hie_consent_changes&from=2026-11-21T15:00:00Z&to=2026-11-21T18:00:00Z", "admin")
-        .await;
+    let range = "from=2026-11-21T15:00:00Z&to=2026-11-21T18:00:00Z";
+    let reply = audit_entries(&app, &format!("log_type=hie_consent_changes&{range}")).await;
     assert_eq!(entries(&reply.body).len(), 3);
     // A bare `to` date includes the whole day (clinic time zone, UTC here).
-    let reply = app
-        .get(
-            "/audit-entries?log_type=hie_consent_changes&to=2026-11-21",
-            "admin",
-        )
-        .await;
+    let reply = audit_entries(&app, "log_type=hie_consent_changes&to=2026-11-21").await;
     assert_eq!(entries(&reply.body).len(), 9);
-    let reply = app
-        .get("/audit-entries?log_type=configuration_changes", "admin")
-        .await;
+    let reply = audit_entries(&app, "log_type=configuration_changes").await;
     assert_eq!(entries(&reply.body).len(), 1);
     assert_eq!(
         entries(&reply.body)[0]["detail"]["changed"],
         json!(["default_subject"])
     );
-    let reply = app
-        .get("/audit-entries?patient_id=p-3105&outcome=success", "admin")
-        .await;
+    let reply = audit_entries(&app, "patient_id=p-3105&outcome=success").await;
     assert_eq!(entries(&reply.body).len(), 1);
 }
 
 #[tokio::test]
 async fn bad_parameters_get_422() {
     let app = spawn_app().await;
-    let reply = app
-        .get(
-            "/audit-entries?log_type=everything&limit=0&from=yesterday&colour=blue",
-            "admin",
-        )
-        .await
-        .assert_problem(422);
-    assert_eq!(reply.body["errors"][0]["field"], "colour");
-    let reply = app
-        .get(
-            "/audit-entries?log_type=everything&limit=0&from=yesterday",
-            "admin",
-        )
-        .await;
-    let reply = reply.assert_problem(422);
+    let bad = "log_type=everything&limit=0&from=yesterday";
+    let reply = audit_entries(&app, &format!("{bad}&colour=blue")).await;
+    reply.assert_invalid("colour");
+    let reply = audit_entries(&app, bad).await.assert_problem(422);
     let fields = reply.error_fields();
     assert_eq!(fields, ["log_type", "from", "limit"]);
-    app.get("/audit-entries?cursor=not-a-cursor", "admin")
-        .await
-        .assert_problem(400);
+    let reply = audit_entries(&app, "cursor=not-a-cursor").await;
+    reply.assert_problem(400);
 }

@@ -41,15 +41,9 @@ async fn bad_consent_input_changes_nothing() {
             json!({"given_on": "2026-12-01", "expires_on": "2026-12-01"}),
         )
         .await;
-    assert_eq!(
-        reply.assert_problem(422).body["errors"][0]["field"],
-        "expires_on"
-    );
+    reply.assert_invalid("expires_on");
     let reply = app.give("p-201", json!({"given_on": "2026-13-01"})).await;
-    assert_eq!(
-        reply.assert_problem(422).body["errors"][0]["field"],
-        "given_on"
-    );
+    reply.assert_invalid("given_on");
     let reply = app
         .give(
             "p-201",

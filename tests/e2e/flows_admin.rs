@@ -6,7 +6,7 @@ use connector_domain::flow::fixtures as ff;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, captured_logs, listing};
+use crate::support::{Reply, TestApp, captured_logs, listing};
 
 /// A connector with the secrets `channel_json` refers to stored (a channel whose secret
 /// references do not resolve is refused).
@@ -19,6 +19,24 @@ async fn spawn_app() -> TestApp {
             .expect("store a secret");
     }
     app
+}
+
+/// Tries `input` on the saved flow `flow_id`: `POST /flows/{flow_id}/test` as an administrator.
+async fn test_flow(app: &TestApp, flow_id: &str, input: Value) -> Reply {
+    let path = format!("/flows/{flow_id}/test");
+    app.post_json(&path, "admin", input).await
+}
+
+/// Tries the unsaved `flow` on [`REGISTRATION`]: `POST /flows/test` as an administrator.
+async fn test_unsaved_flow(app: &TestApp, flow: Value) -> Reply {
+    let input = json!({"flow": flow, "message": REGISTRATION});
+    app.post_json("/flows/test", "admin", input).await
+}
+
+/// The fields of `template`: `POST /flows/template-fields` as an administrator.
+async fn template_fields(app: &TestApp, template: Value) -> Reply {
+    app.post_json("/flows/template-fields", "admin", template)
+        .await
 }
 
 /// SHA-256 of the (invented) CRM webhook token.
@@ -110,6 +128,15 @@ impl TestApp {
 
 fn fields(problem: &Value) -> Vec<&str> {
     listing::texts_of(problem, "errors", "field")
+}
+
+/// Asserts that the validation problem `problem` lists (at least) every field of `expected`.
+#[track_caller]
+fn assert_lists_fields(problem: &Value, expected: &[&str]) {
+    let found = fields(problem);
+    for expected in expected {
+        assert!(found.contains(expected), "{expected} missing: {found:?}");
+    }
 }
 
 #[tokio::test]
@@ -284,16 +311,16 @@ async fn invalid_flows_get_422_listing_every_problem() {
         .post_json("/flows", "admin", flow)
         .await
         .assert_problem(422);
-    let found = fields(&reply.body);
-    for expected in [
-        "lead_sync",
-        "template",
-        "mrn_crm_field",
-        "mappings[1].transforms[0].type",
-        "channel_id",
-    ] {
-        assert!(found.contains(&expected), "{expected} missing: {found:?}");
-    }
+    assert_lists_fields(
+        &reply.body,
+        &[
+            "lead_sync",
+            "template",
+            "mrn_crm_field",
+            "mappings[1].transforms[0].type",
+            "channel_id",
+        ],
+    );
     let mrn = reply.body["errors"]
         .as_array()
         .unwrap()
@@ -338,16 +365,16 @@ async fn invalid_flows_get_422_listing_every_problem() {
             }))
         .await
         .assert_problem(422);
-    let found = fields(&reply.body);
-    for expected in [
-        "name",
-        "inbound.secret",
-        "outbound.url",
-        "outbound.headers[0].value",
-        "crm_webhook.token_hash",
-    ] {
-        assert!(found.contains(&expected), "{expected} missing: {found:?}");
-    }
+    assert_lists_fields(
+        &reply.body,
+        &[
+            "name",
+            "inbound.secret",
+            "outbound.url",
+            "outbound.headers[0].value",
+            "crm_webhook.token_hash",
+        ],
+    );
     let text = reply.body.to_string();
     assert!(
         !text.contains("plain-text-secret-value") && !text.contains("Bearer abc"),
@@ -466,13 +493,7 @@ async fn secrets_are_never_in_a_response() {
 #[tokio::test]
 async fn template_fields_name_every_populated_leaf() {
     let app = spawn_app().await;
-    let reply = app
-        .post_json(
-            "/flows/template-fields",
-            "admin",
-            json!({"template": ADT_A04}),
-        )
-        .await;
+    let reply = template_fields(&app, json!({"template": ADT_A04})).await;
     assert_eq!(reply.status, 200, "{:#}", reply.body);
     assert_eq!(reply.body["event_type"], "ADT^A04");
     assert_eq!(reply.body["segments"], json!(["MSH", "EVN", "PID", "PV1"]));
@@ -488,23 +509,14 @@ async fn template_fields_name_every_populated_leaf() {
     assert!(!fields.iter().any(|f| f["path"] == "PID-2"));
 
     // An unparseable template: 422 with the position, never the content.
-    let reply = app
-        .post_json(
-            "/flows/template-fields",
-            "admin",
-            json!({"template": "MSH|^~\\&|A|B\rPID|1\rzephyrine|Quillfeather\r"}),
-        )
-        .await
-        .assert_problem(422);
-    assert_eq!(reply.body["errors"][0]["field"], "template");
+    let unparseable = "MSH|^~\\&|A|B\rPID|1\rzephyrine|Quillfeather\r";
+    let reply = template_fields(&app, json!({"template": unparseable})).await;
+    let reply = reply.assert_invalid("template");
     let message = reply.body["errors"][0]["message"].as_str().unwrap();
     assert!(message.contains("segment 3"), "{message}");
     assert!(!reply.body.to_string().contains("Quillfeather"));
-    let reply = app
-        .post_json("/flows/template-fields", "admin", json!({}))
-        .await
-        .assert_problem(422);
-    assert_eq!(reply.body["errors"][0]["field"], "template");
+    let reply = template_fields(&app, json!({})).await;
+    reply.assert_invalid("template");
 }
 
 #[tokio::test]
@@ -516,13 +528,7 @@ async fn flow_tests_show_the_plan_and_write_nothing() {
     let audit_before = app.audit("").await.len();
     let crm = app.db().crm_records();
 
-    let reply = app
-        .post_json(
-            &format!("/flows/{flow_id}/test"),
-            "admin",
-            json!({"message": REGISTRATION}),
-        )
-        .await;
+    let reply = test_flow(&app, &flow_id, json!({"message": REGISTRATION})).await;
     assert_eq!(reply.status, 200, "{:#}", reply.body);
     let plan = &reply.body;
     assert_eq!(plan["direction"], "ehr_to_crm");
@@ -547,40 +553,26 @@ async fn flow_tests_show_the_plan_and_write_nothing() {
 
     // A message the flow cannot map: 422 of kind mapping, every problem by path.
     let broken = REGISTRATION.replace("MRN-QX-4242^^^NORTH^MR||Quillfeather^Zephyrine^R", "||");
-    let reply = app
-        .post_json(
-            &format!("/flows/{flow_id}/test"),
-            "admin",
-            json!({"message": broken}),
-        )
+    let reply = test_flow(&app, &flow_id, json!({"message": broken}))
         .await
-        .assert_problem(422);
-    assert_eq!(reply.body["type"], "/problems/mapping");
+        .assert_problem_type(422, "/problems/mapping");
     assert_eq!(fields(&reply.body), ["message.PID-3.1", "message.PID-5.1"]);
     // Not a message at all; the wrong input for the direction.
-    let reply = app
-        .post_json(
-            &format!("/flows/{flow_id}/test"),
-            "admin",
-            json!({"message": "Zephyrine Quillfeather"}),
-        )
+    let reply = test_flow(&app, &flow_id, json!({"message": "Zephyrine Quillfeather"}))
         .await
-        .assert_problem(422);
-    assert_eq!(reply.body["type"], "/problems/validation");
+        .assert_problem_type(422, "/problems/validation");
     assert!(!reply.body.to_string().contains("Zephyrine"));
-    let reply = app
-        .post_json(
-            &format!("/flows/{flow_id}/test"),
-            "admin",
-            json!({"payload": {"LastName": "Quillfeather"}}),
-        )
-        .await
-        .assert_problem(422);
+    let reply = test_flow(
+        &app,
+        &flow_id,
+        json!({"payload": {"LastName": "Quillfeather"}}),
+    )
+    .await
+    .assert_problem(422);
     assert_eq!(fields(&reply.body), ["payload", "message"]);
 
     // CRM -> EHR: the HL7 message the flow would build from a webhook payload.
-    let reply = app
-        .post_json(&format!("/flows/{outbound_id}/test"), "admin", json!({"payload": {"ProspectID": "p-9", "LastName": "Quillfeather", "FirstName": "Zephyrine", "mx_MRN": "MRN-QX-4242"}}))
+    let reply = test_flow(&app, &outbound_id, json!({"payload": {"ProspectID": "p-9", "LastName": "Quillfeather", "FirstName": "Zephyrine", "mx_MRN": "MRN-QX-4242"}}))
         .await;
     assert_eq!(reply.status, 200, "{:#}", reply.body);
     assert_eq!(reply.body["direction"], "crm_to_ehr");
@@ -597,60 +589,40 @@ async fn flow_tests_show_the_plan_and_write_nothing() {
             .contains("MRN-QX-4242^^^NORTH^MR||Quillfeather^Zephyrine"),
         "{pid}"
     );
-    let reply = app
-        .post_json(
-            &format!("/flows/{outbound_id}/test"),
-            "admin",
-            json!({"payload": {"ProspectID": "p-9", "FirstName": "Zephyrine"}}),
-        )
-        .await
-        .assert_problem(422);
-    assert_eq!(reply.body["type"], "/problems/mapping");
-    assert_eq!(fields(&reply.body), ["payload.LastName", "payload.mx_MRN"]);
-    // The payload is read as the webhook pipeline reads it: it must name the lead.
-    let reply = app
-        .post_json(
-            &format!("/flows/{outbound_id}/test"),
-            "admin",
-            json!({"payload": {"LastName": "Quillfeather", "mx_MRN": "MRN-QX-4242"}}),
-        )
-        .await
-        .assert_problem(422);
-    assert_eq!(reply.body["type"], "/problems/validation");
-    assert_eq!(fields(&reply.body), ["payload"]);
-    assert!(!reply.body.to_string().contains("Quillfeather"));
+    // A payload the mappings cannot fill (mapping), and one that does not name the lead: the
+    // payload is read as the webhook pipeline reads it (validation). Neither is echoed.
+    let refused: [(Value, &str, &[&str]); 2] = [
+        (
+            json!({"ProspectID": "p-9", "FirstName": "Zephyrine"}),
+            "/problems/mapping",
+            &["payload.LastName", "payload.mx_MRN"],
+        ),
+        (
+            json!({"LastName": "Quillfeather", "mx_MRN": "MRN-QX-4242"}),
+            "/problems/validation",
+            &["payload"],
+        ),
+    ];
+    for (payload, kind, expected) in refused {
+        let reply = test_flow(&app, &outbound_id, json!({ "payload": payload })).await;
+        let reply = reply.assert_problem_type(422, kind);
+        assert_eq!(fields(&reply.body), expected);
+        assert!(!reply.body.to_string().contains("Quillfeather"));
+    }
 
     // An unsaved flow.
     let mut unsaved = lead_flow_json(&channel_id);
     unsaved["lead_sync"] = json!("update_only");
-    let reply = app
-        .post_json(
-            "/flows/test",
-            "admin",
-            json!({"flow": unsaved, "message": REGISTRATION}),
-        )
-        .await;
+    let reply = test_unsaved_flow(&app, unsaved).await;
     assert_eq!(reply.status, 200, "{:#}", reply.body);
     assert_eq!(reply.body["lead"]["sync"], "update_only");
     assert_eq!(reply.body["lead"]["creates"], false);
     let mut invalid = lead_flow_json(&channel_id);
     invalid["mrn_crm_field"] = json!("mx_Nope");
-    let reply = app
-        .post_json(
-            "/flows/test",
-            "admin",
-            json!({"flow": invalid, "message": REGISTRATION}),
-        )
-        .await
-        .assert_problem(422);
+    let reply = test_unsaved_flow(&app, invalid).await.assert_problem(422);
     assert_eq!(fields(&reply.body), ["flow.mrn_crm_field"]);
-    app.post_json(
-        "/flows/no-such-flow/test",
-        "admin",
-        json!({"message": REGISTRATION}),
-    )
-    .await
-    .assert_problem(404);
+    let missing = test_flow(&app, "no-such-flow", json!({"message": REGISTRATION})).await;
+    missing.assert_problem(404);
 
     // Nothing was written: no CRM record, no audit entry; no value reached the logs.
     assert!(crm.leads().await.unwrap().is_empty());

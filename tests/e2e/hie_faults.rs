@@ -10,13 +10,20 @@ use connector_testkit::faults::MailFault;
 use serde_json::json;
 
 use crate::support::hie::{crashing_checkpoint, one_consented_transition};
-use crate::support::{actions, spawn_app};
+use crate::support::{TestApp, actions, spawn_app};
+
+/// A connector with the HIE on and one consented transition due, whose next mails fail as
+/// `faults` say.
+async fn due_transition_failing(faults: &[MailFault]) -> TestApp {
+    let app = spawn_app().await;
+    one_consented_transition(&app).await;
+    app.mailer.fail_next(faults);
+    app
+}
 
 #[tokio::test]
 async fn a_transient_failure_is_retried_with_backoff_then_sent_once() {
-    let app = spawn_app().await;
-    one_consented_transition(&app).await;
-    app.mailer.fail_next(&[MailFault::Transient]);
+    let app = due_transition_failing(&[MailFault::Transient]).await;
     app.collect().await;
     assert_eq!(app.drain().await, 1);
     assert_eq!(app.mails().len(), 0);
@@ -36,9 +43,7 @@ async fn a_transient_failure_is_retried_with_backoff_then_sent_once() {
 
 #[tokio::test]
 async fn a_permanent_failure_is_audited_and_not_retried() {
-    let app = spawn_app().await;
-    one_consented_transition(&app).await;
-    app.mailer.fail_next(&[MailFault::Permanent]);
+    let app = due_transition_failing(&[MailFault::Permanent]).await;
     app.collect_and_drain().await;
     app.clock.advance(Duration::hours(1));
     assert_eq!(app.drain().await, 0, "the message was acknowledged");

@@ -7,10 +7,11 @@ use connector_domain::crm::CrmField;
 use connector_domain::inbound::InboundState;
 use serde_json::{Value, json};
 
+use crate::hl7_inbound_support::StockFlow::{A04Capture, A08Update, S12Capture, S14Update};
 use crate::hl7_inbound_support::{
     ADT_A04, ADT_A08, ADT_A28, CrmKind, DFT_P03, MllpClient, SAMPLE_PHI, SIU_S12, SIU_S14,
-    SIU_S14_COMPLETE, SIU_S15, Signing, activity_flow, last_processed, lead_flow, patient_id_of,
-    spawn_inbound, with_control_id,
+    SIU_S14_COMPLETE, SIU_S15, Signing, activity_flow, last_lead_action, last_processed, lead_flow,
+    patient_id_of, spawn_inbound, spawn_inbound_with, with_control_id,
 };
 use crate::support::captured_logs;
 use crate::support::listing;
@@ -31,8 +32,7 @@ fn other_patient(message: &str, control_id: &str) -> String {
 
 #[tokio::test]
 async fn capture_creates_the_lead_then_updates_it() {
-    let app = spawn_inbound(CrmKind::Fake).await;
-    app.put_a04_capture().await;
+    let app = spawn_inbound_with(CrmKind::Fake, &[A04Capture]).await;
     app.put_flow("a08-capture", lead_flow("ADT^A08", ADT_A08, "capture"))
         .await;
     let fake = app.fake();
@@ -112,16 +112,12 @@ async fn create_only_creates_new_leads_and_leaves_existing_ones_unchanged() {
         .expect("AA", "NE-A28-0103");
     assert_eq!(fake.leads().len(), 2, "a new patient is created");
     assert_eq!(fake.requests_to("Lead.Create").len(), 1);
-    assert_eq!(
-        last_processed(&app).await["detail"]["flows"][0]["lead"],
-        "created"
-    );
+    assert_eq!(last_lead_action(&app).await, "created");
 }
 
 #[tokio::test]
 async fn update_only_on_a_missing_lead_creates_nothing_and_accepts() {
-    let app = spawn_inbound(CrmKind::Fake).await;
-    app.put_a08_update().await;
+    let app = spawn_inbound_with(CrmKind::Fake, &[A08Update]).await;
     let fake = app.fake();
 
     let ack = app.send(ADT_A08).await.expect("AA", "NE-A08-0002");
@@ -182,8 +178,7 @@ async fn do_nothing_leaves_the_crm_alone() {
 
 #[tokio::test]
 async fn the_secondary_key_finds_the_lead_when_the_primary_finds_nothing() {
-    let app = spawn_inbound(CrmKind::Fake).await;
-    app.put_a08_update().await;
+    let app = spawn_inbound_with(CrmKind::Fake, &[A08Update]).await;
     let fake = app.fake();
     // A lead captured from a web form: email only, no MRN yet.
     let existing = fake.insert_lead(vec![
@@ -206,17 +201,12 @@ async fn the_secondary_key_finds_the_lead_when_the_primary_finds_nothing() {
         "the lead now carries the MRN"
     );
     assert_eq!(field(&leads[0].fields, "Mobile"), Some("+12175550199"));
-    assert_eq!(
-        last_processed(&app).await["detail"]["flows"][0]["lead"],
-        "updated"
-    );
+    assert_eq!(last_lead_action(&app).await, "updated");
 }
 
 #[tokio::test]
 async fn an_activity_flow_creates_the_activity_and_a_later_s14_updates_it() {
-    let app = spawn_inbound(CrmKind::Fake).await;
-    app.put_s12_capture().await;
-    app.put_s14_update().await;
+    let app = spawn_inbound_with(CrmKind::Fake, &[S12Capture, S14Update]).await;
     let fake = app.fake();
 
     app.send(SIU_S12).await.expect("AA", "NE-S12-0004");
@@ -260,8 +250,7 @@ async fn an_activity_flow_creates_the_activity_and_a_later_s14_updates_it() {
 
 #[tokio::test]
 async fn acks_accept_error_and_reject_as_hl7_says() {
-    let app = spawn_inbound(CrmKind::Fake).await;
-    app.put_a04_capture().await;
+    let app = spawn_inbound_with(CrmKind::Fake, &[A04Capture]).await;
 
     // AA: MSA-2 is the message's MSH-10, no ERR.
     let ack = app.send(ADT_A04).await.expect("AA", "NE-A04-0001");
@@ -319,8 +308,7 @@ async fn acks_accept_error_and_reject_as_hl7_says() {
 
 #[tokio::test]
 async fn a_resent_message_changes_nothing() {
-    let app = spawn_inbound(CrmKind::Fake).await;
-    app.put_s12_capture().await;
+    let app = spawn_inbound_with(CrmKind::Fake, &[S12Capture]).await;
     let fake = app.fake();
     let first = app.send(SIU_S12).await.expect("AA", "NE-S12-0004");
     let requests = fake.requests().len();
@@ -349,8 +337,7 @@ async fn a_resent_message_changes_nothing() {
 
 #[tokio::test]
 async fn two_concurrent_sends_of_one_message_create_one_lead() {
-    let app = spawn_inbound(CrmKind::Fake).await;
-    app.put_s12_capture().await;
+    let app = spawn_inbound_with(CrmKind::Fake, &[S12Capture]).await;
     let fake = app.fake();
     // Hold the first search so that the two sends overlap.
     fake.inject(
@@ -435,21 +422,17 @@ async fn the_hie_side_registers_schedules_and_transitions_each_message_once() {
     app.send(SIU_S15).await.expect("AA", "NE-S15-0006");
     assert_eq!(app.transition_seq("APT-5001").await, Some(0));
 
-    for _ in 0..2 {
-        app.send(SIU_S14_COMPLETE).await.expect("AA", "NE-S14-0007");
-        assert_eq!(
-            app.transition_seq("APT-5001").await,
-            Some(1),
-            "S14 Complete transitions once, resent or not"
-        );
-    }
-    for _ in 0..2 {
-        app.send(DFT_P03).await.expect("AA", "NE-P03-0008");
-        assert_eq!(
-            app.transition_seq("APT-5001").await,
-            Some(2),
-            "the charge transitions once, resent or not"
-        );
+    // Each transitions the appointment once, sent twice: (message, its control id, the
+    // transition sequence after it, what it is).
+    for (message, control_id, seq, what) in [
+        (SIU_S14_COMPLETE, "NE-S14-0007", 1, "S14 Complete"),
+        (DFT_P03, "NE-P03-0008", 2, "the charge"),
+    ] {
+        for _ in 0..2 {
+            app.send(message).await.expect("AA", control_id);
+            let why = format!("{what} transitions once, resent or not");
+            assert_eq!(app.transition_seq("APT-5001").await, Some(seq), "{why}");
+        }
     }
     let entry = last_processed(&app).await;
     assert_eq!(entry["detail"]["event"], "DFT^P03");
@@ -458,9 +441,7 @@ async fn the_hie_side_registers_schedules_and_transitions_each_message_once() {
 
 #[tokio::test]
 async fn mllp_acks_each_message_only_after_its_ledger_record_is_done() {
-    let app = spawn_inbound(CrmKind::Fake).await;
-    app.put_a04_capture().await;
-    app.put_s12_capture().await;
+    let app = spawn_inbound_with(CrmKind::Fake, &[A04Capture, S12Capture]).await;
     let mllp = app.start_mllp().await;
     let mut client = MllpClient::connect(mllp).await;
     for (message, control_id) in [(ADT_A04, "NE-A04-0001"), (SIU_S12, "NE-S12-0004")] {
@@ -492,11 +473,11 @@ async fn mllp_acks_each_message_only_after_its_ledger_record_is_done() {
 
 #[tokio::test]
 async fn mllp_takes_several_messages_on_one_connection_in_order() {
-    let app = spawn_inbound(CrmKind::Fake).await;
-    app.put_a04_capture().await;
-    app.put_a08_update().await;
-    app.put_s12_capture().await;
-    app.put_s14_update().await;
+    let app = spawn_inbound_with(
+        CrmKind::Fake,
+        &[A04Capture, A08Update, S12Capture, S14Update],
+    )
+    .await;
     let mllp = app.start_mllp().await;
     let mut client = MllpClient::connect(mllp).await;
 
@@ -537,12 +518,11 @@ async fn mllp_takes_several_messages_on_one_connection_in_order() {
 
 #[tokio::test]
 async fn the_embedded_crm_takes_the_same_flows() {
-    let app = spawn_inbound(CrmKind::Embedded).await;
-    app.put_a04_capture().await;
+    let app = spawn_inbound_with(CrmKind::Embedded, &[A04Capture]).await;
     app.put_flow("a08-capture", lead_flow("ADT^A08", ADT_A08, "capture"))
         .await;
-    app.put_s12_capture().await;
-    app.put_s14_update().await;
+    app.put_stock(S12Capture).await;
+    app.put_stock(S14Update).await;
     let crm = app.app.db().crm_records();
 
     app.send(ADT_A04).await.expect("AA", "NE-A04-0001");
@@ -582,16 +562,16 @@ async fn the_embedded_crm_takes_the_same_flows() {
 async fn an_inbound_session_logs_no_patient_data() {
     let app = spawn_inbound(CrmKind::Fake).await;
     app.app.settings(json!({"opt_in_by_default": true})).await;
-    app.put_a04_capture().await;
-    app.put_a08_update().await;
+    app.put_stock(A04Capture).await;
+    app.put_stock(A08Update).await;
     let mut no_secondary = lead_flow("ADT^A28", ADT_A28, "create_only");
     no_secondary
         .as_object_mut()
         .unwrap()
         .remove("secondary_search");
     app.put_flow("a28-create", no_secondary).await;
-    app.put_s12_capture().await;
-    app.put_s14_update().await;
+    app.put_stock(S12Capture).await;
+    app.put_stock(S14Update).await;
     let fake = app.fake();
 
     app.send(ADT_A04).await.expect("AA", "NE-A04-0001");

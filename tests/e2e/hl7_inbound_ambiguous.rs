@@ -6,8 +6,10 @@
 use connector_domain::crm::CrmField;
 use serde_json::{Value, json};
 
+use crate::hl7_inbound_support::StockFlow::S14Update;
 use crate::hl7_inbound_support::{
-    ADT_A08, CrmKind, MllpClient, SAMPLE_PHI, SIU_S14, last_processed, lead_flow, spawn_inbound,
+    ADT_A08, CrmKind, MllpClient, SAMPLE_PHI, SIU_S14, last_lead_action, last_processed, lead_flow,
+    spawn_inbound, spawn_inbound_with,
 };
 
 /// The sample patient's phone (PID-13.1 of ADT^A08) as LeadSquared stores it.
@@ -106,16 +108,12 @@ async fn a_phone_stored_in_leadsquareds_form_is_found_by_its_e164_value() {
             .contains(&CrmField::new("mx_MRN", "MRN20001")),
         "the lead now carries the MRN"
     );
-    assert_eq!(
-        last_processed(&app).await["detail"]["flows"][0]["lead"],
-        "updated"
-    );
+    assert_eq!(last_lead_action(&app).await, "updated");
 }
 
 #[tokio::test]
 async fn two_activities_sharing_the_match_key_answer_ae_205_over_mllp() {
-    let app = spawn_inbound(CrmKind::Fake).await;
-    app.put_s14_update().await;
+    let app = spawn_inbound_with(CrmKind::Fake, &[S14Update]).await;
     let fake = app.fake();
     let lead = fake.insert_lead(vec![
         CrmField::new("mx_MRN", "MRN20001"),

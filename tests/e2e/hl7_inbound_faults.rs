@@ -7,9 +7,10 @@ use connector_crm::fake::{Fault, FaultRule};
 use connector_domain::inbound::InboundState;
 use serde_json::{Value, json};
 
+use crate::hl7_inbound_support::StockFlow::{A04Capture, S12Capture};
 use crate::hl7_inbound_support::{
     ADT_A04, ADT_A08, CrmKind, InboundApp, SIU_S12, SIU_S15, Signing, lead_flow, patient_id_of,
-    spawn_inbound, with_control_id,
+    spawn_inbound, spawn_inbound_with, with_control_id,
 };
 
 /// The `hl7.processed` audit entries, newest first.
@@ -21,7 +22,7 @@ async fn processed(app: &InboundApp) -> Vec<Value> {
 async fn a_bad_signature_is_refused_with_401_and_writes_nothing() {
     let app = spawn_inbound(CrmKind::Fake).await;
     app.app.settings(json!({"opt_in_by_default": true})).await;
-    app.put_a04_capture().await;
+    app.put_stock(A04Capture).await;
     let patient = patient_id_of(ADT_A04);
     let audit_before = app.app.audit("").await.len();
 
@@ -76,7 +77,7 @@ async fn crm_failure_then_recovery(
 ) {
     let app = spawn_inbound(CrmKind::Fake).await;
     app.app.settings(json!({"opt_in_by_default": true})).await;
-    app.put_a04_capture().await;
+    app.put_stock(A04Capture).await;
     let fake = app.fake();
     fake.inject(fault);
 
@@ -159,8 +160,7 @@ async fn a_crm_500_on_the_lead_create_ends_in_ae_and_the_resend_creates_it_once(
 
 #[tokio::test]
 async fn a_failed_activity_create_is_finished_by_the_resend_without_a_second_lead() {
-    let app = spawn_inbound(CrmKind::Fake).await;
-    app.put_s12_capture().await;
+    let app = spawn_inbound_with(CrmKind::Fake, &[S12Capture]).await;
     let fake = app.fake();
     fake.inject(FaultRule::once(Fault::server_error()).on("ProspectActivity.svc/Create"));
 
@@ -205,8 +205,7 @@ async fn a_failed_activity_create_is_finished_by_the_resend_without_a_second_lea
 
 #[tokio::test]
 async fn a_control_id_reused_for_another_message_is_refused_and_the_original_still_finishes() {
-    let app = spawn_inbound(CrmKind::Fake).await;
-    app.put_s12_capture().await;
+    let app = spawn_inbound_with(CrmKind::Fake, &[S12Capture]).await;
     let fake = app.fake();
     fake.inject(FaultRule::once(Fault::server_error()).on("ProspectActivity.svc/Create"));
     app.send(SIU_S12).await.expect("AE", "NE-S12-0004");
@@ -246,8 +245,7 @@ async fn a_control_id_reused_for_another_message_is_refused_and_the_original_sti
 #[tokio::test]
 async fn concurrent_messages_for_one_new_patient_make_one_lead() {
     const MESSAGES: usize = 6;
-    let app = spawn_inbound(CrmKind::Fake).await;
-    app.put_a04_capture().await;
+    let app = spawn_inbound_with(CrmKind::Fake, &[A04Capture]).await;
     app.put_flow("a08-capture", lead_flow("ADT^A08", ADT_A08, "capture"))
         .await;
     let fake = app.fake();

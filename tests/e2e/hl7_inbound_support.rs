@@ -115,6 +115,46 @@ pub async fn spawn_inbound(crm: CrmKind) -> InboundApp {
     InboundApp { app, fake }
 }
 
+/// Starts the connector as [`spawn_inbound`] does, with the stock `flows` put.
+pub async fn spawn_inbound_with(crm: CrmKind, flows: &[StockFlow]) -> InboundApp {
+    let app = spawn_inbound(crm).await;
+    for flow in flows {
+        app.put_stock(*flow).await;
+    }
+    app
+}
+
+/// The flows most tests put on `north-ehr`, under their ids.
+#[derive(Debug, Clone, Copy)]
+pub enum StockFlow {
+    /// `a04-capture`: ADT^A04 captures the lead.
+    A04Capture,
+    /// `a08-update`: ADT^A08 updates the lead, creating none.
+    A08Update,
+    /// `s12-capture`: SIU^S12 captures the lead and the activity.
+    S12Capture,
+    /// `s14-update`: SIU^S14 updates the lead and the activity, creating neither.
+    S14Update,
+}
+
+impl StockFlow {
+    /// The flow's id and its JSON.
+    fn id_and_json(self) -> (&'static str, Value) {
+        match self {
+            Self::A04Capture => ("a04-capture", lead_flow("ADT^A04", ADT_A04, "capture")),
+            Self::A08Update => ("a08-update", lead_flow("ADT^A08", ADT_A08, "update_only")),
+            Self::S12Capture => {
+                let flow = activity_flow("SIU^S12", SIU_S12, "capture", "capture");
+                ("s12-capture", flow)
+            }
+            Self::S14Update => {
+                let flow = activity_flow("SIU^S14", SIU_S14, "update_only", "update_only");
+                ("s14-update", flow)
+            }
+        }
+    }
+}
+
 /// A lead flow on `north-ehr` for `event_type` (`ADT^A04`), the template being `template`:
 /// primary key `mx_MRN` = PID-3.1, secondary key `EmailAddress` = PID-13[2].4.
 pub fn lead_flow(event_type: &str, template: &str, lead_sync: &str) -> Value {
@@ -173,28 +213,10 @@ impl InboundApp {
             .expect("this app runs the fake LeadSquared")
     }
 
-    /// The `a04-capture` flow: ADT^A04 captures the lead.
-    pub async fn put_a04_capture(&self) {
-        let flow = lead_flow("ADT^A04", ADT_A04, "capture");
-        self.put_flow("a04-capture", flow).await;
-    }
-
-    /// The `a08-update` flow: ADT^A08 updates the lead, creating none.
-    pub async fn put_a08_update(&self) {
-        let flow = lead_flow("ADT^A08", ADT_A08, "update_only");
-        self.put_flow("a08-update", flow).await;
-    }
-
-    /// The `s12-capture` flow: SIU^S12 captures the lead and the activity.
-    pub async fn put_s12_capture(&self) {
-        let flow = activity_flow("SIU^S12", SIU_S12, "capture", "capture");
-        self.put_flow("s12-capture", flow).await;
-    }
-
-    /// The `s14-update` flow: SIU^S14 updates the lead and the activity, creating neither.
-    pub async fn put_s14_update(&self) {
-        let flow = activity_flow("SIU^S14", SIU_S14, "update_only", "update_only");
-        self.put_flow("s14-update", flow).await;
+    /// Puts the stock flow `flow` on `north-ehr`.
+    pub async fn put_stock(&self, flow: StockFlow) {
+        let (id, json) = flow.id_and_json();
+        self.put_flow(id, json).await;
     }
 
     /// POSTs `body` to `/hl7/north-ehr`, signed as `signing` says.
@@ -265,6 +287,12 @@ pub fn patient_id_of(message: &str) -> PatientId {
 }
 
 /// The newest `hl7.processed` audit entry.
+/// What the first flow did to the lead for the last processed message (`created`,
+/// `updated`, ...).
+pub async fn last_lead_action(app: &InboundApp) -> Value {
+    last_processed(app).await["detail"]["flows"][0]["lead"].clone()
+}
+
 pub async fn last_processed(app: &InboundApp) -> Value {
     app.hl7_audit()
         .await

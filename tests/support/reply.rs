@@ -92,6 +92,23 @@ impl Reply {
         self
     }
 
+    /// Asserts a problem+json answer with `status` and the problem type `kind` (such as
+    /// `/problems/mapping`), and returns it.
+    #[track_caller]
+    pub fn assert_problem_type(self, status: u16, kind: &str) -> Self {
+        let reply = self.assert_problem(status);
+        assert_eq!(reply.body["type"], kind, "{:#}", reply.body);
+        reply
+    }
+
+    /// Asserts a 422 validation problem whose first error names `field`, and returns it.
+    #[track_caller]
+    pub fn assert_invalid(self, field: &str) -> Self {
+        let reply = self.assert_problem(422);
+        assert_eq!(reply.body["errors"][0]["field"], field, "{:#}", reply.body);
+        reply
+    }
+
     /// The `field` of each entry of a validation problem's `errors`, in order.
     #[track_caller]
     pub fn error_fields(&self) -> Vec<String> {

@@ -1,7 +1,8 @@
 //! The real `connector` binary as the cli tests start it: [`serve`] runs `connector serve` as a
 //! user starts it (a random loopback port, its "listening" line awaited, killed when dropped);
 //! [`start_listening`] starts any listening command (serve with options, the MLLP bridge) and
-//! awaits its line; [`run`] runs a one-shot command with standard input.
+//! awaits its line; [`run`] runs a one-shot command with standard input; [`token_add`] adds a
+//! token to a token file.
 //! Included by the cli tests that need it; not every test uses every helper.
 #![allow(dead_code)]
 
@@ -17,6 +18,13 @@ pub struct Server {
     pub address: String,
     /// Everything the server wrote to stdout (its log) so far.
     pub log: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// The server's URL of `path` (which starts with `/`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
 }
 
 impl Drop for Server {
@@ -88,6 +96,21 @@ pub fn start_listening(
             None => before(line),
         }
     }
+}
+
+/// Runs `connector token add` for `user` with `role` on the token file `file` (created or
+/// extended); returns the token it printed. Panics if the command fails.
+pub fn token_add(file: &std::path::Path, user: &str, role: &str) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_connector"))
+        .args(["token", "add", "--user", user, "--role", role, "--file"])
+        .arg(file)
+        .output()
+        .expect("run connector token add");
+    assert!(output.status.success(), "token add");
+    String::from_utf8(output.stdout)
+        .expect("a UTF-8 token")
+        .trim()
+        .to_owned()
 }
 
 /// Runs `command` to its end with `stdin` as its standard input: (success, stdout, stderr).

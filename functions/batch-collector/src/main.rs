@@ -11,32 +11,22 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use chrono::{TimeZone, Utc};
-    use connector_app::Context;
     use connector_domain::audit::{AuditEntry, AuditOutcome, LogType};
     use connector_domain::ports::QueueError;
     use connector_domain::settings::HieSettings;
-    use connector_domain::{Actor, Clock, FixedClock, StoreError};
+    use connector_domain::{Actor, Clock, StoreError};
 
     use aws_lambda_events::event::eventbridge::EventBridgeEvent;
     use connector_app::hie::collector::{self, CollectorError, CollectorReport};
-    use connector_app::lambda::{JobFailure, batch_collector as handler, local_invocation};
+    use connector_app::lambda::{
+        JobFailure, batch_collector as handler, local_context, local_invocation,
+    };
     use lambda_runtime::{Diagnostic, LambdaEvent};
 
     const SCHEDULED: &str = include_str!("../../../events/batch-collector/scheduled.json");
 
     fn event() -> LambdaEvent<EventBridgeEvent> {
         local_invocation(SCHEDULED).expect("events/batch-collector/scheduled.json")
-    }
-
-    /// The production `Context` on a temp SQLite file, with a fixed clock.
-    fn embedded(dir: &tempfile::TempDir) -> (Context, Arc<FixedClock>) {
-        let at = Utc.with_ymd_and_hms(2026, 11, 21, 15, 5, 0).unwrap();
-        let clock = Arc::new(FixedClock::at(at));
-        let ctx = Context::embedded_in(dir.path(), clock.clone()).expect("context");
-        (ctx, clock)
     }
 
     #[test]
@@ -49,7 +39,7 @@ mod tests {
     #[tokio::test]
     async fn a_disabled_integration_reports_an_idle_run() {
         let dir = tempfile::tempdir().unwrap();
-        let (ctx, _) = embedded(&dir);
+        let (ctx, _) = local_context(dir.path()).expect("context");
         let report = handler(&ctx, event()).await.unwrap();
         assert_eq!(
             report,
@@ -65,7 +55,7 @@ mod tests {
     #[tokio::test]
     async fn the_first_enabled_run_starts_the_watermark_at_now_minus_the_lag() {
         let dir = tempfile::tempdir().unwrap();
-        let (ctx, clock) = embedded(&dir);
+        let (ctx, clock) = local_context(dir.path()).expect("context");
         let settings = HieSettings {
             enabled: true,
             ..HieSettings::default()

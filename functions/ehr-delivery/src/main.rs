@@ -15,23 +15,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use chrono::{TimeZone, Utc};
-    use connector_domain::FixedClock;
-
-    use connector_app::Context;
     use connector_app::lambda::ehr_delivery as handler;
-    use connector_app::lambda::local_invocation;
     use connector_app::lambda::sqs::batch as queued;
+    use connector_app::lambda::{local_context, local_invocation};
 
     const ONE_DELIVERY: &str = include_str!("../../../events/ehr-delivery/one-delivery.json");
-
-    /// The production `Context` on a temp SQLite file, with a fixed clock.
-    fn embedded(dir: &tempfile::TempDir) -> Context {
-        let clock = FixedClock::at(Utc.with_ymd_and_hms(2026, 11, 21, 15, 5, 0).unwrap());
-        Context::embedded_in(dir.path(), Arc::new(clock)).expect("context")
-    }
 
     #[test]
     fn records_carry_the_delivery_id_and_the_patient_group() {
@@ -47,7 +35,7 @@ mod tests {
     #[tokio::test]
     async fn an_unknown_delivery_is_acknowledged_not_retried() {
         let dir = tempfile::tempdir().unwrap();
-        let ctx = embedded(&dir);
+        let (ctx, _) = local_context(dir.path()).expect("context");
         let response = handler(&ctx, local_invocation(ONE_DELIVERY).unwrap())
             .await
             .unwrap();

@@ -13,23 +13,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use chrono::{TimeZone, Utc};
-    use connector_domain::FixedClock;
-
-    use connector_app::Context;
     use connector_app::lambda::hie_sender as handler;
-    use connector_app::lambda::local_invocation;
     use connector_app::lambda::sqs::batch as deliveries;
+    use connector_app::lambda::{local_context, local_invocation};
 
     const TWO_MESSAGES: &str = include_str!("../../../events/hie-sender/two-messages.json");
-
-    /// The production `Context` on a temp SQLite file, with a fixed clock.
-    fn embedded(dir: &tempfile::TempDir) -> Context {
-        let clock = FixedClock::at(Utc.with_ymd_and_hms(2026, 11, 21, 15, 5, 0).unwrap());
-        Context::embedded_in(dir.path(), Arc::new(clock)).expect("context")
-    }
 
     #[test]
     fn records_map_to_deliveries() {
@@ -71,7 +59,7 @@ mod tests {
     #[tokio::test]
     async fn work_is_kept_while_the_integration_is_disabled() {
         let dir = tempfile::tempdir().unwrap();
-        let ctx = embedded(&dir);
+        let (ctx, _) = local_context(dir.path()).expect("context");
         let response = handler(&ctx, local_invocation(TWO_MESSAGES).unwrap())
             .await
             .unwrap();
@@ -97,7 +85,7 @@ mod tests {
     #[tokio::test]
     async fn a_body_that_is_not_work_is_dropped_not_retried() {
         let dir = tempfile::tempdir().unwrap();
-        let ctx = embedded(&dir);
+        let (ctx, _) = local_context(dir.path()).expect("context");
         let mut json: serde_json::Value = serde_json::from_str(TWO_MESSAGES).unwrap();
         json["Records"][0]["body"] = "not json".into();
         json["Records"].as_array_mut().unwrap().truncate(1);

@@ -167,7 +167,8 @@ impl Context {
     }
 
     /// Every port on `connector.db` in `dir` (mail to `dir/outbox`), with the given clock: what
-    /// the function handlers' tests run on (a temp folder, a fixed time).
+    /// the function handlers' tests run on (a temp folder, a fixed time; see
+    /// `lambda::local_context`).
     #[cfg(feature = "embedded")]
     pub fn embedded_in(dir: &std::path::Path, clock: Arc<dyn Clock>) -> Result<Self, ContextError> {
         Self::embedded_with_clock(&dir.join("connector.db"), &dir.join("outbox"), clock)

@@ -182,70 +182,75 @@ mod tests {
         assert_eq!(config.delivery_retention, DEFAULT_DELIVERY_RETENTION);
     }
 
-    #[test]
-    fn delivery_queue_and_retention_are_read_and_validated() {
+    /// The configuration from the four tables and `extra`.
+    fn config_with(extra: &[(&str, &str)]) -> Result<AwsConfig, AwsConfigError> {
         let mut pairs = TABLES.to_vec();
-        pairs.push(("DELIVERY_QUEUE_URL", " http://q/deliveries.fifo "));
-        pairs.push(("DELIVERY_RETENTION_DAYS", "7"));
-        let config = AwsConfig::from_lookup(env(&pairs)).unwrap();
+        pairs.extend_from_slice(extra);
+        AwsConfig::from_lookup(env(&pairs))
+    }
+
+    #[test]
+    fn queue_urls_are_read_trimmed() {
+        let config = config_with(&[
+            ("DELIVERY_QUEUE_URL", " http://q/deliveries.fifo "),
+            ("HIE_QUEUE_URL", "http://q"),
+        ])
+        .unwrap();
         assert_eq!(
             config.delivery_queue_url.as_deref(),
             Some("http://q/deliveries.fifo")
         );
-        assert_eq!(config.delivery_retention, Duration::from_secs(7 * 86_400));
-        pairs.pop();
-        assert_invalid_days(pairs, "DELIVERY_RETENTION_DAYS", "36501");
+        assert_eq!(config.hie_queue_url.as_deref(), Some("http://q"));
     }
 
-    /// Asserts that `name` = `value` beside `pairs` is refused as out of range.
-    #[track_caller]
-    fn assert_invalid_days<'a>(
-        mut pairs: Vec<(&'a str, &'a str)>,
-        name: &'static str,
-        value: &'a str,
-    ) {
-        pairs.push((name, value));
-        assert_eq!(
-            AwsConfig::from_lookup(env(&pairs)),
-            Err(AwsConfigError::Invalid {
-                name,
-                why: "expected a whole number of days between 1 and 36500",
-            })
-        );
-    }
-
+    /// Each retention in days: read, and refused (by name) outside 1..=36500 or when not a
+    /// number.
     #[test]
-    fn inbound_retention_is_read_and_validated() {
-        let mut pairs = TABLES.to_vec();
-        pairs.push(("INBOUND_RETENTION_DAYS", "30"));
-        let config = AwsConfig::from_lookup(env(&pairs)).unwrap();
-        assert_eq!(config.inbound_retention, Duration::from_secs(30 * 86_400));
-        pairs.pop();
-        assert_invalid_days(pairs, "INBOUND_RETENTION_DAYS", "0");
+    fn retentions_are_read_and_validated() {
+        let cases: [(&str, fn(&AwsConfig) -> Duration, &str, u64, &str); 3] = [
+            (
+                "AUDIT_RETENTION_DAYS",
+                |c| c.audit_retention,
+                "30",
+                30,
+                "forever",
+            ),
+            (
+                "INBOUND_RETENTION_DAYS",
+                |c| c.inbound_retention,
+                "30",
+                30,
+                "0",
+            ),
+            (
+                "DELIVERY_RETENTION_DAYS",
+                |c| c.delivery_retention,
+                "7",
+                7,
+                "36501",
+            ),
+        ];
+        for (name, retention, text, days, invalid) in cases {
+            let config = config_with(&[(name, text)]).unwrap();
+            assert_eq!(
+                retention(&config),
+                Duration::from_secs(days * 86_400),
+                "{name}"
+            );
+            assert_eq!(
+                config_with(&[(name, invalid)]),
+                Err(AwsConfigError::Invalid {
+                    name,
+                    why: "expected a whole number of days between 1 and 36500",
+                }),
+                "{name} = {invalid}"
+            );
+        }
     }
 
     #[test]
     fn missing_table_is_named() {
         let err = AwsConfig::from_lookup(env(&TABLES[..3])).unwrap_err();
         assert_eq!(err, AwsConfigError::Missing("AUDIT_TABLE"));
-    }
-
-    #[test]
-    fn retention_is_validated() {
-        let mut pairs = TABLES.to_vec();
-        pairs.push(("AUDIT_RETENTION_DAYS", "30"));
-        pairs.push(("HIE_QUEUE_URL", "http://q"));
-        let config = AwsConfig::from_lookup(env(&pairs)).unwrap();
-        assert_eq!(config.audit_retention, Duration::from_secs(30 * 86_400));
-        assert_eq!(config.hie_queue_url.as_deref(), Some("http://q"));
-        pairs.push(("AUDIT_RETENTION_DAYS", "forever"));
-        let pairs: Vec<_> = pairs
-            .into_iter()
-            .filter(|(k, v)| *k != "AUDIT_RETENTION_DAYS" || *v == "forever")
-            .collect();
-        assert!(matches!(
-            AwsConfig::from_lookup(env(&pairs)),
-            Err(AwsConfigError::Invalid { .. })
-        ));
     }
 }

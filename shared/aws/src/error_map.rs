@@ -241,33 +241,25 @@ mod tests {
 
     #[test]
     fn mail_errors_are_classified() {
-        let rejected = SdkError::service_error(
-            SendEmailError::MessageRejected(
-                MessageRejected::builder()
-                    .meta(meta("MessageRejected"))
-                    .build(),
+        let rejected = MessageRejected::builder().meta(meta("MessageRejected"));
+        let paused = SendingPausedException::builder().meta(meta("SendingPausedException"));
+        let throttled = TooManyRequestsException::builder().meta(meta("TooManyRequestsException"));
+        for (err, permanent) in [
+            (SendEmailError::MessageRejected(rejected.build()), true),
+            (SendEmailError::SendingPausedException(paused.build()), true),
+            (
+                SendEmailError::TooManyRequestsException(throttled.build()),
+                false,
             ),
-            response(400),
-        );
-        assert!(matches!(mail(rejected), MailError::Permanent(_)));
-        let paused = SdkError::service_error(
-            SendEmailError::SendingPausedException(
-                SendingPausedException::builder()
-                    .meta(meta("SendingPausedException"))
-                    .build(),
-            ),
-            response(400),
-        );
-        assert!(matches!(mail(paused), MailError::Permanent(_)));
-        let throttled = SdkError::service_error(
-            SendEmailError::TooManyRequestsException(
-                TooManyRequestsException::builder()
-                    .meta(meta("TooManyRequestsException"))
-                    .build(),
-            ),
-            response(400),
-        );
-        assert!(matches!(mail(throttled), MailError::Transient(_)));
+        ] {
+            let code = err.code().unwrap_or_default().to_owned();
+            let mapped = mail(SdkError::service_error(err, response(400)));
+            assert_eq!(
+                matches!(mapped, MailError::Permanent(_)),
+                permanent,
+                "{code}"
+            );
+        }
         let network: SdkError<SendEmailError, HttpResponse> = SdkError::timeout_error("slow");
         assert!(matches!(mail(network), MailError::Transient(_)));
 

@@ -13,6 +13,7 @@
 #![deny(missing_docs)]
 
 pub mod adapters;
+mod backoff;
 pub mod config;
 pub mod config_fault;
 pub mod counter;

@@ -14,6 +14,7 @@ use connector_domain::ports::{
     QueueConsumer, QueueError, QueueMessage, ReceivedMessage, WorkQueue,
 };
 
+use crate::backoff::Backoff;
 use crate::error_map;
 use crate::setup::SetupError;
 
@@ -89,7 +90,7 @@ impl SqsQueue {
     /// Sends up to ten messages, re-sending the entries SQS reports as failed.
     async fn send_chunk(&self, messages: &[QueueMessage]) -> Result<(), QueueError> {
         let mut pending: Vec<usize> = (0..messages.len()).collect();
-        let mut backoff = FIRST_BACKOFF;
+        let mut backoff = Backoff::starting_at(FIRST_BACKOFF);
         for attempt in 1..=SEND_ATTEMPTS {
             let entries = pending
                 .iter()
@@ -122,13 +123,8 @@ impl SqsQueue {
                     sender_fault: false,
                 })));
             }
-            tracing::debug!(
-                failed = pending.len(),
-                attempt,
-                "queue batch entries failed; re-sending"
-            );
-            tokio::time::sleep(backoff).await;
-            backoff *= 2;
+            let what = "queue batch entries failed; re-sending";
+            backoff.wait(what, attempt, pending.len()).await;
         }
         Ok(())
     }

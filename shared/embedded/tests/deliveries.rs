@@ -6,7 +6,6 @@
 mod common;
 
 use std::path::Path;
-use std::sync::Arc;
 
 use common::{open, open_with_patient, raw};
 use connector_domain::StoreError;
@@ -18,6 +17,7 @@ use connector_domain::delivery::{
 use connector_embedded::SqliteDb;
 use connector_testkit::fixtures;
 use connector_testkit::fixtures::{delivery, delivery_id as id};
+use connector_testkit::race::together;
 
 fn lease() -> chrono::Duration {
     chrono::Duration::seconds(60)
@@ -113,24 +113,22 @@ async fn claims_through_two_connections_on_one_file_grant_one() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (open(dir.path()), open(dir.path()));
     accept_first(&a, 0).await;
-    let barrier = Arc::new(tokio::sync::Barrier::new(20));
-    let mut tasks = tokio::task::JoinSet::new();
-    for n in 0..20 {
+    // Twenty claims released at once, alternating between the two connections.
+    let claims = together(20, |n| {
         let store = if n % 2 == 0 {
             a.deliveries()
         } else {
             b.deliveries()
         };
-        let barrier = barrier.clone();
-        tasks.spawn(async move {
-            barrier.wait().await;
+        async move {
+            let claimed = id("dlv-0001");
             store
-                .claim(&id("dlv-0001"), fixtures::at(1), lease())
+                .claim(&claimed, fixtures::at(1), lease())
                 .await
                 .unwrap()
-        });
-    }
-    let claims = tasks.join_all().await;
+        }
+    })
+    .await;
     let granted = claims
         .iter()
         .filter(|c| matches!(c, DeliveryClaim::Granted(_)))

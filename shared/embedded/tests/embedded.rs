@@ -298,10 +298,15 @@ fn clocked_queue(
     (db.queue(name, options), clock)
 }
 
+/// The queue `name` on its own clock (see [`clocked_queue`]) in a new database in memory.
+fn queue_in_memory(name: &str, max_receives: Option<u32>) -> (SqliteQueue, Arc<FixedClock>) {
+    let db = SqliteDb::open_in_memory().unwrap();
+    clocked_queue(&db, name, max_receives)
+}
+
 /// The queue `q` on its own clock in a new database in memory, holding the one message `m`.
 async fn queue_with_one_message() -> (SqliteQueue, Arc<FixedClock>) {
-    let db = SqliteDb::open_in_memory().unwrap();
-    let (queue, clock) = clocked_queue(&db, "q", None);
+    let (queue, clock) = queue_in_memory("q", None);
     queue
         .send_batch(&[fixtures::queue_message("m")])
         .await
@@ -371,8 +376,7 @@ async fn release_delay_follows_the_queue_clock() {
 
 #[tokio::test]
 async fn dedup_window_is_five_minutes_from_the_first_send() {
-    let db = SqliteDb::open_in_memory().unwrap();
-    let (queue, clock) = clocked_queue(&db, "q.fifo", None);
+    let (queue, clock) = queue_in_memory("q.fifo", None);
     let message = |body: &str| QueueMessage {
         body: body.into(),
         group_id: Some("g".into()),
@@ -399,8 +403,7 @@ async fn dedup_window_is_five_minutes_from_the_first_send() {
 
 #[tokio::test]
 async fn a_message_received_max_receives_times_is_dead_lettered_and_can_be_redriven() {
-    let db = SqliteDb::open_in_memory().unwrap();
-    let (queue, clock) = clocked_queue(&db, "q", Some(2));
+    let (queue, clock) = queue_in_memory("q", Some(2));
     queue
         .send_batch(&[
             fixtures::queue_message("poison"),
@@ -444,8 +447,7 @@ async fn a_message_received_max_receives_times_is_dead_lettered_and_can_be_redri
 
 #[tokio::test]
 async fn dead_lettering_a_group_head_unblocks_the_group() {
-    let db = SqliteDb::open_in_memory().unwrap();
-    let (queue, clock) = clocked_queue(&db, "q.fifo", Some(1));
+    let (queue, clock) = queue_in_memory("q.fifo", Some(1));
     queue
         .send_batch(&[
             fixtures::fifo_message("A", "A-1"),
@@ -466,8 +468,7 @@ async fn dead_lettering_a_group_head_unblocks_the_group() {
 
 #[tokio::test]
 async fn dead_letters_can_be_redriven_selectively_or_deleted() {
-    let db = SqliteDb::open_in_memory().unwrap();
-    let (queue, clock) = clocked_queue(&db, "q", Some(1));
+    let (queue, clock) = queue_in_memory("q", Some(1));
     queue
         .send_batch(&["a", "b", "c"].map(fixtures::queue_message))
         .await

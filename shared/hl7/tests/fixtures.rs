@@ -5,7 +5,9 @@ use std::fs;
 use std::path::PathBuf;
 
 use connector_hl7::batch::Batch;
-use connector_hl7::{AckCode, AckInfo, Hl7DateTime, Message, OwnedMessage, Path, Value};
+use connector_hl7::{
+    AckCode, AckInfo, ErrorLocation, Hl7DateTime, Message, OwnedMessage, Path, Value,
+};
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -40,6 +42,25 @@ fn get(m: &Message<'_>, path: &str) -> Option<String> {
     m.get(&p(path)).map(|v| v.into_owned())
 }
 
+/// An ERR location as (segment, its occurrence, field).
+fn where_of(loc: &ErrorLocation) -> (&str, usize, Option<usize>) {
+    (loc.segment.as_str(), loc.sequence, loc.field)
+}
+
+/// The control ID (MSH-10) of the message `text`.
+fn control_id_of(text: &str) -> String {
+    let message = Message::parse(text).unwrap();
+    message.control_id().unwrap().into_owned()
+}
+
+/// Asserts the value at each path of `expected` (path, value).
+#[track_caller]
+fn assert_values(m: &Message<'_>, expected: &[(&str, &str)]) {
+    for (path, value) in expected {
+        assert_eq!(get(m, path).as_deref(), Some(*value), "{path}");
+    }
+}
+
 #[test]
 fn every_fixture_parses_and_declares_its_directory_version() {
     let all = all_fixtures();
@@ -60,18 +81,23 @@ fn every_fixture_parses_and_declares_its_directory_version() {
 fn v23_adt_a01() {
     let b = fixture("v2_3/adt_a01.hl7");
     let m = Message::parse_bytes(&b).unwrap();
-    assert_eq!(get(&m, "MSH-9.1").as_deref(), Some("ADT"));
-    assert_eq!(get(&m, "MSH-9.2").as_deref(), Some("A01"));
-    assert_eq!(get(&m, "MSH-8").as_deref(), Some("SECURITY"));
-    assert_eq!(get(&m, "PID-3.1").as_deref(), Some("PATID1234"));
-    assert_eq!(get(&m, "PID-3[2].1").as_deref(), Some("123456789"));
-    assert_eq!(get(&m, "PID-3[2].5").as_deref(), Some("SS"));
-    assert_eq!(get(&m, "PID-5.1").as_deref(), Some("EVERYWOMAN"));
-    assert_eq!(get(&m, "PID-5.7").as_deref(), Some("L"));
-    assert_eq!(get(&m, "PID-11.3").as_deref(), Some("GREENSBORO"));
-    assert_eq!(get(&m, "PID-13").as_deref(), Some("(555) 555-2004"));
-    assert_eq!(get(&m, "PV1-3.1").as_deref(), Some("2000"));
-    assert_eq!(get(&m, "PV1-7.2").as_deref(), Some("ATTEND"));
+    assert_values(
+        &m,
+        &[
+            ("MSH-9.1", "ADT"),
+            ("MSH-9.2", "A01"),
+            ("MSH-8", "SECURITY"),
+            ("PID-3.1", "PATID1234"),
+            ("PID-3[2].1", "123456789"),
+            ("PID-3[2].5", "SS"),
+            ("PID-5.1", "EVERYWOMAN"),
+            ("PID-5.7", "L"),
+            ("PID-11.3", "GREENSBORO"),
+            ("PID-13", "(555) 555-2004"),
+            ("PV1-3.1", "2000"),
+            ("PV1-7.2", "ATTEND"),
+        ],
+    );
     assert_eq!(m.value(&p("PV1-16")), Value::Empty);
     assert_eq!(m.value(&p("PV1-17")), Value::Absent);
     assert_eq!(get(&m, "NK1-3.2").as_deref(), Some("SPOUSE"));
@@ -88,17 +114,16 @@ fn v23_oru_with_crlf_escapes_and_several_obx() {
         .map(|s| s.value_at(3, 1, Some(1), None).as_str().unwrap().to_owned())
         .collect();
     assert_eq!(obx3, ["1554-5", "2345-7", "8247-9"]);
-    assert_eq!(get(&m, "OBX-5.2").as_deref(), Some("182"));
-    assert_eq!(get(&m, "OBX[2]-5").as_deref(), Some("95"));
-    assert_eq!(
-        get(&m, "OBX[3]-5").as_deref(),
-        Some("Fasting & post-prandial ^ see note")
+    assert_values(
+        &m,
+        &[
+            ("OBX-5.2", "182"),
+            ("OBX[2]-5", "95"),
+            ("OBX[3]-5", "Fasting & post-prandial ^ see note"),
+            ("NTE-3", "Specimen slightly hemolyzed\nRepeat advised"),
+            ("OBR-31.2", "HIPPOCRATES"),
+        ],
     );
-    assert_eq!(
-        get(&m, "NTE-3").as_deref(),
-        Some("Specimen slightly hemolyzed\nRepeat advised")
-    );
-    assert_eq!(get(&m, "OBR-31.2").as_deref(), Some("HIPPOCRATES"));
 }
 
 #[test]
@@ -116,14 +141,16 @@ fn v231_custom_delimiters_and_z_segment() {
         ),
         ('#', '$', '*', '@', '!')
     );
-    assert_eq!(get(&m, "MSH-1").as_deref(), Some("#"));
-    assert_eq!(get(&m, "MSH-2").as_deref(), Some("$*@!"));
-    assert_eq!(get(&m, "MSH-9.3").as_deref(), Some("ADT_A01"));
-    assert_eq!(get(&m, "PID-3[2].1").as_deref(), Some("000-12-3456"));
-    assert_eq!(get(&m, "PID-5.2").as_deref(), Some("JAMIE"));
-    assert_eq!(
-        get(&m, "ZPI-2").as_deref(),
-        Some("Note with # hash and $ dollar")
+    assert_values(
+        &m,
+        &[
+            ("MSH-1", "#"),
+            ("MSH-2", "$*@!"),
+            ("MSH-9.3", "ADT_A01"),
+            ("PID-3[2].1", "000-12-3456"),
+            ("PID-5.2", "JAMIE"),
+            ("ZPI-2", "Note with # hash and $ dollar"),
+        ],
     );
     // Building keeps the custom set and escapes with it.
     let mut o = OwnedMessage::from_message(&m);
@@ -141,10 +168,15 @@ fn v24_latin1_with_blank_lines() {
     );
     let m = Message::parse_bytes(&b).unwrap();
     assert_eq!(m.segment_count(), 4);
-    assert_eq!(get(&m, "PID-5.1").as_deref(), Some("Müller"));
-    assert_eq!(get(&m, "PID-5.2").as_deref(), Some("Zoë"));
-    assert_eq!(get(&m, "PID-11.1").as_deref(), Some("Hauptstraße 1"));
-    assert_eq!(get(&m, "MSH-18").as_deref(), Some("8859/1"));
+    assert_values(
+        &m,
+        &[
+            ("PID-5.1", "Müller"),
+            ("PID-5.2", "Zoë"),
+            ("PID-11.1", "Hauptstraße 1"),
+            ("MSH-18", "8859/1"),
+        ],
+    );
     // Written back in ISO 8859-1.
     let o = OwnedMessage::from_message(&m);
     let again = o.to_bytes();
@@ -161,16 +193,26 @@ fn v24_siu_s12_and_dft_p03() {
     assert_eq!(get(&m, "SCH-11.4").as_deref(), Some("20240315090000"));
     let start = Hl7DateTime::parse(&get(&m, "SCH-11.4").unwrap()).unwrap();
     assert_eq!(start.naive().to_string(), "2024-03-15 09:00:00");
-    assert_eq!(get(&m, "AIP-3.2").as_deref(), Some("Doctorly"));
-    assert_eq!(get(&m, "AIL-3.2").as_deref(), Some("ROOM 3"));
-    assert_eq!(get(&m, "SCH-25").as_deref(), Some("Booked"));
+    assert_values(
+        &m,
+        &[
+            ("AIP-3.2", "Doctorly"),
+            ("AIL-3.2", "ROOM 3"),
+            ("SCH-25", "Booked"),
+        ],
+    );
 
     let d = fixture("v2_4/dft_p03.hl7");
     let m = Message::parse_bytes(&d).unwrap();
-    assert_eq!(get(&m, "MSH-9.2").as_deref(), Some("P03"));
-    assert_eq!(get(&m, "FT1[2]-7.1").as_deref(), Some("36415"));
-    assert_eq!(get(&m, "FT1-11").as_deref(), Some("85.00"));
-    assert_eq!(get(&m, "FT1-22.3").as_deref(), Some("Dana"));
+    assert_values(
+        &m,
+        &[
+            ("MSH-9.2", "P03"),
+            ("FT1[2]-7.1", "36415"),
+            ("FT1-11", "85.00"),
+            ("FT1-22.3", "Dana"),
+        ],
+    );
     assert_eq!(m.segments_named("FT1").count(), 2);
 }
 
@@ -178,12 +220,14 @@ fn v24_siu_s12_and_dft_p03() {
 fn v25_adt_a28_null_and_repetitions() {
     let b = fixture("v2_5/adt_a28.hl7");
     let m = Message::parse_bytes(&b).unwrap();
-    assert_eq!(get(&m, "MSH-9.3").as_deref(), Some("ADT_A05"));
-    assert_eq!(get(&m, "PID-5[2].7").as_deref(), Some("A"));
-    assert_eq!(get(&m, "PID-5.4").as_deref(), Some("Jr"));
-    assert_eq!(
-        get(&m, "PID-13[2].4").as_deref(),
-        Some("bruno.sample@example.org")
+    assert_values(
+        &m,
+        &[
+            ("MSH-9.3", "ADT_A05"),
+            ("PID-5[2].7", "A"),
+            ("PID-5.4", "Jr"),
+            ("PID-13[2].4", "bruno.sample@example.org"),
+        ],
     );
     assert!(m.is_null(&p("PID-28")));
     assert_eq!(m.value(&p("PID-27")), Value::Empty);
@@ -230,10 +274,7 @@ fn acks_of_three_versions_are_read() {
     assert_eq!(a.errors.len(), 2);
     assert_eq!(a.errors[1].code, Some(102));
     let loc = a.errors[1].location.unwrap();
-    assert_eq!(
-        (loc.segment.as_str(), loc.sequence, loc.field),
-        ("OBX", 2, Some(5))
-    );
+    assert_eq!(where_of(&loc), ("OBX", 2, Some(5)));
 }
 
 #[test]
@@ -242,16 +283,7 @@ fn v25_batch_file() {
     let text = std::str::from_utf8(&b).unwrap();
     let batch = Batch::parse(text).unwrap();
     batch.check_counts().unwrap();
-    let ids: Vec<String> = batch
-        .messages()
-        .map(|t| {
-            Message::parse(t)
-                .unwrap()
-                .control_id()
-                .unwrap()
-                .into_owned()
-        })
-        .collect();
+    let ids: Vec<String> = batch.messages().map(control_id_of).collect();
     assert_eq!(ids, ["B-1", "B-2"]);
     assert!(Message::parse(text).is_err(), "a batch is not a message");
 }
@@ -261,23 +293,19 @@ fn v251_oru_many_obx_escapes_and_z_segment() {
     let b = fixture("v2_5_1/oru_r01.hl7");
     let m = Message::parse_bytes(&b).unwrap();
     assert_eq!(m.segments_named("OBX").count(), 6);
-    assert_eq!(
-        get(&m, "OBX[4]-3.2").as_deref(),
-        Some("LDL Cholesterol calc")
+    assert_values(
+        &m,
+        &[
+            ("OBX[4]-3.2", "LDL Cholesterol calc"),
+            ("OBX[2]-8", "H"),
+            ("OBX[5]-5", "Fasting 12h\nRatio chol|HDL high"),
+            ("OBX[6]-5[2].2", "High"),
+            ("OBX-7", "<200"),
+            ("NTE-3", "Reviewed by Dr. Doctorly & team"),
+            ("ZDS-1.4", "DICOM"),
+            ("MSH-15", "AL"),
+        ],
     );
-    assert_eq!(get(&m, "OBX[2]-8").as_deref(), Some("H"));
-    assert_eq!(
-        get(&m, "OBX[5]-5").as_deref(),
-        Some("Fasting 12h\nRatio chol|HDL high")
-    );
-    assert_eq!(get(&m, "OBX[6]-5[2].2").as_deref(), Some("High"));
-    assert_eq!(get(&m, "OBX-7").as_deref(), Some("<200"));
-    assert_eq!(
-        get(&m, "NTE-3").as_deref(),
-        Some("Reviewed by Dr. Doctorly & team")
-    );
-    assert_eq!(get(&m, "ZDS-1.4").as_deref(), Some("DICOM"));
-    assert_eq!(get(&m, "MSH-15").as_deref(), Some("AL"));
 }
 
 #[test]
@@ -285,11 +313,16 @@ fn v27_truncation_character_and_spaces() {
     let b = fixture("v2_7/adt_a01.hl7");
     let m = Message::parse_bytes(&b).unwrap();
     assert_eq!(m.separators().truncation(), Some('#'));
-    assert_eq!(get(&m, "MSH-2").as_deref(), Some("^~\\&#"));
-    assert_eq!(get(&m, "MSH-3").as_deref(), Some("ADT"));
-    assert_eq!(get(&m, "PID-5.1").as_deref(), Some("Longname#"));
-    assert_eq!(get(&m, "OBX-5").as_deref(), Some("  172  "));
-    assert_eq!(get(&m, "PV1-44").as_deref(), Some("20240401115500"));
+    assert_values(
+        &m,
+        &[
+            ("MSH-2", "^~\\&#"),
+            ("MSH-3", "ADT"),
+            ("PID-5.1", "Longname#"),
+            ("OBX-5", "  172  "),
+            ("PV1-44", "20240401115500"),
+        ],
+    );
     let mut o = OwnedMessage::from_message(&m);
     o.set(&p("PID-5.2"), "A#B").unwrap();
     assert!(o.to_er7().contains("|Longname\\P\\^A\\P\\B^"));
@@ -300,9 +333,14 @@ fn v28_utf8() {
     let b = fixture("v2_8/oru_r01.hl7");
     let m = Message::parse_bytes(&b).unwrap();
     assert_eq!(m.charset(), Some(connector_hl7::Charset::Utf8));
-    assert_eq!(get(&m, "PID-5.2").as_deref(), Some("Jürgen"));
-    assert_eq!(get(&m, "PID-11.3").as_deref(), Some("Köln"));
-    assert_eq!(get(&m, "OBX[4]-5").as_deref(), Some("Grüße é café"));
+    assert_values(
+        &m,
+        &[
+            ("PID-5.2", "Jürgen"),
+            ("PID-11.3", "Köln"),
+            ("OBX[4]-5", "Grüße é café"),
+        ],
+    );
     let ts = Hl7DateTime::parse(&get(&m, "MSH-7").unwrap()).unwrap();
     assert_eq!(ts.precision(), connector_hl7::Precision::Fraction(3));
 }

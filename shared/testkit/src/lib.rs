@@ -1,5 +1,5 @@
 //! Test support for Clinic Connector: the contract suites every store and queue adapter must pass,
-//! invented patient fixtures, fault-injecting decorators, log capture for the no-PHI-in-logs tests, and the launcher for the
+//! invented patient fixtures, fault-injecting decorators, races of concurrent tasks, log capture for the no-PHI-in-logs tests, and the launcher for the
 //! local AWS endpoints (DynamoDB Local, moto).
 //!
 //! Only test code depends on this crate.
@@ -8,3 +8,4 @@ pub mod contract;
 pub mod faults;
 pub mod fixtures;
 pub mod local_aws;
+pub mod race;

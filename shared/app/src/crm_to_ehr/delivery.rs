@@ -278,17 +278,10 @@ pub async fn redrive(
     Ok(deliveries.into_iter().map(|d| d.delivery_id).collect())
 }
 
-/// Why a redrive failed.
-#[derive(Debug, thiserror::Error)]
-pub enum RedriveError {
-    /// The store refused or failed (`NotFound`, `Conflict` when not parked).
-    #[error("delivery store")]
-    Store(#[from] StoreError),
-    /// The queue failed after the store redrove: the deliveries are `Queued` in the store and
-    /// [`requeue_stale`] puts them back on the queue.
-    #[error("delivery queue")]
-    Queue(#[from] QueueError),
-}
+/// Why a redrive failed: `Store` when the store refused or failed (`NotFound`, `Conflict` when
+/// not parked); `Queue` when the queue failed after the store redrove (the deliveries are
+/// `Queued` in the store and [`requeue_stale`] puts them back on the queue).
+pub type RedriveError = crate::jobs::EnqueueError;
 
 /// Re-enqueues deliveries left `Queued` for longer than `older_than` (their enqueue failed
 /// after they were recorded). Enqueuing one that is also still on the queue is harmless: the

@@ -135,16 +135,8 @@ pub async fn receive_webhook(
     }
 }
 
-/// Why intake failed (a retry may succeed).
-#[derive(Debug, thiserror::Error)]
-pub enum IntakeError {
-    /// A store failed.
-    #[error("store failure")]
-    Store(#[from] StoreError),
-    /// The delivery queue failed.
-    #[error("delivery queue failure")]
-    Queue(#[from] QueueError),
-}
+/// Why intake failed (a retry may succeed): a store, or the delivery queue.
+pub type IntakeError = crate::jobs::EnqueueError;
 
 /// The webhook's identity. The event is part of the version: a lead create and a lead update
 /// webhook for the same modification (CRMs may fire both for a new lead) are two webhooks, each

@@ -15,6 +15,7 @@ use connector_domain::flow::{
 use connector_domain::ports::{FlowStore, SecretStatus, SecretStore};
 use connector_domain::{Actor, Clock, StoreError, ValidationError, ValidationErrors};
 use serde::Serialize;
+use serde_json::json;
 
 /// Flow ids that would be shadowed by the fixed routes under `/flows/`.
 pub const RESERVED_FLOW_IDS: [&str; 2] = ["test", "template-fields"];
@@ -66,6 +67,29 @@ pub enum AdminError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl AdminError {
+    /// Maps a store error, its `NotFound` as [`AdminError::NotFound`] of `what`.
+    fn unless_missing(what: &'static str) -> impl FnOnce(StoreError) -> Self {
+        move |err| match err {
+            StoreError::NotFound => Self::NotFound(what),
+            err => err.into(),
+        }
+    }
+
+    /// Maps a store error, its `Conflict` as [`AdminError::Exists`] of `what`.
+    fn unless_taken(what: &'static str) -> impl FnOnce(StoreError) -> Self {
+        move |err| match err {
+            StoreError::Conflict(_) => Self::Exists(what),
+            err => err.into(),
+        }
+    }
+}
+
+/// The stored record a lookup found, or [`AdminError::NotFound`] of `what`.
+fn existing<T>(found: Option<T>, what: &'static str) -> Result<T, AdminError> {
+    found.ok_or(AdminError::NotFound(what))
 }
 
 impl From<ValidationErrors> for AdminError {
@@ -259,13 +283,14 @@ pub async fn create_channel(
         actor,
         now,
         "channel.created",
-        serde_json::json!({ "channel_id": channel.channel_id }),
+        json!({ "channel_id": channel.channel_id }),
     );
-    match ports.flows.create_channel(&channel, &entry).await {
-        Ok(()) => Ok(channel),
-        Err(StoreError::Conflict(_)) => Err(AdminError::Exists("channel")),
-        Err(err) => Err(err.into()),
-    }
+    ports
+        .flows
+        .create_channel(&channel, &entry)
+        .await
+        .map_err(AdminError::unless_taken("channel"))?;
+    Ok(channel)
 }
 
 /// Replaces the channel `id` (`NotFound` when it does not exist). An input equal to what is
@@ -281,11 +306,7 @@ pub async fn replace_channel(
     id: &ChannelId,
     input: ChannelInput,
 ) -> Result<(Channel, Change), AdminError> {
-    let current = ports
-        .flows
-        .get_channel(id)
-        .await?
-        .ok_or(AdminError::NotFound("channel"))?;
+    let current = existing(ports.flows.get_channel(id).await?, "channel")?;
     let candidate = input.replace(&current, current.updated_at)?;
     if candidate == current {
         return Ok((current, Change::Unchanged));
@@ -303,13 +324,14 @@ pub async fn replace_channel(
         actor,
         now,
         "channel.updated",
-        serde_json::json!({ "channel_id": id, "changed": changed }),
+        json!({ "channel_id": id, "changed": changed }),
     );
-    match ports.flows.update_channel(&channel, &entry).await {
-        Ok(()) => Ok((channel, Change::Updated { changed })),
-        Err(StoreError::NotFound) => Err(AdminError::NotFound("channel")),
-        Err(err) => Err(err.into()),
-    }
+    ports
+        .flows
+        .update_channel(&channel, &entry)
+        .await
+        .map_err(AdminError::unless_missing("channel"))?;
+    Ok((channel, Change::Updated { changed }))
 }
 
 /// Creates the channel `id`, or replaces it when it exists (`connector flows apply`).
@@ -350,13 +372,14 @@ pub async fn delete_channel(
         actor,
         ports.clock.now(),
         "channel.deleted",
-        serde_json::json!({ "channel_id": id }),
+        json!({ "channel_id": id }),
     );
-    match ports.flows.delete_channel(id, &entry).await {
-        Ok(()) => Ok(()),
-        Err(StoreError::NotFound) => Err(AdminError::NotFound("channel")),
-        Err(err) => Err(err.into()),
-    }
+    ports
+        .flows
+        .delete_channel(id, &entry)
+        .await
+        .map_err(AdminError::unless_missing("channel"))?;
+    Ok(())
 }
 
 /// Creates a flow with the id `id`, validated against its channel.
@@ -383,13 +406,14 @@ pub async fn create_flow(
         actor,
         now,
         "flow.created",
-        serde_json::json!({ "flow_id": flow.flow_id, "channel_id": flow.channel_id }),
+        json!({ "flow_id": flow.flow_id, "channel_id": flow.channel_id }),
     );
-    match ports.flows.create_flow(&flow, &entry).await {
-        Ok(()) => Ok(flow),
-        Err(StoreError::Conflict(_)) => Err(AdminError::Exists("flow")),
-        Err(err) => Err(err.into()),
-    }
+    ports
+        .flows
+        .create_flow(&flow, &entry)
+        .await
+        .map_err(AdminError::unless_taken("flow"))?;
+    Ok(flow)
 }
 
 /// Replaces the flow `id` (`NotFound` when it does not exist), validated against its channel.
@@ -403,11 +427,7 @@ pub async fn replace_flow(
     id: &FlowId,
     input: FlowInput,
 ) -> Result<(Flow, Change), AdminError> {
-    let current = ports
-        .flows
-        .get_flow(id)
-        .await?
-        .ok_or(AdminError::NotFound("flow"))?;
+    let current = existing(ports.flows.get_flow(id).await?, "flow")?;
     let channel = channel_of(ports.flows, &input).await?;
     let candidate = validate_flow(input, channel.as_ref(), |input| {
         input.replace(&current, current.updated_at)
@@ -425,17 +445,18 @@ pub async fn replace_flow(
         actor,
         now,
         "flow.updated",
-        serde_json::json!({
+        json!({
             "flow_id": id,
             "channel_id": flow.channel_id,
             "changed": changed,
         }),
     );
-    match ports.flows.update_flow(&flow, &entry).await {
-        Ok(()) => Ok((flow, Change::Updated { changed })),
-        Err(StoreError::NotFound) => Err(AdminError::NotFound("flow")),
-        Err(err) => Err(err.into()),
-    }
+    ports
+        .flows
+        .update_flow(&flow, &entry)
+        .await
+        .map_err(AdminError::unless_missing("flow"))?;
+    Ok((flow, Change::Updated { changed }))
 }
 
 /// Creates the flow `id`, or replaces it when it exists (`connector flows apply`).
@@ -465,22 +486,19 @@ pub async fn delete_flow(
     actor: &Actor,
     id: &FlowId,
 ) -> Result<(), AdminError> {
-    let flow = ports
-        .flows
-        .get_flow(id)
-        .await?
-        .ok_or(AdminError::NotFound("flow"))?;
+    let flow = existing(ports.flows.get_flow(id).await?, "flow")?;
     let entry = audit(
         actor,
         ports.clock.now(),
         "flow.deleted",
-        serde_json::json!({ "flow_id": id, "channel_id": flow.channel_id }),
+        json!({ "flow_id": id, "channel_id": flow.channel_id }),
     );
-    match ports.flows.delete_flow(id, &entry).await {
-        Ok(()) => Ok(()),
-        Err(StoreError::NotFound) => Err(AdminError::NotFound("flow")),
-        Err(err) => Err(err.into()),
-    }
+    ports
+        .flows
+        .delete_flow(id, &entry)
+        .await
+        .map_err(AdminError::unless_missing("flow"))?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -489,8 +507,8 @@ mod tests {
 
     #[test]
     fn changed_fields_name_keys_not_values() {
-        let before = serde_json::json!({"name": "A", "port": 1, "updated_at": "x"});
-        let after = serde_json::json!({"name": "B", "port": 1, "tls": true, "updated_at": "y"});
+        let before = json!({"name": "A", "port": 1, "updated_at": "x"});
+        let after = json!({"name": "B", "port": 1, "tls": true, "updated_at": "y"});
         assert_eq!(changed_fields(&before, &after), ["name", "tls"]);
     }
 

@@ -137,15 +137,34 @@ pub struct SearchStep {
     pub value: Option<String>,
 }
 
+/// A sync behaviour and what it does to a record (a lead or an activity) that is not found or
+/// found; flattened into [`LeadPreview`] and [`ActivityPreview`].
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct SyncPreview {
+    /// The flow's sync behaviour for the record.
+    pub sync: SyncBehaviour,
+    /// Whether a record that is not found is created.
+    pub creates: bool,
+    /// Whether a record that is found is updated.
+    pub updates: bool,
+}
+
+impl From<SyncBehaviour> for SyncPreview {
+    fn from(sync: SyncBehaviour) -> Self {
+        Self {
+            sync,
+            creates: sync.creates(),
+            updates: sync.updates(),
+        }
+    }
+}
+
 /// What would happen to the lead.
 #[derive(Debug, Clone, Serialize)]
 pub struct LeadPreview {
-    /// The flow's lead sync behaviour.
-    pub sync: SyncBehaviour,
-    /// Whether a lead that is not found is created.
-    pub creates: bool,
-    /// Whether a lead that is found is updated.
-    pub updates: bool,
+    /// The flow's lead sync behaviour: `sync`, `creates`, `updates`.
+    #[serde(flatten)]
+    pub sync: SyncPreview,
     /// The searches, in order; the first that finds a lead wins.
     pub search: Vec<SearchStep>,
     /// The fields a new lead is created with (the lead source included).
@@ -157,12 +176,9 @@ pub struct LeadPreview {
 /// What would happen to the activity.
 #[derive(Debug, Clone, Serialize)]
 pub struct ActivityPreview {
-    /// The flow's activity sync behaviour.
-    pub sync: SyncBehaviour,
-    /// Whether an activity that is not found is created.
-    pub creates: bool,
-    /// Whether an activity that is found is updated.
-    pub updates: bool,
+    /// The flow's activity sync behaviour: `sync`, `creates`, `updates`.
+    #[serde(flatten)]
+    pub sync: SyncPreview,
     /// LeadSquared `ActivityEvent` code.
     pub event: i32,
     /// The note.
@@ -177,15 +193,33 @@ pub struct ActivityPreview {
     pub match_key: Option<FieldValue>,
 }
 
-/// The CRM operations an EHR -> CRM flow would perform for one message.
+/// The flow a preview is of; flattened into [`EhrToCrmPreview`] and [`CrmToEhrPreview`].
 #[derive(Debug, Clone, Serialize)]
-pub struct EhrToCrmPreview {
+pub struct FlowTested {
     /// The flow tested.
     pub flow_id: String,
-    /// Always `ehr_to_crm`.
+    /// Its direction (always the preview's own).
     pub direction: Direction,
     /// The flow's event type.
     pub event_type: String,
+}
+
+impl From<&Flow> for FlowTested {
+    fn from(flow: &Flow) -> Self {
+        Self {
+            flow_id: flow.flow_id.to_string(),
+            direction: flow.direction,
+            event_type: flow.event_type.to_string(),
+        }
+    }
+}
+
+/// The CRM operations an EHR -> CRM flow would perform for one message.
+#[derive(Debug, Clone, Serialize)]
+pub struct EhrToCrmPreview {
+    /// The flow tested (`flow_id`, `direction` always `ehr_to_crm`, `event_type`).
+    #[serde(flatten)]
+    pub flow: FlowTested,
     /// The lead.
     pub lead: LeadPreview,
     /// The activity, for activity flows.
@@ -198,12 +232,9 @@ pub struct EhrToCrmPreview {
 /// The HL7 message a CRM -> EHR flow would build for one webhook payload.
 #[derive(Debug, Clone, Serialize)]
 pub struct CrmToEhrPreview {
-    /// The flow tested.
-    pub flow_id: String,
-    /// Always `crm_to_ehr`.
-    pub direction: Direction,
-    /// The flow's event type.
-    pub event_type: String,
+    /// The flow tested (`flow_id`, `direction` always `crm_to_ehr`, `event_type`).
+    #[serde(flatten)]
+    pub flow: FlowTested,
     /// The webhook that triggers the flow.
     pub webhook_event: Option<WebhookEvent>,
     /// The message, segments separated by `\r` (MSH-10 is [`TEST_CONTROL_ID`]).
@@ -293,9 +324,7 @@ pub fn preview_ehr_to_crm(flow: &Flow, message: &str) -> Result<EhrToCrmPreview,
         })
         .collect();
     let lead = LeadPreview {
-        sync: plan.lead_sync,
-        creates: plan.lead_sync.creates(),
-        updates: plan.lead_sync.updates(),
+        sync: plan.lead_sync.into(),
         search,
         fields_for_create: plan
             .lead_fields_for_create()
@@ -305,9 +334,7 @@ pub fn preview_ehr_to_crm(flow: &Flow, message: &str) -> Result<EhrToCrmPreview,
         fields_for_update: plan.lead_fields.iter().map(FieldValue::from).collect(),
     };
     let activity = plan.activity.as_ref().map(|a| ActivityPreview {
-        sync: a.sync,
-        creates: a.sync.creates(),
-        updates: a.sync.updates(),
+        sync: a.sync.into(),
         event: a.event,
         note: a.note.clone(),
         date_time: a.at,
@@ -316,9 +343,7 @@ pub fn preview_ehr_to_crm(flow: &Flow, message: &str) -> Result<EhrToCrmPreview,
         match_key: a.match_key.as_ref().map(FieldValue::from),
     });
     Ok(EhrToCrmPreview {
-        flow_id: flow.flow_id.to_string(),
-        direction: flow.direction,
-        event_type: flow.event_type.to_string(),
+        flow: flow.into(),
         lead,
         activity,
         warnings: problems(&plan.warnings, "message").0,
@@ -359,9 +384,7 @@ pub fn preview_crm_to_ehr(
         .map_err(|e| PreviewError::Mapping(problems(&e.0, "payload")))?;
     let text = message.to_er7();
     Ok(CrmToEhrPreview {
-        flow_id: flow.flow_id.to_string(),
-        direction: flow.direction,
-        event_type: flow.event_type.to_string(),
+        flow: flow.into(),
         webhook_event: flow.webhook_event,
         segments: text
             .split('\r')

@@ -14,7 +14,7 @@ use connector_domain::appointment::{Appointment, TransitionCursor};
 use connector_domain::audit::{AuditEntry, AuditOutcome, LogType};
 use connector_domain::consent::{ConsentStatus, status};
 use connector_domain::hie::{Decision, HieWork, SendKey, SendState, decide};
-use connector_domain::ports::{MAX_CHECKPOINT_AUDIT_ENTRIES, QueueError, QueueMessage};
+use connector_domain::ports::{MAX_CHECKPOINT_AUDIT_ENTRIES, QueueMessage};
 use connector_domain::settings::{HieSettings, current_settings};
 use connector_domain::{Actor, AppointmentId, PatientId, StoreError};
 use serde::Serialize;
@@ -147,17 +147,9 @@ impl CollectorReport {
     }
 }
 
-/// Why a run failed. What was enqueued before the failure is safe: the watermark was not moved
-/// past anything that was not enqueued.
-#[derive(Debug, thiserror::Error)]
-pub enum CollectorError {
-    /// A store failed.
-    #[error("store failure")]
-    Store(#[from] StoreError),
-    /// The queue failed.
-    #[error("queue failure")]
-    Queue(#[from] QueueError),
-}
+/// Why a run failed (a store, or the HIE queue). What was enqueued before the failure is safe:
+/// the watermark was not moved past anything that was not enqueued.
+pub type CollectorError = crate::jobs::EnqueueError;
 
 /// What the next batch would do with one appointment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

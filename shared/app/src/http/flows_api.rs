@@ -111,6 +111,16 @@ fn created<T: Serialize>(location: String, body: T) -> Response {
         .into_response()
 }
 
+/// A `PUT`'s answer: 201 with `Location` when `change` created the record, else 200; `body`
+/// either way.
+fn put_reply<T: Serialize>(change: &admin::Change, location: String, body: T) -> Response {
+    if *change == admin::Change::Created {
+        created(location, body)
+    } else {
+        Json(body).into_response()
+    }
+}
+
 /// `GET /channels`: every channel, by id.
 async fn list_channels(
     AdminCall { ctx, .. }: AdminCall,
@@ -186,10 +196,11 @@ async fn replace_channel(
     let id = admin::channel_id(&id).map_err(Problem::validation)?;
     let (channel, change) = admin::put_channel(ports(&ctx), actor, &id, input).await?;
     tracing::info!(channel_id = %id, change = change_name(&change), "channel put");
-    if change == admin::Change::Created {
-        return Ok(created(format!("/channels/{id}"), channel.view()));
-    }
-    Ok(Json(channel.view()).into_response())
+    Ok(put_reply(
+        &change,
+        format!("/channels/{id}"),
+        channel.view(),
+    ))
 }
 
 fn change_name(change: &admin::Change) -> &'static str {
@@ -270,10 +281,7 @@ async fn replace_flow(
     let id = admin::flow_id(&id).map_err(Problem::validation)?;
     let (flow, change) = admin::put_flow(ports(&ctx), actor, &id, input).await?;
     tracing::info!(flow_id = %id, change = change_name(&change), "flow put");
-    if change == admin::Change::Created {
-        return Ok(created(format!("/flows/{id}"), flow));
-    }
-    Ok(Json(flow).into_response())
+    Ok(put_reply(&change, format!("/flows/{id}"), flow))
 }
 
 /// `DELETE /flows/{flow_id}` (204).

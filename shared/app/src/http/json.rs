@@ -129,20 +129,46 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     Ok(value)
 }
 
+/// What a serde_json error is about, read without quoting a value (serde's messages can quote
+/// values, and values may be PHI): what the API's problems and `connector flows`' messages say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JsonFault {
+    /// A missing or unknown field: serde's message up to its position (it names the field,
+    /// never a value).
+    Field(String),
+    /// Not valid JSON (a syntax error, or the text ends early).
+    Syntax,
+    /// A value of the wrong type or form.
+    Value,
+}
+
+impl JsonFault {
+    /// The fault of `err`, and where it is (`line L column C`).
+    pub fn of(err: &serde_json::Error) -> (Self, String) {
+        let place = format!("line {} column {}", err.line(), err.column());
+        let message = err.to_string();
+        let fault = if message.starts_with("unknown field") || message.starts_with("missing field")
+        {
+            Self::Field(message.split(" at line").next().unwrap_or("").to_owned())
+        } else {
+            match err.classify() {
+                serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                    Self::Syntax
+                }
+                _ => Self::Value,
+            }
+        };
+        (fault, place)
+    }
+}
+
 /// Describes a serde_json error by position and kind; quotes serde's message only for missing or
 /// unknown fields, whose messages name fields, not values.
 pub(crate) fn describe(err: &serde_json::Error) -> String {
-    let message = err.to_string();
-    let place = format!("line {} column {}", err.line(), err.column());
-    if message.starts_with("unknown field") || message.starts_with("missing field") {
-        let field_part = message.split(" at line").next().unwrap_or("");
-        return format!("{field_part} ({place})");
-    }
-    match err.classify() {
-        serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-            format!("the body is not valid JSON ({place})")
-        }
-        _ => format!("a value has the wrong type or form ({place})"),
+    match JsonFault::of(err) {
+        (JsonFault::Field(field), place) => format!("{field} ({place})"),
+        (JsonFault::Syntax, place) => format!("the body is not valid JSON ({place})"),
+        (JsonFault::Value, place) => format!("a value has the wrong type or form ({place})"),
     }
 }
 

@@ -22,7 +22,7 @@ use axum::routing::get;
 
 use crate::Context;
 
-pub use json::{JsonBody, MAX_BODY_BYTES, OptionalJsonBody};
+pub use json::{JsonBody, JsonFault, MAX_BODY_BYTES, OptionalJsonBody};
 
 /// `GET /health`: 200 once the process has built its context (it is only routed after that).
 async fn health() -> axum::Json<serde_json::Value> {

@@ -5,6 +5,10 @@ use std::convert::Infallible;
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+#[cfg(feature = "embedded")]
+use chrono::{TimeZone, Utc};
+#[cfg(feature = "embedded")]
+use connector_domain::FixedClock;
 use lambda_runtime::LambdaEvent;
 
 use super::{JobFailure, sqs};
@@ -89,4 +93,20 @@ pub fn local_invocation<T: serde::de::DeserializeOwned>(
         payload,
         lambda_runtime::Context::default(),
     ))
+}
+
+/// The production [`Context`] on `connector.db` in `dir` ([`Context::embedded_in`]) with its
+/// clock fixed at 2026-11-21 15:05:00 UTC, and that clock (to move it or compare with it):
+/// what the functions' handler tests run their handler on.
+///
+/// # Errors
+/// The SQLite file or the outbox folder cannot be created in `dir`.
+#[cfg(feature = "embedded")]
+pub fn local_context(
+    dir: &std::path::Path,
+) -> Result<(Context, std::sync::Arc<FixedClock>), crate::context::ContextError> {
+    let at = Utc.with_ymd_and_hms(2026, 11, 21, 15, 5, 0).unwrap();
+    let clock = std::sync::Arc::new(FixedClock::at(at));
+    let ctx = Context::embedded_in(dir, clock.clone())?;
+    Ok((ctx, clock))
 }

@@ -22,5 +22,7 @@ pub mod sqs;
 
 #[cfg(feature = "lambda-jobs")]
 pub use failure::JobFailure;
+#[cfg(all(feature = "lambda-jobs", feature = "embedded"))]
+pub use handlers::local_context;
 #[cfg(feature = "lambda-jobs")]
 pub use handlers::{batch_collector, ehr_delivery, hie_sender, local_invocation, run_job};

@@ -7,6 +7,7 @@ use aws_sdk_dynamodb::types::KeysAndAttributes;
 use connector_domain::StoreError;
 
 use super::{Item, built};
+use crate::backoff::Backoff;
 use crate::error_map;
 
 /// BatchGetItem's limit.
@@ -49,7 +50,7 @@ async fn get_chunk(
     mut keys: Vec<Item>,
     found: &mut Vec<Item>,
 ) -> Result<(), StoreError> {
-    let mut backoff = FIRST_BACKOFF;
+    let mut backoff = Backoff::starting_at(FIRST_BACKOFF);
     for attempt in 1..=UNPROCESSED_ATTEMPTS {
         let request = built(
             KeysAndAttributes::builder()
@@ -77,13 +78,8 @@ async fn get_chunk(
             return Ok(());
         }
         if attempt < UNPROCESSED_ATTEMPTS {
-            tracing::debug!(
-                unprocessed = keys.len(),
-                attempt,
-                "batch get left keys unprocessed; backing off"
-            );
-            tokio::time::sleep(backoff).await;
-            backoff *= 2;
+            let what = "batch get left keys unprocessed; backing off";
+            backoff.wait(what, attempt, keys.len()).await;
         }
     }
     Err(StoreError::unavailable(UnprocessedKeys {

@@ -1,10 +1,17 @@
 //! The helpers every DynamoDB store uses on the shared client: a transaction (alone, or with
 //! its audit entries), a consistent read, conditional single-item writes (one that returns the
-//! item it found), and the builders of conditional transaction items. Each maps DynamoDB's
-//! errors the one way the stores do (`error_map`). Queries are in `query`.
+//! item it found), the builders of conditional transaction items, and [`Conditional`], which
+//! puts a condition and its placeholders on any of those requests. Each maps DynamoDB's errors
+//! the one way the stores do (`error_map`). Queries are in `query`.
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder;
+use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
+use aws_sdk_dynamodb::types::builders::{
+    ConditionCheckBuilder, DeleteBuilder, PutBuilder, UpdateBuilder,
+};
 use aws_sdk_dynamodb::types::{
     CancellationReason, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
     Update,
@@ -41,6 +48,38 @@ impl TxError {
         }
     }
 }
+
+/// A request builder that carries a condition expression and the placeholders of the
+/// request's expressions: the single-item writes (PutItem, UpdateItem, DeleteItem) and a
+/// transaction's Put, Update, Delete and ConditionCheck.
+pub(crate) trait Conditional: Sized {
+    /// Sets `condition` (none when `None`) and every placeholder `e` collected, for the
+    /// condition and for an update expression alike (an empty map is left unset).
+    fn under(self, e: &Expr, condition: impl Into<Option<String>>) -> Self;
+}
+
+/// Implements [`Conditional`] for builders whose setters have the SDK's usual names.
+macro_rules! conditional_builders {
+    ($($builder:ty),+ $(,)?) => {$(
+        impl Conditional for $builder {
+            fn under(self, e: &Expr, condition: impl Into<Option<String>>) -> Self {
+                self.set_condition_expression(condition.into())
+                    .set_expression_attribute_names(e.names())
+                    .set_expression_attribute_values(e.values())
+            }
+        }
+    )+};
+}
+
+conditional_builders!(
+    PutItemFluentBuilder,
+    UpdateItemFluentBuilder,
+    DeleteItemFluentBuilder,
+    PutBuilder,
+    UpdateBuilder,
+    DeleteBuilder,
+    ConditionCheckBuilder,
+);
 
 /// Whether a single-item write was done (`false`: its condition failed; other errors as
 /// `error_map::dynamo`).
@@ -138,9 +177,7 @@ impl Dynamo {
                 .put_item()
                 .table_name(table)
                 .set_item(Some(item))
-                .set_condition_expression(condition)
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
+                .under(e, condition)
                 .send()
                 .await,
         )
@@ -162,9 +199,7 @@ impl Dynamo {
                 .table_name(table)
                 .set_key(Some(key))
                 .update_expression(update)
-                .set_condition_expression(condition)
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
+                .under(e, condition)
                 .send()
                 .await,
         )
@@ -184,9 +219,7 @@ impl Dynamo {
                 .delete_item()
                 .table_name(table)
                 .set_key(Some(key))
-                .condition_expression(condition)
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
+                .under(e, condition)
                 .send()
                 .await,
         )
@@ -254,9 +287,7 @@ impl Dynamo {
             .table_name(table)
             .set_key(Some(key))
             .update_expression(update)
-            .condition_expression(condition)
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
+            .under(e, condition)
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
@@ -288,9 +319,7 @@ pub(crate) fn update_item(
             .table_name(table)
             .set_key(Some(key))
             .update_expression(update)
-            .condition_expression(condition)
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
+            .under(e, condition)
             .build(),
     )?;
     Ok(TransactWriteItem::builder().update(update).build())
@@ -307,9 +336,7 @@ pub(crate) fn put_item(
         Put::builder()
             .table_name(table)
             .set_item(Some(item))
-            .condition_expression(condition)
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
+            .under(e, condition)
             .build(),
     )?;
     Ok(TransactWriteItem::builder().put(put).build())

@@ -15,7 +15,7 @@ use connector_domain::consent::Consent;
 use connector_domain::ports::ConsentStore;
 use connector_domain::{ConsentId, PatientId, StoreError};
 
-use super::client::{TxError, put_item, update_item};
+use super::client::{Conditional, TxError, put_item, update_item};
 use super::keys::{self, PK, SK, key2, n, s};
 use super::query::Query;
 use super::{Dynamo, Expr, Item, audit, built, codec};
@@ -165,9 +165,7 @@ impl ConsentStore for DynamoConsentStore {
                 .table_name(table)
                 .set_key(Some(key2(pk.clone(), keys::consent_sk(consent.seq))))
                 .update_expression(set)
-                .condition_expression(condition)
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
+                .under(&e, condition)
                 .return_values_on_condition_check_failure(
                     ReturnValuesOnConditionCheckFailure::AllOld,
                 )

@@ -28,7 +28,7 @@ use connector_domain::dashboard::{
 use connector_domain::delivery::DeliveryState;
 use connector_domain::ports::DashboardStore;
 
-use super::client::TxError;
+use super::client::{Conditional, TxError};
 use super::keys::{self, DSTATE, EXPIRES_AT, INDEX_BY_DELIVERY_STATE, PK, SK, key2, n, s};
 use super::query::Query;
 use super::{Dynamo, Expr, Item, audit, built, codec};
@@ -86,8 +86,7 @@ pub(crate) fn entry_writes(
                     .table_name(&db.tables.flows)
                     .set_key(Some(key2(series_pk(series), keys::sortable_time(hour))))
                     .update_expression(expression)
-                    .set_expression_attribute_names(e.names())
-                    .set_expression_attribute_values(e.values())
+                    .under(&e, None)
                     .build(),
             )?;
             items.push(TransactWriteItem::builder().update(update).build());

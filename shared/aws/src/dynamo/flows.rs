@@ -26,7 +26,7 @@ use connector_domain::ports::FlowStore;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::client::{TxError, put_item};
+use super::client::{Conditional, TxError, put_item};
 use super::keys::{self, CHANNEL_ID, DOC, PK, SK, key2, s};
 use super::query::Query;
 use super::{Dynamo, Expr, Item, audit, built};
@@ -91,8 +91,7 @@ impl DynamoFlowStore {
             Delete::builder()
                 .table_name(&self.db.tables.flows)
                 .set_key(Some(key))
-                .condition_expression(condition)
-                .set_expression_attribute_names(e.names())
+                .under(&e, condition)
                 .build(),
         )?;
         Ok(TransactWriteItem::builder().delete(delete).build())

@@ -40,6 +40,20 @@ fn assert_requests(counter: &RequestCounter, list: &[(&str, u64)], why: &str) {
     assert_eq!(requests(counter), ops(list), "{why}");
 }
 
+/// Resets `counter`, runs `step` and asserts that it cost exactly `list` (operation, count), for
+/// `why`; what the step returned.
+async fn costs<T>(
+    counter: &RequestCounter,
+    list: &[(&str, u64)],
+    why: &str,
+    step: impl std::future::Future<Output = T>,
+) -> T {
+    counter.reset();
+    let out = step.await;
+    assert_requests(counter, list, why);
+    out
+}
+
 fn ops(list: &[(&str, u64)]) -> Vec<(String, u64)> {
     list.iter()
         .map(|(op, count)| (format!("dynamodb.{op}"), *count))
@@ -53,6 +67,11 @@ async fn accept(a: &AwsAdapters, lead: &str, at: i64, deliveries: &[Delivery]) -
         .await
         .unwrap();
     k
+}
+
+/// Accepts webhook `1` at instant 0 with one delivery for lead-1 per name, in order.
+async fn accept_for_lead_1(a: &AwsAdapters, names: &[&str]) -> WebhookKey {
+    accept(a, "1", 0, &fixtures::deliveries("lead-1", names)).await
 }
 
 async fn claim(store: &dyn DeliveryStore, name: &str, at: i64) -> DeliveryClaim {
@@ -118,98 +137,92 @@ async fn each_operation_costs_the_documented_requests() {
         delivery("dlv-4", "lead-2", 0),
     ];
     let k = key("1", "v0");
-    store.accept_webhook(&k, &batch, &entry(0)).await.unwrap();
-    assert_requests(&counter, &[("TransactWriteItems", 1)], "accept");
+    let one_transaction = [("TransactWriteItems", 1)];
+    let entry_0 = entry(0);
+    let accepted = store.accept_webhook(&k, &batch, &entry_0);
+    costs(&counter, &one_transaction, "accept", accepted)
+        .await
+        .unwrap();
 
-    counter.reset();
-    store.get(&id("dlv-1")).await.unwrap().unwrap();
-    assert_requests(&counter, &[("GetItem", 1)], "get");
+    let got = costs(&counter, &[("GetItem", 1)], "get", store.get(&id("dlv-1"))).await;
+    got.unwrap().unwrap();
 
-    counter.reset();
-    assert_eq!(store.webhook_deliveries(&k).await.unwrap().len(), 4);
-    assert_requests(
+    let listed = costs(
         &counter,
         &[("BatchGetItem", 1), ("GetItem", 1)],
         "webhook deliveries",
-    );
-    counter.reset();
-    assert!(
-        store
-            .webhook_deliveries(&key("9", "v0"))
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert_requests(&counter, &[("GetItem", 1)], "unknown webhook");
+        store.webhook_deliveries(&k),
+    )
+    .await;
+    assert_eq!(listed.unwrap().len(), 4);
+    let unknown_key = key("9", "v0");
+    let unknown = store.webhook_deliveries(&unknown_key);
+    let unknown = costs(&counter, &[("GetItem", 1)], "unknown webhook", unknown).await;
+    assert!(unknown.unwrap().is_empty());
 
-    counter.reset();
-    claim(&store, "dlv-1", 1).await;
-    assert_requests(
+    let read_then_write = [("GetItem", 1), ("TransactWriteItems", 1)];
+    let granted = claim(&store, "dlv-1", 1);
+    costs(&counter, &read_then_write, "granted claim", granted).await;
+    let busy = costs(
         &counter,
-        &[("GetItem", 1), ("TransactWriteItems", 1)],
-        "granted claim",
-    );
-    counter.reset();
-    assert!(matches!(
-        claim(&store, "dlv-1", 2).await,
-        DeliveryClaim::Busy { .. }
-    ));
-    assert_requests(&counter, &[("GetItem", 1)], "busy claim");
+        &[("GetItem", 1)],
+        "busy claim",
+        claim(&store, "dlv-1", 2),
+    )
+    .await;
+    assert!(matches!(busy, DeliveryClaim::Busy { .. }));
 
-    counter.reset();
-    end_attempt(&store, "dlv-1", 1, AttemptEnd::Park, "rejected_AR", 3)
-        .await
-        .unwrap();
-    assert_requests(
+    let parked = end_attempt(&store, "dlv-1", 1, AttemptEnd::Park, "rejected_AR", 3);
+    let parked = costs(
         &counter,
-        &[("GetItem", 1), ("TransactWriteItems", 1)],
+        &read_then_write,
         "park (the group's first)",
-    );
+        parked,
+    )
+    .await;
+    parked.unwrap();
 
-    counter.reset();
-    let DeliveryClaim::Settled(held) = claim(&store, "dlv-2", 4).await else {
-        panic!("held");
-    };
-    assert_eq!(held.state, DeliveryState::Held);
-    assert_requests(
+    let held = costs(
         &counter,
         &[("GetItem", 1), ("TransactWriteItems", 2)],
         "held claim: the refused check returns the block, no extra read",
-    );
-    counter.reset();
-    assert!(matches!(
-        claim(&store, "dlv-2", 5).await,
-        DeliveryClaim::Settled(_)
-    ));
-    assert_requests(&counter, &[("GetItem", 1)], "settled claim");
+        claim(&store, "dlv-2", 4),
+    )
+    .await;
+    let DeliveryClaim::Settled(held) = held else {
+        panic!("held");
+    };
+    assert_eq!(held.state, DeliveryState::Held);
+    let settled = claim(&store, "dlv-2", 5);
+    let settled = costs(&counter, &[("GetItem", 1)], "settled claim", settled).await;
+    assert!(matches!(settled, DeliveryClaim::Settled(_)));
 
     // dlv-4 (another group) parks; then dlv-3 parks into the already blocked lead-1.
     park(&store, "dlv-4", 6).await;
     claim(&store, "dlv-3", 7).await;
-    counter.reset();
     // dlv-3 was claimed while lead-1 is blocked: it is held, so finishing it conflicts.
-    let refused = end_attempt(&store, "dlv-3", 1, AttemptEnd::Park, "rejected_AR", 8).await;
+    let refused = end_attempt(&store, "dlv-3", 1, AttemptEnd::Park, "rejected_AR", 8);
+    let why = "a refused finish reads only";
+    let refused = costs(&counter, &[("GetItem", 1)], why, refused).await;
     assert!(
         matches!(refused, Err(StoreError::Conflict(_))),
         "{refused:?}"
     );
-    assert_requests(&counter, &[("GetItem", 1)], "a refused finish reads only");
 
-    counter.reset();
-    let listed = store.list(Some(DeliveryState::Held), 10).await.unwrap();
-    assert_eq!(listed.len(), 2);
-    assert_requests(&counter, &[("Query", 1)], "list one state");
-    counter.reset();
-    assert_eq!(store.list(None, 10).await.unwrap().len(), 4);
-    assert_requests(&counter, &[("Query", 6)], "list every state");
+    let one_query = [("Query", 1)];
+    let held_ones = store.list(Some(DeliveryState::Held), 10);
+    let held_ones = costs(&counter, &one_query, "list one state", held_ones).await;
+    assert_eq!(held_ones.unwrap().len(), 2);
+    let every = costs(
+        &counter,
+        &[("Query", 6)],
+        "list every state",
+        store.list(None, 10),
+    )
+    .await;
+    assert_eq!(every.unwrap().len(), 4);
 
-    counter.reset();
-    let redriven = store
-        .redrive(&id("dlv-1"), fixtures::at(9), &entry(9))
-        .await
-        .unwrap();
-    assert_eq!(redriven.len(), 3);
-    assert_requests(
+    let redriven = costs(
         &counter,
         &[
             ("BatchGetItem", 1),
@@ -217,17 +230,17 @@ async fn each_operation_costs_the_documented_requests() {
             ("TransactWriteItems", 1),
         ],
         "redrive: the parked delivery, the block, the held ones; one transaction",
-    );
-    counter.reset();
-    store
-        .redrive(&id("dlv-4"), fixtures::at(9), &entry(10))
+        store.redrive(&id("dlv-1"), fixtures::at(9), &entry(9)),
+    )
+    .await;
+    assert_eq!(redriven.unwrap().len(), 3);
+    let (dlv_4, entry_10) = (id("dlv-4"), entry(10));
+    let nothing_held = store.redrive(&dlv_4, fixtures::at(9), &entry_10);
+    let two_reads_then_write = [("GetItem", 2), ("TransactWriteItems", 1)];
+    let why = "redrive with nothing held";
+    costs(&counter, &two_reads_then_write, why, nothing_held)
         .await
         .unwrap();
-    assert_requests(
-        &counter,
-        &[("GetItem", 2), ("TransactWriteItems", 1)],
-        "redrive with nothing held",
-    );
 }
 
 #[tokio::test]
@@ -236,25 +249,17 @@ async fn parking_into_a_blocked_group_checks_the_block_instead() {
         return;
     };
     let store = a.deliveries();
-    accept(
-        &a,
-        "1",
-        0,
-        &fixtures::deliveries("lead-1", &["dlv-1", "dlv-2"]),
-    )
-    .await;
+    accept_for_lead_1(&a, &["dlv-1", "dlv-2"]).await;
     claim(&store, "dlv-2", 1).await;
     park(&store, "dlv-1", 2).await;
-    counter.reset();
-    let parked = end_attempt(&store, "dlv-2", 1, AttemptEnd::Park, "rejected_CR", 3)
-        .await
-        .unwrap();
-    assert_eq!(parked.state, DeliveryState::Parked);
-    assert_requests(
+    let parked = costs(
         &counter,
         &[("GetItem", 1), ("TransactWriteItems", 2)],
         "the put-if-absent fails, the existence check passes",
-    );
+        end_attempt(&store, "dlv-2", 1, AttemptEnd::Park, "rejected_CR", 3),
+    )
+    .await;
+    assert_eq!(parked.unwrap().state, DeliveryState::Parked);
     let block = raw(&a, "DGROUP#lead-1", "BLOCK").await.unwrap();
     assert_eq!(
         block.get("parked"),
@@ -443,51 +448,49 @@ async fn a_redrive_interrupted_after_a_chunk_returns_the_chunk_when_repeated() {
     let Some(aws) = common::local() else { return };
     let a = common::fresh_adapters(aws).await;
     let store = a.deliveries();
-    accept(
-        &a,
-        "1",
-        0,
-        &fixtures::deliveries("lead-1", &["dlv-1", "dlv-2", "dlv-3"]),
-    )
-    .await;
+    accept_for_lead_1(&a, &["dlv-1", "dlv-2", "dlv-3"]).await;
     park(&store, "dlv-1", 1).await;
     claim(&store, "dlv-2", 2).await;
     claim(&store, "dlv-3", 3).await;
     // What a chunk transaction leaves when the redrive stops after it: dlv-2 queued and moved
     // from the block's `held` to its `requeued` set.
-    let client = a.dynamodb_client();
     let flows = &a.config().tables.flows;
-    client
-        .update_item()
-        .table_name(flows)
-        .key("pk", AttributeValue::S("DGROUP#lead-1".into()))
-        .key("sk", AttributeValue::S("BLOCK".into()))
-        .update_expression("SET #rev = #rev + :one DELETE #held :ids ADD #requeued :ids")
-        .expression_attribute_names("#rev", "rev")
-        .expression_attribute_names("#held", "held")
-        .expression_attribute_names("#requeued", "requeued")
-        .expression_attribute_values(":one", AttributeValue::N("1".into()))
-        .expression_attribute_values(":ids", AttributeValue::Ss(vec!["dlv-2".into()]))
-        .send()
-        .await
-        .unwrap();
-    client
-        .update_item()
-        .table_name(flows)
-        .key("pk", AttributeValue::S("DELIVERY#dlv-2".into()))
-        .key("sk", AttributeValue::S("DELIVERY".into()))
-        .update_expression("SET #s = :q, #d = :q, #a = :zero, #rev = #rev + :one REMOVE #h")
-        .expression_attribute_names("#s", "state")
-        .expression_attribute_names("#d", "dstate")
-        .expression_attribute_names("#a", "attempts")
-        .expression_attribute_names("#rev", "rev")
-        .expression_attribute_names("#h", "held_behind")
-        .expression_attribute_values(":q", AttributeValue::S("queued".into()))
-        .expression_attribute_values(":zero", AttributeValue::N("0".into()))
-        .expression_attribute_values(":one", AttributeValue::N("1".into()))
-        .send()
-        .await
-        .unwrap();
+    let one = (":one", AttributeValue::N("1".into()));
+    common::raw_update(
+        &a,
+        flows,
+        &[("pk", "DGROUP#lead-1"), ("sk", "BLOCK")],
+        "SET #rev = #rev + :one DELETE #held :ids ADD #requeued :ids",
+        &[
+            ("#rev", "rev"),
+            ("#held", "held"),
+            ("#requeued", "requeued"),
+        ],
+        &[
+            one.clone(),
+            (":ids", AttributeValue::Ss(vec!["dlv-2".into()])),
+        ],
+    )
+    .await;
+    common::raw_update(
+        &a,
+        flows,
+        &[("pk", "DELIVERY#dlv-2"), ("sk", "DELIVERY")],
+        "SET #s = :q, #d = :q, #a = :zero, #rev = #rev + :one REMOVE #h",
+        &[
+            ("#s", "state"),
+            ("#d", "dstate"),
+            ("#a", "attempts"),
+            ("#rev", "rev"),
+            ("#h", "held_behind"),
+        ],
+        &[
+            (":q", AttributeValue::S("queued".into())),
+            (":zero", AttributeValue::N("0".into())),
+            one,
+        ],
+    )
+    .await;
     let redriven = store
         .redrive(&id("dlv-1"), fixtures::at(4), &entry(4))
         .await
@@ -576,13 +579,7 @@ async fn delivered_deliveries_webhooks_and_crm_writes_carry_their_expiry() {
         .collect();
     assert_eq!(indexes, ["by_delivery_state"]);
     let store = a.deliveries();
-    accept(
-        &a,
-        "1",
-        0,
-        &fixtures::deliveries("lead-1", &["dlv-1", "dlv-2"]),
-    )
-    .await;
+    accept_for_lead_1(&a, &["dlv-1", "dlv-2"]).await;
     let webhook = raw(&a, "WEBHOOK#north-ehr|lead|1|v0", "WEBHOOK")
         .await
         .unwrap();

@@ -347,15 +347,12 @@ async fn errors_never_carry_stored_values() {
     let Some(aws) = common::local() else { return };
     let a = common::fresh_adapters(aws).await;
     // A corrupt appointment item (a manual edit): the error names the kind only.
-    a.dynamodb_client()
-        .put_item()
-        .table_name(&a.config().tables.appointments)
-        .item("pk", AttributeValue::S("APPT#bad".into()))
-        .item("appointment_id", AttributeValue::S("bad".into()))
-        .item("reason", AttributeValue::S(fixtures::VISIT_REASON.into()))
-        .send()
-        .await
-        .unwrap();
+    let item = [
+        ("pk", "APPT#bad"),
+        ("appointment_id", "bad"),
+        ("reason", fixtures::VISIT_REASON),
+    ];
+    common::raw_put(&a, &a.config().tables.appointments, &item).await;
     let err = a
         .appointments()
         .get(&fixtures::appointment_id("bad"))

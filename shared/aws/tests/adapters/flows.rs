@@ -16,6 +16,14 @@ use serde_json::json;
 
 use crate::common;
 
+/// The ids of the flows `list_flows` returns for `channel` (every flow when `None`), in its
+/// order.
+async fn flow_ids(store: &DynamoFlowStore, channel: Option<&str>) -> Vec<String> {
+    let channel = channel.map(|id| ChannelId::parse(id).unwrap());
+    let flows = store.list_flows(channel.as_ref()).await.unwrap();
+    flows.iter().map(|f| f.flow_id.to_string()).collect()
+}
+
 fn requests(counter: &RequestCounter) -> std::collections::BTreeMap<String, u64> {
     counter.by_operation()
 }
@@ -168,40 +176,16 @@ async fn documents_round_trip_and_lists_are_ordered_and_filtered() {
         .unwrap()
         .unwrap();
     assert_eq!(f1, flow("f1", "A-chan"));
-    let of_b: Vec<String> = store
-        .list_flows(Some(&ChannelId::parse("b-chan").unwrap()))
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|f| f.flow_id.to_string())
-        .collect();
-    assert_eq!(of_b, ["f2", "f3"]);
-    let all: Vec<String> = store
-        .list_flows(None)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|f| f.flow_id.to_string())
-        .collect();
-    assert_eq!(all, ["f1", "f2", "f3"]);
+    assert_eq!(flow_ids(&store, Some("b-chan")).await, ["f2", "f3"]);
+    assert_eq!(flow_ids(&store, None).await, ["f1", "f2", "f3"]);
 
     // Moving a flow to another channel moves it between the filtered lists.
     store
         .update_flow(&flow("f3", "A-chan"), &change())
         .await
         .unwrap();
-    let of_a = store
-        .list_flows(Some(&ChannelId::parse("A-chan").unwrap()))
-        .await
-        .unwrap();
-    assert_eq!(of_a.len(), 2);
-    assert!(
-        store
-            .list_flows(Some(&ChannelId::parse("nothing").unwrap()))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_eq!(flow_ids(&store, Some("A-chan")).await.len(), 2);
+    assert!(flow_ids(&store, Some("nothing")).await.is_empty());
 }
 
 #[tokio::test]
@@ -291,18 +275,12 @@ async fn channels_and_flows_live_beside_the_settings_without_touching_them() {
 async fn corrupt_documents_are_reported_without_their_content() {
     let Some(aws) = common::local() else { return };
     let a = common::fresh_adapters(aws).await;
-    a.dynamodb_client()
-        .put_item()
-        .table_name(&a.config().tables.flows)
-        .item("pk", AttributeValue::S("CHANNELS".into()))
-        .item("sk", AttributeValue::S("CHANNEL#bad".into()))
-        .item(
-            "doc",
-            AttributeValue::S("{\"name\": \"secret-value\"".into()),
-        )
-        .send()
-        .await
-        .unwrap();
+    let item = [
+        ("pk", "CHANNELS"),
+        ("sk", "CHANNEL#bad"),
+        ("doc", "{\"name\": \"secret-value\""),
+    ];
+    common::raw_put(&a, &a.config().tables.flows, &item).await;
     let err = a
         .flows()
         .get_channel(&ChannelId::parse("bad").unwrap())

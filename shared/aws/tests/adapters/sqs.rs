@@ -1,12 +1,33 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use connector_aws::{create_queue, create_queue_with_dlq};
+use connector_aws::{AwsAdapters, QueueUrls, SqsQueue, create_queue, create_queue_with_dlq};
 use connector_domain::ports::{QueueConsumer, QueueError, QueueMessage, WorkQueue};
 use connector_testkit::fixtures;
 use connector_testkit::local_aws::unique_name;
 
 use crate::common;
+
+/// A queue named `prefix` and something unique (FIFO when `fifo`) with its dead-letter queue
+/// after `max_receives` receives.
+async fn with_dlq(a: &AwsAdapters, prefix: &str, fifo: bool, max_receives: u32) -> QueueUrls {
+    create_queue_with_dlq(a.sqs_client(), &unique_name(prefix), fifo, max_receives)
+        .await
+        .unwrap()
+}
+
+/// The bodies of what `rounds` receives of up to ten messages (each at `visibility`) return,
+/// in the order received; each message is deleted once received.
+async fn take_bodies(queue: &SqsQueue, rounds: usize, visibility: Duration) -> Vec<String> {
+    let mut bodies = Vec::new();
+    for _ in 0..rounds {
+        for m in queue.receive(10, visibility).await.unwrap() {
+            queue.delete(&m.receipt).await.unwrap();
+            bodies.push(m.body);
+        }
+    }
+    bodies
+}
 
 #[tokio::test]
 async fn send_batch_sends_tens() {
@@ -35,9 +56,7 @@ async fn send_batch_sends_tens() {
 async fn messages_move_to_the_dead_letter_queue_after_max_receives() {
     let Some(aws) = common::local() else { return };
     let a = common::fresh_adapters(aws).await;
-    let urls = create_queue_with_dlq(a.sqs_client(), &unique_name("hie-"), false, 2)
-        .await
-        .unwrap();
+    let urls = with_dlq(&a, "hie-", false, 2).await;
     let (queue, dlq) = (a.queue(&urls.queue_url), a.queue(&urls.dlq_url));
     queue
         .send_batch(&[fixtures::queue_message("poison")])
@@ -74,9 +93,7 @@ async fn fifo_queues_take_group_and_dedup_ids() {
     let a = common::fresh_adapters(aws).await;
     // Content-based deduplication (what create_queue_with_dlq sets up for FIFO queues): messages
     // without a dedup id are accepted and deduplicated by body.
-    let urls = create_queue_with_dlq(a.sqs_client(), &unique_name("crm-"), true, 3)
-        .await
-        .unwrap();
+    let urls = with_dlq(&a, "crm-", true, 3).await;
     assert!(urls.queue_url.ends_with(".fifo") && urls.dlq_url.ends_with("-dlq.fifo"));
     let queue = a.queue(&urls.queue_url);
     assert!(queue.is_fifo());
@@ -94,13 +111,7 @@ async fn fifo_queues_take_group_and_dedup_ids() {
         ])
         .await
         .unwrap();
-    let mut bodies = Vec::new();
-    for _ in 0..5 {
-        for m in queue.receive(10, Duration::from_secs(30)).await.unwrap() {
-            queue.delete(&m.receipt).await.unwrap();
-            bodies.push(m.body);
-        }
-    }
+    let mut bodies = take_bodies(&queue, 5, Duration::from_secs(30)).await;
     bodies.sort();
     assert_eq!(bodies, ["one", "three", "two"]);
 
@@ -129,9 +140,7 @@ async fn fifo_queues_take_group_and_dedup_ids() {
 async fn a_delayed_fifo_message_holds_back_only_its_own_group() {
     let Some(aws) = common::local() else { return };
     let a = common::fresh_adapters(aws).await;
-    let urls = create_queue_with_dlq(a.sqs_client(), &unique_name("dlv-"), true, 10)
-        .await
-        .unwrap();
+    let urls = with_dlq(&a, "dlv-", true, 10).await;
     let queue = a.queue(&urls.queue_url);
     queue
         .send_batch(&[
@@ -155,13 +164,7 @@ async fn a_delayed_fifo_message_holds_back_only_its_own_group() {
     let released_at = std::time::Instant::now();
 
     // The other group flows, in order; nothing of the delayed group comes meanwhile.
-    let mut seen = Vec::new();
-    for _ in 0..4 {
-        for m in queue.receive(10, visibility).await.unwrap() {
-            queue.delete(&m.receipt).await.unwrap();
-            seen.push(m.body);
-        }
-    }
+    let seen = take_bodies(&queue, 4, visibility).await;
     assert!(
         released_at.elapsed() < delay,
         "the checks above ran within the delay"

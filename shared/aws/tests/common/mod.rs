@@ -47,17 +47,62 @@ pub async fn counted() -> Option<(AwsAdapters, RequestCounter)> {
     Some((adapters, counter))
 }
 
+/// An item (or key) of string attributes: attribute name, string value.
+pub fn strings(attributes: &[(&str, &str)]) -> HashMap<String, AttributeValue> {
+    attributes
+        .iter()
+        .map(|(name, value)| (name.to_string(), AttributeValue::S(value.to_string())))
+        .collect()
+}
+
 /// The raw item at `key` (attribute name, string value) of `table`, read consistently.
 pub async fn raw_item(
     a: &AwsAdapters,
     table: &str,
     key: &[(&str, &str)],
 ) -> Option<HashMap<String, AttributeValue>> {
-    let mut get = a.dynamodb_client().get_item().table_name(table);
-    for (name, value) in key {
-        get = get.key(*name, AttributeValue::S(value.to_string()));
-    }
-    get.consistent_read(true).send().await.unwrap().item
+    let get = a.dynamodb_client().get_item().table_name(table);
+    get.set_key(Some(strings(key)))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+}
+
+/// Writes the raw item `attributes` (attribute name, string value) to `table`, as a manual
+/// edit would: no adapter code and no condition.
+pub async fn raw_put(a: &AwsAdapters, table: &str, attributes: &[(&str, &str)]) {
+    let put = a.dynamodb_client().put_item().table_name(table);
+    put.set_item(Some(strings(attributes)))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Applies `update` to the raw item at `key` (attribute name, string value) of `table`, with
+/// the placeholders `names` (`#p`, attribute) and `values` (`:p`, value): what another process
+/// (or a manual edit) leaves, written without adapter code.
+pub async fn raw_update(
+    a: &AwsAdapters,
+    table: &str,
+    key: &[(&str, &str)],
+    update: &str,
+    names: &[(&str, &str)],
+    values: &[(&str, AttributeValue)],
+) {
+    let names = names.iter().map(|(p, n)| (p.to_string(), n.to_string()));
+    let values = values.iter().map(|(p, v)| (p.to_string(), v.clone()));
+    a.dynamodb_client()
+        .update_item()
+        .table_name(table)
+        .set_key(Some(strings(key)))
+        .update_expression(update)
+        .set_expression_attribute_names(Some(names.collect()))
+        .set_expression_attribute_values(Some(values.collect()))
+        .send()
+        .await
+        .unwrap();
 }
 
 /// The TTL setting of `table`.

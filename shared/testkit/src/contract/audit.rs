@@ -166,34 +166,24 @@ async fn audit_date_range_from_inclusive_to_exclusive(s: StoreSet) {
         .map(|i| fixtures::audit_entry(LogType::Hl7Inbound, fixtures::at(i * 60)))
         .collect();
     append_all(&s, &entries).await;
-    let e = |i: usize| &entries[i];
-    let range = AuditQuery {
-        from: Some(fixtures::at(60)),
-        to: Some(fixtures::at(180)),
-        ..query()
-    };
-    assert_eq!(ids(&s, range).await, entry_ids(&[e(2), e(1)]));
-    let from = AuditQuery {
-        from: Some(fixtures::at(240)),
-        ..query()
-    };
-    assert_eq!(ids(&s, from).await, entry_ids(&[e(4)]));
-    let to = AuditQuery {
-        to: Some(fixtures::at(0)),
-        ..query()
-    };
-    assert!(ids(&s, to).await.is_empty());
-    let to = AuditQuery {
-        to: Some(fixtures::at(1)),
-        ..query()
-    };
-    assert_eq!(ids(&s, to).await, entry_ids(&[e(0)]));
-    let between = AuditQuery {
-        from: Some(fixtures::at(61)),
-        to: Some(fixtures::at(119)),
-        ..query()
-    };
-    assert!(ids(&s, between).await.is_empty());
+    // (from, to in seconds, the entries the range selects, newest first)
+    let ranges: [(Option<i64>, Option<i64>, &[usize]); 5] = [
+        (Some(60), Some(180), &[2, 1]),
+        (Some(240), None, &[4]),
+        (None, Some(0), &[]),
+        (None, Some(1), &[0]),
+        (Some(61), Some(119), &[]),
+    ];
+    for (from, to, selected) in ranges {
+        let range = AuditQuery {
+            from: from.map(fixtures::at),
+            to: to.map(fixtures::at),
+            ..query()
+        };
+        let expected: Vec<_> = selected.iter().map(|&i| &entries[i]).collect();
+        let why = format!("from {from:?} to {to:?}");
+        assert_eq!(ids(&s, range).await, entry_ids(&expected), "{why}");
+    }
 }
 
 async fn audit_newest_first(s: StoreSet) {
@@ -230,19 +220,17 @@ async fn paginate(s: &StoreSet, q: AuditQuery) -> (Vec<usize>, Vec<String>) {
     paginate_audit(&*s.audit, q).await
 }
 
+/// Reads every page of [`query`] in pages of `limit`.
+async fn paginate_by(s: &StoreSet, limit: usize) -> (Vec<usize>, Vec<String>) {
+    paginate(s, AuditQuery { limit, ..query() }).await
+}
+
 async fn audit_pagination_visits_each_entry_once(s: StoreSet) {
     let entries = tied_entries();
     append_all(&s, &entries).await;
     let one_page = ids(&s, query()).await;
     assert_eq!(one_page.len(), 25);
-    let (sizes, seen) = paginate(
-        &s,
-        AuditQuery {
-            limit: 10,
-            ..query()
-        },
-    )
-    .await;
+    let (sizes, seen) = paginate_by(&s, 10).await;
     assert_eq!(sizes, [10, 10, 5]);
     assert_eq!(
         seen, one_page,
@@ -252,14 +240,7 @@ async fn audit_pagination_visits_each_entry_once(s: StoreSet) {
     assert_eq!(distinct.len(), 25, "each entry once");
     let all: BTreeSet<_> = entries.iter().map(|e| &e.entry_id).collect();
     assert_eq!(distinct, all);
-    let (sizes, seen) = paginate(
-        &s,
-        AuditQuery {
-            limit: 5,
-            ..query()
-        },
-    )
-    .await;
+    let (sizes, seen) = paginate_by(&s, 5).await;
     assert_eq!(
         sizes,
         [5, 5, 5, 5, 5],

@@ -12,8 +12,8 @@ use connector_domain::ports::{
 
 use super::{
     CrmUnderTest, DashboardSet, DeliveryStoreSet, FlowStoreSet, LocalSecretSet, Report, StoreSet,
-    collect_cases, crm_cases, crm_write_log_cases, dashboard_cases, delivery_store_cases,
-    flow_store_cases, local_secret_store_cases, store_cases,
+    collect_cases, crm, crm_writes, dashboard, deliveries, flow_store_cases, local_secrets,
+    store_cases,
 };
 
 /// Every store port of one isolated store (a new SQLite file, new DynamoDB tables): the store
@@ -96,19 +96,19 @@ pub async fn run_store_suites(harness: &dyn PortsHarness) {
         collect_cases("flow store", flow_store_cases(), || async {
             Some(fresh().await.flow_stores())
         }),
-        collect_cases("delivery store", delivery_store_cases(), || async {
+        collect_cases("delivery store", deliveries::cases(), || async {
             Some(fresh().await.delivery_stores())
         }),
-        collect_cases("dashboard", dashboard_cases(), || async {
+        collect_cases("dashboard", dashboard::cases(), || async {
             Some(fresh().await.dashboard_set())
         }),
-        collect_cases("crm write log", crm_write_log_cases(), || async {
+        collect_cases("crm write log", crm_writes::cases(), || async {
             Some(fresh().await.crm_writes)
         }),
-        collect_cases("local secret store", local_secret_store_cases(), || async {
+        collect_cases("local secret store", local_secrets::cases(), || async {
             fresh().await.local_secret_set()
         }),
-        collect_cases("crm", crm_cases(), || async { fresh().await.crm }),
+        collect_cases("crm", crm::cases(), || async { fresh().await.crm }),
     );
     let (a, b, c, d, e, f, g) = reports;
     Report::finish_all([a, b, c, d, e, f, g].into_iter().flatten());

@@ -108,6 +108,17 @@ fn visit(appointment: &str, at: i64, extra: &[(&str, &str)]) -> ActivityInput {
     }
 }
 
+/// Asserts that `lead` has no visit with `field` = `value` (`why`).
+async fn assert_no_visit(
+    crm: &CrmUnderTest,
+    lead: &LeadId,
+    (field, value): (&str, &str),
+    why: &str,
+) {
+    let found = crm.find_activity(lead, VISIT, field, value).await.unwrap();
+    assert_eq!(found, None, "{why}");
+}
+
 /// Asserts that `activity` is `id` of `lead` with event `event`, holding at least `expected`.
 /// Asserts that `lead`'s visit found by `field` = `value` is activity `id` with (at least)
 /// the `expected` fields.
@@ -312,13 +323,7 @@ async fn crm_a_created_activity_is_found_by_lead_event_and_field(crm: CrmUnderTe
 async fn crm_find_activity_without_a_match_is_none(crm: CrmUnderTest) {
     let lead = new_patient_lead(&crm, "MRN-FX-0001", 1).await;
     let other_lead = new_patient_lead(&crm, "MRN-FX-0002", 2).await;
-    assert_eq!(
-        crm.find_activity(&lead, VISIT, "mx_Custom_1", "APT-1001")
-            .await
-            .unwrap(),
-        None,
-        "no activity yet"
-    );
+    assert_no_visit(&crm, &lead, ("mx_Custom_1", "APT-1001"), "no activity yet").await;
     new_visit(&crm, &lead, "APT-1001", 0).await;
     for (lead, event, field, value, why) in [
         (&lead, VISIT, "mx_Custom_1", "APT-1002", "another value"),
@@ -438,11 +443,6 @@ async fn crm_activities_of_missing_leads_or_ids_are_rejected(crm: CrmUnderTest) 
         crm.update_activity(&missing, &visit("APT-1001", 0, &[]))
             .await,
     );
-    assert_eq!(
-        crm.find_activity(&missing_lead, VISIT, "mx_Custom_1", "APT-1001")
-            .await
-            .unwrap(),
-        None,
-        "a lead that does not exist has no activities"
-    );
+    let why = "a lead that does not exist has no activities";
+    assert_no_visit(&crm, &missing_lead, ("mx_Custom_1", "APT-1001"), why).await;
 }

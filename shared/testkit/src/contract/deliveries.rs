@@ -14,8 +14,8 @@ use serde_json::json;
 
 use super::flows::{channel_id, flow_id};
 use super::{
-    Case, DeliveryStoreSet, assert_conflict, assert_newest_since, assert_not_found, assert_one_won,
-    audit_entries, cases, lease, together,
+    Case, DeliveryStoreSet, assert_claim_races, assert_conflict, assert_newest_since,
+    assert_not_found, audit_entries, cases, lease,
 };
 use crate::fixtures;
 use crate::fixtures::{delivery, delivery_id as id, webhook_key as key};
@@ -83,6 +83,19 @@ async fn get(s: &DeliveryStoreSet, delivery: &str) -> Delivery {
         .expect("the delivery exists")
 }
 
+/// Accepts webhook `1` at 0 with [`new_deliveries`] of `items`.
+async fn accept_new(s: &DeliveryStoreSet, items: &[(&str, &str)]) {
+    accept(s, "1", 0, &new_deliveries(items)).await;
+}
+
+/// New deliveries accepted at 0, one for each (id, group) of `items`.
+fn new_deliveries(items: &[(&str, &str)]) -> Vec<Delivery> {
+    items
+        .iter()
+        .map(|(id, group)| delivery(id, group, 0))
+        .collect()
+}
+
 pub(super) async fn claim(s: &DeliveryStoreSet, delivery: &str, at: i64) -> DeliveryClaim {
     s.deliveries
         .claim(&id(delivery), fixtures::at(at), lease())
@@ -91,6 +104,46 @@ pub(super) async fn claim(s: &DeliveryStoreSet, delivery: &str, at: i64) -> Deli
 }
 
 /// Claims `delivery` at `at`, expecting a grant; returns the granted record.
+/// Asserts that a claim of `delivery` at `at` answers `expected` (`why`), and that the store then
+/// holds the delivery that answer carries.
+async fn assert_claimed(
+    s: &DeliveryStoreSet,
+    delivery: &str,
+    at: i64,
+    expected: DeliveryClaim,
+    why: &str,
+) {
+    assert_eq!(claim(s, delivery, at).await, expected, "{why}");
+    let (DeliveryClaim::Granted(stored) | DeliveryClaim::Settled(stored)) = expected else {
+        panic!("{expected:?} carries no delivery");
+    };
+    assert_eq!(get(s, delivery).await, stored, "{why}: as stored");
+}
+
+/// Asserts that claims of `delivery` at each of `ats` are busy until `until` (`why`) and change
+/// nothing: the store still holds `unchanged`.
+async fn assert_busy(
+    s: &DeliveryStoreSet,
+    delivery: &str,
+    ats: &[i64],
+    until: i64,
+    unchanged: &Delivery,
+    why: &str,
+) {
+    for at in ats {
+        assert_eq!(
+            claim(s, delivery, *at).await,
+            busy_until(until),
+            "a claim at {at}, {why}"
+        );
+    }
+    assert_eq!(
+        &get(s, delivery).await,
+        unchanged,
+        "a busy claim neither counts an attempt nor extends the lease"
+    );
+}
+
 async fn granted(s: &DeliveryStoreSet, delivery: &str, at: i64) -> Delivery {
     match claim(s, delivery, at).await {
         DeliveryClaim::Granted(d) => d,
@@ -279,38 +332,20 @@ async fn deliveries_webhook_keys_differ_by_every_part(s: DeliveryStoreSet) {
 async fn deliveries_claim_of_a_queued_delivery_is_granted_with_a_lease(s: DeliveryStoreSet) {
     let queued = delivery("dlv-0001", "lead-1", 0);
     accept(&s, "1", 0, std::slice::from_ref(&queued)).await;
-    let expected = delivering(&queued, 1, 10);
-    assert_eq!(
-        claim(&s, "dlv-0001", 10).await,
-        DeliveryClaim::Granted(expected.clone()),
-        "attempt 1, leased until now + lease"
-    );
-    assert_eq!(get(&s, "dlv-0001").await, expected);
+    let expected = DeliveryClaim::Granted(delivering(&queued, 1, 10));
+    let why = "attempt 1, leased until now + lease";
+    assert_claimed(&s, "dlv-0001", 10, expected, why).await;
 }
 
 async fn deliveries_claim_while_leased_is_busy_until_the_lease_lapses(s: DeliveryStoreSet) {
     let queued = delivery("dlv-0001", "lead-1", 0);
     accept(&s, "1", 0, std::slice::from_ref(&queued)).await;
     let first = granted(&s, "dlv-0001", 0).await;
-    for at in [0, 30, 59] {
-        assert_eq!(
-            claim(&s, "dlv-0001", at).await,
-            busy_until(60),
-            "a claim at {at} while the lease lives"
-        );
-    }
-    assert_eq!(
-        get(&s, "dlv-0001").await,
-        first,
-        "a busy claim neither counts an attempt nor extends the lease"
-    );
+    let why = "while the lease lives";
+    assert_busy(&s, "dlv-0001", &[0, 30, 59], 60, &first, why).await;
     // The worker crashed: its lease ends at 60, and `lease_until <= now` has lapsed.
-    let second = delivering(&queued, 2, 60);
-    assert_eq!(
-        claim(&s, "dlv-0001", 60).await,
-        DeliveryClaim::Granted(second.clone())
-    );
-    assert_eq!(get(&s, "dlv-0001").await, second);
+    let second = DeliveryClaim::Granted(delivering(&queued, 2, 60));
+    assert_claimed(&s, "dlv-0001", 60, second, "the lease lapsed").await;
     assert_eq!(
         claim(&s, "dlv-0001", 61).await,
         busy_until(120),
@@ -337,39 +372,23 @@ async fn deliveries_claim_of_a_retry_is_busy_until_due_then_granted(s: DeliveryS
         ..queued.clone()
     };
     assert_eq!(result.unwrap(), retrying);
-    for at in [5, 99] {
-        assert_eq!(
-            claim(&s, "dlv-0001", at).await,
-            busy_until(100),
-            "a claim at {at}, before the retry is due"
-        );
-    }
-    assert_eq!(
-        get(&s, "dlv-0001").await,
-        retrying,
-        "busy claims change nothing"
-    );
+    let why = "before the retry is due";
+    assert_busy(&s, "dlv-0001", &[5, 99], 100, &retrying, why).await;
     let second = Delivery {
         last_outcome: Some("no_ack".into()),
         ..delivering(&queued, 2, 100)
     };
-    assert_eq!(
-        claim(&s, "dlv-0001", 100).await,
-        DeliveryClaim::Granted(second.clone()),
-        "due: attempt 2, the due time cleared, the last outcome kept"
-    );
-    assert_eq!(get(&s, "dlv-0001").await, second);
+    let why = "due: attempt 2, the due time cleared, the last outcome kept";
+    assert_claimed(&s, "dlv-0001", 100, DeliveryClaim::Granted(second), why).await;
 }
 
 async fn deliveries_claim_of_a_settled_delivery_changes_nothing(s: DeliveryStoreSet) {
-    accept(
+    accept_new(
         &s,
-        "1",
-        0,
         &[
-            delivery("dlv-0001", "lead-1", 0),
-            delivery("dlv-0002", "lead-2", 0),
-            delivery("dlv-0003", "lead-2", 0),
+            ("dlv-0001", "lead-1"),
+            ("dlv-0002", "lead-2"),
+            ("dlv-0003", "lead-2"),
         ],
     )
     .await;
@@ -416,31 +435,29 @@ async fn deliveries_claim_of_an_unknown_delivery_is_not_found(s: DeliveryStoreSe
 }
 
 async fn deliveries_concurrent_claims_grant_one(s: DeliveryStoreSet) {
-    const CLAIMERS: usize = 20;
     let queued = delivery("dlv-0001", "lead-1", 0);
     accept(&s, "1", 0, std::slice::from_ref(&queued)).await;
-    for (round, at) in [(1u32, 0i64), (2, 60)] {
-        let claims = together(CLAIMERS, |_| {
-            let store = s.deliveries.clone();
-            async move {
-                let claimed = id("dlv-0001");
-                let claim = store.claim(&claimed, fixtures::at(at), lease());
-                claim.await.unwrap()
-            }
-        })
-        .await;
+    let claim = |at| {
+        let store = s.deliveries.clone();
+        async move {
+            let claimed = id("dlv-0001");
+            let claim = store.claim(&claimed, fixtures::at(at), lease());
+            claim.await.unwrap()
+        }
+    };
+    let granted_or_busy = |round, at| {
+        let until = fixtures::at(at) + lease();
         let winner = delivering(&queued, round, at);
-        let busy = DeliveryClaim::Busy {
-            until: fixtures::at(at) + lease(),
-        };
-        assert_one_won(
-            &claims,
-            &DeliveryClaim::Granted(winner.clone()),
-            &busy,
-            round,
-        );
-        assert_eq!(get(&s, "dlv-0001").await, winner);
-    }
+        (
+            DeliveryClaim::Granted(winner),
+            DeliveryClaim::Busy { until },
+        )
+    };
+    let (s, queued) = (&s, &queued);
+    let stored = move |round, at| async move {
+        assert_eq!(get(s, "dlv-0001").await, delivering(queued, round, at));
+    };
+    assert_claim_races([0, 60], claim, granted_or_busy, stored).await;
 }
 
 async fn deliveries_finish_records_the_end_and_its_audit_entry(s: DeliveryStoreSet) {
@@ -500,13 +517,7 @@ async fn deliveries_finish_with_a_stale_attempt_conflicts_and_writes_nothing(s: 
     let (_, unknown) = finish(&s, "dlv-0404", 1, &AttemptEnd::Delivered, "delivered", 0).await;
     assert_conflict(unknown);
 
-    accept(
-        &s,
-        "1",
-        0,
-        &fixtures::deliveries("lead-1", &["dlv-0001", "dlv-0002"]),
-    )
-    .await;
+    accept_new(&s, &[("dlv-0001", "lead-1"), ("dlv-0002", "lead-1")]).await;
     let accepted = outbound_audits(&s).await;
     let (_, never_claimed) = finish(&s, "dlv-0001", 0, &AttemptEnd::Park, "rejected_AR", 1).await;
     assert_conflict(never_claimed);
@@ -589,12 +600,8 @@ async fn deliveries_parking_holds_the_groups_later_deliveries_only(s: DeliverySt
         updated_at: fixtures::at(30),
         ..later
     };
-    assert_eq!(
-        claim(&s, "dlv-0002", 30).await,
-        DeliveryClaim::Settled(held.clone()),
-        "held behind the parked delivery, no attempt counted"
-    );
-    assert_eq!(get(&s, "dlv-0002").await, held);
+    let why = "held behind the parked delivery, no attempt counted";
+    assert_claimed(&s, "dlv-0002", 30, DeliveryClaim::Settled(held), why).await;
 
     assert_eq!(
         claim(&s, "dlv-0003", 31).await,
@@ -624,11 +631,13 @@ async fn deliveries_parking_holds_the_groups_later_deliveries_only(s: DeliverySt
 }
 
 async fn deliveries_a_second_park_keeps_the_first_block(s: DeliveryStoreSet) {
-    accept(
+    accept_new(
         &s,
-        "1",
-        0,
-        &fixtures::deliveries("lead-1", &["dlv-0001", "dlv-0002", "dlv-0003"]),
+        &[
+            ("dlv-0001", "lead-1"),
+            ("dlv-0002", "lead-1"),
+            ("dlv-0003", "lead-1"),
+        ],
     )
     .await;
     granted(&s, "dlv-0002", 1).await;
@@ -753,17 +762,15 @@ async fn deliveries_redrive_of_a_delivery_not_parked_conflicts_and_writes_nothin
     let (_, unknown) = redrive(&s, "dlv-0404", 0).await;
     assert_not_found(unknown);
 
-    accept(
+    accept_new(
         &s,
-        "1",
-        0,
         &[
-            delivery("dlv-0001", "lead-1", 0),
-            delivery("dlv-0002", "lead-1", 0),
-            delivery("dlv-0003", "lead-1", 0),
-            delivery("dlv-0004", "lead-2", 0),
-            delivery("dlv-0005", "lead-3", 0),
-            delivery("dlv-0006", "lead-4", 0),
+            ("dlv-0001", "lead-1"),
+            ("dlv-0002", "lead-1"),
+            ("dlv-0003", "lead-1"),
+            ("dlv-0004", "lead-2"),
+            ("dlv-0005", "lead-3"),
+            ("dlv-0006", "lead-4"),
         ],
     )
     .await;

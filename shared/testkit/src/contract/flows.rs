@@ -174,6 +174,11 @@ pub(super) fn config_audit(action: &str, subject: &str, at: i64) -> AuditEntry {
 
 /// Every `configuration_changes` entry, newest first.
 /// The flows `list_flows` lists for the channel `channel`.
+/// The stored flow `id`, if any.
+async fn stored_flow(s: &FlowStoreSet, id: &FlowId) -> Option<Flow> {
+    s.flows.get_flow(id).await.unwrap()
+}
+
 async fn channel_flows(s: &FlowStoreSet, channel: &str) -> Vec<Flow> {
     s.flows
         .list_flows(Some(&channel_id(channel)))
@@ -307,7 +312,7 @@ async fn flows_deleting_a_channel_removes_only_it(s: FlowStoreSet) {
         vec![channel("south-ehr", 0)]
     );
     assert_eq!(
-        s.flows.get_flow(&on_north.flow_id).await.unwrap(),
+        stored_flow(&s, &on_north.flow_id).await,
         Some(on_north),
         "flows are not deleted with their channel"
     );
@@ -367,15 +372,15 @@ async fn flows_channels_list_in_id_order(s: FlowStoreSet) {
 
 async fn flows_flows_round_trip_in_full(s: FlowStoreSet) {
     let id = flow_id("flow-1");
-    assert_eq!(s.flows.get_flow(&id).await.unwrap(), None);
+    assert_eq!(stored_flow(&s, &id).await, None);
     assert_eq!(s.flows.list_flows(None).await.unwrap(), Vec::<Flow>::new());
     let inbound = flow("flow-1", "north-ehr", 0);
     let outbound = outbound_flow("flow-2", "north-ehr", 1);
     let first = create_flow(&s, &inbound, 0).await;
     let second = create_flow(&s, &outbound, 1).await;
-    assert_eq!(s.flows.get_flow(&id).await.unwrap(), Some(inbound.clone()));
+    assert_eq!(stored_flow(&s, &id).await, Some(inbound.clone()));
     assert_eq!(
-        s.flows.get_flow(&outbound.flow_id).await.unwrap(),
+        stored_flow(&s, &outbound.flow_id).await,
         Some(outbound.clone())
     );
     assert_eq!(
@@ -391,10 +396,7 @@ async fn flows_creating_an_existing_flow_conflicts_and_writes_nothing(s: FlowSto
     let again = outbound_flow("flow-1", "south-ehr", 5);
     let refused = config_audit("flow.created", "flow-1", 5);
     assert_conflict(s.flows.create_flow(&again, &refused).await);
-    assert_eq!(
-        s.flows.get_flow(&first.flow_id).await.unwrap(),
-        Some(first.clone())
-    );
+    assert_eq!(stored_flow(&s, &first.flow_id).await, Some(first.clone()));
     assert_eq!(
         channel_flows(&s, "south-ehr").await,
         Vec::<Flow>::new(),
@@ -414,7 +416,7 @@ async fn flows_updating_a_flow_replaces_it_and_may_move_it_to_another_channel(s:
     let entry = config_audit("flow.updated", "flow-1", 10);
     s.flows.update_flow(&replaced, &entry).await.unwrap();
     assert_eq!(
-        s.flows.get_flow(&replaced.flow_id).await.unwrap(),
+        stored_flow(&s, &replaced.flow_id).await,
         Some(replaced.clone())
     );
     assert_eq!(
@@ -436,7 +438,7 @@ async fn flows_updating_a_missing_flow_is_not_found_and_writes_nothing(s: FlowSt
     let missing = flow("flow-2", "north-ehr", 1);
     let entry = config_audit("flow.updated", "flow-2", 1);
     assert_not_found(s.flows.update_flow(&missing, &entry).await);
-    assert_eq!(s.flows.get_flow(&missing.flow_id).await.unwrap(), None);
+    assert_eq!(stored_flow(&s, &missing.flow_id).await, None);
     assert_eq!(channel_flows(&s, "north-ehr").await.len(), 1);
     assert_eq!(config_audits(&s).await, vec![created], "no audit entry");
 }
@@ -451,7 +453,7 @@ async fn flows_deleting_a_flow_removes_only_it(s: FlowStoreSet) {
     let entry = config_audit("flow.deleted", "flow-1", 5);
     s.flows.delete_flow(&one.flow_id, &entry).await.unwrap();
     entries.push(entry);
-    assert_eq!(s.flows.get_flow(&one.flow_id).await.unwrap(), None);
+    assert_eq!(stored_flow(&s, &one.flow_id).await, None);
     assert_eq!(channel_flows(&s, "north-ehr").await, vec![two.clone()]);
     assert_eq!(s.flows.list_flows(None).await.unwrap(), vec![two]);
     entries.reverse();

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
+
 use connector_domain::audit::{AuditEntry, AuditOutcome, LogType};
 use connector_domain::crm::{ActivityId, LeadId};
 use connector_domain::inbound::{
@@ -12,8 +14,8 @@ use connector_domain::inbound::{
 use serde_json::json;
 
 use super::{
-    Case, FlowStoreSet, assert_conflict, assert_newest_since, assert_one_won, audit_entries, cases,
-    lease, together,
+    Case, FlowStoreSet, assert_claim_races, assert_conflict, assert_newest_since, audit_entries,
+    cases, lease, together,
 };
 use crate::fixtures;
 
@@ -63,6 +65,25 @@ async fn record(s: &FlowStoreSet, key: &InboundKey) -> InboundRecord {
         .await
         .unwrap()
         .expect("the message has a record")
+}
+
+/// Asserts that a claim of `key` at `at` is granted with `expected` (`why`), and that the ledger
+/// then holds that record.
+async fn assert_granted(
+    s: &FlowStoreSet,
+    key: &InboundKey,
+    at: i64,
+    expected: InboundRecord,
+    why: &str,
+) {
+    let granted = InboundClaim::Granted(expected.clone());
+    assert_eq!(claim(s, key, at).await, granted, "{why}");
+    assert_eq!(record(s, key).await, expected, "{why}: as stored");
+}
+
+/// What an attempt's end changes in a record: its state, lease, time and attempt count.
+fn ended(r: &InboundRecord) -> (InboundState, Option<DateTime<Utc>>, DateTime<Utc>, u32) {
+    (r.state, r.lease_until, r.updated_at, r.attempts)
 }
 
 /// The record granted for attempt `attempts` at `at`, first received at `received`.
@@ -175,11 +196,7 @@ async fn inbound_first_claim_creates_a_processing_record(s: FlowStoreSet) {
     let key = key();
     assert_eq!(s.inbound_ledger.get(&key).await.unwrap(), None);
     let granted = processing(&key, 1, 0, 0, BTreeMap::new());
-    assert_eq!(
-        claim(&s, &key, 0).await,
-        InboundClaim::Granted(granted.clone())
-    );
-    assert_eq!(record(&s, &key).await, granted);
+    assert_granted(&s, &key, 0, granted, "the first claim").await;
 }
 
 async fn inbound_claim_while_leased_is_busy_and_changes_nothing(s: FlowStoreSet) {
@@ -212,12 +229,8 @@ async fn inbound_claim_when_the_lease_lapsed_is_granted_the_next_attempt_with_th
     save(&s, &key, 1, HIE_STEP, &hie, 5).await.unwrap();
     // The first handler crashed: its lease ends at 60, and `lease_until <= now` has lapsed.
     let taken = processing(&key, 2, 0, 60, steps(&[(HIE_STEP, hie.clone())]));
-    assert_eq!(
-        claim(&s, &key, 60).await,
-        InboundClaim::Granted(taken.clone()),
-        "granted at the lease's end, with the stored steps"
-    );
-    assert_eq!(record(&s, &key).await, taken);
+    let why = "granted at the lease's end, with the stored steps";
+    assert_granted(&s, &key, 60, taken.clone(), why).await;
     assert_eq!(
         claim(&s, &key, 61).await,
         InboundClaim::Busy(taken),
@@ -250,11 +263,7 @@ async fn inbound_claim_after_a_failed_attempt_is_granted_at_once_with_the_steps(
     );
     // Well within attempt 1's lease: a failed record holds none.
     let retried = processing(&key, 2, 0, 4, stored);
-    assert_eq!(
-        claim(&s, &key, 4).await,
-        InboundClaim::Granted(retried.clone())
-    );
-    assert_eq!(record(&s, &key).await, retried);
+    assert_granted(&s, &key, 4, retried, "the retry, at once").await;
 }
 
 async fn inbound_claim_after_done_is_already_done_and_changes_nothing(s: FlowStoreSet) {
@@ -284,32 +293,26 @@ async fn inbound_hash_and_event_are_stored_on_creation_only(s: FlowStoreSet) {
     let key = key();
     claim(&s, &key, 0).await;
     // The same control id with another body (and event): the stored ones come back, so the
-    // caller can tell it apart from a resend.
-    let busy = s
-        .inbound_ledger
-        .claim(&key, OTHER_SHA, "SIU^S12", fixtures::at(1), lease())
-        .await
-        .unwrap();
-    let InboundClaim::Busy(busy) = busy else {
-        panic!("expected Busy, got {busy:?}");
-    };
-    assert_eq!(
-        (busy.body_sha256.as_str(), busy.event.as_str()),
-        (SHA, EVENT)
-    );
-    let retaken = s
-        .inbound_ledger
-        .claim(&key, OTHER_SHA, "SIU^S12", fixtures::at(100), lease())
-        .await
-        .unwrap();
-    let InboundClaim::Granted(retaken) = retaken else {
-        panic!("expected Granted, got {retaken:?}");
-    };
-    assert_eq!(
-        (retaken.body_sha256.as_str(), retaken.event.as_str()),
-        (SHA, EVENT)
-    );
-    assert_eq!(record(&s, &key).await, retaken);
+    // caller can tell it apart from a resend; while leased (busy) and once the lease lapsed
+    // (granted again).
+    for (at, granted) in [(1, false), (100, true)] {
+        let claim = s
+            .inbound_ledger
+            .claim(&key, OTHER_SHA, "SIU^S12", fixtures::at(at), lease())
+            .await
+            .unwrap();
+        let stored = match (claim, granted) {
+            (InboundClaim::Busy(stored), false) | (InboundClaim::Granted(stored), true) => stored,
+            (other, _) => panic!("at {at}: expected granted = {granted}, got {other:?}"),
+        };
+        assert_eq!(
+            (stored.body_sha256.as_str(), stored.event.as_str()),
+            (SHA, EVENT)
+        );
+        if granted {
+            assert_eq!(record(&s, &key).await, stored);
+        }
+    }
 }
 
 async fn inbound_save_step_replaces_only_that_step(s: FlowStoreSet) {
@@ -402,62 +405,48 @@ async fn inbound_finish_with_a_lost_claim_conflicts_and_writes_nothing(s: FlowSt
 
 async fn inbound_finish_writes_its_audit_entry_and_clears_the_lease(s: FlowStoreSet) {
     let key = key();
-    claim(&s, &key, 0).await;
-    let (failed, result) = finish(&s, &key, 1, InboundState::Failed, 5).await;
-    result.unwrap();
-    let record_1 = record(&s, &key).await;
-    assert_eq!(
-        (
-            record_1.state,
-            record_1.lease_until,
-            record_1.updated_at,
-            record_1.attempts
-        ),
-        (InboundState::Failed, None, fixtures::at(5), 1)
-    );
-    assert_eq!(inbound_audits(&s).await, vec![failed.clone()]);
-
-    claim(&s, &key, 10).await;
-    let (done, result) = finish(&s, &key, 2, InboundState::Done, 15).await;
-    result.unwrap();
-    let record_2 = record(&s, &key).await;
-    assert_eq!(
-        (
-            record_2.state,
-            record_2.lease_until,
-            record_2.updated_at,
-            record_2.attempts
-        ),
-        (InboundState::Done, None, fixtures::at(15), 2)
-    );
-    assert_eq!(
-        inbound_audits(&s).await,
-        vec![done.clone(), failed],
-        "each finish is audited, newest first"
-    );
-    assert_newest_since(&*s.audit, fixtures::at(15), done).await;
+    // Attempt 1 claimed at 0 fails at 5; attempt 2 claimed at 10 is done at 15.
+    let attempts = [
+        (0, 1, InboundState::Failed, 5),
+        (10, 2, InboundState::Done, 15),
+    ];
+    let mut audited = Vec::new();
+    for (claimed_at, attempt, state, at) in attempts {
+        claim(&s, &key, claimed_at).await;
+        let (entry, result) = finish(&s, &key, attempt, state, at).await;
+        result.unwrap();
+        let record = record(&s, &key).await;
+        assert_eq!(ended(&record), (state, None, fixtures::at(at), attempt));
+        audited.insert(0, entry);
+        let why = "each finish is audited, newest first";
+        assert_eq!(inbound_audits(&s).await, audited, "{why}");
+    }
+    assert_newest_since(&*s.audit, fixtures::at(15), audited.remove(0)).await;
 }
 
 async fn inbound_concurrent_claims_grant_one(s: FlowStoreSet) {
-    const CLAIMERS: usize = 20;
     let key = key();
-    for (round, at) in [(1u32, 0i64), (2, 61)] {
-        let claims = together(CLAIMERS, |_| {
-            let (ledger, key) = (s.inbound_ledger.clone(), key.clone());
-            async move {
-                let claim = ledger.claim(&key, SHA, EVENT, fixtures::at(at), lease());
-                claim.await.unwrap()
-            }
-        })
-        .await;
-        let winner = processing(&key, round, 0, at, BTreeMap::new());
-        let (granted, busy) = (
+    let claim = |at| {
+        let (ledger, key) = (s.inbound_ledger.clone(), key.clone());
+        async move {
+            let claim = ledger.claim(&key, SHA, EVENT, fixtures::at(at), lease());
+            claim.await.unwrap()
+        }
+    };
+    // The winner's record, granted to it and shown to every other claimer.
+    let winner = |round, at| processing(&key, round, 0, at, BTreeMap::new());
+    let granted_or_busy = |round, at| {
+        let winner = winner(round, at);
+        (
             InboundClaim::Granted(winner.clone()),
-            InboundClaim::Busy(winner.clone()),
-        );
-        assert_one_won(&claims, &granted, &busy, round);
-        assert_eq!(record(&s, &key).await, winner);
-    }
+            InboundClaim::Busy(winner),
+        )
+    };
+    let (s, key, winner) = (&s, &key, &winner);
+    let stored = move |round, at| async move {
+        assert_eq!(record(s, key).await, winner(round, at));
+    };
+    assert_claim_races([0, 61], claim, granted_or_busy, stored).await;
 }
 
 async fn inbound_keys_are_per_channel_and_control_id(s: FlowStoreSet) {

@@ -7,8 +7,8 @@ use connector_domain::audit::{AuditEntry, AuditQuery, LogType};
 use connector_domain::hie::{Claim, SendKey, SendRecord, SendState};
 
 use super::{
-    Case, StoreSet, assert_conflict, assert_newest_since, assert_one_won, audit_matching, cases,
-    lease, together,
+    Case, StoreSet, assert_claim_races, assert_conflict, assert_newest_since, audit_matching,
+    cases, lease,
 };
 use crate::fixtures;
 
@@ -268,20 +268,20 @@ async fn ledger_finish_writes_its_audit_entry_in_the_same_write(s: StoreSet) {
 }
 
 async fn ledger_concurrent_claims_grant_one_attempt(s: StoreSet) {
-    const CLAIMERS: usize = 20;
     let key = key();
-    for (round, at) in [(1u32, 0i64), (2, 61)] {
-        let claims = together(CLAIMERS, |_| {
-            let (ledger, key) = (s.send_ledger.clone(), key.clone());
-            async move { ledger.claim(&key, fixtures::at(at), lease()).await.unwrap() }
-        })
-        .await;
-        let busy = Claim::Busy {
-            until: fixtures::at(at) + lease(),
-        };
-        assert_one_won(&claims, &Claim::Granted { attempt: round }, &busy, round);
-        assert_eq!(record(&s, &key).await, sending(&key, round, at));
-    }
+    let claim = |at| {
+        let (ledger, key) = (s.send_ledger.clone(), key.clone());
+        async move { ledger.claim(&key, fixtures::at(at), lease()).await.unwrap() }
+    };
+    let granted_or_busy = |attempt, at| {
+        let until = fixtures::at(at) + lease();
+        (Claim::Granted { attempt }, Claim::Busy { until })
+    };
+    let (s, key) = (&s, &key);
+    let stored = move |round, at| async move {
+        assert_eq!(record(s, key).await, sending(key, round, at));
+    };
+    assert_claim_races([0, 61], claim, granted_or_busy, stored).await;
 }
 
 async fn ledger_get_and_get_many(s: StoreSet) {

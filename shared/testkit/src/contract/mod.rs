@@ -2,22 +2,21 @@
 //! embedded (SQLite) and AWS (DynamoDB, SQS) adapters are held to one behaviour (openraft's
 //! `Suite::test_all(builder)` pattern).
 //!
-//! An adapter's test implements [`StoreHarness`] (and/or [`QueueHarness`]) and calls
-//! [`run_store_suite`] (and/or [`run_queue_suite`]) from a multi-threaded tokio test:
+//! A backend's test implements [`PortsHarness`] once and calls [`run_store_suites`], which runs
+//! every store suite (store, flow store, delivery store, dashboard, CRM write log, and the local
+//! secret store and CRM suites where the backend has those ports); a queue adapter's test
+//! implements [`QueueHarness`] and calls [`run_queue_suite`], from a multi-threaded tokio test:
 //!
 //! ```ignore
 //! #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 //! async fn store_contract() {
-//!     connector_testkit::contract::run_store_suite(&MyHarness::new()).await;
+//!     connector_testkit::contract::run_store_suites(&MyHarness::new()).await;
 //! }
 //! ```
 //!
-//! Channels, flows and the inbound ledger have their own suite ([`FlowStoreHarness`],
-//! [`run_flow_store_suite`]), so do outbound deliveries ([`DeliveryStoreHarness`],
-//! [`run_delivery_store_suite`]) and the CRM write log ([`CrmWriteLogHarness`],
-//! [`run_crm_write_log_suite`]), so do the embedded deployment's local secrets
-//! ([`LocalSecretStoreHarness`], [`run_local_secret_store_suite`]; AWS has no such store), and any `Crm` adapter can run the CRM suite ([`CrmHarness`],
-//! [`run_crm_suite`]).
+//! Two suites can also run on their own: the flow store suite on any set of channels, flows
+//! and inbound ledger ([`FlowStoreHarness`], [`run_flow_store_suite`]), and the CRM suite on
+//! any `Crm` adapter ([`CrmHarness`], [`run_crm_suite`]).
 //!
 //! Each case runs in its own task on a fresh, empty set of ports, with a time limit; the runner
 //! prints one line per case, lets every case run, and panics at the end naming the failures.
@@ -49,6 +48,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::race::together;
 use async_trait::async_trait;
 pub use backend::{Ports, PortsHarness, run_store_suites};
 use chrono::{DateTime, Utc};
@@ -75,14 +75,6 @@ pub struct StoreSet {
     pub appointments: Arc<dyn AppointmentStore>,
     /// The HIE send ledger (its audit entries go to `audit`: same store).
     pub send_ledger: Arc<dyn SendLedger>,
-}
-
-/// Builds store sets for the store suite.
-#[async_trait]
-pub trait StoreHarness: Send + Sync {
-    /// A new set of ports over an empty store that no other call's set shares (a new file, new
-    /// tables, or a new key prefix): every case starts from nothing.
-    async fn fresh(&self) -> StoreSet;
 }
 
 /// The EHR <-> CRM stores of one (isolated) store: channels and flows, the inbound ledger, and
@@ -115,14 +107,6 @@ pub struct DeliveryStoreSet {
     pub audit: Arc<dyn AuditLog>,
 }
 
-/// Builds delivery store sets for the delivery store suite.
-#[async_trait]
-pub trait DeliveryStoreHarness: Send + Sync {
-    /// A new set of ports over an empty store that no other call's set shares: every case
-    /// starts from nothing (no webhooks, deliveries, group blocks or audit entries).
-    async fn fresh_delivery_stores(&self) -> DeliveryStoreSet;
-}
-
 /// The ports a dashboard case runs against, all on one (isolated) store: the dashboard and
 /// every writer whose audit entries it counts.
 #[derive(Clone)]
@@ -139,22 +123,8 @@ pub struct DashboardSet {
     pub deliveries: Arc<dyn DeliveryStore>,
 }
 
-/// Builds dashboard sets for the dashboard suite.
-#[async_trait]
-pub trait DashboardHarness: Send + Sync {
-    /// A new set of ports over an empty store that no other call's set shares.
-    async fn fresh_dashboard(&self) -> DashboardSet;
-}
-
 /// The CRM write log a CRM write log case runs against.
 pub type CrmWriteLogUnderTest = Arc<dyn CrmWriteLog>;
-
-/// Builds CRM write logs for the CRM write log suite.
-#[async_trait]
-pub trait CrmWriteLogHarness: Send + Sync {
-    /// An empty CRM write log that no other call's log shares.
-    async fn fresh_crm_write_log(&self) -> CrmWriteLogUnderTest;
-}
 
 /// The ports a local secret store case runs against, all on one store.
 #[derive(Clone)]
@@ -165,14 +135,6 @@ pub struct LocalSecretSet {
     pub secrets: Arc<dyn SecretStore>,
     /// The audit log of the same store.
     pub audit: Arc<dyn AuditLog>,
-}
-
-/// Builds local secret stores for the local secret store suite.
-#[async_trait]
-pub trait LocalSecretStoreHarness: Send + Sync {
-    /// A new set of ports over an empty store (no secrets, no audit entries) that no other
-    /// call's set shares.
-    async fn fresh_local_secrets(&self) -> LocalSecretSet;
 }
 
 /// The CRM a CRM case runs against.
@@ -231,7 +193,7 @@ pub(crate) use cases;
 const CASE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Every case of the store suite, in run order.
-pub fn store_cases() -> Vec<Case<StoreSet>> {
+fn store_cases() -> Vec<Case<StoreSet>> {
     let mut all = patients::cases();
     all.extend(consents::cases());
     all.extend(settings::cases());
@@ -244,50 +206,10 @@ pub fn store_cases() -> Vec<Case<StoreSet>> {
 
 /// Every case of the flow store suite (channels and flows, then the inbound ledger), in run
 /// order.
-pub fn flow_store_cases() -> Vec<Case<FlowStoreSet>> {
+fn flow_store_cases() -> Vec<Case<FlowStoreSet>> {
     let mut all = flows::cases();
     all.extend(inbound::cases());
     all
-}
-
-/// Every case of the delivery store suite, in run order.
-pub fn delivery_store_cases() -> Vec<Case<DeliveryStoreSet>> {
-    deliveries::cases()
-}
-
-/// Every case of the dashboard suite, in run order.
-pub fn dashboard_cases() -> Vec<Case<DashboardSet>> {
-    dashboard::cases()
-}
-
-/// Every case of the CRM write log suite, in run order.
-pub fn crm_write_log_cases() -> Vec<Case<CrmWriteLogUnderTest>> {
-    crm_writes::cases()
-}
-
-/// Every case of the local secret store suite, in run order.
-pub fn local_secret_store_cases() -> Vec<Case<LocalSecretSet>> {
-    local_secrets::cases()
-}
-
-/// Every case of the CRM suite.
-pub fn crm_cases() -> Vec<Case<CrmUnderTest>> {
-    crm::cases()
-}
-
-/// Every case of the queue suite for standard queues.
-pub fn queue_cases() -> Vec<Case<QueuePair>> {
-    queue::standard_cases()
-}
-
-/// Every case of the queue suite for FIFO queues.
-pub fn fifo_queue_cases() -> Vec<Case<QueuePair>> {
-    queue::fifo_cases()
-}
-
-/// Runs every store case, each on `harness.fresh()`; panics at the end if any failed.
-pub async fn run_store_suite(harness: &dyn StoreHarness) {
-    run_cases("store", store_cases(), || harness.fresh()).await;
 }
 
 /// Runs every flow store case, each on `harness.fresh_flow_stores()`; panics at the end if any
@@ -299,49 +221,19 @@ pub async fn run_flow_store_suite(harness: &dyn FlowStoreHarness) {
     .await;
 }
 
-/// Runs every delivery store case, each on `harness.fresh_delivery_stores()`; panics at the
-/// end if any failed.
-pub async fn run_delivery_store_suite(harness: &dyn DeliveryStoreHarness) {
-    run_cases("delivery store", delivery_store_cases(), || {
-        harness.fresh_delivery_stores()
-    })
-    .await;
-}
-
-/// Runs every dashboard case, each on `harness.fresh_dashboard()`; panics at the end if any
-/// failed.
-pub async fn run_dashboard_suite(harness: &dyn DashboardHarness) {
-    run_cases("dashboard", dashboard_cases(), || harness.fresh_dashboard()).await;
-}
-
-/// Runs every CRM write log case, each on `harness.fresh_crm_write_log()`; panics at the end
-/// if any failed.
-pub async fn run_crm_write_log_suite(harness: &dyn CrmWriteLogHarness) {
-    run_cases("crm write log", crm_write_log_cases(), || {
-        harness.fresh_crm_write_log()
-    })
-    .await;
-}
-
-/// Runs every local secret store case, each on `harness.fresh_local_secrets()`; panics at
-/// the end if any failed.
-pub async fn run_local_secret_store_suite(harness: &dyn LocalSecretStoreHarness) {
-    run_cases("local secret store", local_secret_store_cases(), || {
-        harness.fresh_local_secrets()
-    })
-    .await;
-}
-
 /// Runs every CRM case, each on `harness.fresh_crm()`; panics at the end if any failed.
 pub async fn run_crm_suite(harness: &dyn CrmHarness) {
-    run_cases("crm", crm_cases(), || harness.fresh_crm()).await;
+    run_cases("crm", crm::cases(), || harness.fresh_crm()).await;
 }
 
 /// Runs every queue case, each on a fresh queue (standard, then FIFO); panics at the end if any
 /// failed. Waits for real time where visibility timeouts are tested (a few seconds in all).
 pub async fn run_queue_suite(harness: &dyn QueueHarness) {
     let mut report = Report::new("queue");
-    for (fifo, cases) in [(false, queue_cases()), (true, fifo_queue_cases())] {
+    for (fifo, cases) in [
+        (false, queue::standard_cases()),
+        (true, queue::fifo_cases()),
+    ] {
         for case in cases {
             if let Some((_, why)) = harness
                 .known_gaps()
@@ -419,25 +311,6 @@ async fn audit_matching(audit: &dyn AuditLog, query: AuditQuery) -> Vec<AuditEnt
     audit.query(&query).await.unwrap().items
 }
 
-/// Runs `task(0..n)` in `n` tasks released together by a barrier; returns their results.
-async fn together<T, F, Fut>(n: usize, task: F) -> Vec<T>
-where
-    T: Send + 'static,
-    F: Fn(usize) -> Fut,
-    Fut: Future<Output = T> + Send + 'static,
-{
-    let barrier = Arc::new(tokio::sync::Barrier::new(n));
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..n {
-        let (barrier, run) = (barrier.clone(), task(i));
-        tasks.spawn(async move {
-            barrier.wait().await;
-            run.await
-        });
-    }
-    tasks.join_all().await
-}
-
 /// Asserts one round of claims that raced: exactly one is `winner`, every other one is `busy`
 /// (refused until the winner's lease ends).
 #[track_caller]
@@ -453,6 +326,33 @@ fn assert_one_won<C: PartialEq + std::fmt::Debug>(claims: &[C], winner: &C, busy
         claims.len() - 1,
         "round {round}: the others are refused until the winner's lease ends: {claims:?}"
     );
+}
+
+/// How many claims each round of a claim race releases together.
+const CLAIMERS: usize = 20;
+
+/// Two rounds of a claim race on one item, at `rounds` (the second once the first winner's
+/// lease has lapsed): each round releases [`CLAIMERS`] `claim(at)`s together and asserts that
+/// exactly one is the winner and every other one busy, as `expected(round, at)` gives them
+/// (see [`assert_one_won`]); `then(round, at)` checks the store after each round.
+async fn assert_claim_races<C, F, Fut, Then, Checked>(
+    rounds: [i64; 2],
+    claim: F,
+    expected: impl Fn(u32, i64) -> (C, C),
+    then: Then,
+) where
+    C: PartialEq + std::fmt::Debug + Send + 'static,
+    F: Fn(i64) -> Fut,
+    Fut: Future<Output = C> + Send + 'static,
+    Then: Fn(u32, i64) -> Checked,
+    Checked: Future<Output = ()>,
+{
+    for (round, at) in (1u32..).zip(rounds) {
+        let claims = together(CLAIMERS, |_| claim(at)).await;
+        let (winner, busy) = expected(round, at);
+        assert_one_won(&claims, &winner, &busy, round);
+        then(round, at).await;
+    }
 }
 
 /// Asserts that `newest` is the only audit entry from `from` on (the log is queryable by time).

@@ -36,6 +36,32 @@ const SHORT: Duration = Duration::from_secs(1);
 /// Sleeping this long lets a `SHORT` timeout pass with margin.
 const PAST_SHORT: Duration = Duration::from_millis(1_600);
 
+/// Receives (up to 10 at a time) and deletes each message as it arrives, until `want` arrived
+/// or 100 receives were made; `check` sees each message before its delete. Returns the bodies
+/// in arrival order.
+async fn drain(
+    consumer: &dyn QueueConsumer,
+    want: usize,
+    check: impl Fn(&ReceivedMessage),
+) -> Vec<String> {
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        if seen.len() >= want {
+            break;
+        }
+        let batch = consumer.receive(10, LONG).await.unwrap();
+        if batch.is_empty() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        for m in batch {
+            check(&m);
+            consumer.delete(&m.receipt).await.unwrap();
+            seen.push(m.body);
+        }
+    }
+    seen
+}
+
 /// Receives until `want` messages arrived or `attempts` receives were made (queues may return
 /// fewer messages than are available on any one call).
 async fn receive_up_to(
@@ -104,21 +130,10 @@ async fn queue_each_message_is_received_once(q: QueuePair) {
     let messages: Vec<QueueMessage> = sent.iter().map(|b| queue_message(b)).collect();
     q.queue.send_batch(&messages).await.unwrap();
 
-    let mut seen = Vec::new();
-    for _ in 0..100 {
-        if seen.len() >= 25 {
-            break;
-        }
-        let batch = q.consumer.receive(10, LONG).await.unwrap();
-        if batch.is_empty() {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        for m in batch {
-            assert_eq!(m.receive_count, 1, "first delivery of {}", m.body);
-            q.consumer.delete(&m.receipt).await.unwrap();
-            seen.push(m.body);
-        }
-    }
+    let seen = drain(&*q.consumer, 25, |m| {
+        assert_eq!(m.receive_count, 1, "first delivery of {}", m.body);
+    })
+    .await;
     let distinct: BTreeSet<_> = seen.iter().cloned().collect();
     assert_eq!(seen.len(), 25, "every message once, none twice");
     assert_eq!(distinct, sent.into_iter().collect::<BTreeSet<_>>());
@@ -203,20 +218,7 @@ async fn fifo_groups_keep_send_order(q: QueuePair) {
         })
         .collect();
     q.queue.send_batch(&sent).await.unwrap();
-    let mut seen = Vec::new();
-    for _ in 0..100 {
-        if seen.len() >= 10 {
-            break;
-        }
-        let batch = q.consumer.receive(10, LONG).await.unwrap();
-        if batch.is_empty() {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        for m in batch {
-            q.consumer.delete(&m.receipt).await.unwrap();
-            seen.push(m.body);
-        }
-    }
+    let seen = drain(&*q.consumer, 10, |_| {}).await;
     for group in ["A", "B"] {
         let order: Vec<_> = seen
             .iter()

@@ -8,7 +8,7 @@ use connector_domain::StoreError;
 use connector_domain::delivery::{Delivery, DeliveryClaim, DeliveryId};
 use connector_domain::lease::Lease;
 
-use super::super::client::update_item;
+use super::super::client::{Conditional, update_item};
 use super::super::keys::{PK, REV, n, s};
 use super::super::{Expr, built};
 use super::items::{block_key, decode_block, ss};
@@ -90,9 +90,7 @@ impl DynamoDeliveryStore {
             ConditionCheck::builder()
                 .table_name(self.table())
                 .set_key(Some(block_key(&next.group)))
-                .condition_expression(condition)
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
+                .under(&e, condition)
                 .return_values_on_condition_check_failure(
                     ReturnValuesOnConditionCheckFailure::AllOld,
                 )

@@ -6,7 +6,7 @@ use connector_domain::StoreError;
 use connector_domain::audit::AuditEntry;
 use connector_domain::delivery::{AttemptEnd, Delivery, DeliveryId, DeliveryState, NOT_CURRENT};
 
-use super::super::client::put_item;
+use super::super::client::{Conditional, put_item};
 use super::super::keys::{PK, REV, n, s};
 use super::super::{Expr, audit, built, codec};
 use super::items::block_key;
@@ -99,8 +99,7 @@ impl DynamoDeliveryStore {
             ConditionCheck::builder()
                 .table_name(self.table())
                 .set_key(Some(block_key(group)))
-                .condition_expression(condition)
-                .set_expression_attribute_names(e.names())
+                .under(&e, condition)
                 .build(),
         )?;
         Ok(TransactWriteItem::builder().condition_check(check).build())

@@ -8,7 +8,7 @@ use connector_domain::StoreError;
 use connector_domain::audit::AuditEntry;
 use connector_domain::delivery::{Delivery, DeliveryId, DeliveryState};
 
-use super::super::client::update_item;
+use super::super::client::{Conditional, update_item};
 use super::super::keys::{PK, REV, n};
 use super::super::{Expr, audit, built};
 use super::items::{block_key, ss};
@@ -167,9 +167,7 @@ impl DynamoDeliveryStore {
             Delete::builder()
                 .table_name(self.table())
                 .set_key(Some(block_key(&group.name)))
-                .condition_expression(condition)
-                .set_expression_attribute_names(e.names())
-                .set_expression_attribute_values(e.values())
+                .under(&e, condition)
                 .build(),
         )?;
         Ok(TransactWriteItem::builder().delete(delete).build())

@@ -28,6 +28,14 @@ fn p(s: &str) -> Path {
     s.parse().unwrap()
 }
 
+/// Asserts the value at each path of `expected` (path, value) in `m`.
+#[track_caller]
+fn assert_values(m: &Message<'_>, expected: &[(&str, &str)]) {
+    for (path, value) in expected {
+        assert_eq!(m.get(&p(path)).as_deref(), Some(*value), "{path}");
+    }
+}
+
 #[test]
 fn adt_a04_becomes_a_lead_plan() {
     let f = flow(lead_flow_json());
@@ -308,30 +316,28 @@ fn crm_fields_become_an_hl7_message_that_parses_back() {
     let built = map_crm_to_ehr(&f, &crm_fields(), now(), "CC-000042").unwrap();
     let text = built.to_er7();
     let m = Message::parse(&text).unwrap();
-    let get = |path: &str| m.get(&p(path)).map(|v| v.into_owned());
-    assert_eq!(get("MSH-9").as_deref(), Some("ADT^A04^ADT_A01"));
-    assert_eq!(get("MSH-10").as_deref(), Some("CC-000042"));
-    // 2026-11-20T15:00Z in New York.
-    assert_eq!(get("MSH-7").as_deref(), Some("20261120100000-0500"));
-    assert_eq!(get("EVN-2").as_deref(), Some("20261120100000-0500"));
-    assert_eq!(get("PID-5.1").as_deref(), Some("O'Brien^Smith"));
-    assert_eq!(get("PID-5.2").as_deref(), Some("Jane"));
-    assert_eq!(get("PID-3.1").as_deref(), Some("MRN12345"));
-    assert_eq!(
-        get("PID-3.4").as_deref(),
-        Some("NORTH"),
-        "template constants stay"
+    assert_values(
+        &m,
+        &[
+            ("MSH-9", "ADT^A04^ADT_A01"),
+            ("MSH-10", "CC-000042"),
+            // 2026-11-20T15:00Z in New York.
+            ("MSH-7", "20261120100000-0500"),
+            ("EVN-2", "20261120100000-0500"),
+            ("PID-5.1", "O'Brien^Smith"),
+            ("PID-5.2", "Jane"),
+            ("PID-3.1", "MRN12345"),
+            // Template constants stay.
+            ("PID-3.4", "NORTH"),
+            ("PID-7", "19800102"),
+            ("PID-8", "F"),
+            ("PID-11.1", "12 Elm St & Apt 4|B"),
+            // A mapped field the CRM lacks is cleared.
+            ("PID-11.3", ""),
+            ("PID-13.1", "+15552013344"),
+            ("PV1-44", "20240310033000-0400"),
+        ],
     );
-    assert_eq!(get("PID-7").as_deref(), Some("19800102"));
-    assert_eq!(get("PID-8").as_deref(), Some("F"));
-    assert_eq!(get("PID-11.1").as_deref(), Some("12 Elm St & Apt 4|B"));
-    assert_eq!(
-        get("PID-11.3").as_deref(),
-        Some(""),
-        "a mapped field the CRM lacks is cleared"
-    );
-    assert_eq!(get("PID-13.1").as_deref(), Some("+15552013344"));
-    assert_eq!(get("PV1-44").as_deref(), Some("20240310033000-0400"));
     assert!(!text.contains("Sample^Patient") && !text.contains("Sampletown"));
     assert!(text.contains("O'Brien\\S\\Smith"));
     assert!(!format!("{built:?}").contains("Jane"));
@@ -404,15 +410,17 @@ fn crm_to_ehr_activities_carry_their_match_key() {
     .collect();
     let built = map_crm_to_ehr(&f, &fields, now(), "CC-7").unwrap();
     let m = built.to_message().unwrap();
-    assert_eq!(m.get(&p("SCH-1.1")).as_deref(), Some("APT-2002"));
-    assert_eq!(m.get(&p("SCH-1.2")).as_deref(), Some("EPIC"));
-    // 07:30 UTC on the day Chicago falls back: 01:30 CST.
-    assert_eq!(
-        m.get(&p("SCH-11.4")).as_deref(),
-        Some("20241103013000-0600")
+    assert_values(
+        &m,
+        &[
+            ("SCH-1.1", "APT-2002"),
+            ("SCH-1.2", "EPIC"),
+            // 07:30 UTC on the day Chicago falls back: 01:30 CST.
+            ("SCH-11.4", "20241103013000-0600"),
+            ("SCH-7.2", "Follow-up"),
+            ("MSH-7", "20261120090000-0600"),
+        ],
     );
-    assert_eq!(m.get(&p("SCH-7.2")).as_deref(), Some("Follow-up"));
-    assert_eq!(m.get(&p("MSH-7")).as_deref(), Some("20261120090000-0600"));
     assert!(m.segment("EVN").is_none());
 }
 
