@@ -203,35 +203,26 @@ mod tests {
         assert_eq!(config.hie_queue_url.as_deref(), Some("http://q"));
     }
 
+    /// A retention setting's case: the variable, the field it sets, a valid number of days, and
+    /// a value it refuses.
+    type RetentionCase = (&'static str, fn(&AwsConfig) -> Duration, u64, &'static str);
+
     /// Each retention in days: read, and refused (by name) outside 1..=36500 or when not a
     /// number.
     #[test]
     fn retentions_are_read_and_validated() {
-        let cases: [(&str, fn(&AwsConfig) -> Duration, &str, u64, &str); 3] = [
-            (
-                "AUDIT_RETENTION_DAYS",
-                |c| c.audit_retention,
-                "30",
-                30,
-                "forever",
-            ),
-            (
-                "INBOUND_RETENTION_DAYS",
-                |c| c.inbound_retention,
-                "30",
-                30,
-                "0",
-            ),
+        let cases: [RetentionCase; 3] = [
+            ("AUDIT_RETENTION_DAYS", |c| c.audit_retention, 30, "forever"),
+            ("INBOUND_RETENTION_DAYS", |c| c.inbound_retention, 30, "0"),
             (
                 "DELIVERY_RETENTION_DAYS",
                 |c| c.delivery_retention,
-                "7",
                 7,
                 "36501",
             ),
         ];
-        for (name, retention, text, days, invalid) in cases {
-            let config = config_with(&[(name, text)]).unwrap();
+        for (name, retention, days, invalid) in cases {
+            let config = config_with(&[(name, &days.to_string())]).unwrap();
             assert_eq!(
                 retention(&config),
                 Duration::from_secs(days * 86_400),

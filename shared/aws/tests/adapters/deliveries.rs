@@ -20,6 +20,7 @@ use connector_domain::ports::{AuditLog, CrmWriteLog, DeliveryStore};
 use connector_domain::ports::{DeliveryFinish, LeaseTerms};
 use connector_testkit::fixtures;
 use connector_testkit::fixtures::{delivery, delivery_id as id, webhook_key as key};
+use connector_testkit::race::together;
 
 use crate::common;
 
@@ -349,35 +350,26 @@ async fn claims_racing_a_park_are_held_exactly_when_the_block_lists_them() {
     let DeliveryClaim::Granted(first) = claim(store.as_ref(), "dlv-0", 1).await else {
         panic!("granted");
     };
-    let barrier = Arc::new(tokio::sync::Barrier::new(names.len()));
-    let mut tasks = tokio::task::JoinSet::new();
-    {
-        let (store, barrier) = (store.clone(), barrier.clone());
-        tasks.spawn(async move {
-            barrier.wait().await;
-            end_attempt(
-                &*store,
-                "dlv-0",
-                first.attempts,
-                AttemptEnd::Park,
-                "rejected_AR",
-                2,
-            )
-            .await
-            .unwrap();
-        });
-    }
-    for name in &names[1..] {
-        let (store, barrier, name) = (store.clone(), barrier.clone(), name.clone());
-        tasks.spawn(async move {
-            barrier.wait().await;
-            store
-                .claim(&id(&name), LeaseTerms::new(fixtures::at(2), lease()))
-                .await
-                .unwrap();
-        });
-    }
-    tasks.join_all().await;
+    // dlv-0 parks while every other delivery of the group is claimed.
+    let attempts = first.attempts;
+    together(names.len(), |i| {
+        let (store, name) = (store.clone(), names[i].clone());
+        async move {
+            if i == 0 {
+                let end = AttemptEnd::Park;
+                end_attempt(&*store, &name, attempts, end, "rejected_AR", 2)
+                    .await
+                    .unwrap();
+            } else {
+                let at = fixtures::at(2);
+                store
+                    .claim(&id(&name), LeaseTerms::new(at, lease()))
+                    .await
+                    .unwrap();
+            }
+        }
+    })
+    .await;
     let block = raw(&a, "DGROUP#lead-1", "BLOCK").await.unwrap();
     let listed: std::collections::BTreeSet<String> = match block.get("held") {
         Some(AttributeValue::Ss(ids)) => ids.iter().cloned().collect(),
@@ -696,21 +688,18 @@ async fn concurrent_claims_from_separate_clients_grant_one() {
     let Some(aws) = common::local() else { return };
     let a = common::fresh_adapters(aws).await;
     accept(&a, "1", 0, &[delivery("dlv-1", "lead-1", 0)]).await;
-    let sdk = common::sdk(aws).await;
-    let barrier = Arc::new(tokio::sync::Barrier::new(10));
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..10 {
-        let store = AwsAdapters::new(&sdk, a.config().clone()).deliveries();
-        let barrier = barrier.clone();
-        tasks.spawn(async move {
-            barrier.wait().await;
+    let (sdk, config) = (common::sdk(aws).await, a.config().clone());
+    let claims = together(10, |_| {
+        let store = AwsAdapters::new(&sdk, config.clone()).deliveries();
+        async move {
+            let at = fixtures::at(1);
             store
-                .claim(&id("dlv-1"), LeaseTerms::new(fixtures::at(1), lease()))
+                .claim(&id("dlv-1"), LeaseTerms::new(at, lease()))
                 .await
                 .unwrap()
-        });
-    }
-    let claims = tasks.join_all().await;
+        }
+    })
+    .await;
     let granted: Vec<_> = claims
         .iter()
         .filter_map(|c| match c {

@@ -17,6 +17,7 @@ use connector_domain::ports::{
     AuditLog, InboundClaimRequest, InboundFinish, InboundLedger, LeaseTerms, StepSave,
 };
 use connector_testkit::fixtures;
+use connector_testkit::race::together;
 
 use crate::common;
 
@@ -233,25 +234,25 @@ async fn concurrent_claims_grant_one() {
     let a = common::fresh_adapters(aws).await;
     let ledger = Arc::new(a.inbound_ledger());
     let t0 = fixtures::base_time();
-    let tasks: Vec<_> = (0..8)
-        .map(|_| {
-            let ledger = Arc::clone(&ledger);
-            tokio::spawn(async move {
-                ledger
-                    .claim(InboundClaimRequest {
-                        key: &key("RACE"),
-                        body_sha256: SHA,
-                        event: "ADT^A04",
-                        lease: LeaseTerms::new(t0, Duration::seconds(30)),
-                    })
-                    .await
-                    .unwrap()
-            })
-        })
-        .collect();
+    let claims = together(8, |_| {
+        let ledger = Arc::clone(&ledger);
+        async move {
+            let lease = Duration::seconds(30);
+            ledger
+                .claim(InboundClaimRequest {
+                    key: &key("RACE"),
+                    body_sha256: SHA,
+                    event: "ADT^A04",
+                    lease: LeaseTerms::new(t0, lease),
+                })
+                .await
+                .unwrap()
+        }
+    })
+    .await;
     let mut granted = 0;
-    for task in tasks {
-        match task.await.unwrap() {
+    for claim in claims {
+        match claim {
             InboundClaim::Granted(_) => granted += 1,
             InboundClaim::Busy(_) => {}
             other => panic!("unexpected {other:?}"),

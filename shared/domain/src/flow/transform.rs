@@ -311,6 +311,9 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// What applying a transform gives.
+    type Outcome = Result<Option<String>, TransformError>;
+
     fn ctx(direction: Direction, zone: &str) -> TransformContext {
         TransformContext {
             direction,
@@ -319,23 +322,16 @@ mod tests {
         }
     }
 
-    fn run(
-        t: &Transform,
-        v: Option<&str>,
-        c: &TransformContext,
-    ) -> Result<Option<String>, TransformError> {
+    fn run(t: &Transform, v: Option<&str>, c: &TransformContext) -> Outcome {
         t.apply(v.map(str::to_owned), c)
     }
 
-    fn some(s: &str) -> Result<Option<String>, TransformError> {
+    fn some(s: &str) -> Outcome {
         Ok(Some(s.to_owned()))
     }
 
     /// Runs each case (transform, input, expected result) in `c`.
-    fn check(
-        c: &TransformContext,
-        cases: &[(&Transform, &str, Result<Option<String>, TransformError>)],
-    ) {
+    fn check(c: &TransformContext, cases: &[(&Transform, &str, Outcome)]) {
         for (t, input, want) in cases {
             assert_eq!(&run(t, Some(input), c), want, "{input}");
         }

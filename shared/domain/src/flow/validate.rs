@@ -13,6 +13,32 @@ pub(crate) const MAX_MAPPINGS: usize = 200;
 /// The most transforms a mapping may have.
 pub(crate) const MAX_TRANSFORMS: usize = 10;
 
+use chrono::{DateTime, Utc};
+
+/// The id and times a validated flow or channel gets: a new one is created and updated now, a
+/// replacement keeps its id and creation time.
+struct Identity<Id> {
+    id: Id,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl<Id> Identity<Id> {
+    /// A new record `id`, created `now`.
+    fn new(id: Id, now: DateTime<Utc>) -> Self {
+        Self::replacing(id, now, now)
+    }
+
+    /// The record `id` created at `created_at`, replaced `now`.
+    fn replacing(id: Id, created_at: DateTime<Utc>, now: DateTime<Utc>) -> Self {
+        Self {
+            id,
+            created_at,
+            updated_at: now,
+        }
+    }
+}
+
 mod channel;
 mod fields;
 mod flow;

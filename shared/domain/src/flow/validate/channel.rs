@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
+use super::Identity;
 use super::fields::{IntSetting, description_field, name_field, present, required, secret_field};
 use crate::flow::channel::{
     self, Channel, ChannelId, HeaderValue, HttpHeader, HttpsDelivery, InboundAuth, MllpDelivery,
@@ -437,7 +438,7 @@ impl ChannelInput {
         channel_id: ChannelId,
         now: DateTime<Utc>,
     ) -> Result<Channel, ValidationErrors> {
-        self.build(channel_id, now, now)
+        self.build(Identity::new(channel_id, now))
     }
 
     /// Validates a replacement of `current` (same id and creation time).
@@ -449,15 +450,11 @@ impl ChannelInput {
         current: &Channel,
         now: DateTime<Utc>,
     ) -> Result<Channel, ValidationErrors> {
-        self.build(current.channel_id.clone(), current.created_at, now)
+        let identity = Identity::replacing(current.channel_id.clone(), current.created_at, now);
+        self.build(identity)
     }
 
-    fn build(
-        self,
-        channel_id: ChannelId,
-        created_at: DateTime<Utc>,
-        updated_at: DateTime<Utc>,
-    ) -> Result<Channel, ValidationErrors> {
+    fn build(self, identity: Identity<ChannelId>) -> Result<Channel, ValidationErrors> {
         let mut e = ValidationErrors::default();
         let name = name_field(&mut e, "name", self.name);
         let description = description_field(&mut e, "description", self.description);
@@ -466,14 +463,14 @@ impl ChannelInput {
         let crm_webhook = self.crm_webhook.as_ref().map(|w| parse_webhook(&mut e, w));
         match (name, inbound) {
             (Some(name), Some(inbound)) if e.is_empty() => Ok(Channel {
-                channel_id,
+                channel_id: identity.id,
                 name,
                 description,
                 inbound,
                 outbound: outbound.flatten(),
                 crm_webhook: crm_webhook.flatten(),
-                created_at,
-                updated_at,
+                created_at: identity.created_at,
+                updated_at: identity.updated_at,
             }),
             _ => {
                 if e.is_empty() {

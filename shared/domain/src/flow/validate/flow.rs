@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
+use super::Identity;
 use super::fields::{description_field, enum_field, name_field, required, sync_field};
 use super::keys::{FlowKeys, KeyParts};
 use super::mappings::{FlowShape, ParsedMappings, parse_mappings};
@@ -23,7 +24,7 @@ impl FlowInput {
     /// # Errors
     /// Every problem found, each on its input path; messages never quote values.
     pub fn into_flow(self, flow_id: FlowId, now: DateTime<Utc>) -> Result<Flow, ValidationErrors> {
-        self.build(flow_id, now, now)
+        self.build(Identity::new(flow_id, now))
     }
 
     /// Validates a replacement of `current` (same id and creation time; `updated_at` is `now`).
@@ -31,17 +32,13 @@ impl FlowInput {
     /// # Errors
     /// As [`FlowInput::into_flow`].
     pub fn replace(self, current: &Flow, now: DateTime<Utc>) -> Result<Flow, ValidationErrors> {
-        self.build(current.flow_id.clone(), current.created_at, now)
+        let identity = Identity::replacing(current.flow_id.clone(), current.created_at, now);
+        self.build(identity)
     }
 
     /// Checks the settings, the template, the keys and the mappings in turn, then the rules
     /// across them, and assembles the flow when nothing was wrong.
-    fn build(
-        self,
-        flow_id: FlowId,
-        created_at: DateTime<Utc>,
-        updated_at: DateTime<Utc>,
-    ) -> Result<Flow, ValidationErrors> {
+    fn build(self, identity: Identity<FlowId>) -> Result<Flow, ValidationErrors> {
         let mut e = ValidationErrors::default();
         let settings = Settings::parse(&mut e, &self);
         let template = check_template(
@@ -71,9 +68,7 @@ impl FlowInput {
             e.push(ValidationError::new("flow", "is invalid"));
         }
         let stamp = Stamp {
-            flow_id,
-            created_at,
-            updated_at,
+            identity,
             enabled: self.enabled.unwrap_or(true),
             template: self.template.unwrap_or_default(),
         };
@@ -331,11 +326,9 @@ impl Keys {
     }
 }
 
-/// What the flow takes without checks: its identity, dates, switch and template text.
+/// What the flow takes without checks: its identity and dates, switch and template text.
 struct Stamp {
-    flow_id: FlowId,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
+    identity: Identity<FlowId>,
     enabled: bool,
     template: Template,
 }
@@ -370,7 +363,7 @@ fn assemble(
             Some(primary_search),
             Some(mrn_crm_field),
         ) if e.is_empty() => Ok(Flow {
-            flow_id: stamp.flow_id,
+            flow_id: stamp.identity.id,
             name,
             description: s.description,
             channel_id,
@@ -391,8 +384,8 @@ fn assemble(
             mappings,
             webhook_event: s.webhook_event,
             enabled: stamp.enabled,
-            created_at: stamp.created_at,
-            updated_at: stamp.updated_at,
+            created_at: stamp.identity.created_at,
+            updated_at: stamp.identity.updated_at,
         }),
         _ => {
             if e.is_empty() {
