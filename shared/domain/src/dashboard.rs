@@ -81,7 +81,7 @@ impl Counter {
 
 /// One CRM error for the dashboard's list: ids and an error kind, never PHI.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct CrmError {
+pub struct CrmErrorEntry {
     /// When the message was processed.
     pub at: DateTime<Utc>,
     /// The channel the message came in on.
@@ -119,7 +119,7 @@ pub struct Tally {
     /// The UTC hour the counters count in (the entry's `occurred_at`, truncated).
     pub hour: Option<DateTime<Utc>>,
     /// CRM errors to list.
-    pub crm_errors: Vec<CrmError>,
+    pub crm_errors: Vec<CrmErrorEntry>,
     /// A batch run to remember (the newest by `finished_at` is the last run).
     pub batch_run: Option<BatchRunSummary>,
 }
@@ -169,7 +169,7 @@ pub fn tallies(entry: &AuditEntry) -> Tally {
                         continue;
                     };
                     if error.starts_with("crm_") {
-                        tally.crm_errors.push(CrmError {
+                        tally.crm_errors.push(CrmErrorEntry {
                             at: entry.occurred_at,
                             channel_id: channel_id.to_owned(),
                             flow_id: flow

@@ -181,7 +181,7 @@ pub trait DashboardStore: Send + Sync {
     async fn recent_crm_errors(
         &self,
         limit: usize,
-    ) -> Result<Vec<crate::dashboard::CrmError>, StoreError>;
+    ) -> Result<Vec<crate::dashboard::CrmErrorEntry>, StoreError>;
 
     /// How many deliveries are parked, held and pending (queued, delivering, retrying), read
     /// from the deliveries' state index.

@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use connector_domain::StoreError;
 use connector_domain::audit::AuditEntry;
 use connector_domain::dashboard::{
-    BatchRunSummary, Counter, CrmError, DeliveryCounts, HourCounts, tallies,
+    BatchRunSummary, Counter, CrmErrorEntry, DeliveryCounts, HourCounts, tallies,
 };
 use connector_domain::delivery::DeliveryState;
 use connector_domain::ports::DashboardStore;
@@ -266,7 +266,7 @@ impl DashboardStore for DynamoDashboard {
             .transpose()
     }
 
-    async fn recent_crm_errors(&self, limit: usize) -> Result<Vec<CrmError>, StoreError> {
+    async fn recent_crm_errors(&self, limit: usize) -> Result<Vec<CrmErrorEntry>, StoreError> {
         let items = self
             .query(PK_CRM_ERRORS, None, true, Some(limit.max(1)))
             .await?;

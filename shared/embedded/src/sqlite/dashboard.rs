@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use connector_domain::StoreError;
 use connector_domain::dashboard::{
-    BatchRunSummary, Counter, CrmError, DeliveryCounts, HourCounts, Tally,
+    BatchRunSummary, Counter, CrmErrorEntry, DeliveryCounts, HourCounts, Tally,
 };
 use connector_domain::ports::DashboardStore;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -155,7 +155,7 @@ impl DashboardStore for SqliteDashboard {
         body.map(|b| from_json(&b, "batch run")).transpose()
     }
 
-    async fn recent_crm_errors(&self, limit: usize) -> Result<Vec<CrmError>, StoreError> {
+    async fn recent_crm_errors(&self, limit: usize) -> Result<Vec<CrmErrorEntry>, StoreError> {
         let limit = sql_limit(limit);
         let bodies: Vec<(String, String)> = self
             .db
@@ -168,7 +168,7 @@ impl DashboardStore for SqliteDashboard {
         bodies
             .into_iter()
             .map(|(body, entry_id)| {
-                let mut error: CrmError = from_json(&body, "CRM error")?;
+                let mut error: CrmErrorEntry = from_json(&body, "CRM error")?;
                 error.entry_id = entry_id;
                 Ok(error)
             })
