@@ -15,6 +15,7 @@ pub mod hl7;
 pub mod listing;
 pub mod logs;
 pub mod reply;
+pub mod scenario;
 
 pub use app::{
     Backend, Caller, QueueSetup, TestApp, spawn_app, spawn_app_with, spawn_on_aws,
