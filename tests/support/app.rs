@@ -9,7 +9,8 @@
 //!   events (see `support::aws` for the SQS poll).
 //!
 //! Both have a clock the test controls and the mailer behind a [`FaultyMailer`], and one way to
-//! call the API ([`TestApp::call`]), post signed HL7 and CRM webhooks, and run the HIE jobs (those scenario steps are in `scenario.rs`).
+//! call the API ([`TestApp::call`]) and post signed HL7 and CRM webhooks; the HIE scenario steps
+//! (register, consent, collect, drain, audit) are in `scenario.rs`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
