@@ -9,7 +9,8 @@
 //! Build them all with [`AwsAdapters`] from one `aws_config::SdkConfig` loaded once per process.
 //! Local endpoints (DynamoDB Local, moto) are reached through the SDK's standard
 //! `AWS_ENDPOINT_URL*` variables, the same code path as production. docs/dynamodb.md describes the
-//! key design.
+//! key design. Every SDK client sends through [`https_client`] (rustls on ring, not the SDK's
+//! default on aws-lc-rs), set by [`sdk_config_loader`].
 #![deny(missing_docs)]
 
 pub mod adapters;
@@ -18,6 +19,7 @@ pub mod config_fault;
 pub mod counter;
 pub mod dynamo;
 pub mod error_map;
+pub mod http_client;
 #[cfg(feature = "invoke")]
 pub mod invoke;
 #[cfg(feature = "secretsmanager")]
@@ -34,6 +36,7 @@ pub use config::{
     DEFAULT_INBOUND_RETENTION, TableNames,
 };
 pub use counter::RequestCounter;
+pub use http_client::{https_client, sdk_config_loader};
 pub use dynamo::appointments::DynamoAppointmentStore;
 pub use dynamo::audit::DynamoAuditLog;
 pub use dynamo::batch::UnprocessedKeys;
