@@ -36,7 +36,6 @@ pub use config::{
     DEFAULT_INBOUND_RETENTION, TableNames,
 };
 pub use counter::RequestCounter;
-pub use http_client::{https_client, sdk_config_loader};
 pub use dynamo::appointments::DynamoAppointmentStore;
 pub use dynamo::audit::DynamoAuditLog;
 pub use dynamo::batch::UnprocessedKeys;
@@ -50,6 +49,7 @@ pub use dynamo::ledger::DynamoSendLedger;
 pub use dynamo::patients::DynamoPatientStore;
 pub use dynamo::settings::DynamoSettingsStore;
 pub use dynamo::tables::create_tables;
+pub use http_client::{https_client, sdk_config_loader};
 #[cfg(feature = "invoke")]
 pub use invoke::{FunctionInvoker, InvokeError};
 #[cfg(feature = "secretsmanager")]
