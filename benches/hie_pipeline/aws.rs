@@ -66,7 +66,7 @@ async fn queue_depth(client: &aws_sdk_sqs::Client, url: &str) -> Result<(u64, u6
 pub async fn run(args: &Args, data: &Dataset) -> Result<AwsResult, BoxError> {
     eprintln!("aws: starting DynamoDB Local and moto...");
     let local = LocalAws::start()?;
-    let sdk = local.sdk_config().await;
+    let sdk = local.sdk_config(connector_aws::sdk_config_loader()).await;
     let tables = TableNames::with_prefix(&format!("{}-", unique_name("bench")));
     // Uncounted adapters for setup and the final checks.
     let setup = AwsAdapters::new(&sdk, AwsConfig::for_tables(tables.clone()));

@@ -106,7 +106,7 @@ async fn hl7_inbound_crm_outbound_and_ehr_delivery_run_on_dynamodb_and_sqs_fifo(
     let Some(aws) = LocalAws::shared() else {
         return;
     };
-    let sdk = aws.sdk_config().await;
+    let sdk = aws.sdk_config(connector_aws::sdk_config_loader()).await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let queues = create_queue_with_dlq(&sqs, &unique_name("delivery-"), true, 50)
         .await

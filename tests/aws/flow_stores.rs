@@ -23,7 +23,10 @@ async fn fresh_context(aws: &LocalAws) -> (AwsAdapters, Context) {
     let mut config =
         AwsConfig::for_tables(TableNames::with_prefix(&format!("{}-", unique_name("t"))));
     config.hie_queue_url = Some("http://127.0.0.1:9/queue/unused".to_owned());
-    let adapters = AwsAdapters::new(&aws.sdk_config().await, config);
+    let adapters = AwsAdapters::new(
+        &aws.sdk_config(connector_aws::sdk_config_loader()).await,
+        config,
+    );
     adapters.create_tables().await.expect("create tables");
     let ctx = Context::from_aws(&adapters, Arc::new(FixedClock::at(start_time())))
         .expect("the AWS context");

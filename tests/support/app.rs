@@ -303,7 +303,7 @@ async fn aws_context(
     setup: QueueSetup,
 ) -> Option<(Context, Arc<FaultyMailer>, AwsParts)> {
     let aws = LocalAws::shared()?;
-    let sdk = aws.sdk_config().await;
+    let sdk = aws.sdk_config(connector_aws::sdk_config_loader()).await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let queues = create_queue_with_dlq(&sqs, &unique_name("hie-"), false, setup.max_receives)
         .await

@@ -1,6 +1,6 @@
 //! The one constructor: every adapter from one `SdkConfig` loaded once per process.
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::SdkConfig;
 use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 
 use crate::config::{AwsConfig, AwsConfigError};
@@ -26,9 +26,10 @@ use crate::setup::SetupError;
 use crate::sqs::SqsQueue;
 
 /// Loads the SDK configuration the standard way (environment, profile, instance/Lambda role):
-/// endpoints come from `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` when set.
+/// endpoints come from `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` when set. Every client
+/// sends with [`crate::https_client`] ([`crate::sdk_config_loader`]).
 pub async fn load_sdk_config() -> SdkConfig {
-    aws_config::load_defaults(BehaviorVersion::latest()).await
+    crate::sdk_config_loader().load().await
 }
 
 /// The SDK clients and resource names, from which every adapter is made. Cloning is cheap (the

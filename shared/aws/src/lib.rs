@@ -9,7 +9,8 @@
 //! Build them all with [`AwsAdapters`] from one `aws_config::SdkConfig` loaded once per process.
 //! Local endpoints (DynamoDB Local, moto) are reached through the SDK's standard
 //! `AWS_ENDPOINT_URL*` variables, the same code path as production. docs/dynamodb.md describes the
-//! key design.
+//! key design. Every SDK client sends through [`https_client`] (rustls on ring, not the SDK's
+//! default on aws-lc-rs), set by [`sdk_config_loader`].
 #![deny(missing_docs)]
 
 pub mod adapters;
@@ -19,6 +20,7 @@ pub mod config_fault;
 pub mod counter;
 pub mod dynamo;
 pub mod error_map;
+pub mod http_client;
 #[cfg(feature = "invoke")]
 pub mod invoke;
 #[cfg(feature = "secretsmanager")]
@@ -48,6 +50,7 @@ pub use dynamo::ledger::DynamoSendLedger;
 pub use dynamo::patients::DynamoPatientStore;
 pub use dynamo::settings::DynamoSettingsStore;
 pub use dynamo::tables::create_tables;
+pub use http_client::{https_client, sdk_config_loader};
 #[cfg(feature = "invoke")]
 pub use invoke::{FunctionInvoker, InvokeError};
 #[cfg(feature = "secretsmanager")]

@@ -137,6 +137,9 @@ impl LeadSquaredClient {
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         headers.insert(ACCESS_KEY_HEADER, sensitive(config.access_key.expose())?);
         headers.insert(SECRET_KEY_HEADER, sensitive(config.secret_key.expose())?);
+        // reqwest's `rustls-no-provider`: rustls on ring, the process's one crypto provider
+        // (an error here only means one is installed already).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .default_headers(headers)
             .user_agent(concat!("clinic-connector/", env!("CARGO_PKG_VERSION")))

@@ -4,13 +4,15 @@
 //!
 //! ```ignore
 //! let Some(aws) = LocalAws::shared() else { return }; // printed SKIPPED (panics when CI is set)
-//! let sdk = aws.sdk_config().await;                    // what production loads, pointed here
+//! let sdk = aws.sdk_config(connector_aws::sdk_config_loader()).await; // production's, pointed here
 //! let adapters = connector_aws::AwsAdapters::new(&sdk, config);
 //! ```
 //!
-//! [`LocalAws::sdk_config`] goes through `aws_config`'s standard loader with an environment of
-//! `AWS_ENDPOINT_URL` (moto), `AWS_ENDPOINT_URL_DYNAMODB` (DynamoDB Local), dummy credentials and
-//! `us-east-1`: the same resolution a Lambda does, with no "is local" switch anywhere.
+//! [`LocalAws::sdk_config`] goes through production's loader (`aws_config`'s standard one with
+//! connector-aws's HTTP client; the testkit does not depend on connector-aws, so callers pass it
+//! in) with an environment of `AWS_ENDPOINT_URL` (moto), `AWS_ENDPOINT_URL_DYNAMODB` (DynamoDB
+//! Local), dummy credentials and `us-east-1`: the same resolution a Lambda does, with no "is
+//! local" switch anywhere.
 //!
 //! Tools are found under `<workspace>/.local` (the workspace is the first folder above this crate
 //! that has `.local`, or `Cargo.lock`); override with `LOCAL_AWS_HOME` (the `.local` folder),
@@ -28,7 +30,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::{ConfigLoader, SdkConfig};
 use aws_types::os_shim_internal::{Env, Fs};
 
 /// How long a server may take to answer after it was started.
@@ -432,12 +434,13 @@ impl LocalAws {
         ]
     }
 
-    /// The SDK configuration production would load (`aws_config::defaults(..).load()`) if its
-    /// environment held [`LocalAws::env_vars`] and no profile files.
-    pub async fn sdk_config(&self) -> SdkConfig {
+    /// The SDK configuration production would load with `loader` (pass
+    /// `connector_aws::sdk_config_loader()`, the one production uses) if its environment held
+    /// [`LocalAws::env_vars`] and no profile files.
+    pub async fn sdk_config(&self, loader: ConfigLoader) -> SdkConfig {
         let vars = self.env_vars();
         let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        aws_config::defaults(BehaviorVersion::latest())
+        loader
             .env(Env::from_slice(&pairs))
             .fs(Fs::from_slice(&[]))
             .load()

@@ -117,6 +117,9 @@ impl HttpsClient {
             value.set_sensitive(true);
             headers.append(header, value);
         }
+        // reqwest's `rustls-no-provider`: rustls on ring, the process's one crypto provider
+        // (an error here only means one is installed already).
+        let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -1,4 +1,4 @@
-//! TLS for MLLP connections: rustls with aws-lc-rs (the provider reqwest and the AWS SDK use).
+//! TLS for MLLP connections: rustls with ring (the provider reqwest and the AWS SDK use here).
 //!
 //! The server's certificate is verified against the CA bundle given (an EHR with a private
 //! CA), else against Mozilla's roots ([`webpki_roots`]), and must carry the configured name.
@@ -66,7 +66,7 @@ impl Tls {
             }
             None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
         }
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
         let client = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|_| DestinationConfigError::Tls)?

@@ -16,7 +16,7 @@ pub fn local() -> Option<&'static LocalAws> {
 
 /// The SDK configuration production would load, pointed at the local endpoints.
 pub async fn sdk(aws: &LocalAws) -> SdkConfig {
-    aws.sdk_config().await
+    aws.sdk_config(connector_aws::sdk_config_loader()).await
 }
 
 /// Adapters over four new, empty tables (created with their indexes and TTL).

@@ -12,7 +12,7 @@ use connector_transport::{
     WrongAckReason,
 };
 
-use crate::helpers::{ack, closed_port, message};
+use crate::helpers::{ack, closed_port, message, self_signed};
 
 async fn endpoint() -> String {
     let app = Router::new()
@@ -165,6 +165,31 @@ async fn a_refused_connection_is_not_sent() {
         AttemptOutcome::NotSent {
             reason: NotSentReason::HttpConnect
         }
+    );
+}
+
+/// The client speaks TLS (rustls on ring) and checks the certificate: an endpoint whose
+/// certificate no trusted root signed gets a handshake the client aborts, and nothing is sent.
+#[tokio::test]
+async fn an_untrusted_certificate_is_refused_in_the_handshake() {
+    let (_, acceptor) = self_signed();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        acceptor.accept(stream).await.map(drop)
+    });
+    assert_eq!(
+        post_to(format!("https://localhost:{port}/hl7")).await,
+        AttemptOutcome::NotSent {
+            reason: NotSentReason::HttpConnect
+        }
+    );
+    let handshake = server.await.unwrap().unwrap_err();
+    assert!(
+        handshake.to_string().contains("UnknownCA")
+            || handshake.to_string().contains("BadCertificate"),
+        "{handshake}"
     );
 }
 
