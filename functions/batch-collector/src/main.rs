@@ -81,18 +81,19 @@ mod tests {
 
     #[test]
     fn failures_map_to_named_diagnostics_without_their_causes() {
-        let store = Diagnostic::from(JobFailure::from(CollectorError::Store(
+        let store = Diagnostic::from(JobFailure::collector_run(CollectorError::Store(
             StoreError::Unavailable("table clinic-consents: secret detail".into()),
         )));
         assert_eq!(store.error_type, "CollectorStoreFailure");
-        let queue = Diagnostic::from(JobFailure::from(CollectorError::Queue(
+        let queue = Diagnostic::from(JobFailure::collector_run(CollectorError::Queue(
             QueueError::Unavailable("queue https://sqs/123/hie: secret detail".into()),
         )));
         assert_eq!(queue.error_type, "CollectorQueueFailure");
         for diagnostic in [&store, &queue] {
             assert!(!diagnostic.error_message.contains("secret"));
         }
-        let failed = JobFailure::from(CollectorError::Store(StoreError::Corrupt("consent")));
+        let failed =
+            JobFailure::collector_run(CollectorError::Store(StoreError::Corrupt("consent")));
         assert_eq!(format!("{failed:?}"), "CollectorStoreFailure");
     }
 }

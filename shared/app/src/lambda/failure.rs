@@ -37,10 +37,12 @@ impl From<JobFailure> for Diagnostic {
     }
 }
 
-/// A failed collector run; its cause chain is logged here. What it enqueued is safe: the
-/// watermark never moves past work that was not enqueued, so the next scheduled run resumes.
-impl From<CollectorError> for JobFailure {
-    fn from(err: CollectorError) -> Self {
+impl JobFailure {
+    /// A failed collector run; its cause chain is logged here. What it enqueued is safe: the
+    /// watermark never moves past work that was not enqueued, so the next scheduled run resumes.
+    /// A named constructor, not `From`: [`CollectorError`] is the shared `EnqueueError`, and
+    /// these words are the collector's alone.
+    pub fn collector_run(err: CollectorError) -> Self {
         tracing::error!(
             error.chain = %crate::telemetry::error_chain(&err),
             "collector run failed; the next scheduled run resumes from the watermark"

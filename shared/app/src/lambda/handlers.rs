@@ -31,7 +31,7 @@ pub async fn batch_collector(
 ) -> Result<CollectorReport, JobFailure> {
     batch_run::run(ctx, CollectorOptions::default())
         .await
-        .map_err(JobFailure::from)
+        .map_err(JobFailure::collector_run)
 }
 
 /// hie-sender: one SQS batch of HIE work items. Sent, skipped and permanently failed items are
